@@ -1,0 +1,34 @@
+"""The `win4658` command: one module per subcommand, each a thin shell over the library."""
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from .. import __version__
+
+# Each module has register(subparsers), which adds its subcommand and sets `func`.
+SUBCOMMANDS = ["convert"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="win4658",
+        description="Windows Security event 4658 (handle closed): convert, hunt, and run in Splunk and Elasticsearch.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f".{name}", __name__).register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,63 @@
+"""Conversion runs: read any inputs, map each event, count everything for the closing summary."""
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Union
+
+from .event import DEFAULT_EVENT_IDS, Event, ReadStats, RecordError
+from .mapping import MappingError
+from .normalize import to_cim, to_ecs
+from .readers import read_paths
+from .winlogbeat import to_winlogbeat
+
+CONVERTERS: Dict[str, Callable[[Event], Dict[str, Any]]] = {
+    "ecs": to_ecs,
+    "cim": to_cim,
+    "winlogbeat": to_winlogbeat,
+}
+
+
+class Summary:
+    """What a run read, converted and skipped, and why."""
+
+    def __init__(self) -> None:
+        self.stats = ReadStats()
+        self.converted = 0
+        self.skipped: Counter = Counter()
+        self.unreadable_files: List[str] = []
+
+    def record_error(self, error: RecordError) -> None:
+        self.skipped[error.reason] += 1
+        if error.fatal:
+            self.unreadable_files.append(error.origin.path)
+
+    def lines(self) -> List[str]:
+        skipped = dict(self.skipped, **({"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}))
+        parts = ", ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items())) or "none"
+        return [
+            f"files: {self.stats.files}, records read: {self.stats.records}, converted: {self.converted}",
+            f"skipped: {parts}",
+        ]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.unreadable_files)
+
+
+def convert(paths: Iterable[str], target: str = "ecs", event_ids: frozenset = DEFAULT_EVENT_IDS,
+            summary: Union[Summary, None] = None) -> Iterator[Union[Dict[str, Any], RecordError]]:
+    """Yield one document per wanted event, and each RecordError where a record could not be used."""
+    summary = summary if summary is not None else Summary()
+    to_document = CONVERTERS[target]
+    for result in read_paths(paths, event_ids, summary.stats):
+        if isinstance(result, RecordError):
+            summary.record_error(result)
+            yield result
+            continue
+        try:
+            document = to_document(result)
+        except MappingError as error:
+            failure = RecordError(result.origin, "mapping", str(error))
+            summary.record_error(failure)
+            yield failure
+            continue
+        summary.converted += 1
+        yield document

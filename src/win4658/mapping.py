@@ -1,0 +1,192 @@
+"""Field mappings as data: load mappings/*.yml and compile each rule into a small function.
+
+A rule names a target field, a source (``System.<Name>``, ``EventData.<Name>`` or ``EventData`` as a
+whole) or a constant ``value``, and one transform from a small named set. The same rules are turned into
+the Elasticsearch pipeline and the Splunk props by the generators, so each transform here has a twin
+there; keep the set small.
+"""
+import ntpath
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import yaml
+
+from .event import Event
+
+MAPPINGS_DIR = os.path.join(os.path.dirname(__file__), "mappings")
+ABSENT_VALUES = ("", "-")
+
+
+class MappingError(ValueError):
+    """A mapping file is wrong, or an event's value cannot be transformed."""
+
+
+def hex_to_int(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text, 16) if text[:2].lower() == "0x" else int(text)
+
+
+def basename(value: Any) -> str:
+    """Last component of a Windows path (either separator), the way Elastic's pipeline and Splunk's CIM want it."""
+    return ntpath.basename(str(value).rstrip("\\/"))
+
+
+TRANSFORMS: Dict[str, Callable[[Any], Any]] = {
+    "copy": lambda value: value,
+    "to_string": str,
+    "to_int": int,
+    "hex_to_int": hex_to_int,
+    "basename": basename,
+    "lowercase": lambda value: str(value).lower(),
+    "as_list": lambda value: [value],
+}
+
+
+class Rule:
+    """One compiled rule: ``apply(event, document)`` writes its target or leaves it out."""
+
+    __slots__ = ("target", "path", "spec", "read", "convert")
+
+    def __init__(self, spec: dict, tables: Dict[str, dict]):
+        self.spec = spec
+        self.target: str = spec["target"]
+        self.path: Tuple[str, ...] = tuple(self.target.split(".")) if self.target else ()
+        self.read = _reader(spec)
+        self.convert = _converter(spec, tables)
+
+    def value(self, event: Event) -> Any:
+        raw = self.read(event)
+        if raw is None:
+            return None
+        try:
+            return self.convert(raw)
+        except (TypeError, ValueError) as error:
+            raise MappingError(f"{self.target or 'fields'}: cannot {self.spec.get('transform')} {raw!r} from "
+                               f"{self.spec.get('source')}: {error}") from None
+
+
+def _reader(spec: dict) -> Callable[[Event], Any]:
+    if "value" in spec:
+        constant = spec["value"]
+        return lambda event: list(constant) if isinstance(constant, list) else constant
+    section, _, name = spec["source"].partition(".")
+    if not name:
+        return lambda event: event.data or None
+    if section == "System":
+        return lambda event: _present(event.system.get(name))
+    return lambda event: _present(event.data.get(name))
+
+
+def _present(value: Any) -> Any:
+    return None if value is None or value in ABSENT_VALUES else value
+
+
+def _converter(spec: dict, tables: Dict[str, dict]) -> Callable[[Any], Any]:
+    transform = spec.get("transform", "copy")
+    if transform == "all_fields":
+        return lambda data: {name: value for name, value in data.items() if value not in ABSENT_VALUES} or None
+    if transform in ("lookup", "lookup_list"):
+        if spec["table"] not in tables:
+            raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
+        return _lookup(tables[spec["table"]], spec.get("unmatched", "drop") == "keep", transform == "lookup_list")
+    if transform not in TRANSFORMS:
+        raise MappingError(f"{spec['target']}: unknown transform {transform!r}")
+    return TRANSFORMS[transform]
+
+
+def _lookup(table: dict, keep_unmatched: bool, as_list: bool) -> Callable[[Any], Any]:
+    """Look a value up by its text; a list (Winlogbeat's rendered keywords) is looked up item by item."""
+    by_text = {str(key): value for key, value in table.items()}
+
+    def one(value: Any) -> Any:
+        found = by_text.get(str(value))
+        return value if found is None and keep_unmatched else found
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, list):
+            found = [item for item in map(one, value) if item is not None]
+            return (found or None) if as_list else (found[0] if found else None)
+        result = one(value)
+        return [result] if as_list and result is not None else result
+
+    return convert
+
+
+class Mapping:
+    """A loaded mapping file: ``apply(event)`` returns the nested document its rules produce."""
+
+    def __init__(self, spec: dict, path: str = "<mapping>"):
+        self.spec = spec
+        self.path = path
+        self.event_ids = frozenset(spec["event_ids"])
+        self.tables: Dict[str, dict] = spec.get("tables", {})
+        try:
+            self.rules: List[Rule] = [Rule(rule, self.tables) for rule in spec["fields"]]
+        except KeyError as error:
+            raise MappingError(f"{path}: a rule lacks {error}") from None
+
+    def apply(self, event: Event) -> Dict[str, Any]:
+        document: Dict[str, Any] = {}
+        for rule in self.rules:
+            value = rule.value(event)
+            if value is None:
+                continue
+            if not rule.path:
+                document.update(value)
+            else:
+                _put(document, rule.path, value)
+        return document
+
+
+def _put(document: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:
+    if len(path) == 1 or path[0] == "@timestamp":
+        document[path[0]] = value
+        return
+    node = document
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+def load_mapping(name_or_path: str) -> Mapping:
+    """Load ``ecs``/``cim`` from the bundled mappings, or any mapping file by path."""
+    path = name_or_path if os.sep in name_or_path else os.path.join(MAPPINGS_DIR, f"{name_or_path}.yml")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            spec = yaml.safe_load(stream)
+    except (OSError, yaml.YAMLError) as error:
+        raise MappingError(f"{path}: {error}") from None
+    return Mapping(spec, path)
+
+
+_loaded: Dict[str, Mapping] = {}
+
+
+def bundled(name: str) -> Mapping:
+    """The bundled mapping ``name``, loaded once per process."""
+    if name not in _loaded:
+        _loaded[name] = load_mapping(name)
+    return _loaded[name]
+
+
+def flatten(document: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """{'a': {'b': 1}} → {'a.b': 1}; lists and scalars are leaves."""
+    flat: Dict[str, Any] = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def optional_get(document: Dict[str, Any], dotted: str) -> Optional[Any]:
+    node: Any = document
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node

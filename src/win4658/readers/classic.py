@@ -1,0 +1,112 @@
+"""Splunk's classic WinEventLog text (renderXml=false): a header line with the local time, key=value
+lines, then Message= with the rendered, indented description whose labels depend on their section."""
+import re
+from datetime import datetime
+from typing import BinaryIO, Dict, Iterator, List, Optional
+
+from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+
+RECORD_START = re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2} [AP]M\s*$")
+HEADER_LINE = re.compile(r"^(\w+)=(.*)$")
+LABEL_LINE = re.compile(r"^\s+([^:\t][^:]*?):\s*(.*?)\s*$")
+SECTION_LINE = re.compile(r"^(\S[^:]*?)\s*:\s*$")
+
+# (section, label) → EventData name, as Windows renders 4656/4658/4663/4690.
+LABELS: Dict[tuple, str] = {
+    ("Subject", "Security ID"): "SubjectUserSid",
+    ("Subject", "Account Name"): "SubjectUserName",
+    ("Subject", "Account Domain"): "SubjectDomainName",
+    ("Subject", "Logon ID"): "SubjectLogonId",
+    ("Object", "Object Server"): "ObjectServer",
+    ("Object", "Object Type"): "ObjectType",
+    ("Object", "Object Name"): "ObjectName",
+    ("Object", "Handle ID"): "HandleId",
+    ("Object", "Resource Attributes"): "ResourceAttributes",
+    ("Process Information", "Process ID"): "ProcessId",
+    ("Process Information", "Process Name"): "ProcessName",
+    ("Access Request Information", "Transaction ID"): "TransactionId",
+    ("Access Request Information", "Accesses"): "AccessList",
+    ("Access Request Information", "Access Reasons"): "AccessReason",
+    ("Access Request Information", "Access Mask"): "AccessMask",
+    ("Access Request Information", "Privileges Used for Access Check"): "PrivilegeList",
+    ("Access Request Information", "Restricted SID Count"): "RestrictedSidCount",
+    ("Source Handle Information", "Source Handle ID"): "SourceHandleId",
+    ("Source Handle Information", "Source Process ID"): "SourceProcessId",
+    ("New Handle Information", "Target Handle ID"): "TargetHandleId",
+    ("New Handle Information", "Target Process ID"): "TargetProcessId",
+}
+KEYWORD_HEX = {"Audit Success": "0x8020000000000000", "Audit Failure": "0x8010000000000000"}
+
+
+def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    lines: List[str] = []
+    record = 0
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if RECORD_START.match(line) and lines:
+            record += 1
+            yield from _emit(lines, Origin(path, record), event_ids, stats)
+            lines = []
+        lines.append(line)
+    if any(line.strip() for line in lines):
+        record += 1
+        yield from _emit(lines, Origin(path, record), event_ids, stats)
+
+
+def _emit(lines: List[str], origin: Origin, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    stats.records += 1
+    try:
+        event = parse_classic(lines, origin)
+    except ValueError as error:
+        yield RecordError(origin, "malformed", f"not a WinEventLog record: {error}")
+        return
+    if event.event_id in event_ids:
+        yield event
+    else:
+        stats.other_event_id += 1
+
+
+def parse_classic(lines: List[str], origin: Origin) -> Event:
+    if not RECORD_START.match(lines[0]):
+        raise ValueError(f"expected a 'MM/DD/YYYY hh:mm:ss AM' line, got {lines[0][:40]!r}")
+    header: Dict[str, str] = {}
+    message_at = len(lines)
+    for index, line in enumerate(lines[1:], 1):
+        match = HEADER_LINE.match(line)
+        if match:
+            header[match.group(1)] = match.group(2)
+            if match.group(1) == "Message":
+                message_at = index
+                break
+    if "EventCode" not in header:
+        raise ValueError("no EventCode= line")
+    system = {
+        "EventID": int(header["EventCode"]),
+        # Splunk prints the forwarder's local time with no zone and no fraction: read as UTC.
+        "TimeCreated": datetime.strptime(lines[0].strip(), "%m/%d/%Y %I:%M:%S %p").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Channel": header.get("LogName"),
+        "Computer": header.get("ComputerName"),
+        "EventRecordID": header.get("RecordNumber"),
+        "Task": header.get("TaskCategory"),
+        "Opcode": header.get("OpCode"),
+        "Keywords": KEYWORD_HEX.get(header.get("Keywords", ""), header.get("Keywords")),
+        "Provider": "Microsoft-Windows-Security-Auditing" if header.get("LogName") == "Security" else header.get("SourceName"),
+    }
+    system = {name: value for name, value in system.items() if value is not None}
+    return Event(system, _message_fields(lines[message_at + 1:]), origin)
+
+
+def _message_fields(lines: List[str]) -> Dict[str, str]:
+    data: Dict[str, str] = {}
+    section: Optional[str] = None
+    for line in lines:
+        heading = SECTION_LINE.match(line)
+        if heading:
+            section = heading.group(1)
+            continue
+        field = LABEL_LINE.match(line)
+        if field and section is not None:
+            name = LABELS.get((section, field.group(1).strip()))
+            if name is not None and name not in data:
+                data[name] = field.group(2)
+    return data

@@ -1,0 +1,95 @@
+"""EVTX files through the `evtx` package (Rust), using its JSON output, which is several times faster than its XML."""
+import json
+import re
+from typing import Iterator
+
+from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from .jsonlines import JSON_ERRORS, loads
+
+try:
+    from evtx import PyEvtxParser
+except ImportError:  # evtx has no wheel for this interpreter: XML and JSON still work
+    PyEvtxParser = None
+
+EVENT_ID_IN_JSON = re.compile(r'"EventID":\s*(?:\{[^}]*"#text":\s*)?(\d+)')
+
+
+class EvtxUnavailable(RuntimeError):
+    """The `evtx` package cannot be imported on this interpreter."""
+
+
+def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    if PyEvtxParser is None:
+        raise EvtxUnavailable("reading EVTX needs the 'evtx' package, which is not installed for this Python")
+    records = PyEvtxParser(path).records_json()
+    index = 0
+    while True:
+        index += 1
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except (RuntimeError, OSError, ValueError) as error:
+            # the Rust parser reports a damaged record or chunk and can go on with the next one
+            stats.records += 1
+            yield RecordError(Origin(path, index), "malformed", f"damaged EVTX record: {error}")
+            continue
+        stats.records += 1
+        origin = Origin(path, record["event_record_id"])
+        text = record["data"]
+        match = EVENT_ID_IN_JSON.search(text)
+        if match is None or int(match.group(1)) not in event_ids:
+            stats.other_event_id += 1
+            continue
+        try:
+            yield evtx_json_to_event(loads(text), origin)
+        except (*JSON_ERRORS, KeyError, TypeError) as error:
+            yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
+
+
+def evtx_json_to_event(document: dict, origin: Origin) -> Event:
+    event = document["Event"]
+    source = event["System"]
+    provider = _attributes(source.get("Provider"))
+    execution = _attributes(source.get("Execution"))
+    event_id = source["EventID"]
+    system = {
+        "Provider": provider.get("Name"),
+        "ProviderGuid": _braced(provider.get("Guid")),
+        "EventID": int(event_id["#text"] if isinstance(event_id, dict) else event_id),
+        "Version": source.get("Version"),
+        "Level": source.get("Level"),
+        "Task": source.get("Task"),
+        "Opcode": source.get("Opcode"),
+        "Keywords": source.get("Keywords"),
+        "TimeCreated": _attributes(source.get("TimeCreated")).get("SystemTime"),
+        "EventRecordID": source.get("EventRecordID"),
+        "ProcessID": execution.get("ProcessID"),
+        "ThreadID": execution.get("ThreadID"),
+        "Channel": source.get("Channel"),
+        "Computer": source.get("Computer"),
+    }
+    system = {name: value for name, value in system.items() if value is not None}
+    return Event(system, _event_data(event.get("EventData")), origin)
+
+
+def _attributes(element: object) -> dict:
+    return element.get("#attributes", {}) if isinstance(element, dict) else {}
+
+
+def _braced(guid: object) -> object:
+    """The evtx crate prints GUIDs bare; Windows XML braces them."""
+    return f"{{{guid}}}" if isinstance(guid, str) and not guid.startswith("{") else guid
+
+
+def _event_data(element: object) -> dict:
+    if not isinstance(element, dict):
+        return {}
+    data = {}
+    for name, value in element.items():
+        if name == "#attributes":
+            continue
+        if value is None:
+            value = ""
+        data[name] = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return data

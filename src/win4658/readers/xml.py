@@ -1,0 +1,176 @@
+"""Windows event XML: one <Event>, one event per line, <Events>-wrapped, or Event Viewer's rendering.
+
+The byte stream is cut into <Event>…</Event> records without parsing it as one document, so one broken
+record costs only itself. Each record is parsed by a fresh expat parser that refuses DTDs and entity
+declarations: entities are never expanded and nothing is ever fetched.
+"""
+import re
+from typing import BinaryIO, Iterator, Optional
+from xml.parsers import expat
+
+from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+
+BLOCK_SIZE = 1 << 20
+END_TAG = re.compile(rb"</Event\s*>")
+START_TAG = re.compile(rb"<Event[\s>]")
+IGNORABLE_GAP = re.compile(rb"(?:\s|-|<\?xml[^>]*\?>|</?Events\b[^>]*>)*")
+DTD_MARKUP = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+RENDERED_LINE = re.compile(rb"^[ \t]*- <", re.MULTILINE)
+
+SYSTEM_TEXT_FIELDS = frozenset(
+    {"EventID", "Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Channel", "Computer"}
+)
+
+
+class UnsafeXml(ValueError):
+    """The record declares a DTD or entities."""
+
+
+def _refuse(*_args) -> None:
+    raise UnsafeXml("DTD and entity declarations are not allowed")
+
+
+class _EventBuilder:
+    """expat callbacks that fill System and EventData dicts without building a tree."""
+
+    def __init__(self) -> None:
+        self.system: dict = {}
+        self.data: dict = {}
+        self.section: Optional[str] = None
+        self.field: Optional[str] = None
+        self.text: list = []
+
+    def start(self, name: str, attrs: dict) -> None:
+        if name in ("System", "EventData", "UserData"):
+            self.section = name
+        elif self.section == "System":
+            self._system_attrs(name, attrs)
+        elif self.section == "EventData" and name == "Data":
+            self.field = attrs.get("Name") or f"Data{len(self.data)}"
+            self.text = []
+        elif self.section == "UserData" and not attrs:
+            self.field, self.text = name, []
+
+    def _system_attrs(self, name: str, attrs: dict) -> None:
+        if name == "Provider":
+            self.system["Provider"] = attrs.get("Name")
+            if "Guid" in attrs:
+                self.system["ProviderGuid"] = attrs["Guid"]
+        elif name == "TimeCreated":
+            self.system["TimeCreated"] = attrs.get("SystemTime")
+        elif name == "Execution":
+            self.system["ProcessID"] = attrs.get("ProcessID")
+            self.system["ThreadID"] = attrs.get("ThreadID")
+        elif name == "Security" and "UserID" in attrs:
+            self.system["UserID"] = attrs["UserID"]
+        elif name in SYSTEM_TEXT_FIELDS:
+            self.field, self.text = name, []
+
+    def end(self, name: str) -> None:
+        if name in ("System", "EventData", "UserData"):
+            self.section = None
+        elif self.field is not None and (name == "Data" or name == self.field):
+            target = self.system if self.section == "System" else self.data
+            target[self.field] = "".join(self.text)
+            self.field = None
+
+    def chars(self, text: str) -> None:
+        if self.field is not None:
+            self.text.append(text)
+
+
+def parse_event_xml(record: bytes, origin: Origin, rendered: bool = False) -> Event:
+    """Parse one <Event> element; raises ValueError (expat.ExpatError or UnsafeXml) on bad input."""
+    builder = _EventBuilder()
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.chars
+    parser.Parse(record, True)
+    system = builder.system
+    try:
+        system["EventID"] = int(system["EventID"])
+    except (KeyError, ValueError):
+        raise ValueError("no numeric System/EventID") from None
+    data = builder.data
+    if rendered:
+        # Event Viewer and Microsoft's documentation print each backslash doubled.
+        data = {name: value.replace("\\\\", "\\") for name, value in data.items()}
+    return Event(system, data, origin)
+
+
+def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    """Yield the events (and record errors) of an XML byte stream, streaming in blocks."""
+    buffer = b""
+    buffer_offset = 0
+    record = 0
+    wanted = _event_id_filter(event_ids)
+    for block in iter(lambda: stream.read(BLOCK_SIZE), b""):
+        buffer += block
+        position = 0
+        while True:
+            end = END_TAG.search(buffer, position)
+            if end is None:
+                break
+            start = _last_start(buffer, position, end.start())
+            gap = buffer[position:start] if start >= 0 else buffer[position:end.start()]
+            problem = _gap_problem(gap, path, record + 1, buffer_offset + position)
+            if problem is not None:
+                record += 1
+                yield problem
+                if problem.fatal:
+                    return
+            position = end.end()
+            if start < 0:
+                continue
+            record += 1
+            stats.records += 1
+            chunk = buffer[start:position]
+            if not wanted(chunk):
+                stats.other_event_id += 1
+            else:
+                yield _parse_record(buffer, start, chunk, Origin(path, record, buffer_offset + start))
+        buffer = buffer[position:]
+        buffer_offset += position
+    problem = _gap_problem(buffer, path, record + 1, buffer_offset)
+    if problem is not None:
+        yield problem._replace(reason="truncated", message=f"incomplete <Event> at end of file: {problem.message}")
+
+
+def _event_id_filter(event_ids: frozenset):
+    """A cheap byte test that skips records whose EventID is not wanted, before any parsing."""
+    pattern = re.compile(rb"<EventID[^>]*>\s*(" + b"|".join(str(i).encode() for i in sorted(event_ids)) + rb")\s*<")
+    return lambda chunk: pattern.search(chunk) is not None
+
+
+def _last_start(buffer: bytes, low: int, high: int) -> int:
+    """Offset of the last <Event …> start tag in buffer[low:high], or -1."""
+    last = -1
+    for match in START_TAG.finditer(buffer, low, high):
+        last = match.start()
+    return last
+
+
+def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[RecordError]:
+    origin = Origin(path, record, offset)
+    if DTD_MARKUP.search(gap):
+        return RecordError(origin, "unsafe-xml", "DTD or entity declaration found: document rejected, nothing expanded", True)
+    if IGNORABLE_GAP.fullmatch(gap):
+        return None
+    excerpt = gap.strip()[:60].decode("utf-8", "replace")
+    return RecordError(origin, "malformed", f"not a complete <Event> record: {excerpt!r}")
+
+
+def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:
+    line_start = buffer.rfind(b"\n", 0, start) + 1
+    rendered = buffer[line_start:start].strip() == b"-" or RENDERED_LINE.search(chunk) is not None
+    try:
+        return parse_event_xml(chunk, origin, rendered)
+    except UnsafeXml as error:
+        return RecordError(origin, "unsafe-xml", str(error))
+    except (expat.ExpatError, ValueError) as error:
+        return RecordError(origin, "malformed", f"invalid event XML: {error}")
