@@ -14,3 +14,13 @@ def shared_path(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"../shared/{'/'.join(parts)} is absent: clone win4658 with shared/ beside it to run this test")
     return path
+
+
+@pytest.fixture(scope="session")
+def corpus_events():
+    """Every 4656/4658/4663 event of ../shared/corpus, read once per test session."""
+    from win4658.event import Event
+    from win4658.readers import read_paths
+
+    corpus = shared_path("corpus")
+    return [result for result in read_paths([corpus], frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
