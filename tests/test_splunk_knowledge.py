@@ -1,0 +1,360 @@
+"""The add-on's search-time knowledge, applied the way Splunk applies it, yields the fields of to_cim in every form.
+
+Splunk is not available here, so the search-time pipeline is replayed: REPORT regexes run with the `regex`
+module (PCRE-compatible for the constructs used: named groups, \\G, \\A, lazy quantifiers, backreferences), a
+field keeps its first value (MV_ADD = false), calculated fields are evaluated in parallel against the fields
+as extracted, then the OUTPUTNEW lookup fills what is still missing. The EVALs are evaluated by a small
+evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
+"""
+import configparser
+import csv
+import io
+import os
+import re as stdlib_re
+
+import pytest
+import regex
+
+from conftest import SAMPLE_XML, shared_path
+from win4658.event import Event, Origin
+from win4658.mapping import bundled
+from win4658.normalize import to_cim
+from win4658.readers import read_paths
+from win4658.readers.classic import parse_classic
+from win4658.readers.jsonlines import document_to_event
+from win4658.splunk import knowledge
+from win4658.splunk.render import render_event_xml
+from win4658.splunk.spl import SPL_FUNCTIONS
+from win4658.winlogbeat import to_winlogbeat
+
+FAMILY = frozenset({4656, 4658, 4663, 4690})
+CLASSIC_SAMPLE = (
+    "09/22/2015 12:15:42 AM\n"
+    "LogName=Security\n"
+    "EventCode=4658\n"
+    "EventType=0\n"
+    "ComputerName=DC01.contoso.local\n"
+    "SourceName=Microsoft Windows security auditing.\n"
+    "Type=Information\n"
+    "RecordNumber=276724\n"
+    "Keywords=Audit Success\n"
+    "TaskCategory=File System\n"
+    "OpCode=Info\n"
+    "Message=The handle to an object was closed.\n"
+    "\n"
+    "Subject :\n"
+    "\tSecurity ID:\t\tS-1-5-21-3457937927-2839227994-823803824-1104\n"
+    "\tAccount Name:\t\tdadmin\n"
+    "\tAccount Domain:\t\tCONTOSO\n"
+    "\tLogon ID:\t\t0x4367B\n"
+    "\n"
+    "Object:\n"
+    "\tObject Server:\t\tSecurity\n"
+    "\tHandle ID:\t\t0x18a8\n"
+    "\n"
+    "Process Information:\n"
+    "\tProcess ID:\t\t0xef0\n"
+    "\tProcess Name:\t\tC:\\Windows\\explorer.exe\n"
+)
+SAMPLE_CIM = {
+    "signature_id": "4658", "signature": "The handle to an object was closed", "action": "success", "status": "success",
+    "dest": "DC01.contoso.local", "dvc": "DC01.contoso.local", "user": "dadmin",
+    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104", "src_user": "dadmin", "src_nt_domain": "CONTOSO",
+    "session_id": "0x4367b", "process_id": 3824, "process_name": "explorer.exe", "process_exec": "explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "vendor": "Microsoft",
+    "product": "Windows", "vendor_product": "Microsoft Windows",
+}
+
+
+# --- a tiny evaluator of the SPL functions the add-on may use -------------------------------------------------
+TOKEN = stdlib_re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|[(),])|'
+                          r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _tokens(text):
+    position, tokens = 0, []
+    while position < len(text.rstrip()):
+        match = TOKEN.match(text, position)
+        assert match, f"cannot read SPL at {text[position:position + 30]!r}"
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+class SplExpression:
+    """Parses an eval expression into a closure; null is None and counts as false."""
+
+    def __init__(self, text):
+        self.tokens = _tokens(text)
+        self.position = 0
+        self.functions = set()
+        self.evaluate = self._or()
+        assert self.position == len(self.tokens), f"trailing SPL: {self.tokens[self.position:]}"
+
+    def _peek(self):
+        return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
+
+    def _take(self, value=None):
+        token = self._peek()
+        assert value is None or token[1] == value, f"expected {value}, got {token}"
+        self.position += 1
+        return token
+
+    def _or(self):
+        parts = [self._and()]
+        while self._peek() == ("word", "OR"):
+            self._take()
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda fields: any(part(fields) for part in parts))
+
+    def _and(self):
+        parts = [self._comparison()]
+        while self._peek() == ("word", "AND"):
+            self._take()
+            parts.append(self._comparison())
+        return parts[0] if len(parts) == 1 else (lambda fields: all(part(fields) for part in parts))
+
+    def _comparison(self):
+        left = self._term()
+        if self._peek()[1] in ("==", "!="):
+            operator = self._take()[1]
+            right = self._term()
+
+            def compare(fields):
+                a, b = left(fields), right(fields)
+                if a is None or b is None:
+                    return None
+                return (str(a) == str(b)) == (operator == "==")
+            return compare
+        return left
+
+    def _term(self):
+        kind, value = self._take()
+        if kind == "string":
+            text = regex.sub(r"\\(.)", r"\1", value[1:-1])
+            return lambda fields: text
+        if kind == "number":
+            return lambda fields: int(value)
+        if kind == "op" and value == "(":
+            inner = self._or()
+            self._take(")")
+            return inner
+        if self._peek() == ("op", "("):
+            return self._call(value)
+        return lambda fields: fields.get(value)
+
+    def _call(self, name):
+        self._take("(")
+        arguments = []
+        while self._peek() != ("op", ")"):
+            arguments.append(self._or())
+            if self._peek() == ("op", ","):
+                self._take()
+        self._take(")")
+        self.functions.add(name)
+        return FUNCTIONS[name](arguments)
+
+
+def _tonumber(text, base=10):
+    try:
+        return int(str(text), base)
+    except (TypeError, ValueError):
+        return None
+
+
+FUNCTIONS = {
+    "if": lambda args: lambda f: args[1](f) if args[0](f) else args[2](f),
+    "case": lambda args: lambda f: next((args[i + 1](f) for i in range(0, len(args), 2) if args[i](f)), None),
+    "true": lambda args: lambda f: True,
+    "null": lambda args: lambda f: None,
+    "isnull": lambda args: lambda f: args[0](f) is None,
+    "in": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)) in [str(a(f)) for a in args[1:]],
+    "match": lambda args: lambda f: None if args[0](f) is None else regex.search(args[1](f), str(args[0](f))) is not None,
+    "replace": lambda args: lambda f: None if args[0](f) is None else regex.sub(args[1](f), args[2](f), str(args[0](f))),
+    "substr": lambda args: lambda f: None if args[0](f) is None else str(args[0](f))[args[1](f) - 1:],
+    "tonumber": lambda args: lambda f: None if args[0](f) is None else _tonumber(args[0](f), *(a(f) for a in args[1:])),
+    "lower": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)).lower(),
+}
+
+
+def test_the_evaluator_knows_exactly_the_documented_functions():
+    assert set(FUNCTIONS) == SPL_FUNCTIONS
+
+
+@pytest.mark.parametrize("expression, fields, expected", [
+    ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "0xef0"}, 3824),
+    ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "4"}, 4),
+    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "C:\\Windows\\explorer.exe"}, "explorer.exe"),
+    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "C:\\Temp\\dir\\"}, "dir"),
+    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "tool.exe"}, "tool.exe"),
+    ('case(k=="a", "x", true(), k)', {"k": "b"}, "b"),
+    ('case(k=="a", "x")', {"k": "b"}, None),
+    ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {"k": "-"}, None),
+    ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {}, None),
+    ('in(c,"4656","4658")', {"c": "4658"}, True),
+])
+def test_spl_functions_behave_as_documented(expression, fields, expected):
+    assert SplExpression(expression).evaluate(fields) == expected
+
+
+# --- the conf files as Splunk reads them ---------------------------------------------------------------------
+def _conf(relative):
+    parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    parser.optionxform = str
+    parser.read_string(knowledge.generated_files()[relative])
+    return parser
+
+
+PROPS = _conf("addon/default/props.conf")
+TRANSFORMS = _conf("addon/default/transforms.conf")
+EVALS = [(attribute[5:], SplExpression(expression))
+         for attribute, expression in PROPS.items(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")]
+
+
+def _lookup_rows():
+    return list(csv.DictReader(io.StringIO(knowledge.generated_files()["addon/lookups/win4658_event_codes.csv"])))
+
+
+def _extract(raw, stanza):
+    """REPORT transforms of a stanza in order; the first value of a field stays (MV_ADD = false)."""
+    fields = {}
+    for attribute, transforms in PROPS.items(stanza):
+        if not attribute.startswith("REPORT-"):
+            continue
+        for name in (part.strip() for part in transforms.split(",")):
+            pattern = regex.compile(TRANSFORMS.get(name, "REGEX"))
+            fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
+            for match in pattern.finditer(raw):
+                pairs = _format_pairs(match, fmt) if fmt else match.groupdict().items()
+                for field, value in pairs:
+                    if value is not None and field not in fields:
+                        fields[field] = value
+    return fields
+
+
+def _format_pairs(match, fmt):
+    for pair in fmt.split():
+        key, _, value = pair.partition("::")
+        yield (regex.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
+               regex.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
+
+
+def search_time_fields(raw, sourcetype, source, existing=None):
+    """Fields Splunk would show: extraction, then the EVALs (in parallel), then OUTPUTNEW lookups."""
+    extracted = dict(existing or {})
+    for field, value in _extract(raw, sourcetype).items():
+        extracted.setdefault(field, value)
+    stanza = knowledge.SECURITY_SOURCES_STANZA
+    assert regex.fullmatch(stanza.replace("source::", "").replace("*", ".*"), source)
+    fields = dict(extracted)
+    for field, expression in EVALS:
+        fields[field] = expression.evaluate(extracted)
+    row = next((row for row in _lookup_rows() if row["EventCode"] == fields.get("EventCode")), None)
+    if row is not None:
+        for field, value in row.items():
+            if fields.get(field) is None:
+                fields[field] = value
+    return {field: value for field, value in fields.items() if value is not None}
+
+
+def _expected(event):
+    """to_cim's fields as Splunk shows them: numbers are numbers, everything else is text."""
+    return {field: value if isinstance(value, int) else str(value) for field, value in to_cim(event).items()}
+
+
+def _comparable(fields):
+    """Search-time fields without the System fields the EVALs read (to_cim does not output them)."""
+    system = {"EventCode", *knowledge.system_fields(bundled("cim"))}
+    return {field: int(value) if field == "signature_id" else value
+            for field, value in fields.items() if value not in ("", "-") and field not in system}
+
+
+def _sample_event():
+    return next(result for result in read_paths([SAMPLE_XML]) if isinstance(result, Event))
+
+
+def test_sample_as_xmlwineventlog_has_the_cim_fields():
+    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", "XmlWinEventLog:Security")
+    assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
+    assert _comparable(fields) == _expected(_sample_event())
+
+
+def test_sample_as_classic_wineventlog_has_the_cim_fields():
+    fields = search_time_fields(CLASSIC_SAMPLE, "WinEventLog", "WinEventLog:Security")
+    expected = dict(SAMPLE_CIM, session_id="0x4367B")
+    assert {field: fields.get(field) for field in SAMPLE_CIM} == expected
+    event = parse_classic(CLASSIC_SAMPLE.splitlines(), Origin("classic", 1))
+    assert _comparable(fields) == _expected(event)
+
+
+def test_sample_through_winlogbeat_json_and_our_input_has_the_same_fields():
+    document = to_winlogbeat(_sample_event())
+    event = document_to_event(document, Origin("winlogbeat", 1), FAMILY)
+    fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security")
+    assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
+
+
+def test_every_corpus_event_rendered_for_splunk_has_the_fields_of_to_cim(corpus_events):
+    compared = 0
+    for event in corpus_events:
+        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security")
+        assert _comparable(fields) == _expected(event), event
+        compared += 1
+    assert compared == 5419 + 2523 + 2134
+
+
+def test_other_event_codes_keep_their_fields():
+    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    existing = {"process_id": "0xef0", "process_name": "C:\\Windows\\explorer.exe", "user": "someone", "action": "kept"}
+    fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", existing)
+    assert fields == dict(existing, EventCode="4624")
+
+
+def test_evals_use_only_documented_functions():
+    used = set()
+    for attribute, expression in PROPS.items(knowledge.SECURITY_SOURCES_STANZA):
+        if attribute.startswith("EVAL-"):
+            used |= SplExpression(expression).functions
+    assert used <= SPL_FUNCTIONS
+    assert {"if", "in", "tonumber", "replace", "case"} <= used
+
+
+def test_no_attribute_collides_with_splunk_ta_windows():
+    note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
+    theirs = {}
+    for stanza, names in regex.findall(r"- `\[([^\]]+)\]`: (.*?)(?=\n- `\[|\n- The add-on|\Z)", note, regex.S):
+        theirs[stanza] = set(regex.findall(r"`([A-Za-z]+-[^`]+|KV_MODE)`", names))
+    assert len(theirs["XmlWinEventLog"]) == 13 and "EVAL-process_id" in theirs["source::XmlWinEventLog:Security"]
+    for stanza in PROPS.sections():
+        assert not set(PROPS.options(stanza)) & theirs.get(stanza, set()), stanza
+    for stanza in PROPS.sections():
+        for attribute in PROPS.options(stanza):
+            assert attribute.startswith("EVAL-") or "win4658" in attribute, attribute
+
+
+def test_eventtypes_and_tags_keep_the_windows_add_on_tags():
+    eventtypes = _conf("addon/default/eventtypes.conf")
+    tags = _conf("addon/default/tags.conf")
+    assert eventtypes.get("win4658_handle_closed", "search").endswith("EventCode=4658")
+    assert set(tags.options("eventtype=win4658_handle_closed")) == {"resource", "file", "access", "stop"}
+    assert set(tags.options("eventtype=win4658_handle_requested")) == {"resource", "file", "access", "start"}
+    assert all(value == "enabled" for section in tags.sections() for _name, value in tags.items(section))
+
+
+def test_events_macro_is_contributed():
+    macros = knowledge.splunk_macros()
+    assert len(macros) == 1 and macros[0].startswith("[win4658_events]\ndefinition = ")
+
+
+def test_lookup_rows_are_what_the_normalizer_computes():
+    rows = {row["EventCode"]: row for row in _lookup_rows()}
+    assert set(rows) == {str(code) for code in bundled("cim").event_ids}
+    assert rows["4658"]["signature"] == "The handle to an object was closed"
+    assert rows["4658"]["vendor_product"] == "Microsoft Windows"
+
+
+def test_generated_conf_files_exist_in_the_addon():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for relative in knowledge.generated_files():
+        assert os.path.exists(os.path.join(root, relative)), f"{relative}: run `win4658 generate`"
