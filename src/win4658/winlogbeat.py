@@ -1,49 +1,72 @@
-"""The document Winlogbeat 8 / Elastic Agent would send for an event: the ingest pipeline's input."""
-from typing import Any, Dict
+"""The document Winlogbeat 8 / Elastic Agent would send for an event: the ingest pipeline's input.
+
+``SYSTEM_PATHS`` says where each System field travels in that document; the pipeline generator reads the
+same table to know where the mapping's sources arrive.
+"""
+from functools import partial
+from typing import Any, Callable, Dict
 
 from .event import Event
 from .mapping import bundled, hex_to_int
 
+SYSTEM_PATHS: Dict[str, str] = {
+    "TimeCreated": "@timestamp",
+    "EventID": "winlog.event_id",
+    "Provider": "winlog.provider_name",
+    "ProviderGuid": "winlog.provider_guid",
+    "Channel": "winlog.channel",
+    "Computer": "winlog.computer_name",
+    "EventRecordID": "winlog.record_id",
+    "Task": "winlog.task",
+    "Opcode": "winlog.opcode",
+    "Keywords": "winlog.keywords",
+    "ProcessID": "winlog.process.pid",
+    "ThreadID": "winlog.process.thread.id",
+}
+# Where a System field is read when the shipper left its winlog.* twin out (as document_to_event does).
+FALLBACK_PATHS: Dict[str, str] = {"EventID": "event.code", "Computer": "host.name"}
+EVENT_DATA_PATH = "winlog.event_data"
+
 
 def to_winlogbeat(event: Event) -> Dict[str, Any]:
-    tables = bundled("ecs").tables
-    system = event.system
-    task = _rendered(tables["task_names"], system.get("Task"))
-    keywords = system.get("Keywords")
-    winlog: Dict[str, Any] = {
-        "api": "wineventlog",
-        "channel": system.get("Channel"),
-        "computer_name": system.get("Computer"),
-        "event_id": str(event.event_id),
-        "provider_name": system.get("Provider"),
-        "provider_guid": system.get("ProviderGuid"),
-        "record_id": _number(system.get("EventRecordID")),
-        "task": task,
-        "opcode": _rendered(tables["opcode_names"], system.get("Opcode")),
-        "keywords": keywords if isinstance(keywords, list) else _keyword_names(tables["keywords_names"], keywords),
-        "process": _execution(system),
-        "event_data": dict(event.data),
-    }
-    document = {
-        "@timestamp": system.get("TimeCreated"),
+    render = _renderers(bundled("ecs").tables)
+    system = dict(event.system, EventID=event.event_id)
+    task = render["Task"](system["Task"]) if system.get("Task") is not None else None
+    document: Dict[str, Any] = {
+        "@timestamp": None,
         "host": {"name": system.get("Computer")},
         "agent": {"type": "winlogbeat"},
         "log": {"level": "information"},
         "event": {"code": str(event.event_id), "kind": "event", "provider": system.get("Provider"), "action": task},
-        "winlog": {key: value for key, value in winlog.items() if value not in (None, [], {})},
+        "winlog": {"api": "wineventlog"},
     }
-    return document
+    for field, path in SYSTEM_PATHS.items():
+        value = system.get(field)
+        if value is not None:
+            _put(document, path, render.get(field, _same)(value))
+    document["winlog"]["event_data"] = dict(event.data)
+    return _without_empty(document)
+
+
+def _renderers(tables: dict) -> Dict[str, Callable[[Any], Any]]:
+    """How Winlogbeat writes each System field: task, opcode and keywords rendered, numbers as numbers."""
+    return {
+        "EventID": str,
+        "EventRecordID": _number,
+        "Task": partial(_rendered, tables["task_names"]),
+        "Opcode": partial(_rendered, tables["opcode_names"]),
+        "Keywords": lambda keywords: keywords if isinstance(keywords, list) else [_rendered(tables["keywords_names"], keywords)],
+        "ProcessID": hex_to_int,
+        "ThreadID": hex_to_int,
+    }
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _rendered(table: dict, value: Any) -> Any:
-    if value is None:
-        return None
     return next((name for key, name in table.items() if str(key) == str(value)), value)
-
-
-def _keyword_names(table: dict, keywords: Any) -> Any:
-    name = _rendered(table, keywords)
-    return None if name is None else [name]
 
 
 def _number(value: Any) -> Any:
@@ -53,10 +76,16 @@ def _number(value: Any) -> Any:
         return value
 
 
-def _execution(system: dict) -> Dict[str, Any]:
-    process: Dict[str, Any] = {}
-    if system.get("ProcessID") is not None:
-        process["pid"] = hex_to_int(system["ProcessID"])
-    if system.get("ThreadID") is not None:
-        process["thread"] = {"id": hex_to_int(system["ThreadID"])}
-    return process
+def _put(document: Dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = document
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _without_empty(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    kept = {key: _without_empty(value) for key, value in node.items()}
+    return {key: value for key, value in kept.items() if value not in (None, [], {})}

@@ -1,0 +1,81 @@
+"""The composable index template for the indices `win4658 es ship` writes: explicit types for every field the
+pipeline writes, and the pipeline as the index's default pipeline."""
+from typing import Any, Dict, List, Sequence
+
+from ..mapping import Mapping, MappingError, bundled
+from ..winlogbeat import EVENT_DATA_PATH
+from .pipeline import ON_FAILURE, PIPELINE_ID, pipeline_version
+
+TEMPLATE_NAME = "win4658"
+INDEX_PATTERN = "win4658-*"
+DEFAULT_INDEX = "win4658-events"
+
+# Index types of the ECS fields the pipeline writes, as ECS 9.4.0 defines them (tests compare with ecs_flat.json).
+ECS_TYPES: Dict[str, str] = {
+    "@timestamp": "date",
+    "ecs.version": "keyword",
+    "event.kind": "keyword",
+    "event.code": "keyword",
+    "event.action": "keyword",
+    "event.category": "keyword",
+    "event.type": "keyword",
+    "event.outcome": "keyword",
+    "event.provider": "keyword",
+    "host.name": "keyword",
+    "user.id": "keyword",
+    "user.name": "keyword",
+    "user.domain": "keyword",
+    "related.user": "keyword",
+    "process.pid": "long",
+    "process.executable": "keyword",
+    "process.name": "keyword",
+    "error.message": "match_only_text",
+    "tags": "keyword",
+}
+
+
+def written_fields(mapping: Mapping) -> List[str]:
+    """Every field the pipeline writes: the mapping's targets and what its failure handler sets."""
+    failure_fields = [options["field"] for processor in ON_FAILURE for options in processor.values()]
+    return list(dict.fromkeys([rule.target for rule in mapping.rules] + failure_fields))
+
+
+def field_types(mapping: Mapping) -> Dict[str, str]:
+    types = dict(ECS_TYPES, **mapping.spec.get("custom_fields", {}))
+    missing = [field for field in written_fields(mapping) if field not in types]
+    if missing:
+        raise MappingError(f"no index type for {', '.join(missing)}: add it to ECS_TYPES or custom_fields")
+    return {field: types[field] for field in written_fields(mapping)}
+
+
+def template_body(mapping: Mapping = None, pipeline_id: str = PIPELINE_ID,
+                  index_patterns: Sequence[str] = (INDEX_PATTERN,)) -> Dict[str, Any]:
+    """The body of ``PUT _index_template/win4658``."""
+    mapping = mapping or bundled("ecs")
+    return {
+        "index_patterns": list(index_patterns),
+        "priority": 200,
+        "version": pipeline_version(),
+        "_meta": {"description": "win4658: Windows Security 4658 events in ECS, through the win4658 ingest pipeline"},
+        "template": {
+            "settings": {"index": {"default_pipeline": pipeline_id}},
+            "mappings": {
+                "dynamic_templates": [
+                    {"winlog_event_data": {"path_match": f"{EVENT_DATA_PATH}.*", "match_mapping_type": "string",
+                                           "mapping": {"type": "keyword"}}},
+                ],
+                "properties": _properties(field_types(mapping)),
+            },
+        },
+    }
+
+
+def _properties(types: Dict[str, str]) -> Dict[str, Any]:
+    properties: Dict[str, Any] = {}
+    for field, index_type in sorted(types.items()):
+        *parents, leaf = [field] if field == "@timestamp" else field.split(".")
+        node = properties
+        for key in parents:
+            node = node.setdefault(key, {"properties": {}})["properties"]
+        node[leaf] = {"type": index_type}
+    return properties
