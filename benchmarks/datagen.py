@@ -1,0 +1,162 @@
+"""Benchmark inputs built from the shared corpus: nothing here is committed, everything is rebuilt on demand.
+
+- ``build_evtx``: a large EVTX made by repeating the 64 KiB chunks of a corpus EVTX behind its 4 KiB header,
+  with the header's chunk count, last chunk number and CRC32 set and the dirty flag cleared.
+- ``build_xml`` / ``build_jsonlines``: event XML (one event per line) and JSON-lines (Winlogbeat 8 and NXLog flat
+  shapes), each event's fields sampled independently from the values the corpus really holds.
+"""
+import os
+import random
+import struct
+import zlib
+from typing import Dict, Iterator, List, Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+import orjson
+
+from win4658.event import Event, Origin, SUPPORTED_EVENT_IDS
+from win4658.readers import read_paths
+from win4658.winlogbeat import to_winlogbeat
+
+FILE_HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+CHUNK_MAGIC = b"ElfChnk\x00"
+HEADER_CRC_SPAN = 120  # the file header's CRC32 covers its first 120 bytes
+DIRTY_FLAG = 0x0001
+EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
+LINE_BREAKS = {"\n": "&#10;", "\r": "&#13;"}  # keeps one event per line; expat turns them back into text
+
+
+def evtx_chunks(path: str) -> List[bytes]:
+    """The used chunks of an EVTX file (unused, zeroed chunk slots are left out)."""
+    with open(path, "rb") as stream:
+        stream.seek(FILE_HEADER_SIZE)
+        chunks = []
+        for chunk in iter(lambda: stream.read(CHUNK_SIZE), b""):
+            if chunk.startswith(CHUNK_MAGIC):
+                chunks.append(chunk)
+    return chunks
+
+
+def evtx_header(template: bytes, chunk_count: int) -> bytes:
+    """The template file header, rewritten for ``chunk_count`` chunks, clean, with a valid CRC32."""
+    header = bytearray(template[:FILE_HEADER_SIZE])
+    struct.pack_into("<Q", header, 16, chunk_count - 1)  # last chunk number
+    struct.pack_into("<H", header, 42, chunk_count)  # number of chunks
+    flags = struct.unpack_from("<I", header, 120)[0]
+    struct.pack_into("<I", header, 120, flags & ~DIRTY_FLAG)
+    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:HEADER_CRC_SPAN])))
+    return bytes(header)
+
+
+def build_evtx(source: str, target: str, min_bytes: int) -> int:
+    """Write an EVTX of at least ``min_bytes`` by repeating ``source``'s chunks; returns the chunk count."""
+    chunks = evtx_chunks(source)
+    repeats = max(1, -(-(min_bytes - FILE_HEADER_SIZE) // (CHUNK_SIZE * len(chunks))))
+    chunk_count = repeats * len(chunks)
+    if chunk_count > 0xFFFF:
+        raise ValueError(f"an EVTX holds at most 65535 chunks, {chunk_count} asked")
+    with open(source, "rb") as stream:
+        header = evtx_header(stream.read(FILE_HEADER_SIZE), chunk_count)
+    with open(target, "wb") as output:
+        output.write(header)
+        for _ in range(repeats):
+            for chunk in chunks:
+                output.write(chunk)
+    return chunk_count
+
+
+class ValuePool:
+    """Every distinct value each field takes in the corpus, per event id, to sample events from."""
+
+    def __init__(self, events: Sequence[Event]):
+        self.system: Dict[int, Dict[str, list]] = {}
+        self.data: Dict[int, Dict[str, list]] = {}
+        for event in events:
+            for section, fields in ((self.system, event.system), (self.data, event.data)):
+                pool = section.setdefault(event.event_id, {})
+                for name, value in fields.items():
+                    pool.setdefault(name, set()).add(value if not isinstance(value, list) else tuple(value))
+        for section in (self.system, self.data):
+            for pool in section.values():
+                for name in pool:
+                    pool[name] = sorted(pool[name], key=repr)
+        self.event_ids = sorted(self.data)
+        self.weights = [sum(1 for event in events if event.event_id == event_id) for event_id in self.event_ids]
+
+    def sample(self, rng: random.Random, record_id: int) -> Event:
+        event_id = rng.choices(self.event_ids, self.weights)[0]
+        system = {name: rng.choice(values) for name, values in self.system[event_id].items()}
+        system.update(EventID=event_id, EventRecordID=str(record_id), Keywords="0x8020000000000000",
+                      TimeCreated=f"2026-11-{1 + record_id % 28:02d}T{record_id % 24:02d}:{record_id % 60:02d}:"
+                                  f"{(record_id // 60) % 60:02d}.{record_id % 1000000:06d}Z")
+        data = {name: rng.choice(values) for name, values in self.data[event_id].items()}
+        return Event(system, data, Origin("generated", record_id))
+
+
+def corpus_pool(corpus_dir: str) -> ValuePool:
+    """The value pool of every 4656/4658/4663/4690 event of the corpus."""
+    events = [result for result in read_paths([corpus_dir], SUPPORTED_EVENT_IDS) if isinstance(result, Event)]
+    return ValuePool(events)
+
+
+def sampled_events(pool: ValuePool, count: int, seed: int = 4658) -> Iterator[Event]:
+    rng = random.Random(seed)
+    for record_id in range(1, count + 1):
+        yield pool.sample(rng, record_id)
+
+
+def event_xml(event: Event) -> str:
+    """One event as Windows renders it (wevtutil qe /f:xml), on one line."""
+    system = event.system
+    parts = [f"<Event xmlns='{EVENT_NAMESPACE}'><System>",
+             f"<Provider Name={quoteattr(str(system.get('Provider', '')))} Guid={quoteattr(str(system.get('ProviderGuid', '')))}/>",
+             f"<EventID>{event.event_id}</EventID>"]
+    for name in ("Version", "Level", "Task", "Opcode", "Keywords"):
+        if name in system:
+            parts.append(f"<{name}>{escape(str(system[name]))}</{name}>")
+    parts.append(f"<TimeCreated SystemTime={quoteattr(system['TimeCreated'])}/>")
+    parts.append(f"<EventRecordID>{system['EventRecordID']}</EventRecordID><Correlation/>")
+    parts.append(f"<Execution ProcessID={quoteattr(str(system.get('ProcessID', '4')))} "
+                 f"ThreadID={quoteattr(str(system.get('ThreadID', '8')))}/>")
+    for name in ("Channel", "Computer"):
+        parts.append(f"<{name}>{escape(str(system.get(name, '')))}</{name}>")
+    parts.append("<Security/></System><EventData>")
+    parts.extend(f"<Data Name={quoteattr(name)}>{escape(value, LINE_BREAKS)}</Data>" for name, value in event.data.items())
+    parts.append("</EventData></Event>")
+    return "".join(parts)
+
+
+def nxlog_document(event: Event) -> dict:
+    """One event the way NXLog im_msvistalog ships it through Logstash (the OTRF datasets' shape)."""
+    system = event.system
+    document = {
+        "@timestamp": system["TimeCreated"], "Hostname": system.get("Computer"), "Keywords": -9214364837600034816,
+        "EventType": "AUDIT_SUCCESS", "SeverityValue": 2, "Severity": "INFO", "EventID": event.event_id,
+        "SourceName": system.get("Provider"), "ProviderGuid": system.get("ProviderGuid"), "Version": 1,
+        "Task": system.get("Task"), "OpcodeValue": 0, "RecordNumber": int(system["EventRecordID"]),
+        "ExecutionProcessID": system.get("ProcessID"), "ThreadID": system.get("ThreadID"), "Channel": "Security",
+        "Category": "Other Object Access Events", "Opcode": "Info", "Message": "The handle to an object was closed.",
+    }
+    document.update(event.data)
+    return document
+
+
+def write_xml(events: Iterator[Event], target: str) -> int:
+    return _write_lines((event_xml(event).encode("utf-8") for event in events), target)
+
+
+def write_jsonlines(events: Iterator[Event], target: str) -> int:
+    """Alternate Winlogbeat 8 and NXLog flat documents, the two shapes people collect most."""
+    shapes = (to_winlogbeat, nxlog_document)
+    return _write_lines((orjson.dumps(shapes[index % 2](event)) for index, event in enumerate(events)), target)
+
+
+def _write_lines(lines: Iterator[bytes], target: str) -> int:
+    count = 0
+    with open(target + ".part", "wb") as output:
+        for line in lines:
+            output.write(line + b"\n")
+            count += 1
+    os.replace(target + ".part", target)
+    return count
