@@ -1,0 +1,166 @@
+"""win4658 es: install the pipeline and template, simulate events through them, ship files, hunt with the rules.
+
+The modules that import the Elasticsearch client are imported when an action runs, so that every other
+subcommand starts without loading it.
+"""
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from ..elasticsearch.pipeline import PIPELINE_ID, pipeline_body
+from ..elasticsearch.template import DEFAULT_INDEX, INDEX_PATTERN, TEMPLATE_NAME
+from ..event import RecordError
+from ..examples import EXAMPLES_DIR
+from ..readers import read_paths
+from .common import Progress, add_event_id_option, event_ids, print_lines, report_error
+
+RULES_FILE = "detections/generated/kibana_rules.ndjson"
+SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
+
+SECRETS_HELP = ("credentials come from the environment only: WIN4658_ES_API_KEY, or WIN4658_ES_USER with "
+                "WIN4658_ES_PASSWORD (or --ask-password); WIN4658_ES_URL and WIN4658_ES_CA_CERTS set the defaults")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("es", help="Elasticsearch: install, simulate, ship, hunt", description=SECRETS_HELP)
+    actions = parser.add_subparsers(dest="es_command", required=True, metavar="ACTION")
+    for name, helptext, add_options, func in (
+        ("install", "put the ingest pipeline and the index template (idempotent)", _install_options, run_install),
+        ("simulate", "run events through the pipeline and compare with to_ecs", _simulate_options, run_simulate),
+        ("ship", "index event files through the pipeline", _ship_options, run_ship),
+        ("hunt", "run the generated Kibana rules against the cluster", _hunt_options, run_hunt),
+    ):
+        action = actions.add_parser(name, help=helptext, description=f"{helptext}. {SECRETS_HELP}")
+        _connection_options(action)
+        add_options(action)
+        action.set_defaults(func=_guarded(func))
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--url", help="Elasticsearch URL (default: $WIN4658_ES_URL); no credentials in it")
+    group.add_argument("--ca-certs", metavar="PEM", help="CA bundle to verify the server (default: $WIN4658_ES_CA_CERTS)")
+    group.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    group.add_argument("--ask-password", action="store_true", help="prompt for the password of $WIN4658_ES_USER")
+
+
+def _install_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline", default=PIPELINE_ID, help=f"pipeline id (default: {PIPELINE_ID})")
+    parser.add_argument("--template", default=TEMPLATE_NAME, help=f"index template name (default: {TEMPLATE_NAME})")
+    parser.add_argument("--index-pattern", action="append", dest="index_patterns", metavar="PATTERN",
+                        help=f"index pattern of the template, repeatable (default: {INDEX_PATTERN})")
+
+
+def _simulate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="event files (default: the documentation sample event)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--pipeline", default=PIPELINE_ID, help=f"installed pipeline to run (default: {PIPELINE_ID})")
+    source.add_argument("--generated", action="store_true", help="run the generated pipeline without installing it")
+    add_event_id_option(parser)
+
+
+def _ship_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives")
+    parser.add_argument("--index", default=DEFAULT_INDEX, help=f"target index (default: {DEFAULT_INDEX})")
+    parser.add_argument("--pipeline", default=PIPELINE_ID, help=f"ingest pipeline (default: {PIPELINE_ID})")
+    add_event_id_option(parser)
+
+
+def _hunt_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="run only the rules whose rule_id or name contains this")
+    parser.add_argument("--rules", default=RULES_FILE, help=f"Kibana rules NDJSON (default: {RULES_FILE})")
+    parser.add_argument("--index", action="append", metavar="PATTERN", help="search these indices instead of each rule's")
+    parser.add_argument("--max-hits", type=int, default=10, metavar="N", help="hits printed per rule (default: 10)")
+
+
+def _guarded(func):
+    """Setup and cluster errors become one line on stderr and exit status 2."""
+    def run(args: argparse.Namespace) -> int:
+        from elasticsearch import ApiError, TransportError
+
+        from ..elasticsearch.client import SettingsError
+        from ..elasticsearch.hunt import HuntError
+
+        try:
+            return func(args)
+        except (SettingsError, HuntError) as error:
+            print(f"win4658 es: {error}", file=sys.stderr)
+        except ApiError as error:
+            print(f"win4658 es: Elasticsearch refused the request: HTTP {error.status_code} {error.message}", file=sys.stderr)
+        except TransportError as error:
+            print(f"win4658 es: cannot reach Elasticsearch: {type(error).__name__}: {error.message}", file=sys.stderr)
+        return 2
+    return run
+
+
+def _client(args: argparse.Namespace):
+    from ..elasticsearch.client import USER_VARIABLE, connect, settings_from
+
+    password = None
+    if args.ask_password:
+        password = getpass.getpass(f"password for {os.environ.get(USER_VARIABLE, '(unset user)')}: ")
+    return connect(settings_from(os.environ, args.url, args.ca_certs, args.insecure, password))
+
+
+def run_install(args: argparse.Namespace) -> int:
+    from ..elasticsearch.install import install
+
+    for outcome in install(_client(args), args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN]):
+        print(f"{outcome.kind} {outcome.name}: {outcome.status}")
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from ..elasticsearch.simulate import simulate_events
+
+    pipeline_id, pipeline = (None, pipeline_body()) if args.generated else (args.pipeline, None)
+    results = read_paths(args.paths or [SAMPLE], event_ids(args))
+    problems = 0
+    for result in simulate_events(_client(args), results, pipeline_id, pipeline):
+        if isinstance(result, RecordError):
+            report_error(result)
+            problems += 1
+            continue
+        print(json.dumps(result.document if result.error is None else {"error": result.error}, ensure_ascii=False))
+        for line in ([result.error] if result.error else result.differences):
+            print(f"win4658: {result.origin}: {line}", file=sys.stderr)
+        problems += bool(result.error or result.differences)
+    print(f"simulated; documents that differ from to_ecs or failed: {problems}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def run_ship(args: argparse.Namespace) -> int:
+    from ..elasticsearch.ship import ShipSummary, ship
+
+    summary = ShipSummary()
+    progress = Progress("indexed")
+    for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
+        if isinstance(outcome, RecordError):
+            report_error(outcome)
+        elif not outcome.ok:
+            print(f"win4658: {outcome}", file=sys.stderr)
+        else:
+            progress.tick()
+    progress.close()
+    print_lines(summary.lines())
+    return 1 if summary.failed else 0
+
+
+def run_hunt(args: argparse.Namespace) -> int:
+    from ..elasticsearch.hunt import hunt, load_rules
+
+    rules = load_rules(args.rules, args.name)
+    if not rules:
+        print(f"win4658 es: no rule in {args.rules} matches {args.name!r}", file=sys.stderr)
+        return 2
+    failed = 0
+    for result in hunt(_client(args), rules, args.index, args.max_hits):
+        rule = result.rule
+        status = f"error: {result.error}" if result.error else f"{result.hits} hits"
+        print(f"{rule['rule_id']}  {rule.get('name', '')}  [{rule['type']}]  {status}")
+        for sample in result.samples:
+            print("    " + json.dumps(sample, ensure_ascii=False))
+        failed += result.error is not None
+    return 1 if failed else 0

@@ -1,0 +1,114 @@
+"""`win4658 es ship`: any input form → Winlogbeat-shaped documents → streaming bulk through the pipeline.
+
+Each document's ``_id`` is a digest of its content, so shipping the same file twice does not duplicate events.
+"""
+import hashlib
+import json
+from collections import defaultdict, deque
+from typing import Any, Deque, Dict, Iterable, Iterator, NamedTuple, Union
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import streaming_bulk
+
+from ..convert import Summary
+from ..event import Origin, RecordError
+from ..readers import read_paths
+from ..winlogbeat import to_winlogbeat
+from .client import RETRY_STATUSES
+from .pipeline import PIPELINE_ID
+from .simulate import error_text
+
+CHUNK_SIZE = 500
+
+
+class Indexed(NamedTuple):
+    """The outcome of one document: ``ok``, or the error Elasticsearch gave for it."""
+
+    origin: Origin
+    ok: bool
+    message: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+class ShipSummary(Summary):
+    def __init__(self) -> None:
+        super().__init__()
+        self.indexed = 0
+        self.index_failed = 0
+
+    def lines(self) -> list:
+        return super().lines() + [f"indexed: {self.indexed}, failed: {self.index_failed}"]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.index_failed or self.skipped or self.unreadable_files)
+
+
+def ship(client: Elasticsearch, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
+         pipeline_id: str = PIPELINE_ID) -> Iterator[Union[Indexed, RecordError]]:
+    """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
+    in_flight: Dict[str, Deque[Origin]] = defaultdict(deque)
+    read_errors: Deque[RecordError] = deque()
+    actions = _actions(paths, index, event_ids, summary, in_flight, read_errors)
+    results = streaming_bulk(
+        client, actions, chunk_size=CHUNK_SIZE, max_retries=5, initial_backoff=1, max_backoff=60,
+        retry_on_status=RETRY_STATUSES, raise_on_error=False, raise_on_exception=False, yield_ok=True,
+        pipeline=pipeline_id,
+    )
+    for ok, item in results:
+        yield from _drain(read_errors)
+        outcome = next(iter(item.values()))
+        origin = _pop(in_flight, outcome.get("_id"))
+        if ok:
+            summary.indexed += 1
+            yield Indexed(origin, True)
+        else:
+            summary.index_failed += 1
+            yield Indexed(origin, False, _failure_text(outcome))
+    yield from _drain(read_errors)
+
+
+def _actions(paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
+             in_flight: Dict[str, Deque[Origin]], read_errors: Deque[RecordError]) -> Iterator[Dict[str, Any]]:
+    for result in read_paths(paths, event_ids, summary.stats):
+        if isinstance(result, RecordError):
+            summary.record_error(result)
+            read_errors.append(result)
+            continue
+        try:
+            document = to_winlogbeat(result)
+        except ValueError as error:
+            failure = RecordError(result.origin, "mapping", str(error))
+            summary.record_error(failure)
+            read_errors.append(failure)
+            continue
+        summary.converted += 1
+        document_id = content_id(document)
+        in_flight[document_id].append(result.origin)
+        yield {"_op_type": "index", "_index": index, "_id": document_id, "_source": document}
+
+
+def content_id(document: Dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:40]
+
+
+def _pop(in_flight: Dict[str, Deque[Origin]], document_id: Any) -> Origin:
+    origins = in_flight.get(document_id)
+    if not origins:
+        return Origin("(unknown document)", 0)
+    origin = origins.popleft()
+    if not origins:
+        del in_flight[document_id]
+    return origin
+
+
+def _drain(errors: Deque[RecordError]) -> Iterator[RecordError]:
+    while errors:
+        yield errors.popleft()
+
+
+def _failure_text(outcome: Dict[str, Any]) -> str:
+    reason = error_text(outcome["error"]) if "error" in outcome else outcome.get("exception", "failed")
+    return f"HTTP {outcome.get('status', '?')} {reason}"

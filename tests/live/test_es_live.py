@@ -1,0 +1,154 @@
+"""Against a real cluster: the pipeline's `_simulate` output equals every golden expected document, the template
+installs idempotently, shipped events come back through the pipeline, and the rules hunt them.
+
+Runs when WIN4658_ES_URL is set (with WIN4658_ES_API_KEY or WIN4658_ES_USER/WIN4658_ES_PASSWORD, optional
+WIN4658_ES_CA_CERTS); everything is created under a unique test name and deleted afterwards.
+"""
+import glob
+import json
+import os
+import uuid
+
+import pytest
+
+if not os.environ.get("WIN4658_ES_URL"):
+    pytest.skip("WIN4658_ES_URL is not set: no Elasticsearch cluster to run the live tests against",
+                allow_module_level=True)
+
+from elasticsearch import NotFoundError  # noqa: E402
+
+from win4658.elasticsearch.client import connect, request, settings_from  # noqa: E402
+from win4658.elasticsearch.hunt import hunt, load_rules  # noqa: E402
+from win4658.elasticsearch.install import install  # noqa: E402
+from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
+from win4658.elasticsearch.ship import ShipSummary, ship  # noqa: E402
+from win4658.elasticsearch.simulate import simulate_documents, simulate_events  # noqa: E402
+from win4658.examples import EXAMPLES_DIR  # noqa: E402
+from win4658.readers import read_paths  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GOLDEN_INPUTS = sorted(path for path in glob.glob(os.path.join(ROOT, "ingest_pipelines", "tests", "test-*.json"))
+                       if not path.endswith("-expected.json"))
+SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
+NAME = f"test-win4658-{uuid.uuid4().hex[:12]}"  # outside win4658-*: a production template may be installed
+INDEX = f"{NAME}-events"
+
+
+def _load(path):
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+@pytest.fixture(scope="module")
+def client():
+    es = connect(settings_from(os.environ))
+    yield es
+    for path in (f"/{INDEX}", f"/_index_template/{NAME}", f"/_ingest/pipeline/{NAME}"):
+        try:
+            request(es, "DELETE", path)
+        except NotFoundError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def installed(client):
+    first = install(client, NAME, NAME, [f"{NAME}-*"])
+    second = install(client, NAME, NAME, [f"{NAME}-*"])
+    return first, second
+
+
+def _server_version(client):
+    return tuple(int(part) for part in request(client, "GET", "/")["version"]["number"].split("-")[0].split(".")[:2])
+
+
+def test_install_creates_then_leaves_unchanged(installed):
+    first, second = installed
+    assert [(item.kind, item.status) for item in first] == [("pipeline", "created"), ("index template", "created")]
+    assert [(item.kind, item.status) for item in second] == [("pipeline", "unchanged"), ("index template", "unchanged")]
+
+
+@pytest.mark.parametrize("path", GOLDEN_INPUTS, ids=os.path.basename)
+def test_simulate_outputs_exactly_the_expected_documents(client, installed, path):
+    events, expected = _load(path)["events"], _load(path + "-expected.json")["expected"]
+    outputs = simulate_documents(client, events, pipeline_id=NAME)
+    assert [output.get("error") for output in outputs] == [None] * len(events)
+    assert [output["doc"]["_source"] for output in outputs] == expected
+
+
+def test_generated_pipeline_simulates_the_sample_without_difference_from_to_ecs(client):
+    results = list(simulate_events(client, read_paths([SAMPLE]), pipeline=pipeline_body()))
+    assert len(results) == 1
+    assert (results[0].error, results[0].differences) == (None, [])
+    assert results[0].document["process"] == {"pid": 3824, "executable": "C:\\Windows\\explorer.exe", "name": "explorer.exe"}
+
+
+@pytest.fixture(scope="module")
+def shipped(client, installed):
+    outcomes = []
+    for _ in range(2):  # the second run overwrites the same document: content ids
+        summary = ShipSummary()
+        outcomes.append((list(ship(client, [SAMPLE], INDEX, frozenset({4658}), summary, NAME)), summary))
+    request(client, "POST", f"/{INDEX}/_refresh")
+    return outcomes
+
+
+def test_ship_indexes_the_sample_through_the_pipeline(client, shipped):
+    for results, summary in shipped:
+        assert [result.ok for result in results] == [True]
+        assert (summary.stats.records, summary.indexed, summary.index_failed, summary.failed) == (1, 1, 0, False)
+    hits = request(client, "POST", f"/{INDEX}/_search", {"query": {"match_all": {}}})["hits"]
+    assert hits["total"]["value"] == 1
+    expected = _load(os.path.join(ROOT, "ingest_pipelines", "tests", "test-seed-sample.json-expected.json"))["expected"]
+    assert hits["hits"][0]["_source"] == expected[0]
+
+
+def test_shipped_index_has_the_template_mapping(client, shipped):
+    mapping = request(client, "GET", f"/{INDEX}/_mapping")[INDEX]["mappings"]["properties"]
+    assert mapping["process"]["properties"]["pid"] == {"type": "long"}
+    assert mapping["winlog"]["properties"]["event_id"] == {"type": "keyword"}
+    assert mapping["winlog"]["properties"]["event_data"]["properties"]["HandleId"] == {"type": "keyword"}
+    settings = request(client, "GET", f"/{INDEX}/_settings")[INDEX]["settings"]["index"]
+    assert settings["default_pipeline"] == NAME
+
+
+def test_search_finds_the_shipped_event_by_its_ecs_fields(client, shipped):
+    query = {"bool": {"filter": [{"term": {"process.name": "explorer.exe"}}, {"term": {"event.code": "4658"}},
+                                 {"term": {"winlog.event_data.HandleId": "0x18a8"}}, {"term": {"process.pid": 3824}}]}}
+    assert request(client, "POST", f"/{INDEX}/_search", {"query": query})["hits"]["total"]["value"] == 1
+
+
+def test_hunt_runs_each_rule_type_against_the_shipped_event(client, shipped, tmp_path):
+    rules = [
+        {"rule_id": "live-kql", "name": "kql", "type": "query", "language": "kuery", "index": [INDEX],
+         "query": 'process.name : "explorer.exe" and event.code : 4658 and not user.name : SYSTEM'},
+        {"rule_id": "live-lucene", "name": "lucene", "type": "query", "language": "lucene", "index": [INDEX],
+         "query": "process.executable:C\\:\\\\Windows\\\\* AND winlog.event_data.ObjectServer:Security"},
+        {"rule_id": "live-eql", "name": "eql", "type": "eql", "language": "eql", "index": [INDEX],
+         "query": 'any where event.code == "4658" and process.name == "explorer.exe"'},
+        {"rule_id": "live-threshold", "name": "threshold", "type": "threshold", "language": "kuery", "index": [INDEX],
+         "query": "event.code : 4658", "threshold": {"field": ["host.name"], "value": 1}},
+        {"rule_id": "live-none", "name": "no match", "type": "query", "language": "kuery", "index": [INDEX],
+         "query": "process.name : notepad.exe"},
+    ]
+    if _server_version(client) >= (8, 11):
+        rules.append({"rule_id": "live-esql", "name": "esql", "type": "esql", "language": "esql",
+                      "query": f'FROM {INDEX} | WHERE event.code == "4658" | KEEP process.name', "index": [INDEX]})
+    path = tmp_path / "rules.ndjson"
+    path.write_text("".join(json.dumps(rule) + "\n" for rule in rules))
+    results = {result.rule["rule_id"]: result for result in hunt(client, load_rules(str(path)))}
+    assert {rule_id: (result.error, result.hits) for rule_id, result in results.items()} == \
+           {rule["rule_id"]: (None, 0 if rule["rule_id"] == "live-none" else 1) for rule in rules}
+    assert results["live-threshold"].samples == [{"key": {"host.name": "DC01.contoso.local"}, "count": 1}]
+    if "live-esql" in results:
+        assert results["live-esql"].samples == [{"process.name": "explorer.exe"}]
+
+
+def test_generated_kibana_rules_run_without_error(client, shipped):
+    rules_path = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
+    if not os.path.exists(rules_path):
+        pytest.skip("detections/generated/kibana_rules.ndjson is not generated yet")
+    rules = load_rules(rules_path)
+    if _server_version(client) < (8, 11):
+        rules = [rule for rule in rules if rule["type"] != "esql"]
+    errors = {result.rule["rule_id"]: result.error for result in hunt(client, rules, [INDEX]) if result.error}
+    assert errors == {}
