@@ -1,0 +1,50 @@
+"""win4658 splunk: build the add-on package; run a saved search of the app on a Splunk server."""
+import argparse
+import json
+import os
+import sys
+
+from ..splunk.client import ConnectionSettings, SplunkConnectionError, connect, dispatch_saved_search
+from ..splunk.package import PackageError, build_package
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("splunk", help="package the Splunk add-on, run its saved searches",
+                                   description="The Splunk add-on TA-win4658.")
+    commands = parser.add_subparsers(dest="splunk_command", required=True, metavar="SUBCOMMAND")
+    package = commands.add_parser("package", help="build TA-win4658-<version>.tgz with its libraries vendored")
+    package.add_argument("-o", "--output", default="dist", metavar="DIR", help="output folder (default: dist)")
+    package.add_argument("--evtx-wheel", action="append", default=[], metavar="WHEEL",
+                         help="an evtx wheel to vendor, repeatable (pip download evtx==0.8.9 --no-deps "
+                              "--only-binary :all: --platform manylinux2014_x86_64 / win_amd64)")
+    package.set_defaults(func=run_package)
+    search = commands.add_parser(
+        "search", help="dispatch a saved search of the app and print its results as NDJSON",
+        description="Connection from WIN4658_SPLUNK_URL with WIN4658_SPLUNK_TOKEN, or WIN4658_SPLUNK_USER and "
+                    "WIN4658_SPLUNK_PASSWORD (never on the command line).")
+    search.add_argument("name", metavar="NAME", help="saved search name")
+    search.set_defaults(func=run_search)
+
+
+def run_package(args: argparse.Namespace) -> int:
+    try:
+        path = build_package(args.output, evtx_wheels=args.evtx_wheel)
+    except PackageError as error:
+        print(f"win4658: {error}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    try:
+        service = connect(ConnectionSettings.from_environment(os.environ))
+        rows = 0
+        for row in dispatch_saved_search(service, args.name):
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+            rows += 1
+    except SplunkConnectionError as error:
+        print(f"win4658: {error}", file=sys.stderr)
+        return 2
+    print(f"{rows} results", file=sys.stderr)
+    return 0

@@ -1,0 +1,202 @@
+"""The modular input win4658_files://<name>: event files (EVTX, event XML, JSON-lines) → XmlWinEventLog events.
+
+Each file's events go out as the one-line XML Windows renders (sourcetype XmlWinEventLog, source
+XmlWinEventLog:Security), so this add-on's knowledge and Splunk_TA_windows's apply as to native collection.
+A checkpoint is saved after every BATCH events and at the end of each file, always after the events were
+flushed to stdout: a kill -9 sends at most the events since the last save again; SIGTERM stops after the
+current event and saves first, so nothing is sent twice.
+"""
+import glob
+import os
+import signal
+from typing import Dict, List
+
+from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
+
+from ..event import SUPPORTED_EVENT_IDS, Event, RecordError
+from ..readers import read_path
+from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState
+from .render import event_epoch, render_event_xml
+
+BATCH = 200
+DEFAULT_EVENT_IDS = "4658,4656,4663"
+DEFAULT_SOURCETYPE = "XmlWinEventLog"
+
+
+class StopFlag:
+    """Set by SIGTERM: the input finishes the event in hand, saves its checkpoint and exits."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, _signum, _frame) -> None:
+        self.requested = True
+
+
+def parse_event_ids(text: str) -> frozenset:
+    """'4658, 4656' → frozenset({4656, 4658}); ValueError naming what is wrong."""
+    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("event_ids is empty: give a comma-separated list such as 4658,4656,4663")
+    ids = set()
+    for part in parts:
+        if not part.isdigit() or int(part) not in SUPPORTED_EVENT_IDS:
+            raise ValueError(f"event_ids: {part!r} is not a supported event id "
+                             f"(choose from {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def is_true(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "t", "yes", "y")
+
+
+def discover(path: str, recursive: bool) -> List[str]:
+    """Files under a directory (recursively or not) or matching a glob (** when recursive), sorted."""
+    if os.path.isdir(path):
+        if recursive:
+            found = [os.path.join(root, name) for root, _dirs, names in os.walk(path) for name in names]
+        else:
+            found = [os.path.join(path, name) for name in os.listdir(path)]
+    else:
+        found = glob.glob(path, recursive=recursive)
+    return sorted(file for file in found if os.path.isfile(file) and not os.path.basename(file).startswith("."))
+
+
+def check_parameters(parameters: Dict[str, str]) -> None:
+    """What validate_input checks: the path names readable files or a readable directory, the ids are supported."""
+    parse_event_ids(parameters.get("event_ids") or DEFAULT_EVENT_IDS)
+    path = (parameters.get("path") or "").strip()
+    if not path:
+        raise ValueError("path is required: a directory, a file or a glob such as /data/evtx/*.evtx")
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ValueError(f"path {path!r}: the directory is not readable by the Splunk user")
+        return
+    if glob.has_magic(path):
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise ValueError(f"path {path!r}: the directory of the pattern does not exist")
+        return
+    if not os.path.isfile(path):
+        raise ValueError(f"path {path!r} does not exist")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"path {path!r} is not readable by the Splunk user")
+
+
+def build_scheme() -> Scheme:
+    scheme = Scheme("Windows event files (win4658)")
+    scheme.description = ("Reads Windows Security events 4658/4656/4663/4690 from EVTX, event XML and JSON-lines files "
+                          "and indexes them as XmlWinEventLog, the form native collection produces.")
+    scheme.use_external_validation = True
+    scheme.use_single_instance = False
+    scheme.streaming_mode = Scheme.streaming_mode_xml
+    scheme.add_argument(Argument("path", title="Path", required_on_create=True,
+                                 description="A directory, a file or a glob pattern (** with recursive)."))
+    scheme.add_argument(Argument("recursive", title="Recursive", data_type=Argument.data_type_boolean,
+                                 description="Read sub-directories too (default false)."))
+    scheme.add_argument(Argument("event_ids", title="Event ids",
+                                 description=f"Comma-separated event ids to read (default {DEFAULT_EVENT_IDS})."))
+    return scheme
+
+
+class FileReader:
+    """One input run over its files: sends new events, keeps the checkpoint, logs what it skipped and why."""
+
+    def __init__(self, name: str, parameters: Dict[str, str], checkpoint_dir: str, writer: EventWriter, stop: StopFlag):
+        self.name = name
+        self.parameters = parameters
+        self.writer = writer
+        self.stop = stop
+        self.event_ids = parse_event_ids(parameters.get("event_ids") or DEFAULT_EVENT_IDS)
+        self.store = CheckpointStore.for_input(checkpoint_dir, name)
+        self.sent = 0
+
+    def log(self, severity: str, message: str) -> None:
+        self.writer.log(severity, f"win4658_files://{self.name}: {message}")
+
+    def run(self) -> None:
+        self._load_checkpoint()
+        files = [path for path in discover(self.parameters["path"], is_true(self.parameters.get("recursive")))
+                 if os.path.getsize(path) > 0]
+        for path, state, how in self.store.match(files):
+            if how in ("renamed", "truncated"):
+                self.log(EventWriter.WARN if how == "truncated" else EventWriter.INFO,
+                         f"{path}: {'truncated: read again from the start' if how == 'truncated' else 'renamed file, continuing'}")
+            if not self._read_file(path, state):
+                break
+        self.store.save()
+        self.log(EventWriter.INFO, f"sent {self.sent} events from {len(files)} files"
+                 + (" (stopped by SIGTERM)" if self.stop.requested else ""))
+
+    def _load_checkpoint(self) -> None:
+        try:
+            self.store.load()
+        except CorruptCheckpoint as error:
+            kept = self.store.set_aside()
+            self.log(EventWriter.ERROR, f"checkpoint unreadable ({error}); kept as {kept}; "
+                     "files are read from the start, so events already indexed may be sent again")
+
+    def _read_file(self, path: str, state: FileState) -> bool:
+        """Send the file's events after the checkpoint; False when a stop was requested."""
+        status = os.stat(path)
+        if state.unchanged(status.st_size, status.st_mtime):
+            return True
+        unsaved = 0
+        complete = True
+        for sequence, result in enumerate(read_path(path, self.event_ids), 1):
+            if sequence <= state.position:
+                continue
+            if isinstance(result, RecordError):
+                self.log(EventWriter.ERROR if result.fatal else EventWriter.WARN, str(result))
+                complete = complete and not result.fatal  # an unreadable file is tried again next time
+                continue
+            if self.stop.requested:
+                return False
+            self.writer.write_event(self._splunk_event(result))
+            self.sent += 1
+            unsaved += 1
+            state.position = sequence
+            if unsaved >= BATCH:
+                self.store.save()
+                unsaved = 0
+        if self.stop.requested:
+            return False
+        if complete:
+            state.size, state.mtime = status.st_size, status.st_mtime
+        self.store.save()
+        return True
+
+    def _splunk_event(self, event: Event) -> SplunkEvent:
+        epoch = event_epoch(event)
+        return SplunkEvent(
+            data=render_event_xml(event),
+            time=None if epoch is None else f"{epoch:.3f}",
+            host=event.system.get("Computer") or self.parameters.get("host"),
+            index=self.parameters.get("index"),
+            source=f"XmlWinEventLog:{event.system.get('Channel') or 'Security'}",
+            sourcetype=self.parameters.get("sourcetype") or DEFAULT_SOURCETYPE,
+            stanza=f"win4658_files://{self.name}",
+        )
+
+
+class FilesInput(Script):
+    """The splunklib Script that splunkd runs: --scheme, --validate-arguments, or streaming."""
+
+    def get_scheme(self) -> Scheme:
+        return build_scheme()
+
+    def validate_input(self, definition) -> None:
+        check_parameters(definition.parameters)
+
+    def stream_events(self, inputs, ew: EventWriter) -> None:
+        stop = StopFlag()
+        stop.install()
+        checkpoint_dir = inputs.metadata["checkpoint_dir"]
+        for stanza, parameters in inputs.inputs.items():
+            if stop.requested:
+                break
+            name = stanza.split("://", 1)[-1]
+            FileReader(name, parameters, checkpoint_dir, ew, stop).run()

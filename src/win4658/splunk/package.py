@@ -1,0 +1,174 @@
+"""Build TA-win4658-<version>.tgz: addon/ plus the Python it needs, vendored under lib/.
+
+Vendored: the win4658 modules the modular input imports (found by following its imports, so the CLI and the
+other areas stay out), win4658's mapping files, splunklib, and PyYAML's pure-Python package. orjson is
+left out (the readers fall back to json). evtx is compiled: only the wheels passed as ``evtx_wheels`` go in
+(evtx 0.8.9's cp37-abi3 wheels load on Python 3.9 and 3.13; the Linux .so and the Windows .pyd sit side by side
+in lib/evtx/). Without them, the input logs each EVTX file as unreadable and XML / JSON-lines keep working.
+"""
+import io
+import modulefinder
+import os
+import tarfile
+import zipfile
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+from .. import __version__
+from .app import APP_ID
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ADDON_DIR = os.path.join(REPO_ROOT, "addon")
+ENTRY_POINTS = ("bin/win4658_files.py",)
+WHOLE_PACKAGES = ("splunklib", "yaml")
+PACKAGE_DATA = ("mappings",)
+ARCHIVE_MTIME = 1700000000  # fixed, so two builds of the same tree are byte-identical
+EXCLUDED_DIRS = frozenset({"local", "lib", "__pycache__"})
+
+
+class PackageError(RuntimeError):
+    """The add-on cannot be packaged (no addon/ folder, a vendored library is missing)."""
+
+
+def package_name() -> str:
+    return f"{APP_ID}-{__version__}.tgz"
+
+
+def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequence[str] = ()) -> str:
+    """Write the package into output_dir and return its path."""
+    if not os.path.isdir(os.path.join(addon_dir, "default")):
+        raise PackageError(f"{addon_dir}: no add-on here (run from a win4658 checkout, or pass the addon folder)")
+    contents: Dict[str, bytes] = {}
+    for relative, path in [*addon_files(addon_dir), *vendored_files(addon_dir).items()]:
+        with open(path, "rb") as stream:
+            contents[relative] = stream.read()
+    for wheel in evtx_wheels:
+        contents.update(evtx_from_wheel(wheel))
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, package_name())
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as archive:
+        for directory in _directories(contents):
+            archive.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0))
+        for relative in sorted(contents):
+            data = contents[relative]
+            archive.addfile(_info(relative, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+    return path
+
+
+def evtx_from_wheel(wheel: str) -> Dict[str, bytes]:
+    """lib/evtx/* from an evtx wheel (pip download evtx==0.8.9 --no-deps --only-binary :all: --platform …)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            files = {f"lib/{name}": archive.read(name) for name in archive.namelist()
+                     if name.startswith("evtx/") and not name.endswith("/")}
+    except (OSError, zipfile.BadZipFile) as error:
+        raise PackageError(f"{wheel}: not a readable wheel: {error}") from None
+    if not any(name.endswith((".so", ".pyd")) for name in files):
+        raise PackageError(f"{wheel}: no compiled evtx module inside: is it an evtx wheel?")
+    return files
+
+
+def extract_package(package: str, destination: str) -> str:
+    """Unpack a package (as `splunk install app` does) and return the app folder."""
+    with tarfile.open(package, "r:gz") as archive:
+        for member in archive.getmembers():
+            if member.name.startswith(("/", "..")) or ".." in member.name.split("/"):
+                raise PackageError(f"{package}: unsafe member {member.name!r}")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(destination, filter="data")
+        else:
+            archive.extractall(destination)  # members checked above
+    return os.path.join(destination, APP_ID)
+
+
+def addon_files(addon_dir: str) -> Iterator[Tuple[str, str]]:
+    """(path in the app, path on disk) of addon/, without local/, dotfiles and compiled Python."""
+    for root, folders, names in os.walk(addon_dir):
+        folders[:] = sorted(name for name in folders if name not in EXCLUDED_DIRS and not name.startswith("."))
+        for name in sorted(names):
+            if name.startswith(".") or name.endswith((".pyc", ".pyo")):
+                continue
+            path = os.path.join(root, name)
+            yield os.path.relpath(path, addon_dir).replace(os.sep, "/"), path
+
+
+def vendored_files(addon_dir: str) -> Dict[str, str]:
+    """lib/<module path> → source file for everything the entry points import that is not the standard library."""
+    files: Dict[str, str] = {}
+    for name, source in _imported_modules(addon_dir):
+        top = name.split(".")[0]
+        if top in WHOLE_PACKAGES:
+            files.update(_package_tree(top))
+        elif top == "win4658":
+            files[_lib_path(name, source)] = source
+    files.update(_win4658_data())
+    missing = [top for top in WHOLE_PACKAGES if not any(path.startswith(f"lib/{top}/") for path in files)]
+    if missing:
+        raise PackageError(f"cannot vendor {', '.join(missing)}: install them (pip install -e '.[test]')")
+    return files
+
+
+def _imported_modules(addon_dir: str) -> List[Tuple[str, str]]:
+    import win4658
+
+    source_root = os.path.dirname(os.path.dirname(win4658.__file__))
+    finder = modulefinder.ModuleFinder(path=[source_root, *_site_paths()])
+    for entry_point in ENTRY_POINTS:
+        finder.run_script(os.path.join(addon_dir, entry_point))
+    return [(name, module.__file__) for name, module in finder.modules.items()
+            if module.__file__ and name.split(".")[0] in ("win4658", *WHOLE_PACKAGES)]
+
+
+def _site_paths() -> List[str]:
+    import splunklib
+    import yaml
+
+    return sorted({os.path.dirname(os.path.dirname(module.__file__)) for module in (splunklib, yaml)})
+
+
+def _lib_path(name: str, source: str) -> str:
+    parts = name.split(".")
+    if os.path.basename(source) == "__init__.py":
+        parts.append("__init__")
+    return "lib/" + "/".join(parts) + ".py"
+
+
+def _package_tree(top: str) -> Dict[str, str]:
+    module = __import__(top)
+    package_dir = os.path.dirname(module.__file__)
+    files = {}
+    for root, folders, names in os.walk(package_dir):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                files[f"lib/{top}/" + os.path.relpath(path, package_dir).replace(os.sep, "/")] = path
+    return files
+
+
+def _win4658_data() -> Dict[str, str]:
+    import win4658
+
+    package_dir = os.path.dirname(win4658.__file__)
+    files = {}
+    for folder in PACKAGE_DATA:
+        for name in sorted(os.listdir(os.path.join(package_dir, folder))):
+            if not name.startswith(".") and not name.endswith(".py"):
+                files[f"lib/win4658/{folder}/{name}"] = os.path.join(package_dir, folder, name)
+    return files
+
+
+def _directories(members: Dict[str, bytes]) -> List[str]:
+    """Every folder of the app, "" being the app folder itself."""
+    directories = {""}
+    for relative in members:
+        parts = relative.split("/")[:-1]
+        directories.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+    return sorted(directories)
+
+
+def _info(relative: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(f"{APP_ID}/{relative}" if relative else APP_ID)
+    info.type, info.mode, info.size, info.mtime = kind, mode, size, ARCHIVE_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
