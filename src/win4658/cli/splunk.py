@@ -4,7 +4,6 @@ import json
 import os
 import sys
 
-from ..splunk.client import ConnectionSettings, SplunkConnectionError, connect, dispatch_saved_search
 from ..splunk.package import PackageError, build_package
 
 
@@ -37,6 +36,11 @@ def run_package(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    try:  # splunk-sdk is only needed here: pip install 'win4658[splunk]'
+        from ..splunk.client import ConnectionSettings, SplunkConnectionError, connect, dispatch_saved_search
+    except ImportError as error:
+        print(f"win4658: {error}: pip install 'win4658[splunk]'", file=sys.stderr)
+        return 2
     try:
         service = connect(ConnectionSettings.from_environment(os.environ))
         rows = 0
