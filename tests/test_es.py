@@ -1,6 +1,7 @@
 """`win4658 es` without a cluster: connection settings and secrets, rule loading, KQL translation, CLI failures."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +130,26 @@ def test_winlogbeat_documents_round_trip_to_the_same_ecs(corpus_events):
                                              frozenset({event.event_id}))) != to_ecs(event)]
     assert len(corpus_events) == 5419 + 2523 + 2134
     assert different == []
+
+
+def test_ship_actions_carry_content_ids_and_origins(tmp_path):
+    from collections import defaultdict, deque
+
+    from win4658.elasticsearch.ship import ShipSummary, _actions
+    from win4658.readers import read_paths
+
+    sample = os.path.join(ROOT, "tests", "fixtures", "seed_sample.xml")
+    (tmp_path / "README.txt").write_text("not events\n")
+    shutil.copy(sample, tmp_path / "sample.xml")
+    summary, in_flight, errors = ShipSummary(), defaultdict(deque), deque()
+    actions = list(_actions([str(tmp_path)], "win4658-events", frozenset({4658}), summary, in_flight, errors))
+    document = to_winlogbeat(next(read_paths([sample])))
+    assert actions == [{"_op_type": "index", "_index": "win4658-events", "_id": content_id(document), "_source": document}]
+    assert [str(origin) for origin in in_flight[content_id(document)]] == [f"{tmp_path / 'sample.xml'}: record 1 (byte offset 2)"]
+    assert [error.reason for error in errors] == ["not an event file"]
+    assert (summary.stats.records, summary.converted, summary.failed) == (1, 1, False)
+    (tmp_path / "broken.json").write_text('{"winlog": {"event_id": 4658}\n')
+    summary = ShipSummary()
+    list(_actions([str(tmp_path)], "win4658-events", frozenset({4658}), summary, defaultdict(deque), deque()))
+    assert summary.skipped["malformed"] == 1 and summary.failed
+    assert summary.lines()[-1] == "indexed: 0, failed: 0"

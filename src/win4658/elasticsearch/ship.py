@@ -19,6 +19,7 @@ from .pipeline import PIPELINE_ID
 from .simulate import error_text
 
 CHUNK_SIZE = 500
+NOT_EVENTS = "not an event file"  # the reason readers give for a README inside a directory
 
 
 class Indexed(NamedTuple):
@@ -43,7 +44,9 @@ class ShipSummary(Summary):
 
     @property
     def failed(self) -> bool:
-        return bool(self.index_failed or self.skipped or self.unreadable_files)
+        """An index failure, an unreadable file or a bad record (a file that holds no events is not a failure)."""
+        bad_records = sum(count for reason, count in self.skipped.items() if reason != NOT_EVENTS)
+        return bool(self.index_failed or self.unreadable_files or bad_records)
 
 
 def ship(client: Elasticsearch, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
