@@ -1,4 +1,10 @@
-"""Bundled example events: the default input of `win4658 hunt` and the README's first command."""
+"""Bundled example events: the default input of `win4658 hunt` and the README's first command.
+
+- `4658_sample_documentation.xml`: Microsoft's sample 4658, as its documentation renders it;
+- `hunt_examples.xml`: a morning on a workstation (4656/4663/4658) with one finding or more for each detection.
+"""
+import glob
 import os
 
 EXAMPLES_DIR = os.path.dirname(__file__)
+EXAMPLE_FILES = sorted(glob.glob(os.path.join(EXAMPLES_DIR, "*.xml")))

@@ -1,0 +1,147 @@
+"""win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
+import argparse
+import json
+import sys
+from typing import Dict, List, Optional
+
+from ..detections.baseline import learn_allowlist
+from ..detections.definitions import DefinitionError, DetectionList, load_bundle
+from ..detections.engine import Finding
+from ..detections.hunt import Hunt, HuntSummary
+from ..detections.timeline import DEFAULT_WINDOW
+from ..event import RecordError, ReadStats
+from ..examples import EXAMPLE_FILES
+from .common import report_error
+
+LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
+    "allowlist": "win4658_allowlist",
+    "standard_folders": "win4658_standard_folders",
+    "restricted_folders": "win4658_restricted_folders",
+    "restricted_substrings": "win4658_restricted_substrings",
+}
+COLUMNS = [("time", 27), ("host", 22), ("user", 22), ("process", 60), ("pid", 8), ("handle", 8)]
+
+
+def register(subparsers) -> None:
+    hunt = subparsers.add_parser(
+        "hunt", help="run every detection over event files (no Splunk or Elasticsearch needed)",
+        description="Run the detections of detections/*.yml over EVTX, XML and JSON-lines files (4656, 4658, 4663) "
+                    "and print the findings grouped by detection, then the handle-lifetime summary. "
+                    "With no PATH, hunts over the bundled example events.",
+    )
+    hunt.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or archives (default: the bundled examples)")
+    for option, name in LIST_OPTIONS.items():
+        hunt.add_argument(f"--{option.replace('_', '-')}", metavar="CSV",
+                          help=f"use this CSV (the header of lookups/{name}.csv) instead of the shipped list")
+    hunt.add_argument("--long-handle", type=float, metavar="SECONDS",
+                      help="report handles open longer than this (default: the detection's threshold)")
+    hunt.add_argument("--format", choices=["table", "json"], default="table",
+                      help="table: grouped for reading; json: one finding per line, then the summary")
+    hunt.add_argument("--limit", type=int, default=10, metavar="N", help="findings shown per detection in the table (default 10)")
+    hunt.add_argument("--reorder-window", type=int, default=DEFAULT_WINDOW, metavar="EVENTS",
+                      help=f"events held to restore time order (default {DEFAULT_WINDOW})")
+    hunt.set_defaults(func=run_hunt)
+
+    baseline = subparsers.add_parser(
+        "baseline", help="learn an allow-list (detection 1) from known-good event files",
+        description="Write every process path seen in 4658 events as an allow-list CSV for `hunt --allowlist` "
+                    "and the Splunk lookup win4658_allowlist.csv.",
+    )
+    baseline.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives of known-good events")
+    baseline.add_argument("-o", "--output", default="-", metavar="CSV", help="output file (default: stdout)")
+    baseline.add_argument("--per-host", action="store_true", help="one row per host and path (default: host * for every path)")
+    baseline.set_defaults(func=run_baseline)
+
+
+def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
+    shipped = {detection.list.name: detection.list for detection in load_bundle() if detection.list}
+    return {name: shipped[name].replaced_from(getattr(args, option))
+            for option, name in LIST_OPTIONS.items() if getattr(args, option)}
+
+
+def run_hunt(args: argparse.Namespace) -> int:
+    try:
+        hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window)
+    except DefinitionError as error:
+        print(f"win4658: {error}", file=sys.stderr)
+        return 2
+    shown: Dict[str, List[Finding]] = {}
+    for item in hunt.run(args.paths or EXAMPLE_FILES):
+        if isinstance(item, RecordError):
+            report_error(item)
+        elif args.format == "json":
+            print(json.dumps(item.as_dict(), ensure_ascii=False))
+        elif len(shown.setdefault(item.detection, [])) < args.limit:
+            shown[item.detection].append(item)
+    if args.format == "json":
+        print(json.dumps({"summary": hunt.summary.as_dict()}, ensure_ascii=False))
+    else:
+        _print_table(hunt, shown)
+    return 1 if hunt.summary.unreadable_files else 0
+
+
+def _print_table(hunt: Hunt, shown: Dict[str, List[Finding]]) -> None:
+    summary = hunt.summary
+    for detection in hunt.detections:
+        total = summary.findings.get(detection.id, 0)
+        print(f"== {detection.number}. {detection.title}: {total} finding{'s' if total != 1 else ''}")
+        findings = shown.get(detection.id, [])
+        if findings:
+            print("  " + " ".join(name.ljust(width) for name, width in COLUMNS) + " why")
+            for finding in findings:
+                print("  " + _row(finding))
+            if total > len(findings):
+                print(f"  … {total - len(findings)} more; by process:")
+                for process, count in summary.processes[detection.id].most_common(5):
+                    print(f"    {count:>7}  {process}")
+        print()
+    _print_lifetime(hunt.long_handle_seconds, summary)
+
+
+def _row(finding: Finding) -> str:
+    values = [finding.time, finding.host, finding.user, finding.process, finding.process_id, finding.handle_id]
+    cells = [_fit(value, width) for value, (_name, width) in zip(values, COLUMNS)]
+    details = finding.details or {}
+    why = finding.reason + (f"; {details['object_type']} {details['object_name']}" if details.get("object_name") else "")
+    return " ".join(cells) + " " + why
+
+
+def _fit(value: Optional[str], width: int) -> str:
+    text = "-" if value is None else str(value)
+    return text.ljust(width) if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _print_lifetime(threshold: float, summary: HuntSummary) -> None:
+    lifetime = summary.lifetime
+    print("== Handle lifetime")
+    print(f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
+          f"unmatched {lifetime['unmatched_closes']}; opens {lifetime['opens']} "
+          f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
+          f"failed or handle 0x0 {lifetime['opens_not_counted']}); long-handle threshold {threshold:g} s")
+    by_process = sorted(lifetime["by_process"].items(), key=lambda item: -item[1]["handles"])[:10]
+    if by_process:
+        print(f"  {'handles':>8} {'mean s':>12} {'longest s':>12}  process")
+        for process, stats in by_process:
+            print(f"  {stats['handles']:>8} {stats['mean_seconds']:>12.3f} {stats['longest_seconds']:>12.3f}  {process}")
+    skipped = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary.skipped.items())) or "none"
+    print(f"\nfiles: {summary.stats.files}, records read: {summary.stats.records}, events hunted: {summary.events}, "
+          f"skipped: {skipped}" + (f", out of time order beyond the window: {summary.late_events}" if summary.late_events else ""))
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    stats = ReadStats()
+    failed = False
+    for item in learn_allowlist(args.paths, per_host=args.per_host, stats=stats):
+        if isinstance(item, RecordError):
+            report_error(item)
+            failed = failed or item.fatal
+            continue
+        text = item.to_csv()
+        if args.output == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+        print(f"learned {len(item.rows)} allow-list rows from {stats.records} records in {stats.files} files",
+              file=sys.stderr)
+    return 1 if failed else 0

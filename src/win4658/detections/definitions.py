@@ -1,0 +1,127 @@
+"""The detection definitions: `detections/*.yml` in a checkout, bundled into the package as one JSON file.
+
+`win4658 generate` validates each YAML file against `detections/detection.schema.json` and writes the
+bundle (`bundle.json` beside this module), so an installed win4658 hunts with exactly the definitions the
+Splunk, Kibana and Sigma files were generated from.
+"""
+import csv
+import glob
+import io
+import json
+import os
+from typing import Dict, Iterable, List, NamedTuple, Optional
+
+import yaml
+
+BUNDLE_PATH = os.path.join(os.path.dirname(__file__), "bundle.json")
+SCHEMA_NAME = "detection.schema.json"
+
+
+class DefinitionError(ValueError):
+    """A detection definition or a user's list file is wrong."""
+
+
+class DetectionList(NamedTuple):
+    """A user-editable list: the Splunk lookup `<name>.csv` and the `win4658 hunt --<option> CSV` file."""
+
+    name: str
+    columns: List[str]
+    rows: List[List[str]]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.csv"
+
+    def column(self, name: str) -> List[str]:
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.rows)
+        return buffer.getvalue()
+
+    def replaced_from(self, path: str) -> "DetectionList":
+        """The same list with the rows of a user's CSV file (same header), e.g. a learned allow-list."""
+        return self._replace(rows=read_csv_rows(path, self.columns))
+
+
+def read_csv_rows(path: str, columns: List[str]) -> List[List[str]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream)
+            header = [name.strip() for name in next(reader, [])]
+            if header[:len(columns)] != columns:
+                raise DefinitionError(f"{path}: the header must be {','.join(columns)} (found {','.join(header)})")
+            return [[value.strip() for value in row[:len(columns)]] for row in reader if any(v.strip() for v in row)]
+    except OSError as error:
+        raise DefinitionError(f"{path}: {error.strerror}") from None
+
+
+class Detection:
+    """One detection definition (a validated `detections/<name>.yml`)."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.id: str = spec["id"]
+        self.number: int = spec["number"]
+        self.title: str = spec["title"]
+        self.kind: str = spec["kind"]
+        self.event_ids = frozenset(spec["event_ids"])
+        list_spec = spec.get("list")
+        self.list: Optional[DetectionList] = (
+            DetectionList(list_spec["name"], list(list_spec["columns"]), [list(row) for row in list_spec["rows"]])
+            if list_spec else None
+        )
+
+    @property
+    def parameters(self) -> dict:
+        return self.spec.get("parameters", {})
+
+    def __repr__(self) -> str:
+        return f"Detection({self.number}, {self.id})"
+
+
+def load_bundle(path: str = BUNDLE_PATH) -> List[Detection]:
+    with open(path, encoding="utf-8") as stream:
+        return [Detection(spec) for spec in json.load(stream)["detections"]]
+
+
+def by_kind(detections: Iterable[Detection]) -> Dict[str, Detection]:
+    return {detection.kind: detection for detection in detections}
+
+
+def load_sources(directory: str) -> List[dict]:
+    """The YAML definitions of a checkout's `detections/`, validated, in detection-number order."""
+    with open(os.path.join(directory, SCHEMA_NAME), encoding="utf-8") as stream:
+        schema = json.load(stream)
+    specs = []
+    for path in sorted(glob.glob(os.path.join(directory, "*.yml"))):
+        with open(path, encoding="utf-8") as stream:
+            spec = yaml.safe_load(stream)
+        _validate(spec, schema, path)
+        specs.append(spec)
+    numbers = [spec["number"] for spec in specs]
+    if len(set(numbers)) != len(numbers):
+        raise DefinitionError(f"{directory}: detection numbers repeat: {sorted(numbers)}")
+    return sorted(specs, key=lambda spec: spec["number"])
+
+
+def _validate(spec: dict, schema: dict, path: str) -> None:
+    import jsonschema  # a development dependency: only `win4658 generate` and the tests validate
+
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(spec), key=lambda error: len(error.path))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+        raise DefinitionError(f"{path}: {where}: {errors[0].message}")
+    if spec.get("list"):
+        width = len(spec["list"]["columns"])
+        bad = [row for row in spec["list"]["rows"] if len(row) != width]
+        if bad:
+            raise DefinitionError(f"{path}: list rows must have {width} values: {bad[0]}")
+
+
+def bundle_text(specs: List[dict]) -> str:
+    return json.dumps({"detections": specs}, indent=1, ensure_ascii=False) + "\n"

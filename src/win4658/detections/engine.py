@@ -1,0 +1,130 @@
+"""The local engine for the per-event detections (1–4): does this 4658 deserve a finding?
+
+Each list kind has a matcher built from its detection's list; ``reason(event)`` returns why the event is
+flagged, or None. Verdicts are cached per (host, path): real logs repeat a few hundred paths millions of times.
+"""
+import re
+from functools import lru_cache
+from typing import Callable, Dict, List, NamedTuple, Optional
+
+from ..event import Event, Origin
+from .definitions import Detection, DetectionList
+from .paths import PathPatterns, wildcard_regex
+
+ABSENT = ("", "-")
+CACHE_SIZE = 8192
+
+
+class Finding(NamedTuple):
+    """One hit of one detection, with the evidence an analyst needs."""
+
+    detection: str
+    number: int
+    time: Optional[str]
+    host: Optional[str]
+    user: Optional[str]
+    process: Optional[str]
+    process_id: Optional[str]
+    handle_id: Optional[str]
+    reason: str
+    origin: Optional[Origin]
+    details: Optional[dict] = None
+
+    def as_dict(self) -> dict:
+        document = {name: getattr(self, name) for name in self._fields if name not in ("origin", "details")}
+        if self.origin is not None:
+            document["source"] = str(self.origin)
+        if self.details:
+            document.update(self.details)
+        return {name: value for name, value in document.items() if value is not None}
+
+
+def event_user(event: Event) -> Optional[str]:
+    name = event.data.get("SubjectUserName")
+    if name in ABSENT or name is None:
+        return None
+    domain = event.data.get("SubjectDomainName")
+    return f"{domain}\\{name}" if domain and domain not in ABSENT else name
+
+
+def event_process(event: Event) -> Optional[str]:
+    path = event.data.get("ProcessName")
+    return None if path is None or path in ABSENT else path
+
+
+def finding_for(detection: Detection, event: Event, reason: str, time: Optional[str]) -> Finding:
+    return Finding(detection.id, detection.number, time, event.system.get("Computer"), event_user(event),
+                   event_process(event), event.data.get("ProcessId"), event.data.get("HandleId"), reason, event.origin)
+
+
+Verdict = Callable[[str, str], Optional[str]]
+
+
+def _allowlist(rows: DetectionList) -> Verdict:
+    hosts = [re.compile(wildcard_regex(host), re.IGNORECASE) for host in rows.column("host")]
+    paths = [PathPatterns([path]) for path in rows.column("process_path")]
+    allowed = list(zip(hosts, paths))
+
+    def verdict(host: str, path: str) -> Optional[str]:
+        for host_regex, path_patterns in allowed:
+            if host_regex.fullmatch(host) and path_patterns.match(path):
+                return None
+        return "not in the allow-list for this host"
+    return verdict
+
+
+def _standard_folders(rows: DetectionList) -> Verdict:
+    standard = PathPatterns(rows.column("path_pattern"))
+    return lambda host, path: None if standard.match(path) else "not under a standard folder"
+
+
+def _restricted_folders(rows: DetectionList) -> Verdict:
+    restricted = PathPatterns(rows.column("path_pattern"))
+
+    def verdict(host: str, path: str) -> Optional[str]:
+        pattern = restricted.match(path)
+        return f"in restricted folder {pattern}" if pattern else None
+    return verdict
+
+
+def _restricted_substrings(rows: DetectionList) -> Verdict:
+    substrings = [substring.lower() for substring in rows.column("substring")]
+
+    def verdict(host: str, path: str) -> Optional[str]:
+        lowered = path.lower()
+        found = next((substring for substring in substrings if substring in lowered), None)
+        return f"contains {found!r}" if found else None
+    return verdict
+
+
+VERDICTS: Dict[str, Callable[[DetectionList], Verdict]] = {
+    "allowlist": _allowlist,
+    "standard_folders": _standard_folders,
+    "restricted_folders": _restricted_folders,
+    "restricted_substrings": _restricted_substrings,
+}
+
+
+class EventDetection:
+    """A per-event detection ready to run: ``check(event, time)`` returns a Finding or None."""
+
+    def __init__(self, detection: Detection, rows: Optional[DetectionList] = None):
+        self.detection = detection
+        self.rows = rows or detection.list
+        self.verdict = lru_cache(maxsize=CACHE_SIZE)(VERDICTS[detection.kind](self.rows))
+
+    def check(self, event: Event, time: Optional[str]) -> Optional[Finding]:
+        if event.event_id not in self.detection.event_ids:
+            return None
+        path = event_process(event)
+        if path is None:
+            return None
+        reason = self.verdict(event.system.get("Computer") or "", path)
+        return None if reason is None else finding_for(self.detection, event, reason, time)
+
+
+def event_detections(detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None) -> List[EventDetection]:
+    """The per-event detections among ``detections``; ``lists`` replaces a detection's list by its name."""
+    lists = lists or {}
+    return [EventDetection(detection, lists.get(detection.list.name) if detection.list else None)
+            for detection in detections if detection.kind in VERDICTS]

@@ -1,0 +1,125 @@
+"""`win4658 hunt` as a library: every detection over event files, streaming, no SIEM.
+
+Events are read (4656, 4658, 4663), put in time order through a bounded window, and each one goes to the
+per-event detections (1–4) and to the handle tracker, whose lifetimes give the trace (5) and the long-handle
+(6) findings. Findings are yielded as they are found; the summary counts everything.
+"""
+from collections import Counter
+from typing import Dict, Iterable, Iterator, List, Optional, Union
+
+from ..event import Event, ReadStats, RecordError
+from ..readers import read_paths
+from .definitions import Detection, DetectionList, by_kind, load_bundle
+from .engine import EventDetection, Finding, event_detections, event_process
+from .lifetime import HandleTracker, Lifetime, lifetime_user
+from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
+
+HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
+
+
+class HuntSummary:
+    """What a hunt read and found: per-detection counts, per-process counts, the lifetime statistics."""
+
+    def __init__(self) -> None:
+        self.stats = ReadStats()
+        self.events = 0
+        self.skipped: Counter = Counter()
+        self.unreadable_files: List[str] = []
+        self.findings: Counter = Counter()
+        self.processes: Dict[str, Counter] = {}
+        self.late_events = 0
+        self.lifetime: dict = {}
+
+    def record_error(self, error: RecordError) -> None:
+        self.skipped[error.reason] += 1
+        if error.fatal:
+            self.unreadable_files.append(error.origin.path)
+
+    def count(self, finding: Finding) -> None:
+        self.findings[finding.detection] += 1
+        self.processes.setdefault(finding.detection, Counter())[finding.process or "(unknown)"] += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.stats.files,
+            "records": self.stats.records,
+            "events": self.events,
+            "skipped": dict(self.skipped),
+            "late_events": self.late_events,
+            "findings": dict(self.findings),
+            "lifetime": self.lifetime,
+        }
+
+
+class Hunt:
+    """The detections of one run; ``run(paths)`` yields Findings and RecordErrors."""
+
+    def __init__(self, detections: Optional[List[Detection]] = None,
+                 lists: Optional[Dict[str, DetectionList]] = None,
+                 long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW):
+        self.detections = detections if detections is not None else load_bundle()
+        self.per_event: List[EventDetection] = event_detections(self.detections, lists)
+        kinds = by_kind(self.detections)
+        self.trace = kinds.get("handle_trace")
+        self.lifetime = kinds.get("handle_lifetime")
+        default_threshold = self.lifetime.parameters["long_handle_seconds"] if self.lifetime else 0
+        self.long_handle_seconds = default_threshold if long_handle_seconds is None else long_handle_seconds
+        self.window = window
+        self.summary = HuntSummary()
+
+    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, RecordError]]:
+        tracker = HandleTracker()
+        order = TimeOrder(self.window)
+        for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
+            if isinstance(result, RecordError):
+                self.summary.record_error(result)
+                yield result
+                continue
+            self.summary.events += 1
+            for time, event in order.push(time_ns(result.system.get("TimeCreated")), result):
+                yield from self._examine(event, time, tracker)
+        for time, event in order.drain():
+            yield from self._examine(event, time, tracker)
+        self.summary.late_events = order.late
+        self.summary.lifetime = tracker.summary()
+
+    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> Iterator[Finding]:
+        time_text = format_ns(time) or event.system.get("TimeCreated")
+        for detection in self.per_event:
+            finding = detection.check(event, time_text)
+            if finding is not None:
+                self.summary.count(finding)
+                yield finding
+        lifetime = tracker.observe(event, time)
+        if lifetime is not None:
+            yield from self._lifetime_findings(lifetime)
+
+    def _lifetime_findings(self, lifetime: Lifetime) -> Iterator[Finding]:
+        seconds = lifetime.seconds
+        if self.lifetime and seconds is not None and seconds > self.long_handle_seconds:
+            finding = _lifetime_finding(self.lifetime, lifetime,
+                                        f"open {seconds:,.3f} s, longer than {self.long_handle_seconds:g} s",
+                                        lifetime.evidence())
+            self.summary.count(finding)
+            yield finding
+        if self.trace and lifetime.access_count:
+            finding = _lifetime_finding(self.trace, lifetime,
+                                        f"opened, accessed {lifetime.access_count} time(s), closed",
+                                        dict(lifetime.evidence(), events=_trace_events(lifetime)))
+            self.summary.count(finding)
+            yield finding
+
+
+def _lifetime_finding(detection: Detection, lifetime: Lifetime, reason: str, details: dict) -> Finding:
+    closed = lifetime.closed
+    return Finding(detection.id, detection.number, format_ns(lifetime.closed_ns) or closed.system.get("TimeCreated"),
+                   closed.system.get("Computer"), lifetime_user(lifetime),
+                   event_process(closed) or event_process(lifetime.opened),
+                   closed.data.get("ProcessId"), closed.data.get("HandleId"), reason, closed.origin, details)
+
+
+def _trace_events(lifetime: Lifetime) -> List[dict]:
+    opened = {"time": format_ns(lifetime.opened_ns), "event_id": 4656,
+              "access_mask": lifetime.opened.data.get("AccessMask"), "object_name": lifetime.object_name}
+    closed = {"time": format_ns(lifetime.closed_ns), "event_id": 4658}
+    return [opened, *lifetime.accesses, closed]

@@ -1,0 +1,181 @@
+"""Handle lifetime: pair each 4658 with the 4656 that opened its handle, and trace what happened between.
+
+The algorithm every platform shares (Splunk's streamstats, EQL's sequence, this module), over events in
+time order, ties by position in the input:
+
+- a 4656 opens a handle unless it failed (Audit Failure) or its HandleId is 0x0;
+- a 4663 for an open handle is recorded as an access;
+- a 4658 closes the most recent open handle with the same (host, ProcessId, HandleId) and discards older
+  opens for that key: the handle value was reused, so their closes were not logged. A 4658 with no open
+  handle is counted as unmatched.
+
+Only the most recent open per key is kept, so memory is bounded by the number of open handles.
+"""
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from ..event import Event
+from ..mapping import hex_to_int
+from .engine import ABSENT, event_process, event_user
+from .timeline import format_ns
+
+FAILURE_KEYWORDS = ("0x8010000000000000", "Audit Failure")
+ZERO_HANDLES = ("0x0", "0", "0x00000000", "0x0000000000000000")
+MAX_TRACED_ACCESSES = 32
+HandleKey = Tuple[Optional[str], int, str]
+
+
+def handle_key(event: Event) -> Optional[HandleKey]:
+    """(host, ProcessId as a number, HandleId as written): the keys EQL's sequence and Splunk's streamstats use."""
+    process_id, handle_id = event.data.get("ProcessId"), event.data.get("HandleId")
+    if not process_id or not handle_id or process_id in ABSENT or handle_id in ABSENT:
+        return None
+    try:
+        return (event.system.get("Computer"), hex_to_int(process_id), handle_id)
+    except ValueError:
+        return None
+
+
+def opens_handle(event: Event) -> bool:
+    """A 4656 opens a handle unless it is known to have failed or its HandleId is 0x0."""
+    keywords = event.system.get("Keywords")
+    failed = any(word in FAILURE_KEYWORDS for word in keywords) if isinstance(keywords, list) else keywords in FAILURE_KEYWORDS
+    return not failed and event.data.get("HandleId") not in ZERO_HANDLES
+
+
+class OpenHandle:
+    __slots__ = ("time", "event", "accesses", "access_count")
+
+    def __init__(self, time: Optional[int], event: Event):
+        self.time = time
+        self.event = event
+        self.accesses: List[dict] = []
+        self.access_count = 0
+
+
+class Lifetime(NamedTuple):
+    """One handle from its 4656 to its 4658."""
+
+    key: HandleKey
+    opened: Event
+    closed: Event
+    opened_ns: Optional[int]
+    closed_ns: Optional[int]
+    accesses: List[dict]
+    access_count: int
+
+    @property
+    def seconds(self) -> Optional[float]:
+        if self.opened_ns is None or self.closed_ns is None:
+            return None
+        return (self.closed_ns - self.opened_ns) / 1e9
+
+    @property
+    def object_type(self) -> Optional[str]:
+        return self.opened.data.get("ObjectType")
+
+    @property
+    def object_name(self) -> Optional[str]:
+        return self.opened.data.get("ObjectName")
+
+    def evidence(self) -> dict:
+        return {
+            "opened": format_ns(self.opened_ns),
+            "closed": format_ns(self.closed_ns),
+            "duration_seconds": self.seconds,
+            "object_type": self.object_type,
+            "object_name": self.object_name,
+            "access_mask": self.opened.data.get("AccessMask"),
+        }
+
+
+class ProcessStatistics:
+    __slots__ = ("handles", "total_seconds", "longest_seconds")
+
+    def __init__(self) -> None:
+        self.handles = 0
+        self.total_seconds = 0.0
+        self.longest_seconds = 0.0
+
+    def add(self, seconds: Optional[float]) -> None:
+        self.handles += 1
+        if seconds is not None:
+            self.total_seconds += seconds
+            self.longest_seconds = max(self.longest_seconds, seconds)
+
+    def as_dict(self) -> dict:
+        return {"handles": self.handles, "mean_seconds": self.total_seconds / self.handles,
+                "longest_seconds": self.longest_seconds}
+
+
+class HandleTracker:
+    """Feed events in time order with ``observe``; it returns the Lifetime a 4658 completes, if any."""
+
+    def __init__(self) -> None:
+        self.open: Dict[HandleKey, OpenHandle] = {}
+        self.opens = 0
+        self.not_opened = 0
+        self.discarded_opens = 0
+        self.closes = 0
+        self.paired = 0
+        self.unmatched_closes = 0
+        self.accesses = 0
+        self.by_process: Dict[str, ProcessStatistics] = {}
+
+    def observe(self, event: Event, time: Optional[int]) -> Optional[Lifetime]:
+        key = handle_key(event)
+        event_id = event.event_id
+        if event_id == 4658:
+            return self._close(key, event, time)
+        if key is None:
+            return None
+        if event_id == 4656:
+            self._open(key, event, time)
+        elif event_id == 4663 and key in self.open:
+            self._access(self.open[key], event, time)
+        return None
+
+    def _open(self, key: HandleKey, event: Event, time: Optional[int]) -> None:
+        if not opens_handle(event):
+            self.not_opened += 1
+            return
+        self.opens += 1
+        if key in self.open:
+            self.discarded_opens += 1
+        self.open[key] = OpenHandle(time, event)
+
+    def _access(self, handle: OpenHandle, event: Event, time: Optional[int]) -> None:
+        self.accesses += 1
+        handle.access_count += 1
+        if len(handle.accesses) < MAX_TRACED_ACCESSES:
+            handle.accesses.append({"time": format_ns(time), "event_id": 4663,
+                                    "access_mask": event.data.get("AccessMask"),
+                                    "object_name": event.data.get("ObjectName")})
+
+    def _close(self, key: Optional[HandleKey], event: Event, time: Optional[int]) -> Optional[Lifetime]:
+        self.closes += 1
+        handle = self.open.pop(key, None) if key is not None else None
+        if handle is None:
+            self.unmatched_closes += 1
+            return None
+        self.paired += 1
+        lifetime = Lifetime(key, handle.event, event, handle.time, time, handle.accesses, handle.access_count)  # type: ignore[arg-type]
+        process = event_process(event) or event_process(handle.event) or "(unknown)"
+        self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
+        return lifetime
+
+    def summary(self) -> dict:
+        return {
+            "closes": self.closes,
+            "paired": self.paired,
+            "unmatched_closes": self.unmatched_closes,
+            "opens": self.opens,
+            "opens_not_counted": self.not_opened,
+            "opens_discarded_by_reuse": self.discarded_opens,
+            "still_open": len(self.open),
+            "accesses": self.accesses,
+            "by_process": {process: stats.as_dict() for process, stats in sorted(self.by_process.items())},
+        }
+
+
+def lifetime_user(lifetime: Lifetime) -> Optional[str]:
+    return event_user(lifetime.closed) or event_user(lifetime.opened)
