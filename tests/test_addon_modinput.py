@@ -16,7 +16,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import SAMPLE_XML
+from conftest import SAMPLE_XML, shared_path
+from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
@@ -314,3 +315,18 @@ def test_sigterm_at_random_points_sends_nothing_twice(version, app_dir, tmp_path
                                          stop_signal=signal.SIGTERM)[1])
     received += event_keys(run_input(python, app_dir, definition)[1])
     assert sorted(received) == expected
+
+
+@pytest.mark.parametrize("corpus_file", ["json/cmd_sharpview_pcre_net.zip", "json/empire_enable_rdp.tar.gz"])
+def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(corpus_file, app_dir, tmp_path):
+    source = shared_path("corpus", *corpus_file.split("/"))
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
+    assert code == 0, stderr
+    direct = [event for event in read_paths([source], FAMILY) if isinstance(event, Event)]
+    emitted = [element.findtext("data") for element in events_of(stdout)]
+    assert len(emitted) == len(direct) == {"json/cmd_sharpview_pcre_net.zip": 34 + 17 + 6,
+                                           "json/empire_enable_rdp.tar.gz": 12 + 6 + 6}[corpus_file]
+    for raw, event in zip(emitted, direct):
+        assert _comparable(search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")) == _expected(event)

@@ -1,0 +1,133 @@
+"""The package TA-win4658-<version>.tgz: Splunk's layout rules, the vendored libraries, EVTX in the app."""
+import configparser
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from conftest import shared_path
+from test_addon_modinput import _interpreter, event_keys, input_definition, run_input
+from win4658 import __version__
+from win4658.splunk.package import PackageError, build_package, evtx_from_wheel, extract_package, package_name
+
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    return build_package(str(tmp_path_factory.mktemp("dist")))
+
+
+def _names(package):
+    with tarfile.open(package) as archive:
+        return archive.getnames()
+
+
+def _conf(package, relative):
+    with tarfile.open(package) as archive:
+        text = archive.extractfile(f"TA-win4658/{relative}").read().decode("utf-8")
+    parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    parser.optionxform = str
+    parser.read_string(text)
+    return parser
+
+
+def test_package_is_named_for_the_version(package):
+    assert os.path.basename(package) == package_name() == f"TA-win4658-{__version__}.tgz"
+
+
+def test_package_follows_splunk_layout_rules(package):
+    names = _names(package)
+    assert all(name == "TA-win4658" or name.startswith("TA-win4658/") for name in names)
+    parts = [part for name in names for part in name.split("/")]
+    assert not [part for part in parts if part.startswith(".")], "dotfiles"
+    assert "local" not in parts and "__pycache__" not in parts
+    assert not [name for name in names if name.endswith((".pyc", ".pyo"))]
+    for required in ("default/app.conf", "default/inputs.conf", "default/props.conf", "default/transforms.conf",
+                     "default/eventtypes.conf", "default/tags.conf", "default/macros.conf", "README/inputs.conf.spec",
+                     "metadata/default.meta", "bin/win4658_files.py", "lookups/win4658_event_codes.csv",
+                     "lib/splunklib/modularinput/script.py", "lib/yaml/__init__.py", "lib/win4658/mappings/cim.yml",
+                     "lib/win4658/splunk/modinput.py"):
+        assert f"TA-win4658/{required}" in names, required
+
+
+def test_modes_are_plain_and_owner_is_anonymous(package):
+    with tarfile.open(package) as archive:
+        for member in archive.getmembers():
+            assert member.mode == (0o755 if member.isdir() else 0o644), member.name
+            assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
+
+
+def test_only_what_the_input_imports_is_vendored(package):
+    names = _names(package)
+    vendored = {name.split("/")[2] for name in names if name.startswith("TA-win4658/lib/") and name.count("/") >= 2}
+    assert vendored == {"win4658", "splunklib", "yaml"}
+    assert "TA-win4658/lib/win4658/cli/__init__.py" not in names
+    assert not [name for name in names if name.startswith("TA-win4658/lib/yaml/") and not name.endswith(".py")]
+
+
+def test_two_builds_are_byte_identical(package, tmp_path):
+    with open(package, "rb") as first, open(build_package(str(tmp_path)), "rb") as second:
+        assert first.read() == second.read()
+
+
+def test_app_conf_has_a_semver_version_and_package_id(package):
+    app = _conf(package, "default/app.conf")
+    assert app.get("launcher", "version") == app.get("id", "version") == __version__
+    assert SEMVER.match(__version__)
+    assert app.get("package", "id") == app.get("id", "name") == "TA-win4658"
+
+
+def test_inputs_conf_names_the_python_versions(package):
+    inputs = _conf(package, "default/inputs.conf")
+    assert inputs.get("win4658_files", "python.version") == "python3"
+    assert [v.strip() for v in inputs.get("win4658_files", "python.required").split(",")] == ["3.9", "3.13"]
+    assert inputs.get("win4658_files", "sourcetype") == "XmlWinEventLog"
+    assert inputs.get("win4658_files", "event_ids") == "4658,4656,4663"
+
+
+def test_unpacking_refuses_unsafe_members(tmp_path):
+    evil = tmp_path / "evil.tgz"
+    with tarfile.open(evil, "w:gz") as archive:
+        info = tarfile.TarInfo("../outside")
+        archive.addfile(info)
+    with pytest.raises(PackageError, match="unsafe member"):
+        extract_package(str(evil), str(tmp_path / "apps"))
+
+
+def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
+    wheel = tmp_path / "evtx-0.8.9-cp37-abi3-any.whl"
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(PackageError, match="not a readable wheel"):
+        evtx_from_wheel(str(wheel))
+
+
+@pytest.fixture(scope="module")
+def evtx_wheel(tmp_path_factory):
+    """evtx 0.8.9's cp37-abi3 Linux wheel, fetched with pip (the one network use of these tests)."""
+    folder = tmp_path_factory.mktemp("wheels")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                             "--platform", "manylinux2014_x86_64", "--python-version", "3.9", "evtx==0.8.9",
+                             "-d", str(folder)], capture_output=True, text=True)
+    wheels = list(folder.glob("evtx-0.8.9-*.whl"))
+    if result.returncode != 0 or not wheels:
+        pytest.skip(f"cannot download the evtx 0.8.9 wheel from PyPI: {result.stderr.strip()[-200:]}")
+    return str(wheels[0])
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):
+    python = _interpreter(version)
+    corpus = shared_path("corpus", "evtx")
+    app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    code, stdout, stderr = run_input(python, app_dir, input_definition(checkpoints, corpus, recursive="true",
+                                                                       event_ids="4658"))
+    assert code == 0, stderr
+    # MANIFEST.md: the EVTX files hold 1 + 77 + 20 + 0 + 1 + 0 events 4658
+    assert len(event_keys(stdout)) == 99
+    assert "ERROR" not in stderr
