@@ -9,7 +9,7 @@ import re
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
 from urllib.parse import quote
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from .client import request
 from .simulate import error_text
@@ -50,12 +50,13 @@ def load_rules(path: str, name: Optional[str] = None) -> List[Dict[str, Any]]:
 
 def hunt(client: Elasticsearch, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None,
          max_samples: int = 10) -> Iterator[HuntResult]:
-    """Run each rule, against its own index patterns or ``index``; a rule that fails yields its error."""
+    """Run each rule, against its own index patterns or ``index``; a rule the cluster refuses yields its error
+    (an unreachable cluster raises: no rule could run)."""
     for rule in rules:
         indices = list(index or rule.get("index") or ["*"])
         try:
             hits, samples = _RUNNERS[rule["type"]](client, rule, indices, max_samples)
-        except (ApiError, TransportError, HuntError) as error:
+        except (ApiError, HuntError) as error:
             yield HuntResult(rule, 0, [], _api_error_text(error))
             continue
         yield HuntResult(rule, hits, samples)
