@@ -58,8 +58,10 @@ def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
     credentials: Dict[str, Any] = ({"splunkToken": settings.token} if settings.token
                                    else {"username": settings.user, "password": settings.password})
     try:
-        return client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme or "https",
-                              app=app, owner="nobody", verify=settings.verify, autologin=True, **credentials)
+        service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme or "https",
+                                 app=app, owner="nobody", verify=settings.verify, autologin=True, **credentials)
+        service.info  # noqa: B018  (a token is only checked on the first request: make it now)
+        return service
     except binding.AuthenticationError:
         raise SplunkConnectionError(f"{settings.url}: login refused (check the token or user/password)") from None
     except (OSError, binding.HTTPError) as error:

@@ -1,0 +1,126 @@
+"""Against a real Splunk with TA-win4658 installed: the sample goes in through the REST API and comes back with
+the add-on's CIM fields, eventtype and tags; a saved search of the app runs through `win4658 splunk search`.
+
+Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD).
+WIN4658_SPLUNK_INDEX names the test index (default win4658_test; created when missing). Install the app first:
+`win4658 splunk package -o dist && splunk install app dist/TA-win4658-<version>.tgz`.
+"""
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import SAMPLE_XML
+from win4658.event import Event, Origin
+from win4658.readers import read_paths
+from win4658.splunk.app import APP_ID
+from win4658.splunk.client import URL_VARIABLE, ConnectionSettings, SplunkConnectionError, connect, run_search
+from win4658.splunk.render import render_event_xml
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get(URL_VARIABLE) or not (os.environ.get("WIN4658_SPLUNK_TOKEN") or (
+        os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))),
+    reason="no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD)",
+)
+INDEX = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
+WAIT_FOR_INDEXING_SECONDS = 120
+# The CIM fields the add-on gives the seed sample (tests/test_splunk_knowledge.py has the same table).
+EXPECTED = {
+    "signature_id": "4658", "signature": "The handle to an object was closed", "action": "success",
+    "status": "success", "dest": "DC01.contoso.local", "dvc": "DC01.contoso.local", "user": "dadmin",
+    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104", "src_user": "dadmin", "src_nt_domain": "CONTOSO",
+    "session_id": "0x4367b", "process_id": "3824", "process_name": "explorer.exe", "process_exec": "explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "vendor": "Microsoft",
+    "product": "Windows", "vendor_product": "Microsoft Windows", "HandleId": "0x18a8", "ObjectServer": "Security",
+}
+# Where Splunk_TA_windows is installed, its [source::XmlWinEventLog:Security] EVALs win for these (README).
+WINDOWS_TA_OWNED = {"process_id", "process_name", "process_exec", "process_path", "process", "user", "src_user",
+                    "action", "vendor", "product"}
+CLASSIC = (
+    "{time}\nLogName=Security\nEventCode=4658\nEventType=0\nComputerName=DC01.contoso.local\n"
+    "SourceName=Microsoft Windows security auditing.\nType=Information\nRecordNumber={record}\nKeywords=Audit Success\n"
+    "TaskCategory=File System\nOpCode=Info\nMessage=The handle to an object was closed.\n\nSubject :\n"
+    "\tSecurity ID:\t\tS-1-5-21-3457937927-2839227994-823803824-1104\n\tAccount Name:\t\tdadmin\n"
+    "\tAccount Domain:\t\tCONTOSO\n\tLogon ID:\t\t0x4367b\n\nObject:\n\tObject Server:\t\tSecurity\n"
+    "\tHandle ID:\t\t0x18a8\n\nProcess Information:\n\tProcess ID:\t\t0xef0\n"
+    "\tProcess Name:\t\tC:\\Windows\\explorer.exe\n"
+)
+
+
+@pytest.fixture(scope="module")
+def service():
+    try:
+        service = connect(ConnectionSettings.from_environment(os.environ))
+    except SplunkConnectionError as error:
+        pytest.fail(str(error))
+    assert APP_ID in service.apps, f"{APP_ID} is not installed on {os.environ[URL_VARIABLE]}: install the package first"
+    if INDEX not in service.indexes:
+        service.indexes.create(INDEX)
+    return service
+
+
+@pytest.fixture(scope="module")
+def windows_ta_installed(service):
+    return "Splunk_TA_windows" in service.apps
+
+
+def _unique_sample():
+    sample = next(result for result in read_paths([SAMPLE_XML]) if isinstance(result, Event))
+    record = random.randint(10 ** 9, 2 * 10 ** 9)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    return Event(dict(sample.system, EventRecordID=str(record), TimeCreated=now), dict(sample.data), Origin("live", 1)), record
+
+
+def _search_back(service, record, sourcetype):
+    query = (f'search index={INDEX} sourcetype={sourcetype} "{record}" '
+             f"| eval tags=mvjoin(tag, \" \") | fields - _raw")
+    deadline = time.monotonic() + WAIT_FOR_INDEXING_SECONDS
+    while True:
+        rows = list(run_search(service, query, earliest_time="-2h", latest_time="+1h"))
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(2)
+
+
+def _check(row, windows_ta_installed):
+    expected = {field: value for field, value in EXPECTED.items()
+                if not (windows_ta_installed and field in WINDOWS_TA_OWNED)}
+    assert {field: row.get(field) for field in expected} == expected
+    assert "win4658_handle_closed" in (row["eventtype"] if isinstance(row["eventtype"], list) else [row["eventtype"]])
+    assert {"resource", "file", "access", "stop"} <= set(row["tags"].split())
+
+
+def test_xml_sample_gets_the_cim_fields(service, windows_ta_installed):
+    event, record = _unique_sample()
+    service.indexes[INDEX].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
+                                  source="XmlWinEventLog:Security", host="DC01.contoso.local")
+    rows = _search_back(service, record, "XmlWinEventLog")
+    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
+    _check(rows[0], windows_ta_installed)
+
+
+def test_classic_sample_gets_the_cim_fields(service, windows_ta_installed):
+    record = random.randint(10 ** 9, 2 * 10 ** 9)
+    raw = CLASSIC.format(time=datetime.now().strftime("%m/%d/%Y %I:%M:%S %p"), record=record)
+    service.indexes[INDEX].submit(raw, sourcetype="WinEventLog", source="WinEventLog:Security", host="DC01.contoso.local")
+    rows = _search_back(service, record, "WinEventLog")
+    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
+    _check(rows[0], windows_ta_installed)
+
+
+def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):
+    name = f"win4658_live_test_{random.randint(0, 10 ** 9)}"
+    service.saved_searches.create(name, f"| makeresults | eval answer=4658, index_checked=\"{INDEX}\"")
+    try:
+        result = subprocess.run([sys.executable, "-c", "import sys; from win4658.cli import main; sys.exit(main())",
+                                 "splunk", "search", name], capture_output=True, text=True, env=dict(os.environ))
+    finally:
+        service.saved_searches.delete(name)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and '"answer": "4658"' in lines[0]
+    assert "1 results" in result.stderr
