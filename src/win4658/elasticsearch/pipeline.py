@@ -169,8 +169,8 @@ def _rule_processors(spec: dict, tables: Dict[str, dict], gate: str) -> List[dic
         raise MappingError(f"{target}: transform {transform!r} has no ingest-pipeline twin")
     source = _input_path(spec["source"])
     processors = _PROCESSORS[transform](source, target, spec, tables)
-    condition = _present(source, gate)
-    return [{kind: dict(options, **{"if": condition})} for processor in processors for kind, options in processor.items()]
+    return [{kind: dict(options, **{"if": _present(source, gate)})}
+            for processor in processors for kind, options in processor.items()]
 
 
 def _string(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
