@@ -1,8 +1,10 @@
 """A mapping's rules compiled into one Python function, for speed: same document as applying them one by one.
 
 Each rule becomes a few straight lines (read the field, skip absent values, convert, store); nested targets are
-built through one cached local per intermediate object. On any conversion error the compiled function hands
-the event to the rule-by-rule path, which raises the precise MappingError.
+built through one cached local per intermediate object. Transforms are pure, so each rule remembers what a text or
+number converted to (results that are strings, numbers or None; a bounded number of them, so memory stays flat).
+On any conversion error the compiled function hands the event to the rule-by-rule path, which raises the precise
+MappingError.
 """
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
@@ -10,16 +12,25 @@ from .event import Event
 
 Apply = Callable[[Event], Dict[str, Any]]
 READ_EXPRESSIONS = {"System": "system.get({name!r})", "EventData": "data.get({name!r})"}
+MEMO_LIMIT = 4096  # remembered conversions per rule
+MISSING = object()
+
+
+def remember(memo: Dict[Any, Any], raw: Any, value: Any) -> Any:
+    if value.__class__ in (str, int, type(None)) and len(memo) < MEMO_LIMIT:
+        memo[raw] = value
+    return value
 
 
 def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Apply:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal."""
-    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule}
+    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "remember": remember, "MISSING": MISSING}
     body: List[str] = []
     nodes = _Nodes(rules)
     for index, rule in enumerate(rules):
         namespace[f"convert_{index}"] = rule.convert
         namespace[f"constant_{index}"] = rule.spec.get("value")
+        namespace[f"memo_{index}"] = {}
         body.extend(_rule_lines(index, rule, absent_values, nodes))
     header = ["def apply(event):", "    system = event.system", "    data = event.data", "    document = {}"]
     header.extend(f"    {local} = None" for local in nodes.locals())
@@ -43,7 +54,15 @@ def _rule_lines(index: int, rule: Any, absent_values: Tuple[str, ...], nodes: "_
     lines = [f"raw = {read}", f"if {present}:"]
     if copy:
         return lines + ["    value = raw"] + _store(rule.path, nodes, "    ", False)
-    return lines + [f"    value = convert_{index}(raw)", "    if value is not None:"] + _store(rule.path, nodes, "        ", False)
+    return lines + [
+        "    if raw.__class__ is str or raw.__class__ is int:",
+        f"        value = memo_{index}.get(raw, MISSING)",
+        "        if value is MISSING:",
+        f"            value = remember(memo_{index}, raw, convert_{index}(raw))",
+        "    else:",
+        f"        value = convert_{index}(raw)",
+        "    if value is not None:",
+    ] + _store(rule.path, nodes, "        ", False)
 
 
 def _store(path: Tuple[str, ...], nodes: "_Nodes", indent: str, may_be_none: bool) -> List[str]:
