@@ -8,6 +8,7 @@ import pytest
 from win4658.elasticsearch.artifacts import PIPELINE_FILE, TEMPLATE_FILE, generated_files
 from win4658.elasticsearch.compare import differences, without_shipper_fields
 from win4658.elasticsearch.pipeline import pipeline_body
+from win4658.elasticsearch.simulate import golden_cases
 from win4658.elasticsearch.template import ECS_TYPES, field_types
 from win4658.event import Origin
 from win4658.mapping import bundled, flatten
@@ -17,8 +18,6 @@ from win4658.readers.jsonlines import document_to_event
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 GOLDEN_DIR = os.path.join(ROOT, "ingest_pipelines", "tests")
-GOLDEN_FILES = sorted(glob.glob(os.path.join(GOLDEN_DIR, "test-*.json")))
-GOLDEN_INPUTS = [path for path in GOLDEN_FILES if not path.endswith("-expected.json")]
 
 # The processors and their own options as they exist since Elasticsearch 7.0 (and in OpenSearch).
 COMMON_OPTIONS = {"if", "ignore_failure", "on_failure", "tag"}
@@ -145,11 +144,13 @@ def test_template_types_are_those_of_ecs():
 
 
 def test_golden_cases_cover_the_required_shapes():
-    names = {os.path.basename(path)[len("test-"):-len(".json")] for path in GOLDEN_INPUTS}
+    cases = golden_cases(GOLDEN_DIR)
+    names = {os.path.basename(case.path)[len("test-"):-len(".json")] for case in cases}
     assert names >= {"seed-sample", "evtx", "nxlog", "otrf-export", "otrf-minimal-export", "winlogbeat6",
                      "sam-object-server", "dwm-sid", "temp-short-name", "unc-path", "missing-optional-field",
                      "dash-values", "event-id-types", "other-events", "winlogbeat8-and-agent"}
-    assert all(os.path.exists(path + "-expected.json") for path in GOLDEN_INPUTS)
+    assert all(case.expected is not None for case in cases)
+    assert sum(len(case.events) for case in cases) == 22
 
 
 def _golden(name):
@@ -157,12 +158,11 @@ def _golden(name):
     return _load(path)["events"], _load(path + "-expected.json")["expected"]
 
 
-@pytest.mark.parametrize("path", GOLDEN_INPUTS, ids=os.path.basename)
-def test_to_ecs_reproduces_every_expected_document(path):
-    events, expected = _load(path)["events"], _load(path + "-expected.json")["expected"]
-    assert len(events) == len(expected)
-    for record, (document, output) in enumerate(zip(events, expected), 1):
-        event = document_to_event(document, Origin(path, record), bundled("ecs").event_ids)
+@pytest.mark.parametrize("case", golden_cases(GOLDEN_DIR), ids=lambda case: os.path.basename(case.path))
+def test_to_ecs_reproduces_every_expected_document(case):
+    assert len(case.events) == len(case.expected)
+    for record, (document, output) in enumerate(zip(case.events, case.expected), 1):
+        event = document_to_event(document, Origin(case.path, record), bundled("ecs").event_ids)
         if event is None:
             assert output == document, f"record {record}: an event the mapping does not cover must pass untouched"
             continue

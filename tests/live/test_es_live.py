@@ -4,7 +4,6 @@ installs idempotently, shipped events come back through the pipeline, and the ru
 Runs when WIN4658_ES_URL is set (with WIN4658_ES_API_KEY or WIN4658_ES_USER/WIN4658_ES_PASSWORD, optional
 WIN4658_ES_CA_CERTS); everything is created under a unique test name and deleted afterwards.
 """
-import glob
 import json
 import os
 import uuid
@@ -22,13 +21,12 @@ from win4658.elasticsearch.hunt import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.install import install  # noqa: E402
 from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
 from win4658.elasticsearch.ship import ShipSummary, ship  # noqa: E402
-from win4658.elasticsearch.simulate import simulate_documents, simulate_events  # noqa: E402
+from win4658.elasticsearch.simulate import check_golden, golden_cases, simulate_documents, simulate_events  # noqa: E402,E501
 from win4658.examples import EXAMPLES_DIR  # noqa: E402
 from win4658.readers import read_paths  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GOLDEN_INPUTS = sorted(path for path in glob.glob(os.path.join(ROOT, "ingest_pipelines", "tests", "test-*.json"))
-                       if not path.endswith("-expected.json"))
+GOLDEN_DIR = os.path.join(ROOT, "ingest_pipelines", "tests")
 SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
 NAME = f"test-win4658-{uuid.uuid4().hex[:12]}"  # outside win4658-*: a production template may be installed
 INDEX = f"{NAME}-events"
@@ -67,12 +65,12 @@ def test_install_creates_then_leaves_unchanged(installed):
     assert [(item.kind, item.status) for item in second] == [("pipeline", "unchanged"), ("index template", "unchanged")]
 
 
-@pytest.mark.parametrize("path", GOLDEN_INPUTS, ids=os.path.basename)
-def test_simulate_outputs_exactly_the_expected_documents(client, installed, path):
-    events, expected = _load(path)["events"], _load(path + "-expected.json")["expected"]
-    outputs = simulate_documents(client, events, pipeline_id=NAME)
-    assert [output.get("error") for output in outputs] == [None] * len(events)
-    assert [output["doc"]["_source"] for output in outputs] == expected
+@pytest.mark.parametrize("case", golden_cases(GOLDEN_DIR), ids=lambda case: os.path.basename(case.path))
+def test_simulate_outputs_exactly_the_expected_documents(client, installed, case):
+    outputs = simulate_documents(client, case.events, pipeline_id=NAME)
+    assert [output.get("error") for output in outputs] == [None] * len(case.events)
+    assert [output["doc"]["_source"] for output in outputs] == case.expected
+    assert check_golden(client, case, pipeline_id=NAME) == []
 
 
 def test_generated_pipeline_simulates_the_sample_without_difference_from_to_ecs(client):
@@ -98,7 +96,7 @@ def test_ship_indexes_the_sample_through_the_pipeline(client, shipped):
         assert (summary.stats.records, summary.indexed, summary.index_failed, summary.failed) == (1, 1, 0, False)
     hits = request(client, "POST", f"/{INDEX}/_search", {"query": {"match_all": {}}})["hits"]
     assert hits["total"]["value"] == 1
-    expected = _load(os.path.join(ROOT, "ingest_pipelines", "tests", "test-seed-sample.json-expected.json"))["expected"]
+    expected = _load(os.path.join(GOLDEN_DIR, "test-seed-sample.json-expected.json"))["expected"]
     assert hits["hits"][0]["_source"] == expected[0]
 
 

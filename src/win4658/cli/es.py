@@ -58,6 +58,10 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--pipeline", default=PIPELINE_ID, help=f"installed pipeline to run (default: {PIPELINE_ID})")
     source.add_argument("--generated", action="store_true", help="run the generated pipeline without installing it")
+    parser.add_argument("--goldens", metavar="DIR", help="instead of PATHs, run the golden cases of DIR "
+                        "(test-<case>.json, e.g. ingest_pipelines/tests) and compare with their -expected.json")
+    parser.add_argument("--update-expected", action="store_true",
+                        help="with --goldens: write the cluster's output as the expected files")
     add_event_id_option(parser)
 
 
@@ -116,6 +120,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     from ..elasticsearch.simulate import simulate_events
 
     pipeline_id, pipeline = (None, pipeline_body()) if args.generated else (args.pipeline, None)
+    if args.goldens:
+        return _simulate_goldens(args, pipeline_id, pipeline)
+    if args.update_expected:
+        print("win4658 es: --update-expected needs --goldens DIR", file=sys.stderr)
+        return 2
     results = read_paths(args.paths or [SAMPLE], event_ids(args))
     problems = 0
     for result in simulate_events(_client(args), results, pipeline_id, pipeline):
@@ -129,6 +138,20 @@ def run_simulate(args: argparse.Namespace) -> int:
         problems += bool(result.error or result.differences)
     print(f"simulated; documents that differ from to_ecs or failed: {problems}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _simulate_goldens(args: argparse.Namespace, pipeline_id, pipeline) -> int:
+    from ..elasticsearch.simulate import check_golden, golden_cases
+
+    client, failed = _client(args), 0
+    for case in golden_cases(args.goldens):
+        differing = check_golden(client, case, pipeline_id, pipeline, args.update_expected)
+        status = "written" if args.update_expected else "differs" if differing else "ok"
+        print(f"{os.path.basename(case.path)}: {status}")
+        for record, lines in differing:
+            print_lines([f"  record {record}: {line}" for line in lines])
+        failed += bool(differing)
+    return 1 if failed else 0
 
 
 def run_ship(args: argparse.Namespace) -> int:

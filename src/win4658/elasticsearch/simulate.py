@@ -1,5 +1,8 @@
 """`win4658 es simulate`: run events through the cluster's pipeline and compare each result with `to_ecs`."""
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional
+import glob
+import json
+import os
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from elasticsearch import Elasticsearch
 
@@ -10,6 +13,7 @@ from .client import path_part, request
 from .compare import differences, without_shipper_fields
 
 BATCH_SIZE = 100
+EXPECTED_SUFFIX = "-expected.json"
 
 
 class Simulated(NamedTuple):
@@ -68,3 +72,44 @@ def error_text(error: Any) -> str:
     if isinstance(error.get("caused_by"), dict):
         text += f" (caused by {error_text(error['caused_by'])})"
     return text
+
+
+class GoldenCase(NamedTuple):
+    """One test-<case>.json of Elastic's pipeline-test format, with its expected documents (None if not written)."""
+
+    path: str
+    events: List[Dict[str, Any]]
+    expected: Optional[List[Dict[str, Any]]]
+
+
+def golden_cases(directory: str) -> List[GoldenCase]:
+    cases = []
+    for path in sorted(glob.glob(os.path.join(directory, "test-*.json"))):
+        if path.endswith(EXPECTED_SUFFIX):
+            continue
+        expected_path = path + EXPECTED_SUFFIX
+        expected = _read_json(expected_path)["expected"] if os.path.exists(expected_path) else None
+        cases.append(GoldenCase(path, _read_json(path)["events"], expected))
+    return cases
+
+
+def check_golden(client: Elasticsearch, case: GoldenCase, pipeline_id: Optional[str] = None,
+                 pipeline: Optional[Dict[str, Any]] = None, update: bool = False) -> List[Tuple[int, List[str]]]:
+    """Run a case through the pipeline: (record, differences from its expected document) for each record that
+    differs; with ``update`` the pipeline's output becomes the expected file instead."""
+    outputs = [output["doc"]["_source"] if "doc" in output else {"error": output.get("error")}
+               for output in simulate_documents(client, case.events, pipeline_id, pipeline)]
+    if update:
+        with open(case.path + EXPECTED_SUFFIX, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps({"expected": outputs}, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        return []
+    expected = case.expected or []
+    if len(expected) != len(outputs):
+        return [(0, [f"{len(outputs)} documents out, {len(expected)} expected"])]
+    compared = [(record, differences(want, got)) for record, (want, got) in enumerate(zip(expected, outputs), 1)]
+    return [(record, lines) for record, lines in compared if lines]
+
+
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
