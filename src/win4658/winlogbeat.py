@@ -56,8 +56,8 @@ def _renderers(tables: dict) -> Dict[str, Callable[[Any], Any]]:
         "Task": partial(_rendered, tables["task_names"]),
         "Opcode": partial(_rendered, tables["opcode_names"]),
         "Keywords": lambda keywords: keywords if isinstance(keywords, list) else [_rendered(tables["keywords_names"], keywords)],
-        "ProcessID": hex_to_int,
-        "ThreadID": hex_to_int,
+        "ProcessID": _number,
+        "ThreadID": _number,
     }
 
 
@@ -70,8 +70,9 @@ def _rendered(table: dict, value: Any) -> Any:
 
 
 def _number(value: Any) -> Any:
+    """A number as Winlogbeat sends it (decimal or "0x…" text read as one); anything else as it came."""
     try:
-        return int(value)
+        return hex_to_int(value)
     except (TypeError, ValueError):
         return value
 

@@ -80,13 +80,7 @@ def _actions(paths: Iterable[str], index: str, event_ids: frozenset, summary: Sh
             summary.record_error(result)
             read_errors.append(result)
             continue
-        try:
-            document = to_winlogbeat(result)
-        except ValueError as error:
-            failure = RecordError(result.origin, "mapping", str(error))
-            summary.record_error(failure)
-            read_errors.append(failure)
-            continue
+        document = to_winlogbeat(result)
         summary.converted += 1
         document_id = content_id(document)
         in_flight[document_id].append(result.origin)
