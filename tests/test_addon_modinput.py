@@ -330,3 +330,32 @@ def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(cor
                                            "json/empire_enable_rdp.tar.gz": 12 + 6 + 6}[corpus_file]
     for raw, event in zip(emitted, direct):
         assert _comparable(search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")) == _expected(event)
+
+
+NATIVE_LINE = (
+    '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider '
+    'Name="Microsoft-Windows-Security-Auditing" Guid="{54849625-5478-4994-a5ba-3e3b0328c30d}"/><EventID>4658</EventID>'
+    '<Version>0</Version><Level>0</Level><Task>12800</Task><Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>'
+    '<TimeCreated SystemTime="2015-09-22T00:15:42.910428100Z"/><EventRecordID>276725</EventRecordID>'
+    '<Correlation ActivityID="{A1B2C3D4-0000-0000-0000-000000000000}"/><Execution ProcessID="4" ThreadID="5056"/>'
+    '<Channel>Security</Channel><Computer>DC01.contoso.local</Computer><Security/></System><EventData>'
+    '<Data Name="SubjectUserSid">S-1-5-18</Data><Data Name="SubjectUserName">DC01$</Data>'
+    '<Data Name="SubjectDomainName">CONTOSO</Data><Data Name="SubjectLogonId">0x3e7</Data>'
+    '<Data Name="ObjectServer">Security</Data><Data Name="HandleId">0x1c4</Data><Data Name="ProcessId">0x26c</Data>'
+    '<Data Name="ProcessName">C:\\Windows\\System32\\lsass.exe</Data></EventData></Event>'
+)
+
+
+def test_one_line_xml_is_sent_with_the_files_own_bytes(app_dir, tmp_path):
+    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
+    data.mkdir()
+    checkpoints.mkdir()
+    other = NATIVE_LINE.replace("<EventID>4658<", "<EventID>4624<")
+    (data / "native.xml").write_text(f"{other}\r\n{NATIVE_LINE}\r\n{NATIVE_LINE.replace('276725', '276726')}\r\n",
+                                     encoding="utf-8")
+    code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, data))
+    assert code == 0, stderr
+    assert [element.findtext("data") for element in events_of(stdout)] == [
+        NATIVE_LINE, NATIVE_LINE.replace("276725", "276726")]
+    fields = search_time_fields(NATIVE_LINE, "XmlWinEventLog", "XmlWinEventLog:Security")
+    assert (fields["process_id"], fields["process_name"], fields["user"]) == (620, "lsass.exe", "DC01$")

@@ -2,6 +2,8 @@
 
 Each file's events go out as the one-line XML Windows renders (sourcetype XmlWinEventLog, source
 XmlWinEventLog:Security), so this add-on's knowledge and Splunk_TA_windows's apply as to native collection.
+An event read from a file that already holds that one-line form (Splunk exports, `wevtutil qe /f:xml`) is sent
+with the file's own bytes; every other form is rendered by render_event_xml.
 A checkpoint is saved after every BATCH events and at the end of each file, always after the events were
 flushed to stdout: a kill -9 sends at most the events since the last save again; SIGTERM stops after the
 current event and saves first, so nothing is sent twice.
@@ -9,7 +11,7 @@ current event and saves first, so nothing is sent twice.
 import glob
 import os
 import signal
-from typing import Dict, List
+from typing import BinaryIO, Dict, List, Optional
 
 from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
 
@@ -19,6 +21,7 @@ from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState
 from .render import event_epoch, render_event_xml
 
 BATCH = 200
+ORIGINAL_MAX_BYTES = 1 << 20
 DEFAULT_EVENT_IDS = "4658,4656,4663"
 DEFAULT_SOURCETYPE = "XmlWinEventLog"
 
@@ -102,6 +105,39 @@ def build_scheme() -> Scheme:
     return scheme
 
 
+class OriginalXml:
+    """The text of an XML record exactly as a UTF-8 file holds it, when that is one line starting with <Event."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.stream: Optional[BinaryIO] = None
+        with open(path, "rb") as probe:
+            head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head.startswith(b"<"):
+            self.stream = open(path, "rb")
+
+    def text(self, event: Event) -> Optional[str]:
+        origin = event.origin
+        if self.stream is None or origin.path != self.path or origin.offset is None:
+            return None
+        self.stream.seek(origin.offset)
+        record = b""
+        while b"</Event>" not in record and len(record) < ORIGINAL_MAX_BYTES:
+            block = self.stream.read(65536)
+            if not block:
+                return None
+            record += block
+        end = record.find(b"</Event>")
+        record = record[:end + len(b"</Event>")]
+        if end < 0 or not record.startswith(b"<Event") or b"\n" in record or b"\r" in record:
+            return None
+        return record.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+
 class FileReader:
     """One input run over its files: sends new events, keeps the checkpoint, logs what it skipped and why."""
 
@@ -144,6 +180,13 @@ class FileReader:
         status = os.stat(path)
         if state.unchanged(status.st_size, status.st_mtime):
             return True
+        original = OriginalXml(path)
+        try:
+            return self._send_new_events(path, state, status, original)
+        finally:
+            original.close()
+
+    def _send_new_events(self, path: str, state: FileState, status: os.stat_result, original: OriginalXml) -> bool:
         unsaved = 0
         complete = True
         for sequence, result in enumerate(read_path(path, self.event_ids), 1):
@@ -155,7 +198,7 @@ class FileReader:
                 continue
             if self.stop.requested:
                 return False
-            self.writer.write_event(self._splunk_event(result))
+            self.writer.write_event(self._splunk_event(result, original.text(result)))
             self.sent += 1
             unsaved += 1
             state.position = sequence
@@ -169,10 +212,10 @@ class FileReader:
         self.store.save()
         return True
 
-    def _splunk_event(self, event: Event) -> SplunkEvent:
+    def _splunk_event(self, event: Event, original_xml: Optional[str]) -> SplunkEvent:
         epoch = event_epoch(event)
         return SplunkEvent(
-            data=render_event_xml(event),
+            data=original_xml or render_event_xml(event),
             time=None if epoch is None else f"{epoch:.3f}",
             host=event.system.get("Computer") or self.parameters.get("host"),
             index=self.parameters.get("index"),

@@ -6,6 +6,7 @@ left out (the readers fall back to json). evtx is compiled: only the wheels pass
 (evtx 0.8.9's cp37-abi3 wheels load on Python 3.9 and 3.13; the Linux .so and the Windows .pyd sit side by side
 in lib/evtx/). Without them, the input logs each EVTX file as unreadable and XML / JSON-lines keep working.
 """
+import gzip
 import io
 import modulefinder
 import os
@@ -21,7 +22,7 @@ ADDON_DIR = os.path.join(REPO_ROOT, "addon")
 ENTRY_POINTS = ("bin/win4658_files.py",)
 WHOLE_PACKAGES = ("splunklib", "yaml")
 PACKAGE_DATA = ("mappings",)
-ARCHIVE_MTIME = 1700000000  # fixed, so two builds of the same tree are byte-identical
+ARCHIVE_MTIME = 1700000000
 EXCLUDED_DIRS = frozenset({"local", "lib", "__pycache__"})
 
 
@@ -45,12 +46,14 @@ def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequ
         contents.update(evtx_from_wheel(wheel))
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, package_name())
-    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as archive:
-        for directory in _directories(contents):
-            archive.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0))
-        for relative in sorted(contents):
-            data = contents[relative]
-            archive.addfile(_info(relative, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+    # gzip's header holds a time and a file name: both fixed, so that two builds of one tree are byte-identical
+    with open(path, "wb") as output, gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=ARCHIVE_MTIME) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as archive:
+            for directory in _directories(contents):
+                archive.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0))
+            for relative in sorted(contents):
+                data = contents[relative]
+                archive.addfile(_info(relative, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
     return path
 
 
