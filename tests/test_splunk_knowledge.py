@@ -358,3 +358,63 @@ def test_generated_conf_files_exist_in_the_addon():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for relative in knowledge.generated_files():
         assert os.path.exists(os.path.join(root, relative)), f"{relative}: run `win4658 generate`"
+
+
+SAMPLE_EVENT_DATA = {
+    "SubjectUserSid": "S-1-5-21-3457937927-2839227994-823803824-1104", "SubjectUserName": "dadmin",
+    "SubjectDomainName": "CONTOSO", "SubjectLogonId": "0x4367b", "ObjectServer": "Security", "HandleId": "0x18a8",
+    "ProcessId": "0xef0", "ProcessName": "C:\\Windows\\explorer.exe",
+}
+XML_EXTRACTIONS = {
+    "win4658_xml_event_code": {"EventCode": "4658"},
+    "win4658_xml_Computer": {"Computer": "DC01.contoso.local"},
+    "win4658_xml_Keywords": {"Keywords": "0x8020000000000000"},
+    "win4658_xml_event_data": SAMPLE_EVENT_DATA,
+}
+CLASSIC_EXTRACTIONS = {
+    "win4658_classic_event_code": {"EventCode": "4658"},
+    "win4658_classic_Computer": {"Computer": "DC01.contoso.local"},
+    "win4658_classic_Keywords": {"Keywords": "Audit Success"},
+    **{f"win4658_classic_{name}": {name: value if name != "SubjectLogonId" else "0x4367B"}
+       for name, value in SAMPLE_EVENT_DATA.items()},
+    # labels of 4656 / 4663 / 4690 that the 4658 sample does not have
+    **{f"win4658_classic_{name}": {} for name in ("ObjectType", "ObjectName", "ResourceAttributes", "TransactionId",
+                                                   "AccessList", "AccessReason", "AccessMask", "PrivilegeList",
+                                                   "RestrictedSidCount", "SourceHandleId", "SourceProcessId",
+                                                   "TargetHandleId", "TargetProcessId")},
+}
+
+
+def _one_transform(name, raw):
+    pattern = regex.compile(TRANSFORMS.get(name, "REGEX"))
+    fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
+    fields = {}
+    for match in pattern.finditer(raw):
+        for field, value in (_format_pairs(match, fmt) if fmt else match.groupdict().items()):
+            fields.setdefault(field, value)
+    return fields
+
+
+@pytest.mark.parametrize("name", sorted(XML_EXTRACTIONS))
+def test_each_xml_regex_on_the_sample(name):
+    assert _one_transform(name, render_event_xml(_sample_event())) == XML_EXTRACTIONS[name]
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIC_EXTRACTIONS))
+def test_each_classic_regex_on_the_sample(name):
+    assert _one_transform(name, CLASSIC_SAMPLE) == CLASSIC_EXTRACTIONS[name]
+    assert _one_transform(name, CLASSIC_SAMPLE.replace("\n", "\r\n")) == CLASSIC_EXTRACTIONS[name]
+
+
+def test_every_transform_of_ours_is_covered_and_used():
+    ours = {name for name in TRANSFORMS.sections() if name.startswith("win4658_") and TRANSFORMS.has_option(name, "REGEX")}
+    assert ours == set(XML_EXTRACTIONS) | set(CLASSIC_EXTRACTIONS)
+    reported = {part.strip() for stanza in PROPS.sections() for attribute, value in PROPS.items(stanza)
+                if attribute.startswith("REPORT-") for part in value.split(",")}
+    assert reported == ours
+
+
+@pytest.mark.parametrize("name", ["win4658_xml_Computer", "win4658_xml_Keywords", "win4658_xml_event_data"])
+def test_xml_regexes_leave_other_event_codes_alone(name):
+    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    assert _one_transform(name, other) == {}

@@ -26,6 +26,14 @@ DEFAULT_EVENT_IDS = "4658,4656,4663"
 DEFAULT_SOURCETYPE = "XmlWinEventLog"
 
 
+def _size(path: str) -> int:
+    """The file's size; 0 when it vanished since it was listed."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 class StopFlag:
     """Set by SIGTERM: the input finishes the event in hand, saves its checkpoint and exits."""
 
@@ -156,13 +164,16 @@ class FileReader:
     def run(self) -> None:
         self._load_checkpoint()
         files = [path for path in discover(self.parameters["path"], is_true(self.parameters.get("recursive")))
-                 if os.path.getsize(path) > 0]
+                 if _size(path)]
         for path, state, how in self.store.match(files):
             if how in ("renamed", "truncated"):
                 self.log(EventWriter.WARN if how == "truncated" else EventWriter.INFO,
                          f"{path}: {'truncated: read again from the start' if how == 'truncated' else 'renamed file, continuing'}")
-            if not self._read_file(path, state):
-                break
+            try:
+                if not self._read_file(path, state):
+                    break
+            except OSError as error:  # removed or made unreadable while we were at it: the next run decides
+                self.log(EventWriter.WARN, f"{path}: {error}")
         self.store.save()
         self.log(EventWriter.INFO, f"sent {self.sent} events from {len(files)} files"
                  + (" (stopped by SIGTERM)" if self.stop.requested else ""))
