@@ -10,7 +10,7 @@ from eql.parser import elasticsearch_syntax
 from conftest import ROOT, shared_path
 from win4658.detections import kibana
 from win4658.detections.definitions import load_bundle
-from win4658.detections.engine import event_detections
+from win4658.detections.engine import EventDetections
 from win4658.detections.lifetime import HandleTracker
 from win4658.detections.timeline import time_ns
 from win4658.event import Event
@@ -94,15 +94,15 @@ def _ordered_events(relative):
 def _local_hits(detection, events):
     if detection.kind == "handle_lifetime":
         tracker = HandleTracker()
-        positions = {id(event): position for position, event in enumerate(events)}
+        positions = {event.origin: position for position, event in enumerate(events)}
         hits = []
         for event in events:
             lifetime = tracker.observe(event, time_ns(event.system.get("TimeCreated")))
             if lifetime is not None:
-                hits.append((positions[id(lifetime.opened)], positions[id(lifetime.closed)]))
+                hits.append((positions[lifetime.opened.origin], positions[lifetime.closed.origin]))
         return sorted(hits)
-    [check] = event_detections([detection])
-    return [(position,) for position, event in enumerate(events) if check.check(event, None)]
+    detections = EventDetections([detection])
+    return [(position,) for position, event in enumerate(events) if detections.findings(event, None)]
 
 
 @pytest.mark.parametrize("relative", CORPUS_FILES)

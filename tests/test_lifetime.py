@@ -79,7 +79,7 @@ def test_lifetime_carries_duration_and_the_object_of_the_open():
     tracker.observe(_event(4663, 2, AccessMask="0x1"), time_ns("2026-01-01T00:00:02Z"))
     lifetime = tracker.observe(_event(4658, 4.75), time_ns("2026-01-01T00:00:04.75Z"))
     assert lifetime.seconds == 3.5
-    assert (lifetime.object_type, lifetime.object_name, lifetime.access_count) == ("File", r"C:\secret.txt", 1)
+    assert (lifetime.opened.object_type, lifetime.opened.object_name, lifetime.access_count) == ("File", r"C:\secret.txt", 1)
     assert tracker.summary()["by_process"] == {
         r"C:\Windows\System32\svchost.exe": {"handles": 1, "mean_seconds": 3.5, "longest_seconds": 3.5}}
 

@@ -5,11 +5,12 @@ flagged, or None. Verdicts are cached per (host, path): real logs repeat a few h
 """
 import re
 from functools import lru_cache
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
 from .definitions import Detection, DetectionList
 from .paths import PathPatterns, wildcard_regex
+from .timeline import format_ns
 
 ABSENT = ("", "-")
 CACHE_SIZE = 8192
@@ -105,26 +106,30 @@ VERDICTS: Dict[str, Callable[[DetectionList], Verdict]] = {
 }
 
 
-class EventDetection:
-    """A per-event detection ready to run: ``check(event, time)`` returns a Finding or None."""
+class EventDetections:
+    """The per-event detections of a run: ``findings(event, time)`` lists what the event triggers.
 
-    def __init__(self, detection: Detection, rows: Optional[DetectionList] = None):
-        self.detection = detection
-        self.rows = rows or detection.list
-        self.verdict = lru_cache(maxsize=CACHE_SIZE)(VERDICTS[detection.kind](self.rows))
+    ``lists`` replaces a detection's shipped list by its name (a user's edited copy).
+    """
 
-    def check(self, event: Event, time: Optional[str]) -> Optional[Finding]:
-        if event.event_id not in self.detection.event_ids:
-            return None
+    def __init__(self, detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None):
+        lists = lists or {}
+        self.verdicts = [(detection, VERDICTS[detection.kind](lists.get(detection.list.name, detection.list)))  # type: ignore[union-attr]
+                         for detection in detections if detection.kind in VERDICTS]
+        self.event_ids = frozenset().union(*(detection.event_ids for detection, _verdict in self.verdicts))
+        self.reasons = lru_cache(maxsize=CACHE_SIZE)(self._reasons)
+
+    def _reasons(self, host: str, path: str) -> Tuple[Tuple[Detection, str], ...]:
+        found = ((detection, verdict(host, path)) for detection, verdict in self.verdicts)
+        return tuple((detection, reason) for detection, reason in found if reason is not None)
+
+    def findings(self, event: Event, time: Optional[int]) -> List[Finding]:
+        if event.event_id not in self.event_ids:
+            return []
         path = event_process(event)
-        if path is None:
-            return None
-        reason = self.verdict(event.system.get("Computer") or "", path)
-        return None if reason is None else finding_for(self.detection, event, reason, time)
-
-
-def event_detections(detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None) -> List[EventDetection]:
-    """The per-event detections among ``detections``; ``lists`` replaces a detection's list by its name."""
-    lists = lists or {}
-    return [EventDetection(detection, lists.get(detection.list.name) if detection.list else None)
-            for detection in detections if detection.kind in VERDICTS]
+        hits = self.reasons(event.system.get("Computer") or "", path) if path is not None else ()
+        if not hits:
+            return []
+        time_text = format_ns(time) or event.system.get("TimeCreated")
+        return [finding_for(detection, event, reason, time_text)
+                for detection, reason in hits if event.event_id in detection.event_ids]

@@ -10,7 +10,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Union
 from ..event import Event, ReadStats, RecordError
 from ..readers import read_paths
 from .definitions import Detection, DetectionList, by_kind, load_bundle
-from .engine import EventDetection, Finding, event_detections, event_process
+from .engine import EventDetections, Finding, event_process
 from .lifetime import HandleTracker, Lifetime, lifetime_user
 from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
 
@@ -58,7 +58,7 @@ class Hunt:
                  lists: Optional[Dict[str, DetectionList]] = None,
                  long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW):
         self.detections = detections if detections is not None else load_bundle()
-        self.per_event: List[EventDetection] = event_detections(self.detections, lists)
+        self.per_event = EventDetections(self.detections, lists)
         kinds = by_kind(self.detections)
         self.trace = kinds.get("handle_trace")
         self.lifetime = kinds.get("handle_lifetime")
@@ -84,12 +84,9 @@ class Hunt:
         self.summary.lifetime = tracker.summary()
 
     def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> Iterator[Finding]:
-        time_text = format_ns(time) or event.system.get("TimeCreated")
-        for detection in self.per_event:
-            finding = detection.check(event, time_text)
-            if finding is not None:
-                self.summary.count(finding)
-                yield finding
+        for finding in self.per_event.findings(event, time):
+            self.summary.count(finding)
+            yield finding
         lifetime = tracker.observe(event, time)
         if lifetime is not None:
             yield from self._lifetime_findings(lifetime)
@@ -114,12 +111,12 @@ def _lifetime_finding(detection: Detection, lifetime: Lifetime, reason: str, det
     closed = lifetime.closed
     return Finding(detection.id, detection.number, format_ns(lifetime.closed_ns) or closed.system.get("TimeCreated"),
                    closed.system.get("Computer"), lifetime_user(lifetime),
-                   event_process(closed) or event_process(lifetime.opened),
+                   event_process(closed) or lifetime.opened.process,
                    closed.data.get("ProcessId"), closed.data.get("HandleId"), reason, closed.origin, details)
 
 
 def _trace_events(lifetime: Lifetime) -> List[dict]:
     opened = {"time": format_ns(lifetime.opened_ns), "event_id": 4656,
-              "access_mask": lifetime.opened.data.get("AccessMask"), "object_name": lifetime.object_name}
+              "access_mask": lifetime.opened.access_mask, "object_name": lifetime.opened.object_name}
     closed = {"time": format_ns(lifetime.closed_ns), "event_id": 4658}
     return [opened, *lifetime.accesses, closed]

@@ -11,9 +11,10 @@ time order, ties by position in the input:
 
 Only the most recent open per key is kept, so memory is bounded by the number of open handles.
 """
+from sys import intern
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ..event import Event
+from ..event import Event, Origin
 from ..mapping import hex_to_int
 from .engine import ABSENT, event_process, event_user
 from .timeline import format_ns
@@ -42,12 +43,31 @@ def opens_handle(event: Event) -> bool:
     return not failed and event.data.get("HandleId") not in ZERO_HANDLES
 
 
+class Opened(NamedTuple):
+    """What a lifetime keeps of its 4656: only what the evidence shows, so open handles stay small."""
+
+    origin: Origin
+    process: Optional[str]
+    user: Optional[str]
+    object_type: Optional[str]
+    object_name: Optional[str]
+    access_mask: Optional[str]
+
+    @classmethod
+    def of(cls, event: Event) -> "Opened":
+        data = event.data
+        # interned: thousands of open handles share a few hundred processes, users and objects
+        return cls(event.origin, *(None if value is None else intern(value) for value in (
+            event_process(event), event_user(event), data.get("ObjectType"), data.get("ObjectName"),
+            data.get("AccessMask"))))
+
+
 class OpenHandle:
-    __slots__ = ("time", "event", "accesses", "access_count")
+    __slots__ = ("time", "opened", "accesses", "access_count")
 
     def __init__(self, time: Optional[int], event: Event):
         self.time = time
-        self.event = event
+        self.opened = Opened.of(event)
         self.accesses: List[dict] = []
         self.access_count = 0
 
@@ -56,7 +76,7 @@ class Lifetime(NamedTuple):
     """One handle from its 4656 to its 4658."""
 
     key: HandleKey
-    opened: Event
+    opened: Opened
     closed: Event
     opened_ns: Optional[int]
     closed_ns: Optional[int]
@@ -69,22 +89,14 @@ class Lifetime(NamedTuple):
             return None
         return (self.closed_ns - self.opened_ns) / 1e9
 
-    @property
-    def object_type(self) -> Optional[str]:
-        return self.opened.data.get("ObjectType")
-
-    @property
-    def object_name(self) -> Optional[str]:
-        return self.opened.data.get("ObjectName")
-
     def evidence(self) -> dict:
         return {
             "opened": format_ns(self.opened_ns),
             "closed": format_ns(self.closed_ns),
             "duration_seconds": self.seconds,
-            "object_type": self.object_type,
-            "object_name": self.object_name,
-            "access_mask": self.opened.data.get("AccessMask"),
+            "object_type": self.opened.object_type,
+            "object_name": self.opened.object_name,
+            "access_mask": self.opened.access_mask,
         }
 
 
@@ -158,8 +170,8 @@ class HandleTracker:
             self.unmatched_closes += 1
             return None
         self.paired += 1
-        lifetime = Lifetime(key, handle.event, event, handle.time, time, handle.accesses, handle.access_count)  # type: ignore[arg-type]
-        process = event_process(event) or event_process(handle.event) or "(unknown)"
+        lifetime = Lifetime(key, handle.opened, event, handle.time, time, handle.accesses, handle.access_count)  # type: ignore[arg-type]
+        process = event_process(event) or handle.opened.process or "(unknown)"
         self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
         return lifetime
 
@@ -178,4 +190,4 @@ class HandleTracker:
 
 
 def lifetime_user(lifetime: Lifetime) -> Optional[str]:
-    return event_user(lifetime.closed) or event_user(lifetime.opened)
+    return event_user(lifetime.closed) or lifetime.opened.user

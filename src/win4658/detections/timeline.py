@@ -8,6 +8,7 @@ is passed on at once and counted in ``late``. Memory stays bounded whatever the 
 import calendar
 import heapq
 import re
+from functools import lru_cache
 from time import gmtime
 from typing import Iterator, List, Optional, Tuple, TypeVar
 
@@ -22,13 +23,18 @@ def time_ns(text: object) -> Optional[int]:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
+    seconds = _day_start(year, month, day) + int(hour) * 3600 + int(minute) * 60 + int(second)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "+" else 1
         digits = zone[1:].replace(":", "")
         seconds += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    nanoseconds = int((fraction or "0")[:9].ljust(9, "0"))
+    nanoseconds = int(fraction[:9].ljust(9, "0")) if fraction else 0
     return seconds * 1_000_000_000 + nanoseconds
+
+
+@lru_cache(maxsize=4096)
+def _day_start(year: str, month: str, day: str) -> int:
+    return calendar.timegm((int(year), int(month), int(day), 0, 0, 0))
 
 
 def format_ns(nanoseconds: Optional[int]) -> Optional[str]:
