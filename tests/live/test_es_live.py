@@ -20,7 +20,7 @@ from win4658.elasticsearch.client import connect, request, settings_from  # noqa
 from win4658.elasticsearch.hunt import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.install import install  # noqa: E402
 from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
-from win4658.elasticsearch.ship import ShipSummary, ship  # noqa: E402
+from win4658.elasticsearch.ship import ShipError, ShipSummary, ship  # noqa: E402
 from win4658.elasticsearch.simulate import check_golden, golden_cases, simulate_documents, simulate_events  # noqa: E402,E501
 from win4658.examples import EXAMPLES_DIR  # noqa: E402
 from win4658.readers import read_paths  # noqa: E402
@@ -150,3 +150,9 @@ def test_generated_kibana_rules_run_without_error(client, shipped):
         rules = [rule for rule in rules if rule["type"] != "esql"]
     errors = {result.rule["rule_id"]: result.error for result in hunt(client, rules, [INDEX]) if result.error}
     assert errors == {}
+
+
+def test_ship_refuses_a_missing_pipeline_before_sending_anything(client):
+    with pytest.raises(ShipError, match="not installed"):
+        list(ship(client, [SAMPLE], f"{NAME}-never", frozenset({4658}), ShipSummary(), f"{NAME}-absent"))
+    assert request(client, "GET", f"/_cat/indices/{NAME}-never*?format=json") == []

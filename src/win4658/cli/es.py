@@ -86,10 +86,11 @@ def _guarded(func):
 
         from ..elasticsearch.client import SettingsError
         from ..elasticsearch.hunt import HuntError
+        from ..elasticsearch.ship import ShipError
 
         try:
             return func(args)
-        except (SettingsError, HuntError) as error:
+        except (SettingsError, HuntError, ShipError) as error:
             print(f"win4658 es: {error}", file=sys.stderr)
         except ApiError as error:
             print(f"win4658 es: Elasticsearch refused the request: HTTP {error.status_code} {error.message}", file=sys.stderr)

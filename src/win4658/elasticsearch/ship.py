@@ -7,19 +7,23 @@ import json
 from collections import defaultdict, deque
 from typing import Any, Deque, Dict, Iterable, Iterator, NamedTuple, Union
 
-from elasticsearch import Elasticsearch
+from elasticsearch import AuthorizationException, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from ..convert import Summary
 from ..event import Origin, RecordError
 from ..readers import read_paths
 from ..winlogbeat import to_winlogbeat
-from .client import RETRY_STATUSES
+from .client import RETRY_STATUSES, path_part, request
 from .pipeline import PIPELINE_ID
 from .simulate import error_text
 
 CHUNK_SIZE = 500
 NOT_EVENTS = "not an event file"  # the reason readers give for a README inside a directory
+
+
+class ShipError(ValueError):
+    """Nothing can be shipped: the pipeline the documents go through is not installed."""
 
 
 class Indexed(NamedTuple):
@@ -52,6 +56,7 @@ class ShipSummary(Summary):
 def ship(client: Elasticsearch, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
          pipeline_id: str = PIPELINE_ID) -> Iterator[Union[Indexed, RecordError]]:
     """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
+    require_pipeline(client, pipeline_id)
     in_flight: Dict[str, Deque[Origin]] = defaultdict(deque)
     read_errors: Deque[RecordError] = deque()
     actions = _actions(paths, index, event_ids, summary, in_flight, read_errors)
@@ -71,6 +76,16 @@ def ship(client: Elasticsearch, paths: Iterable[str], index: str, event_ids: fro
             summary.index_failed += 1
             yield Indexed(origin, False, _failure_text(outcome))
     yield from _drain(read_errors)
+
+
+def require_pipeline(client: Elasticsearch, pipeline_id: str) -> None:
+    """Fail before the first document when the pipeline is missing (a key allowed only to write cannot look)."""
+    try:
+        request(client, "GET", f"/_ingest/pipeline/{path_part(pipeline_id)}")
+    except NotFoundError:
+        raise ShipError(f"the ingest pipeline {pipeline_id} is not installed: run `win4658 es install`") from None
+    except AuthorizationException:
+        pass
 
 
 def _actions(paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
