@@ -2,7 +2,7 @@
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Union
 
-from .event import DEFAULT_EVENT_IDS, Event, ReadStats, RecordError
+from .event import DEFAULT_EVENT_IDS, Event, ReadResult, ReadStats, RecordError
 from .mapping import MappingError
 from .normalize import to_cim, to_ecs
 from .readers import read_paths
@@ -41,13 +41,26 @@ class Summary:
     def failed(self) -> bool:
         return bool(self.unreadable_files)
 
+    def merge(self, other: "Summary") -> None:
+        """Add the counts of another run (a worker's) to this one."""
+        for name in ReadStats.__slots__:
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(other.stats, name))
+        self.converted += other.converted
+        self.skipped.update(other.skipped)
+        self.unreadable_files.extend(other.unreadable_files)
+
 
 def convert(paths: Iterable[str], target: str = "ecs", event_ids: frozenset = DEFAULT_EVENT_IDS,
             summary: Union[Summary, None] = None) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """Yield one document per wanted event, and each RecordError where a record could not be used."""
     summary = summary if summary is not None else Summary()
+    return convert_results(read_paths(paths, event_ids, summary.stats), target, summary)
+
+
+def convert_results(results: Iterable[ReadResult], target: str, summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
+    """``convert`` over a stream of reader results (counted in ``summary.stats`` by the reader)."""
     to_document = CONVERTERS[target]
-    for result in read_paths(paths, event_ids, summary.stats):
+    for result in results:
         if isinstance(result, RecordError):
             summary.record_error(result)
             yield result

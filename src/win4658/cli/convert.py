@@ -1,8 +1,10 @@
 """win4658 convert: any input form → NDJSON in ECS, CIM or the Winlogbeat shape."""
 import argparse
+from typing import Any, Dict, Iterator, Union
 
 from ..convert import CONVERTERS, Summary, convert
 from ..event import RecordError
+from ..parallel import Block, convert_in_workers
 from .common import Progress, add_event_id_option, dumps, event_ids, open_output, print_lines, report_error
 
 
@@ -16,19 +18,37 @@ def register(subparsers) -> None:
     parser.add_argument("--to", choices=sorted(CONVERTERS), default="ecs", help="output shape (default: ecs)")
     parser.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: stdout)")
     add_event_id_option(parser)
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="convert N files at a time in N processes (default 1); documents of different files "
+                             "then interleave, each file's in its own order")
     parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     summary = Summary()
     progress = Progress("converted")
     with open_output(args.output) as output:
-        for item in convert(args.paths, args.to, event_ids(args), summary):
+        for item in _converted(args, summary):
             if isinstance(item, RecordError):
                 report_error(item)
-                continue
-            output.write(dumps(item) + b"\n")
-            progress.tick()
+            elif isinstance(item, Block):
+                output.write(item.ndjson)
+                progress.tick(item.documents)
+            else:
+                output.write(dumps(item) + b"\n")
+                progress.tick()
     progress.close()
     print_lines(summary.lines())
     return 1 if summary.failed else 0
+
+
+def _converted(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dict[str, Any], Block, RecordError]]:
+    if args.workers > 1:
+        return convert_in_workers(args.paths, dumps, args.workers, args.to, event_ids(args), summary)
+    return convert(args.paths, args.to, event_ids(args), summary)

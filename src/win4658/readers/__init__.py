@@ -7,7 +7,7 @@ import io
 import os
 import tarfile
 import zipfile
-from typing import BinaryIO, Callable, Iterable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, Origin, ReadResult, ReadStats, RecordError
 from .classic import read_classic
@@ -15,7 +15,7 @@ from .evtx import EvtxUnavailable, read_evtx
 from .jsonlines import read_jsonlines
 from .xml import read_xml
 
-__all__ = ["read_paths", "read_path", "read_stream", "sniff", "ReadStats"]
+__all__ = ["read_paths", "input_files", "read_file", "read_path", "read_stream", "sniff", "ReadStats"]
 
 EVTX_MAGIC = b"ElfFile\x00"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,12 +26,24 @@ StreamReader = Callable[[BinaryIO, str, frozenset, ReadStats], Iterator[ReadResu
 def read_paths(paths: Iterable[str], event_ids: frozenset = DEFAULT_EVENT_IDS,
                stats: Optional[ReadStats] = None, recursive: bool = True) -> Iterator[ReadResult]:
     stats = stats if stats is not None else ReadStats()
+    for file_path, in_directory in input_files(paths, recursive):
+        yield from read_file(file_path, in_directory, event_ids, stats)
+
+
+def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[Tuple[str, bool]]:
+    """Each file to read, in order, and whether it was found inside a directory given as a path."""
     for path in paths:
         if os.path.isdir(path):
             for file_path in _walk(path, recursive):
-                yield from _tolerate_unrecognised(read_path(file_path, event_ids, stats))
+                yield file_path, True
         else:
-            yield from read_path(path, event_ids, stats)
+            yield path, False
+
+
+def read_file(path: str, in_directory: bool, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    """One file of ``input_files``: as ``read_path``, but a file inside a directory may hold no events."""
+    results = read_path(path, event_ids, stats)
+    return _tolerate_unrecognised(results) if in_directory else results
 
 
 def _tolerate_unrecognised(results: Iterator[ReadResult]) -> Iterator[ReadResult]:

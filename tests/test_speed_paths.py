@@ -1,0 +1,149 @@
+"""The fast paths give exactly what the plain ones give: the compiled mapping, and convert in worker processes."""
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from conftest import SAMPLE_XML, shared_path
+from win4658.convert import Summary, convert
+from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
+from win4658.mapping import Mapping, MappingError, bundled
+from win4658.parallel import Block, WorkerFailed, convert_in_workers
+
+
+@pytest.mark.parametrize("name", ["ecs", "cim"])
+def test_compiled_mapping_equals_rule_by_rule_on_the_corpus(name, corpus_events):
+    mapping = bundled(name)
+    for event in corpus_events:
+        # byte-equal serializations: same values, same nesting, same key order
+        assert orjson.dumps(mapping.apply(event)) == orjson.dumps(mapping.apply_rule_by_rule(event))
+
+
+EDGE_SPEC = {
+    "event_ids": [4658],
+    "tables": {"names": {4658: "closed", "0x1": "one"}, "lists": {4658: ["a", "b"]}},
+    "fields": [
+        {"target": "a.b", "source": "EventData.First"},
+        {"target": "a", "source": "EventData.Replace"},  # replaces the object a.b was written into
+        {"target": "a.c.d", "source": "EventData.First", "transform": "lowercase"},
+        {"target": "constant.list", "value": ["x", "y"]},
+        {"target": "constant.empty", "value": ""},
+        {"target": "name", "source": "System.EventID", "transform": "lookup", "table": "names"},
+        {"target": "kept", "source": "EventData.Code", "transform": "lookup", "table": "names", "unmatched": "keep"},
+        {"target": "listed", "source": "System.EventID", "transform": "lookup_list", "table": "lists"},
+        {"target": "number", "source": "EventData.Number", "transform": "hex_to_int"},
+        {"target": "@timestamp.ignored", "source": "System.TimeCreated"},
+        {"target": "", "source": "EventData", "transform": "all_fields"},
+        {"target": "First.after", "source": "EventData.Code"},
+    ],
+}
+
+
+def _edge_event(**data: str) -> Event:
+    return Event({"EventID": 4658, "TimeCreated": "2026-01-01T00:00:00Z"}, data, Origin("edge", 1))
+
+
+@pytest.mark.parametrize("data", [
+    {"First": "Value", "Replace": "scalar", "Code": "0x1", "Number": "0x10"},
+    {"First": "-", "Replace": "", "Code": "0x2", "Number": "16"},
+    {"First": "Only"},
+    {"Replace": "r", "Code": "-", "Other": "o"},
+])
+def test_compiled_mapping_equals_rule_by_rule_on_edge_cases(data):
+    mapping = Mapping(EDGE_SPEC)
+    for _ in range(2):  # the second time through, conversions come from the memo
+        event = _edge_event(**data)
+        assert _outcome(mapping.apply, event) == _outcome(mapping.apply_rule_by_rule, event)
+
+
+def test_edge_cases_cover_a_result_and_a_collision():
+    mapping = Mapping(EDGE_SPEC)
+    assert _outcome(mapping.apply, _edge_event(First="Value", Replace="scalar")) == (
+        "error", "AttributeError", "'str' object has no attribute 'setdefault'")
+    assert mapping.apply(_edge_event(Replace="r", Code="-", Other="o")) == {
+        "a": "r", "constant": {"list": ["x", "y"], "empty": ""}, "name": "closed", "listed": [["a", "b"]],
+        "@timestamp": "2026-01-01T00:00:00Z", "Replace": "r", "Other": "o"}
+
+
+def _outcome(apply, event):
+    try:
+        return "document", orjson.dumps(apply(event))
+    except Exception as error:  # noqa: BLE001 - the very exception is what is compared
+        return "error", type(error).__name__, str(error)
+
+
+def test_compiled_mapping_values_are_not_shared_between_documents():
+    mapping = Mapping(EDGE_SPEC)
+    first, second = mapping.apply(_edge_event(First="v")), mapping.apply(_edge_event(First="v"))
+    first["constant"]["list"].append("z")
+    assert second["constant"]["list"] == ["x", "y"]
+
+
+def test_compiled_mapping_raises_the_rule_by_rule_error():
+    mapping = Mapping(EDGE_SPEC)
+    with pytest.raises(MappingError) as compiled:
+        mapping.apply(_edge_event(Number="0xzz"))
+    with pytest.raises(MappingError) as reference:
+        mapping.apply_rule_by_rule(_edge_event(Number="0xzz"))
+    assert str(compiled.value) == str(reference.value) == "number: cannot hex_to_int '0xzz' from EventData.Number: " \
+        "invalid literal for int() with base 16: '0xzz'"
+
+
+def _sequential(paths, event_ids=SUPPORTED_EVENT_IDS):
+    summary = Summary()
+    documents = [orjson.dumps(item) for item in convert(paths, "ecs", event_ids, summary) if isinstance(item, dict)]
+    return documents, summary
+
+
+def _in_workers(paths, workers=2, target="ecs", event_ids=SUPPORTED_EVENT_IDS):
+    summary = Summary()
+    blocks = [item for item in convert_in_workers(paths, orjson.dumps, workers, target, event_ids, summary)
+              if isinstance(item, Block)]
+    documents = b"".join(block.ndjson for block in blocks).splitlines()
+    assert sum(block.documents for block in blocks) == len(documents)
+    return documents, summary
+
+
+def test_workers_convert_the_corpus_like_one_process():
+    corpus = shared_path("corpus")
+    expected, expected_summary = _sequential([corpus])
+    documents, summary = _in_workers([corpus])
+    assert sorted(documents) == sorted(expected)
+    assert len(documents) == summary.converted == 12547
+    assert summary.lines() == expected_summary.lines() == [
+        "files: 15, records read: 103846, converted: 12547",
+        "skipped: not an event file: 1, other event id: 91299",
+    ]
+
+
+def test_workers_keep_each_files_order():
+    path = shared_path("corpus", "json", "empire_persistence_registry_modification_run_keys_standard_user.zip")
+    expected, _ = _sequential([path])
+    documents, _ = _in_workers([path, SAMPLE_XML])
+    assert [document for document in documents if document in set(expected)] == expected
+    assert len(documents) == len(expected) + 1
+
+
+def test_a_failing_worker_is_reported_with_its_traceback():
+    with pytest.raises(WorkerFailed, match="KeyError: 'no-such-target'"):
+        _in_workers([SAMPLE_XML], target="no-such-target")
+
+
+def test_convert_cli_with_workers(tmp_path):
+    corpus = shared_path("corpus")
+    outputs = {}
+    for workers in ("1", "2"):
+        output = tmp_path / f"{workers}.ndjson"
+        result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), corpus],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert "files: 15, records read: 103846, converted: 5419" in result.stderr
+        outputs[workers] = sorted(output.read_bytes().splitlines())
+    assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 5419
+
+
+def test_workers_must_be_positive():
+    result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", "0", SAMPLE_XML],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a positive number: '0'" in result.stderr
