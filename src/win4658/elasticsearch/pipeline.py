@@ -8,7 +8,7 @@ Order of the generated processors:
 Every processor runs only for the mapping's event ids; any other event passes through untouched. Only
 processors and options that exist since Elasticsearch 7.0 (and in OpenSearch) are used.
 """
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from .. import __version__
 from ..mapping import ABSENT_VALUES, Mapping, MappingError, bundled
@@ -77,7 +77,7 @@ ON_FAILURE = [
 ]
 
 
-def pipeline_body(mapping: Mapping = None) -> Dict[str, Any]:
+def pipeline_body(mapping: Optional[Mapping] = None) -> Dict[str, Any]:
     """The body of ``PUT _ingest/pipeline/win4658`` for a mapping (the bundled ECS mapping by default)."""
     mapping = mapping or bundled("ecs")
     gate = _gate(mapping.event_ids)

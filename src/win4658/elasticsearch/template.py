@@ -1,6 +1,6 @@
 """The composable index template for the indices `win4658 es ship` writes: explicit types for every field the
 pipeline writes, and the pipeline as the index's default pipeline."""
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..mapping import Mapping, MappingError, bundled
 from ..winlogbeat import EVENT_DATA_PATH
@@ -48,7 +48,7 @@ def field_types(mapping: Mapping) -> Dict[str, str]:
     return {field: types[field] for field in written_fields(mapping)}
 
 
-def template_body(mapping: Mapping = None, pipeline_id: str = PIPELINE_ID,
+def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE_ID,
                   index_patterns: Sequence[str] = (INDEX_PATTERN,)) -> Dict[str, Any]:
     """The body of ``PUT _index_template/win4658``."""
     mapping = mapping or bundled("ecs")
