@@ -1,7 +1,7 @@
 """The add-on's search-time knowledge, applied the way Splunk applies it, yields the fields of to_cim in every form.
 
-Splunk is not available here, so the search-time pipeline is replayed: REPORT regexes run with the `regex`
-module (PCRE-compatible for the constructs used: named groups, \\G, \\A, lazy quantifiers, backreferences), a
+Splunk is not available here, so the search-time pipeline is replayed: REPORT regexes (and the regexes of the
+EVALs' match/replace) run with PCRE2 itself, the engine Splunk uses, through the `pcre2` bindings; a
 field keeps its first value (MV_ADD = false), calculated fields are evaluated in parallel against the fields
 as extracted, then the OUTPUTNEW lookup fills what is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
@@ -12,8 +12,8 @@ import io
 import os
 import re as stdlib_re
 
+import pcre2
 import pytest
-import regex
 
 from conftest import SAMPLE_XML, shared_path
 from win4658.event import Event, Origin
@@ -132,7 +132,7 @@ class SplExpression:
     def _term(self):
         kind, value = self._take()
         if kind == "string":
-            text = regex.sub(r"\\(.)", r"\1", value[1:-1])
+            text = stdlib_re.sub(r"\\(.)", r"\1", value[1:-1])
             return lambda fields: text
         if kind == "number":
             return lambda fields: int(value)
@@ -170,8 +170,8 @@ FUNCTIONS = {
     "null": lambda args: lambda f: None,
     "isnull": lambda args: lambda f: args[0](f) is None,
     "in": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)) in [str(a(f)) for a in args[1:]],
-    "match": lambda args: lambda f: None if args[0](f) is None else regex.search(args[1](f), str(args[0](f))) is not None,
-    "replace": lambda args: lambda f: None if args[0](f) is None else regex.sub(args[1](f), args[2](f), str(args[0](f))),
+    "match": lambda args: lambda f: None if args[0](f) is None else pcre2.search(args[1](f), str(args[0](f))) is not None,
+    "replace": lambda args: lambda f: None if args[0](f) is None else pcre2.sub(args[1](f), args[2](f), str(args[0](f))),
     "substr": lambda args: lambda f: None if args[0](f) is None else str(args[0](f))[args[1](f) - 1:],
     "tonumber": lambda args: lambda f: None if args[0](f) is None else _tonumber(args[0](f), *(a(f) for a in args[1:])),
     "lower": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)).lower(),
@@ -223,7 +223,7 @@ def _extract(raw, stanza):
         if not attribute.startswith("REPORT-"):
             continue
         for name in (part.strip() for part in transforms.split(",")):
-            pattern = regex.compile(TRANSFORMS.get(name, "REGEX"))
+            pattern = pcre2.compile(TRANSFORMS.get(name, "REGEX"))
             fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
             for match in pattern.finditer(raw):
                 pairs = _format_pairs(match, fmt) if fmt else match.groupdict().items()
@@ -236,8 +236,8 @@ def _extract(raw, stanza):
 def _format_pairs(match, fmt):
     for pair in fmt.split():
         key, _, value = pair.partition("::")
-        yield (regex.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
-               regex.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
+        yield (stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
+               stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
 
 
 def search_time_fields(raw, sourcetype, source, existing=None):
@@ -246,7 +246,7 @@ def search_time_fields(raw, sourcetype, source, existing=None):
     for field, value in _extract(raw, sourcetype).items():
         extracted.setdefault(field, value)
     stanza = knowledge.SECURITY_SOURCES_STANZA
-    assert regex.fullmatch(stanza.replace("source::", "").replace("*", ".*"), source)
+    assert stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", ".*"), source)
     fields = dict(extracted)
     for field, expression in EVALS:
         fields[field] = expression.evaluate(extracted)
@@ -323,8 +323,8 @@ def test_evals_use_only_documented_functions():
 def test_no_attribute_collides_with_splunk_ta_windows():
     note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
     theirs = {}
-    for stanza, names in regex.findall(r"- `\[([^\]]+)\]`: (.*?)(?=\n- `\[|\n- The add-on|\Z)", note, regex.S):
-        theirs[stanza] = set(regex.findall(r"`([A-Za-z]+-[^`]+|KV_MODE)`", names))
+    for stanza, names in stdlib_re.findall(r"- `\[([^\]]+)\]`: (.*?)(?=\n- `\[|\n- The add-on|\Z)", note, stdlib_re.S):
+        theirs[stanza] = set(stdlib_re.findall(r"`([A-Za-z]+-[^`]+|KV_MODE)`", names))
     assert len(theirs["XmlWinEventLog"]) == 13 and "EVAL-process_id" in theirs["source::XmlWinEventLog:Security"]
     for stanza in PROPS.sections():
         assert not set(PROPS.options(stanza)) & theirs.get(stanza, set()), stanza
@@ -386,7 +386,7 @@ CLASSIC_EXTRACTIONS = {
 
 
 def _one_transform(name, raw):
-    pattern = regex.compile(TRANSFORMS.get(name, "REGEX"))
+    pattern = pcre2.compile(TRANSFORMS.get(name, "REGEX"))
     fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
     fields = {}
     for match in pattern.finditer(raw):
