@@ -1,6 +1,7 @@
 """Kibana rules: importable shape, EQL that parses, and the same hits as the local engine on the corpus's ECS."""
 import json
 import os
+import re
 
 import eql
 import jsonschema
@@ -136,3 +137,11 @@ def test_a_per_host_allowlist_row_becomes_a_host_condition():
         detection.list = original
     assert 'host.name regex~ "DC.*"' in query
     _parse(query)
+
+
+def test_every_regex_fits_elasticsearchs_default_regex_length_limit():
+    for rule in _rules():
+        for literal in re.findall(r'regex~ \(([^)]*)\)', rule["query"]):
+            for regex in re.findall(r'"((?:[^"\\]|\\.)*)"', literal):
+                assert len(regex.replace("\\\\", "\\")) < 1000, rule["name"]
+    assert "regex~ (" in _rules()[1]["query"]

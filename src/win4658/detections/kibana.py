@@ -1,14 +1,14 @@
 """Kibana detection rules (EQL over ECS as `to_ecs` and the ingest pipeline produce it), one NDJSON line each.
 
-The lines import with `POST /api/detection_engine/rules/_import`. Path lists become one `regex~` pattern
-built by `paths.pattern_regex`, the same expression the local engine matches, so both flag the same events.
+The lines import with `POST /api/detection_engine/rules/_import`. A path list becomes a `regex~` lookup list of
+the expressions `paths.pattern_regex` builds, the ones the local engine matches, so both flag the same events.
 """
 import json
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from .definitions import Detection
 from .lifetime import ZERO_HANDLES
-from .paths import any_of, pattern_regex, wildcard_regex
+from .paths import pattern_regex, wildcard_regex
 
 INDEX_PATTERNS = ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 ATTACK = "https://attack.mitre.org"
@@ -19,10 +19,15 @@ def eql_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def eql_list(texts: Iterable[str]) -> str:
+    """A lookup list: one regexp query per pattern, each under Elasticsearch's 1,000-character regex limit."""
+    return "(" + ", ".join(map(eql_string, texts)) + ")"
+
+
 def _allowlist(detection: Detection) -> str:
     rows = detection.list.rows  # type: ignore[union-attr]
     every_host = [path for host, path in rows if host.strip() == "*"]
-    allowed = [f"process.executable regex~ {eql_string(any_of(map(pattern_regex, every_host)))}"] if every_host else []
+    allowed = [f"process.executable regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
     allowed += [f"(host.name regex~ {eql_string(wildcard_regex(host))} and "
                 f"process.executable regex~ {eql_string(pattern_regex(path))})"
                 for host, path in rows if host.strip() != "*"]
@@ -30,8 +35,8 @@ def _allowlist(detection: Detection) -> str:
 
 
 def _folders(detection: Detection, negate: bool) -> str:
-    regex = any_of(map(pattern_regex, detection.list.column("path_pattern")))  # type: ignore[union-attr]
-    return f"{CLOSED_WITH_PROCESS} and {'not ' if negate else ''}process.executable regex~ {eql_string(regex)}"
+    regexes = eql_list(map(pattern_regex, detection.list.column("path_pattern")))  # type: ignore[union-attr]
+    return f"{CLOSED_WITH_PROCESS} and {'not ' if negate else ''}process.executable regex~ {regexes}"
 
 
 def _substrings(detection: Detection) -> str:
