@@ -5,17 +5,20 @@ peer), as a separate process whose own peak RSS is taken from wait4(). The table
 "× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our seconds).
 """
 import argparse
+import html
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import datagen  # noqa: E402  (benchmarks/ is not a package)
-from measure import Measurement, converted_counts, count_lines, run_measured  # noqa: E402
+from measure import Measurement, converted_counts, count_lines, count_occurrences, run_measured  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, ".data")
@@ -23,14 +26,17 @@ PEERS = os.path.join(HERE, ".peers")
 PEER_PACKAGES = ["evtx2es==1.8.0", "evtxtoelk==2.2.0"]
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
 CHUNK_SOURCE = os.path.join(CORPUS, "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+BENCHMARKS = ["evtx", "xml", "json", "hunt", "modinput", "workers", "memory"]
 ALL_EVENT_IDS = ["--event-id", "4656", "--event-id", "4658", "--event-id", "4663", "--event-id", "4690"]
 MIB = 1 << 20
+MODINPUT_PYTHON = os.path.join(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions", "3.13.0", "bin", "python3.13")
 
 
 class Contender(NamedTuple):
     name: str
     argv: Callable[[str], List[str]]  # output path → command line
-    documents: Callable[[str, Measurement], Optional[int]]  # output path, measurement → documents written
+    counts: Callable[[str, Measurement], Tuple[Optional[int], Optional[int]]]  # output, run → (records read, written)
+    stdin: str = os.devnull
 
 
 class Row(NamedTuple):
@@ -49,16 +55,54 @@ def win4658(*args: str) -> List[str]:
 
 def ours(*args: str) -> Contender:
     return Contender("win4658", lambda output: win4658(*args, "-o", output),
-                     lambda output, measured: converted_counts(measured.stderr)[1])
+                     lambda output, measured: converted_counts(measured.stderr))
 
 
 def peers_for(evtx_path: str) -> List[Contender]:
     return [
         Contender("evtx2json 1.8.0", lambda output: [os.path.join(PEERS, "bin", "evtx2json"), evtx_path, "-q", "-o", output],
-                  lambda output, measured: _indented_array_items(output)),
+                  lambda output, measured: (None, _indented_array_items(output))),
         Contender("evtxtoelk 2.2.0", lambda output: [os.path.join(PEERS, "bin", "evtxtoelk"), evtx_path, output],
-                  lambda output, measured: count_lines(output)),
+                  lambda output, measured: (None, count_lines(output))),
     ]
+
+
+def hunter(path: str) -> Contender:
+    """win4658 hunt, findings as JSON lines; the last line is the summary with the records and events read."""
+    return Contender("win4658 hunt", lambda output: win4658("hunt", "--format", "json", path), _hunt_counts)
+
+
+def _hunt_counts(output: str, measured: Measurement) -> Tuple[int, int]:
+    with open(output, "rb") as stream:
+        stream.seek(max(0, os.path.getsize(output) - 65536))
+        summary = json.loads(stream.read().splitlines()[-1])["summary"]
+    return summary["records"], sum(summary["findings"].values())
+
+
+def modular_input(app: str, directory: str, python: str) -> Contender:
+    """The packaged modular input as splunkd runs it: input definition on stdin, XML stream on stdout."""
+    definition = os.path.join(DATA, "modinput-definition.xml")
+    checkpoints = os.path.join(DATA, "modinput-checkpoints")
+
+    def argv(output: str) -> List[str]:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        os.makedirs(checkpoints)
+        with open(definition, "w", encoding="utf-8") as stream:
+            stream.write(MODINPUT_DEFINITION.format(checkpoints=html.escape(checkpoints), path=html.escape(directory)))
+        return [python, os.path.join(app, "bin", "win4658_files.py")]
+
+    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return Contender(f"win4658_files (Python {version})", argv,
+                     lambda output, measured: (None, count_occurrences(output, b"<event")), definition)
+
+
+MODINPUT_DEFINITION = (
+    "<input><server_host>bench</server_host><server_uri>https://127.0.0.1:8089</server_uri><session_key>none</session_key>"
+    "<checkpoint_dir>{checkpoints}</checkpoint_dir><configuration><stanza name=\"win4658_files://bench\">"
+    "<param name=\"path\">{path}</param><param name=\"event_ids\">4656,4658,4663,4690</param>"
+    "</stanza></configuration></input>"
+)
 
 
 def _indented_array_items(path: str) -> int:
@@ -81,8 +125,13 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
              "xml": os.path.join(DATA, f"events-{args.xml_events}.xml"),
              "json": os.path.join(DATA, f"events-{args.json_events}.ndjson"),
              "parts": os.path.join(DATA, f"parts-{args.parts}x{args.evtx_mib // args.parts}MiB"),
-             "memory": os.path.join(DATA, f"security-{args.memory_mib}MiB.evtx")}
+             "memory": os.path.join(DATA, f"security-{args.memory_mib}MiB.evtx"),
+             "hunt": os.path.join(DATA, f"hunt-{args.hunt_events}.ndjson"),
+             "modinput": os.path.join(DATA, f"modinput-{args.xml_events}-{args.json_events}"),
+             "app": ""}  # set once the package is built
     wanted = set(args.only)
+    if "modinput" in wanted:
+        wanted |= {"xml", "json"}
     if {"evtx", "workers"} & wanted and not os.path.exists(paths["evtx"]):
         datagen.build_evtx(CHUNK_SOURCE, paths["evtx"], args.evtx_mib * MIB)
     if "memory" in wanted and not os.path.exists(paths["memory"]):
@@ -92,35 +141,47 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
         for part in range(args.parts):
             datagen.build_evtx(CHUNK_SOURCE, os.path.join(paths["parts"], f"part{part}.evtx"), args.evtx_mib // args.parts * MIB)
     pool = None
-    for name, count, write in (("xml", args.xml_events, datagen.write_xml), ("json", args.json_events, datagen.write_jsonlines)):
+    for name, count, write in (("xml", args.xml_events, datagen.write_xml), ("json", args.json_events, datagen.write_jsonlines),
+                               ("hunt", args.hunt_events, datagen.write_jsonlines)):
         if name in wanted and not os.path.exists(paths[name]):
             pool = pool or datagen.corpus_pool(CORPUS)
             write(datagen.sampled_events(pool, count), paths[name])
+    if "modinput" in wanted:
+        _modinput_inputs(paths)
     return paths
+
+
+def _modinput_inputs(paths: Dict[str, str]) -> None:
+    from win4658.splunk.package import build_package, extract_package
+
+    if not os.path.isdir(paths["modinput"]):
+        os.makedirs(paths["modinput"])
+        for name in ("xml", "json"):
+            os.symlink(paths[name], os.path.join(paths["modinput"], os.path.basename(paths[name])))
+    shutil.rmtree(os.path.join(DATA, "apps"), ignore_errors=True)
+    paths["app"] = extract_package(build_package(os.path.join(DATA, "package")), os.path.join(DATA, "apps"))
 
 
 def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row]:
     """Run each contender ``runs`` times, interleaved; the first contender is ours, the rest its peers."""
-    output = os.path.join(DATA, "output")
+    output = os.path.join(DATA, "output.ndjson")  # evtxtoelk writes a file only for these extensions
     results: Dict[str, List[Measurement]] = {contender.name: [] for contender in contenders}
-    documents: Dict[str, Optional[int]] = {}
-    records = 0
+    counts: Dict[str, Tuple[Optional[int], Optional[int]]] = {}
     for run in range(runs):
         for contender in contenders:
-            measured = run_measured(contender.argv(output), output)
+            measured = run_measured(contender.argv(output), output, contender.stdin)
             results[contender.name].append(measured)
-            documents[contender.name] = contender.documents(output, measured)
-            if contender.name == "win4658":
-                records = converted_counts(measured.stderr)[0]
+            counts[contender.name] = contender.counts(output, measured)
             print(f"  {name} run {run + 1}/{runs}: {contender.name} {measured.seconds:.2f} s", file=sys.stderr)
     os.unlink(output)
     ours_times = [m.seconds for m in results[contenders[0].name]]
+    records = counts[contenders[0].name][0] or 0  # every contender reads the same records
     rows = []
     for contender in contenders:
         measured = results[contender.name]
         ratios = {} if contender is not contenders[0] else {
             peer.name: statistics.median(p.seconds / o for p, o in zip(results[peer.name], ours_times)) for peer in contenders[1:]}
-        rows.append(Row(name, contender.name, records, documents[contender.name],
+        rows.append(Row(name, contender.name, records, counts[contender.name][1],
                         statistics.median(m.seconds for m in measured),
                         max(m.peak_rss_kib for m in measured) / 1024, ratios))
     return rows
@@ -134,12 +195,22 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         "xml": lambda: run_benchmark("XML → ECS", [ours("convert", paths["xml"], *ALL_EVENT_IDS)], args.runs),
         "json": lambda: run_benchmark("JSON-lines → ECS", [ours("convert", paths["json"], *ALL_EVENT_IDS)], args.runs),
         "workers": lambda: workers_benchmark(paths["parts"], args.runs),
+        "hunt": lambda: run_benchmark("hunt, JSON-lines", [hunter(paths["hunt"])], args.runs),
+        "modinput": lambda: modinput_benchmark(paths, args.runs),
         "memory": lambda: run_benchmark(f"EVTX {args.memory_mib} MiB → ECS (memory)", [ours("convert", paths["memory"])], 1),
     }
     for name in args.only:
         if name in plan:
             rows.extend(plan[name]())
     return rows
+
+
+def modinput_benchmark(paths: Dict[str, str], runs: int) -> List[Row]:
+    """The modular input over a directory holding the XML and the JSON-lines input; records = events in them."""
+    interpreters = [path for path in (MODINPUT_PYTHON, sys.executable) if os.path.exists(path)]
+    rows = run_benchmark("modular input, directory → stdout",
+                         [modular_input(paths["app"], paths["modinput"], python) for python in interpreters], runs)
+    return [row._replace(records=row.documents or 0, ratios={}) for row in rows]
 
 
 def workers_benchmark(parts: str, runs: int) -> List[Row]:
@@ -171,10 +242,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--evtx-mib", type=int, default=256, help="size of the EVTX input (default 256 MiB)")
     parser.add_argument("--xml-events", type=int, default=200_000)
     parser.add_argument("--json-events", type=int, default=200_000)
+    parser.add_argument("--hunt-events", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=4, help="files in the --workers benchmark (default 4)")
     parser.add_argument("--memory-mib", type=int, default=1024, help="EVTX size of the memory check (default 1024 MiB)")
-    parser.add_argument("--only", type=lambda text: text.split(","), default=["evtx", "xml", "json", "workers", "memory"],
-                        help="comma-separated subset of: evtx,xml,json,workers,memory")
+    parser.add_argument("--only", type=lambda text: text.split(","), default=list(BENCHMARKS),
+                        help=f"comma-separated subset of: {','.join(BENCHMARKS)}")
     parser.add_argument("--no-peers", action="store_true", help="skip evtx2json and evtxtoelk")
     return parser.parse_args(argv)
 
