@@ -20,9 +20,13 @@ from win4658.readers import read_paths
 
 DETECTIONS = load_bundle()
 RULES_FILE = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
-CORPUS_FILES = [
+CORPUS_FILES = [  # every event file of ../shared/corpus/MANIFEST.md
     "evtx/EVTX-to-MITRE-Attack/ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx",
+    "evtx/EVTX-to-MITRE-Attack/ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx",
     "evtx/EVTX-to-MITRE-Attack/ID4688_6416_4648-SystemNightMare.evtx",
+    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
+    "evtx/EVTX-ATTACK-SAMPLES/4765_sidhistory_add_t1178.evtx",
+    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
     "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip",
     "json/cmd_lsass_memory_dumpert_syscalls.zip",
     "json/rdp_interactive_taskmanager_lsass_dump.zip",
