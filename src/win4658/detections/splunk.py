@@ -96,7 +96,8 @@ SEARCHES: Dict[str, Callable[[Detection], str]] = {
 
 
 def stanza_name(detection: Detection) -> str:
-    return f"win4658 - {detection.number} - {detection.title}"
+    """The detection's id: short enough to type in `win4658 splunk search NAME`."""
+    return detection.id
 
 
 def search(detection: Detection) -> str:
@@ -104,7 +105,7 @@ def search(detection: Detection) -> str:
 
 
 def _stanza(detection: Detection) -> str:
-    description = " ".join(detection.spec["description"].split())
+    description = f"{detection.number}. {detection.title}. " + " ".join(detection.spec["description"].split())
     return "\n".join([
         f"[{stanza_name(detection)}]",
         f"description = {description}",
