@@ -77,7 +77,7 @@ def run_hunt(args: argparse.Namespace) -> int:
         print(json.dumps({"summary": hunt.summary.as_dict()}, ensure_ascii=False))
     else:
         _print_table(hunt, shown)
-    return 1 if hunt.summary.unreadable_files else 0
+    return 1 if hunt.summary.failed else 0
 
 
 def _print_table(hunt: Hunt, shown: Dict[str, List[Finding]]) -> None:

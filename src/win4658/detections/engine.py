@@ -1,6 +1,6 @@
 """The local engine for the per-event detections (1–4): does this 4658 deserve a finding?
 
-Each list kind has a matcher built from its detection's list; ``reason(event)`` returns why the event is
+Each list kind has a verdict built from its detection's list: ``verdict(host, path)`` says why the event is
 flagged, or None. Verdicts are cached per (host, path): real logs repeat a few hundred paths millions of times.
 """
 import re

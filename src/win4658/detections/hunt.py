@@ -7,7 +7,8 @@ per-event detections (1–4) and to the handle tracker, whose lifetimes give the
 from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Union
 
-from ..event import Event, ReadStats, RecordError
+from ..convert import Summary
+from ..event import Event, RecordError
 from ..readers import read_paths
 from .definitions import Detection, DetectionList, by_kind, load_bundle
 from .engine import EventDetections, Finding, event_process
@@ -17,23 +18,16 @@ from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
 HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
 
 
-class HuntSummary:
+class HuntSummary(Summary):
     """What a hunt read and found: per-detection counts, per-process counts, the lifetime statistics."""
 
     def __init__(self) -> None:
-        self.stats = ReadStats()
+        super().__init__()
         self.events = 0
-        self.skipped: Counter = Counter()
-        self.unreadable_files: List[str] = []
         self.findings: Counter = Counter()
         self.processes: Dict[str, Counter] = {}
         self.late_events = 0
         self.lifetime: dict = {}
-
-    def record_error(self, error: RecordError) -> None:
-        self.skipped[error.reason] += 1
-        if error.fatal:
-            self.unreadable_files.append(error.origin.path)
 
     def count(self, finding: Finding) -> None:
         self.findings[finding.detection] += 1

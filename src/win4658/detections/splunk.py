@@ -31,25 +31,20 @@ NORMALIZED_PATH = (f"eval win4658_path=replace(replace(process_path, {spl_string
 CLOSED_WITH_PROCESS = "`win4658_events` EventCode=4658 process_path=*"
 
 
-def _allowlist(detection: Detection) -> str:
+def _path_lookup(detection: Detection, inputs: str, column: str, keep_matched: bool) -> str:
+    """Look the normalised path up in the detection's WILDCARD lookup; keep the events it matches, or the others."""
     name = detection.list.name  # type: ignore[union-attr]
-    return (f"{CLOSED_WITH_PROCESS} | {NORMALIZED_PATH} "
-            f"| lookup {name} host AS dest process_path AS win4658_path OUTPUT process_path AS win4658_allowed "
-            f"| where isnull(win4658_allowed) | table {EVIDENCE}")
+    matched = f"win4658_{column}"
+    condition = f"isnotnull({matched})" if keep_matched else f"isnull({matched})"
+    return (f"{CLOSED_WITH_PROCESS} | {NORMALIZED_PATH} | lookup {name} {inputs} OUTPUT {column} AS {matched} "
+            f"| where {condition} | table {EVIDENCE}" + (f" {matched}" if keep_matched else ""))
 
 
-def _standard_folders(detection: Detection) -> str:
-    name = detection.list.name  # type: ignore[union-attr]
-    return (f"{CLOSED_WITH_PROCESS} | {NORMALIZED_PATH} "
-            f"| lookup {name} path_pattern AS win4658_path OUTPUT path_pattern AS win4658_standard_folder "
-            f"| where isnull(win4658_standard_folder) | table {EVIDENCE}")
-
-
-def _restricted_folders(detection: Detection) -> str:
-    name = detection.list.name  # type: ignore[union-attr]
-    return (f"{CLOSED_WITH_PROCESS} | {NORMALIZED_PATH} "
-            f"| lookup {name} path_pattern AS win4658_path OUTPUT path_pattern AS win4658_restricted_folder "
-            f"| where isnotnull(win4658_restricted_folder) | table {EVIDENCE} win4658_restricted_folder")
+SEARCHES_BY_LOOKUP = {  # kind → (lookup inputs, the list column that says it matched, keep the matched events)
+    "allowlist": ("host AS dest process_path AS win4658_path", "process_path", False),
+    "standard_folders": ("path_pattern AS win4658_path", "path_pattern", False),
+    "restricted_folders": ("path_pattern AS win4658_path", "path_pattern", True),
+}
 
 
 def _restricted_substrings(detection: Detection) -> str:
@@ -86,9 +81,7 @@ def _lifetime(detection: Detection) -> str:
 
 
 SEARCHES: Dict[str, Callable[[Detection], str]] = {
-    "allowlist": _allowlist,
-    "standard_folders": _standard_folders,
-    "restricted_folders": _restricted_folders,
+    **{kind: (lambda detection, spec=spec: _path_lookup(detection, *spec)) for kind, spec in SEARCHES_BY_LOOKUP.items()},
     "restricted_substrings": _restricted_substrings,
     "handle_trace": _trace,
     "handle_lifetime": _lifetime,
