@@ -40,6 +40,22 @@ class FileState:
         return self.size == size and self.mtime == mtime
 
 
+STATE_TYPES = {"path": (str,), "head_crc": (int,), "head_length": (int,), "position": (int,), "size": (int,),
+               "mtime": (int, float)}
+
+
+def _state_from(saved: dict) -> FileState:
+    """A FileState from its saved form; ValueError when a field is missing, extra or of the wrong type."""
+    if set(saved) != set(STATE_TYPES):
+        raise ValueError(f"a file entry has fields {sorted(saved)}, expected {sorted(STATE_TYPES)}")
+    for name, types in STATE_TYPES.items():
+        if not isinstance(saved[name], types) or isinstance(saved[name], bool):
+            raise ValueError(f"a file entry's {name} is {saved[name]!r}")
+    if saved["position"] < 0 or saved["head_length"] <= 0:
+        raise ValueError(f"a file entry has position {saved['position']} and head_length {saved['head_length']}")
+    return FileState(**saved)
+
+
 def head_crc(path: str, length: int) -> Optional[int]:
     """CRC-32 of the first ``length`` bytes, or None when the file is shorter."""
     with open(path, "rb") as stream:
@@ -68,7 +84,7 @@ class CheckpointStore:
                 document = json.load(stream)
             if document.get("version") != FORMAT_VERSION:
                 raise ValueError(f"unknown checkpoint version {document.get('version')!r}")
-            self.states = [FileState(**state) for state in document["files"]]
+            self.states = [_state_from(state) for state in document["files"]]
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             self.states = []
             raise CorruptCheckpoint(f"{self.path}: {error}") from None
@@ -90,7 +106,7 @@ class CheckpointStore:
         _fsync_directory(os.path.dirname(self.path) or ".")
 
     def match(self, paths: Iterable[str]) -> List[Tuple[str, FileState, str]]:
-        """(path, state, how) for each file: how is "known", "renamed", "truncated" or "new".
+        """(path, state, how) for each (non-empty) file: how is "known", "renamed", "truncated" or "new".
 
         A state is first offered to the file at its own path, then (rename, rotation) to any file with its head.
         """
