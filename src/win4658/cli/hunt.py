@@ -34,7 +34,8 @@ def register(subparsers) -> None:
         hunt.add_argument(f"--{option.replace('_', '-')}", metavar="CSV",
                           help=f"use this CSV (the header of lookups/{name}.csv) instead of the shipped list")
     hunt.add_argument("--long-handle", type=float, metavar="SECONDS",
-                      help="report handles open longer than this (default: the detection's threshold)")
+                      help="report handles open longer than this (default: the detection's threshold; "
+                           "-1 lists every paired handle with its duration)")
     hunt.add_argument("--format", choices=["table", "json"], default="table",
                       help="table: grouped for reading; json: one finding per line, then the summary")
     hunt.add_argument("--limit", type=int, default=10, metavar="N", help="findings shown per detection in the table (default 10)")
