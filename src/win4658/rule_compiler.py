@@ -2,7 +2,7 @@
 
 Each rule becomes a few straight lines (read the field, skip absent values, convert, store); nested targets are
 built through one cached local per intermediate object. Transforms are pure, so each rule remembers what a text or
-number converted to (results that are strings, numbers or None; a bounded number of them, so memory stays flat).
+number converted to (a bounded number of them, so memory stays flat), except the ones that build a fresh list.
 On any conversion error the compiled function hands the event to the rule-by-rule path, which raises the precise
 MappingError.
 """
@@ -14,10 +14,13 @@ Apply = Callable[[Event], Dict[str, Any]]
 READ_EXPRESSIONS = {"System": "system.get({name!r})", "EventData": "data.get({name!r})"}
 MEMO_LIMIT = 4096  # remembered conversions per rule
 MISSING = object()
+# Transforms that build a new list each time: a remembered one would be shared between documents.
+FRESH_LISTS = frozenset({"as_list", "lookup_list", "all_fields"})
 
 
 def remember(memo: Dict[Any, Any], raw: Any, value: Any) -> Any:
-    if value.__class__ in (str, int, type(None)) and len(memo) < MEMO_LIMIT:
+    """A lookup returns the table's own value (the same object every time); others return strings or numbers."""
+    if len(memo) < MEMO_LIMIT:
         memo[raw] = value
     return value
 
@@ -54,6 +57,10 @@ def _rule_lines(index: int, rule: Any, absent_values: Tuple[str, ...], nodes: "_
     lines = [f"raw = {read}", f"if {present}:"]
     if copy:
         return lines + ["    value = raw"] + _store(rule.path, nodes, "    ", False)
+    if rule.spec["transform"] == "as_list":
+        return lines + ["    value = [raw]"] + _store(rule.path, nodes, "    ", False)
+    if rule.spec["transform"] in FRESH_LISTS:
+        return lines + [f"    value = convert_{index}(raw)", "    if value is not None:"] + _store(rule.path, nodes, "        ", False)
     return lines + [
         "    if raw.__class__ is str or raw.__class__ is int:",
         f"        value = memo_{index}.get(raw, MISSING)",

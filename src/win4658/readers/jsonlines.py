@@ -72,7 +72,7 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         return None
     system, data = convert(document)
     system["EventID"] = event_id
-    return Event(system, {name: _text(value) for name, value in data.items()}, origin)
+    return Event(system, {name: value if value.__class__ is str else _text(value) for name, value in data.items()}, origin)
 
 
 def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
