@@ -57,14 +57,18 @@ def family(mapping: Mapping) -> List[int]:
     return sorted(mapping.event_ids)
 
 
+def follows_from_event_code(rule: Rule) -> bool:
+    """Constants and System.EventID rules: their value is a column of the event-code lookup."""
+    return "value" in rule.spec or rule.spec.get("source") == "System.EventID"
+
+
 def lookup_rules(mapping: Mapping) -> List[Rule]:
-    """Rules whose value follows from the EventCode alone: constants and System.EventID."""
-    return [rule for rule in mapping.rules if "value" in rule.spec or rule.spec.get("source") == "System.EventID"]
+    return [rule for rule in mapping.rules if follows_from_event_code(rule)]
 
 
 def eval_rules(mapping: Mapping) -> List[Rule]:
-    by_code = set(map(id, lookup_rules(mapping)))
-    return [rule for rule in mapping.rules if rule.target and id(rule) not in by_code]
+    """Rules that become calculated fields; the all_fields rule (target "") is the EventData extraction itself."""
+    return [rule for rule in mapping.rules if rule.target and not follows_from_event_code(rule)]
 
 
 def source_field(rule: Rule) -> str:

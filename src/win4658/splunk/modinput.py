@@ -8,30 +8,21 @@ A checkpoint is saved after every BATCH events and at the end of each file, alwa
 flushed to stdout: a kill -9 sends at most the events since the last save again; SIGTERM stops after the
 current event and saves first, so nothing is sent twice.
 """
-import glob
 import os
 import signal
-from typing import BinaryIO, Dict, List, Optional
+from typing import Dict, Optional
 
 from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
 
-from ..event import SUPPORTED_EVENT_IDS, Event, RecordError
+from ..event import Event, RecordError
 from ..readers import read_path
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState
+from .original import OriginalXml
+from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, file_size, is_true, parse_event_ids
 from .render import event_epoch, render_event_xml
 
 BATCH = 200
-ORIGINAL_MAX_BYTES = 1 << 20
-DEFAULT_EVENT_IDS = "4658,4656,4663"
 DEFAULT_SOURCETYPE = "XmlWinEventLog"
-
-
-def _size(path: str) -> int:
-    """The file's size; 0 when it vanished since it was listed."""
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 class StopFlag:
@@ -45,56 +36,6 @@ class StopFlag:
 
     def _request(self, _signum, _frame) -> None:
         self.requested = True
-
-
-def parse_event_ids(text: str) -> frozenset:
-    """'4658, 4656' → frozenset({4656, 4658}); ValueError naming what is wrong."""
-    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
-    if not parts:
-        raise ValueError("event_ids is empty: give a comma-separated list such as 4658,4656,4663")
-    ids = set()
-    for part in parts:
-        if not part.isdigit() or int(part) not in SUPPORTED_EVENT_IDS:
-            raise ValueError(f"event_ids: {part!r} is not a supported event id "
-                             f"(choose from {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})")
-        ids.add(int(part))
-    return frozenset(ids)
-
-
-def is_true(value: object) -> bool:
-    return str(value).strip().lower() in ("1", "true", "t", "yes", "y")
-
-
-def discover(path: str, recursive: bool) -> List[str]:
-    """Files under a directory (recursively or not) or matching a glob (** when recursive), sorted."""
-    if os.path.isdir(path):
-        if recursive:
-            found = [os.path.join(root, name) for root, _dirs, names in os.walk(path) for name in names]
-        else:
-            found = [os.path.join(path, name) for name in os.listdir(path)]
-    else:
-        found = glob.glob(path, recursive=recursive)
-    return sorted(file for file in found if os.path.isfile(file) and not os.path.basename(file).startswith("."))
-
-
-def check_parameters(parameters: Dict[str, str]) -> None:
-    """What validate_input checks: the path names readable files or a readable directory, the ids are supported."""
-    parse_event_ids(parameters.get("event_ids") or DEFAULT_EVENT_IDS)
-    path = (parameters.get("path") or "").strip()
-    if not path:
-        raise ValueError("path is required: a directory, a file or a glob such as /data/evtx/*.evtx")
-    if os.path.isdir(path):
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise ValueError(f"path {path!r}: the directory is not readable by the Splunk user")
-        return
-    if glob.has_magic(path):
-        if not os.path.isdir(os.path.dirname(path) or "."):
-            raise ValueError(f"path {path!r}: the directory of the pattern does not exist")
-        return
-    if not os.path.isfile(path):
-        raise ValueError(f"path {path!r} does not exist")
-    if not os.access(path, os.R_OK):
-        raise ValueError(f"path {path!r} is not readable by the Splunk user")
 
 
 def build_scheme() -> Scheme:
@@ -111,39 +52,6 @@ def build_scheme() -> Scheme:
     scheme.add_argument(Argument("event_ids", title="Event ids",
                                  description=f"Comma-separated event ids to read (default {DEFAULT_EVENT_IDS})."))
     return scheme
-
-
-class OriginalXml:
-    """The text of an XML record exactly as a UTF-8 file holds it, when that is one line starting with <Event."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.stream: Optional[BinaryIO] = None
-        with open(path, "rb") as probe:
-            head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        if head.startswith(b"<"):
-            self.stream = open(path, "rb")
-
-    def text(self, event: Event) -> Optional[str]:
-        origin = event.origin
-        if self.stream is None or origin.path != self.path or origin.offset is None:
-            return None
-        self.stream.seek(origin.offset)
-        record = b""
-        while b"</Event>" not in record and len(record) < ORIGINAL_MAX_BYTES:
-            block = self.stream.read(65536)
-            if not block:
-                return None
-            record += block
-        end = record.find(b"</Event>")
-        record = record[:end + len(b"</Event>")]
-        if end < 0 or not record.startswith(b"<Event") or b"\n" in record or b"\r" in record:
-            return None
-        return record.decode("utf-8", "replace")
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
 
 
 class FileReader:
@@ -164,7 +72,7 @@ class FileReader:
     def run(self) -> None:
         self._load_checkpoint()
         files = [path for path in discover(self.parameters["path"], is_true(self.parameters.get("recursive")))
-                 if _size(path)]
+                 if file_size(path)]
         for path, state, how in self.store.match(files):
             if how in ("renamed", "truncated"):
                 self.log(EventWriter.WARN if how == "truncated" else EventWriter.INFO,
