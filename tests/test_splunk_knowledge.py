@@ -418,3 +418,15 @@ def test_every_transform_of_ours_is_covered_and_used():
 def test_xml_regexes_leave_other_event_codes_alone(name):
     other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
     assert _one_transform(name, other) == {}
+
+
+def test_the_fields_splunk_ta_windows_keeps_beside_us_are_the_documented_ones():
+    """Our pattern source stanza (priority 0) loses to the TA's literal one (100) for the same EVAL: README lists these."""
+    note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
+    source_stanza = note.split("- `[source::XmlWinEventLog:Security]`:", 1)[1].split("\n- ", 1)[0]
+    theirs = set(stdlib_re.findall(r"`EVAL-([a-z_]+)`", source_stanza))
+    ours = {attribute[5:] for attribute in PROPS.options(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")}
+    assert ours & theirs == {"process", "process_path", "process_id", "process_exec", "process_name", "user",
+                             "src_user", "action"}
+    by_lookup = {rule.target for rule in knowledge.lookup_rules(bundled("cim"))}
+    assert by_lookup & theirs == {"vendor", "product"}
