@@ -9,6 +9,7 @@ import os
 import random
 import struct
 import zlib
+from datetime import datetime, timedelta
 from typing import Dict, Iterator, List, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
@@ -24,6 +25,7 @@ CHUNK_MAGIC = b"ElfChnk\x00"
 HEADER_CRC_SPAN = 120  # the file header's CRC32 covers its first 120 bytes
 DIRTY_FLAG = 0x0001
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
+NXLOG_UTC_OFFSET = timedelta(hours=4)  # a collector at UTC-4, as in the OTRF datasets
 LINE_BREAKS = {"\n": "&#10;", "\r": "&#13;"}  # keeps one event per line; expat turns them back into text
 
 
@@ -130,8 +132,12 @@ def event_xml(event: Event) -> str:
 def nxlog_document(event: Event) -> dict:
     """One event the way NXLog im_msvistalog ships it through Logstash (the OTRF datasets' shape)."""
     system = event.system
+    created = datetime.strptime(system["TimeCreated"][:19], "%Y-%m-%dT%H:%M:%S")
+    local = created - NXLOG_UTC_OFFSET  # NXLog writes EventTime and EventReceivedTime in the collector's local time
     document = {
-        "@timestamp": system["TimeCreated"], "Hostname": system.get("Computer"), "Keywords": -9214364837600034816,
+        "EventTime": f"{local:%Y-%m-%d %H:%M:%S}", "EventReceivedTime": f"{local + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}",
+        "@timestamp": f"{created + timedelta(seconds=1):%Y-%m-%dT%H:%M:%S}.000Z", "Hostname": system.get("Computer"),
+        "Keywords": -9214364837600034816,
         "EventType": "AUDIT_SUCCESS", "SeverityValue": 2, "Severity": "INFO", "EventID": event.event_id,
         "SourceName": system.get("Provider"), "ProviderGuid": system.get("ProviderGuid"), "Version": 1,
         "Task": system.get("Task"), "OpcodeValue": 0, "RecordNumber": int(system["EventRecordID"]),

@@ -68,7 +68,7 @@ def test_edge_cases_cover_a_result_and_a_collision():
 
 def _outcome(apply, event):
     try:
-        return "document", orjson.dumps(apply(event))
+        return "result", orjson.dumps(apply(event))
     except Exception as error:  # noqa: BLE001 - the very exception is what is compared
         return "error", type(error).__name__, str(error)
 
@@ -147,3 +147,23 @@ def test_workers_must_be_positive():
     result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", "0", SAMPLE_XML],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "not a positive number: '0'" in result.stderr
+
+
+@pytest.mark.parametrize("text, time_format", [
+    ("2020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-10-18T10:56:16", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-02-30 06:56:14", "%Y-%m-%d %H:%M:%S"),  # no such day
+    ("2020-10-18 06:56:60", "%Y-%m-%d %H:%M:%S"),  # strptime's own rule for second 60
+    ("0000-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-1-8 6:56:14", "%Y-%m-%d %H:%M:%S"),  # not canonical: strptime reads it
+    ("2020-10-18 06:56:14", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-10-18 06:56:14 ", "%Y-%m-%d %H:%M:%S"),
+    ("２020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),  # a non-ASCII digit
+])
+def test_fast_time_parsing_equals_strptime(text, time_format):
+    from datetime import datetime
+
+    from win4658.readers.jsonlines import _strptime
+
+    assert _outcome(lambda _: _strptime(text, time_format).isoformat(), None) == \
+        _outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)

@@ -5,6 +5,7 @@
 - NXLog im_msvistalog / OTRF exports: EventData fields flat at top level beside ``EventID``, ``Hostname``.
 """
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
@@ -27,6 +28,11 @@ NXLOG_SYSTEM_KEYS = frozenset({
     "RecordNumber", "RelatedActivityID", "Severity", "SeverityValue", "SourceModuleName", "SourceModuleType",
     "SourceName", "Task", "ThreadID", "TimeCreated", "UserID", "Version", "host", "port", "tags",
 })
+
+
+# "YYYY-MM-DD hh:mm:ss" / "YYYY-MM-DDThh:mm:ss" in ASCII digits, by the separator the format puts between date and time
+CANONICAL_TIME = {separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")
+                  for separator in (" ", "T")}
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
@@ -145,11 +151,22 @@ def _flat_time(document: dict) -> Optional[str]:
     event_time, received, stamp = document.get("EventTime"), document.get("EventReceivedTime"), document.get("@timestamp")
     if not (event_time and received and stamp):
         return stamp
-    local_received = datetime.strptime(received, "%Y-%m-%d %H:%M:%S")
-    utc_received = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+    local_received = _strptime(received, "%Y-%m-%d %H:%M:%S")
+    utc_received = _strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
     quarter_hours = round((local_received - utc_received).total_seconds() / 900)
-    utc_event = datetime.strptime(event_time, "%Y-%m-%d %H:%M:%S") - timedelta(minutes=15 * quarter_hours)
+    utc_event = _strptime(event_time, "%Y-%m-%d %H:%M:%S") - timedelta(minutes=15 * quarter_hours)
     return utc_event.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _strptime(text: str, time_format: str) -> datetime:
+    """datetime.strptime(text, time_format) for the two formats above, several times faster on canonical text;
+    anything else (or an impossible date) goes to strptime itself, which gives its own answer or error."""
+    if CANONICAL_TIME[time_format[8]].fullmatch(text):
+        try:
+            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:]))
+        except ValueError:
+            pass
+    return datetime.strptime(text, time_format)
 
 
 def _as_utc_iso(text: str) -> str:
