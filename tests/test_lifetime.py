@@ -50,6 +50,15 @@ def test_a_close_pairs_with_the_most_recent_open_and_discards_older_ones():
     assert (tracker.paired, tracker.unmatched_closes, tracker.discarded_opens, len(tracker.open)) == (1, 1, 1, 0)
 
 
+def test_past_the_limit_the_oldest_open_handle_is_forgotten():
+    tracker = HandleTracker(max_open=2)
+    for seconds, handle in ((1, "0x1"), (2, "0x2"), (3, "0x1"), (4, "0x3")):  # 0x1 reopened: now the newest
+        tracker.observe(_event(4656, seconds, handle=handle), None)
+    assert list(key[2] for key in tracker.open) == ["0x1", "0x3"]
+    assert (tracker.forgotten_opens, tracker.discarded_opens) == (1, 1)
+    assert tracker.observe(_event(4658, 5, handle="0x2"), None) is None
+
+
 def test_failed_requests_and_handle_zero_open_nothing():
     events = [_event(4656, 1, keywords="0x8010000000000000"), _event(4658, 2),
               _event(4656, 3, handle="0x0"), _event(4658, 4, handle="0x0"),

@@ -8,6 +8,7 @@ from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import Finding
 from ..detections.hunt import Hunt, HuntSummary
+from ..detections.lifetime import DEFAULT_MAX_OPEN
 from ..detections.timeline import DEFAULT_WINDOW
 from ..event import RecordError, ReadStats
 from ..examples import EXAMPLE_FILES
@@ -41,6 +42,8 @@ def register(subparsers) -> None:
     hunt.add_argument("--limit", type=int, default=10, metavar="N", help="findings shown per detection in the table (default 10)")
     hunt.add_argument("--reorder-window", type=int, default=DEFAULT_WINDOW, metavar="EVENTS",
                       help=f"events held to restore time order (default {DEFAULT_WINDOW})")
+    hunt.add_argument("--max-open-handles", type=int, default=DEFAULT_MAX_OPEN, metavar="N",
+                      help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})")
     hunt.set_defaults(func=run_hunt)
 
     baseline = subparsers.add_parser(
@@ -62,7 +65,8 @@ def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
 
 def run_hunt(args: argparse.Namespace) -> int:
     try:
-        hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window)
+        hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
+                    max_open_handles=args.max_open_handles)
     except DefinitionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
@@ -118,7 +122,10 @@ def _print_lifetime(threshold: float, summary: HuntSummary) -> None:
     print(f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
           f"unmatched {lifetime['unmatched_closes']}; opens {lifetime['opens']} "
           f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
-          f"failed or handle 0x0 {lifetime['opens_not_counted']}); long-handle threshold {threshold:g} s")
+          f"failed or handle 0x0 {lifetime['opens_not_counted']}"
+          + (f", forgotten over --max-open-handles {lifetime['opens_forgotten_over_limit']}"
+             if lifetime["opens_forgotten_over_limit"] else "")
+          + f"); long-handle threshold {threshold:g} s")
     by_process = sorted(lifetime["by_process"].items(), key=lambda item: -item[1]["handles"])[:10]
     if by_process:
         print(f"  {'handles':>8} {'mean s':>12} {'longest s':>12}  process")

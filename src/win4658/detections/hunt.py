@@ -12,7 +12,7 @@ from ..event import Event, RecordError
 from ..readers import read_paths
 from .definitions import Detection, DetectionList, by_kind, load_bundle
 from .engine import EventDetections, Finding, event_process
-from .lifetime import HandleTracker, Lifetime, lifetime_user
+from .lifetime import DEFAULT_MAX_OPEN, HandleTracker, Lifetime, lifetime_user
 from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
 
 HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
@@ -50,7 +50,8 @@ class Hunt:
 
     def __init__(self, detections: Optional[List[Detection]] = None,
                  lists: Optional[Dict[str, DetectionList]] = None,
-                 long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW):
+                 long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW,
+                 max_open_handles: int = DEFAULT_MAX_OPEN):
         self.detections = detections if detections is not None else load_bundle()
         self.per_event = EventDetections(self.detections, lists)
         kinds = by_kind(self.detections)
@@ -59,10 +60,11 @@ class Hunt:
         default_threshold = self.lifetime.parameters["long_handle_seconds"] if self.lifetime else 0
         self.long_handle_seconds = default_threshold if long_handle_seconds is None else long_handle_seconds
         self.window = window
+        self.max_open_handles = max_open_handles
         self.summary = HuntSummary()
 
     def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, RecordError]]:
-        tracker = HandleTracker()
+        tracker = HandleTracker(self.max_open_handles)
         order = TimeOrder(self.window)
         for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
             if isinstance(result, RecordError):

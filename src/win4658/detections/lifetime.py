@@ -9,7 +9,8 @@ time order, ties by position in the input:
   opens for that key: the handle value was reused, so their closes were not logged. A 4658 with no open
   handle is counted as unmatched.
 
-Only the most recent open per key is kept, so memory is bounded by the number of open handles.
+Only the most recent open per key is kept, so memory is bounded by the number of open handles (and that by
+``max_open``).
 """
 from sys import intern
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -22,6 +23,7 @@ from .timeline import format_ns
 FAILURE_KEYWORDS = ("0x8010000000000000", "Audit Failure")
 ZERO_HANDLES = ("0x0", "0", "0x00000000", "0x0000000000000000")
 MAX_TRACED_ACCESSES = 32
+DEFAULT_MAX_OPEN = 50_000
 HandleKey = Tuple[Optional[str], int, str]
 
 
@@ -120,13 +122,19 @@ class ProcessStatistics:
 
 
 class HandleTracker:
-    """Feed events in time order with ``observe``; it returns the Lifetime a 4658 completes, if any."""
+    """Feed events in time order with ``observe``; it returns the Lifetime a 4658 completes, if any.
 
-    def __init__(self) -> None:
-        self.open: Dict[HandleKey, OpenHandle] = {}
+    At most ``max_open`` handles are kept open: past that the oldest open is forgotten (and counted), so memory
+    stays bounded even over logs where opens pile up without closes.
+    """
+
+    def __init__(self, max_open: int = DEFAULT_MAX_OPEN) -> None:
+        self.max_open = max(max_open, 1)
+        self.open: Dict[HandleKey, OpenHandle] = {}  # in the order the handles were opened
         self.opens = 0
         self.not_opened = 0
         self.discarded_opens = 0
+        self.forgotten_opens = 0
         self.closes = 0
         self.paired = 0
         self.unmatched_closes = 0
@@ -151,8 +159,11 @@ class HandleTracker:
             self.not_opened += 1
             return
         self.opens += 1
-        if key in self.open:
+        if self.open.pop(key, None) is not None:
             self.discarded_opens += 1
+        elif len(self.open) >= self.max_open:
+            del self.open[next(iter(self.open))]
+            self.forgotten_opens += 1
         self.open[key] = OpenHandle(time, event)
 
     def _access(self, handle: OpenHandle, event: Event, time: Optional[int]) -> None:
@@ -183,6 +194,7 @@ class HandleTracker:
             "opens": self.opens,
             "opens_not_counted": self.not_opened,
             "opens_discarded_by_reuse": self.discarded_opens,
+            "opens_forgotten_over_limit": self.forgotten_opens,
             "still_open": len(self.open),
             "accesses": self.accesses,
             "by_process": {process: stats.as_dict() for process, stats in sorted(self.by_process.items())},
