@@ -89,3 +89,20 @@ def test_an_edited_substring_list_replaces_the_shipped_one(capsys, tmp_path):
 def test_an_unreadable_path_makes_the_exit_status_non_zero(capsys, tmp_path):
     status, _out, err = _run(capsys, "hunt", str(tmp_path / "missing.evtx"))
     assert status == 1 and "missing.evtx" in err
+
+
+def test_trace_lists_every_event_of_one_handle_oldest_first(capsys):
+    status, out, _err = _run(capsys, "hunt", "--trace", "ws01.contoso.local,6960,0x2A4")
+    assert status == 0 and [line.split()[:2] for line in out.splitlines()] == [
+        ["2026-03-02T09:31:07.250118Z", "4656"], ["2026-03-02T09:31:07.250530Z", "4663"],
+        ["2026-03-02T09:31:07.262947Z", "4658"]]
+
+
+def test_trace_puts_a_newest_first_export_back_in_order(capsys):
+    dumpert = shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")
+    _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", "WORKSTATION5,0x1a74,0xc4", dumpert)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(row["time"], row["event_id"]) for row in rows] == [
+        ("2020-10-18T10:56:14.368000Z", 4656), ("2020-10-18T10:56:14.372000Z", 4663),
+        ("2020-10-18T10:56:14.646000Z", 4658)]
+    assert rows[0]["object_name"] == r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"

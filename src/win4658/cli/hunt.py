@@ -2,15 +2,16 @@
 import argparse
 import json
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
-from ..detections.engine import Finding
-from ..detections.hunt import Hunt, HuntSummary
+from ..detections.engine import Finding, event_process, event_user
+from ..detections.hunt import Hunt, HuntSummary, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN
-from ..detections.timeline import DEFAULT_WINDOW
-from ..event import RecordError, ReadStats
+from ..detections.timeline import DEFAULT_WINDOW, format_ns
+from ..event import Event, RecordError, ReadStats
+from ..mapping import hex_to_int
 from ..examples import EXAMPLE_FILES
 from .common import report_error
 
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
                       help=f"events held to restore time order (default {DEFAULT_WINDOW})")
     hunt.add_argument("--max-open-handles", type=int, default=DEFAULT_MAX_OPEN, metavar="N",
                       help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})")
+    hunt.add_argument("--trace", type=_handle, metavar="HOST,PROCESSID,HANDLEID",
+                      help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
+                           "(e.g. WS01.contoso.local,0x1b30,0x2a4)")
     hunt.set_defaults(func=run_hunt)
 
     baseline = subparsers.add_parser(
@@ -57,6 +61,17 @@ def register(subparsers) -> None:
     baseline.set_defaults(func=run_baseline)
 
 
+def _handle(text: str) -> Tuple[str, str, str]:
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected HOST,PROCESSID,HANDLEID, got {text!r}")
+    try:
+        hex_to_int(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a process id: {parts[1]!r}") from None
+    return parts[0], parts[1], parts[2]
+
+
 def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
     shipped = {detection.list.name: detection.list for detection in load_bundle() if detection.list}
     return {name: shipped[name].replaced_from(getattr(args, option))
@@ -64,6 +79,8 @@ def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
 
 
 def run_hunt(args: argparse.Namespace) -> int:
+    if args.trace:
+        return run_trace(args)
     try:
         hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
                     max_open_handles=args.max_open_handles)
@@ -134,6 +151,29 @@ def _print_lifetime(threshold: float, summary: HuntSummary) -> None:
     skipped = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary.skipped.items())) or "none"
     print(f"\nfiles: {summary.stats.files}, records read: {summary.stats.records}, events hunted: {summary.events}, "
           f"skipped: {skipped}" + (f", out of time order beyond the window: {summary.late_events}" if summary.late_events else ""))
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    failed = False
+    for item in trace_handle(args.paths or EXAMPLE_FILES, *args.trace, window=args.reorder_window):
+        if isinstance(item, RecordError):
+            report_error(item)
+            failed = failed or item.fatal
+            continue
+        time, event = item
+        row = _trace_row(event, format_ns(time) or event.system.get("TimeCreated"))
+        print(json.dumps(row, ensure_ascii=False) if args.format == "json" else
+              " ".join(str(row.get(name) or "-") for name in ("time", "event_id", "user", "process", "access_mask",
+                                                              "object_type", "object_name")))
+    return 1 if failed else 0
+
+
+def _trace_row(event: Event, time: Optional[str]) -> dict:
+    data = event.data
+    return {"time": time, "event_id": event.event_id, "host": event.system.get("Computer"), "user": event_user(event),
+            "process": event_process(event), "process_id": data.get("ProcessId"), "handle_id": data.get("HandleId"),
+            "access_mask": data.get("AccessMask"), "object_type": data.get("ObjectType"),
+            "object_name": data.get("ObjectName"), "source": str(event.origin)}
 
 
 def run_baseline(args: argparse.Namespace) -> int:

@@ -5,14 +5,15 @@ per-event detections (1–4) and to the handle tracker, whose lifetimes give the
 (6) findings. Findings are yielded as they are found; the summary counts everything.
 """
 from collections import Counter
-from typing import Dict, Iterable, Iterator, List, Optional, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ..convert import Summary
 from ..event import Event, RecordError
+from ..mapping import hex_to_int
 from ..readers import read_paths
 from .definitions import Detection, DetectionList, by_kind, load_bundle
 from .engine import EventDetections, Finding, event_process
-from .lifetime import DEFAULT_MAX_OPEN, HandleTracker, Lifetime, lifetime_user
+from .lifetime import DEFAULT_MAX_OPEN, HandleTracker, Lifetime, handle_key, lifetime_user
 from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
 
 HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
@@ -116,3 +117,18 @@ def _trace_events(lifetime: Lifetime) -> List[dict]:
               "access_mask": lifetime.opened.access_mask, "object_name": lifetime.opened.object_name}
     closed = {"time": format_ns(lifetime.closed_ns), "event_id": 4658}
     return [opened, *lifetime.accesses, closed]
+
+
+def trace_handle(paths: Iterable[str], host: str, process_id: str, handle_id: str,
+                 window: int = DEFAULT_WINDOW) -> Iterator[Union[Tuple[Optional[int], Event], RecordError]]:
+    """Detection 5 as a drill-down: every 4656, 4663 and 4658 of one handle, oldest first, with its time."""
+    wanted = (host.lower(), hex_to_int(process_id), handle_id.lower())
+    order = TimeOrder(window)
+    for result in read_paths(paths, HUNT_EVENT_IDS):
+        if isinstance(result, RecordError):
+            yield result
+            continue
+        key = handle_key(result)
+        if key is not None and ((key[0] or "").lower(), key[1], key[2].lower()) == wanted:
+            yield from order.push(time_ns(result.system.get("TimeCreated")), result)
+    yield from order.drain()
