@@ -12,6 +12,8 @@ from .paths import pattern_regex, wildcard_regex
 
 INDEX_PATTERNS = ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 ATTACK = "https://attack.mitre.org"
+EVIDENCE_FIELDS = ["host.name", "user.name", "process.executable", "process.pid", "winlog.event_data.HandleId",
+                   "winlog.event_data.ObjectName"]
 CLOSED_WITH_PROCESS = 'any where event.code == "4658" and process.executable != null'
 
 
@@ -106,6 +108,7 @@ def rule(detection: Detection) -> Dict[str, object]:
         "enabled": False,
         "max_signals": 100,
         "version": 1,
+        "investigation_fields": {"field_names": EVIDENCE_FIELDS},
     }
     if detection.kind == "handle_lifetime":
         document["building_block_type"] = "default"
