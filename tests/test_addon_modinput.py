@@ -359,3 +359,53 @@ def test_one_line_xml_is_sent_with_the_files_own_bytes(app_dir, tmp_path):
         NATIVE_LINE, NATIVE_LINE.replace("276725", "276726")]
     fields = search_time_fields(NATIVE_LINE, "XmlWinEventLog", "XmlWinEventLog:Security")
     assert (fields["process_id"], fields["process_name"], fields["user"]) == (620, "lsass.exe", "DC01$")
+
+
+def _overwrite_line(path, index, filler=b"x"):
+    """Replace line ``index`` by garbage of the same length, in place (the file's head and size stay)."""
+    lines = open(path, "rb").read().split(b"\n")
+    lines[index] = filler * len(lines[index])
+    open(path, "r+b").write(b"\n".join(lines))
+
+
+def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_path):
+    python = _interpreter("3.13")
+    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
+    data.mkdir()
+    checkpoints.mkdir()
+    path = data / "growing.json"
+    write_jsonlines(path, range(1, 31))
+    definition = input_definition(checkpoints, data)
+    assert len(event_keys(run_input(python, app_dir, definition)[1])) == 30
+    [state] = json.loads((checkpoints / "test.json").read_text())["files"]
+    assert state["offset"] == open(path, "rb").read().rindex(b"\n", 0, -1) + 1 and state["position"] == 30
+    _overwrite_line(path, 10)  # were the file parsed from its start again, this line would be reported
+    write_jsonlines(path, range(31, 34))
+    code, stdout, stderr = run_input(python, app_dir, definition)
+    assert [key[1] for key in event_keys(stdout)] == [31, 32, 33]
+    assert "WARN" not in stderr
+
+
+def test_a_changed_record_at_the_saved_offset_falls_back_to_counting(app_dir, tmp_path):
+    python = _interpreter("3.13")
+    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
+    data.mkdir()
+    checkpoints.mkdir()
+    path = data / "rewritten.json"
+    write_jsonlines(path, range(1, 21))
+    definition = input_definition(checkpoints, data)
+    assert len(event_keys(run_input(python, app_dir, definition)[1])) == 20
+    _overwrite_line(path, 19)
+    write_jsonlines(path, range(21, 23))
+    code, stdout, stderr = run_input(python, app_dir, definition)
+    assert [key[1] for key in event_keys(stdout)] == [21, 22]
+    assert "is not the one sent last: counting records from the start instead" in stderr
+
+
+def test_archives_and_evtx_are_counted_not_offset(app_dir, tmp_path):
+    source = shared_path("corpus", "json", "empire_enable_rdp.tar.gz")
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
+    [state] = json.loads((checkpoints / "test.json").read_text())["files"]
+    assert (state["offset"], state["position"]) == (-1, 12 + 6 + 6)  # results (not records) up to the last event

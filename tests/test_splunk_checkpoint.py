@@ -88,9 +88,9 @@ def test_two_files_with_the_same_head_keep_their_own_states(tmp_path):
 @pytest.mark.parametrize("content, reason", [
     ("{not json", "Expecting property name"),
     ('{"version": 2, "files": []}', "unknown checkpoint version 2"),
-    ('{"version": 1, "files": [{"path": 1, "head_crc": 1, "head_length": 1, "position": 0, "size": 0, "mtime": 0}]}',
+    ('{"version": 1, "files": [{"path": 1, "head_crc": 1, "head_length": 1, "position": 0, "offset": -1, "size": 0, "mtime": 0}]}',
      "path is 1"),
-    ('{"version": 1, "files": [{"path": "p", "head_crc": 1, "head_length": 1, "position": -3, "size": 0, "mtime": 0}]}',
+    ('{"version": 1, "files": [{"path": "p", "head_crc": 1, "head_length": 1, "position": -3, "offset": -1, "size": 0, "mtime": 0}]}',
      "position -3"),
     ('{"version": 1, "files": [{"path": "p"}]}', "a file entry has fields ['path']"),
     ('[]', "'list' object has no attribute 'get'"),

@@ -3,8 +3,10 @@
 A file is known by the CRC of its first bytes (so a renamed or rotated file is recognised), salted with its
 path only when two files share the same head. The position is the number of reader results (events and
 record errors, in reading order) already handled; everything up to the last event sent counts, a record
-error after it does not (a half-written last line is read again once complete). The whole store is one JSON
-file, replaced atomically: written to a temporary file, fsynced, renamed over the old one.
+error after it does not (a half-written last line is read again once complete). For a plain UTF-8 text file
+(JSON-lines, event XML) the byte offset where the last sent record starts is kept too, so that a file that
+grows is read on from there instead of from its start. The whole store is one JSON file, replaced
+atomically: written to a temporary file, fsynced, renamed over the old one.
 """
 import json
 import os
@@ -23,15 +25,20 @@ class CorruptCheckpoint(ValueError):
 class FileState:
     """What is known about one file: its identity (head CRC over head_length bytes) and how far it was read."""
 
-    __slots__ = ("path", "head_crc", "head_length", "position", "size", "mtime")
+    __slots__ = ("path", "head_crc", "head_length", "position", "offset", "size", "mtime")
 
-    def __init__(self, path: str, head_crc: int, head_length: int, position: int = 0, size: int = 0, mtime: float = 0.0):
+    def __init__(self, path: str, head_crc: int, head_length: int, position: int = 0, offset: int = -1,
+                 size: int = 0, mtime: float = 0.0):
         self.path = path
         self.head_crc = head_crc
         self.head_length = head_length
         self.position = position
+        self.offset = offset  # byte offset of the last sent record in a plain text file, -1 when not known
         self.size = size
         self.mtime = mtime
+
+    def restart(self) -> None:
+        self.position, self.offset = 0, -1
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -40,8 +47,8 @@ class FileState:
         return self.size == size and self.mtime == mtime
 
 
-STATE_TYPES = {"path": (str,), "head_crc": (int,), "head_length": (int,), "position": (int,), "size": (int,),
-               "mtime": (int, float)}
+STATE_TYPES = {"path": (str,), "head_crc": (int,), "head_length": (int,), "position": (int,), "offset": (int,),
+               "size": (int,), "mtime": (int, float)}
 
 
 def _state_from(saved: dict) -> FileState:
@@ -51,7 +58,7 @@ def _state_from(saved: dict) -> FileState:
     for name, types in STATE_TYPES.items():
         if not isinstance(saved[name], types) or isinstance(saved[name], bool):
             raise ValueError(f"a file entry's {name} is {saved[name]!r}")
-    if saved["position"] < 0 or saved["head_length"] <= 0:
+    if saved["position"] < 0 or saved["offset"] < -1 or saved["head_length"] <= 0:
         raise ValueError(f"a file entry has position {saved['position']} and head_length {saved['head_length']}")
     return FileState(**saved)
 
@@ -135,7 +142,8 @@ class CheckpointStore:
             if size >= state.head_length and head_crc(path, state.head_length) == state.head_crc:
                 how = "known" if state.path == path else "renamed"
                 if size < state.size:
-                    how, state.position = "truncated", 0
+                    how = "truncated"
+                    state.restart()
                 state.path = path
                 self._widen_head(state, path, size)
                 return state, how

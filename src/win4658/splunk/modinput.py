@@ -10,14 +10,14 @@ current event and saves first, so nothing is sent twice.
 """
 import os
 import signal
-from typing import Dict, Optional
+from typing import BinaryIO, Dict, Iterator, Optional, Tuple
 
 from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
 
-from ..event import Event, RecordError
-from ..readers import read_path
+from ..event import Event, ReadResult, ReadStats, RecordError
+from ..readers import read_path, read_stream
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState
-from .original import OriginalXml
+from .original import OriginalXml, plain_text_kind
 from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, file_size, is_true, parse_event_ids
 from .render import event_epoch, render_event_xml
 
@@ -99,28 +99,29 @@ class FileReader:
         status = os.stat(path)
         if state.unchanged(status.st_size, status.st_mtime):
             return True
-        original = OriginalXml(path)
+        kind = plain_text_kind(path)
+        original = OriginalXml(path, kind)
         try:
-            return self._send_new_events(path, state, status, original)
+            return self._send_new_events(path, state, status, kind, original)
         finally:
             original.close()
 
-    def _send_new_events(self, path: str, state: FileState, status: os.stat_result, original: OriginalXml) -> bool:
+    def _send_new_events(self, path: str, state: FileState, status: os.stat_result, kind: Optional[str],
+                         original: OriginalXml) -> bool:
         unsaved = 0
         complete = True
-        for sequence, result in enumerate(read_path(path, self.event_ids), 1):
-            if sequence <= state.position:
-                continue
+        for sequence, offset, result in self._new_results(path, state, kind):
             if isinstance(result, RecordError):
                 self.log(EventWriter.ERROR if result.fatal else EventWriter.WARN, str(result))
                 complete = complete and not result.fatal  # an unreadable file is tried again next time
                 continue
             if self.stop.requested:
                 return False
-            self.writer.write_event(self._splunk_event(result, original.text(result)))
+            self.writer.write_event(self._splunk_event(result, original.text_at(offset)))
             self.sent += 1
             unsaved += 1
-            state.position = sequence
+            state.position = sequence if sequence is not None else state.position
+            state.offset = offset if offset is not None else state.offset
             if unsaved >= BATCH:
                 self.store.save()
                 unsaved = 0
@@ -130,6 +131,33 @@ class FileReader:
             state.size, state.mtime = status.st_size, status.st_mtime
         self.store.save()
         return True
+
+    def _new_results(self, path: str, state: FileState,
+                     kind: Optional[str]) -> Iterator[Tuple[Optional[int], Optional[int], ReadResult]]:
+        """(sequence, file offset, result) after the last sent record: read on from its offset in a plain text
+        file, else counted from the start (sequence is None when reading on from an offset)."""
+        if kind is not None and state.offset >= 0:
+            resumed = self._after_offset(path, state.offset)
+            if resumed is not None:
+                yield from resumed
+                return
+            self.log(EventWriter.WARN, f"{path}: the record at byte {state.offset} is not the one sent last: "
+                     f"counting records from the start instead (events sent since may be sent again)")
+        for sequence, result in enumerate(read_path(path, self.event_ids), 1):
+            if sequence > state.position:
+                offset = result.origin.offset if kind is not None else None
+                yield sequence, offset, result
+
+    def _after_offset(self, path: str, offset: int) -> Optional[Iterator[Tuple[None, Optional[int], ReadResult]]]:
+        """The results after the record at ``offset`` (which was sent), or None when no event starts there."""
+        stream = open(path, "rb")
+        stream.seek(offset)
+        results = read_stream(stream, path, self.event_ids, ReadStats())
+        first = next(results, None)
+        if not (isinstance(first, Event) and first.origin.offset == 0):
+            stream.close()
+            return None
+        return _with_file_offsets(results, offset, stream)
 
     def _splunk_event(self, event: Event, original_xml: Optional[str]) -> SplunkEvent:
         epoch = event_epoch(event)
@@ -142,6 +170,14 @@ class FileReader:
             sourcetype=self.parameters.get("sourcetype") or DEFAULT_SOURCETYPE,
             stanza=f"win4658_files://{self.name}",
         )
+
+
+def _with_file_offsets(results: Iterator[ReadResult], base: int,
+                       stream: BinaryIO) -> Iterator[Tuple[None, Optional[int], ReadResult]]:
+    with stream:
+        for result in results:
+            offset = result.origin.offset
+            yield None, (None if offset is None else base + offset), result
 
 
 class FilesInput(Script):
