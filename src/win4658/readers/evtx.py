@@ -42,12 +42,12 @@ def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[Rea
             yield RecordError(Origin(path, index), "malformed", f"damaged EVTX record: {error}")
             continue
         stats.records += 1
-        origin = Origin(path, record["event_record_id"])
         text = record["data"]
         match = _event_id_match(text)
         if match is None or int(match.group(1)) not in event_ids:
             stats.other_event_id += 1
             continue
+        origin = Origin(path, record["event_record_id"])
         try:
             yield evtx_json_to_event(loads(text), origin)
         except (*JSON_ERRORS, KeyError, TypeError) as error:
@@ -103,14 +103,13 @@ def _braced(guid: object) -> object:
 def _event_data(element: object) -> dict:
     if not isinstance(element, dict):
         return {}
-    data = {}
-    for name, value in element.items():
-        if name == "#attributes":
-            continue
-        if value is None:
-            value = ""
-        data[name] = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-    return data
+    return {name: value if value.__class__ is str else _text(value) for name, value in element.items() if name != "#attributes"}
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
 def damaged_chunks(path: str) -> List[RecordError]:
