@@ -27,14 +27,17 @@ def remember(memo: Dict[Any, Any], raw: Any, value: Any) -> Any:
 
 def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Apply:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal."""
-    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "remember": remember, "MISSING": MISSING}
-    body: List[str] = []
+    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "remember": remember, "MISSING": MISSING,
+                                 "ABSENT": absent_values}
+    sources = sorted({rule.source for rule in rules if rule.source[0] != "value"}, key=[rule.source for rule in rules].index)
+    body: List[str] = [line for number, source in enumerate(sources) for line in _read_lines(f"source_{number}", source)]
     nodes = _Nodes(rules)
     for index, rule in enumerate(rules):
         namespace[f"convert_{index}"] = rule.convert
         namespace[f"constant_{index}"] = rule.spec.get("value")
         namespace[f"memo_{index}"] = {}
-        body.extend(_rule_lines(index, rule, absent_values, nodes))
+        source = f"source_{sources.index(rule.source)}" if rule.source in sources else ""
+        body.extend(_rule_lines(index, rule, source, nodes))
     header = ["def apply(event):", "    system = event.system", "    data = event.data", "    document = {}"]
     header.extend(f"    {local} = None" for local in nodes.locals())
     source = "\n".join(header + ["    try:"] + [f"        {line}" for line in body] + [
@@ -46,15 +49,20 @@ def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_
     return namespace["apply"]
 
 
-def _rule_lines(index: int, rule: Any, absent_values: Tuple[str, ...], nodes: "_Nodes") -> List[str]:
-    section, name = rule.source
+def _read_lines(local: str, source: Tuple[str, str]) -> List[str]:
+    """Each field is read once, absent values ("" and "-") made None, as mapping._present does."""
+    section, name = source
+    if not name:
+        return [f"{local} = data or None"]
+    return [f"{local} = {READ_EXPRESSIONS[section].format(name=name)}", f"if {local} in ABSENT:", f"    {local} = None"]
+
+
+def _rule_lines(index: int, rule: Any, source: str, nodes: "_Nodes") -> List[str]:
     copy = rule.spec.get("transform", "copy") == "copy"
-    if section == "value":
+    if not source:
         constant = f"constant_{index}" if not isinstance(rule.spec["value"], list) else f"list(constant_{index})"
         return [f"value = {constant if copy else f'convert_{index}({constant})'}", *_store(rule.path, nodes, "    ", True)]
-    read = "data or None" if not name else READ_EXPRESSIONS[section].format(name=name)
-    present = " and ".join(["raw is not None"] + [f"raw != {absent!r}" for absent in absent_values if name])
-    lines = [f"raw = {read}", f"if {present}:"]
+    lines = [f"raw = {source}", "if raw is not None:"]
     if copy:
         return lines + ["    value = raw"] + _store(rule.path, nodes, "    ", False)
     if rule.spec["transform"] == "as_list":
