@@ -22,6 +22,7 @@ SYSTEM_PATHS: Dict[str, str] = {
     "Keywords": "winlog.keywords",
     "ProcessID": "winlog.process.pid",
     "ThreadID": "winlog.process.thread.id",
+    "Version": "winlog.version",
 }
 # Where a System field is read when the shipper left its winlog.* twin out (as document_to_event does).
 FALLBACK_PATHS: Dict[str, str] = {"EventID": "event.code", "Computer": "host.name"}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
 
 try:
     import orjson
@@ -33,6 +34,11 @@ NXLOG_SYSTEM_KEYS = frozenset({
 # "YYYY-MM-DD hh:mm:ss" / "YYYY-MM-DDThh:mm:ss" in ASCII digits, by the separator the format puts between date and time
 CANONICAL_TIME = {separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")
                   for separator in (" ", "T")}
+
+
+# Where Winlogbeat 7+/Elastic Agent put each System field: the table the pipeline generator reads too.
+WINLOGBEAT_KEYS = {field: tuple(path.split(".")) for field, path in SYSTEM_PATHS.items()}
+WINLOGBEAT_FALLBACK_KEYS = {field: tuple(path.split(".")) for field, path in FALLBACK_PATHS.items()}
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
@@ -82,23 +88,23 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
 
 
 def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
-    winlog = document["winlog"]
-    process = winlog.get("process") or {}
-    system = {
-        "Provider": winlog.get("provider_name"),
-        "ProviderGuid": winlog.get("provider_guid"),
-        "TimeCreated": document.get("@timestamp"),
-        "EventRecordID": winlog.get("record_id"),
-        "Channel": winlog.get("channel"),
-        "Computer": winlog.get("computer_name") or (document.get("host") or {}).get("name"),
-        "Task": winlog.get("task"),
-        "Opcode": winlog.get("opcode"),
-        "Keywords": winlog.get("keywords"),
-        "Version": winlog.get("version"),
-        "ProcessID": process.get("pid"),
-        "ThreadID": (process.get("thread") or {}).get("id"),
-    }
-    return _present(system), winlog.get("event_data") or {}
+    system = {}
+    for field, keys in WINLOGBEAT_KEYS.items():
+        value = _dotted(document, keys)
+        if value is None and field in WINLOGBEAT_FALLBACK_KEYS:
+            value = _dotted(document, WINLOGBEAT_FALLBACK_KEYS[field])
+        if value is not None:
+            system[field] = value
+    return system, document["winlog"].get("event_data") or {}
+
+
+def _dotted(document: dict, keys: Tuple[str, ...]) -> object:
+    node: object = document
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
 
 
 def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
