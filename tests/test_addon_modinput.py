@@ -78,6 +78,14 @@ def write_xml(path, record_ids, computer="DC01.contoso.local"):
             stream.write(render_event_xml(_numbered(record_id, computer)) + "\n")
 
 
+def input_dirs(tmp_path):
+    """A folder to read and an empty checkpoint folder, as splunkd gives each input."""
+    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
+    data.mkdir()
+    checkpoints.mkdir()
+    return data, checkpoints
+
+
 def input_definition(checkpoint_dir, path, **parameters):
     params = "".join(f'<param name="{name}">{html.escape(str(value))}</param>'
                      for name, value in dict(path=path, **parameters).items())
@@ -162,9 +170,7 @@ def test_validate_rejects_an_unreadable_file(python, app_dir, tmp_path):
 
 
 def test_streams_xml_and_json_as_xmlwineventlog(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     (data / "sample.xml").write_bytes(open(SAMPLE_XML, "rb").read())
     write_jsonlines(data / "winlogbeat.json", range(1, 6))
     code, stdout, stderr = run_input(python, app_dir, input_definition(checkpoints, data, index="wineventlog"))
@@ -184,9 +190,7 @@ def test_streams_xml_and_json_as_xmlwineventlog(python, app_dir, tmp_path):
 
 
 def test_second_run_sends_nothing_and_growth_is_continued(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "a.json", range(1, 11))
     definition = input_definition(checkpoints, data)
     assert len(events_of(run_input(python, app_dir, definition)[1])) == 10
@@ -196,9 +200,7 @@ def test_second_run_sends_nothing_and_growth_is_continued(python, app_dir, tmp_p
 
 
 def test_a_half_written_line_is_sent_once_complete(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "a.json", range(1, 3))
     line = json.dumps(to_winlogbeat(_numbered(3))) + "\n"
     with open(data / "a.json", "a") as stream:
@@ -212,9 +214,7 @@ def test_a_half_written_line_is_sent_once_complete(python, app_dir, tmp_path):
 
 
 def test_renamed_file_is_recognised_and_truncated_file_read_again(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "current.json", range(1, 21))
     definition = input_definition(checkpoints, data)
     assert len(event_keys(run_input(python, app_dir, definition)[1])) == 20
@@ -231,9 +231,7 @@ def test_renamed_file_is_recognised_and_truncated_file_read_again(python, app_di
 
 
 def test_files_with_the_same_head_are_told_apart(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "a.json", range(1, 40))
     write_jsonlines(data / "b.json", range(1, 40))
     write_jsonlines(data / "b.json", [100])
@@ -242,9 +240,7 @@ def test_files_with_the_same_head_are_told_apart(python, app_dir, tmp_path):
 
 
 def test_corrupt_checkpoint_is_reported_and_reading_starts_over(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "a.json", range(1, 4))
     definition = input_definition(checkpoints, data)
     run_input(python, app_dir, definition)
@@ -257,9 +253,7 @@ def test_corrupt_checkpoint_is_reported_and_reading_starts_over(python, app_dir,
 
 
 def test_evtx_without_the_evtx_package_is_reported_and_the_rest_is_read(python, app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     (data / "Security.evtx").write_bytes(b"ElfFile\x00" + bytes(4088))
     write_jsonlines(data / "a.json", range(1, 3))
     code, stdout, stderr = run_input(python, app_dir, input_definition(checkpoints, data))
@@ -282,9 +276,7 @@ def _crash_dataset(directory):
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_a_batch(version, app_dir, tmp_path):
     python = _interpreter(version)
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     definition = input_definition(checkpoints, data)
     received, kills = [], 0
@@ -303,9 +295,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_a_batch(vers
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_sigterm_at_random_points_sends_nothing_twice(version, app_dir, tmp_path):
     python = _interpreter(version)
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     definition = input_definition(checkpoints, data)
     received = []
@@ -347,9 +337,7 @@ NATIVE_LINE = (
 
 
 def test_one_line_xml_is_sent_with_the_files_own_bytes(app_dir, tmp_path):
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     other = NATIVE_LINE.replace("<EventID>4658<", "<EventID>4624<")
     (data / "native.xml").write_text(f"{other}\r\n{NATIVE_LINE}\r\n{NATIVE_LINE.replace('276725', '276726')}\r\n",
                                      encoding="utf-8")
@@ -370,9 +358,7 @@ def _overwrite_line(path, index, filler=b"x"):
 
 def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_path):
     python = _interpreter("3.13")
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     path = data / "growing.json"
     write_jsonlines(path, range(1, 31))
     definition = input_definition(checkpoints, data)
@@ -388,9 +374,7 @@ def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_p
 
 def test_a_changed_record_at_the_saved_offset_falls_back_to_counting(app_dir, tmp_path):
     python = _interpreter("3.13")
-    data, checkpoints = tmp_path / "data", tmp_path / "checkpoints"
-    data.mkdir()
-    checkpoints.mkdir()
+    data, checkpoints = input_dirs(tmp_path)
     path = data / "rewritten.json"
     write_jsonlines(path, range(1, 21))
     definition = input_definition(checkpoints, data)
