@@ -24,7 +24,7 @@ from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections, Finding
 from win4658.detections.hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
-from win4658.detections.timeline import format_ns, time_ns
+from win4658.times import format_ns, time_ns
 from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES
 from win4658.readers import read_paths

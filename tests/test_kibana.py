@@ -13,7 +13,7 @@ from win4658.detections import kibana
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections
 from win4658.detections.lifetime import HandleTracker
-from win4658.detections.timeline import time_ns
+from win4658.times import time_ns
 from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths

@@ -5,7 +5,8 @@ from conftest import shared_path
 from win4658.detections.engine import Finding
 from win4658.detections.hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
-from win4658.detections.timeline import TimeOrder, format_ns, time_ns
+from win4658.detections.timeline import TimeOrder
+from win4658.times import format_ns, time_ns
 from win4658.event import Event, Origin
 
 # The expected pairs per corpus file (4658 closes paired with their 4656).

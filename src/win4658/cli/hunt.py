@@ -9,7 +9,8 @@ from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import Finding, event_process, event_user
 from ..detections.hunt import Hunt, HuntSummary, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN
-from ..detections.timeline import DEFAULT_WINDOW, format_ns
+from ..detections.timeline import DEFAULT_WINDOW
+from ..times import format_ns
 from ..event import Event, RecordError, ReadStats
 from ..mapping import hex_to_int
 from ..examples import EXAMPLE_FILES

@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 from ..event import Event, Origin
 from .definitions import Detection, DetectionList
 from .paths import PathPatterns, wildcard_regex
-from .timeline import format_ns
+from ..times import format_ns
 
 ABSENT = ("", "-")
 CACHE_SIZE = 8192

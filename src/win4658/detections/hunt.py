@@ -14,7 +14,8 @@ from ..readers import read_paths
 from .definitions import Detection, DetectionList, by_kind, load_bundle
 from .engine import EventDetections, Finding, event_process
 from .lifetime import DEFAULT_MAX_OPEN, HandleTracker, Lifetime, handle_key, lifetime_user
-from .timeline import DEFAULT_WINDOW, TimeOrder, format_ns, time_ns
+from ..times import format_ns, time_ns
+from .timeline import DEFAULT_WINDOW, TimeOrder
 
 HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
 

@@ -18,7 +18,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 from ..event import Event, Origin
 from ..mapping import hex_to_int
 from .engine import ABSENT, event_process, event_user
-from .timeline import format_ns
+from ..times import format_ns
 
 FAILURE_KEYWORDS = ("0x8010000000000000", "Audit Failure")
 ZERO_HANDLES = ("0x0", "0", "0x00000000", "0x0000000000000000")

@@ -19,7 +19,8 @@ from ..readers import read_path, read_stream
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState
 from .original import OriginalXml, plain_text_kind
 from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, file_size, is_true, parse_event_ids
-from .render import event_epoch, render_event_xml
+from ..times import time_ns
+from .render import render_event_xml
 
 BATCH = 200
 DEFAULT_SOURCETYPE = "XmlWinEventLog"
@@ -160,10 +161,10 @@ class FileReader:
         return _with_file_offsets(results, offset, stream)
 
     def _splunk_event(self, event: Event, original_xml: Optional[str]) -> SplunkEvent:
-        epoch = event_epoch(event)
+        nanoseconds = time_ns(event.system.get("TimeCreated"))
         return SplunkEvent(
             data=original_xml or render_event_xml(event),
-            time=None if epoch is None else f"{epoch:.3f}",
+            time=None if nanoseconds is None else f"{nanoseconds / 1e9:.3f}",
             host=event.system.get("Computer") or self.parameters.get("host"),
             index=self.parameters.get("index"),
             source=f"XmlWinEventLog:{event.system.get('Channel') or 'Security'}",

@@ -1,7 +1,6 @@
 """An Event as the one-line XML Windows renders (Splunk's XmlWinEventLog form), whatever form it was read from."""
 import re
-from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from ..event import Event
 from ..mapping import bundled
@@ -11,7 +10,6 @@ EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 SYSTEM_TEXT_ORDER = ("EventID", "Version", "Level", "Task", "Opcode", "Keywords")
 # XML 1.0 forbids these characters even as references: they are replaced, not dropped, so the gap stays visible.
 INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
 
 
 def render_event_xml(event: Event) -> str:
@@ -31,25 +29,6 @@ def render_event_xml(event: Event) -> str:
     parts += [f"<Data Name='{_attribute(name)}'>{_text(value)}</Data>" for name, value in event.data.items()]
     parts.append("</EventData></Event>")
     return "".join(parts)
-
-
-def event_epoch(event: Event) -> Optional[float]:
-    """Seconds since the epoch of System/TimeCreated (any precision, 'Z' or an offset), or None."""
-    match = ISO_TIME.match(str(event.system.get("TimeCreated") or ""))
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=timezone.utc)
-    seconds = moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
-    return seconds - _offset_seconds(zone)
-
-
-def _offset_seconds(zone: Optional[str]) -> int:
-    if not zone or zone == "Z":
-        return 0
-    digits = zone[1:].replace(":", "")
-    offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
-    return offset if zone[0] == "+" else -offset
 
 
 def _system_numbers(system: Dict[str, Any]) -> Dict[str, Any]:
