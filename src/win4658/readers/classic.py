@@ -35,7 +35,6 @@ LABELS: Dict[tuple, str] = {
     ("New Handle Information", "Target Handle ID"): "TargetHandleId",
     ("New Handle Information", "Target Process ID"): "TargetProcessId",
 }
-KEYWORD_HEX = {"Audit Success": "0x8020000000000000", "Audit Failure": "0x8010000000000000"}
 
 
 def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
@@ -89,7 +88,7 @@ def parse_classic(lines: List[str], origin: Origin) -> Event:
         "EventRecordID": header.get("RecordNumber"),
         "Task": header.get("TaskCategory"),
         "Opcode": header.get("OpCode"),
-        "Keywords": KEYWORD_HEX.get(header.get("Keywords", ""), header.get("Keywords")),
+        "Keywords": header.get("Keywords"),  # rendered ("Audit Success"), as Winlogbeat sends it
         "Provider": "Microsoft-Windows-Security-Auditing" if header.get("LogName") == "Security" else header.get("SourceName"),
     }
     system = {name: value for name, value in system.items() if value is not None}

@@ -4,7 +4,6 @@ from typing import Any, Dict, List
 
 from ..event import Event
 from ..mapping import bundled
-from ..readers.classic import KEYWORD_HEX
 
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 SYSTEM_TEXT_ORDER = ("EventID", "Version", "Level", "Task", "Opcode", "Keywords")
@@ -40,7 +39,7 @@ def _system_numbers(system: Dict[str, Any]) -> Dict[str, Any]:
     keywords = system.get("Keywords")
     if isinstance(keywords, list):
         keywords = keywords[0] if len(keywords) == 1 else None
-    numbers["Keywords"] = KEYWORD_HEX.get(keywords, keywords) if isinstance(keywords, str) else keywords
+    numbers["Keywords"] = _unrender(tables["keywords_names"], keywords)
     return numbers
 
 
