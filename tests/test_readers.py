@@ -228,3 +228,11 @@ def test_directory_skips_and_counts_files_without_events(tmp_path, sample_bytes)
     results = events(tmp_path)
     assert [type(result) for result in results] == [RecordError, Event]  # files in name order
     assert results[0].reason == "not an event file" and not results[0].fatal
+
+
+def test_json_null_and_structured_event_data_values_become_text():
+    document = {"EventID": 4658, "ProcessId": "0x10", "SubjectUserName": None, "RestrictedSidCount": 0,
+                "Extra": {"a": 1}}
+    event = document_to_event(document, Origin("nulls", 1), ALL_IDS)
+    assert event.data["SubjectUserName"] == "" and "user" not in to_ecs(event)
+    assert (event.data["RestrictedSidCount"], event.data["Extra"]) == ("0", '{"a": 1}')

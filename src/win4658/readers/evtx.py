@@ -1,5 +1,4 @@
 """EVTX files through the `evtx` package (Rust), using its JSON output, which is several times faster than its XML."""
-import json
 import os
 import re
 import struct
@@ -7,7 +6,7 @@ import zlib
 from typing import Iterator, List, Optional
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .jsonlines import JSON_ERRORS, loads
+from .jsonlines import JSON_ERRORS, as_text, loads
 
 try:
     from evtx import PyEvtxParser
@@ -103,13 +102,7 @@ def _braced(guid: object) -> object:
 def _event_data(element: object) -> dict:
     if not isinstance(element, dict):
         return {}
-    return {name: value if value.__class__ is str else _text(value) for name, value in element.items() if name != "#attributes"}
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return {name: value if value.__class__ is str else as_text(value) for name, value in element.items() if name != "#attributes"}
 
 
 def damaged_chunks(path: str) -> List[RecordError]:

@@ -84,7 +84,7 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         return None
     system, data = convert(document)
     system["EventID"] = event_id
-    return Event(system, {name: value if value.__class__ is str else _text(value) for name, value in data.items()}, origin)
+    return Event(system, {name: value if value.__class__ is str else as_text(value) for name, value in data.items()}, origin)
 
 
 def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
@@ -193,5 +193,8 @@ def _present(fields: Dict[str, object]) -> dict:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
+    """An EventData value as Windows XML would carry it: text; null is empty, structures stay JSON."""
+    if value is None:
+        return ""
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
