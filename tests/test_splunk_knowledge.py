@@ -3,7 +3,9 @@
 Splunk is not available here, so the search-time pipeline is replayed: REPORT regexes (and the regexes of the
 EVALs' match/replace) run with PCRE2 itself, the engine Splunk uses, through the `pcre2` bindings; a
 field keeps its first value (MV_ADD = false), calculated fields are evaluated in parallel against the fields
-as extracted, then the OUTPUTNEW lookup fills what is still missing. The EVALs are evaluated by a small
+as extracted (beside Splunk_TA_windows, its EVALs of the same fields are applied too and win), then the
+lookups: win4658_copy (OUTPUT, overwriting) on events that have its match field, the OUTPUTNEW lookup where a
+field is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
 """
 import configparser
@@ -23,6 +25,7 @@ from win4658.readers import read_paths
 from win4658.readers.classic import parse_classic
 from win4658.readers.jsonlines import document_to_event
 from win4658.splunk import knowledge
+from win4658.splunk.copy_lookup import copy_rows
 from win4658.splunk.render import render_event_xml
 from win4658.splunk.spl import SPL_FUNCTIONS
 from win4658.winlogbeat import to_winlogbeat
@@ -240,8 +243,14 @@ def _format_pairs(match, fmt):
                stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
 
 
-def search_time_fields(raw, sourcetype, source, existing=None):
-    """Fields Splunk would show: extraction, then the EVALs (in parallel), then OUTPUTNEW lookups."""
+COPY_LOOKUPS = [(attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
+                for attribute, value in PROPS.items(knowledge.SECURITY_SOURCES_STANZA)
+                if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")]
+
+
+def search_time_fields(raw, sourcetype, source, existing=None, windows_ta_evals=None):
+    """Fields Splunk would show: extraction, the EVALs (in parallel; ``windows_ta_evals`` are the values the
+    Windows add-on's literal-stanza EVALs give, which win for the same field), then the lookups."""
     extracted = dict(existing or {})
     for field, value in _extract(raw, sourcetype).items():
         extracted.setdefault(field, value)
@@ -250,12 +259,31 @@ def search_time_fields(raw, sourcetype, source, existing=None):
     fields = dict(extracted)
     for field, expression in EVALS:
         fields[field] = expression.evaluate(extracted)
+    fields.update(windows_ta_evals or {})
+    for _attribute, match_field, output_field in COPY_LOOKUPS:
+        if fields.get(match_field) is not None:
+            fields[output_field] = run_copy_lookup(fields[match_field])
     row = next((row for row in _lookup_rows() if row["EventCode"] == fields.get("EventCode")), None)
     if row is not None:
         for field, value in row.items():
             if fields.get(field) is None:
                 fields[field] = value
-    return {field: value for field, value in fields.items() if value is not None}
+    return {field: value for field, value in fields.items()
+            if value is not None and not field.startswith("win4658_")}
+
+
+def run_copy_lookup(value):
+    """The value the external lookup returns, through its CSV protocol (a number comes back as its text)."""
+    rows_out = io.StringIO()
+    copy_rows(io.StringIO(f"value,copy\n{_csv_cell(value)},\n"), rows_out)
+    text = next(csv.DictReader(io.StringIO(rows_out.getvalue())))["copy"]
+    return int(text) if isinstance(value, int) else text
+
+
+def _csv_cell(value):
+    output = io.StringIO()
+    csv.writer(output, lineterminator="").writerow([value])
+    return output.getvalue()
 
 
 def _expected(event):
@@ -302,6 +330,18 @@ def test_every_corpus_event_rendered_for_splunk_has_the_fields_of_to_cim(corpus_
         assert _comparable(fields) == _expected(event), event
         compared += 1
     assert compared == 5419 + 2523 + 2134
+
+
+def test_every_corpus_event_beside_the_windows_ta_has_the_fields_of_to_cim(corpus_events):
+    """Whatever the TA's EVALs give, each field we calculate ends with our value; where ours is absent theirs stays."""
+    contested = {rule.target for rule in knowledge.eval_rules(bundled("cim"))} & knowledge.WINDOWS_TA_EVALS
+    theirs = {field: "their value" for field in contested}
+    for event in corpus_events:
+        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security",
+                                    windows_ta_evals=theirs)
+        expected = _expected(event)
+        expected.update({field: "their value" for field in contested if field not in expected})
+        assert _comparable(fields) == expected, event
 
 
 def test_other_event_codes_keep_their_fields():
@@ -420,13 +460,57 @@ def test_xml_regexes_leave_other_event_codes_alone(name):
     assert _one_transform(name, other) == {}
 
 
-def test_the_fields_splunk_ta_windows_keeps_beside_us_are_the_documented_ones():
-    """Our pattern source stanza (priority 0) loses to the TA's literal one (100) for the same EVAL: README lists these."""
+def _windows_ta_source_stanza_evals():
     note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
     source_stanza = note.split("- `[source::XmlWinEventLog:Security]`:", 1)[1].split("\n- ", 1)[0]
-    theirs = set(stdlib_re.findall(r"`EVAL-([a-z_]+)`", source_stanza))
+    return set(stdlib_re.findall(r"`EVAL-([A-Za-z_]+)`", source_stanza))
+
+
+def test_the_windows_ta_evals_known_to_the_generator_are_the_documented_ones():
+    assert knowledge.WINDOWS_TA_EVALS == _windows_ta_source_stanza_evals()
+
+
+def test_fields_the_windows_ta_calculates_are_ours_through_the_copy_lookup():
+    """Our pattern source stanza (priority 0) would lose to the TA's literal one (100) for the same EVAL."""
+    theirs = _windows_ta_source_stanza_evals()
     ours = {attribute[5:] for attribute in PROPS.options(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")}
-    assert ours & theirs == {"process", "process_path", "process_id", "process_exec", "process_name", "user",
-                             "src_user", "action"}
+    assert not ours & theirs
+    copied = {output for _attribute, _match, output in COPY_LOOKUPS}
+    assert copied == {"process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action"}
+    assert all(match == f"win4658_{output}" and f"win4658_{output}" in ours for _a, match, output in COPY_LOOKUPS)
     by_lookup = {rule.target for rule in knowledge.lookup_rules(bundled("cim"))}
-    assert by_lookup & theirs == {"vendor", "product"}
+    assert by_lookup & theirs == {"vendor", "product"}  # OUTPUTNEW: the TA's values, which are the same text
+
+
+# What Splunk_TA_windows's EVALs give the sample (the reference note's table): they win the EVAL phase.
+WINDOWS_TA_SAMPLE_EVALS = {
+    "process_id": "0xef0", "process_name": "C:\\Windows\\explorer.exe", "process_exec": "C:\\Windows\\explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "user": None,
+    "src_user": "dadmin", "action": "success", "vendor": "Microsoft", "product": "Windows",
+}
+
+
+def test_beside_the_windows_ta_the_sample_still_has_our_cim_fields():
+    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", "XmlWinEventLog:Security",
+                                windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS)
+    assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
+    classic = search_time_fields(CLASSIC_SAMPLE, "WinEventLog", "WinEventLog:Security",
+                                 windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS)
+    assert {field: classic.get(field) for field in SAMPLE_CIM} == dict(SAMPLE_CIM, session_id="0x4367B")
+
+
+def test_beside_the_windows_ta_other_event_codes_keep_the_ta_values():
+    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    theirs = {field: value for field, value in WINDOWS_TA_SAMPLE_EVALS.items() if value is not None}
+    fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", windows_ta_evals=theirs)
+    assert fields == dict(theirs, EventCode="4624")
+
+
+def test_beside_the_windows_ta_an_absent_value_of_ours_leaves_the_ta_value():
+    """No match field, no lookup: an event whose ProcessName is "-" keeps what the TA gave (OUTPUT only runs on
+    events that have the match field)."""
+    event = _sample_event()
+    dashed = Event(dict(event.system), dict(event.data, ProcessName="-"), Origin("x", 1))
+    fields = search_time_fields(render_event_xml(dashed), "XmlWinEventLog", "XmlWinEventLog:Security",
+                                windows_ta_evals={"process_name": "-"})
+    assert fields["process_name"] == "-" and fields["process_id"] == 3824

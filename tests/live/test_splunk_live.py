@@ -37,9 +37,6 @@ EXPECTED = {
     "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "vendor": "Microsoft",
     "product": "Windows", "vendor_product": "Microsoft Windows", "HandleId": "0x18a8", "ObjectServer": "Security",
 }
-# Where Splunk_TA_windows is installed, its [source::XmlWinEventLog:Security] EVALs win for these (README).
-WINDOWS_TA_OWNED = {"process_id", "process_name", "process_exec", "process_path", "process", "user", "src_user",
-                    "action", "vendor", "product"}
 CLASSIC = (
     "{time}\nLogName=Security\nEventCode=4658\nEventType=0\nComputerName=DC01.contoso.local\n"
     "SourceName=Microsoft Windows security auditing.\nType=Information\nRecordNumber={record}\nKeywords=Audit Success\n"
@@ -87,9 +84,10 @@ def _search_back(service, record, sourcetype):
 
 
 def _check(row, windows_ta_installed):
-    expected = {field: value for field, value in EXPECTED.items()
-                if not (windows_ta_installed and field in WINDOWS_TA_OWNED)}
-    assert {field: row.get(field) for field in expected} == expected
+    """The same fields with or without Splunk_TA_windows: where its EVALs calculate process_id, process_name, user…,
+    the win4658_copy lookup puts ours back (README, "Beside Splunk_TA_windows")."""
+    found = {field: row.get(field) for field in EXPECTED}
+    assert found == EXPECTED, f"Splunk_TA_windows installed: {windows_ta_installed}"
     assert "win4658_handle_closed" in (row["eventtype"] if isinstance(row["eventtype"], list) else [row["eventtype"]])
     assert {"resource", "file", "access", "stop"} <= set(row["tags"].split())
 
@@ -110,6 +108,19 @@ def test_classic_sample_gets_the_cim_fields(service, windows_ta_installed):
     rows = _search_back(service, record, "WinEventLog")
     assert len(rows) == 1, f"event {record} not found in index {INDEX}"
     _check(rows[0], windows_ta_installed)
+
+
+def test_other_event_codes_get_nothing_of_ours(service):
+    """A 4624 with the same EventData: no calculated field of ours, so the copy lookups leave it alone."""
+    event, record = _unique_sample()
+    other = Event(dict(event.system, EventID=4624), dict(event.data), event.origin)
+    service.indexes[INDEX].submit(render_event_xml(other), sourcetype="XmlWinEventLog",
+                                  source="XmlWinEventLog:Security", host="DC01.contoso.local")
+    rows = _search_back(service, record, "XmlWinEventLog")
+    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
+    assert rows[0].get("EventCode") == "4624"
+    assert not [field for field in rows[0] if field.startswith("win4658_")], rows[0]
+    assert "win4658_handle_closed" not in str(rows[0].get("eventtype"))
 
 
 def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):

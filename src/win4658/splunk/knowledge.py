@@ -1,11 +1,13 @@
-"""The add-on's search-time knowledge, generated from mappings/cim.yml: props, transforms, eventtypes, tags, lookup.
+"""The add-on's search-time knowledge, generated from mappings/cim.yml: props, transforms, eventtypes, tags, lookups.
 
 Where each piece lives, and why (the README's "Beside Splunk_TA_windows" explains it for users):
 - Extractions (REPORT) sit in the sourcetype stanzas [XmlWinEventLog] and [WinEventLog] under names of our own;
   a field the Windows add-on already extracted keeps its first value (transforms' MV_ADD defaults to false).
-- Calculated fields (EVAL) sit in the pattern stanza [source::*WinEventLog:Security]. A pattern stanza has
-  priority 0 and the Windows add-on's literal [source::XmlWinEventLog:Security] has 100, so where that add-on
-  defines the same EVAL its value wins; for other EventCodes every EVAL of ours returns the field unchanged.
+- Calculated fields (EVAL) sit in the pattern stanza [source::*WinEventLog:Security]; for other EventCodes each
+  returns the field unchanged. A pattern stanza has priority 0 and the Windows add-on's literal
+  [source::XmlWinEventLog:Security] 100, so where that add-on calculates the same field (WINDOWS_TA_EVALS) its
+  EVAL would win. Those fields are calculated as win4658_<field> (null for other EventCodes) and copied over the
+  add-on's value by an automatic lookup, which Splunk runs after every EVAL (copy_lookup.py).
 - Values that depend only on the EventCode (signature, vendor_product, …) come from a lookup with OUTPUTNEW,
   which never replaces a value another add-on already set.
 """
@@ -16,12 +18,20 @@ from typing import Dict, List, Tuple
 from ..event import Event, Origin
 from ..mapping import Mapping, Rule, bundled
 from ..readers.classic import LABELS
+from .copy_lookup import INPUT_COLUMN, OUTPUT_COLUMN
 from .spl import is_one_of, rule_expression
 
 ADDON = "addon"
 SECURITY_SOURCES_STANZA = "source::*WinEventLog:Security"
 SECURITY_SOURCES_SEARCH = '(source="XmlWinEventLog:Security" OR source="WinEventLog:Security")'
 EVENT_CODE_LOOKUP = "win4658_event_codes"
+COPY_LOOKUP = "win4658_copy"
+# The fields Splunk_TA_windows calculates (EVAL-*) in its [source::XmlWinEventLog:Security] stanza
+# (../shared/reference/splunk/splunk_ta_windows_4658.md; the same in its 6.0.0 to 8.5.0 releases).
+WINDOWS_TA_EVALS = frozenset({
+    "process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action", "vendor",
+    "product", "src", "file_name", "file_path", "Error_Code", "ta_windows_action",
+})
 CLASSIC_HEADERS = {"Computer": "ComputerName", "Keywords": "Keywords"}
 # eventtype, EventCode, tags: the Windows add-on's tags for the same events, so searches built on them still work
 EVENTTYPES: List[Tuple[str, int, List[str]]] = [
@@ -76,15 +86,32 @@ def source_field(rule: Rule) -> str:
     return rule.spec["source"].partition(".")[2]
 
 
-def eval_expression(rule: Rule, mapping: Mapping) -> str:
+def eval_expression(rule: Rule, mapping: Mapping, otherwise: str) -> str:
     computed = rule_expression(rule, source_field(rule), mapping.tables)
-    return f"if({is_one_of('EventCode', family(mapping))}, {computed}, {rule.target})"
+    return f"if({is_one_of('EventCode', family(mapping))}, {computed}, {otherwise})"
+
+
+def copied_over(rule: Rule) -> bool:
+    """A field the Windows add-on's EVAL would win: ours is calculated under win4658_<field> and copied by lookup."""
+    return rule.target in WINDOWS_TA_EVALS
+
+
+def calculated_fields(mapping: Mapping) -> List[str]:
+    """The EVAL-* and LOOKUP-* lines of the security-sources stanza for the rules that become calculated fields."""
+    evals, copies = [], []
+    for rule in eval_rules(mapping):
+        if copied_over(rule):
+            field = f"win4658_{rule.target}"
+            evals.append(f"EVAL-{field} = {eval_expression(rule, mapping, 'null()')}")
+            copies.append(f"LOOKUP-{field} = {COPY_LOOKUP} {INPUT_COLUMN} AS {field} OUTPUT {OUTPUT_COLUMN} AS {rule.target}")
+        else:
+            evals.append(f"EVAL-{rule.target} = {eval_expression(rule, mapping, rule.target)}")
+    return evals + copies
 
 
 def props_conf(mapping: Mapping) -> str:
     xml_reports = ", ".join(name for name, _regex, _format in xml_transforms(mapping))
     classic_reports = ", ".join(name for name, _regex, _format in classic_transforms(mapping))
-    evals = [f"EVAL-{rule.target} = {eval_expression(rule, mapping)}" for rule in eval_rules(mapping)]
     outputs = " ".join(rule.target for rule in lookup_rules(mapping))
     return "\n".join([
         HEADER,
@@ -95,7 +122,7 @@ def props_conf(mapping: Mapping) -> str:
         f"REPORT-win4658_classic_fields = {classic_reports}",
         "",
         f"[{SECURITY_SOURCES_STANZA}]",
-        *evals,
+        *calculated_fields(mapping),
         f"LOOKUP-win4658_event_codes = {EVENT_CODE_LOOKUP} EventCode OUTPUTNEW {outputs}",
         "",
     ])
@@ -109,7 +136,9 @@ def classic_labels() -> Dict[str, Tuple[str, str]]:
 def transforms_conf(mapping: Mapping) -> str:
     stanzas = [HEADER.rstrip("\n")]
     stanzas += [_stanza(name, regex, fmt) for name, regex, fmt in xml_transforms(mapping) + classic_transforms(mapping)]
-    stanzas.append(f"[{EVENT_CODE_LOOKUP}]\nfilename = {EVENT_CODE_LOOKUP}.csv\n")
+    stanzas.append(f"[{EVENT_CODE_LOOKUP}]\nfilename = {EVENT_CODE_LOOKUP}.csv")
+    stanzas.append(f"[{COPY_LOOKUP}]\nexternal_cmd = {COPY_LOOKUP}.py\nfields_list = {INPUT_COLUMN}, {OUTPUT_COLUMN}\n"
+                   "python.version = python3\npython.required = 3.9, 3.13\n")
     return "\n\n".join(stanzas)
 
 

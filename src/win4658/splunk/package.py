@@ -19,7 +19,7 @@ from .app import APP_ID
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ADDON_DIR = os.path.join(REPO_ROOT, "addon")
-ENTRY_POINTS = ("bin/win4658_files.py",)
+ENTRY_POINTS = ("bin/win4658_files.py", "bin/win4658_copy.py")
 WHOLE_PACKAGES = ("splunklib", "yaml")
 PACKAGE_DATA = ("mappings",)
 ARCHIVE_MTIME = 1700000000
