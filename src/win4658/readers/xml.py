@@ -1,14 +1,16 @@
 """Windows event XML: one <Event>, one event per line, <Events>-wrapped, or Event Viewer's rendering.
 
 The byte stream is cut into <Event>…</Event> records without parsing it as one document, so one broken
-record costs only itself. Each record is parsed by a fresh expat parser that refuses DTDs and entity
-declarations: entities are never expanded and nothing is ever fetched.
+record costs only itself. A record in the plain shape Windows writes is read by one regular expression
+(xml_plain); any other is parsed by a fresh expat parser that refuses DTDs and entity declarations: entities
+are never expanded and nothing is ever fetched.
 """
 import re
 from typing import BinaryIO, Iterator, Optional
 from xml.parsers import expat
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from .xml_plain import parse_plain
 
 BLOCK_SIZE = 1 << 20
 END_TAG = re.compile(rb"</Event\s*>")
@@ -180,6 +182,10 @@ def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[Re
 def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:
     line_start = buffer.rfind(b"\n", 0, start) + 1
     rendered = buffer[line_start:start].strip() == b"-" or (b"- <" in chunk and RENDERED_LINE.search(chunk) is not None)
+    if not rendered:
+        event = parse_plain(chunk, origin)
+        if event is not None:
+            return event
     try:
         return parse_event_xml(chunk, origin, rendered)
     except UnsafeXml as error:

@@ -1,0 +1,125 @@
+"""A fast path for event XML as Windows writes it: one regular expression instead of an XML parser.
+
+``parse_plain`` reads a record only when it has the plain shape Windows gives every Security event (System's
+children in their usual order, then EventData holding only named Data elements quoted alike) and every
+character of it is one an XML parser returns verbatim: no comment, CDATA, processing instruction or DTD (a
+``<`` only opens the expected tags), no carriage return, no character XML forbids, no reference outside Data
+values and only valid references inside them. For such a record the result is exactly what
+``parse_event_xml`` returns (tests/test_xml_plain.py compares them); for any other record it returns None and
+the caller falls back to the XML parser, which also words every error.
+"""
+import re
+from typing import Dict, Optional
+
+from ..event import Event, Origin
+
+# Bytes whose record the XML parser must read: characters XML forbids, and the carriage return it normalises.
+_FORBIDDEN_BYTES = bytes(range(0x20)).translate(None, b"\t\n")
+_ATTRIBUTE_VALUE = "[^\"'<&\t\n]*"  # the XML parser would turn tabs and line breaks into spaces
+_TEXT = "([^<&]*)"
+
+
+def _attribute(name: str, capture: bool = True) -> str:
+    value = f"({_ATTRIBUTE_VALUE})" if capture else _ATTRIBUTE_VALUE
+    return f" {name}=(?P<{name}_quote>[\"']){value}(?P={name}_quote)"
+
+
+def _optional(attribute: str) -> str:
+    return f"(?:{attribute})?"
+
+
+def _text_element(name: str, attributes: str = "") -> str:
+    return f"<{name}{attributes}>{_TEXT}</{name}>"
+
+
+# Windows writes each record on one line, without whitespace between tags: the expression asks for just that
+# (anything else goes to the XML parser), which keeps it fast.
+PLAIN_RECORD = re.compile(
+    f"<Event{_optional(_attribute('xmlns', False))}><System>"
+    f"<Provider{_attribute('Name')}{_optional(_attribute('Guid'))}/>"
+    + _text_element("EventID", _optional(_attribute("Qualifiers", False)))
+    + "".join(_text_element(name) for name in ("Version", "Level", "Task", "Opcode", "Keywords"))
+    + f"<TimeCreated{_attribute('SystemTime')}/>"
+    + _text_element("EventRecordID")
+    + f"<Correlation{_optional(_attribute('ActivityID', False))}{_optional(_attribute('RelatedActivityID', False))}/>"
+    + f"<Execution{_attribute('ProcessID')}{_attribute('ThreadID')}/>"
+    + _text_element("Channel") + _text_element("Computer")
+    + f"<Security{_optional(_attribute('UserID'))}/></System><EventData>"
+    # Data elements all alike, <Data Name='…'>…</Data> or <Data Name='…'/>, so that splitting can read them.
+    + "(?P<data>(?=<Data Name=(?P<data_quote>[\"']))?"
+    + f"(?:<Data Name=(?P=data_quote){_ATTRIBUTE_VALUE}(?P=data_quote)(?:/>|>[^<]*</Data>))*)"
+    + "</EventData></Event>"
+)
+SYSTEM_FIELDS = ("Provider", "ProviderGuid", "EventID", "Version", "Level", "Task", "Opcode", "Keywords",
+                 "TimeCreated", "EventRecordID", "ProcessID", "ThreadID", "Channel", "Computer", "UserID")
+_SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
+                       if index not in PLAIN_RECORD.groupindex.values())
+_DATA = PLAIN_RECORD.groupindex["data"]
+# Within a Data run PLAIN_RECORD has matched, quotes pair up and names hold none: (name, value) per element.
+_DATA_ITEM = re.compile("<Data Name=[\"']([^\"']*)[\"'](?:/>|>([^<]*)</Data>)")
+_REFERENCE = re.compile("&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
+_PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+class _NotPlain(ValueError):
+    """Something the XML parser must judge and word: a doubtful reference, an unnamed Data."""
+
+
+def parse_plain(record: bytes, origin: Origin) -> Optional[Event]:
+    """The Event ``parse_event_xml`` would return, or None when the record is not plain."""
+    if (len(record.translate(None, _FORBIDDEN_BYTES)) != len(record)
+            or b"\xef\xbf" in record or b"]]>" in record):  # U+FFFE and U+FFFF start with these bytes
+        return None
+    try:
+        match = PLAIN_RECORD.fullmatch(record.decode("utf-8"))
+        if match is None:
+            return None
+        system = _system(match)
+        data = _data(match.group(_DATA))
+    except ValueError:  # not UTF-8, an EventID that is not a number, _NotPlain
+        return None
+    return Event(system, data, origin)
+
+
+def _system(match: "re.Match[str]") -> Dict[str, object]:
+    values = match.group(*_SYSTEM_GROUPS)
+    system: Dict[str, object] = dict(zip(SYSTEM_FIELDS, values))
+    if values[1] is None:
+        del system["ProviderGuid"]
+    if values[-1] is None:
+        del system["UserID"]
+    system["EventID"] = int(values[2])
+    return system
+
+
+def _data(run: str) -> Dict[str, str]:
+    if "&" in run:  # names hold no '&': only values change
+        run = run.replace("&#13;&#10;", "\r\n")
+        if "&" in run:
+            run = run.replace("&#13;", "\r").replace("&#10;", "\n").replace("&#9;", "\t")
+    items = _DATA_ITEM.findall(run)
+    if "&" in run:
+        items = [(name, _unescape(value)) for name, value in items]
+    data = dict(items)
+    if "" in data:  # <Data Name=''>: the XML path names it by its place
+        raise _NotPlain("a Data element without a name")
+    return data
+
+
+def _unescape(value: str) -> str:
+    if "&" not in value:
+        return value
+    text, count = _REFERENCE.subn(_referenced, value)
+    if count != value.count("&"):
+        raise _NotPlain("an ampersand that starts no reference")
+    return text
+
+
+def _referenced(reference: "re.Match[str]") -> str:
+    decimal, hexadecimal, name = reference.groups()
+    if name is not None:
+        return _PREDEFINED[name]
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if not (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF):
+        raise _NotPlain("a reference to a character XML does not allow")
+    return chr(code)
