@@ -32,14 +32,17 @@ def outcome(result):
 
 
 def read_both(content: bytes, monkeypatch) -> tuple:
-    """(fast path results, expat-only results) of one XML stream."""
+    """(fast paths' results, expat-only results) of one XML stream, each ending with the reader's counts."""
     def read():
         stream = io.BufferedReader(io.BytesIO(content))  # type: ignore[arg-type]
-        return [outcome(result) for result in read_stream(stream, "input.xml", SUPPORTED_EVENT_IDS, ReadStats())]
+        stats = ReadStats()
+        results = [outcome(result) for result in read_stream(stream, "input.xml", SUPPORTED_EVENT_IDS, stats)]
+        return results + [("counts", stats.records, stats.other_event_id)]
 
     fast = read()
     with monkeypatch.context() as patch:
         patch.setattr(xml_reader, "parse_plain", lambda chunk, origin: None)
+        patch.setattr(xml_reader, "plain_text", lambda buffer: None)
         reference = read()
     return fast, reference
 
@@ -167,9 +170,19 @@ DOCTYPE_ATTACK = (b'<?xml version="1.0"?>\n<!DOCTYPE Event [<!ENTITY a "LOL-EXPA
     + record("<Data Name='B'>y</Data>") + b"\r\n</Events>\r\n",
     ("\ufeff" + record("<Data Name='A'>ü</Data>").decode("utf-8") + "\r\n").encode("utf-16"),
     DOCTYPE_ATTACK,
+    # event ids not asked for, and EventID text a byte filter and the plain path must judge alike
+    b"\n".join(record("", system=SYSTEM.replace(">4658<", f">{event_id}<"))
+                for event_id in ("4624", " 4658 ", "4658\r", "\t4663\n", "04658", "4658 1", "46580", "4690")) + b"\n",
+    # a rendered record (backslashes doubled) between plain ones
+    record("<Data Name='A'>C:\\\\x</Data>") + b"\n- " + record("<Data Name='A'>C:\\\\x</Data>") + b"\n"
+    + record("<Data Name='A'>C:\\\\x\n - </Data>") + b"\n",
+    # ASCII records, so the whole-block path reads them, with carriage returns inside and between them
+    record("<Data Name='A'>one\r\ntwo\rthree</Data>") + b"\r\n" + record("<Data Name='A'>1</Data>") + b"\r\n"
+    + record("", system=SYSTEM.replace("host.example", "host\r\n")) + b"\r\n",
     # records split across the reader's 1 MiB blocks
     b"\n".join(record(f"<Data Name='A'>{index}</Data><Data Name='Pad'>{'x' * 997}</Data>") for index in range(1500)),
-], ids=["plain", "fallback", "malformed-and-truncated", "events-wrapper-crlf", "utf-16", "doctype", "block-split"])
+], ids=["plain", "fallback", "malformed-and-truncated", "events-wrapper-crlf", "utf-16", "doctype", "event-ids",
+        "rendered", "carriage-returns", "block-split"])
 def test_reading_with_the_plain_path_equals_expat_on_edge_streams(content, monkeypatch):
     fast, reference = read_both(content, monkeypatch)
     assert fast == reference and fast
@@ -177,5 +190,5 @@ def test_reading_with_the_plain_path_equals_expat_on_edge_streams(content, monke
 
 def test_doctype_attack_is_refused_without_expansion(monkeypatch):
     fast, _ = read_both(DOCTYPE_ATTACK, monkeypatch)
-    assert [result[0] for result in fast] == ["error"]
+    assert [result[0] for result in fast] == ["error", "counts"]
     assert fast[0][1][1] == "unsafe-xml" and "LOL-EXPANSION" not in repr(fast)

@@ -6,11 +6,11 @@ record costs only itself. A record in the plain shape Windows writes is read by 
 are never expanded and nothing is ever fetched.
 """
 import re
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .xml_plain import parse_plain
+from .xml_plain import PLAIN_RECORD, event_id_text, parse_plain, plain_event, plain_text
 
 BLOCK_SIZE = 1 << 20
 END_TAG = re.compile(rb"</Event\s*>")
@@ -111,10 +111,15 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
     buffer_offset = 0
     record = 0
     wanted = _event_id_filter(event_ids)
+    wanted_ids = frozenset(str(event_id) for event_id in event_ids)
     for block in iter(lambda: stream.read(BLOCK_SIZE), b""):
         buffer += block
         position = 0
+        text = plain_text(buffer)
         while True:
+            if text is not None:
+                position, record = yield from _plain_records(text, buffer, position, record,
+                                                             path, buffer_offset, wanted_ids, stats)
             end = _search(END_TAG, b"</Event", buffer, position)
             if end is None:
                 break
@@ -141,6 +146,31 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
     problem = _gap_problem(buffer, path, record + 1, buffer_offset)
     if problem is not None:
         yield problem._replace(reason="truncated", message=f"incomplete <Event> at end of file: {problem.message}")
+
+
+def _plain_records(text: str, buffer: bytes, position: int, record: int, path: str, buffer_offset: int,
+                   wanted_ids: frozenset, stats: ReadStats) -> Generator[ReadResult, None, Tuple[int, int]]:
+    """The run of plain records from ``position`` on, each matched once without cutting: they give what
+    cutting them would (whitespace between them, none is rendered nor not wanted by the byte filter, which sees
+    the same EventID). Returns where the run stops and the last record number."""
+    match = PLAIN_RECORD.match(text, position)
+    while match is not None:
+        start, position = match.start("record"), match.end()
+        record += 1
+        stats.records += 1
+        if event_id_text(match).strip(" \t\n\r") not in wanted_ids:
+            stats.other_event_id += 1
+        else:
+            yield _plain_or_parsed(text, buffer, start, position, match, Origin(path, record, buffer_offset + start))
+        match = PLAIN_RECORD.match(text, position)
+    return position, record
+
+
+def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: "re.Match[str]", origin: Origin) -> ReadResult:
+    event = None
+    if text.find("\r", start, end) < 0 and not _rendered(buffer, start, end):
+        event = plain_event(match, origin)
+    return event if event is not None else _parse_record(buffer, start, buffer[start:end], origin)
 
 
 def _event_id_filter(event_ids: frozenset):
@@ -170,6 +200,8 @@ def _last_start(buffer: bytes, low: int, high: int) -> int:
 
 
 def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[RecordError]:
+    if not gap or gap.isspace():  # between one-line records: the common case, decided without a regex
+        return None
     origin = Origin(path, record, offset)
     if DTD_MARKUP.search(gap):
         return RecordError(origin, "unsafe-xml", "DTD or entity declaration found: document rejected, nothing expanded", True)
@@ -179,9 +211,15 @@ def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[Re
     return RecordError(origin, "malformed", f"not a complete <Event> record: {excerpt!r}")
 
 
-def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:
+def _rendered(buffer: bytes, start: int, end: int) -> bool:
+    """Event Viewer's rendering: '- ' before the <Event> line or before a tag at the start of a line inside it."""
     line_start = buffer.rfind(b"\n", 0, start) + 1
-    rendered = buffer[line_start:start].strip() == b"-" or (b"- <" in chunk and RENDERED_LINE.search(chunk) is not None)
+    return (buffer[line_start:start].strip() == b"-"
+            or (buffer.find(b"- <", start, end) >= 0 and RENDERED_LINE.search(buffer, start, end) is not None))
+
+
+def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:
+    rendered = _rendered(buffer, start, start + len(chunk))
     if not rendered:
         event = parse_plain(chunk, origin)
         if event is not None:

@@ -15,6 +15,7 @@ from ..event import Event, Origin
 
 # Bytes whose record the XML parser must read: characters XML forbids, and the carriage return it normalises.
 _FORBIDDEN_BYTES = bytes(range(0x20)).translate(None, b"\t\n")
+_FORBIDDEN_BUT_CR = _FORBIDDEN_BYTES.replace(b"\r", b"")
 _ATTRIBUTE_VALUE = "[^\"'<&\t\n]*"  # the XML parser would turn tabs and line breaks into spaces
 _TEXT = "([^<&]*)"
 
@@ -35,7 +36,8 @@ def _text_element(name: str, attributes: str = "") -> str:
 # Windows writes each record on one line, without whitespace between tags: the expression asks for just that
 # (anything else goes to the XML parser), which keeps it fast.
 PLAIN_RECORD = re.compile(
-    f"<Event{_optional(_attribute('xmlns', False))}><System>"
+    # the whitespace between one-line records, then the record
+    f"[ \t\r\n]*(?P<record><Event{_optional(_attribute('xmlns', False))}><System>"
     f"<Provider{_attribute('Name')}{_optional(_attribute('Guid'))}/>"
     + _text_element("EventID", _optional(_attribute("Qualifiers", False)))
     + "".join(_text_element(name) for name in ("Version", "Level", "Task", "Opcode", "Keywords"))
@@ -48,13 +50,14 @@ PLAIN_RECORD = re.compile(
     # Data elements all alike, <Data Name='…'>…</Data> or <Data Name='…'/>, so that splitting can read them.
     + "(?P<data>(?=<Data Name=(?P<data_quote>[\"']))?"
     + f"(?:<Data Name=(?P=data_quote){_ATTRIBUTE_VALUE}(?P=data_quote)(?:/>|>[^<]*</Data>))*)"
-    + "</EventData></Event>"
+    + "</EventData></Event>)"
 )
 SYSTEM_FIELDS = ("Provider", "ProviderGuid", "EventID", "Version", "Level", "Task", "Opcode", "Keywords",
                  "TimeCreated", "EventRecordID", "ProcessID", "ThreadID", "Channel", "Computer", "UserID")
 _SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
                        if index not in PLAIN_RECORD.groupindex.values())
 _DATA = PLAIN_RECORD.groupindex["data"]
+_EVENT_ID = _SYSTEM_GROUPS[SYSTEM_FIELDS.index("EventID")]
 # Within a Data run PLAIN_RECORD has matched, quotes pair up and names hold none: (name, value) per element.
 _DATA_ITEM = re.compile("<Data Name=[\"']([^\"']*)[\"'](?:/>|>([^<]*)</Data>)")
 _REFERENCE = re.compile("&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
@@ -72,13 +75,31 @@ def parse_plain(record: bytes, origin: Origin) -> Optional[Event]:
         return None
     try:
         match = PLAIN_RECORD.fullmatch(record.decode("utf-8"))
-        if match is None:
-            return None
-        system = _system(match)
-        data = _data(match.group(_DATA))
-    except ValueError:  # not UTF-8, an EventID that is not a number, _NotPlain
+    except UnicodeDecodeError:
         return None
-    return Event(system, data, origin)
+    return None if match is None else plain_event(match, origin)
+
+
+def plain_text(buffer: bytes) -> Optional[str]:
+    """A buffer of records as text whose offsets are byte offsets, for ``PLAIN_RECORD.match``, when every
+    record in it could be plain: ASCII, no ']]>', no forbidden character (a carriage return, allowed
+    between records, is looked for in each record)."""
+    if (not buffer.isascii() or b"]]>" in buffer
+            or len(buffer.translate(None, _FORBIDDEN_BUT_CR)) != len(buffer)):
+        return None
+    return buffer.decode("ascii")
+
+
+def event_id_text(match: "re.Match[str]") -> str:
+    return match.group(_EVENT_ID)
+
+
+def plain_event(match: "re.Match[str]", origin: Origin) -> Optional[Event]:
+    """The Event of a PLAIN_RECORD match, or None when the XML parser must judge it."""
+    try:
+        return Event(_system(match), _data(match.group(_DATA)), origin)
+    except ValueError:  # an EventID that is not a number, _NotPlain
+        return None
 
 
 def _system(match: "re.Match[str]") -> Dict[str, object]:
