@@ -10,7 +10,7 @@ from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .xml_plain import PLAIN_RECORD, event_id_text, parse_plain, plain_event, plain_text
+from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
 BLOCK_SIZE = 1 << 20
 END_TAG = re.compile(rb"</Event\s*>")
@@ -153,20 +153,20 @@ def _plain_records(text: str, buffer: bytes, position: int, record: int, path: s
     """The run of plain records from ``position`` on, each matched once without cutting: they give what
     cutting them would (whitespace between them, none is rendered nor not wanted by the byte filter, which sees
     the same EventID). Returns where the run stops and the last record number."""
-    match = PLAIN_RECORD.match(text, position)
+    match = match_plain(text, position)
     while match is not None:
-        start, position = match.start("record"), match.end()
+        start, position = record_span(match)
         record += 1
         stats.records += 1
         if event_id_text(match).strip(" \t\n\r") not in wanted_ids:
             stats.other_event_id += 1
         else:
             yield _plain_or_parsed(text, buffer, start, position, match, Origin(path, record, buffer_offset + start))
-        match = PLAIN_RECORD.match(text, position)
+        match = match_plain(text, position)
     return position, record
 
 
-def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: "re.Match[str]", origin: Origin) -> ReadResult:
+def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: PlainMatch, origin: Origin) -> ReadResult:
     event = None
     if text.find("\r", start, end) < 0 and not _rendered(buffer, start, end):
         event = plain_event(match, origin)

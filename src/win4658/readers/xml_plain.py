@@ -9,7 +9,7 @@ values and only valid references inside them. For such a record the result is ex
 the caller falls back to the XML parser, which also words every error.
 """
 import re
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..event import Event, Origin
 
@@ -36,8 +36,8 @@ def _text_element(name: str, attributes: str = "") -> str:
 # Windows writes each record on one line, without whitespace between tags: the expression asks for just that
 # (anything else goes to the XML parser), which keeps it fast.
 PLAIN_RECORD = re.compile(
-    # the whitespace between one-line records, then the record
-    f"[ \t\r\n]*(?P<record><Event{_optional(_attribute('xmlns', False))}><System>"
+    # the whitespace between one-line records, then the record up to its Data elements
+    f"[ \t\r\n]*(?P<record>)<Event{_optional(_attribute('xmlns', False))}><System>"
     f"<Provider{_attribute('Name')}{_optional(_attribute('Guid'))}/>"
     + _text_element("EventID", _optional(_attribute("Qualifiers", False)))
     + "".join(_text_element(name) for name in ("Version", "Level", "Task", "Opcode", "Keywords"))
@@ -47,18 +47,19 @@ PLAIN_RECORD = re.compile(
     + f"<Execution{_attribute('ProcessID')}{_attribute('ThreadID')}/>"
     + _text_element("Channel") + _text_element("Computer")
     + f"<Security{_optional(_attribute('UserID'))}/></System><EventData>"
-    # Data elements all alike, <Data Name='…'>…</Data> or <Data Name='…'/>, so that splitting can read them.
-    + "(?P<data>(?=<Data Name=(?P<data_quote>[\"']))?"
-    + f"(?:<Data Name=(?P=data_quote){_ATTRIBUTE_VALUE}(?P=data_quote)(?:/>|>[^<]*</Data>))*)"
-    + "</EventData></Event>)"
 )
+# The Data elements and the record's end, matched apart (a repetition after PLAIN_RECORD's many groups would
+# make the regex engine save them all at each step): all alike, <Data Name='…'>…</Data> or <Data Name='…'/>.
+_DATA_END = "</EventData></Event>"
+PLAIN_DATA = re.compile(f"(?=<Data Name=([\"']))?(?:<Data Name=\\1{_ATTRIBUTE_VALUE}\\1(?:/>|>[^<]*</Data>))*"
+                        + _DATA_END)
+PlainMatch = Tuple["re.Match[str]", "re.Match[str]"]  # System, then Data
 SYSTEM_FIELDS = ("Provider", "ProviderGuid", "EventID", "Version", "Level", "Task", "Opcode", "Keywords",
                  "TimeCreated", "EventRecordID", "ProcessID", "ThreadID", "Channel", "Computer", "UserID")
 _SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
                        if index not in PLAIN_RECORD.groupindex.values())
-_DATA = PLAIN_RECORD.groupindex["data"]
 _EVENT_ID = _SYSTEM_GROUPS[SYSTEM_FIELDS.index("EventID")]
-# Within a Data run PLAIN_RECORD has matched, quotes pair up and names hold none: (name, value) per element.
+# Within a Data run PLAIN_DATA has matched, quotes pair up and names hold none: (name, value) per element.
 _DATA_ITEM = re.compile("<Data Name=[\"']([^\"']*)[\"'](?:/>|>([^<]*)</Data>)")
 _REFERENCE = re.compile("&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -74,14 +75,24 @@ def parse_plain(record: bytes, origin: Origin) -> Optional[Event]:
             or b"\xef\xbf" in record or b"]]>" in record):  # U+FFFE and U+FFFF start with these bytes
         return None
     try:
-        match = PLAIN_RECORD.fullmatch(record.decode("utf-8"))
+        text = record.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return None if match is None else plain_event(match, origin)
+    match = match_plain(text, 0)
+    return None if match is None or match[1].end() != len(text) else plain_event(match, origin)
+
+
+def match_plain(text: str, position: int) -> Optional[PlainMatch]:
+    """The plain record (after whitespace) at ``position`` in a ``plain_text``, or None."""
+    system = PLAIN_RECORD.match(text, position)
+    if system is None:
+        return None
+    data = PLAIN_DATA.match(text, system.end())
+    return None if data is None else (system, data)
 
 
 def plain_text(buffer: bytes) -> Optional[str]:
-    """A buffer of records as text whose offsets are byte offsets, for ``PLAIN_RECORD.match``, when every
+    """A buffer of records as text whose offsets are byte offsets, for ``match_plain``, when every
     record in it could be plain: ASCII, no ']]>', no forbidden character (a carriage return, allowed
     between records, is looked for in each record)."""
     if (not buffer.isascii() or b"]]>" in buffer
@@ -90,14 +101,19 @@ def plain_text(buffer: bytes) -> Optional[str]:
     return buffer.decode("ascii")
 
 
-def event_id_text(match: "re.Match[str]") -> str:
-    return match.group(_EVENT_ID)
+def event_id_text(match: PlainMatch) -> str:
+    return match[0].group(_EVENT_ID)
 
 
-def plain_event(match: "re.Match[str]", origin: Origin) -> Optional[Event]:
-    """The Event of a PLAIN_RECORD match, or None when the XML parser must judge it."""
+def record_span(match: PlainMatch) -> Tuple[int, int]:
+    return match[0].start("record"), match[1].end()
+
+
+def plain_event(match: PlainMatch, origin: Origin) -> Optional[Event]:
+    """The Event of a plain record, or None when the XML parser must judge it."""
+    system, data = match
     try:
-        return Event(_system(match), _data(match.group(_DATA)), origin)
+        return Event(_system(system), _data(data.string, data.start(), data.end() - len(_DATA_END)), origin)
     except ValueError:  # an EventID that is not a number, _NotPlain
         return None
 
@@ -113,14 +129,21 @@ def _system(match: "re.Match[str]") -> Dict[str, object]:
     return system
 
 
-def _data(run: str) -> Dict[str, str]:
-    if "&" in run:  # names hold no '&': only values change
-        run = run.replace("&#13;&#10;", "\r\n")
-        if "&" in run:
-            run = run.replace("&#13;", "\r").replace("&#10;", "\n").replace("&#9;", "\t")
+def _data(text: str, start: int, end: int) -> Dict[str, str]:
+    """The Data elements of text[start:end]."""
+    if text.find("&", start, end) < 0:
+        return _named(_DATA_ITEM.findall(text, start, end))
+    # names hold no '&': only values change
+    run = text[start:end].replace("&#13;&#10;", "\r\n")
+    if "&" in run:
+        run = run.replace("&#13;", "\r").replace("&#10;", "\n").replace("&#9;", "\t")
     items = _DATA_ITEM.findall(run)
     if "&" in run:
         items = [(name, _unescape(value)) for name, value in items]
+    return _named(items)
+
+
+def _named(items: List[Tuple[str, str]]) -> Dict[str, str]:
     data = dict(items)
     if "" in data:  # <Data Name=''>: the XML path names it by its place
         raise _NotPlain("a Data element without a name")
