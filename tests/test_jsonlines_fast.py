@@ -7,7 +7,8 @@ import pytest
 from conftest import ROOT, shared_path
 from test_speed_paths import _outcome
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
-from win4658.readers.jsonlines import _flat_time, _local_to_utc, _local_to_utc_fast, _winlogbeat_system, document_to_event
+from win4658.readers.jsonlines import (NXLOG_SYSTEM_KEYS, _flat_time, _from_flat, _keywords_hex, _local_to_utc,
+                                      _local_to_utc_fast, _winlogbeat_system, document_to_event)
 from win4658.winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS, to_winlogbeat
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -113,3 +114,35 @@ def test_event_data_values_become_text_and_a_non_object_is_named():
     document["winlog"]["event_data"] = ["not", "an", "object"]
     with pytest.raises(TypeError, match="event data must be an object, not list"):
         document_to_event(document, Origin("wlb", 1), SUPPORTED_EVENT_IDS)
+
+
+def _plain_flat(document: dict) -> tuple:
+    """The reference: NXLog's System fields and EventData read key by key."""
+    system = {
+        "Provider": document.get("SourceName"), "ProviderGuid": document.get("ProviderGuid"),
+        "TimeCreated": _flat_time(document), "EventRecordID": document.get("RecordNumber"),
+        "Channel": document.get("Channel"), "Computer": document.get("Hostname"), "Task": document.get("Task"),
+        "Opcode": document.get("OpcodeValue", document.get("Opcode")), "Keywords": _keywords_hex(document.get("Keywords")),
+        "Level": document.get("Level"), "Version": document.get("Version"),
+        "ProcessID": document.get("ExecutionProcessID", document.get("ProcessID")), "ThreadID": document.get("ThreadID"),
+    }
+    data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
+    return {name: value for name, value in system.items() if value is not None}, list(data.items())
+
+
+FLAT_EDGES = [
+    {"EventID": 4658},
+    {"EventID": 4658, "HandleId": "0x1"},
+    {"EventID": 4658, "Opcode": "Info", "ProcessID": 4, "HandleId": "0x1", "ProcessId": "0x2"},
+    {"EventID": 4658, "OpcodeValue": None, "Opcode": "Info", "ExecutionProcessID": None, "ProcessID": 4, "Hostname": None},
+    {"ProcessName": "a.exe", "EventID": 4658, "SourceName": "S", "Keywords": -9214364837600034816, "Zeta": 1, "Alpha": "x"},
+    {"EventID": 4658, "TimeCreated": "2020-10-18 10:56:14.646", "Level": 0, "Version": 0, "Task": 12800},
+]
+
+
+def test_nxlog_fields_by_layout_equal_reading_key_by_key():
+    pool = datagen.corpus_pool(shared_path("corpus"))
+    documents = [datagen.nxlog_document(event) for event in datagen.sampled_events(pool, 200)] + FLAT_EDGES
+    for document in documents + FLAT_EDGES:  # the edges twice: their layouts come from the memo
+        system, data = _from_flat(document)
+        assert (system, list(data.items())) == _plain_flat(document)

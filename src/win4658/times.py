@@ -6,10 +6,33 @@ from time import gmtime
 from typing import Optional
 
 ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$")
+# The usual spelling, "YYYY-MM-DDThh:mm:ss[.fraction]Z" in ASCII digits: its minute, then what follows it
+UTC_MINUTE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})")
+UTC_SECOND = re.compile(r":([0-9]{2})(?:[.,]([0-9]+))?Z")
 
 
 def time_ns(text: object) -> Optional[int]:
     """Nanoseconds since the epoch of an ISO-8601 time (no zone means UTC), or None when unreadable."""
+    if text.__class__ is str:
+        tail = UTC_SECOND.fullmatch(text, 16)  # type: ignore[call-overload]
+        minute = _minute_ns(text[:16]) if tail is not None else None  # type: ignore[index]
+        if minute is not None:
+            second, fraction = tail.groups()  # type: ignore[union-attr]
+            return minute + int(second) * 1_000_000_000 + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
+    return _any_time_ns(text)
+
+
+@lru_cache(maxsize=4096)
+def _minute_ns(text: str) -> Optional[int]:
+    """The usual spelling's minute as _any_time_ns reads it (memo: events of one minute share it)."""
+    match = UTC_MINUTE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute = match.groups()
+    return (_day_start(year, month, day) + int(hour) * 3600 + int(minute) * 60) * 1_000_000_000
+
+
+def _any_time_ns(text: object) -> Optional[int]:
     match = ISO_TIME.match(str(text).strip()) if text else None
     if match is None:
         return None
@@ -33,5 +56,11 @@ def format_ns(nanoseconds: Optional[int]) -> Optional[str]:
     if nanoseconds is None:
         return None
     seconds, remainder = divmod(nanoseconds, 1_000_000_000)
-    stamp = "%04d-%02d-%02dT%02d:%02d:%02d" % gmtime(seconds)[:6]
-    return f"{stamp}.{remainder // 1000:06d}Z"
+    minute, second = divmod(seconds, 60)
+    return f"{_minute_text(minute)}:{second:02d}.{remainder // 1000:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _minute_text(minute: int) -> str:
+    """'YYYY-MM-DDThh:mm' of a minute since the epoch (memo: times of one minute share it)."""
+    return "%04d-%02d-%02dT%02d:%02d" % gmtime(minute * 60)[:5]

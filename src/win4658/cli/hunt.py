@@ -22,6 +22,7 @@ LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an 
     "restricted_folders": "win4658_restricted_folders",
     "restricted_substrings": "win4658_restricted_substrings",
 }
+json_line = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False) without an encoder per call
 COLUMNS = [("time", 27), ("host", 22), ("user", 22), ("process", 60), ("pid", 8), ("handle", 8)]
 
 
@@ -93,7 +94,7 @@ def run_hunt(args: argparse.Namespace) -> int:
         if isinstance(item, RecordError):
             report_error(item)
         elif args.format == "json":
-            print(json.dumps(item.as_dict(), ensure_ascii=False))
+            print(json_line(item.as_dict()))
         elif len(shown.setdefault(item.detection, [])) < args.limit:
             shown[item.detection].append(item)
     if args.format == "json":

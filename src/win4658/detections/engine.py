@@ -32,12 +32,16 @@ class Finding(NamedTuple):
     details: Optional[dict] = None
 
     def as_dict(self) -> dict:
-        document = {name: getattr(self, name) for name in self._fields if name not in ("origin", "details")}
+        document = dict(zip(SHOWN_FIELDS, self))
         if self.origin is not None:
             document["source"] = str(self.origin)
         if self.details:
             document.update(self.details)
         return {name: value for name, value in document.items() if value is not None}
+
+
+new_finding = tuple.__new__
+SHOWN_FIELDS = Finding._fields[:Finding._fields.index("origin")]  # as_dict shows origin and details its own way
 
 
 def event_user(event: Event) -> Optional[str]:
@@ -54,8 +58,10 @@ def event_process(event: Event) -> Optional[str]:
 
 
 def finding_for(detection: Detection, event: Event, reason: str, time: Optional[str]) -> Finding:
-    return Finding(detection.id, detection.number, time, event.system.get("Computer"), event_user(event),
-                   event_process(event), event.data.get("ProcessId"), event.data.get("HandleId"), reason, event.origin)
+    data = event.data
+    # tuple.__new__: the same Finding as Finding(…), without its Python-level __new__ (one per finding)
+    return new_finding(Finding, (detection.id, detection.number, time, event.system.get("Computer"), event_user(event),
+                                 event_process(event), data.get("ProcessId"), data.get("HandleId"), reason, event.origin, None))
 
 
 Verdict = Callable[[str, str], Optional[str]]
@@ -124,7 +130,8 @@ class EventDetections:
         return tuple((detection, reason) for detection, reason in found if reason is not None)
 
     def findings(self, event: Event, time: Optional[int]) -> List[Finding]:
-        if event.event_id not in self.event_ids:
+        event_id = event.system["EventID"]
+        if event_id not in self.event_ids:
             return []
         path = event_process(event)
         hits = self.reasons(event.system.get("Computer") or "", path) if path is not None else ()
@@ -132,4 +139,4 @@ class EventDetections:
             return []
         time_text = format_ns(time) or event.system.get("TimeCreated")
         return [finding_for(detection, event, reason, time_text)
-                for detection, reason in hits if event.event_id in detection.event_ids]
+                for detection, reason in hits if event_id in detection.event_ids]

@@ -33,7 +33,10 @@ class HuntSummary(Summary):
 
     def count(self, finding: Finding) -> None:
         self.findings[finding.detection] += 1
-        self.processes.setdefault(finding.detection, Counter())[finding.process or "(unknown)"] += 1
+        processes = self.processes.get(finding.detection)
+        if processes is None:
+            processes = self.processes[finding.detection] = Counter()
+        processes[finding.process or "(unknown)"] += 1
 
     def as_dict(self) -> dict:
         return {
@@ -75,34 +78,36 @@ class Hunt:
                 continue
             self.summary.events += 1
             for time, event in order.push(time_ns(result.system.get("TimeCreated")), result):
-                yield from self._examine(event, time, tracker)
+                findings = self._examine(event, time, tracker)
+                if findings:
+                    yield from findings
         for time, event in order.drain():
             yield from self._examine(event, time, tracker)
         self.summary.late_events = order.late
         self.summary.lifetime = tracker.summary()
 
-    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> Iterator[Finding]:
-        for finding in self.per_event.findings(event, time):
-            self.summary.count(finding)
-            yield finding
+    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Finding]:
+        """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
+        findings = self.per_event.findings(event, time)
         lifetime = tracker.observe(event, time)
         if lifetime is not None:
-            yield from self._lifetime_findings(lifetime)
+            findings += self._lifetime_findings(lifetime)
+        for finding in findings:
+            self.summary.count(finding)
+        return findings
 
-    def _lifetime_findings(self, lifetime: Lifetime) -> Iterator[Finding]:
+    def _lifetime_findings(self, lifetime: Lifetime) -> List[Finding]:
+        findings = []
         seconds = lifetime.seconds
         if self.lifetime and seconds is not None and seconds > self.long_handle_seconds:
-            finding = _lifetime_finding(self.lifetime, lifetime,
-                                        f"open {seconds:,.3f} s, longer than {self.long_handle_seconds:g} s",
-                                        lifetime.evidence())
-            self.summary.count(finding)
-            yield finding
+            findings.append(_lifetime_finding(self.lifetime, lifetime,
+                                              f"open {seconds:,.3f} s, longer than {self.long_handle_seconds:g} s",
+                                              lifetime.evidence()))
         if self.trace and lifetime.access_count:
-            finding = _lifetime_finding(self.trace, lifetime,
-                                        f"opened, accessed {lifetime.access_count} time(s), closed",
-                                        dict(lifetime.evidence(), events=_trace_events(lifetime)))
-            self.summary.count(finding)
-            yield finding
+            findings.append(_lifetime_finding(self.trace, lifetime,
+                                              f"opened, accessed {lifetime.access_count} time(s), closed",
+                                              dict(lifetime.evidence(), events=_trace_events(lifetime))))
+        return findings
 
 
 def _lifetime_finding(detection: Detection, lifetime: Lifetime, reason: str, details: dict) -> Finding:

@@ -12,6 +12,7 @@ time order, ties by position in the input:
 Only the most recent open per key is kept, so memory is bounded by the number of open handles (and that by
 ``max_open``).
 """
+from functools import lru_cache
 from sys import intern
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -33,9 +34,13 @@ def handle_key(event: Event) -> Optional[HandleKey]:
     if not process_id or not handle_id or process_id in ABSENT or handle_id in ABSENT:
         return None
     try:
-        return (event.system.get("Computer"), hex_to_int(process_id), handle_id)
+        return (event.system.get("Computer"), process_number(process_id), handle_id)
     except ValueError:
         return None
+
+
+# Process ids as numbers: a log repeats a few thousand of them (hex_to_int is pure; errors are not remembered)
+process_number = lru_cache(maxsize=4096)(hex_to_int)
 
 
 def opens_handle(event: Event) -> bool:

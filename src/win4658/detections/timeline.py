@@ -22,17 +22,20 @@ class TimeOrder:
         self.released: Optional[Tuple[int, int]] = None
         self.late = 0
 
-    def push(self, time: Optional[int], item: Item) -> Iterator[Tuple[Optional[int], Item]]:
-        """Add one item; yield those that leave the window, earliest first."""
+    def push(self, time: Optional[int], item: Item) -> Tuple[Tuple[Optional[int], Item], ...]:
+        """Add one item; return those that leave the window (none or one, a tuple: no generator per item)."""
         self.position += 1
         order = (time if time is not None else -1, self.position)
         if self.released is not None and order < self.released:
             self.late += 1
-            yield time, item
-            return
-        heapq.heappush(self.heap, (order[0], order[1], (time, item)))
-        if len(self.heap) > self.window:
-            yield self._pop()
+            return ((time, item),)
+        entry = (order[0], order[1], (time, item))
+        if len(self.heap) < self.window:
+            heapq.heappush(self.heap, entry)
+            return ()
+        time_key, position, pair = heapq.heappushpop(self.heap, entry)
+        self.released = (time_key, position)
+        return (pair,)
 
     def drain(self) -> Iterator[Tuple[Optional[int], Item]]:
         while self.heap:
