@@ -212,10 +212,11 @@ def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[Re
 
 
 def _rendered(buffer: bytes, start: int, end: int) -> bool:
-    """Event Viewer's rendering: '- ' before the <Event> line or before a tag at the start of a line inside it."""
+    """Event Viewer's rendering: '- ' before the <Event> line or before a tag at the start of a line inside it
+    (a line break is looked for first: one-line records have none, and '-' is frequent in them)."""
     line_start = buffer.rfind(b"\n", 0, start) + 1
     return (buffer[line_start:start].strip() == b"-"
-            or (buffer.find(b"- <", start, end) >= 0 and RENDERED_LINE.search(buffer, start, end) is not None))
+            or (buffer.find(b"\n", start, end) >= 0 and RENDERED_LINE.search(buffer, start, end) is not None))
 
 
 def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:
