@@ -90,11 +90,12 @@ def run_hunt(args: argparse.Namespace) -> int:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
     shown: Dict[str, List[Finding]] = {}
+    write = sys.stdout.write  # one write per finding line (print makes two)
     for item in hunt.run(args.paths or EXAMPLE_FILES):
         if isinstance(item, RecordError):
             report_error(item)
         elif args.format == "json":
-            print(json_line(item.as_dict()))
+            write(json_line(item.as_dict()) + "\n")
         elif len(shown.setdefault(item.detection, [])) < args.limit:
             shown[item.detection].append(item)
     if args.format == "json":

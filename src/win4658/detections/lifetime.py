@@ -64,9 +64,16 @@ class Opened(NamedTuple):
     def of(cls, event: Event) -> "Opened":
         data = event.data
         # interned: thousands of open handles share a few hundred processes, users and objects
-        return cls(event.origin, *(None if value is None else intern(value) for value in (
-            event_process(event), event_user(event), data.get("ObjectType"), data.get("ObjectName"),
-            data.get("AccessMask"))))
+        return new_opened(cls, (event.origin, _interned(event_process(event)), _interned(event_user(event)),
+                                _interned(data.get("ObjectType")), _interned(data.get("ObjectName")),
+                                _interned(data.get("AccessMask"))))
+
+
+new_opened = tuple.__new__  # Opened(…) without its Python-level __new__ (one per open)
+
+
+def _interned(text: Optional[str]) -> Optional[str]:
+    return None if text is None else intern(text)
 
 
 class OpenHandle:
