@@ -115,7 +115,8 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
     for block in iter(lambda: stream.read(BLOCK_SIZE), b""):
         buffer += block
         position = 0
-        text = plain_text(buffer)
+        # a buffer past two blocks holds a record longer than a block: no plain one-line records to look for
+        text = plain_text(buffer) if len(buffer) <= 2 * BLOCK_SIZE else None
         while True:
             if text is not None:
                 position, record = yield from _plain_records(text, buffer, position, record,
