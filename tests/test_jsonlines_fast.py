@@ -140,9 +140,9 @@ FLAT_EDGES = [
 ]
 
 
-def test_nxlog_fields_by_layout_equal_reading_key_by_key():
+def test_nxlog_fields_equal_reading_key_by_key():
     pool = datagen.corpus_pool(shared_path("corpus"))
     documents = [datagen.nxlog_document(event) for event in datagen.sampled_events(pool, 200)] + FLAT_EDGES
-    for document in documents + FLAT_EDGES:  # the edges twice: their layouts come from the memo
+    for document in documents + FLAT_EDGES:  # the edges twice: times come from the memos
         system, data = _from_flat(document)
         assert (system, list(data.items())) == _plain_flat(document)

@@ -8,7 +8,6 @@ import json
 import re
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from operator import itemgetter
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
@@ -46,7 +45,6 @@ FLAT_FIELDS = (
     ("Opcode", "OpcodeValue", "Opcode"), ("Level", "Level", None), ("Version", "Version", None),
     ("ProcessID", "ExecutionProcessID", "ProcessID"), ("ThreadID", "ThreadID", None),
 )
-Getter = Callable[[dict], tuple]
 new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
 
 
@@ -173,37 +171,19 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
 
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
-    system_fields, system_values, data_keys, data_values = _flat_layout(tuple(document))
-    values = system_values(document)
-    system = dict(zip(system_fields, values))
-    if None in values:
-        system = _present(system)
+    system = {}
+    for field, key, absent_key in FLAT_FIELDS:
+        value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
+        if value is not None:
+            system[field] = value
     time_created = _flat_time(document)
     if time_created is not None:
         system["TimeCreated"] = time_created
     keywords = document.get("Keywords")
     if keywords is not None:
         system["Keywords"] = _keywords_hex(keywords)
-    return system, dict(zip(data_keys, data_values(document)))
-
-
-@lru_cache(maxsize=256)
-def _flat_layout(keys: Tuple[str, ...]) -> Tuple[Tuple[str, ...], Getter, Tuple[str, ...], Getter]:
-    """Where an NXLog document with these keys (one collector writes the same ones) holds each System field it
-    has and its EventData: (System fields, getter of their values, EventData keys in order, getter of theirs)."""
-    present = set(keys)
-    system = [(field, key if key in present else absent_key) for field, key, absent_key in FLAT_FIELDS]
-    system = [(field, key) for field, key in system if key in present]
-    data_keys = tuple(key for key in keys if key not in NXLOG_SYSTEM_KEYS)
-    return (tuple(field for field, _key in system), _values_getter(tuple(key for _field, key in system)),
-            data_keys, _values_getter(data_keys))
-
-
-def _values_getter(keys: Tuple[str, ...]) -> Getter:
-    """document → the tuple of its values at keys (itemgetter gives a bare value for one key, and needs one)."""
-    if len(keys) > 1:
-        return itemgetter(*keys)
-    return lambda document: tuple(document[key] for key in keys)
+    data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
+    return system, data
 
 
 def _flat_time(document: dict) -> Optional[str]:
