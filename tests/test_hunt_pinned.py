@@ -88,3 +88,15 @@ def test_format_ns_equals_formatting_the_whole_time(nanoseconds):
     seconds, remainder = divmod(nanoseconds, 1_000_000_000)
     expected = "%04d-%02d-%02dT%02d:%02d:%02d" % gmtime(seconds)[:6] + f".{remainder // 1000:06d}Z"
     assert format_ns(nanoseconds) == format_ns(nanoseconds) == expected
+
+
+@pytest.mark.parametrize("text", ["2020-13-17T03:40:04Z", "2020-00-17T03:40:04Z", "2020-02-30T00:00:00Z",
+                                  "2020-09-17T24:00:00Z", "2020-09-17T03:60:00Z", "2020-09-17T03:40:61Z",
+                                  "0000-01-01T00:00:00Z", "2020-13-17T03:40:04+02:00"])
+def test_a_time_that_does_not_exist_is_unreadable_not_an_error(text):
+    assert time_ns(text) is None and _any_time_ns(text) is None
+
+
+def test_leap_second_and_leap_day_are_read():
+    assert time_ns("2016-12-31T23:59:60Z") == time_ns("2017-01-01T00:00:00Z")
+    assert time_ns("2020-02-29T12:00:00Z") == timegm((2020, 2, 29, 12, 0, 0)) * 10**9

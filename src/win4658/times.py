@@ -1,6 +1,6 @@
 """Event times as integers: ISO-8601 text ↔ nanoseconds since the epoch, for ordering and for Splunk's _time."""
-import calendar
 import re
+from datetime import date
 from functools import lru_cache
 from time import gmtime
 from typing import Optional
@@ -8,6 +8,7 @@ from typing import Optional
 ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$")
 # The usual spelling, "YYYY-MM-DDThh:mm:ss[.fraction]Z" in ASCII digits: its minute, then what follows it
 UTC_MINUTE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})")
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 UTC_SECOND = re.compile(r":([0-9]{2})(?:[.,]([0-9]+))?Z")
 
 
@@ -15,10 +16,11 @@ def time_ns(text: object) -> Optional[int]:
     """Nanoseconds since the epoch of an ISO-8601 time (no zone means UTC), or None when unreadable."""
     if text.__class__ is str:
         tail = UTC_SECOND.fullmatch(text, 16)  # type: ignore[call-overload]
-        minute = _minute_ns(text[:16]) if tail is not None else None  # type: ignore[index]
-        if minute is not None:
-            second, fraction = tail.groups()  # type: ignore[union-attr]
-            return minute + int(second) * 1_000_000_000 + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
+        if tail is not None:
+            minute = _minute_ns(text[:16])  # type: ignore[index]
+            second, fraction = tail.groups()
+            if minute is not None and int(second) <= 60:
+                return minute + int(second) * 1_000_000_000 + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
     return _any_time_ns(text)
 
 
@@ -29,7 +31,8 @@ def _minute_ns(text: str) -> Optional[int]:
     if match is None:
         return None
     year, month, day, hour, minute = match.groups()
-    return (_day_start(year, month, day) + int(hour) * 3600 + int(minute) * 60) * 1_000_000_000
+    seconds = _clock_seconds(year, month, day, hour, minute, "0")
+    return None if seconds is None else seconds * 1_000_000_000
 
 
 def _any_time_ns(text: object) -> Optional[int]:
@@ -37,7 +40,9 @@ def _any_time_ns(text: object) -> Optional[int]:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    seconds = _day_start(year, month, day) + int(hour) * 3600 + int(minute) * 60 + int(second)
+    seconds = _clock_seconds(year, month, day, hour, minute, second)
+    if seconds is None:
+        return None
     if zone and zone != "Z":
         sign = -1 if zone[0] == "+" else 1
         digits = zone[1:].replace(":", "")
@@ -46,9 +51,20 @@ def _any_time_ns(text: object) -> Optional[int]:
     return seconds * 1_000_000_000 + nanoseconds
 
 
+def _clock_seconds(year: str, month: str, day: str, hour: str, minute: str, second: str) -> Optional[int]:
+    """Seconds since the epoch, or None for a date that does not exist or a time past 23:59:60."""
+    start = _day_start(year, month, day)
+    if start is None or int(hour) > 23 or int(minute) > 59 or int(second) > 60:
+        return None
+    return start + int(hour) * 3600 + int(minute) * 60 + int(second)
+
+
 @lru_cache(maxsize=4096)
-def _day_start(year: str, month: str, day: str) -> int:
-    return calendar.timegm((int(year), int(month), int(day), 0, 0, 0))
+def _day_start(year: str, month: str, day: str) -> Optional[int]:
+    try:
+        return (date(int(year), int(month), int(day)).toordinal() - EPOCH_ORDINAL) * 86400
+    except ValueError:  # month 13, February 30, year 0
+        return None
 
 
 def format_ns(nanoseconds: Optional[int]) -> Optional[str]:
