@@ -93,7 +93,7 @@ def _present(value: Any) -> Any:
 def _converter(spec: dict, tables: Dict[str, dict]) -> Callable[[Any], Any]:
     transform = spec.get("transform", "copy")
     if transform == "all_fields":
-        return lambda data: {name: value for name, value in data.items() if value not in ABSENT_VALUES} or None
+        return _present_fields
     if transform in ("lookup", "lookup_list"):
         if spec["table"] not in tables:
             raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
@@ -101,6 +101,15 @@ def _converter(spec: dict, tables: Dict[str, dict]) -> Callable[[Any], Any]:
     if transform not in TRANSFORMS:
         raise MappingError(f"{spec['target']}: unknown transform {transform!r}")
     return TRANSFORMS[transform]
+
+
+def _present_fields(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The all_fields transform: the fields whose value is not absent, in their order (a plain copy when none is)."""
+    values = data.values()
+    for absent in ABSENT_VALUES:
+        if absent in values:
+            return {name: value for name, value in data.items() if value not in ABSENT_VALUES} or None
+    return dict(data) or None
 
 
 def _lookup(table: dict, keep_unmatched: bool, as_list: bool) -> Callable[[Any], Any]:
@@ -133,8 +142,9 @@ class Mapping:
             self.rules: List[Rule] = [Rule(rule, self.tables) for rule in spec["fields"]]
         except KeyError as error:
             raise MappingError(f"{path}: a rule lacks {error}") from None
-        # apply(event) → the nested document; the rules compiled into one function, same result as apply_rule_by_rule
-        self.apply: Callable[[Event], Dict[str, Any]] = compile_rules(self.rules, ABSENT_VALUES, self.apply_rule_by_rule)
+        # apply(event) → the nested document; the rules compiled into one function when they can be (same result)
+        compiled = compile_rules(self.rules, ABSENT_VALUES, self.apply_rule_by_rule)
+        self.apply: Callable[[Event], Dict[str, Any]] = compiled or self.apply_rule_by_rule
 
     def apply_rule_by_rule(self, event: Event) -> Dict[str, Any]:
         document: Dict[str, Any] = {}

@@ -1,130 +1,228 @@
 """A mapping's rules compiled into one Python function, for speed: same document as applying them one by one.
 
-Each rule becomes a few straight lines (read the field, skip absent values, convert, store); nested targets are
-built through one cached local per intermediate object. Transforms are pure, so each rule remembers what a text or
-number converted to (a bounded number of them, so memory stays flat), except the ones that build a fresh list.
-On any conversion error the compiled function hands the event to the rule-by-rule path, which raises the precise
-MappingError.
+Each source field is read once. The rules converting one source with pure transforms (lookups, to_string,
+hex_to_int…) share one memo: a source value maps to the tuple of all their results, the absent values included
+(a bounded number of them, so memory stays flat). Each nested object is built as a fresh dict and stored in its
+parent after its last rule when it holds anything. That gives the rule-by-rule key order only when each object's
+rules are contiguous and no rule writes inside another rule's value, so other mappings are not compiled
+(`compile_rules` returns None). On any conversion error the compiled function hands the event to the rule-by-rule
+path, which raises the precise MappingError.
 """
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
 
 Apply = Callable[[Event], Dict[str, Any]]
+Path = Tuple[str, ...]
 READ_EXPRESSIONS = {"System": "system.get({name!r})", "EventData": "data.get({name!r})"}
-MEMO_LIMIT = 4096  # remembered conversions per rule
-MISSING = object()
-# Transforms that build a new list each time: a remembered one would be shared between documents.
-FRESH_LISTS = frozenset({"as_list", "lookup_list", "all_fields"})
+MEMO_LIMIT = 4096  # remembered source values per source
+# Only these are remembered: True == 1 and 1.0 == 1 would otherwise share a memo entry with 1.
+REMEMBERED = frozenset({str, int, type(None)})
+# Transforms that build a new list or dict each time: a remembered one would be shared between documents.
+FRESH_VALUES = frozenset({"as_list", "lookup_list", "all_fields"})
 
 
-def remember(memo: Dict[Any, Any], raw: Any, value: Any) -> Any:
-    """A lookup returns the table's own value (the same object every time); others return strings or numbers."""
-    if len(memo) < MEMO_LIMIT:
-        memo[raw] = value
-    return value
-
-
-def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Apply:
+def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Optional[Apply]:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal."""
-    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "remember": remember, "MISSING": MISSING,
-                                 "ABSENT": absent_values}
-    sources = sorted({rule.source for rule in rules if rule.source[0] != "value"}, key=[rule.source for rule in rules].index)
-    body: List[str] = [line for number, source in enumerate(sources) for line in _read_lines(f"source_{number}", source)]
-    nodes = _Nodes(rules)
-    for index, rule in enumerate(rules):
+    paths = [_path(rule) for rule in rules]
+    if not _compilable(paths):
+        return None
+    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "REMEMBERED": REMEMBERED}
+    sources = _Sources(rules, absent_values, namespace)
+    body = list(sources.lines)
+    entries = []
+    for index, (rule, path) in enumerate(zip(rules, paths)):
         namespace[f"convert_{index}"] = rule.convert
         namespace[f"constant_{index}"] = rule.spec.get("value")
-        namespace[f"memo_{index}"] = {}
-        source = f"source_{sources.index(rule.source)}" if rule.source in sources else ""
-        body.extend(_rule_lines(index, rule, source, nodes))
-    header = ["def apply(event):", "    system = event.system", "    data = event.data", "    document = {}"]
-    header.extend(f"    {local} = None" for local in nodes.locals())
-    source = "\n".join(header + ["    try:"] + [f"        {line}" for line in body] + [
-        "    except (TypeError, ValueError):",
-        "        return rule_by_rule(event)",
-        "    return document",
-    ])
+        lines, expression, condition = _rule_value(index, rule, sources)
+        body += lines
+        if expression:
+            entries.append(Entry(path, expression, condition))
+    body += _object_lines("document", (), entries, _Names())
+    source = "\n".join(["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
+                       + [f"        {line}" for line in body]
+                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)", "    return document"])
     exec(compile(source, "<compiled mapping>", "exec"), namespace)  # the source is built only from the rules' names
     return namespace["apply"]
 
 
-def _read_lines(local: str, source: Tuple[str, str]) -> List[str]:
-    """Each field is read once, absent values ("" and "-") made None, as mapping._present does."""
-    section, name = source
-    if not name:
-        return [f"{local} = data or None"]
-    return [f"{local} = {READ_EXPRESSIONS[section].format(name=name)}", f"if {local} in ABSENT:", f"    {local} = None"]
+def _path(rule: Any) -> Path:
+    """Where the rule writes, as mapping._put does: a "@timestamp.x" target is "@timestamp" itself."""
+    return rule.path[:1] if rule.path[:1] == ("@timestamp",) else rule.path
 
 
-def _rule_lines(index: int, rule: Any, source: str, nodes: "_Nodes") -> List[str]:
-    copy = rule.spec.get("transform", "copy") == "copy"
-    if not source:
-        constant = f"constant_{index}" if not isinstance(rule.spec["value"], list) else f"list(constant_{index})"
-        return [f"value = {constant if copy else f'convert_{index}({constant})'}", *_store(rule.path, nodes, "    ", True)]
-    lines = [f"raw = {source}", "if raw is not None:"]
-    if copy:
-        return lines + ["    value = raw"] + _store(rule.path, nodes, "    ", False)
-    if rule.spec["transform"] == "as_list":
-        return lines + ["    value = [raw]"] + _store(rule.path, nodes, "    ", False)
-    if rule.spec["transform"] in FRESH_LISTS:
-        return lines + [f"    value = convert_{index}(raw)", "    if value is not None:"] + _store(rule.path, nodes, "        ", False)
-    return lines + [
-        "    if raw.__class__ is str or raw.__class__ is int:",
-        f"        value = memo_{index}.get(raw, MISSING)",
-        "        if value is MISSING:",
-        f"            value = remember(memo_{index}, raw, convert_{index}(raw))",
-        "    else:",
-        f"        value = convert_{index}(raw)",
-        "    if value is not None:",
-    ] + _store(rule.path, nodes, "        ", False)
+def _compilable(paths: List[Path]) -> bool:
+    """Objects' rules contiguous, no target inside another's value, top-level merges (target "") last."""
+    merges = [index for index, path in enumerate(paths) if not path]
+    if merges and merges[0] != len(paths) - len(merges):
+        return False
+    prefixes = {path[:depth] for path in paths for depth in range(1, len(path))}
+    if prefixes & set(paths):
+        return False
+    for prefix in prefixes:
+        inside = [index for index, path in enumerate(paths) if path[:len(prefix)] == prefix]
+        if inside[-1] - inside[0] + 1 != len(inside):
+            return False
+    return True
 
 
-def _store(path: Tuple[str, ...], nodes: "_Nodes", indent: str, may_be_none: bool) -> List[str]:
-    """Lines writing ``value`` at ``path`` (``()`` merges it into the top level), as mapping._put does."""
-    guard = [f"{indent[:-4]}if value is not None:"] if may_be_none else []
-    if not path:
-        return guard + [f"{indent}document.update(value)"] + [f"{indent}{local} = None" for local in nodes.locals()]
-    if len(path) == 1 or path[0] == "@timestamp":
-        key, parent = path[0], "document"
-    else:
-        key, parent = path[-1], None
-    lines = guard
-    if parent is None:
-        lines += nodes.reach(path[:-1], indent)
-        parent = nodes.local(path[:-1])
-    lines.append(f"{indent}{parent}[{key!r}] = value")
-    # a value stored where nested rules also write replaces that object: forget the cached locals below it
-    lines += [f"{indent}{local} = None" for local in nodes.locals_under(path)]
+def _transform(rule: Any) -> str:
+    return rule.spec.get("transform", "copy")
+
+
+def _remembered(rule: Any) -> bool:
+    """A pure conversion worth a memo; str() of a text is the text itself, cheaper than a memo of record numbers."""
+    return _transform(rule) not in FRESH_VALUES | {"copy"} and rule.convert is not str
+
+
+class _Sources:
+    """Lines reading each source once. The results of the rules with a remembered conversion come from the source's
+    memo as ``value_I``; ``source_N`` holds the value (None when absent) for the other rules."""
+
+    def __init__(self, rules: Sequence[Any], absent_values: Tuple[str, ...], namespace: Dict[str, Any]):
+        self.keys: List[Tuple[str, str]] = []
+        self.lines: List[str] = []
+        self.remembered: Set[int] = set()  # the rules whose value_I comes from a memo
+        for rule in rules:
+            if rule.source[0] != "value" and rule.source not in self.keys:
+                self.keys.append(rule.source)
+        for number, key in enumerate(self.keys):
+            using = [index for index, rule in enumerate(rules) if rule.source == key]
+            remembered = [index for index in using if _remembered(rules[index])]
+            if remembered:  # with them, str() is remembered too
+                remembered = [index for index in using if _remembered(rules[index]) or rules[index].convert is str]
+            self.remembered.update(remembered)
+            section, name = key
+            self.lines.append(f"raw = {READ_EXPRESSIONS[section].format(name=name)}" if name else "raw = data or None")
+            absent = absent_values if name else ()  # EventData as a whole is taken as it is
+            if remembered:
+                self.lines.append(self._memo_line(number, [rules[index] for index in remembered], remembered,
+                                                  len(using) > len(remembered), absent, namespace))
+            else:
+                checks = " or ".join(f"raw == {value!r}" for value in absent)
+                self.lines.append(f"source_{number} = None if {checks} else raw" if checks else f"source_{number} = raw")
+
+    @staticmethod
+    def _memo_line(number: int, rules: List[Any], indexes: List[int], keep_source: bool,
+                   absent_values: Tuple[str, ...], namespace: Dict[str, Any]) -> str:
+        namespace[f"memo_{number}"] = memo = {}
+        namespace[f"group_{number}"] = _group([rule.convert for rule in rules], memo, absent_values, keep_source)
+        names = [f"value_{index}" for index in indexes] + ([f"source_{number}"] if keep_source else [])
+        return f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw)) or group_{number}(raw)"
+
+    def local(self, rule: Any) -> str:
+        return f"source_{self.keys.index(rule.source)}"
+
+
+def _group(converts: List[Callable[[Any], Any]], memo: Dict[Any, tuple], absent_values: Tuple[str, ...],
+           keep_source: bool) -> Callable[[Any], tuple]:
+    """The function computing (and remembering) one source's results: each remembered rule's value, then the
+    source's own value when other rules use it; all None when the value is absent."""
+    nothing = (None,) * (len(converts) + keep_source)
+
+    def group(raw: Any) -> tuple:
+        if raw is None or raw in absent_values:
+            values = nothing
+        else:
+            values = tuple([convert(raw) for convert in converts]) + ((raw,) if keep_source else ())
+        if raw.__class__ in REMEMBERED and len(memo) < MEMO_LIMIT:
+            memo[raw] = values
+        return values
+
+    return group
+
+
+def _rule_value(index: int, rule: Any, sources: _Sources) -> Tuple[List[str], str, Optional[str]]:
+    """Lines computing the rule's value, its expression, and the condition for writing it (None: always)."""
+    transform = _transform(rule)
+    if rule.source[0] == "value":
+        constant = f"list(constant_{index})" if isinstance(rule.spec["value"], list) else f"constant_{index}"
+        if transform == "copy":
+            return [], ("" if rule.spec["value"] is None else constant), None
+        return [f"value_{index} = convert_{index}({constant})"], f"value_{index}", f"value_{index} is not None"
+    if index in sources.remembered:
+        return [], f"value_{index}", f"value_{index} is not None"
+    local = sources.local(rule)
+    if transform == "copy":
+        return [], local, f"{local} is not None"
+    if transform == "as_list":
+        return [], f"[{local}]", f"{local} is not None"
+    if rule.convert is str:
+        return [], f"({local} if {local}.__class__ is str else str({local}))", f"{local} is not None"
+    return [f"value_{index} = None if {local} is None else convert_{index}({local})"], f"value_{index}", \
+        f"value_{index} is not None"
+
+
+class Entry(NamedTuple):
+    """A rule's target, the expression of its value and the condition for writing it (None: always)."""
+
+    path: Path
+    expression: str
+    condition: Optional[str]
+
+
+class _Part(NamedTuple):
+    """One key of an object being built: a value (``entries`` None), a child object, or (key None) a merge."""
+
+    key: Optional[str]
+    entries: Optional[List[Entry]]
+    expression: str = ""
+    condition: Optional[str] = None
+
+
+class _Names:
+    """Unique local names for the objects being built."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return f"node_{self.count}"
+
+
+def _object_lines(local: str, prefix: Path, entries: List[Entry], names: _Names) -> List[str]:
+    """Lines building in ``local`` the object at ``prefix`` from its rules' entries (contiguous, in rule order)."""
+    parts = _parts(prefix, entries)
+    leading = []
+    while parts and parts[0].key is not None and parts[0].entries is None and parts[0].condition is None:
+        leading.append(f"{parts[0].key!r}: {parts.pop(0).expression}")
+    lines = [f"{local} = {{{', '.join(leading)}}}"]
+    for part in parts:
+        if part.entries is not None:
+            child = names.next()
+            lines += _object_lines(child, prefix + (part.key,), part.entries, names)
+            condition = None if any(entry.condition is None for entry in part.entries) else child
+            lines += _stored(f"{local}[{part.key!r}] = {child}", condition)
+        elif part.key is None:
+            lines += _stored(f"{local}.update({part.expression})", part.condition)
+        else:
+            lines += _stored(f"{local}[{part.key!r}] = {part.expression}", part.condition)
     return lines
 
 
-class _Nodes:
-    """The intermediate objects nested targets pass through, each cached in one local variable."""
+def _parts(prefix: Path, entries: List[Entry]) -> List[_Part]:
+    """The object's keys in order; a child object of one entry becomes a nested literal value."""
+    depth = len(prefix)
+    parts: List[_Part] = []
+    for entry in entries:
+        if len(entry.path) <= depth + 1:
+            parts.append(_Part(entry.path[depth] if entry.path[depth:] else None, None, entry.expression, entry.condition))
+        elif parts and parts[-1].entries is not None and parts[-1].key == entry.path[depth]:
+            parts[-1].entries.append(entry)
+        else:
+            parts.append(_Part(entry.path[depth], [entry]))
+    return [_nested(part, depth + 1) if part.entries is not None and len(part.entries) == 1 else part for part in parts]
 
-    def __init__(self, rules: Sequence[Any]):
-        self.paths: List[Tuple[str, ...]] = []
-        for rule in rules:
-            path = rule.path
-            if len(path) > 1 and path[0] != "@timestamp":
-                for depth in range(1, len(path)):
-                    if path[:depth] not in self.paths:
-                        self.paths.append(path[:depth])
 
-    def local(self, path: Tuple[str, ...]) -> str:
-        return f"node_{self.paths.index(path)}"
+def _nested(part: _Part, depth: int) -> _Part:
+    """A child object of one entry as a value, e.g. {'thread': {'id': value_27}} under the entry's condition."""
+    (entry,) = part.entries
+    expression = entry.expression
+    for key in reversed(entry.path[depth:]):
+        expression = f"{{{key!r}: {expression}}}"
+    return _Part(part.key, None, expression, entry.condition)
 
-    def locals(self) -> List[str]:
-        return [self.local(path) for path in self.paths]
 
-    def locals_under(self, path: Tuple[str, ...]) -> List[str]:
-        return [self.local(node) for node in self.paths if node[:len(path)] == path]
-
-    def reach(self, path: Tuple[str, ...], indent: str) -> List[str]:
-        """Lines that make sure the local of ``path`` holds document[path[0]][path[1]]…, created as needed."""
-        lines: List[str] = []
-        for depth in range(1, len(path) + 1):
-            local = self.local(path[:depth])
-            parent = "document" if depth == 1 else self.local(path[:depth - 1])
-            lines += [f"{indent}if {local} is None:", f"{indent}    {local} = {parent}.setdefault({path[depth - 1]!r}, {{}})"]
-        return lines
+def _stored(line: str, condition: Optional[str]) -> List[str]:
+    return [line] if condition is None else [f"if {condition}:", f"    {line}"]
