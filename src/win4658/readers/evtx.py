@@ -6,7 +6,7 @@ import zlib
 from typing import Iterator, List, Optional
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .jsonlines import JSON_ERRORS, as_text, loads
+from .jsonlines import JSON_ERRORS, _as_texts, loads
 
 try:
     from evtx import PyEvtxParser
@@ -16,6 +16,7 @@ except ImportError:  # evtx has no wheel for this interpreter: XML and JSON stil
 FILE_HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
 CHUNK_MAGIC = b"ElfChnk\x00"
+EVENT_ID_KEY = '"EventID":'
 EVENT_ID_IN_JSON = re.compile(r'"EventID":\s*(?:\{[^}]*"#text":\s*)?(\d+)')
 
 
@@ -42,8 +43,7 @@ def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[Rea
             continue
         stats.records += 1
         text = record["data"]
-        match = _event_id_match(text)
-        if match is None or int(match.group(1)) not in event_ids:
+        if _event_id(text) not in event_ids:
             stats.other_event_id += 1
             continue
         origin = Origin(path, record["event_record_id"])
@@ -53,14 +53,25 @@ def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[Rea
             yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
 
 
+def _event_id(text: str) -> Optional[int]:
+    """The event id EVENT_ID_IN_JSON finds, sliced out directly when it is a plain number before a comma (the way
+    the evtx crate writes it)."""
+    start = text.find(EVENT_ID_KEY) + len(EVENT_ID_KEY)
+    end = text.find(",", start)
+    if start >= len(EVENT_ID_KEY) and end > start and text[start:end].isdecimal():
+        return int(text[start:end])
+    match = _event_id_match(text)
+    return None if match is None else int(match.group(1))
+
+
 def _event_id_match(text: str) -> "Optional[re.Match[str]]":
     """EVENT_ID_IN_JSON.search(text), with str.find skipping to each candidate instead of the regex engine scanning."""
-    index = text.find('"EventID":')
+    index = text.find(EVENT_ID_KEY)
     while index >= 0:
         match = EVENT_ID_IN_JSON.match(text, index)
         if match is not None:
             return match
-        index = text.find('"EventID":', index + 1)
+        index = text.find(EVENT_ID_KEY, index + 1)
     return None
 
 
@@ -86,7 +97,8 @@ def evtx_json_to_event(document: dict, origin: Origin) -> Event:
         "Channel": source.get("Channel"),
         "Computer": source.get("Computer"),
     }
-    system = {name: value for name, value in system.items() if value is not None}
+    if None in system.values():  # rare: most records have every field
+        system = {name: value for name, value in system.items() if value is not None}
     return Event(system, _event_data(event.get("EventData")), origin)
 
 
@@ -100,9 +112,11 @@ def _braced(guid: object) -> object:
 
 
 def _event_data(element: object) -> dict:
+    """The record's own EventData object (parsed for this record alone), its values made text."""
     if not isinstance(element, dict):
         return {}
-    return {name: value if value.__class__ is str else as_text(value) for name, value in element.items() if name != "#attributes"}
+    element.pop("#attributes", None)
+    return _as_texts(element)
 
 
 def damaged_chunks(path: str) -> List[RecordError]:
