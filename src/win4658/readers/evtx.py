@@ -6,7 +6,7 @@ import zlib
 from typing import Iterator, List, Optional
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .jsonlines import JSON_ERRORS, _as_texts, loads
+from .jsonlines import JSON_ERRORS, as_texts, loads
 
 try:
     from evtx import PyEvtxParser
@@ -116,7 +116,7 @@ def _event_data(element: object) -> dict:
     if not isinstance(element, dict):
         return {}
     element.pop("#attributes", None)
-    return _as_texts(element)
+    return as_texts(element)
 
 
 def damaged_chunks(path: str) -> List[RecordError]:

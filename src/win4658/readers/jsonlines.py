@@ -92,10 +92,10 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         return None
     system, data = convert(document)
     system["EventID"] = event_id
-    return Event(system, _as_texts(data), origin)
+    return Event(system, as_texts(data), origin)
 
 
-def _as_texts(data: dict) -> dict:
+def as_texts(data: dict) -> dict:
     """EventData as text values: the dict itself when they all are text already (the common case)."""
     if not isinstance(data, dict):
         raise TypeError(f"event data must be an object, not {type(data).__name__}")
