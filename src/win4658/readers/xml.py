@@ -168,10 +168,12 @@ def _plain_records(text: str, buffer: bytes, position: int, record: int, path: s
 
 
 def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: PlainMatch, origin: Origin) -> ReadResult:
+    """A carriage return inside the record (which expat normalises) or the rendered form: expat reads it."""
+    rendered = _rendered(buffer, start, end)
     event = None
-    if text.find("\r", start, end) < 0 and not _rendered(buffer, start, end):
+    if not rendered and text.find("\r", start, end) < 0:
         event = plain_event(match, origin)
-    return event if event is not None else _parse_record(buffer, start, buffer[start:end], origin)
+    return event if event is not None else _expat_record(buffer[start:end], origin, rendered)
 
 
 def _event_id_filter(event_ids: frozenset):
@@ -226,6 +228,10 @@ def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> Re
         event = parse_plain(chunk, origin)
         if event is not None:
             return event
+    return _expat_record(chunk, origin, rendered)
+
+
+def _expat_record(chunk: bytes, origin: Origin, rendered: bool) -> ReadResult:
     try:
         return parse_event_xml(chunk, origin, rendered)
     except UnsafeXml as error:
