@@ -7,6 +7,7 @@ from typing import Iterator, List, Optional
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
 from .jsonlines import JSON_ERRORS, as_texts, loads
+from .scan import search_from
 
 try:
     from evtx import PyEvtxParser
@@ -60,19 +61,8 @@ def _event_id(text: str) -> Optional[int]:
     end = text.find(",", start)
     if start >= len(EVENT_ID_KEY) and end > start and text[start:end].isdecimal():
         return int(text[start:end])
-    match = _event_id_match(text)
+    match = search_from(EVENT_ID_IN_JSON, EVENT_ID_KEY, text)
     return None if match is None else int(match.group(1))
-
-
-def _event_id_match(text: str) -> "Optional[re.Match[str]]":
-    """EVENT_ID_IN_JSON.search(text), with str.find skipping to each candidate instead of the regex engine scanning."""
-    index = text.find(EVENT_ID_KEY)
-    while index >= 0:
-        match = EVENT_ID_IN_JSON.match(text, index)
-        if match is not None:
-            return match
-        index = text.find(EVENT_ID_KEY, index + 1)
-    return None
 
 
 def evtx_json_to_event(document: dict, origin: Origin) -> Event:

@@ -10,6 +10,7 @@ from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
 BLOCK_SIZE = 1 << 20
@@ -121,7 +122,7 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
             if text is not None:
                 position, record = yield from _plain_records(text, buffer, position, record,
                                                              path, buffer_offset, wanted_ids, stats)
-            end = _search(END_TAG, b"</Event", buffer, position)
+            end = search_from(END_TAG, b"</Event", buffer, position)
             if end is None:
                 break
             start = _last_start(buffer, position, end.start())
@@ -179,19 +180,7 @@ def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: Plai
 def _event_id_filter(event_ids: frozenset):
     """A cheap byte test that skips records whose EventID is not wanted, before any parsing."""
     pattern = re.compile(rb"<EventID[^>]*>\s*(" + b"|".join(str(i).encode() for i in sorted(event_ids)) + rb")\s*<")
-    return lambda chunk: _search(pattern, b"<EventID", chunk, 0) is not None
-
-
-def _search(pattern: "re.Pattern[bytes]", prefix: bytes, buffer: bytes, position: int) -> "Optional[re.Match[bytes]]":
-    """pattern.search(buffer, position) for a pattern whose matches all start with ``prefix``: bytes.find skips
-    ahead much faster than the regex engine scans."""
-    index = buffer.find(prefix, position)
-    while index >= 0:
-        match = pattern.match(buffer, index)
-        if match is not None:
-            return match
-        index = buffer.find(prefix, index + 1)
-    return None
+    return lambda chunk: search_from(pattern, b"<EventID", chunk) is not None
 
 
 def _last_start(buffer: bytes, low: int, high: int) -> int:
