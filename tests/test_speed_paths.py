@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from conftest import SAMPLE_XML, shared_path
+from win4658.cli.common import ndjson_line
 from win4658.convert import Summary, convert
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.mapping import Mapping, MappingError, bundled
@@ -195,7 +196,7 @@ def _sequential(paths, event_ids=SUPPORTED_EVENT_IDS):
 
 def _in_workers(paths, workers=2, target="ecs", event_ids=SUPPORTED_EVENT_IDS):
     summary = Summary()
-    blocks = [item for item in convert_in_workers(paths, orjson.dumps, workers, target, event_ids, summary)
+    blocks = [item for item in convert_in_workers(paths, ndjson_line, workers, target, event_ids, summary)
               if isinstance(item, Block)]
     documents = b"".join(block.ndjson for block in blocks).splitlines()
     assert sum(block.documents for block in blocks) == len(documents)

@@ -3,7 +3,7 @@ from collections import Counter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Union
 
 from .event import DEFAULT_EVENT_IDS, Event, ReadResult, ReadStats, RecordError
-from .mapping import MappingError
+from .mapping import MappingError, bundled
 from .normalize import to_cim, to_ecs
 from .readers import read_paths
 from .winlogbeat import to_winlogbeat
@@ -57,9 +57,14 @@ def convert(paths: Iterable[str], target: str = "ecs", event_ids: frozenset = DE
     return convert_results(read_paths(paths, event_ids, summary.stats), target, summary)
 
 
+def _converter(target: str) -> Callable[[Event], Dict[str, Any]]:
+    """CONVERTERS[target], or for a bundled mapping its own apply (the same function, one call less per event)."""
+    return bundled(target).apply if target in ("ecs", "cim") else CONVERTERS[target]
+
+
 def convert_results(results: Iterable[ReadResult], target: str, summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """``convert`` over a stream of reader results (counted in ``summary.stats`` by the reader)."""
-    to_document = CONVERTERS[target]
+    to_document = _converter(target)
     for result in results:
         if isinstance(result, RecordError):
             summary.record_error(result)

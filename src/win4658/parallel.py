@@ -13,7 +13,7 @@ from .readers import input_files, read_file
 
 BLOCK_DOCUMENTS = 500  # documents per block sent back to the caller
 QUEUED_BLOCKS_PER_WORKER = 8
-Serializer = Callable[[Any], bytes]
+Serializer = Callable[[Any], bytes]  # a document → one NDJSON line, its newline included
 
 
 class Block(NamedTuple):
@@ -91,5 +91,5 @@ def _convert_file(read_results: Iterable, results: Any, serialize: Serializer, t
 
 def _send(lines: List[bytes], results: Any) -> None:
     if lines:
-        results.put(("block", Block(b"\n".join(lines) + b"\n", len(lines))))
+        results.put(("block", Block(b"".join(lines), len(lines))))
         lines.clear()

@@ -10,11 +10,12 @@ from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, RecordError
 try:
     import orjson
 
-    def dumps(document: Any) -> bytes:
-        return orjson.dumps(document)
+    def ndjson_line(document: Any) -> bytes:
+        """The document as one line of NDJSON, newline included."""
+        return orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE)
 except ImportError:  # pragma: no cover - orjson is a dependency of the CLI; the Splunk app runs without it
-    def dumps(document: Any) -> bytes:
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def ndjson_line(document: Any) -> bytes:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def add_event_id_option(parser: argparse.ArgumentParser, default: frozenset = DEFAULT_EVENT_IDS) -> None:

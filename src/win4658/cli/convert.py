@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterator, Union
 from ..convert import CONVERTERS, Summary, convert
 from ..event import RecordError
 from ..parallel import Block, convert_in_workers
-from .common import Progress, add_event_id_option, dumps, event_ids, open_output, print_lines, report_error
+from .common import Progress, add_event_id_option, event_ids, ndjson_line, open_output, print_lines, report_error
 
 
 def register(subparsers) -> None:
@@ -34,15 +34,16 @@ def run(args: argparse.Namespace) -> int:
     summary = Summary()
     progress = Progress("converted")
     with open_output(args.output) as output:
+        write = output.write
         for item in _converted(args, summary):
-            if isinstance(item, RecordError):
-                report_error(item)
-            elif isinstance(item, Block):
-                output.write(item.ndjson)
-                progress.tick(item.documents)
-            else:
-                output.write(dumps(item) + b"\n")
+            if item.__class__ is dict:  # a document: checked first, as nearly every item is one
+                write(ndjson_line(item))
                 progress.tick()
+            elif isinstance(item, RecordError):
+                report_error(item)
+            else:
+                write(item.ndjson)
+                progress.tick(item.documents)
     progress.close()
     print_lines(summary.lines())
     return 1 if summary.failed else 0
@@ -50,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _converted(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dict[str, Any], Block, RecordError]]:
     if args.workers > 1:
-        return convert_in_workers(args.paths, dumps, args.workers, args.to, event_ids(args), summary)
+        return convert_in_workers(args.paths, ndjson_line, args.workers, args.to, event_ids(args), summary)
     return convert(args.paths, args.to, event_ids(args), summary)
