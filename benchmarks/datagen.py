@@ -7,8 +7,6 @@
 """
 import os
 import random
-import struct
-import zlib
 from datetime import datetime, timedelta
 from typing import Dict, Iterator, List, Sequence
 from xml.sax.saxutils import escape, quoteattr
@@ -17,13 +15,9 @@ import orjson
 
 from win4658.event import Event, Origin, SUPPORTED_EVENT_IDS
 from win4658.readers import read_paths
+from win4658.readers.evtx_file import CHUNK_MAGIC, CHUNK_SIZE, FILE_HEADER_SIZE, file_header
 from win4658.winlogbeat import to_winlogbeat
 
-FILE_HEADER_SIZE = 4096
-CHUNK_SIZE = 65536
-CHUNK_MAGIC = b"ElfChnk\x00"
-HEADER_CRC_SPAN = 120  # the file header's CRC32 covers its first 120 bytes
-DIRTY_FLAG = 0x0001
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 NXLOG_UTC_OFFSET = timedelta(hours=4)  # a collector at UTC-4, as in the OTRF datasets
 LINE_BREAKS = {"\n": "&#10;", "\r": "&#13;"}  # keeps one event per line; expat turns them back into text
@@ -40,17 +34,6 @@ def evtx_chunks(path: str) -> List[bytes]:
     return chunks
 
 
-def evtx_header(template: bytes, chunk_count: int) -> bytes:
-    """The template file header, rewritten for ``chunk_count`` chunks, clean, with a valid CRC32."""
-    header = bytearray(template[:FILE_HEADER_SIZE])
-    struct.pack_into("<Q", header, 16, chunk_count - 1)  # last chunk number
-    struct.pack_into("<H", header, 42, chunk_count)  # number of chunks
-    flags = struct.unpack_from("<I", header, 120)[0]
-    struct.pack_into("<I", header, 120, flags & ~DIRTY_FLAG)
-    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:HEADER_CRC_SPAN])))
-    return bytes(header)
-
-
 def build_evtx(source: str, target: str, min_bytes: int) -> int:
     """Write an EVTX of at least ``min_bytes`` by repeating ``source``'s chunks; returns the chunk count."""
     chunks = evtx_chunks(source)
@@ -59,7 +42,7 @@ def build_evtx(source: str, target: str, min_bytes: int) -> int:
     if chunk_count > 0xFFFF:
         raise ValueError(f"an EVTX holds at most 65535 chunks, {chunk_count} asked")
     with open(source, "rb") as stream:
-        header = evtx_header(stream.read(FILE_HEADER_SIZE), chunk_count)
+        header = file_header(stream.read(FILE_HEADER_SIZE), chunk_count)
     with open(target, "wb") as output:
         output.write(header)
         for _ in range(repeats):

@@ -41,8 +41,11 @@ def _event_id(text: str) -> int:
     return value
 
 
+OUTPUT_BUFFER = 1 << 20  # bytes: with the default 8 KiB, the write system calls took twice the kernel time
+
+
 def open_output(path: str) -> IO[bytes]:
-    return sys.stdout.buffer if path == "-" else open(path, "wb")
+    return sys.stdout.buffer if path == "-" else open(path, "wb", buffering=OUTPUT_BUFFER)
 
 
 class Progress:

@@ -1,11 +1,10 @@
 """EVTX files through the `evtx` package (Rust), using its JSON output, which is several times faster than its XML."""
-import os
+import io
 import re
-import struct
-import zlib
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional, Set
 
 from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from .evtx_file import damaged_chunks, single_chunk_file
 from .jsonlines import JSON_ERRORS, as_texts, loads
 from .scan import search_from
 
@@ -14,11 +13,11 @@ try:
 except ImportError:  # evtx has no wheel for this interpreter: XML and JSON still work
     PyEvtxParser = None
 
-FILE_HEADER_SIZE = 4096
-CHUNK_SIZE = 65536
-CHUNK_MAGIC = b"ElfChnk\x00"
 EVENT_ID_KEY = '"EventID":'
 EVENT_ID_IN_JSON = re.compile(r'"EventID":\s*(?:\{[^}]*"#text":\s*)?(\d+)')
+# How the evtx crate words a chunk it refused for its checksum (only when asked to verify checksums)
+CHECKSUM_REFUSED = re.compile(r"Failed to parse chunk number (\d+): chunk data CRC32 invalid$")
+FIRST_CHUNK = "Failed to parse chunk number 0:"
 
 
 class EvtxUnavailable(RuntimeError):
@@ -28,30 +27,66 @@ class EvtxUnavailable(RuntimeError):
 def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     if PyEvtxParser is None:
         raise EvtxUnavailable("reading EVTX needs the 'evtx' package, which is not installed for this Python")
-    records = PyEvtxParser(path).records_json()
-    index = 0
-    while True:
-        index += 1
-        try:
-            record = next(records)
-        except StopIteration:
-            yield from damaged_chunks(path)
-            return
-        except (RuntimeError, OSError, ValueError) as error:
-            # the Rust parser reports a damaged record or chunk and can go on with the next one
+    reading = _Reading(path, event_ids, stats)
+    try:  # the parser verifies each chunk's checksums as it parses it (in its threads), far cheaper than here
+        records = PyEvtxParser(path, validate_checksums=True).records_json()
+        reading.refused_chunks = set()
+    except TypeError:  # evtx 0.8.9 (Python 3.9) has no such option: damaged_chunks verifies every chunk
+        records = PyEvtxParser(path).records_json()
+    yield from reading.results(records)
+    yield from damaged_chunks(path, reading.refused_chunks)
+
+
+class _Reading:
+    """One EVTX file being read: the record count for errors' origins, and the chunks refused for their checksum
+    (None when the parser does not verify checksums, or said something this reader could not place)."""
+
+    def __init__(self, path: str, event_ids: frozenset, stats: ReadStats):
+        self.path = path
+        self.event_ids = event_ids
+        self.stats = stats
+        self.index = 0
+        self.refused_chunks: Optional[Set[int]] = None
+
+    def results(self, records: Iterator[dict], alone: Optional[int] = None) -> Iterator[ReadResult]:
+        """The results of the parser's records; ``alone``: the number of the chunk they come from, parsed alone."""
+        path, event_ids, stats = self.path, self.event_ids, self.stats
+        while True:
+            self.index += 1
+            try:
+                record = next(records)
+            except StopIteration:
+                self.index -= 1
+                return
+            except (RuntimeError, OSError, ValueError) as error:
+                message = str(error)
+                refused = CHECKSUM_REFUSED.match(message) if alone is None else None
+                if refused is not None and self.refused_chunks is not None:
+                    # parsed again alone and unverified, it gives what a parser not verifying checksums gives
+                    self.index -= 1
+                    self.refused_chunks.add(int(refused.group(1)))
+                    yield from self.results(_chunk_records(path, int(refused.group(1))), int(refused.group(1)))
+                    continue
+                if alone is not None:
+                    message = message.replace(FIRST_CHUNK, f"Failed to parse chunk number {alone}:")
+                # the Rust parser reports a damaged record or chunk and can go on with the next one
+                stats.records += 1
+                yield RecordError(Origin(path, self.index), "malformed", f"damaged EVTX record: {message}")
+                continue
             stats.records += 1
-            yield RecordError(Origin(path, index), "malformed", f"damaged EVTX record: {error}")
-            continue
-        stats.records += 1
-        text = record["data"]
-        if _event_id(text) not in event_ids:
-            stats.other_event_id += 1
-            continue
-        origin = Origin(path, record["event_record_id"])
-        try:
-            yield evtx_json_to_event(loads(text), origin)
-        except (*JSON_ERRORS, KeyError, TypeError) as error:
-            yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
+            text = record["data"]
+            if _event_id(text) not in event_ids:
+                stats.other_event_id += 1
+                continue
+            origin = Origin(path, record["event_record_id"])
+            try:
+                yield evtx_json_to_event(loads(text), origin)
+            except (*JSON_ERRORS, KeyError, TypeError) as error:
+                yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
+
+
+def _chunk_records(path: str, number: int) -> Iterator[dict]:
+    return PyEvtxParser(io.BytesIO(single_chunk_file(path, number))).records_json()
 
 
 def _event_id(text: str) -> Optional[int]:
@@ -107,40 +142,3 @@ def _event_data(element: object) -> dict:
         return {}
     element.pop("#attributes", None)
     return as_texts(element)
-
-
-def damaged_chunks(path: str) -> List[RecordError]:
-    """The chunks the parser had to skip without a word: truncated, overwritten or failing their checksum.
-
-    An EVTX file is a 4 KiB header and 64 KiB chunks of records; the Rust parser silently drops a chunk it
-    cannot use, so each chunk is checked here and every loss is reported with the records it held.
-    """
-    size = os.path.getsize(path)
-    with open(path, "rb") as stream:
-        header = stream.read(FILE_HEADER_SIZE)
-        declared = struct.unpack_from("<H", header, 42)[0] if len(header) >= 44 else 0
-        present = max(0, (size - FILE_HEADER_SIZE + CHUNK_SIZE - 1) // CHUNK_SIZE)
-        errors = []
-        for number in range(max(declared, present)):
-            offset = FILE_HEADER_SIZE + number * CHUNK_SIZE
-            stream.seek(offset)
-            problem = _chunk_problem(stream.read(CHUNK_SIZE))
-            if problem is not None:
-                errors.append(RecordError(Origin(path, 0, offset), "damaged", f"EVTX chunk {number}: {problem}"))
-    return errors
-
-
-def _chunk_problem(chunk: bytes) -> object:
-    if not chunk:
-        return "missing: the file ends before this chunk (truncated); its records are lost"
-    if not chunk.startswith(CHUNK_MAGIC):
-        return None if chunk.count(0) == len(chunk) else "no chunk signature: its records could not be read"
-    first_id, last_id = struct.unpack_from("<QQ", chunk, 24)
-    held = f"records {first_id}-{last_id}"
-    if len(chunk) < CHUNK_SIZE:
-        return f"truncated after {len(chunk)} of {CHUNK_SIZE} bytes: {held} may be incomplete"
-    free_space = struct.unpack_from("<I", chunk, 48)[0]
-    records_crc = struct.unpack_from("<I", chunk, 52)[0]
-    if 512 <= free_space <= CHUNK_SIZE and zlib.crc32(chunk[512:free_space]) != records_crc:
-        return f"checksum mismatch: {held} are damaged and some were skipped"
-    return None
