@@ -106,6 +106,8 @@ PLAIN_EDGE_CASES = {
     "duplicate names": "<Data Name='A'>1</Data><Data Name='B'>2</Data><Data Name='A'>3</Data>",
     "no data": "",
     "line feeds and tabs": "<Data Name='A'>one\n\ttwo</Data>",
+    "a value holding the quote and '>'": "<Data Name='A'>a '> b</Data><Data Name='B'>'>'/></Data>",
+    "a value holding the quote and '/>'": "<Data Name='A'>a '/> b</Data><Data Name='B'/>",
 }
 
 
@@ -131,8 +133,6 @@ FALLBACK_EDGE_CASES = {
     "empty Name": record("<Data Name=''>x</Data>"),
     "Data with a child": record("<Data Name='A'>a<b>c</b></Data>"),
     "Data with another attribute": record("<Data Name='A' Type='x'>a</Data>"),
-    "a value holding the quote and '>'": record("<Data Name='A'>a '> b</Data>"),
-    "a value holding the quote and '/>'": record("<Data Name='A'>a '/> b</Data>"),
     "mixed quotes": record("<Data Name='A'>1</Data><Data Name=\"B\">2</Data>"),
     "mismatched quotes": record("<Data Name='A\">1</Data>"),
     "carriage return": record("<Data Name='A'>one\r\ntwo\rthree</Data>"),

@@ -53,6 +53,8 @@ PLAIN_RECORD = re.compile(
 _DATA_END = "</EventData></Event>"
 PLAIN_DATA = re.compile(f"(?=<Data Name=([\"']))?(?:<Data Name=\\1{_ATTRIBUTE_VALUE}\\1(?:/>|>[^<]*</Data>))*"
                         + _DATA_END)
+# one Data element, by its quote: (name, value), the value '' when the element closes itself
+_DATA_ELEMENTS = {quote: re.compile(f"<Data Name={quote}([^{quote}]*){quote}(?:/>|>([^<]*)</Data>)") for quote in "\"'"}
 PlainMatch = Tuple["re.Match[str]", "re.Match[str]"]  # System, then Data
 _SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
                        if index not in PLAIN_RECORD.groupindex.values())
@@ -129,28 +131,17 @@ def _system(match: "re.Match[str]") -> Dict[str, object]:
 
 
 def _data(text: str, start: int, end: int) -> Dict[str, str]:
-    """The Data elements of text[start:end], by splitting: a name holds no quote and a value no '<', so
-    splitting at quote-'>' gives name, value, name, value… unless a value holds quote-'>', and then the count
-    tells."""
+    """The Data elements of text[start:end], a run PLAIN_DATA matched: all quoted alike, names without quotes."""
     if start == end:
         return {}
-    run = text[start:end]
-    if "&" in run:  # names hold no '&': only values change
-        run = run.replace("&#13;&#10;", "\r\n")
-        if "&" in run:
-            run = run.replace("&#13;", "\r").replace("&#10;", "\n").replace("&#9;", "\t")
-    quote = run[len("<Data Name=")]
-    separator = quote + ">"
-    parts = (run.replace(quote + "/>", separator + "</Data>")[len("<Data Name=") + 1:-len("</Data>")]
-             .replace("</Data><Data Name=" + quote, separator).split(separator))
-    if len(parts) != 2 * run.count("<Data"):
-        raise _NotPlain("a Data value holds quote-'>'")
-    values = parts[1::2]
-    if "&" in run:
-        values = [_unescape(value) for value in values]
-    data = dict(zip(parts[0::2], values))
+    data = dict(_DATA_ELEMENTS[text[start + len("<Data Name=")]].findall(text, start, end))
     if "" in data:  # <Data Name=''>: the XML path names it by its place
         raise _NotPlain("a Data element without a name")
+    if text.find("&", start, end) >= 0:  # names hold no '&': only values change
+        for name, value in data.items():
+            if "&" in value:
+                data[name] = _unescape(value.replace("&#13;&#10;", "\r\n").replace("&#13;", "\r")
+                                       .replace("&#10;", "\n").replace("&#9;", "\t"))
     return data
 
 
