@@ -2,7 +2,8 @@
 
 Reads FILE three times in this process (CPU time): reading alone, reading + mapping to ECS, and reading + mapping
 + serializing; prints microseconds per event for each stage. ``--rule-by-rule`` maps without the compiled function,
-to see what compiling the rules gains.
+to see what compiling the rules gains. For JSON-lines it also times ``orjson.loads`` + ``orjson.dumps`` of each line
+as it is, the least any JSON → JSON conversion costs in CPython.
 """
 import argparse
 import time
@@ -23,6 +24,19 @@ def cpu_seconds(path: str, work: Callable[[Event], object]) -> float:
     return time.process_time() - started
 
 
+def _is_jsonlines(path: str) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(1) == b"{"
+
+
+def _round_trip_seconds(path: str) -> float:
+    started = time.process_time()
+    with open(path, "rb") as stream:
+        for line in stream:
+            orjson.dumps(orjson.loads(line))
+    return time.process_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -35,6 +49,9 @@ def main() -> None:
     mapped = cpu_seconds(args.path, apply)
     serialized = cpu_seconds(args.path, lambda event: orjson.dumps(apply(event)))
     per_event = 1e6 / max(events, 1)
+    if _is_jsonlines(args.path):
+        round_trip = _round_trip_seconds(args.path)
+        print(f"orjson round trip of each line, no conversion: {round_trip * per_event:.1f} µs per event")
     print(f"{events} events: read {read * per_event:.1f} µs, map {(mapped - read) * per_event:.1f} µs, "
           f"serialize {(serialized - mapped) * per_event:.1f} µs, total {serialized * per_event:.1f} µs per event "
           f"({events / serialized:,.0f} events/s of CPU time)")
