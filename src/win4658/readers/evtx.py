@@ -38,8 +38,8 @@ def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[Rea
 
 
 class _Reading:
-    """One EVTX file being read: the record count for errors' origins, and the chunks refused for their checksum
-    (None when the parser does not verify checksums, or said something this reader could not place)."""
+    """One EVTX file being read: the record count for errors' origins, and the chunks the parser refused for their
+    checksum (None when it does not verify checksums: then damaged_chunks computes every chunk's)."""
 
     def __init__(self, path: str, event_ids: frozenset, stats: ReadStats):
         self.path = path
