@@ -13,7 +13,8 @@ import orjson
 
 from win4658.event import SUPPORTED_EVENT_IDS, Event
 from win4658.mapping import bundled
-from win4658.readers import read_paths
+from win4658.readers import read_paths, sniff
+from win4658.readers.jsonlines import read_jsonlines
 
 
 def cpu_seconds(path: str, work: Callable[[Event], object]) -> float:
@@ -26,7 +27,7 @@ def cpu_seconds(path: str, work: Callable[[Event], object]) -> float:
 
 def _is_jsonlines(path: str) -> bool:
     with open(path, "rb") as stream:
-        return stream.read(1) == b"{"
+        return sniff(stream.read(4096)) is read_jsonlines
 
 
 def _round_trip_seconds(path: str) -> float:

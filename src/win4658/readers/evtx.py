@@ -52,27 +52,27 @@ class _Reading:
         """The results of the parser's records; ``alone``: the number of the chunk they come from, parsed alone."""
         path, event_ids, stats = self.path, self.event_ids, self.stats
         while True:
-            self.index += 1
             try:
                 record = next(records)
             except StopIteration:
-                self.index -= 1
                 return
             except (RuntimeError, OSError, ValueError) as error:
                 message = str(error)
                 refused = CHECKSUM_REFUSED.match(message) if alone is None else None
                 if refused is not None and self.refused_chunks is not None:
                     # parsed again alone and unverified, it gives what a parser not verifying checksums gives
-                    self.index -= 1
-                    self.refused_chunks.add(int(refused.group(1)))
-                    yield from self.results(_chunk_records(path, int(refused.group(1))), int(refused.group(1)))
+                    number = int(refused.group(1))
+                    self.refused_chunks.add(number)
+                    yield from self.results(_chunk_records(path, number), number)
                     continue
                 if alone is not None:
                     message = message.replace(FIRST_CHUNK, f"Failed to parse chunk number {alone}:")
                 # the Rust parser reports a damaged record or chunk and can go on with the next one
+                self.index += 1
                 stats.records += 1
                 yield RecordError(Origin(path, self.index), "malformed", f"damaged EVTX record: {message}")
                 continue
+            self.index += 1
             stats.records += 1
             text = record["data"]
             if _event_id(text) not in event_ids:

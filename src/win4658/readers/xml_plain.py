@@ -140,8 +140,7 @@ def _data(text: str, start: int, end: int) -> Dict[str, str]:
     if text.find("&", start, end) >= 0:  # names hold no '&': only values change
         for name, value in data.items():
             if "&" in value:
-                data[name] = _unescape(value.replace("&#13;&#10;", "\r\n").replace("&#13;", "\r")
-                                       .replace("&#10;", "\n").replace("&#9;", "\t"))
+                data[name] = _unescape(value.replace("&#13;", "\r").replace("&#10;", "\n").replace("&#9;", "\t"))
     return data
 
 
