@@ -10,7 +10,7 @@ from win4658.cli.common import ndjson_line
 from win4658.convert import Summary, convert
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.mapping import Mapping, MappingError, bundled
-from win4658.parallel import Block, WorkerFailed, convert_in_workers
+from win4658.parallel import WorkerFailed, Written, convert_in_workers
 
 
 @pytest.mark.parametrize("name", ["ecs", "cim"])
@@ -194,19 +194,24 @@ def _sequential(paths, event_ids=SUPPORTED_EVENT_IDS):
     return documents, summary
 
 
-def _in_workers(paths, workers=2, target="ecs", event_ids=SUPPORTED_EVENT_IDS):
+def _in_workers(paths, output, workers=2, target="ecs", event_ids=SUPPORTED_EVENT_IDS):
+    """The documents the workers appended to ``output`` (after what it held), checked against what they reported."""
     summary = Summary()
-    blocks = [item for item in convert_in_workers(paths, ndjson_line, workers, target, event_ids, summary)
-              if isinstance(item, Block)]
-    documents = b"".join(block.ndjson for block in blocks).splitlines()
-    assert sum(block.documents for block in blocks) == len(documents)
+    output.touch()
+    before = output.read_bytes()
+    reported = [item for item in convert_in_workers(paths, str(output), ndjson_line, workers, target, event_ids, summary)
+                if isinstance(item, Written)]
+    written = output.read_bytes()
+    assert written.startswith(before)
+    documents = written[len(before):].splitlines()
+    assert sum(item.documents for item in reported) == len(documents)
     return documents, summary
 
 
-def test_workers_convert_the_corpus_like_one_process():
+def test_workers_convert_the_corpus_like_one_process(tmp_path):
     corpus = shared_path("corpus")
     expected, expected_summary = _sequential([corpus])
-    documents, summary = _in_workers([corpus])
+    documents, summary = _in_workers([corpus], tmp_path / "out.ndjson")
     assert sorted(documents) == sorted(expected)
     assert len(documents) == summary.converted == 12547
     assert summary.lines() == expected_summary.lines() == [
@@ -215,17 +220,19 @@ def test_workers_convert_the_corpus_like_one_process():
     ]
 
 
-def test_workers_keep_each_files_order():
+def test_workers_keep_each_files_order(tmp_path):
     path = shared_path("corpus", "json", "empire_persistence_registry_modification_run_keys_standard_user.zip")
     expected, _ = _sequential([path])
-    documents, _ = _in_workers([path, SAMPLE_XML])
+    output = tmp_path / "out.ndjson"
+    output.write_bytes(b"kept\n")
+    documents, _ = _in_workers([path, SAMPLE_XML], output)
     assert [document for document in documents if document in set(expected)] == expected
     assert len(documents) == len(expected) + 1
 
 
-def test_a_failing_worker_is_reported_with_its_traceback():
+def test_a_failing_worker_is_reported_with_its_traceback(tmp_path):
     with pytest.raises(WorkerFailed, match="KeyError: 'no-such-target'"):
-        _in_workers([SAMPLE_XML], target="no-such-target")
+        _in_workers([SAMPLE_XML], tmp_path / "out.ndjson", target="no-such-target")
 
 
 def test_convert_cli_with_workers(tmp_path):
@@ -239,6 +246,28 @@ def test_convert_cli_with_workers(tmp_path):
         assert "files: 15, records read: 103846, converted: 5419" in result.stderr
         outputs[workers] = sorted(output.read_bytes().splitlines())
     assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 5419
+
+
+def test_convert_cli_with_workers_to_standard_output():
+    corpus = shared_path("corpus")
+    results = {workers: subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, corpus],
+                                       capture_output=True, timeout=300)
+               for workers in ("1", "2")}
+    for result in results.values():
+        assert result.returncode == 0, result.stderr
+        assert b"files: 15, records read: 103846, converted: 5419" in result.stderr
+    lines = {workers: sorted(result.stdout.splitlines()) for workers, result in results.items()}
+    assert lines["1"] == lines["2"] and len(lines["2"]) == 5419
+
+
+def test_workers_stop_quietly_when_the_output_is_closed():
+    process = subprocess.Popen([sys.executable, "-m", "win4658", "convert", "--workers", "2", shared_path("corpus")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(100)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
 def test_workers_must_be_positive():

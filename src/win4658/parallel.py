@@ -1,9 +1,11 @@
 """``convert`` over many files in worker processes: each worker converts whole files, one at a time.
 
-Documents come back serialized, in blocks, each file's documents in their own order; the files themselves
-interleave. The queue back to the caller is bounded, so memory stays flat however large the input.
+Each worker writes its documents to the output itself, in blocks of whole lines under a lock shared by all workers:
+each file's documents in their own order, the files interleaving. Only counts, record errors and summaries come
+back to the caller, through a bounded queue, so memory stays flat however large the input.
 """
 import multiprocessing
+import os
 import traceback
 from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Union
 
@@ -11,15 +13,15 @@ from .convert import Summary, convert_results
 from .event import DEFAULT_EVENT_IDS, RecordError
 from .readers import input_files, read_file
 
-BLOCK_DOCUMENTS = 500  # documents per block sent back to the caller
-QUEUED_BLOCKS_PER_WORKER = 8
+BLOCK_DOCUMENTS = 500  # documents per write
+QUEUED_MESSAGES_PER_WORKER = 8
+STDOUT = "-"
 Serializer = Callable[[Any], bytes]  # a document → one NDJSON line, its newline included
 
 
-class Block(NamedTuple):
-    """Serialized documents, one per line, each ending with a newline."""
+class Written(NamedTuple):
+    """A worker wrote this many documents to the output."""
 
-    ndjson: bytes
     documents: int
 
 
@@ -27,18 +29,21 @@ class WorkerFailed(RuntimeError):
     """A worker process raised: its traceback is the message."""
 
 
-def convert_in_workers(paths: Iterable[str], serialize: Serializer, workers: int, target: str = "ecs",
+def convert_in_workers(paths: Iterable[str], output: str, serialize: Serializer, workers: int, target: str = "ecs",
                        event_ids: frozenset = DEFAULT_EVENT_IDS, summary: Union[Summary, None] = None,
-                       ) -> Iterator[Union[Block, RecordError]]:
-    """Yield Blocks of documents and each RecordError; ``summary`` receives every worker's counts."""
+                       ) -> Iterator[Union[Written, RecordError]]:
+    """Convert into ``output`` (an existing file, appended to, or "-" for standard output); yield what was written
+    and each RecordError. ``summary`` receives every worker's counts."""
     summary = summary if summary is not None else Summary()
     tasks: Any = multiprocessing.Queue()
-    results: Any = multiprocessing.Queue(maxsize=workers * QUEUED_BLOCKS_PER_WORKER)
+    results: Any = multiprocessing.Queue(maxsize=workers * QUEUED_MESSAGES_PER_WORKER)
+    output_lock = multiprocessing.Lock()
     for task in input_files(paths):
         tasks.put(task)
     for _ in range(workers):
         tasks.put(None)
-    processes = [multiprocessing.Process(target=_work, args=(tasks, results, serialize, target, event_ids), daemon=True)
+    processes = [multiprocessing.Process(target=_work, daemon=True,
+                                         args=(tasks, results, output, output_lock, serialize, target, event_ids))
                  for _ in range(workers)]
     for process in processes:
         process.start()
@@ -51,7 +56,7 @@ def convert_in_workers(paths: Iterable[str], serialize: Serializer, workers: int
             process.join()
 
 
-def _collect(results: Any, workers: int, summary: Summary) -> Iterator[Union[Block, RecordError]]:
+def _collect(results: Any, workers: int, summary: Summary) -> Iterator[Union[Written, RecordError]]:
     running = workers
     while running:
         kind, payload = results.get()
@@ -61,35 +66,65 @@ def _collect(results: Any, workers: int, summary: Summary) -> Iterator[Union[Blo
             summary.merge(payload)
         elif kind == "failed":
             raise WorkerFailed(payload)
+        elif kind == "output closed":
+            raise BrokenPipeError("the reader of the output closed it")
         else:
             yield payload
 
 
-def _work(tasks: Any, results: Any, serialize: Serializer, target: str, event_ids: frozenset) -> None:
+def _work(tasks: Any, results: Any, output: str, output_lock: Any, serialize: Serializer, target: str,
+          event_ids: frozenset) -> None:
     try:
-        for path, in_directory in iter(tasks.get, None):
-            summary = Summary()
-            _convert_file(read_file(path, in_directory, event_ids, summary.stats), results, serialize, target, summary)
-            results.put(("summary", summary))
+        sink = _Sink(output, output_lock, results)
+        try:
+            for path, in_directory in iter(tasks.get, None):
+                summary = Summary()
+                _convert_file(read_file(path, in_directory, event_ids, summary.stats), sink, results, serialize, target,
+                              summary)
+                results.put(("summary", summary))
+        finally:
+            sink.close()
+    except BrokenPipeError:  # the reader went away (`| head`): the caller stops as a single process would
+        results.put(("output closed", None))
     except Exception:  # noqa: BLE001 - the caller re-raises it with the worker's traceback
         results.put(("failed", traceback.format_exc()))
     results.put(("exit", None))
 
 
-def _convert_file(read_results: Iterable, results: Any, serialize: Serializer, target: str, summary: Summary) -> None:
+def _convert_file(read_results: Iterable, sink: "_Sink", results: Any, serialize: Serializer, target: str,
+                  summary: Summary) -> None:
     lines: List[bytes] = []
     for item in convert_results(read_results, target, summary):
         if isinstance(item, RecordError):
-            _send(lines, results)
+            sink.write(lines)
             results.put(("error", item))
             continue
         lines.append(serialize(item))
         if len(lines) == BLOCK_DOCUMENTS:
-            _send(lines, results)
-    _send(lines, results)
+            sink.write(lines)
+    sink.write(lines)
 
 
-def _send(lines: List[bytes], results: Any) -> None:
-    if lines:
-        results.put(("block", Block(b"".join(lines), len(lines))))
+class _Sink:
+    """A worker's end of the output: standard output as inherited, or the output file opened for appending, so
+    that every write lands after the other workers' (the lock keeps each block of lines whole)."""
+
+    def __init__(self, output: str, lock: Any, results: Any):
+        self.descriptor = 1 if output == STDOUT else os.open(output, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        self.lock = lock
+        self.results = results
+
+    def write(self, lines: List[bytes]) -> None:
+        """Write the lines as one block, report their count, and empty the list."""
+        if not lines:
+            return
+        pending = memoryview(b"".join(lines))
+        with self.lock:
+            while pending:  # a pipe may take less than asked
+                pending = pending[os.write(self.descriptor, pending):]
+        self.results.put(("written", Written(len(lines))))
         lines.clear()
+
+    def close(self) -> None:
+        if self.descriptor != 1:
+            os.close(self.descriptor)

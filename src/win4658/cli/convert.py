@@ -4,7 +4,7 @@ from typing import Any, Dict, Iterator, Union
 
 from ..convert import CONVERTERS, Summary, convert
 from ..event import RecordError
-from ..parallel import Block, convert_in_workers
+from ..parallel import Written, convert_in_workers
 from .common import Progress, add_event_id_option, event_ids, ndjson_line, open_output, print_lines, report_error
 
 
@@ -41,15 +41,14 @@ def run(args: argparse.Namespace) -> int:
                 progress.tick()
             elif isinstance(item, RecordError):
                 report_error(item)
-            else:
-                write(item.ndjson)
+            else:  # the workers wrote it
                 progress.tick(item.documents)
     progress.close()
     print_lines(summary.lines())
     return 1 if summary.failed else 0
 
 
-def _converted(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dict[str, Any], Block, RecordError]]:
+def _converted(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dict[str, Any], Written, RecordError]]:
     if args.workers > 1:
-        return convert_in_workers(args.paths, ndjson_line, args.workers, args.to, event_ids(args), summary)
+        return convert_in_workers(args.paths, args.output, ndjson_line, args.workers, args.to, event_ids(args), summary)
     return convert(args.paths, args.to, event_ids(args), summary)
