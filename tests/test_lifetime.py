@@ -51,6 +51,15 @@ def test_a_close_pairs_with_the_most_recent_open_and_discards_older_ones():
     assert (tracker.paired, tracker.unmatched_closes, tracker.discarded_opens, len(tracker.open)) == (1, 1, 1, 0)
 
 
+def test_a_close_timed_before_the_open_does_not_close_it():
+    # out of order beyond the re-ordering window: in time order the close came first, so it closes nothing
+    events = [_event(4656, 5, record=1), _event(4658, 2, record=2), _event(4658, 6, record=3)]
+    pairs, tracker = _pairs(events)
+    assert pairs == [(1, 3)]
+    assert (tracker.closes, tracker.paired, tracker.unmatched_closes, len(tracker.open)) == (2, 1, 1, 0)
+    assert tracker.summary()["by_process"][r"C:\Windows\System32\svchost.exe"]["mean_seconds"] == 1.0
+
+
 def test_past_the_limit_the_oldest_open_handle_is_forgotten():
     tracker = HandleTracker(max_open=2)
     for seconds, handle in ((1, "0x1"), (2, "0x2"), (3, "0x1"), (4, "0x3")):  # 0x1 reopened: now the newest

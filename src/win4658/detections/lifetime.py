@@ -7,7 +7,8 @@ time order, ties by position in the input:
 - a 4663 for an open handle is recorded as an access;
 - a 4658 closes the most recent open handle with the same (host, ProcessId, HandleId) and discards older
   opens for that key: the handle value was reused, so their closes were not logged. A 4658 with no open
-  handle is counted as unmatched.
+  handle is counted as unmatched, and so is one timed before that handle's 4656 (it can only arrive after it
+  when the input is further out of order than the re-ordering window; in full time order it came first).
 
 Only the most recent open per key is kept, so memory is bounded by the number of open handles (and that by
 ``max_open``).
@@ -188,10 +189,11 @@ class HandleTracker:
 
     def _close(self, key: Optional[HandleKey], event: Event, time: Optional[int]) -> Optional[Lifetime]:
         self.closes += 1
-        handle = self.open.pop(key, None) if key is not None else None
-        if handle is None:
+        handle = self.open.get(key) if key is not None else None  # type: ignore[arg-type]
+        if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             return None
+        del self.open[key]  # type: ignore[arg-type]
         self.paired += 1
         lifetime = Lifetime(key, handle.opened, event, handle.time, time, handle.accesses, handle.access_count)  # type: ignore[arg-type]
         process = event_process(event) or handle.opened.process or "(unknown)"
