@@ -169,6 +169,8 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
     counts: Dict[str, Tuple[Optional[int], Optional[int]]] = {}
     for run in range(runs):
         for contender in contenders:
+            if os.path.exists(output):  # truncating the last run's output is not part of this run
+                os.unlink(output)
             measured = run_measured(contender.argv(output), output, contender.stdin)
             results[contender.name].append(measured)
             counts[contender.name] = contender.counts(output, measured)

@@ -1,6 +1,5 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
 import argparse
-import json
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -14,7 +13,7 @@ from ..times import format_ns
 from ..event import Event, RecordError, ReadStats
 from ..mapping import hex_to_int
 from ..examples import EXAMPLE_FILES
-from .common import report_error
+from .common import ndjson_line, report_error
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
     "allowlist": "win4658_allowlist",
@@ -22,7 +21,6 @@ LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an 
     "restricted_folders": "win4658_restricted_folders",
     "restricted_substrings": "win4658_restricted_substrings",
 }
-json_line = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False) without an encoder per call
 COLUMNS = [("time", 27), ("host", 22), ("user", 22), ("process", 60), ("pid", 8), ("handle", 8)]
 
 
@@ -90,16 +88,16 @@ def run_hunt(args: argparse.Namespace) -> int:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
     shown: Dict[str, List[Finding]] = {}
-    write = sys.stdout.write  # one write per finding line (print makes two)
+    write = sys.stdout.buffer.write  # JSON lines as orjson writes them, compact
     for item in hunt.run(args.paths or EXAMPLE_FILES):
         if isinstance(item, RecordError):
             report_error(item)
         elif args.format == "json":
-            write(json_line(item.as_dict()) + "\n")
+            write(ndjson_line(item.as_dict()))
         elif len(shown.setdefault(item.detection, [])) < args.limit:
             shown[item.detection].append(item)
     if args.format == "json":
-        print(json.dumps({"summary": hunt.summary.as_dict()}, ensure_ascii=False))
+        write(ndjson_line({"summary": hunt.summary.as_dict()}))
     else:
         _print_table(hunt, shown)
     return 1 if hunt.summary.failed else 0
@@ -165,9 +163,11 @@ def run_trace(args: argparse.Namespace) -> int:
             continue
         time, event = item
         row = _trace_row(event, format_ns(time) or event.system.get("TimeCreated"))
-        print(json.dumps(row, ensure_ascii=False) if args.format == "json" else
-              " ".join(str(row.get(name) or "-") for name in ("time", "event_id", "user", "process", "access_mask",
-                                                              "object_type", "object_name")))
+        if args.format == "json":
+            sys.stdout.buffer.write(ndjson_line(row))
+        else:
+            print(" ".join(str(row.get(name) or "-") for name in ("time", "event_id", "user", "process", "access_mask",
+                                                                 "object_type", "object_name")))
     return 1 if failed else 0
 
 
