@@ -13,6 +13,7 @@ time order, ties by position in the input:
 Only the most recent open per key is kept, so memory is bounded by the number of open handles (and that by
 ``max_open``).
 """
+from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -143,7 +144,9 @@ class HandleTracker:
 
     def __init__(self, max_open: int = DEFAULT_MAX_OPEN) -> None:
         self.max_open = max(max_open, 1)
-        self.open: Dict[HandleKey, OpenHandle] = {}  # in the order the handles were opened
+        # in the order the handles were opened: an OrderedDict forgets its oldest in constant time, where a dict
+        # scans the slots its earlier deletions left (20 µs per open at 50,000 open handles)
+        self.open: "OrderedDict[HandleKey, OpenHandle]" = OrderedDict()
         self.opens = 0
         self.not_opened = 0
         self.discarded_opens = 0
@@ -175,7 +178,7 @@ class HandleTracker:
         if self.open.pop(key, None) is not None:
             self.discarded_opens += 1
         elif len(self.open) >= self.max_open:
-            del self.open[next(iter(self.open))]
+            self.open.popitem(last=False)
             self.forgotten_opens += 1
         self.open[key] = OpenHandle(time, event)
 
