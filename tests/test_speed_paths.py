@@ -1,6 +1,8 @@
 """The fast paths give exactly what the plain ones give: the compiled mapping, and convert in worker processes."""
+import queue
 import subprocess
 import sys
+import threading
 
 import orjson
 import pytest
@@ -10,6 +12,7 @@ from win4658.cli.common import ndjson_line
 from win4658.convert import Summary, convert
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.mapping import Mapping, MappingError, bundled
+from win4658 import parallel
 from win4658.parallel import WorkerFailed, Written, convert_in_workers
 
 
@@ -228,6 +231,23 @@ def test_workers_keep_each_files_order(tmp_path):
     documents, _ = _in_workers([path, SAMPLE_XML], output)
     assert [document for document in documents if document in set(expected)] == expected
     assert len(documents) == len(expected) + 1
+
+
+def test_a_workers_sink_writes_whole_lines_in_order_and_counts_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 10)
+    output, results = tmp_path / "out.ndjson", queue.Queue()
+    output.write_bytes(b"kept\n")
+    lines = [b"aaaa\n", b"bbbb\n", b"c\n", b"a line longer than the buffer\n", b"dd\n", b"0123456789\n"]
+    sink = parallel._Sink(str(output), threading.Lock(), results)
+    for line in lines:
+        sink.add(line)
+    sink.flush()
+    sink.close()
+    assert output.read_bytes() == b"kept\n" + b"".join(lines)
+    written = [results.get_nowait() for _ in range(results.qsize())]
+    # a write when the next line would not fit, a line longer than the buffer alone, the rest at the end
+    assert written == [("written", Written(2)), ("written", Written(1)), ("written", Written(1)),
+                       ("written", Written(1)), ("written", Written(1))]
 
 
 def test_a_failing_worker_is_reported_with_its_traceback(tmp_path):
