@@ -16,8 +16,8 @@ def _committed(relative: str) -> str:
         return stream.read()
 
 
-@pytest.mark.parametrize("relative", sorted(generated_files()) or ["(nothing generated yet)"])
+@pytest.mark.parametrize("relative", sorted(generated_files(ROOT)) or ["(nothing generated yet)"])
 def test_committed_file_matches_its_source(relative):
     if not GENERATORS:
         pytest.skip("no generator registered")
-    assert _committed(relative) == generated_files()[relative], f"{relative} drifted: run `win4658 generate`"
+    assert _committed(relative) == generated_files(ROOT)[relative], f"{relative} drifted: run `win4658 generate`"

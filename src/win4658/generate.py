@@ -3,8 +3,9 @@
 Each area module named in GENERATORS has ``generated_files() -> Dict[relative path, text]``; an area may
 also contribute Splunk macros with ``splunk_macros() -> List[str]`` (whole stanzas), merged into the one
 ``addon/default/macros.conf``, and Splunk lookup definitions with ``splunk_transforms() -> List[str]``,
-appended to ``addon/default/transforms.conf``. `win4658 generate` writes them; tests/test_generated.py fails
-on any drift.
+appended to ``addon/default/transforms.conf``. An area that reads sources of the checkout (detections/*.yml)
+sets ``READS_CHECKOUT = True`` and its three functions take the checkout's root. `win4658 generate` writes
+them; tests/test_generated.py fails on any drift.
 """
 import importlib
 import os
@@ -19,15 +20,17 @@ MACROS_HEADER = (
 )
 
 
-def generated_files() -> Dict[str, str]:
+def generated_files(root: str) -> Dict[str, str]:
+    """Every generated file of the checkout at root, by its path relative to root."""
     files: Dict[str, str] = {}
     macros: List[str] = []
     transforms: List[str] = []
     for name in GENERATORS:
         module = importlib.import_module(name)
-        files.update(module.generated_files())
-        macros.extend(getattr(module, "splunk_macros", lambda: [])())
-        transforms.extend(getattr(module, "splunk_transforms", lambda: [])())
+        sources = (root,) if getattr(module, "READS_CHECKOUT", False) else ()
+        files.update(module.generated_files(*sources))
+        macros.extend(getattr(module, "splunk_macros", lambda *_: [])(*sources))
+        transforms.extend(getattr(module, "splunk_transforms", lambda *_: [])(*sources))
     if macros:
         files[MACROS_CONF] = MACROS_HEADER + "\n" + "\n".join(stanza.rstrip("\n") + "\n" for stanza in macros)
     if transforms:
@@ -36,17 +39,25 @@ def generated_files() -> Dict[str, str]:
     return files
 
 
-def write_all(root: str) -> List[str]:
-    """Write every generated file under root; return the paths that changed."""
-    changed = []
-    for relative, text in sorted(generated_files().items()):
+def stale_files(root: str) -> Dict[str, str]:
+    """The generated files whose committed copy under root differs from what the sources give now."""
+    stale = {}
+    for relative, text in sorted(generated_files(root).items()):
         path = os.path.join(root, relative)
         if os.path.exists(path):
             with open(path, encoding="utf-8", newline="") as stream:
                 if stream.read() == text:
                     continue
+        stale[relative] = text
+    return stale
+
+
+def write_all(root: str) -> List[str]:
+    """Write every generated file under root; return the paths that changed."""
+    stale = stale_files(root)
+    for relative, text in stale.items():
+        path = os.path.join(root, relative)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-        changed.append(relative)
-    return changed
+    return list(stale)

@@ -7,6 +7,7 @@ there; keep the set small.
 """
 import ntpath
 import os
+from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
@@ -14,7 +15,7 @@ import yaml
 from .event import Event
 from .rule_compiler import compile_rules
 
-MAPPINGS_DIR = os.path.join(os.path.dirname(__file__), "mappings")
+MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
 ABSENT_VALUES = ("", "-")
 
 

@@ -16,7 +16,6 @@ from ..examples import EXAMPLES_DIR
 from ..readers import read_paths
 from .common import Progress, add_event_id_option, event_ids, print_lines, report_error
 
-RULES_FILE = "detections/generated/kibana_rules.ndjson"
 SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
 
 SECRETS_HELP = ("credentials come from the environment only: WIN4658_ES_API_KEY, or WIN4658_ES_USER with "
@@ -74,7 +73,8 @@ def _ship_options(parser: argparse.ArgumentParser) -> None:
 
 def _hunt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="run only the rules whose rule_id or name contains this")
-    parser.add_argument("--rules", default=RULES_FILE, help=f"Kibana rules NDJSON (default: {RULES_FILE})")
+    parser.add_argument("--rules", metavar="NDJSON", help="Kibana rules export to run (default: the rules of the "
+                        "installed detections, as in detections/generated/kibana_rules.ndjson)")
     parser.add_argument("--index", action="append", metavar="PATTERN", help="search these indices instead of each rule's")
     parser.add_argument("--max-hits", type=int, default=10, metavar="N", help="hits printed per rule (default: 10)")
 
@@ -177,7 +177,7 @@ def run_hunt(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules, args.name)
     if not rules:
-        print(f"win4658 es: no rule in {args.rules} matches {args.name!r}", file=sys.stderr)
+        print(f"win4658 es: no rule in {args.rules or 'the installed detections'} matches {args.name!r}", file=sys.stderr)
         return 2
     failed = 0
     for result in hunt(_client(args), rules, args.index, args.max_hits):

@@ -1,17 +1,43 @@
 """win4658 generate: rewrite every generated file (pipeline, template, Splunk knowledge, rules) from its source."""
 import argparse
-import os
+import sys
 
-from ..generate import write_all
+from ..checkout import CheckoutError, find_checkout, require_installed_mappings
+from ..detections.definitions import DefinitionError
+from ..generate import stale_files, write_all
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("generate", help="regenerate the committed files that follow from mappings/ and detections/")
-    parser.add_argument("--root", default=os.getcwd(), help="repository root (default: current directory)")
+    parser = subparsers.add_parser(
+        "generate", help="regenerate the committed files that follow from mappings/ and detections/",
+        description="Regenerate the files of a win4658 checkout that follow from mappings/ and detections/.")
+    parser.add_argument("--root", metavar="DIR",
+                        help="the win4658 checkout (default: the current directory, if it is one)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; list the files that differ from their sources, exit 1 if any")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in write_all(args.root):
-        print(f"wrote {path}")
+    try:
+        root = find_checkout(args.root)
+        require_installed_mappings(root)
+        if args.check:
+            return _report_stale(stale_files(root))
+        for path in write_all(root):
+            print(f"wrote {path}")
+    except (CheckoutError, DefinitionError) as error:
+        print(f"win4658 generate: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name != "jsonschema":  # it validates the detections: a development dependency
+            raise
+        print(f"win4658 generate: {error}: pip install 'win4658[test]'", file=sys.stderr)
+        return 2
     return 0
+
+
+def _report_stale(stale: dict) -> int:
+    for path in stale:
+        print(f"differs from its source: {path}")
+    return 1 if stale else 0

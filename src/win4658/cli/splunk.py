@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from ..splunk.package import PackageError, build_package
+from ..splunk.package import ADDON_DIR, PackageError, build_package
 
 
 def register(subparsers) -> None:
@@ -13,6 +13,9 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="splunk_command", required=True, metavar="SUBCOMMAND")
     package = commands.add_parser("package", help="build TA-win4658-<version>.tgz with its libraries vendored")
     package.add_argument("-o", "--output", default="dist", metavar="DIR", help="output folder (default: dist)")
+    package.add_argument("--addon", default=ADDON_DIR, metavar="DIR",
+                         help="the add-on folder to package (default: the one installed with win4658, "
+                              "the addon/ of the checkout it was installed from)")
     package.add_argument("--evtx-wheel", action="append", default=[], metavar="WHEEL",
                          help="an evtx wheel to vendor, repeatable (pip download evtx==0.8.9 --no-deps "
                               "--only-binary :all: --platform manylinux2014_x86_64 / win_amd64)")
@@ -27,7 +30,7 @@ def register(subparsers) -> None:
 
 def run_package(args: argparse.Namespace) -> int:
     try:
-        path = build_package(args.output, evtx_wheels=args.evtx_wheel)
+        path = build_package(args.output, args.addon, evtx_wheels=args.evtx_wheel)
     except PackageError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 1

@@ -9,11 +9,12 @@ import glob
 import io
 import json
 import os
+from importlib import resources
 from typing import Dict, Iterable, List, NamedTuple, Optional
 
 import yaml
 
-BUNDLE_PATH = os.path.join(os.path.dirname(__file__), "bundle.json")
+BUNDLE_PATH = str(resources.files("win4658.detections") / "bundle.json")
 SCHEMA_NAME = "detection.schema.json"
 
 

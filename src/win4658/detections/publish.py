@@ -11,20 +11,24 @@ from typing import Dict, List
 from . import kibana, sigma, splunk
 from .definitions import Detection, bundle_text, load_sources
 
-REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SOURCES_DIR = os.path.join(REPOSITORY_ROOT, "detections")
+READS_CHECKOUT = True  # detections/*.yml are read from the checkout being generated (win4658.generate)
+SOURCES_DIR = "detections"
 BUNDLE = "src/win4658/detections/bundle.json"
 LOOKUPS_DIR = "addon/lookups"
 KIBANA_RULES = "detections/generated/kibana_rules.ndjson"
 SIGMA_DIR = "detections/generated/sigma"
 
 
-def _detections() -> List[Detection]:
-    return [Detection(spec) for spec in load_sources(SOURCES_DIR)]
+def _specs(root: str) -> List[dict]:
+    return load_sources(os.path.join(root, SOURCES_DIR))
 
 
-def generated_files() -> Dict[str, str]:
-    specs = load_sources(SOURCES_DIR)
+def _detections(root: str) -> List[Detection]:
+    return [Detection(spec) for spec in _specs(root)]
+
+
+def generated_files(root: str) -> Dict[str, str]:
+    specs = _specs(root)
     detections = [Detection(spec) for spec in specs]
     files = {BUNDLE: bundle_text(specs), KIBANA_RULES: kibana.rules_ndjson(detections)}
     files[splunk.SAVEDSEARCHES_CONF] = splunk.savedsearches_conf(detections)
@@ -36,9 +40,9 @@ def generated_files() -> Dict[str, str]:
     return files
 
 
-def splunk_macros() -> List[str]:
-    return splunk.macros(_detections())
+def splunk_macros(root: str) -> List[str]:
+    return splunk.macros(_detections(root))
 
 
-def splunk_transforms() -> List[str]:
-    return splunk.lookup_definitions(_detections())
+def splunk_transforms(root: str) -> List[str]:
+    return splunk.lookup_definitions(_detections(root))

@@ -1,4 +1,4 @@
-"""`win4658 es hunt`: run the generated Kibana rules (detections/generated/kibana_rules.ndjson) against a cluster.
+"""`win4658 es hunt`: run the Kibana rules of the detections (detections/generated/kibana_rules.ndjson) against a cluster.
 
 Each rule type has its API: EQL → ``_eql/search``, KQL/Lucene → ``_search`` with ``query_string`` (KQL translated),
 ES|QL → ``_query``, threshold → ``_search`` with a composite aggregation over the threshold fields. Rules run over
@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from elasticsearch import ApiError, Elasticsearch
 
+from ..detections.definitions import load_bundle
+from ..detections.kibana import rules_ndjson
 from .client import request
 from .simulate import error_text
 
@@ -28,16 +30,18 @@ class HuntResult(NamedTuple):
     error: Optional[str] = None
 
 
-def load_rules(path: str, name: Optional[str] = None) -> List[Dict[str, Any]]:
-    """The rules of a Kibana NDJSON export, optionally only those whose rule_id or name contains ``name``."""
-    try:
-        with open(path, encoding="utf-8") as stream:
-            lines = [(number, line) for number, line in enumerate(stream, 1) if line.strip()]
-    except OSError as error:
-        raise HuntError(f"cannot read the Kibana rules {path}: {error.strerror} "
-                        "(the detections generator writes them: run `win4658 generate`)") from None
+def load_rules(path: Optional[str] = None, name: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The rules of a Kibana NDJSON export (default: those generated from the installed package's detections,
+    which detections/generated/kibana_rules.ndjson holds), optionally only those whose rule_id or name contains
+    ``name``."""
+    if path is None:
+        path, text = "the installed detections", rules_ndjson(load_bundle())
+    else:
+        text = _read_rules(path)
     rules = []
-    for number, line in lines:
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
         try:
             item = json.loads(line)
         except ValueError as error:
@@ -46,6 +50,14 @@ def load_rules(path: str, name: Optional[str] = None) -> List[Dict[str, Any]]:
             rules.append(item)  # exception lists and export summaries are not rules
     wanted = (name or "").lower()
     return [rule for rule in rules if wanted in rule["rule_id"].lower() or wanted in rule.get("name", "").lower()]
+
+
+def _read_rules(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except OSError as error:
+        raise HuntError(f"cannot read the Kibana rules {path}: {error.strerror}") from None
 
 
 def hunt(client: Elasticsearch, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None,

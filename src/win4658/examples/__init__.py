@@ -3,8 +3,7 @@
 - `4658_sample_documentation.xml`: Microsoft's sample 4658, as its documentation renders it;
 - `hunt_examples.xml`: a morning on a workstation (4656/4663/4658) with one finding or more for each detection.
 """
-import glob
-import os
+from importlib import resources
 
-EXAMPLES_DIR = os.path.dirname(__file__)
-EXAMPLE_FILES = sorted(glob.glob(os.path.join(EXAMPLES_DIR, "*.xml")))
+EXAMPLES_DIR = str(resources.files("win4658.examples"))
+EXAMPLE_FILES = sorted(str(entry) for entry in resources.files("win4658.examples").iterdir() if entry.name.endswith(".xml"))

@@ -12,13 +12,13 @@ import modulefinder
 import os
 import tarfile
 import zipfile
+from importlib import resources
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 from .. import __version__
 from .app import APP_ID
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ADDON_DIR = os.path.join(REPO_ROOT, "addon")
+ADDON_DIR = str(resources.files("win4658") / "addon")  # a checkout's addon/, installed as package data
 ENTRY_POINTS = ("bin/win4658_files.py", "bin/win4658_copy.py")
 WHOLE_PACKAGES = ("splunklib", "yaml")
 PACKAGE_DATA = ("mappings",)
@@ -37,7 +37,7 @@ def package_name() -> str:
 def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequence[str] = ()) -> str:
     """Write the package into output_dir and return its path."""
     if not os.path.isdir(os.path.join(addon_dir, "default")):
-        raise PackageError(f"{addon_dir}: no add-on here (run from a win4658 checkout, or pass the addon folder)")
+        raise PackageError(f"{addon_dir}: no add-on here (it needs default/): pass the addon folder of a win4658 checkout")
     contents: Dict[str, bytes] = {}
     for relative, path in [*addon_files(addon_dir), *vendored_files(addon_dir).items()]:
         with open(path, "rb") as stream:
@@ -106,7 +106,7 @@ def vendored_files(addon_dir: str) -> Dict[str, str]:
     files.update(_win4658_data())
     missing = [top for top in WHOLE_PACKAGES if not any(path.startswith(f"lib/{top}/") for path in files)]
     if missing:
-        raise PackageError(f"cannot vendor {', '.join(missing)}: install them (pip install -e '.[test]')")
+        raise PackageError(f"cannot vendor {', '.join(missing)}: pip install 'win4658[splunk]'")
     return files
 
 
@@ -122,8 +122,11 @@ def _imported_modules(addon_dir: str) -> List[Tuple[str, str]]:
 
 
 def _site_paths() -> List[str]:
-    import splunklib
-    import yaml
+    try:
+        import splunklib
+        import yaml
+    except ImportError as error:
+        raise PackageError(f"cannot vendor {error.name}: pip install 'win4658[splunk]'") from None
 
     return sorted({os.path.dirname(os.path.dirname(module.__file__)) for module in (splunklib, yaml)})
 
@@ -149,14 +152,11 @@ def _package_tree(top: str) -> Dict[str, str]:
 
 
 def _win4658_data() -> Dict[str, str]:
-    import win4658
-
-    package_dir = os.path.dirname(win4658.__file__)
     files = {}
     for folder in PACKAGE_DATA:
-        for name in sorted(os.listdir(os.path.join(package_dir, folder))):
-            if not name.startswith(".") and not name.endswith(".py"):
-                files[f"lib/win4658/{folder}/{name}"] = os.path.join(package_dir, folder, name)
+        for entry in sorted(resources.files("win4658").joinpath(folder).iterdir(), key=lambda entry: entry.name):
+            if not entry.name.startswith(".") and not entry.name.endswith(".py"):
+                files[f"lib/win4658/{folder}/{entry.name}"] = str(entry)
     return files
 
 
