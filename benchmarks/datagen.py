@@ -1,12 +1,18 @@
 """Benchmark inputs built from the shared corpus: nothing here is committed, everything is rebuilt on demand.
 
+    python benchmarks/datagen.py jsonl 1000000 events.jsonl    # sampled events, Winlogbeat 8 and NXLog shapes
+    python benchmarks/datagen.py xml 200000 events.xml         # sampled events, one XML event per line
+    python benchmarks/datagen.py evtx 256 security.evtx        # an EVTX of at least 256 MiB of corpus chunks
+
 - ``build_evtx``: a large EVTX made by repeating the 64 KiB chunks of a corpus EVTX behind its 4 KiB header,
   with the header's chunk count, last chunk number and CRC32 set and the dirty flag cleared.
 - ``build_xml`` / ``build_jsonlines``: event XML (one event per line) and JSON-lines (Winlogbeat 8 and NXLog flat
   shapes), each event's fields sampled independently from the values the corpus really holds.
 """
+import argparse
 import os
 import random
+import sys
 from datetime import datetime, timedelta
 from typing import Dict, Iterator, List, Sequence
 from xml.sax.saxutils import escape, quoteattr
@@ -149,3 +155,29 @@ def _write_lines(lines: Iterator[bytes], target: str) -> int:
             count += 1
     os.replace(target + ".part", target)
     return count
+
+
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "corpus")
+CHUNK_SOURCE = os.path.join(CORPUS, "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+MIB = 1 << 20
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="datagen.py", description="Build a benchmark input from ../shared/corpus.")
+    parser.add_argument("form", choices=("jsonl", "xml", "evtx"), help="what to write")
+    parser.add_argument("size", type=int, help="events (jsonl, xml) or MiB at least (evtx)")
+    parser.add_argument("output", help="file to write")
+    parser.add_argument("--seed", type=int, default=4658, help="random seed of the sampled events (default 4658)")
+    args = parser.parse_args(argv)
+    if args.form == "evtx":
+        chunks = build_evtx(CHUNK_SOURCE, args.output, args.size * MIB)
+        print(f"{args.output}: {chunks} chunks")
+        return 0
+    write = write_jsonlines if args.form == "jsonl" else write_xml
+    count = write(sampled_events(corpus_pool(CORPUS), args.size, args.seed), args.output)
+    print(f"{args.output}: {count} events")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

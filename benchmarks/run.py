@@ -18,17 +18,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import datagen  # noqa: E402  (benchmarks/ is not a package)
+from datagen import CHUNK_SOURCE, CORPUS, MIB  # noqa: E402
 from measure import Measurement, converted_counts, count_lines, count_occurrences, run_measured  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, ".data")
 PEERS = os.path.join(HERE, ".peers")
 PEER_PACKAGES = ["evtx2es==1.8.0", "evtxtoelk==2.2.0"]
-CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
-CHUNK_SOURCE = os.path.join(CORPUS, "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 BENCHMARKS = ["evtx", "xml", "json", "hunt", "modinput", "workers", "memory"]
 ALL_EVENT_IDS = ["--event-id", "4656", "--event-id", "4658", "--event-id", "4663", "--event-id", "4690"]
-MIB = 1 << 20
 MODINPUT_PYTHON = os.path.join(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions", "3.13.0", "bin", "python3.13")
 
 

@@ -45,3 +45,13 @@ def test_sampled_xml_and_json_lines_read_back_with_corpus_values(tmp_path):
         assert [event.data for event in events] == [event.data for event in expected]
         for event in events:
             assert all(value in pool.data[event.event_id][name] for name, value in event.data.items())
+
+
+def test_the_command_line_writes_the_same_events_as_the_functions(tmp_path, capsys):
+    shared_path("corpus")
+    target = str(tmp_path / "events.jsonl")
+    assert datagen.main(["jsonl", "300", target, "--seed", "7"]) == 0
+    assert capsys.readouterr().out == f"{target}: 300 events\n"
+    expected = list(datagen.sampled_events(datagen.corpus_pool(datagen.CORPUS), 300, seed=7))
+    events = list(read_paths([target], SUPPORTED_EVENT_IDS))
+    assert [event.data for event in events] == [event.data for event in expected]
