@@ -12,17 +12,28 @@ import zipfile
 import pytest
 
 from conftest import ROOT
-from win4658.checkout import CheckoutError, find_checkout, require_installed_mappings
+from win4658.checkout import CheckoutError, find_checkout, require_installed_from
 from win4658.elasticsearch.hunt import load_rules
 from win4658.splunk.package import addon_files, build_package
 
 KIBANA_RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
 
 
+BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon")  # src/win4658/{mappings,addon} link here
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    wheels = tmp_path_factory.mktemp("wheels")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", str(wheels)],
+    """The wheel of a copy of the checkout's build inputs (a build in place would leave build/ in the checkout)."""
+    source, wheels = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheels")
+    for name in BUILD_INPUTS:
+        path = os.path.join(ROOT, name)
+        if os.path.isdir(path):
+            shutil.copytree(path, source / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(path, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
                    check=True, capture_output=True)
     [path] = wheels.glob("win4658-*.whl")
     return str(path)
@@ -105,10 +116,15 @@ def test_find_checkout_takes_root_then_the_current_directory(tmp_path, monkeypat
         find_checkout(None)
 
 
-def test_generate_refuses_a_checkout_whose_mappings_differ_from_the_installed_ones(tmp_path):
-    shutil.copytree(os.path.join(ROOT, "mappings"), tmp_path / "mappings")
-    require_installed_mappings(str(tmp_path))
-    with open(tmp_path / "mappings" / "ecs.yml", "a", encoding="utf-8") as stream:
-        stream.write("# edited\n")
-    with pytest.raises(CheckoutError, match=r"ecs\.yml differ from the installed win4658's mappings"):
-        require_installed_mappings(str(tmp_path))
+def test_generate_refuses_a_checkout_whose_package_differs_from_the_installed_one(tmp_path):
+    package = tmp_path / "src" / "win4658"
+    shutil.copytree(os.path.join(ROOT, "src", "win4658"), package, ignore=shutil.ignore_patterns("__pycache__"))
+    require_installed_from(str(tmp_path))
+    with open(package / "detections" / "bundle.json", "a", encoding="utf-8") as stream:
+        stream.write(" ")  # generated into the package: a checkout may be ahead of its install
+    require_installed_from(str(tmp_path))
+    for edited in (package / "mappings" / "ecs.yml", package / "detections" / "kibana.py"):
+        with open(edited, "a", encoding="utf-8") as stream:
+            stream.write("# edited\n")
+    with pytest.raises(CheckoutError, match=r"detections/kibana\.py, mappings/ecs\.yml differ from the installed"):
+        require_installed_from(str(tmp_path))

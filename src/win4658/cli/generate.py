@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from ..checkout import CheckoutError, find_checkout, require_installed_mappings
+from ..checkout import CheckoutError, find_checkout, require_installed_from
 from ..detections.definitions import DefinitionError
 from ..generate import stale_files, write_all
 
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         root = find_checkout(args.root)
-        require_installed_mappings(root)
+        require_installed_from(root)
         if args.check:
             return _report_stale(stale_files(root))
         for path in write_all(root):
