@@ -9,6 +9,7 @@ import fnmatch
 import re
 
 from win4658.generate import MACROS_CONF, generated_files
+from win4658.mapping import bundled
 
 TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<macro>`[^`]+`)|'
                    r'(?P<term>[A-Za-z_][A-Za-z0-9_.]*\s*(?:!=|=)\s*(?:"(?:[^"\\]|\\.)*"|[^\s()]+))|'
@@ -114,3 +115,25 @@ def _comparison(field, operator, pattern):
         equal = fnmatch.fnmatchcase(str(value).lower(), pattern.lower().replace("[", "[[]").replace("?", "[?]"))
         return equal if operator == "=" else not equal
     return compare
+
+
+# --- the fields a search reads -----------------------------------------------------------------------------
+CIM_FIELDS = {rule.target for rule in bundled("cim").rules if rule.target}
+EVENTDATA_FIELDS = {"HandleId", "ProcessId", "ProcessName", "ObjectName", "ObjectType", "AccessMask", "ObjectServer"}
+SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode"}
+# fields the detection searches compute (and command options that look like field=value)
+DETECTION_DERIVED_FIELDS = frozenset({
+    "opened_code", "opened_time", "object_type", "object_name", "access_mask", "duration_seconds", "first_time",
+    "last_time", "event_codes", "count", "current", "window", "global"})
+
+
+def fields_used(search):
+    """Field names a search compares, tables, groups BY, OVER or tests for null (not win4658_* working fields)."""
+    search = re.sub(r'"(?:[^"\\]|\\.)*"', '""', search)  # string literals are not field names
+    used = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|\bIN\b)", search))
+    for clause in (re.findall(r"\|\s*table ([^|]+)", search) + re.findall(r"\bBY ([^|]+)", search)
+                   + re.findall(r"\bOVER (\w+)", search)):
+        used |= set(clause.split())
+    used |= set(re.findall(r"\b(?:isnull|isnotnull)\((\w+)\)", search))
+    used |= set(re.findall(r"\b(?:min|max|median|perc\d+|avg|sum|values|list|last)\((\w+)\)", search))
+    return {name for name in used if not name.startswith("win4658_") and name not in ("AS", "]")}

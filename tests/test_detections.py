@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import ROOT, SAMPLE_XML, shared_path
+from spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, fields_used
 from win4658.detections import splunk
 from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
                                             load_sources)
@@ -167,9 +168,6 @@ def test_list_files_must_keep_their_header(tmp_path):
 SAVED = configparser.ConfigParser(interpolation=None, strict=True, delimiters=("=",))
 SAVED.optionxform = str
 SAVED.read(os.path.join(ROOT, "addon", "default", "savedsearches.conf"), encoding="utf-8")
-CIM_FIELDS = {rule.target for rule in bundled("cim").rules if rule.target}
-EVENTDATA_FIELDS = {"HandleId", "ProcessId", "ProcessName", "ObjectName", "ObjectType", "AccessMask", "ObjectServer"}
-SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode"}
 
 
 def _spl_literal(text):
@@ -249,16 +247,8 @@ def test_each_search_is_an_enterprise_security_correlation_search_with_risk(dete
 
 def test_searches_use_only_fields_the_add_on_produces():
     for detection in DETECTIONS:
-        search = SAVED[splunk.stanza_name(detection)]["search"]
-        search = re.sub(r'"(?:[^"\\]|\\.)*"', '""', search)  # string literals are not field names
-        used = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|\bIN\b)", search))
-        for clause in re.findall(r"\|\s*table ([^|]+)", search) + re.findall(r"\bBY ([^|]+)", search):
-            used |= set(clause.split())
-        used |= set(re.findall(r"\b(?:isnull|isnotnull)\((\w+)\)", search))
-        derived = {name for name in used if name.startswith("win4658_") or name in (
-            "opened_code", "opened_time", "object_type", "object_name", "access_mask", "duration_seconds",
-            "first_time", "last_time", "event_codes", "count", "current", "window", "global")}
-        assert used - derived <= SEARCH_FIELDS, detection.id
+        used = fields_used(SAVED[splunk.stanza_name(detection)]["search"])
+        assert used - DETECTION_DERIVED_FIELDS <= SEARCH_FIELDS, detection.id
 
 
 def test_the_path_normalising_eval_does_what_normalize_path_does():

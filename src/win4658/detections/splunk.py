@@ -32,6 +32,7 @@ INDEXING_LAG_MINUTES = 10
 LIFETIME_KEY = ("dest", "process_id", "HandleId", "opened_time")
 RISK_OBJECTS = (("dest", "system"), ("user", "user"))
 LONG_HANDLE_MACRO = "win4658_long_handle_seconds"
+TRACE_MACRO = "win4658_handle_trace"
 EVIDENCE = "_time dest user process_path process_id HandleId"
 
 
@@ -79,7 +80,8 @@ def _trace(detection: Detection) -> str:
             "| convert ctime(first_time) ctime(last_time)")
 
 
-def _lifetime(detection: Detection) -> str:
+def lifetime_pairs() -> str:
+    """Each 4658 paired with its 4656, with duration_seconds: the lifetime search and the dashboard's lifetime view."""
     zero = ", ".join(map(spl_string, ZERO_HANDLES))
     # streamstats window=1 global=f: the previous event of the same handle; a 4658 pairs when that was an open
     return ("`win4658_events` (EventCode=4656 OR EventCode=4658) process_id=* HandleId=* "
@@ -89,8 +91,11 @@ def _lifetime(detection: Detection) -> str:
             "last(ObjectType) AS object_type last(ObjectName) AS object_name last(AccessMask) AS access_mask "
             "BY dest process_id HandleId "
             "| where EventCode=4658 AND opened_code=4656 "
-            "| eval duration_seconds=_time-opened_time "
-            f"| where duration_seconds > `{LONG_HANDLE_MACRO}` "
+            "| eval duration_seconds=_time-opened_time")
+
+
+def _lifetime(detection: Detection) -> str:
+    return (f"{lifetime_pairs()} | where duration_seconds > `{LONG_HANDLE_MACRO}` "
             f"| table {EVIDENCE} object_type object_name access_mask opened_time duration_seconds "
             "| convert ctime(opened_time)")
 
@@ -185,7 +190,7 @@ def macros(detections: List[Detection]) -> List[str]:
                            "description = win4658: a handle open longer than this many seconds is reported\n")
         if detection.kind == "handle_trace":
             stanzas.append(
-                "[win4658_handle_trace(3)]\nargs = dest, process_id, handle_id\n"
+                f"[{TRACE_MACRO}(3)]\nargs = dest, process_id, handle_id\n"
                 "definition = `win4658_events` (EventCode=4656 OR EventCode=4663 OR EventCode=4658) "
                 'dest="$dest$" process_id=$process_id$ HandleId="$handle_id$" | sort 0 _time '
                 "| table _time EventCode dest user process_path process_id HandleId ObjectType ObjectName AccessMask\n"

@@ -30,7 +30,7 @@ name = {APP_ID}
 version = {__version__}
 
 [ui]
-is_visible = false
+is_visible = true
 label = {APP_LABEL}
 """
 
