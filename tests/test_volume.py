@@ -128,8 +128,20 @@ def test_the_shipped_examples_hold_every_listed_process():
         assert process.process_path.replace("\\", "\\\\").replace(".", "\\.") in inputs
 
 
-def test_a_list_entry_with_a_wildcard_is_refused_naming_the_line(tmp_path):
+@pytest.mark.parametrize("row", ["C:\\Tools\\*.exe", "C:\\Tools\\it's.exe", '"C:\\Tools\\a"".exe"', "tool.exe",
+                                 "\\\\server\\share\\a.exe"])
+def test_a_list_entry_that_is_not_a_plain_full_path_is_refused_naming_the_line(tmp_path, row):
     listed = tmp_path / "noisy.csv"
-    listed.write_text("process_path,reason\nC:\\Tools\\a.exe,ok\nC:\\Tools\\*.exe,wildcard\n", encoding="utf-8")
+    listed.write_text(f"process_path,reason\nC:\\Tools\\a.exe,ok\n{row},bad\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match=r"noisy.csv: line 3: .*not a full path"):
+        volume.load_list(str(listed))
+
+
+def test_an_empty_list_or_a_wrong_header_is_refused(tmp_path):
+    listed = tmp_path / "noisy.csv"
+    listed.write_text("process_path,reason\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match="noisy.csv: the list is empty"):
+        volume.load_list(str(listed))
+    listed.write_text("path\nC:\\a.exe\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match="header must be process_path,reason"):
         volume.load_list(str(listed))
