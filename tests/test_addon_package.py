@@ -1,5 +1,6 @@
 """The package TA-win4658-<version>.tgz: Splunk's layout rules, the vendored libraries, EVTX in the app."""
 import configparser
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 from conftest import shared_path
 from test_addon_modinput import _interpreter, event_keys, input_definition, run_input
 from win4658 import __version__
+from win4658.mapping import bundled
 from win4658.splunk.package import PackageError, build_package, evtx_from_wheel, extract_package, package_name
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -52,6 +54,44 @@ def test_package_follows_splunk_layout_rules(package):
                      "lib/splunklib/modularinput/script.py", "lib/yaml/__init__.py", "lib/win4658/mappings/cim.yml",
                      "lib/win4658/splunk/modinput.py"):
         assert f"TA-win4658/{required}" in names, required
+
+
+def _png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_package_has_what_splunkbase_expects(package):
+    with tarfile.open(package) as archive:
+        def read(relative):
+            return archive.extractfile(f"TA-win4658/{relative}").read()
+        sizes = {name: _png_size(read(f"static/{name}.png"))
+                 for name in ("appIcon", "appIcon_2x", "appIconAlt", "appIconAlt_2x")}
+        assert sizes == {"appIcon": (36, 36), "appIcon_2x": (72, 72), "appIconAlt": (36, 36), "appIconAlt_2x": (72, 72)}
+        assert read("LICENSE").decode("utf-8").lstrip().startswith("Apache License\n")
+        manifest = json.loads(read("app.manifest"))
+        readme = read("README.txt").decode("utf-8")
+        views = [name for name in archive.getnames() if name.startswith("TA-win4658/default/data/ui/views/")]
+    assert manifest["schemaVersion"] == "2.0.0"
+    assert manifest["info"]["id"] == {"group": None, "name": "TA-win4658", "version": __version__}
+    assert manifest["info"]["license"]["text"] == "LICENSE"
+    assert len(views) == 2 and "TA-win4658/default/data/ui/nav/default.xml" in _names(package)
+    for heading in ("What it is", "Install", "Configure", "Sourcetypes and sources", "CIM fields",
+                    "Beside Splunk_TA_windows", "AppInspect"):
+        assert f"\n{heading}" in readme, heading
+    cim_fields = {rule.target for rule in bundled("cim").rules if rule.target}
+    assert not [field for field in cim_fields if not re.search(rf"\b{field}\b", readme)]
+    for source in ("XmlWinEventLog:Security", "WinEventLog:Security", "XmlWinEventLog:ForwardedEvents",
+                   "WinEventLog:ForwardedEvents"):
+        assert source in readme
+    for warning in EXPLAINED_APPINSPECT_WARNINGS:
+        assert f"- {warning}:" in readme
+
+
+# AppInspect's warnings on this package (cloud and default tags), each explained in README.txt
+EXPLAINED_APPINSPECT_WARNINGS = ("check_that_app_contains_any_windows_specific_components",
+                                 "check_for_python_script_existence", "check_for_modular_inputs",
+                                 "check_python_sdk_version", "check_for_indexer_synced_configs")
 
 
 def test_modes_are_plain_and_owner_is_anonymous(package):

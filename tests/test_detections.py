@@ -1,5 +1,6 @@
 """Detections 1–4: definitions, Windows path comparison, the corpus hits of the issue, and the Splunk searches."""
 import configparser
+import json
 import os
 import re
 from collections import Counter
@@ -7,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import ROOT, SAMPLE_XML, shared_path
+from spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, fields_used
 from win4658.detections import splunk
 from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
                                             load_sources)
@@ -166,9 +168,6 @@ def test_list_files_must_keep_their_header(tmp_path):
 SAVED = configparser.ConfigParser(interpolation=None, strict=True, delimiters=("=",))
 SAVED.optionxform = str
 SAVED.read(os.path.join(ROOT, "addon", "default", "savedsearches.conf"), encoding="utf-8")
-CIM_FIELDS = {rule.target for rule in bundled("cim").rules if rule.target}
-EVENTDATA_FIELDS = {"HandleId", "ProcessId", "ProcessName", "ObjectName", "ObjectType", "AccessMask", "ObjectServer"}
-SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode"}
 
 
 def _spl_literal(text):
@@ -176,28 +175,80 @@ def _spl_literal(text):
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-def test_every_detection_has_a_disabled_scheduled_search_from_the_events_macro():
+def test_every_detection_has_a_disabled_search_from_the_events_macro_to_its_filter():
     assert SAVED.sections() == [splunk.stanza_name(detection) for detection in DETECTIONS]
     for detection in DETECTIONS:
         stanza = SAVED[splunk.stanza_name(detection)]
         assert stanza["search"].startswith("`win4658_events` ")
         assert stanza["search"].endswith(f"| `{detection.id}_filter`")
-        assert (stanza["disabled"], stanza["enableSched"]) == ("1", "1")
-        assert stanza["cron_schedule"] == detection.spec["splunk"]["cron_schedule"]
+        assert stanza["disabled"] == "1"
+        if detection.kind == "handle_trace":
+            assert stanza["enableSched"] == "0" and "cron_schedule" not in stanza
+            assert not [key for key in stanza if key.startswith(("alert.", "action.risk", "action.correlationsearch.e"))]
+        else:
+            assert stanza["enableSched"] == "1"
+            assert stanza["cron_schedule"] == detection.spec["splunk"]["cron_schedule"]
+
+
+def _minutes(relative):
+    """Minutes before the run of a snapped relative time -<N>m@m (or 0 for now)."""
+    return 0 if relative == "now" else int(re.fullmatch(r"-(\d+)m@m", relative).group(1))
+
+
+@pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.kind not in ("handle_trace", "handle_lifetime")],
+                         ids=lambda d: d.id)
+def test_per_event_searches_cover_each_minute_exactly_once(detection):
+    stanza = SAVED[splunk.stanza_name(detection)]
+    period = {"*/30 * * * *": 30, "*/15 * * * *": 15}[stanza["cron_schedule"]]
+    earliest, latest = _minutes(stanza["dispatch.earliest_time"]), _minutes(stanza["dispatch.latest_time"])
+    assert earliest - latest == period and latest == 10  # back to back, ten minutes behind for late events
+    assert stanza["alert.suppress"] == "0"
+
+
+def test_the_lifetime_search_overlaps_and_suppresses_on_the_findings_key():
+    stanza = SAVED[splunk.stanza_name(KINDS["handle_lifetime"])]
+    assert (stanza["cron_schedule"], stanza["dispatch.earliest_time"]) == ("0 * * * *", "-24h@h")
+    assert (stanza["alert.suppress"], stanza["alert.digest_mode"], stanza["alert.suppress.period"]) == ("1", "0", "24h")
+    key = stanza["alert.suppress.fields"].split(",")
+    assert key == ["dest", "process_id", "HandleId", "opened_time"]
+    assert set(key) <= set(re.search(r"\| table ([^|]+)", stanza["search"]).group(1).split())
+
+
+def test_handle_trace_is_a_drill_down_macro():
+    macros = configparser.RawConfigParser(interpolation=None, strict=False, delimiters=("=",))
+    macros.optionxform = str
+    macros.read(os.path.join(ROOT, "addon", "default", "macros.conf"), encoding="utf-8")
+    trace = macros["win4658_handle_trace(3)"]
+    assert trace["args"] == "dest, process_id, handle_id"
+    assert all(f"${arg}$" in trace["definition"] for arg in ("dest", "process_id", "handle_id"))
+
+
+@pytest.mark.parametrize("detection", DETECTIONS, ids=lambda d: d.id)
+def test_each_search_is_an_enterprise_security_correlation_search_with_risk(detection):
+    stanza = SAVED[splunk.stanza_name(detection)]
+    annotations = json.loads(stanza["action.correlationsearch.annotations"])
+    expected_ids = {"win4658_unexpected_process": ["T1204"], "win4658_process_outside_standard_folders": ["T1036"],
+                    "win4658_process_in_restricted_folder": ["T1204.002"], "win4658_restricted_substring": ["T1003"],
+                    "win4658_handle_trace": ["T1005"], "win4658_handle_lifetime": ["T1005"]}
+    assert annotations == {"mitre_attack": expected_ids[detection.id]}
+    if detection.kind == "handle_trace":
+        assert "action.risk" not in stanza
+        return
+    assert (stanza["action.correlationsearch.enabled"], stanza["action.risk"]) == ("1", "1")
+    assert stanza["action.correlationsearch.label"] == f"win4658 - {detection.title} - Rule"
+    score = detection.spec["risk_score"]
+    assert json.loads(stanza["action.risk.param._risk"]) == [
+        {"risk_object_field": "dest", "risk_object_type": "system", "risk_score": score},
+        {"risk_object_field": "user", "risk_object_type": "user", "risk_score": score}]
+    table = re.search(r"\| table ([^|]+)", stanza["search"]).group(1).split()
+    assert {"dest", "user"} <= set(table)
+    assert set(re.findall(r"\$(\w+)\$", stanza["action.risk.param._risk_message"])) <= set(table)
 
 
 def test_searches_use_only_fields_the_add_on_produces():
     for detection in DETECTIONS:
-        search = SAVED[splunk.stanza_name(detection)]["search"]
-        search = re.sub(r'"(?:[^"\\]|\\.)*"', '""', search)  # string literals are not field names
-        used = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|\bIN\b)", search))
-        for clause in re.findall(r"\|\s*table ([^|]+)", search) + re.findall(r"\bBY ([^|]+)", search):
-            used |= set(clause.split())
-        used |= set(re.findall(r"\b(?:isnull|isnotnull)\((\w+)\)", search))
-        derived = {name for name in used if name.startswith("win4658_") or name in (
-            "opened_code", "opened_time", "object_type", "object_name", "access_mask", "duration_seconds",
-            "first_time", "last_time", "event_codes", "count", "current", "window", "global")}
-        assert used - derived <= SEARCH_FIELDS, detection.id
+        used = fields_used(SAVED[splunk.stanza_name(detection)]["search"])
+        assert used - DETECTION_DERIVED_FIELDS <= SEARCH_FIELDS, detection.id
 
 
 def test_the_path_normalising_eval_does_what_normalize_path_does():

@@ -65,7 +65,8 @@ def test_mitre_mapping_where_one_applies():
     assert threats["win4658 4"][0]["technique"][0]["id"] == "T1003"
     assert threats["win4658 3"][0]["technique"][0]["subtechnique"][0]["reference"] == \
         "https://attack.mitre.org/techniques/T1204/002/"
-    assert threats["win4658 1"] == [] and threats["win4658 6"] == []
+    assert threats["win4658 1"][0]["technique"][0]["id"] == "T1204"
+    assert threats["win4658 6"][0]["tactic"]["id"] == "TA0009"
 
 
 def _parse(query):

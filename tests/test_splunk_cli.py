@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 import pytest
 
@@ -21,12 +22,26 @@ def run_cli(*arguments, environment=None):
                           capture_output=True, text=True, env=env)
 
 
-def test_package_command_prints_the_package_path(tmp_path):
+def test_package_command_prints_the_package_path_and_warns_that_evtx_is_missing(tmp_path):
     result = run_cli("splunk", "package", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path / package_name())
     with tarfile.open(result.stdout.strip()) as archive:
         assert "TA-win4658/bin/win4658_files.py" in archive.getnames()
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5 and lines[0] == lines[-1] == "win4658: " + "!" * 72
+    assert lines[1] == "win4658: WARNING: no evtx wheel vendored: this package CANNOT READ EVTX FILES."
+
+
+def test_package_command_with_an_evtx_wheel_does_not_warn(tmp_path):
+    wheel = tmp_path / "evtx-0.8.9-cp37-abi3-manylinux_2_17_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:  # the layout of evtx's wheel: evtx/<compiled module>
+        archive.writestr("evtx/__init__.py", "from .evtx import *\n")
+        archive.writestr("evtx/evtx.abi3.so", b"\x7fELF")
+    result = run_cli("splunk", "package", "-o", str(tmp_path / "dist"), "--evtx-wheel", str(wheel))
+    assert result.returncode == 0 and result.stderr == ""
+    with tarfile.open(result.stdout.strip()) as archive:
+        assert "TA-win4658/lib/evtx/evtx.abi3.so" in archive.getnames()
 
 
 def test_package_command_refuses_a_file_that_is_not_a_wheel(tmp_path):

@@ -18,6 +18,7 @@ import pcre2
 import pytest
 
 from conftest import SAMPLE_XML, shared_path
+from spl_search import BaseSearch
 from win4658.event import Event, Origin
 from win4658.mapping import bundled
 from win4658.normalize import to_cim
@@ -211,8 +212,9 @@ def _conf(relative):
 
 PROPS = _conf("addon/default/props.conf")
 TRANSFORMS = _conf("addon/default/transforms.conf")
-EVALS = [(attribute[5:], SplExpression(expression))
-         for attribute, expression in PROPS.items(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")]
+EVALS = {stanza: [(attribute[5:], SplExpression(expression))
+                  for attribute, expression in PROPS.items(stanza) if attribute.startswith("EVAL-")]
+         for stanza in knowledge.SOURCE_STANZAS}
 
 
 def _lookup_rows():
@@ -243,9 +245,18 @@ def _format_pairs(match, fmt):
                stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
 
 
-COPY_LOOKUPS = [(attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
-                for attribute, value in PROPS.items(knowledge.SECURITY_SOURCES_STANZA)
-                if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")]
+COPY_LOOKUPS = {stanza: [(attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
+                         for attribute, value in PROPS.items(stanza)
+                         if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")]
+                for stanza in knowledge.SOURCE_STANZAS}
+
+
+def source_stanza(source):
+    """The one pattern stanza of ours a source matches (Splunk's * here: anything but a path separator)."""
+    matching = [stanza for stanza in knowledge.SOURCE_STANZAS
+                if stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", "[^/\\\\]*"), source)]
+    assert len(matching) == 1, source
+    return matching[0]
 
 
 def search_time_fields(raw, sourcetype, source, existing=None, windows_ta_evals=None):
@@ -254,13 +265,12 @@ def search_time_fields(raw, sourcetype, source, existing=None, windows_ta_evals=
     extracted = dict(existing or {})
     for field, value in _extract(raw, sourcetype).items():
         extracted.setdefault(field, value)
-    stanza = knowledge.SECURITY_SOURCES_STANZA
-    assert stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", ".*"), source)
+    stanza = source_stanza(source)
     fields = dict(extracted)
-    for field, expression in EVALS:
+    for field, expression in EVALS[stanza]:
         fields[field] = expression.evaluate(extracted)
     fields.update(windows_ta_evals or {})
-    for _attribute, match_field, output_field in COPY_LOOKUPS:
+    for _attribute, match_field, output_field in COPY_LOOKUPS[stanza]:
         if fields.get(match_field) is not None:
             fields[output_field] = run_copy_lookup(fields[match_field])
     row = next((row for row in _lookup_rows() if row["EventCode"] == fields.get("EventCode")), None)
@@ -302,14 +312,16 @@ def _sample_event():
     return next(result for result in read_paths([SAMPLE_XML]) if isinstance(result, Event))
 
 
-def test_sample_as_xmlwineventlog_has_the_cim_fields():
-    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", "XmlWinEventLog:Security")
+@pytest.mark.parametrize("channel", knowledge.CHANNELS)
+def test_sample_as_xmlwineventlog_has_the_cim_fields(channel):
+    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", f"XmlWinEventLog:{channel}")
     assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
     assert _comparable(fields) == _expected(_sample_event())
 
 
-def test_sample_as_classic_wineventlog_has_the_cim_fields():
-    fields = search_time_fields(CLASSIC_SAMPLE, "WinEventLog", "WinEventLog:Security")
+@pytest.mark.parametrize("channel", knowledge.CHANNELS)
+def test_sample_as_classic_wineventlog_has_the_cim_fields(channel):
+    fields = search_time_fields(CLASSIC_SAMPLE, "WinEventLog", f"WinEventLog:{channel}")
     expected = dict(SAMPLE_CIM, session_id="0x4367B")
     assert {field: fields.get(field) for field in SAMPLE_CIM} == expected
     event = parse_classic(CLASSIC_SAMPLE.splitlines(), Origin("classic", 1))
@@ -323,21 +335,23 @@ def test_sample_through_winlogbeat_json_and_our_input_has_the_same_fields():
     assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
 
 
-def test_every_corpus_event_rendered_for_splunk_has_the_fields_of_to_cim(corpus_events):
+@pytest.mark.parametrize("channel", knowledge.CHANNELS)
+def test_every_corpus_event_rendered_for_splunk_has_the_fields_of_to_cim(corpus_events, channel):
     compared = 0
     for event in corpus_events:
-        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security")
+        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}")
         assert _comparable(fields) == _expected(event), event
         compared += 1
     assert compared == 5419 + 2523 + 2134
 
 
-def test_every_corpus_event_beside_the_windows_ta_has_the_fields_of_to_cim(corpus_events):
+@pytest.mark.parametrize("channel", knowledge.CHANNELS)
+def test_every_corpus_event_beside_the_windows_ta_has_the_fields_of_to_cim(corpus_events, channel):
     """Whatever the TA's EVALs give, each field we calculate ends with our value; where ours is absent theirs stays."""
     contested = {rule.target for rule in knowledge.eval_rules(bundled("cim"))} & knowledge.WINDOWS_TA_EVALS
     theirs = {field: "their value" for field in contested}
     for event in corpus_events:
-        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security",
+        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}",
                                     windows_ta_evals=theirs)
         expected = _expected(event)
         expected.update({field: "their value" for field in contested if field not in expected})
@@ -353,9 +367,10 @@ def test_other_event_codes_keep_their_fields():
 
 def test_evals_use_only_documented_functions():
     used = set()
-    for attribute, expression in PROPS.items(knowledge.SECURITY_SOURCES_STANZA):
-        if attribute.startswith("EVAL-"):
-            used |= SplExpression(expression).functions
+    for stanza in knowledge.SOURCE_STANZAS:
+        for attribute, expression in PROPS.items(stanza):
+            if attribute.startswith("EVAL-"):
+                used |= SplExpression(expression).functions
     assert used <= SPL_FUNCTIONS
     assert {"if", "in", "tonumber", "replace", "case"} <= used
 
@@ -384,7 +399,45 @@ def test_eventtypes_and_tags_keep_the_windows_add_on_tags():
 
 def test_events_macro_is_contributed():
     macros = knowledge.splunk_macros()
-    assert len(macros) == 1 and macros[0].startswith("[win4658_events]\ndefinition = ")
+    assert len(macros) == 1 and macros[0].startswith("[win4658_events]\ndefinition = index=* ")
+
+
+def test_forwarded_events_get_the_same_knowledge_as_the_security_channel():
+    security, forwarded = (PROPS.items(stanza) for stanza in knowledge.SOURCE_STANZAS)
+    assert forwarded == security and len(security) == 26
+    assert knowledge.SOURCE_STANZAS == ("source::*WinEventLog:Security", "source::*WinEventLog:ForwardedEvents")
+
+
+SOURCES = [("XmlWinEventLog", "XmlWinEventLog:Security"), ("WinEventLog", "WinEventLog:Security"),
+           ("XmlWinEventLog", "XmlWinEventLog:ForwardedEvents"), ("WinEventLog", "WinEventLog:ForwardedEvents")]
+ELSEWHERE = [("XmlWinEventLog", "XmlWinEventLog:System"), ("WinEventLog", "WinEventLog:Application"),
+             ("XmlWinEventLog:ForwardedEvents", "XmlWinEventLog:ForwardedEvents"), ("xmlwineventlog", "wec.log")]
+
+
+def _sample_in(sourcetype, source, event_code="4658"):
+    raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(_sample_event())
+    raw = raw.replace(">4658<", f">{event_code}<").replace("EventCode=4658", f"EventCode={event_code}")
+    fields = search_time_fields(raw, sourcetype, source) if (sourcetype, source) in SOURCES else {
+        "EventCode": event_code}
+    return dict(fields, index="wineventlog", sourcetype=sourcetype, source=source, host="DC01")
+
+
+@pytest.mark.parametrize("sourcetype, source", SOURCES)
+def test_the_events_macro_and_eventtypes_select_the_sample_from_each_source(sourcetype, source):
+    eventtypes = _conf("addon/default/eventtypes.conf")
+    fields = _sample_in(sourcetype, source)
+    assert BaseSearch("`win4658_events`").matches(fields)
+    matched = [name for name in eventtypes.sections() if BaseSearch(eventtypes.get(name, "search")).matches(fields)]
+    assert matched == ["win4658_handle_closed"]
+    for code, eventtype in ((4656, "win4658_handle_requested"), (4663, "win4658_object_access"), (4624, None)):
+        fields = _sample_in(sourcetype, source, str(code))
+        assert [name for name in eventtypes.sections()
+                if BaseSearch(eventtypes.get(name, "search")).matches(fields)] == ([eventtype] if eventtype else [])
+
+
+@pytest.mark.parametrize("sourcetype, source", ELSEWHERE)
+def test_the_events_macro_leaves_other_channels_and_sourcetypes(sourcetype, source):
+    assert not BaseSearch("`win4658_events`").matches(_sample_in(sourcetype, source))
 
 
 def test_lookup_rows_are_what_the_normalizer_computes():
@@ -473,11 +526,12 @@ def test_the_windows_ta_evals_known_to_the_generator_are_the_documented_ones():
 def test_fields_the_windows_ta_calculates_are_ours_through_the_copy_lookup():
     """Our pattern source stanza (priority 0) would lose to the TA's literal one (100) for the same EVAL."""
     theirs = _windows_ta_source_stanza_evals()
-    ours = {attribute[5:] for attribute in PROPS.options(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")}
-    assert not ours & theirs
-    copied = {output for _attribute, _match, output in COPY_LOOKUPS}
-    assert copied == {"process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action"}
-    assert all(match == f"win4658_{output}" and f"win4658_{output}" in ours for _a, match, output in COPY_LOOKUPS)
+    for stanza in knowledge.SOURCE_STANZAS:
+        ours = {attribute[5:] for attribute in PROPS.options(stanza) if attribute.startswith("EVAL-")}
+        assert not ours & theirs
+        copied = {output for _attribute, _match, output in COPY_LOOKUPS[stanza]}
+        assert copied == {"process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action"}
+        assert all(match == f"win4658_{output}" and f"win4658_{output}" in ours for _a, match, output in COPY_LOOKUPS[stanza])
     by_lookup = {rule.target for rule in knowledge.lookup_rules(bundled("cim"))}
     assert by_lookup & theirs == {"vendor", "product"}  # OUTPUTNEW: the TA's values, which are the same text
 

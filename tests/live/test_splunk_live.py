@@ -1,10 +1,12 @@
 """Against a real Splunk with TA-win4658 installed: the sample goes in through the REST API and comes back with
-the add-on's CIM fields, eventtype and tags; a saved search of the app runs through `win4658 splunk search`.
+the add-on's CIM fields, eventtype and tags; a saved search of the app runs through `win4658 splunk search`; every
+saved search and every dashboard panel search runs with the app's knowledge on the sample without error.
 
 Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD).
 WIN4658_SPLUNK_INDEX names the test index (default win4658_test; created when missing). Install the app first:
 `win4658 splunk package -o dist && splunk install app dist/TA-win4658-<version>.tgz`.
 """
+import configparser
 import os
 import random
 import subprocess
@@ -13,12 +15,14 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from splunklib import results
 
-from conftest import SAMPLE_XML
+from conftest import ROOT, SAMPLE_XML
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.splunk.app import APP_ID
 from win4658.splunk.client import URL_VARIABLE, ConnectionSettings, SplunkConnectionError, connect, run_search
+from win4658.splunk.dashboards import dashboards, panel_searches
 from win4658.splunk.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
@@ -135,3 +139,62 @@ def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and '"answer": "4658"' in lines[0]
     assert "1 results" in result.stderr
+
+
+# --- the dashboards' panel searches and the saved searches, dispatched with the app's knowledge ------------------
+def _saved_searches():
+    saved = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    saved.optionxform = str
+    saved.read(os.path.join(ROOT, "addon", "default", "savedsearches.conf"), encoding="utf-8")
+    return [(name, saved.get(name, "search")) for name in saved.sections()]
+
+
+def _panels():
+    return [(f"{view.name}: {panel.title}", search) for view in dashboards()
+            for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))]
+
+
+@pytest.fixture(scope="module")
+def sample_host(service):
+    """The sample under a host and Computer of its own, indexed and searchable."""
+    event, record = _unique_sample()
+    host = f"win4658-panels-{record}"
+    service.indexes[INDEX].submit(render_event_xml(Event(dict(event.system, Computer=host), dict(event.data),
+                                                         event.origin)),
+                                  sourcetype="XmlWinEventLog", source="XmlWinEventLog:Security", host=host)
+    assert len(_search_back(service, record, "XmlWinEventLog")) == 1, f"event {record} not found in index {INDEX}"
+    return host
+
+
+def _dispatch(service, search, host):
+    """Run a search scoped to the test index and host; fail on a parse error, a failed job or an error message."""
+    scoped = search.replace("`win4658_events`", f"`win4658_events` index={INDEX} host={host}")
+    tokens = {"$trace_dest$": host, "$trace_pid$": "3824", "$trace_handle$": "0x18a8"}
+    for token, value in tokens.items():
+        scoped = scoped.replace(token, value)
+    query = scoped if scoped.startswith("|") else f"search {scoped}"
+    job = service.jobs.create(query, earliest_time="-2h", latest_time="+1h", exec_mode="blocking")
+    job.refresh()
+    messages = job.content.get("messages") or {}
+    errors = messages.get("error") if isinstance(messages, dict) else None
+    assert job["isFailed"] == "0" and not errors, f"{query[:120]}: {messages}"
+    rows = [row for row in results.JSONResultsReader(job.results(output_mode="json", count=0)) if isinstance(row, dict)]
+    job.cancel()
+    return rows
+
+
+@pytest.mark.parametrize("name, search", _saved_searches(), ids=[name for name, _s in _saved_searches()])
+def test_each_saved_search_runs_without_error(service, sample_host, name, search):
+    _dispatch(service, search, sample_host)
+
+
+@pytest.mark.parametrize("title, search", _panels(), ids=[title for title, _s in _panels()])
+def test_each_dashboard_panel_search_runs_without_error(service, sample_host, title, search):
+    rows = _dispatch(service, search, sample_host)
+    if title.endswith(("Handles closed by host", "Audit volume: Hosts")):
+        # the sample is one 4658 of this host
+        counts = [int(row.get(sample_host) or row.get("4658") or 0) for row in rows
+                  if row.get(sample_host) or row.get("dest") == sample_host]
+        assert sum(counts) == 1, rows
+    if title.endswith("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$"):
+        assert [(row["EventCode"], row["HandleId"]) for row in rows] == [("4658", "0x18a8")]

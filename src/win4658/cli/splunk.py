@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from ..splunk.package import ADDON_DIR, PackageError, build_package
+from ..splunk.package import ADDON_DIR, NO_EVTX_WARNING, PackageError, build_package
 
 
 def register(subparsers) -> None:
@@ -34,6 +34,10 @@ def run_package(args: argparse.Namespace) -> int:
     except PackageError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 1
+    if not args.evtx_wheel:
+        banner = "win4658: " + "!" * 72
+        print("\n".join([banner, *(f"win4658: {line}" for line in NO_EVTX_WARNING.splitlines()), banner]),
+              file=sys.stderr)
     print(path)
     return 0
 

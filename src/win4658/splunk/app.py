@@ -1,5 +1,6 @@
-"""app.conf of TA-win4658, generated so that its version is the package version."""
-from typing import Dict
+"""app.conf and app.manifest of TA-win4658, generated so that their version is the package version."""
+import json
+from typing import Any, Dict
 
 from .. import __version__
 
@@ -30,10 +31,39 @@ name = {APP_ID}
 version = {__version__}
 
 [ui]
-is_visible = false
+is_visible = true
 label = {APP_LABEL}
 """
 
 
+def app_manifest() -> str:
+    """The manifest `slim generate-manifest` writes (schema 2.0.0), with the app's own facts filled in."""
+    manifest: Dict[str, Any] = {
+        "schemaVersion": "2.0.0",
+        "info": {
+            "title": APP_LABEL,
+            "id": {"group": None, "name": APP_ID, "version": __version__},
+            "author": [{"name": "win4658 contributors", "email": None, "company": None}],
+            "releaseDate": None,
+            "description": APP_DESCRIPTION,
+            "classification": {"intendedAudience": "IT Professionals", "categories": ["Security, Fraud & Compliance"],
+                               "developmentStatus": "Production/Stable"},
+            "commonInformationModels": None,
+            "license": {"name": "Apache License 2.0", "text": "LICENSE",
+                        "uri": "https://www.apache.org/licenses/LICENSE-2.0"},
+            "privacyPolicy": {"name": None, "text": None, "uri": None},
+            "releaseNotes": {"name": "README", "text": "README.txt", "uri": None},
+        },
+        "dependencies": None,
+        "tasks": None,
+        "inputGroups": None,
+        "incompatibleApps": None,
+        "platformRequirements": None,
+        "supportedDeployments": ["_standalone", "_distributed", "_search_head_clustering"],
+        "targetWorkloads": ["_search_heads", "_forwarders"],
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
 def generated_files() -> Dict[str, str]:
-    return {"addon/default/app.conf": app_conf()}
+    return {"addon/default/app.conf": app_conf(), "addon/app.manifest": app_manifest()}

@@ -26,6 +26,13 @@ ARCHIVE_MTIME = 1700000000
 EXCLUDED_DIRS = frozenset({"local", "lib", "__pycache__"})
 
 
+NO_EVTX_WARNING = (
+    "WARNING: no evtx wheel vendored: this package CANNOT READ EVTX FILES.\n"
+    "Its input will log every .evtx file as unreadable at ERROR (XML and JSON-lines files are read).\n"
+    "Vendor evtx 0.8.9 for each platform you run with --evtx-wheel (README.md, 'Build the package')."
+)
+
+
 class PackageError(RuntimeError):
     """The add-on cannot be packaged (no addon/ folder, a vendored library is missing)."""
 

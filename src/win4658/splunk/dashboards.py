@@ -1,0 +1,174 @@
+"""The add-on's dashboards (Simple XML 1.1) and its navigation, generated from the panels defined here.
+
+Every panel search starts from the add-on's macros (`win4658_events`, the trace macro) or from a detection's own
+search, and reads only fields the add-on's knowledge produces; derived fields are named in DERIVED_FIELDS.
+"Handle activity" shows what is closed and found, the handle lifetimes and, on a click on a finding or a handle,
+its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume.
+"""
+import xml.etree.ElementTree as ET
+from typing import Dict, List, NamedTuple, Optional
+
+from ..detections import splunk as detection_searches
+from ..detections.definitions import Detection, load_bundle
+
+VIEWS_DIR = "addon/default/data/ui/views"
+NAV = "addon/default/data/ui/nav/default.xml"
+TIME_TOKEN = "time"
+TRACE_TOKENS = ("trace_dest", "trace_pid", "trace_handle")
+HANDLE_EVENTS = "`win4658_events` (EventCode=4656 OR EventCode=4658 OR EventCode=4663)"
+CLOSED = "`win4658_events` EventCode=4658"
+FINDING_COLUMNS = "detection _time dest user process_path process_id HandleId"
+LIFETIME_COLUMNS = "_time dest user process_path process_id HandleId object_type object_name duration_seconds"
+# Fields the panels compute themselves (beside the add-on's and the detections' own)
+DERIVED_FIELDS = frozenset({"detection", "duration", "handles", "median_seconds", "p95_seconds", "max_seconds",
+                            "Total", "count"})
+
+
+class Panel(NamedTuple):
+    title: str
+    query: str
+    visualization: str  # "chart" or "table"
+    chart: str = ""  # charting.chart: line, column, bar, pie
+    base: Optional[str] = None  # id of the base search this post-processes
+    drilldown_to_trace: bool = False
+    depends: str = ""
+
+
+class Dashboard(NamedTuple):
+    name: str
+    label: str
+    description: str
+    base_searches: Dict[str, str]
+    rows: List[List[Panel]]
+
+
+def findings_search(detections: List[Detection]) -> str:
+    """Every alerting detection's search, each row labelled with its detection, appended into one."""
+    searches = [f"{detection_searches.search(detection)} | eval detection={_label(detection)}"
+                for detection in detections if detection.kind != "handle_trace"]
+    appended = "".join(f" | append [search {search}]" for search in searches[1:])
+    return f"{searches[0]}{appended} | table {FINDING_COLUMNS}"
+
+
+def _label(detection: Detection) -> str:
+    return detection_searches.spl_string(f"{detection.number}. {detection.title}")
+
+
+def trace_search() -> str:
+    arguments = ",".join(f"${token}$" for token in TRACE_TOKENS)
+    return f"`{detection_searches.TRACE_MACRO}({arguments})`"
+
+
+def handle_activity(detections: List[Detection]) -> Dashboard:
+    duration = ('eval duration=case(duration_seconds<1, "1. under a second", duration_seconds<60, '
+                '"2. under a minute", duration_seconds<3600, "3. under an hour", true(), "4. an hour or more") '
+                "| stats count BY duration")
+    return Dashboard(
+        "win4658_handle_activity", "Handle activity",
+        "Handles closed (4658), the findings of the win4658 detections, and how long handles stay open. Click a "
+        "finding or a handle to see its trace.",
+        {"findings": findings_search(detections),
+         "lifetimes": f"{detection_searches.lifetime_pairs()} | table {LIFETIME_COLUMNS}"},
+        [
+            [Panel("Handles closed by host", f"{CLOSED} | timechart count BY dest", "chart", "line"),
+             Panel("Handles closed by process", f"{CLOSED} | timechart count BY process_name", "chart", "line")],
+            [Panel("Findings per detection", "stats count BY detection | sort 0 detection", "chart", "bar",
+                   base="findings"),
+             Panel("Findings", "sort 0 - _time", "table", base="findings", drilldown_to_trace=True)],
+            [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
+                   "table", depends="$trace_handle$")],
+            [Panel("Handle durations", duration, "chart", "column", base="lifetimes"),
+             Panel("Longest handles", "sort 0 - duration_seconds | head 20", "table", base="lifetimes",
+                   drilldown_to_trace=True)],
+            [Panel("Handle lifetimes per process",
+                   "stats count AS handles median(duration_seconds) AS median_seconds "
+                   "perc95(duration_seconds) AS p95_seconds max(duration_seconds) AS max_seconds "
+                   "BY dest process_path | sort 0 - handles", "table", base="lifetimes")],
+        ],
+    )
+
+
+def audit_volume() -> Dashboard:
+    return Dashboard(
+        "win4658_audit_volume", "Audit volume",
+        "How many 4656 (requested), 4658 (closed) and 4663 (accessed) events each host and process sends: the "
+        "processes to filter at the source, 4656 and 4658 together (docs/splunk.md, 'Volume').",
+        {},
+        [
+            [Panel("Events by event code", f"{HANDLE_EVENTS} | timechart count BY EventCode", "chart", "column")],
+            [Panel("Hosts", f"{HANDLE_EVENTS} | chart count OVER dest BY EventCode | addtotals "
+                            "| sort 0 - Total | head 50", "table"),
+             Panel("Processes", f"{HANDLE_EVENTS} | chart count OVER process_path BY EventCode | addtotals "
+                                "| sort 0 - Total | head 50", "table")],
+        ],
+    )
+
+
+def dashboards() -> List[Dashboard]:
+    return [handle_activity(load_bundle()), audit_volume()]
+
+
+def panel_searches(dashboard: Dashboard) -> List[str]:
+    """Each panel's whole search: a post-process search with its base search in front."""
+    return [f"{dashboard.base_searches[panel.base]} | {panel.query}" if panel.base else panel.query
+            for row in dashboard.rows for panel in row]
+
+
+def view_xml(dashboard: Dashboard) -> str:
+    root = ET.Element("dashboard", version="1.1", theme="light")
+    ET.SubElement(root, "label").text = dashboard.label
+    ET.SubElement(root, "description").text = dashboard.description
+    for name, query in dashboard.base_searches.items():
+        _search(root, query, search_id=name)
+    fieldset = ET.SubElement(root, "fieldset", submitButton="false", autoRun="true")
+    time_input = ET.SubElement(fieldset, "input", type="time", token=TIME_TOKEN, searchWhenChanged="true")
+    ET.SubElement(time_input, "label").text = "Time"
+    default = ET.SubElement(time_input, "default")
+    ET.SubElement(default, "earliest").text = "-24h@h"
+    ET.SubElement(default, "latest").text = "now"
+    for row in dashboard.rows:
+        row_element = ET.SubElement(root, "row")
+        for panel in row:
+            _panel(row_element, panel)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "") -> None:
+    search = ET.SubElement(parent, "search", **({"id": search_id} if search_id else {}), **({"base": base} if base else {}))
+    ET.SubElement(search, "query").text = query
+    if not base:
+        ET.SubElement(search, "earliest").text = f"${TIME_TOKEN}.earliest$"
+        ET.SubElement(search, "latest").text = f"${TIME_TOKEN}.latest$"
+
+
+def _panel(row: ET.Element, panel: Panel) -> None:
+    panel_element = ET.SubElement(row, "panel", **({"depends": panel.depends} if panel.depends else {}))
+    ET.SubElement(panel_element, "title").text = panel.title
+    element = ET.SubElement(panel_element, panel.visualization)
+    _search(element, panel.query, base=panel.base or "")
+    if panel.visualization == "chart":
+        ET.SubElement(element, "option", name="charting.chart").text = panel.chart
+    else:
+        ET.SubElement(element, "option", name="count").text = "20"
+        ET.SubElement(element, "option", name="drilldown").text = "row" if panel.drilldown_to_trace else "none"
+    if panel.drilldown_to_trace:
+        drilldown = ET.SubElement(element, "drilldown")
+        for token, field in zip(TRACE_TOKENS, ("dest", "process_id", "HandleId")):
+            ET.SubElement(drilldown, "set", token=token).text = f"$row.{field}$"
+
+
+def nav_xml(views: List[Dashboard]) -> str:
+    nav = ET.Element("nav", search_view="search", color="#1A6B8F")
+    for position, view in enumerate(views):
+        ET.SubElement(nav, "view", name=view.name, **({"default": "true"} if position == 0 else {}))
+    ET.SubElement(nav, "view", name="search")
+    ET.indent(nav, space="  ")
+    return ET.tostring(nav, encoding="unicode") + "\n"
+
+
+def generated_files() -> Dict[str, str]:
+    views = dashboards()
+    files = {f"{VIEWS_DIR}/{view.name}.xml": view_xml(view) for view in views}
+    files[NAV] = nav_xml(views)
+    return files
