@@ -1,0 +1,97 @@
+"""Plain SVG charts for the HTML report, drawn here so the report needs no library and no network.
+
+Every text that reaches the SVG is escaped: names come from event logs, which an attacker can write to.
+"""
+from html import escape
+from typing import List, Optional, Sequence, Tuple
+
+from ..times import format_ns
+
+SEVERITY_COLOURS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#1565c0"}
+FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{escape(text)}</text>'
+
+
+def _svg(width: int, height: int, label: str, body: List[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+            f'aria-label="{escape(label)}" {FONT}>' + "".join(body) + "</svg>")
+
+
+def timeline_chart(bins: List[dict], start_ns: int, end_ns: int, severities: Sequence[str]) -> str:
+    """Findings over time: one stacked bar per time bin, coloured by severity."""
+    width, height, left, bottom, top = 900, 220, 50, 30, 10
+    plot_width, plot_height = width - left - 10, height - bottom - top
+    peak = max((sum(counts.values()) for counts in bins), default=0) or 1
+    bar = plot_width / max(len(bins), 1)
+    body = [_axis(left, top, plot_width, plot_height, peak)]
+    for index, counts in enumerate(bins):
+        base = top + plot_height
+        for severity in severities:
+            count = counts.get(severity, 0)
+            if not count:
+                continue
+            size = count / peak * plot_height
+            base -= size
+            body.append(f'<rect x="{left + index * bar:.1f}" y="{base:.1f}" width="{max(bar - 1, 1):.1f}" '
+                        f'height="{size:.1f}" fill="{SEVERITY_COLOURS[severity]}"><title>{count} {severity}'
+                        f'</title></rect>')
+    body.append(_text(left, height - 8, format_ns(start_ns) or ""))
+    body.append(_text(width - 10, height - 8, format_ns(end_ns) or "", anchor="end"))
+    return _svg(width, height, "findings over time", body)
+
+
+def _axis(left: float, top: float, width: float, height: float, peak: float) -> str:
+    return (f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#888"/>'
+            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + height}" stroke="#888"/>'
+            + _text(left - 4, top + 8, f"{peak:,.0f}", anchor="end") + _text(left - 4, top + height, "0", anchor="end"))
+
+
+def histogram(bars: List[Tuple[str, int]], label: str) -> str:
+    """Counts per labelled bin, as vertical bars with the count above each."""
+    width, height, left, bottom, top = 900, 220, 50, 40, 16
+    plot_width, plot_height = width - left - 10, height - bottom - top
+    peak = max((count for _label, count in bars), default=0) or 1
+    step = plot_width / max(len(bars), 1)
+    body = [_axis(left, top, plot_width, plot_height, peak)]
+    for index, (name, count) in enumerate(bars):
+        size = count / peak * plot_height
+        x = left + index * step
+        body.append(f'<rect x="{x + 4:.1f}" y="{top + plot_height - size:.1f}" width="{step - 8:.1f}" '
+                    f'height="{size:.1f}" fill="#1565c0"><title>{escape(name)}: {count}</title></rect>')
+        body.append(_text(x + step / 2, top + plot_height - size - 3, f"{count:,}", anchor="middle"))
+        body.append(_text(x + step / 2, height - bottom + 14, name, anchor="middle"))
+    return _svg(width, height, label, body)
+
+
+def gantt(handles: List[dict], opened_ns: List[Optional[int]], closed_ns: List[Optional[int]]) -> str:
+    """The longest handles, one row each: a bar from open to close on a shared time axis, the object named."""
+    known = [(o, c) for o, c in zip(opened_ns, closed_ns) if o is not None and c is not None]
+    if not known:
+        return ""
+    start, end = min(o for o, _c in known), max(c for _o, c in known)
+    span = max(end - start, 1)
+    row, label_width, width = 18, 330, 900
+    plot_width = width - label_width - 10
+    height = row * len(handles) + 30
+    body = []
+    for index, (handle, begin, finish) in enumerate(zip(handles, opened_ns, closed_ns)):
+        y = index * row + 4
+        name = handle.get("object_name") or "(no object name)"
+        body.append(_text(label_width - 6, y + 11, _cut(name, 52), anchor="end", extra=f'data-row="{index}"'))
+        if begin is None or finish is None:
+            continue
+        x = label_width + (begin - start) / span * plot_width
+        bar = max((finish - begin) / span * plot_width, 2)
+        body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{row - 5}" fill="#00897b">'
+                    f'<title>{escape(name)} ({escape(str(handle.get("process") or "-"))}): '
+                    f'{handle["duration_seconds"]:,.3f} s</title></rect>')
+    body.append(_text(label_width, height - 8, format_ns(start) or ""))
+    body.append(_text(width - 10, height - 8, format_ns(end) or "", anchor="end"))
+    return _svg(width, height, "longest handles", body)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
