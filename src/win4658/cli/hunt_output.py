@@ -5,6 +5,7 @@ The timeline forms (csv, jsonl) hold findings only, in the order found (time ord
 the handle trace's drill-downs are left to json, the table and the HTML report.
 """
 import csv
+import math
 import os
 import shutil
 import sys
@@ -105,7 +106,7 @@ class TableWriter:
         for detection in triage_order(self.hunt.detections):
             lines += self._detection_lines(detection, width)
         lines += lifetime_lines(self.hunt)
-        self.output.write("".join(line + "\n" for line in lines))
+        self.output.write("".join(_fit(line, width).rstrip() + "\n" for line in lines))
 
     def _detection_lines(self, detection: Detection, width: Optional[int]) -> List[str]:
         summary = self.hunt.summary
@@ -163,12 +164,13 @@ def lifetime_lines(hunt: Hunt) -> List[str]:
     lifetime = hunt.summary.lifetime
     lines = ["== Handle lifetime",
              f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
-             f"unmatched {lifetime['unmatched_closes']}; opens {lifetime['opens']} "
+             f"unmatched {lifetime['unmatched_closes']}",
+             f"  opens {lifetime['opens']} "
              f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
              f"failed or handle 0x0 {lifetime['opens_not_counted']}"
              + (f", forgotten over --max-open-handles {lifetime['opens_forgotten_over_limit']}"
                 if lifetime["opens_forgotten_over_limit"] else "")
-             + f"); long-handle threshold {hunt.long_handle_seconds:g} s"]
+             + ")", f"  long-handle threshold {hunt.long_handle_seconds:g} s"]
     by_process = sorted(lifetime["by_process"].items(), key=lambda item: -item[1]["handles"])[:10]
     if by_process:
         lines.append(f"  {'handles':>8} {'mean s':>12} {'longest s':>12}  process")
@@ -178,9 +180,10 @@ def lifetime_lines(hunt: Hunt) -> List[str]:
 
 
 # name, preferred width, narrowest width; "why" takes what is left
-COLUMNS = [("time", 27, 27), ("severity", 10, 10), ("host", 22, 10), ("user", 22, 8), ("process", 60, 16),
+COLUMNS = [("time", 27, 27), ("severity", 10, 10), ("host", 22, 12), ("user", 22, 12), ("process", 60, 20),
            ("pid", 8, 6), ("handle", 8, 6), ("att&ck", 9, 9)]
-WHY_WIDTH = 30
+DROPPED_FIRST = ("att&ck", "user", "handle", "pid", "severity")  # when even the narrowest widths do not fit
+WHY_WIDTH = 24
 
 
 def table_width(output: IO[str]) -> Optional[int]:
@@ -191,19 +194,30 @@ def table_width(output: IO[str]) -> Optional[int]:
 
 
 def layout(width: Optional[int]) -> List[tuple]:
-    """Column widths for a table ``width`` wide: preferred widths, shrunk toward the narrowest to fit."""
-    preferred = [(name, size) for name, size, _least in COLUMNS]
+    """Column widths for a table ``width`` wide: preferred widths, shrunk toward the narrowest to fit, then
+    the least needed columns left out (the heading above still gives severity and ATT&CK)."""
     if width is None:
-        return preferred + [("why", None)]
-    room = width - 2 - len(COLUMNS) - WHY_WIDTH  # the indent, one space between columns
-    excess = sum(size for _name, size, _least in COLUMNS) - room
-    sizes = []
-    for name, size, least in COLUMNS:
-        cut = min(size - least, max(excess, 0))
-        excess -= cut
-        sizes.append((name, size - cut))
+        return [(name, size) for name, size, _least in COLUMNS] + [("why", None)]
+    columns = list(COLUMNS)
+    for dropped in (None, *DROPPED_FIRST):
+        columns = [column for column in columns if column[0] != dropped]
+        sizes = _shrunk(columns, width - 2 - len(columns) - WHY_WIDTH)  # the indent, a space after each column
+        if sizes is not None:
+            break
+    else:  # narrower than the narrowest table: lines wrap
+        sizes = [(name, least) for name, _size, least in columns]
     used = 2 + sum(size + 1 for _name, size in sizes)
     return sizes + [("why", max(width - used, WHY_WIDTH))]
+
+
+def _shrunk(columns: List[tuple], room: int) -> Optional[List[tuple]]:
+    """Each column shrunk in proportion to how far it can shrink, or None when even the narrowest do not fit."""
+    excess = sum(size for _name, size, _least in columns) - room
+    slack = sum(size - least for _name, size, least in columns)
+    if excess > slack:
+        return None
+    share = max(excess, 0) / slack if slack else 0
+    return [(name, size - math.ceil((size - least) * share)) for name, size, least in columns]
 
 
 def _row(finding: Finding, detection: Detection, columns: List[tuple]) -> str:
@@ -212,18 +226,21 @@ def _row(finding: Finding, detection: Detection, columns: List[tuple]) -> str:
     values = {"time": finding.time, "severity": "drill-down" if detection.drilldown else detection.severity,
               "host": finding.host, "user": finding.user, "process": finding.process, "pid": finding.process_id,
               "handle": finding.handle_id, "att&ck": " ".join(_techniques(detection)), "why": why}
-    return " ".join(_fit(values[name], size) for name, size in columns).rstrip()
+    return " ".join(_fit(values[name], size, host=name == "host") for name, size in columns).rstrip()
 
 
 def _techniques(detection: Detection) -> List[str]:
     return [attack_id for attack_id in detection.attack_ids if not attack_id.startswith("TA")]
 
 
-def _fit(value: Optional[object], width: Optional[int]) -> str:
-    """The value in ``width`` characters: padded, or cut on the right with an ellipsis (None: as it is)."""
+def _fit(value: Optional[object], width: Optional[int], host: bool = False) -> str:
+    """The value in ``width`` characters: padded, or cut on the right with an ellipsis (None: as it is).
+    A host name too long keeps its first label whole where it fits (WS01 rather than WS01.conto…)."""
     text = "-" if value is None else str(value)
     if width is None:
         return text
+    if host and len(text) > width and len(text.split(".", 1)[0]) <= width:
+        text = text.split(".", 1)[0]
     return text.ljust(width) if len(text) <= width else text[:width - 1] + ELLIPSIS
 
 
