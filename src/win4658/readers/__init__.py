@@ -109,11 +109,12 @@ def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO]
         with open(copy, "wb") as target:
             shutil.copyfileobj(buffered, target, 1 << 20)
         for result in read_path(copy, event_ids, stats):
-            yield _renamed(result, copy) if isinstance(result, RecordError) else result
-
-
-def _renamed(error: RecordError, copy: str) -> RecordError:
-    return error._replace(origin=error.origin._replace(path=error.origin.path.replace(copy, "<stdin>")))
+            origin = result.origin._replace(path=result.origin.path.replace(copy, "<stdin>"))
+            if isinstance(result, RecordError):
+                yield result._replace(origin=origin)
+            else:
+                result.origin = origin
+                yield result
 
 
 def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
