@@ -305,6 +305,7 @@ SCRIPT = r"""
     }));
   }
   apply();
+  document.body.dataset.loadMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
 """
