@@ -239,3 +239,19 @@ def test_progress_shows_records_files_and_rate_and_errors_never_run_into_it():
     before, after = text.split("win4658: a.evtx: record 7: damaged\n")
     assert before.endswith("\r\033[K") and threading.active_count() >= 1
     assert not Progress("hunted", stats, io.StringIO()).enabled
+
+
+def test_readme_hunting_section_and_help_agree():
+    from conftest import ROOT
+    from win4658.cli import build_parser
+
+    with open(f"{ROOT}/README.md", encoding="utf-8") as stream:
+        readme = stream.read()
+    section = readme[readme.index("## Hunting"):readme.index("\n## ", readme.index("## Hunting") + 1)]
+    hunt = build_parser()._subparsers._group_actions[0].choices["hunt"]
+    options = {option for action in hunt._actions for option in action.option_strings if option.startswith("--")}
+    options -= {"--help"}
+    mentioned = set(re.findall(r"(--[a-z][a-z-]+)", section)) - {"--per-host"}  # baseline's
+    assert options <= mentioned and mentioned <= options | {"--per-host"}
+    for name in ("csv", "jsonl", "json", "table"):
+        assert f"--format {name}" in section or name == "table"
