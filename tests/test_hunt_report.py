@@ -106,3 +106,16 @@ def test_hostile_values_stay_text_in_the_browser(capsys, tmp_path):
     # the findings table wrote the value as text: the browser serialises it escaped
     assert "<td>C:\\Temp\\&lt;script&gt;alert(1)&lt;/script&gt;\"'&gt;&lt;/x.exe</td>" in dom
     assert os.path.getsize(report) < 100_000
+
+
+def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
+    from win4658.detections.hunt import Hunt
+
+    hunt = Hunt()
+    for _item in hunt.run(EXAMPLE_FILES):
+        pass
+    assert {label: count for label, count in hunt.durations.histogram() if count} == {
+        "1–10 ms": 2, "10–100 ms": 1, "1 h–1 day": 1}
+    longest = hunt.durations.longest()
+    assert [round(handle["duration_seconds"], 3) for handle in longest] == [9161.578, 0.013, 0.002, 0.002]
+    assert longest[0]["object_name"] == r"C:\Users\alice\Documents\Q1-budget.xlsx" and longest[0]["handle_id"] == "0x1a8c"

@@ -74,7 +74,8 @@ class HtmlReport:
         stream.write(FINDINGS_SECTION)
         stream.write(self._lifetime_section())
         stream.write(self._traces_section())
-        data = {"fields": ROW_FIELDS, "severities": list(SEVERITIES), "strings": list(self.strings),
+        data = {"fields": ROW_FIELDS, "text_fields": TEXT_FIELDS, "severities": list(SEVERITIES),
+                "strings": list(self.strings),
                 "detections": [{"id": d.id, "number": d.number, "title": d.title, "severity": d.severity,
                                 "mitre": d.attack_ids} for d in self.hunt.detections],
                 "rows": self.rows, "total": sum(summary.findings.values())}
@@ -216,7 +217,7 @@ SCRIPT = r"""
   const data = JSON.parse(document.getElementById("data").textContent);
   const S = data.strings, F = data.fields, PAGE = 100;
   const col = Object.fromEntries(F.map((name, i) => [name, i]));
-  const TEXT = new Set(["host", "user", "process", "object_type", "object_name", "reason", "file"]);
+  const TEXT = new Set(data.text_fields);
   const shown = ["time", "severity", "detection", "host", "user", "process", "pid", "handle", "object_name",
                  "duration", "reason", "file", "record"];
   function value(row, name) {
