@@ -24,7 +24,7 @@ HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
 class HuntSummary(Summary):
     """What a hunt read and found: per-detection counts, per-process counts, the lifetime statistics."""
 
-    def __init__(self, detections: Iterable[Detection] = ()) -> None:
+    def __init__(self, detections: Iterable[Detection]) -> None:
         super().__init__()
         self.detections = {detection.id: detection for detection in detections}
         self.events = 0
