@@ -52,6 +52,7 @@ def test_report_of_the_bundled_examples_shows_what_the_json_finds(capsys, tmp_pa
     status, report, summary, _findings = _hunt(capsys, tmp_path, *EXAMPLE_FILES)
     dom = _check_in_browser(report, summary, tmp_path)
     assert status == 0 and "Q1-budget.xlsx" in dom and "9,161.578" in dom  # the longest handle, named
+    assert re.search(r'<td class="sev high">high</td><td title="[^"]+">4</td><td>TA0006 T1003</td>', dom)
 
 
 @needs_chromium

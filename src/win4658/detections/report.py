@@ -190,7 +190,7 @@ h1{font-size:1.5em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 .card{border:1px solid #ccc;border-radius:6px;padding:.5em .9em;min-width:7em}
 .card b{display:block;font-size:1.4em}.card span{color:#555}
 table{border-collapse:collapse;margin:.6em 0;width:100%}
-th,td{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top;word-break:break-all}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f3f3;cursor:pointer;user-select:none;white-space:nowrap}
 th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 .num{text-align:right;white-space:nowrap}.nowrap{white-space:nowrap}
@@ -218,9 +218,10 @@ SCRIPT = r"""
   const S = data.strings, F = data.fields, PAGE = 100;
   const col = Object.fromEntries(F.map((name, i) => [name, i]));
   const TEXT = new Set(data.text_fields);
-  const shown = ["time", "severity", "detection", "host", "user", "process", "pid", "handle", "object_name",
+  const shown = ["time", "severity", "detection", "att&ck", "host", "user", "process", "pid", "handle", "object_name",
                  "duration", "reason", "file", "record"];
   function value(row, name) {
+    if (name === "att&ck") return data.detections[row[col.detection]].mitre.join(" ");
     const v = row[col[name]];
     if (TEXT.has(name)) return v < 0 ? "" : S[v];
     if (name === "severity") return data.severities[v];
