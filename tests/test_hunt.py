@@ -159,9 +159,10 @@ def test_trace_says_when_no_event_has_the_handle(capsys, handle):
     assert (status, out) == (1, "") and err == "win4658: no events for this handle in 2 files (14 records read)\n"
 
 
-def test_trace_puts_a_newest_first_export_back_in_order(capsys):
+@pytest.mark.parametrize("handle", ["WORKSTATION5,0x1a74,0xc4", "workstation5.theshire.local,6772,c4"])
+def test_trace_puts_a_newest_first_export_back_in_order(capsys, handle):
     dumpert = shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")
-    _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", "WORKSTATION5,0x1a74,0xc4", dumpert)
+    _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", handle, dumpert)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(row["time"], row["event_id"]) for row in rows] == [
         ("2020-10-18T10:56:14.368000Z", 4656), ("2020-10-18T10:56:14.372000Z", 4663),

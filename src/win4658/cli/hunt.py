@@ -62,7 +62,7 @@ def register(subparsers) -> None:
     hunt.add_argument("--trace", type=_handle, metavar="HOST,PROCESSID,HANDLEID",
                       help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
                            "(e.g. WS01.contoso.local,0x1b30,0x2a4; the host with or without its domain, the process id "
-                           "in hex or decimal, the handle id in hex)")
+                           "in hex or decimal (digits only are tried both ways), the handle id in hex)")
     hunt.set_defaults(func=run_hunt)
 
     baseline = subparsers.add_parser(
