@@ -256,3 +256,10 @@ def test_readme_hunting_section_and_help_agree():
     assert options <= mentioned and mentioned <= options | {"--per-host"}
     for name in ("csv", "jsonl", "json", "table"):
         assert f"--format {name}" in section or name == "table"
+
+
+@pytest.mark.parametrize("option", ["--html", "-o"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_hunt(capsys, tmp_path, option):
+    target = tmp_path / "missing-folder" / "out"
+    status, out, err = _run(capsys, "hunt", option, str(target))
+    assert (status, out) == (2, "") and err == f"win4658: {target}: No such file or directory\n"

@@ -3,7 +3,7 @@ import argparse
 import math
 import os
 import sys
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import IO, Callable, ContextManager, Dict, List, Optional
 
 from ..detections.baseline import learn_allowlist
@@ -137,25 +137,35 @@ def run_hunt(args: argparse.Namespace) -> int:
     except DefinitionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
-    report = HtmlReport(hunt) if args.html else None
-    with _output(args.output, args.format in TEXT_FORMATS) as output:
-        writer = WRITERS[args.format](output, hunt, args.limit)
-        progress = Progress("hunted", hunt.summary.stats)
-        try:
-            for item in hunt.run(paths):
-                if isinstance(item, RecordError):
-                    progress.error(item)
-                    continue
-                writer.add(item)
-                if report is not None:
-                    report.add(item)
-        finally:
-            progress.close()
-        writer.close()
-    if report is not None:
-        with open(args.html, "w", encoding="utf-8") as stream:
-            report.write(stream)
+    try:
+        with ExitStack() as files:
+            output = files.enter_context(_output(args.output, args.format in TEXT_FORMATS))
+            html = files.enter_context(open(args.html, "w", encoding="utf-8")) if args.html else None
+            _hunt_into(hunt, paths, WRITERS[args.format](output, hunt, args.limit), html)
+    except BrokenPipeError:
+        raise  # a reader that stopped (| head): main ends quietly
+    except OSError as error:  # an output that cannot be written, said before the hunt when it cannot be opened
+        print(f"win4658: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
+        return 2
     return 1 if hunt.summary.failed else 0
+
+
+def _hunt_into(hunt: Hunt, paths: List[str], writer, html: Optional[IO[str]]) -> None:
+    report = HtmlReport(hunt) if html is not None else None
+    progress = Progress("hunted", hunt.summary.stats)
+    try:
+        for item in hunt.run(paths):
+            if isinstance(item, RecordError):
+                progress.error(item)
+                continue
+            writer.add(item)
+            if report is not None:
+                report.add(item)
+    finally:
+        progress.close()
+    writer.close()
+    if report is not None:
+        report.write(html)
 
 
 def _output(path: str, text: bool) -> ContextManager[IO]:
