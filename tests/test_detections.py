@@ -286,5 +286,5 @@ def test_threshold_macro_holds_the_definitions_threshold():
 
 def test_detection_objects_expose_their_lists():
     detection = Detection({"id": "win4658_x", "number": 9, "title": "x", "kind": "restricted_substrings",
-                           "event_ids": [4658], "list": {"name": "win4658_x", "columns": ["substring"], "rows": [["a"]]}})
+                           "event_ids": [4658], "severity": "high", "list": {"name": "win4658_x", "columns": ["substring"], "rows": [["a"]]}})
     assert detection.list.to_csv() == "substring\na\n"

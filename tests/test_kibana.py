@@ -60,13 +60,13 @@ def test_rules_validate_against_kibanas_import_schema():
         assert not errors, f"{rule['name']}: {errors[0].message} at {list(errors[0].absolute_path)}"
 
 
-def test_mitre_mapping_where_one_applies():
+def test_mitre_mapping_of_every_rule():
     threats = {rule["name"].split(":")[0]: rule["threat"] for rule in _rules()}
     assert threats["win4658 4"][0]["technique"][0]["id"] == "T1003"
     assert threats["win4658 3"][0]["technique"][0]["subtechnique"][0]["reference"] == \
         "https://attack.mitre.org/techniques/T1204/002/"
-    assert threats["win4658 1"][0]["technique"][0]["id"] == "T1204"
-    assert threats["win4658 6"][0]["tactic"]["id"] == "TA0009"
+    assert threats["win4658 1"][0]["technique"][0]["id"] == "T1204" and "subtechnique" not in threats["win4658 1"][0]["technique"][0]
+    assert threats["win4658 6"][0]["tactic"]["id"] == "TA0009" and threats["win4658 6"][0]["technique"][0]["id"] == "T1005"
 
 
 def _parse(query):

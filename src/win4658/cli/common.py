@@ -2,10 +2,11 @@
 import argparse
 import json
 import sys
+import threading
 import time
-from typing import IO, Any, Callable, List
+from typing import IO, Any, Callable, List, Optional
 
-from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, RecordError
+from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
 
 try:
     import orjson
@@ -49,29 +50,67 @@ def open_output(path: str) -> IO[bytes]:
 
 
 class Progress:
-    """A one-line counter on stderr, only when stderr is a terminal; redrawn at most 5 times a second."""
+    """A one-line count on stderr while a long run goes on, only when stderr is a terminal.
 
-    def __init__(self, label: str, stream: IO[str] = sys.stderr):
+    A thread redraws it (after ``delay`` seconds, then every ``interval``), so the loop that reads pays one
+    addition per item; with ``stats`` it shows the records and files read, else what ``tick`` counted. Errors go
+    through ``error``, which clears the line first, so they never run into it.
+    """
+
+    def __init__(self, label: str, stats: Optional[ReadStats] = None, stream: Optional[IO[str]] = None,
+                 delay: float = 1.0, interval: float = 0.2):
         self.label = label
-        self.stream = stream
+        self.stats = stats
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.enabled = stream.isatty()
         self.count = 0
-        self.started = self.last = time.monotonic()
+        self.started = time.monotonic()
+        self.shown = False
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._redraw, args=(delay, interval), daemon=True)
+        if self.enabled:
+            self.thread.start()
 
     def tick(self, count: int = 1) -> None:
         self.count += count
-        if self.enabled and self.count % 1000 == 0:
-            now = time.monotonic()
-            if now - self.last >= 0.2:
-                self.last = now
-                rate = self.count / max(now - self.started, 1e-9)
-                self.stream.write(f"\r{self.label}: {self.count:,} ({rate:,.0f}/s)")
-                self.stream.flush()
 
-    def close(self) -> None:
-        if self.enabled:
+    def line(self) -> str:
+        rate_of = max(time.monotonic() - self.started, 1e-9)
+        if self.stats is None:
+            return f"{self.label}: {self.count:,} ({self.count / rate_of:,.0f}/s)"
+        records, files = self.stats.records, self.stats.files
+        return f"{self.label}: {records:,} records, {files:,} files ({records / rate_of:,.0f} records/s)"
+
+    def _redraw(self, delay: float, interval: float) -> None:
+        if self.stopped.wait(delay):
+            return
+        while True:
+            with self.lock:
+                self.stream.write(f"\r\033[K{self.line()}")
+                self.stream.flush()
+                self.shown = True
+            if self.stopped.wait(interval):
+                return
+
+    def _clear(self) -> None:
+        if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
+            self.shown = False
+
+    def error(self, message: object) -> None:
+        """An error line on stderr, on a line of its own."""
+        with self.lock:
+            self._clear()
+            print(f"win4658: {message}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        with self.lock:
+            self._clear()
 
 
 def report_error(error: RecordError) -> None:

@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterator, Union
 from ..convert import CONVERTERS, Summary, convert
 from ..event import RecordError
 from ..parallel import Written, convert_in_workers
-from .common import Progress, add_event_id_option, event_ids, ndjson_line, open_output, print_lines, report_error
+from .common import Progress, add_event_id_option, event_ids, ndjson_line, open_output, print_lines
 
 
 def register(subparsers) -> None:
@@ -32,7 +32,7 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     summary = Summary()
-    progress = Progress("converted")
+    progress = Progress("converted", None if args.workers > 1 else summary.stats)
     with open_output(args.output) as output:
         write = output.write
         for item in _converted(args, summary):
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                 write(ndjson_line(item))
                 progress.tick()
             elif isinstance(item, RecordError):
-                report_error(item)
+                progress.error(item)
             else:  # the workers wrote it
                 progress.tick(item.documents)
     progress.close()

@@ -161,10 +161,8 @@ def run_ship(args: argparse.Namespace) -> int:
     summary = ShipSummary()
     progress = Progress("indexed")
     for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
-        if isinstance(outcome, RecordError):
-            report_error(outcome)
-        elif not outcome.ok:
-            print(f"win4658: {outcome}", file=sys.stderr)
+        if isinstance(outcome, RecordError) or not outcome.ok:
+            progress.error(outcome)
         else:
             progress.tick()
     progress.close()

@@ -1,19 +1,24 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
 import argparse
+import math
+import os
 import sys
-from typing import Dict, List, Optional, Tuple
+from contextlib import ExitStack, nullcontext
+from typing import IO, Callable, ContextManager, Dict, List, Optional
 
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
-from ..detections.engine import Finding, event_process, event_user
-from ..detections.hunt import Hunt, HuntSummary, trace_handle
+from ..detections.engine import event_process, event_user
+from ..detections.hunt import Hunt, HandleQuery, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN
+from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
-from ..times import format_ns
-from ..event import Event, RecordError, ReadStats
-from ..mapping import hex_to_int
+from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
-from .common import ndjson_line, report_error
+from ..readers import STDIN, input_files
+from ..times import format_ns
+from .common import Progress, ndjson_line, open_output, report_error
+from .hunt_output import TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
     "allowlist": "win4658_allowlist",
@@ -21,33 +26,43 @@ LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an 
     "restricted_folders": "win4658_restricted_folders",
     "restricted_substrings": "win4658_restricted_substrings",
 }
-COLUMNS = [("time", 27), ("host", 22), ("user", 22), ("process", 60), ("pid", 8), ("handle", 8)]
 
 
 def register(subparsers) -> None:
     hunt = subparsers.add_parser(
         "hunt", help="run every detection over event files (no Splunk or Elasticsearch needed)",
-        description="Run the detections of detections/*.yml over EVTX, XML and JSON-lines files (4656, 4658, 4663) "
-                    "and print the findings grouped by detection, then the handle-lifetime summary. "
-                    "With no PATH, hunts over the bundled example events.",
+        description="Run the detections of detections/*.yml over EVTX, XML and JSON-lines files (event ids 4656, "
+                    "4658, 4663) and print a summary (findings per severity and detection, hosts, time range, files "
+                    "and records read), then the findings, the most severe first, each with its severity and "
+                    "MITRE ATT&CK ids, then the handle-lifetime statistics. With no PATH, hunts over the bundled "
+                    "example events. Exit status: 0 done, 1 a file could not be read (or --trace found nothing), "
+                    "2 wrong options or a path that does not exist.",
     )
-    hunt.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or archives (default: the bundled examples)")
+    hunt.add_argument("paths", nargs="*", metavar="PATH",
+                      help="files, directories or archives; - is standard input (default: the bundled examples)")
     for option, name in LIST_OPTIONS.items():
         hunt.add_argument(f"--{option.replace('_', '-')}", metavar="CSV",
                           help=f"use this CSV (the header of lookups/{name}.csv) instead of the shipped list")
-    hunt.add_argument("--long-handle", type=float, metavar="SECONDS",
+    hunt.add_argument("--long-handle", type=_threshold, metavar="SECONDS",
                       help="report handles open longer than this (default: the detection's threshold; "
                            "-1 lists every paired handle with its duration)")
-    hunt.add_argument("--format", choices=["table", "json"], default="table",
-                      help="table: grouped for reading; json: one finding per line, then the summary")
-    hunt.add_argument("--limit", type=int, default=10, metavar="N", help="findings shown per detection in the table (default 10)")
-    hunt.add_argument("--reorder-window", type=int, default=DEFAULT_WINDOW, metavar="EVENTS",
+    hunt.add_argument("--format", choices=sorted(WRITERS), default="table",
+                      help="table: the summary, then the findings by severity (default); json: one finding per line "
+                           "as found, handle traces marked drilldown, then the summary; jsonl and csv: the timeline, "
+                           "one finding per line or row, in time order")
+    hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
+    hunt.add_argument("--html", metavar="FILE",
+                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes)")
+    hunt.add_argument("--limit", type=_count(0), default=10, metavar="N",
+                      help="findings shown per detection in the table (default 10)")
+    hunt.add_argument("--reorder-window", type=_count(1), default=DEFAULT_WINDOW, metavar="EVENTS",
                       help=f"events held to restore time order (default {DEFAULT_WINDOW})")
-    hunt.add_argument("--max-open-handles", type=int, default=DEFAULT_MAX_OPEN, metavar="N",
+    hunt.add_argument("--max-open-handles", type=_count(1), default=DEFAULT_MAX_OPEN, metavar="N",
                       help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})")
     hunt.add_argument("--trace", type=_handle, metavar="HOST,PROCESSID,HANDLEID",
                       help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
-                           "(e.g. WS01.contoso.local,0x1b30,0x2a4)")
+                           "(e.g. WS01.contoso.local,0x1b30,0x2a4; the host with or without its domain, the process id "
+                           "in hex or decimal (digits only are tried both ways), the handle id in hex)")
     hunt.set_defaults(func=run_hunt)
 
     baseline = subparsers.add_parser(
@@ -61,15 +76,36 @@ def register(subparsers) -> None:
     baseline.set_defaults(func=run_baseline)
 
 
-def _handle(text: str) -> Tuple[str, str, str]:
+def _count(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}: {text!r}")
+        return value
+    return parse
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or (value < 0 and value != -1):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, or -1 for every handle: {text!r}")
+    return value
+
+
+def _handle(text: str) -> HandleQuery:
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != 3 or not all(parts):
         raise argparse.ArgumentTypeError(f"expected HOST,PROCESSID,HANDLEID, got {text!r}")
     try:
-        hex_to_int(parts[1])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a process id: {parts[1]!r}") from None
-    return parts[0], parts[1], parts[2]
+        return HandleQuery.parse(*parts)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
@@ -78,97 +114,94 @@ def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
             for option, name in LIST_OPTIONS.items() if getattr(args, option)}
 
 
+def _checked_paths(paths: List[str]) -> List[str]:
+    """The paths that do not exist (each named on stderr); a warning for each directory holding no file."""
+    missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
+    for path in missing:
+        print(f"win4658: {path}: no such file or directory", file=sys.stderr)
+    for path in paths:
+        if os.path.isdir(path) and next(input_files([path]), None) is None:
+            print(f"win4658: {path}: the directory holds no files", file=sys.stderr)
+    return missing
+
+
 def run_hunt(args: argparse.Namespace) -> int:
+    paths = args.paths or EXAMPLE_FILES
+    if _checked_paths(paths):
+        return 2
     if args.trace:
-        return run_trace(args)
+        return run_trace(args, paths)
     try:
         hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
                     max_open_handles=args.max_open_handles)
     except DefinitionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
-    shown: Dict[str, List[Finding]] = {}
-    write = sys.stdout.buffer.write  # JSON lines as orjson writes them, compact
-    for item in hunt.run(args.paths or EXAMPLE_FILES):
-        if isinstance(item, RecordError):
-            report_error(item)
-        elif args.format == "json":
-            write(ndjson_line(item.as_dict()))
-        elif len(shown.setdefault(item.detection, [])) < args.limit:
-            shown[item.detection].append(item)
-    if args.format == "json":
-        write(ndjson_line({"summary": hunt.summary.as_dict()}))
-    else:
-        _print_table(hunt, shown)
+    try:
+        with ExitStack() as files:
+            output = files.enter_context(_output(args.output, args.format in TEXT_FORMATS))
+            html = files.enter_context(open(args.html, "w", encoding="utf-8")) if args.html else None
+            _hunt_into(hunt, paths, WRITERS[args.format](output, hunt, args.limit), html)
+    except BrokenPipeError:
+        raise  # a reader that stopped (| head): main ends quietly
+    except OSError as error:  # an output that cannot be written, said before the hunt when it cannot be opened
+        print(f"win4658: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
+        return 2
     return 1 if hunt.summary.failed else 0
 
 
-def _print_table(hunt: Hunt, shown: Dict[str, List[Finding]]) -> None:
-    summary = hunt.summary
-    for detection in hunt.detections:
-        total = summary.findings.get(detection.id, 0)
-        print(f"== {detection.number}. {detection.title}: {total} finding{'s' if total != 1 else ''}")
-        findings = shown.get(detection.id, [])
-        if findings:
-            print("  " + " ".join(name.ljust(width) for name, width in COLUMNS) + " why")
-            for finding in findings:
-                print("  " + _row(finding))
-            if total > len(findings):
-                print(f"  … {total - len(findings)} more; by process:")
-                for process, count in summary.processes[detection.id].most_common(5):
-                    print(f"    {count:>7}  {process}")
-        print()
-    _print_lifetime(hunt.long_handle_seconds, summary)
+def _hunt_into(hunt: Hunt, paths: List[str], writer, html: Optional[IO[str]]) -> None:
+    report = HtmlReport(hunt) if html is not None else None
+    progress = Progress("hunted", hunt.summary.stats)
+    try:
+        for item in hunt.run(paths):
+            if isinstance(item, RecordError):
+                progress.error(item)
+                continue
+            writer.add(item)
+            if report is not None:
+                report.add(item)
+    finally:
+        progress.close()
+    writer.close()
+    if report is not None:
+        report.write(html)
 
 
-def _row(finding: Finding) -> str:
-    values = [finding.time, finding.host, finding.user, finding.process, finding.process_id, finding.handle_id]
-    cells = [_fit(value, width) for value, (_name, width) in zip(values, COLUMNS)]
-    details = finding.details or {}
-    why = finding.reason + (f"; {details['object_type']} {details['object_name']}" if details.get("object_name") else "")
-    return " ".join(cells) + " " + why
+def _output(path: str, text: bool) -> ContextManager[IO]:
+    if path == "-":
+        return nullcontext(sys.stdout if text else sys.stdout.buffer)
+    return open(path, "w", encoding="utf-8", newline="") if text else open_output(path)
 
 
-def _fit(value: Optional[str], width: int) -> str:
-    text = "-" if value is None else str(value)
-    return text.ljust(width) if len(text) <= width else "…" + text[-(width - 1):]
-
-
-def _print_lifetime(threshold: float, summary: HuntSummary) -> None:
-    lifetime = summary.lifetime
-    print("== Handle lifetime")
-    print(f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
-          f"unmatched {lifetime['unmatched_closes']}; opens {lifetime['opens']} "
-          f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
-          f"failed or handle 0x0 {lifetime['opens_not_counted']}"
-          + (f", forgotten over --max-open-handles {lifetime['opens_forgotten_over_limit']}"
-             if lifetime["opens_forgotten_over_limit"] else "")
-          + f"); long-handle threshold {threshold:g} s")
-    by_process = sorted(lifetime["by_process"].items(), key=lambda item: -item[1]["handles"])[:10]
-    if by_process:
-        print(f"  {'handles':>8} {'mean s':>12} {'longest s':>12}  process")
-        for process, stats in by_process:
-            print(f"  {stats['handles']:>8} {stats['mean_seconds']:>12.3f} {stats['longest_seconds']:>12.3f}  {process}")
-    skipped = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary.skipped.items())) or "none"
-    print(f"\nfiles: {summary.stats.files}, records read: {summary.stats.records}, events hunted: {summary.events}, "
-          f"skipped: {skipped}" + (f", out of time order beyond the window: {summary.late_events}" if summary.late_events else ""))
-
-
-def run_trace(args: argparse.Namespace) -> int:
+def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
     failed = False
-    for item in trace_handle(args.paths or EXAMPLE_FILES, *args.trace, window=args.reorder_window):
-        if isinstance(item, RecordError):
-            report_error(item)
-            failed = failed or item.fatal
-            continue
-        time, event = item
-        row = _trace_row(event, format_ns(time) or event.system.get("TimeCreated"))
-        if args.format == "json":
-            sys.stdout.buffer.write(ndjson_line(row))
-        else:
-            print(" ".join(str(row.get(name) or "-") for name in ("time", "event_id", "user", "process", "access_mask",
-                                                                 "object_type", "object_name")))
-    return 1 if failed else 0
+    found = 0
+    stats = ReadStats()
+    progress = Progress("traced", stats)
+    with _output(args.output, True) as output:
+        try:
+            for item in trace_handle(paths, args.trace, window=args.reorder_window, stats=stats):
+                if isinstance(item, RecordError):
+                    progress.error(item)
+                    failed = failed or item.fatal
+                    continue
+                found += 1
+                time, event = item
+                row = _trace_row(event, format_ns(time) or event.system.get("TimeCreated"))
+                if args.format in ("json", "jsonl"):
+                    output.write(ndjson_line(row).decode("utf-8"))
+                else:
+                    output.write(" ".join(str(row.get(name) or "-") for name in TRACE_COLUMNS) + "\n")
+        finally:
+            progress.close()
+    if not found:
+        print(f"win4658: no events for this handle in {stats.files} file{'s' if stats.files != 1 else ''} "
+              f"({stats.records} records read)", file=sys.stderr)
+    return 1 if failed or not found else 0
+
+
+TRACE_COLUMNS = ("time", "event_id", "user", "process", "access_mask", "object_type", "object_name")
 
 
 def _trace_row(event: Event, time: Optional[str]) -> dict:

@@ -16,6 +16,7 @@ import yaml
 
 BUNDLE_PATH = str(resources.files("win4658.detections") / "bundle.json")
 SCHEMA_NAME = "detection.schema.json"
+SEVERITIES = ("critical", "high", "medium", "low")  # triage order: the most severe first
 
 
 class DefinitionError(ValueError):
@@ -71,6 +72,10 @@ class Detection:
         self.title: str = spec["title"]
         self.kind: str = spec["kind"]
         self.event_ids = frozenset(spec["event_ids"])
+        self.severity: str = spec["severity"]
+        self.attack_ids: List[str] = _attack_ids(spec.get("mitre", []))
+        # the handle trace is a drill-down on a handle, not an alert: it is listed, never counted as a finding
+        self.drilldown = self.kind == "handle_trace"
         list_spec = spec.get("list")
         self.list: Optional[DetectionList] = (
             DetectionList(list_spec["name"], list(list_spec["columns"]), [list(row) for row in list_spec["rows"]])
@@ -83,6 +88,17 @@ class Detection:
 
     def __repr__(self) -> str:
         return f"Detection({self.number}, {self.id})"
+
+
+def _attack_ids(mitre: List[dict]) -> List[str]:
+    """The ATT&CK ids of the `mitre` entries, tactics then techniques (the sub-technique where there is one)."""
+    tactics = [entry["tactic"]["id"] for entry in mitre]
+    techniques = [entry.get("subtechnique", entry["technique"])["id"] for entry in mitre]
+    return list(dict.fromkeys(tactics + techniques))
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
 
 
 def load_bundle(path: str = BUNDLE_PATH) -> List[Detection]:

@@ -2,18 +2,19 @@
 
 Events are read (4656, 4658, 4663), put in time order through a bounded window, and each one goes to the
 per-event detections (1–4) and to the handle tracker, whose lifetimes give the trace (5) and the long-handle
-(6) findings. Findings are yielded as they are found; the summary counts everything.
+(6) findings. Findings are yielded as they are found; the summary counts everything. The trace (5) is a
+drill-down: its items are yielded as Findings but counted apart, never among the findings.
 """
 from collections import Counter
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..convert import Summary
-from ..event import Event, RecordError
-from ..mapping import hex_to_int
+from ..event import Event, ReadStats, RecordError
 from ..readers import read_paths
-from .definitions import Detection, DetectionList, by_kind, load_bundle
+from .definitions import SEVERITIES, Detection, DetectionList, by_kind, load_bundle
+from .durations import Durations
 from .engine import EventDetections, Finding, event_process
-from .lifetime import DEFAULT_MAX_OPEN, HandleTracker, Lifetime, handle_key, lifetime_user
+from .lifetime import DEFAULT_MAX_OPEN, HandleKey, HandleTracker, Lifetime, handle_key, lifetime_user
 from ..times import format_ns, time_ns
 from .timeline import DEFAULT_WINDOW, TimeOrder
 
@@ -23,20 +24,44 @@ HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
 class HuntSummary(Summary):
     """What a hunt read and found: per-detection counts, per-process counts, the lifetime statistics."""
 
-    def __init__(self) -> None:
+    def __init__(self, detections: Iterable[Detection]) -> None:
         super().__init__()
+        self.detections = {detection.id: detection for detection in detections}
         self.events = 0
         self.findings: Counter = Counter()
+        self.drilldowns: Counter = Counter()
         self.processes: Dict[str, Counter] = {}
+        self.hosts: Counter = Counter()  # events hunted per host
+        self.first_ns: Optional[int] = None
+        self.last_ns: Optional[int] = None
         self.late_events = 0
         self.lifetime: dict = {}
 
+    def saw(self, host: Optional[str], time: Optional[int]) -> None:
+        self.hosts[host] += 1
+        if time is not None:
+            if self.first_ns is None or time < self.first_ns:
+                self.first_ns = time
+            if self.last_ns is None or time > self.last_ns:
+                self.last_ns = time
+
     def count(self, finding: Finding) -> None:
-        self.findings[finding.detection] += 1
+        detection = self.detections.get(finding.detection)
+        (self.drilldowns if detection is not None and detection.drilldown else self.findings)[finding.detection] += 1
         processes = self.processes.get(finding.detection)
         if processes is None:
             processes = self.processes[finding.detection] = Counter()
         processes[finding.process or "(unknown)"] += 1
+
+    def time_range(self) -> Tuple[Optional[str], Optional[str]]:
+        return format_ns(self.first_ns), format_ns(self.last_ns)
+
+    def severities(self) -> Dict[str, int]:
+        """Findings per severity, the most severe first (only the severities found)."""
+        counts: Counter = Counter()
+        for detection_id, found in self.findings.items():
+            counts[self.detections[detection_id].severity] += found
+        return {severity: counts[severity] for severity in SEVERITIES if counts[severity]}
 
     def as_dict(self) -> dict:
         return {
@@ -45,7 +70,12 @@ class HuntSummary(Summary):
             "events": self.events,
             "skipped": dict(self.skipped),
             "late_events": self.late_events,
+            "first_event": self.time_range()[0],
+            "last_event": self.time_range()[1],
+            "hosts": {host or "(unknown)": events for host, events in self.hosts.most_common()},
+            "severities": self.severities(),
             "findings": dict(self.findings),
+            "drilldowns": dict(self.drilldowns),
             "lifetime": self.lifetime,
         }
 
@@ -66,7 +96,19 @@ class Hunt:
         self.long_handle_seconds = default_threshold if long_handle_seconds is None else long_handle_seconds
         self.window = window
         self.max_open_handles = max_open_handles
-        self.summary = HuntSummary()
+        self.summary = HuntSummary(self.detections)
+        self.durations = Durations()
+
+    def document(self, finding: Finding) -> dict:
+        """A finding as JSON: its fields with its detection's severity and ATT&CK ids, or marked as a drill-down."""
+        detection = self.summary.detections[finding.detection]
+        document = finding.as_dict()
+        if detection.drilldown:
+            document["drilldown"] = True
+        else:
+            document["severity"] = detection.severity
+            document["mitre"] = detection.attack_ids
+        return document
 
     def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, RecordError]]:
         tracker = HandleTracker(self.max_open_handles)
@@ -88,9 +130,11 @@ class Hunt:
 
     def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Finding]:
         """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
+        self.summary.saw(event.system.get("Computer"), time)
         findings = self.per_event.findings(event, time)
         lifetime = tracker.observe(event, time)
         if lifetime is not None:
+            self.durations.add(lifetime)
             findings += self._lifetime_findings(lifetime)
         for finding in findings:
             self.summary.count(finding)
@@ -125,16 +169,65 @@ def _trace_events(lifetime: Lifetime) -> List[dict]:
     return [opened, *lifetime.accesses, closed]
 
 
-def trace_handle(paths: Iterable[str], host: str, process_id: str, handle_id: str,
-                 window: int = DEFAULT_WINDOW) -> Iterator[Union[Tuple[Optional[int], Event], RecordError]]:
+class HandleQuery(NamedTuple):
+    """Which handle ``--trace`` lists, in the forms people write it.
+
+    The host matches with or without its domain (WS01 and WS01.contoso.local); a process id with 0x is hex, one
+    of decimal digits is read both ways (Task Manager shows decimal, the event hex without 0x), one with a-f is
+    hex; a handle id is always hex, with or without 0x and leading zeros.
+    """
+
+    host: str
+    process_ids: FrozenSet[int]
+    handle_id: int
+
+    @classmethod
+    def parse(cls, host: str, process_id: str, handle_id: str) -> "HandleQuery":
+        """Raises ValueError naming the part that is not a number."""
+        return cls(host.strip().lower(), _process_ids(process_id), _hex(handle_id, "handle id"))
+
+    def matches(self, key: Optional[HandleKey]) -> bool:
+        if key is None or key[1] not in self.process_ids:
+            return False
+        try:
+            handle = int(key[2], 16)
+        except ValueError:
+            return False
+        return handle == self.handle_id and same_host(self.host, key[0] or "")
+
+
+def _process_ids(text: str) -> FrozenSet[int]:
+    text = text.strip()
+    if text[:2].lower() == "0x" or not text.isdigit():
+        return frozenset({_hex(text, "process id")})
+    return frozenset({int(text), int(text, 16)})
+
+
+def _hex(text: str, what: str) -> int:
+    digits = text.strip()
+    digits = digits[2:] if digits[:2].lower() == "0x" else digits
+    try:
+        return int(digits, 16)
+    except ValueError:
+        raise ValueError(f"not a {what}: {text!r}") from None
+
+
+def same_host(wanted: str, host: str) -> bool:
+    """Host names equal without case, or their first labels when either has no domain."""
+    host = host.lower()
+    if wanted == host:
+        return True
+    return ("." not in wanted or "." not in host) and wanted.split(".", 1)[0] == host.split(".", 1)[0]
+
+
+def trace_handle(paths: Iterable[str], query: HandleQuery, window: int = DEFAULT_WINDOW,
+                 stats: Optional[ReadStats] = None) -> Iterator[Union[Tuple[Optional[int], Event], RecordError]]:
     """Detection 5 as a drill-down: every 4656, 4663 and 4658 of one handle, oldest first, with its time."""
-    wanted = (host.lower(), hex_to_int(process_id), handle_id.lower())
     order = TimeOrder(window)
-    for result in read_paths(paths, HUNT_EVENT_IDS):
+    for result in read_paths(paths, HUNT_EVENT_IDS, stats):
         if isinstance(result, RecordError):
             yield result
             continue
-        key = handle_key(result)
-        if key is not None and ((key[0] or "").lower(), key[1], key[2].lower()) == wanted:
+        if query.matches(handle_key(result)):
             yield from order.push(time_ns(result.system.get("TimeCreated")), result)
     yield from order.drain()

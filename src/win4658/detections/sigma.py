@@ -13,7 +13,7 @@ import yaml
 from .definitions import Detection
 
 SIGMA_DATE = "2026-11-22"  # first published; bump `modified` when a rule's logic changes
-TACTIC_TAGS = {"TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access"}
+TACTIC_TAGS = {"TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection"}
 ALLOWLIST_PLACEHOLDER = "%win4658_allowlist%"
 
 

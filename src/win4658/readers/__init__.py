@@ -5,7 +5,10 @@ streams it; nothing holds a whole file.
 """
 import io
 import os
+import shutil
+import sys
 import tarfile
+import tempfile
 import zipfile
 from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Tuple
 
@@ -65,6 +68,9 @@ def _walk(directory: str, recursive: bool) -> Iterator[str]:
 
 def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Optional[ReadStats] = None) -> Iterator[ReadResult]:
     stats = stats if stats is not None else ReadStats()
+    if path == STDIN:
+        yield from read_stdin(event_ids, stats)
+        return
     stats.files += 1
     try:
         with open(path, "rb") as stream:
@@ -80,6 +86,35 @@ def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Option
                 yield from read_stream(stream, path, event_ids, stats)
     except (OSError, EvtxUnavailable, zipfile.BadZipFile) as error:
         yield RecordError(Origin(path, 0), "unreadable", f"cannot read file: {error}", fatal=True)
+
+
+STDIN = "-"
+
+
+def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO] = None) -> Iterator[ReadResult]:
+    """``-``: standard input, sniffed like a file. Text forms and .tar.gz stream; EVTX and .zip need to seek, so
+    they are copied to a temporary file first (on disk: memory stays bounded)."""
+    source = stdin if stdin is not None else sys.stdin.buffer
+    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]
+    head = buffered.peek(8)[:8]
+    if not head.startswith((EVTX_MAGIC, ZIP_MAGIC)):
+        stats.files += 1
+        if head.startswith(GZIP_MAGIC):
+            yield from _read_tar(buffered, "<stdin>", event_ids, stats)
+        else:
+            yield from read_stream(buffered, "<stdin>", event_ids, stats)
+        return
+    with tempfile.TemporaryDirectory(prefix="win4658-stdin-") as directory:
+        copy = os.path.join(directory, "stdin.evtx" if head.startswith(EVTX_MAGIC) else "stdin.zip")
+        with open(copy, "wb") as target:
+            shutil.copyfileobj(buffered, target, 1 << 20)
+        for result in read_path(copy, event_ids, stats):
+            origin = result.origin._replace(path=result.origin.path.replace(copy, "<stdin>"))
+            if isinstance(result, RecordError):
+                yield result._replace(origin=origin)
+            else:
+                result.origin = origin
+                yield result
 
 
 def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
