@@ -102,19 +102,19 @@ def test_data_stream_install_keeps_the_users_policy_and_custom_template(name):
     with WireServer(name) as wire:
         cluster = _cluster(wire)
         first = install(cluster, "p1", "logs-win4658", ["logs-win4658-*"], data_stream=True)
-        wire.store["ilm"]["win4658"]["policy"]["phases"]["delete"]["min_age"] = "365d"  # the user's edit
+        wire.store["ilm"]["logs-win4658"]["policy"]["phases"]["delete"]["min_age"] = "365d"  # the user's edit
         second = install(cluster, "p1", "logs-win4658", ["logs-win4658-*"], data_stream=True)
         template = wire.store["index_template"]["logs-win4658"]
     custom = "logs-win4658@custom"
-    parts = [("lifecycle policy", "win4658")] + ([] if name.startswith("elasticsearch-9") else
+    parts = [("lifecycle policy", "logs-win4658")] + ([] if name.startswith("elasticsearch-9") else
                                                   [("component template", custom)])
     assert [(item.kind, item.name, item.status) for item in first] == \
            [("pipeline", "p1", "created")] + [part + ("created",) for part in parts] + \
            [("index template", "logs-win4658", "created")]
     assert [item.status for item in second] == ["unchanged"] + ["kept"] * len(parts) + ["unchanged"]
-    assert wire.store["ilm"]["win4658"]["policy"]["phases"]["delete"]["min_age"] == "365d"
+    assert wire.store["ilm"]["logs-win4658"]["policy"]["phases"]["delete"]["min_age"] == "365d"
     assert template["data_stream"] == {} and template["composed_of"] == [custom]
-    assert template["template"]["settings"]["index"] == {"default_pipeline": "p1", "lifecycle": {"name": "win4658"}}
+    assert template["template"]["settings"]["index"] == {"default_pipeline": "p1", "lifecycle": {"name": "logs-win4658"}}
     assert template.get("ignore_missing_component_templates") == \
            ([custom] if name.startswith("elasticsearch-9") else None)
 

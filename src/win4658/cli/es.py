@@ -52,7 +52,7 @@ def _install_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-pattern", action="append", dest="index_patterns", metavar="PATTERN",
                         help=f"index pattern of the template, repeatable (default: {INDEX_PATTERN})")
     parser.add_argument("--data-stream", action="store_true",
-                        help="Elasticsearch 8.0+: the template creates data streams, with the ILM policy win4658 and "
+                        help="Elasticsearch 8.0+: the template creates data streams, with the ILM policy TEMPLATE and "
                              "the component template TEMPLATE@custom for your changes (both created once, never "
                              "overwritten)")
 

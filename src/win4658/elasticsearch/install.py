@@ -2,7 +2,7 @@
 
 The template is adapted to the server (GET /): the composable `_index_template` where it exists (Elasticsearch 7.8+,
 OpenSearch), the legacy `_template` otherwise, `text` for `match_only_text` where that type is missing. With
-``data_stream`` (Elasticsearch 8.0+) the template creates data streams with an ILM policy and a `@custom` component
+``data_stream`` (Elasticsearch 8.0+) the template creates data streams with an ILM policy (named as the template) and a `@custom` component
 template; both belong to the user once created and are never overwritten.
 """
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
@@ -14,7 +14,6 @@ from .pipeline import PIPELINE_ID, pipeline_body
 from .template import (INDEX_PATTERN, TEMPLATE_NAME, data_stream_template_body, legacy_template_body,
                        template_body)
 
-LIFECYCLE_POLICY = "win4658"
 CUSTOM_SUFFIX = "@custom"
 # Roll over daily or at 50 GB a primary shard, delete after 90 days: a starting point users edit in Kibana.
 DEFAULT_POLICY = {"policy": {
@@ -47,7 +46,7 @@ def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str 
     installed = [_put(client, "pipeline", pipeline_id, f"/_ingest/pipeline/{path_part(pipeline_id)}", pipeline_body())]
     if data_stream:
         installed += _data_stream_parts(client, server, template_name)
-        template = data_stream_template_body(template, template_name + CUSTOM_SUFFIX, LIFECYCLE_POLICY,
+        template = data_stream_template_body(template, template_name + CUSTOM_SUFFIX, template_name,
                                              server.ignore_missing_component_templates)
     installed.append(_put(client, "index template", template_name, template_path(server, template_name),
                           template if server.composable_templates else legacy_template_body(template)))
@@ -73,8 +72,8 @@ def uninstall(client: Cluster, pipeline_id: str, template_name: str) -> List[str
 
 
 def _data_stream_parts(client: Cluster, server: Server, template_name: str) -> List[Installed]:
-    parts = [_create_once(client, "lifecycle policy", LIFECYCLE_POLICY,
-                          f"/_ilm/policy/{path_part(LIFECYCLE_POLICY)}", DEFAULT_POLICY)]
+    parts = [_create_once(client, "lifecycle policy", template_name, f"/_ilm/policy/{path_part(template_name)}",
+                          DEFAULT_POLICY)]
     if not server.ignore_missing_component_templates:  # the template may not name a component that is missing
         custom = template_name + CUSTOM_SUFFIX
         parts.append(_create_once(client, "component template", custom,
