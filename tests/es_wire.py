@@ -9,11 +9,15 @@ answered as is, or a callable that receives the parsed bulk lines and returns ``
 import json
 import os
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Tuple
 from urllib.parse import unquote, urlsplit
+
+import pytest
 
 SERVERS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "servers")
 SERVER_NAMES = sorted(name[:-5] for name in os.listdir(SERVERS_DIR) if name.endswith(".json"))
@@ -24,13 +28,26 @@ def recorded_info(name: str) -> Dict[str, Any]:
         return json.load(stream)
 
 
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (its PEM path, a server SSLContext that presents it)."""
+    directory = tmp_path_factory.mktemp("tls")
+    certificate, key = str(directory / "cert.pem"), str(directory / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    return certificate, context
+
+
 def _error(status: int, kind: str, reason: str) -> Tuple[int, Dict[str, Any]]:
     return status, {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
                     "status": status}
 
 
 class WireServer:
-    def __init__(self, server_name: str):
+    def __init__(self, server_name: str, ssl_context: "ssl.SSLContext | None" = None):
         self.info = recorded_info(server_name)
         version = self.info["version"]
         self.opensearch = version.get("distribution") == "opensearch"
@@ -43,7 +60,10 @@ class WireServer:
         self.headers: List[Dict[str, str]] = []
         self.faults: Dict[str, List[Any]] = {}
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        if ssl_context is not None:
+            self._http.socket = ssl_context.wrap_socket(self._http.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._http.server_address[1]}"
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     def __enter__(self) -> "WireServer":

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from elastic_transport import TlsError
 
-from es_wire import SERVER_NAMES, WireServer, recorded_info
+from es_wire import SERVER_NAMES, WireServer, recorded_info, tls_files  # noqa: F401 - the fixture
 from win4658.elasticsearch.client import (Server, ServerAnswerError, SettingsError, connect, server_from,
                                           settings_from)
 from win4658.elasticsearch.hunt import hunt
@@ -309,3 +310,19 @@ def test_ipv6_and_several_nodes_connect():
     assert sorted(node.base_url for node in cluster.transport.node_pool.all()) == \
            ["http://[::1]:9200", "https://es2.example:443"]
     assert SECRET not in repr(connect(settings_from({"WIN4658_ES_API_KEY": SECRET}, url="http://[::1]:9200")))
+
+
+def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):  # noqa: F811
+    certificate, context = tls_files
+    with WireServer("elasticsearch-9.1.5", ssl_context=context) as wire:
+        environ = {"WIN4658_ES_API_KEY": SECRET}
+        with pytest.raises(TlsError) as refused:
+            connect(settings_from(environ, url=wire.url)).server
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.value.message and wire.requests == []
+        assert str(connect(settings_from(environ, url=wire.url, ca_certs=certificate)).server) == \
+               "Elasticsearch 9.1.5"
+        assert str(connect(settings_from(environ, url=wire.url, insecure=True)).server) == "Elasticsearch 9.1.5"
+        result = run_cli("es", "install", "--url", wire.url)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("win4658 es: cannot reach Elasticsearch: TlsError: [SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert [headers["authorization"] for headers in wire.headers] == [f"ApiKey {SECRET}"] * 2

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 from urllib.parse import quote, urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, NodeConfig, SerializationError, Transport
+from elastic_transport import ConnectionTimeout, NodeConfig, SerializationError, TlsError, Transport
 from elasticsearch.exceptions import HTTP_EXCEPTIONS, ApiError, AuthorizationException
 
 URL_VARIABLE = "WIN4658_ES_URL"
@@ -154,7 +154,8 @@ class ServerAnswerError(ValueError):
 class Cluster:
     """Requests to one cluster through elastic-transport, each retried with exponential backoff on connection
     errors and on 429/502/503/504 (every request this project sends is idempotent: PUT, searches, and bulk
-    indexing under content ids)."""
+    indexing under content ids). A cluster that has never answered gets one retry: a wrong URL or a stopped
+    cluster is reported within seconds, a cluster that goes away during a run gets the whole backoff."""
 
     def __init__(self, transport: Transport, auth_header: Optional[str] = None, retries: int = RETRIES,
                  first_backoff: float = FIRST_BACKOFF, sleep: Callable[[float], None] = time.sleep):
@@ -164,6 +165,7 @@ class Cluster:
         self.first_backoff = first_backoff
         self.sleep = sleep
         self._server: Optional[Server] = None
+        self._answered = False  # until the cluster has answered once, a connection error is retried only once
 
     def __repr__(self) -> str:  # never show the authorization header
         return f"Cluster({[node.base_url for node in self.transport.node_pool.all()]})"
@@ -176,12 +178,15 @@ class Cluster:
         for attempt in range(self.retries + 1):
             try:
                 meta, answer = self.transport.perform_request(method, path, headers=headers, body=payload)
+            except TlsError:
+                raise  # a certificate that does not verify will not verify on the next attempt
             except (TransportConnectionError, ConnectionTimeout):
-                if attempt == self.retries:
+                if attempt == self.retries or (attempt >= 1 and not self._answered):
                     raise
             except SerializationError:
                 raise ServerAnswerError(f"{method} {path}", "JSON body") from None
             else:
+                self._answered = True
                 if meta.status not in RETRY_STATUSES or attempt == self.retries:
                     break
             self.sleep(min(self.first_backoff * 2 ** attempt, MAX_BACKOFF))

@@ -21,6 +21,16 @@ CA_CERTS_VARIABLE = "WIN4658_KIBANA_CA_CERTS"
 RETRY_STATUSES = (429, 502, 503, 504)
 
 
+class _Retry(Retry):
+    """Retry, except a certificate that does not verify: it will not verify on the next attempt either."""
+
+    def increment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        error = kwargs.get("error")
+        if isinstance(error, urllib3.exceptions.SSLError):
+            raise error
+        return super().increment(*args, **kwargs)
+
+
 class KibanaError(ValueError):
     """Settings that cannot work, or an answer Kibana refused or that is not Kibana's."""
 
@@ -68,7 +78,8 @@ class Kibana:
         verification: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE"}
         if settings.ca_certs:
             verification["ca_certs"] = settings.ca_certs
-        retry = Retry(total=retries, backoff_factor=backoff_factor, status_forcelist=RETRY_STATUSES,
+        # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second
+        retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor, status_forcelist=RETRY_STATUSES,
                       allowed_methods=None, raise_on_status=False)
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
         self._headers = {"kbn-xsrf": "true", "accept": "application/json"}
