@@ -36,6 +36,8 @@ class SettingsError(ValueError):
 
 
 class Settings(NamedTuple):
+    """Where a server is and how to log in to it (Elasticsearch here, Kibana in win4658.kibana.client)."""
+
     url: str
     api_key: Optional[str] = None
     user: Optional[str] = None
@@ -229,10 +231,11 @@ def connect(settings: Settings, **options: Any) -> Cluster:
         node_verify = verify if scheme == "https" else {}
         nodes.append(NodeConfig(scheme, host, port, path_prefix=prefix, request_timeout=60, **node_verify))
     transport = Transport(nodes, max_retries=0, retry_on_status=(), retry_on_timeout=False)
-    return Cluster(transport, _auth_header(settings), **options)
+    return Cluster(transport, authorization(settings), **options)
 
 
-def _auth_header(settings: Settings) -> Optional[str]:
+def authorization(settings: Settings) -> Optional[str]:
+    """The Authorization header value of the settings' API key or user and password (None without either)."""
     if settings.api_key:
         return f"ApiKey {settings.api_key}"
     if settings.user:

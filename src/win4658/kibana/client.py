@@ -5,13 +5,14 @@ dependency through elastic-transport) does it, with the same guarantees: certifi
 ``--insecure``, retries with exponential backoff on connection errors and 429/502/503/504 (imports with
 ``overwrite=true`` are idempotent), and credentials that never appear in argv, logs or errors.
 """
-import base64
 import json
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.util.retry import Retry
+
+from ..elasticsearch.client import Settings, authorization
 
 URL_VARIABLE = "WIN4658_KIBANA_URL"
 API_KEY_VARIABLE = "WIN4658_KIBANA_API_KEY"
@@ -35,19 +36,7 @@ class KibanaError(ValueError):
     """Settings that cannot work, or an answer Kibana refused or that is not Kibana's."""
 
 
-class KibanaSettings(NamedTuple):
-    url: str
-    api_key: Optional[str] = None
-    user: Optional[str] = None
-    password: Optional[str] = None
-    ca_certs: Optional[str] = None
-    verify: bool = True
-
-    def __repr__(self) -> str:  # never show a secret
-        return f"KibanaSettings(url={self.url!r}, user={self.user!r}, verify={self.verify})"
-
-
-def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, insecure: bool = False) -> KibanaSettings:
+def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, insecure: bool = False) -> Settings:
     url = environ.get(URL_VARIABLE)
     if not url:
         raise KibanaError(f"no Kibana URL: set {URL_VARIABLE} (e.g. https://kibana.example:5601)")
@@ -61,7 +50,7 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
     if parts.username or parts.password:
         raise KibanaError(f"{URL_VARIABLE} must not carry credentials: use {API_KEY_VARIABLE} or "
                           f"{USER_VARIABLE}/{PASSWORD_VARIABLE}")
-    settings = KibanaSettings(url.rstrip("/"), environ.get(API_KEY_VARIABLE) or None, environ.get(USER_VARIABLE) or None,
+    settings = Settings(url.rstrip("/"), environ.get(API_KEY_VARIABLE) or None, environ.get(USER_VARIABLE) or None,
                               environ.get(PASSWORD_VARIABLE) or None, ca_certs or environ.get(CA_CERTS_VARIABLE) or None,
                               not insecure)
     if settings.user and settings.password is None:
@@ -72,7 +61,7 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
 class Kibana:
     """Requests to one Kibana (optionally in one space)."""
 
-    def __init__(self, settings: KibanaSettings, space: Optional[str] = None, retries: int = 5,
+    def __init__(self, settings: Settings, space: Optional[str] = None, retries: int = 5,
                  backoff_factor: float = 1.0):
         self.base = settings.url + (f"/s/{quote(space, safe='')}" if space else "")
         verification: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE"}
@@ -83,11 +72,9 @@ class Kibana:
                       allowed_methods=None, raise_on_status=False)
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
         self._headers = {"kbn-xsrf": "true", "accept": "application/json"}
-        if settings.api_key:
-            self._headers["authorization"] = f"ApiKey {settings.api_key}"
-        elif settings.user:
-            token = base64.b64encode(f"{settings.user}:{settings.password}".encode("utf-8")).decode("ascii")
-            self._headers["authorization"] = f"Basic {token}"
+        header = authorization(settings)
+        if header:
+            self._headers["authorization"] = header
 
     def __repr__(self) -> str:
         return f"Kibana({self.base!r})"
