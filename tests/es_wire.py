@@ -160,7 +160,7 @@ class WireServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                if self.headers.get("content-type", "").startswith("application/x-ndjson"):
+                if "ndjson" in self.headers.get("content-type", ""):
                     body: Any = [json.loads(line) for line in raw.splitlines() if line.strip()]
                 else:
                     body = json.loads(raw) if raw else None

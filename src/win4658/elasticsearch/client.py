@@ -191,10 +191,14 @@ class Cluster:
                 self._answered = True
                 if meta.status not in RETRY_STATUSES or attempt == self.retries:
                     break
-            self.sleep(min(self.first_backoff * 2 ** attempt, MAX_BACKOFF))
+            self.sleep(self.backoff(attempt))
         if not 200 <= meta.status < 300:
             raise HTTP_EXCEPTIONS.get(meta.status, ApiError)(_error_message(meta.status, answer), meta, answer)
         return answer
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt + 1``."""
+        return min(self.first_backoff * 2 ** attempt, MAX_BACKOFF)
 
     @property
     def server(self) -> Server:

@@ -11,6 +11,7 @@ import json
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Union
 
+import orjson
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AuthorizationException, NotFoundError
 
@@ -71,17 +72,20 @@ class _Pending(NamedTuple):
     source: bytes  # the document's NDJSON line
 
 
-class _Target(NamedTuple):
-    index: str
-    pipeline_id: str
-    operations: List[str]  # ["index"], or ["create"] once the cluster said the index is a data stream
+class _Target:
+    """Where the documents go; ``operation`` becomes ``create`` once the cluster says the index is a data stream."""
+
+    def __init__(self, index: str, pipeline_id: str):
+        self.index = index
+        self.pipeline_id = pipeline_id
+        self.operation = "index"
 
 
 def ship(client: Cluster, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
          pipeline_id: str = PIPELINE_ID, chunk_size: int = CHUNK_SIZE) -> Iterator[Union[Indexed, RecordError]]:
     """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
     require_pipeline(client, pipeline_id)
-    target = _Target(index, pipeline_id, ["index"])
+    target = _Target(index, pipeline_id)
     recent: "OrderedDict[str, None]" = OrderedDict()
     batch: List[_Pending] = []
     for result in read_paths(paths, event_ids, summary.stats):
@@ -135,7 +139,7 @@ def _send(client: Cluster, batch: List[_Pending], target: _Target, summary: Ship
             if status in RETRY_STATUSES and attempt < client.retries:
                 rejected.append(document)
                 wait = True
-            elif _needs_create(item) and target.operations[0] == "index":
+            elif _needs_create(item) and target.operation == "index":
                 rejected.append(document)
             else:
                 yield _outcome(document, item, summary)
@@ -146,10 +150,10 @@ def _send(client: Cluster, batch: List[_Pending], target: _Target, summary: Ship
         if not rejected:
             return
         if any(_needs_create(item) for item in items):
-            target.operations[0] = "create"
+            target.operation = "create"
         pending = rejected
         if wait:
-            client.sleep(min(client.first_backoff * 2 ** attempt, 30.0))
+            client.sleep(client.backoff(attempt))
 
 
 def _needs_create(item: Any) -> bool:
@@ -158,8 +162,7 @@ def _needs_create(item: Any) -> bool:
 
 
 def _bulk(client: Cluster, batch: List[_Pending], target: _Target, summary: ShipSummary) -> List[Any]:
-    operation = target.operations[0]
-    body = b"".join(_ndjson({operation: {"_index": target.index, "_id": document.document_id}}) + document.source
+    body = b"".join(_ndjson({target.operation: {"_index": target.index, "_id": document.document_id}}) + document.source
                     for document in batch)
     try:
         answer = client.request("POST", f"/_bulk?pipeline={path_part(target.pipeline_id)}", body, ndjson=True)
@@ -197,7 +200,7 @@ def _error_text(error: Exception) -> str:
 
 
 def _ndjson(document: Dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def content_id(document: Dict[str, Any]) -> str:
