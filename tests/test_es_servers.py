@@ -120,6 +120,15 @@ def test_data_stream_install_keeps_the_users_policy_and_custom_template(name):
            ([custom] if name.startswith("elasticsearch-9") else None)
 
 
+def test_install_without_the_monitor_privilege_says_so():
+    with WireServer("elasticsearch-8.15.3") as wire:
+        wire.faults["/"] = [(403, {"error": {"type": "security_exception", "reason": "action [cluster:monitor/main] "
+                                             "is unauthorized"}, "status": 403})]
+        with pytest.raises(InstallError, match="add the cluster privilege monitor"):
+            install(_cluster(wire))
+        assert wire.store["pipeline"] == {}
+
+
 @pytest.mark.parametrize("name", ["elasticsearch-7.17.25", "opensearch-2.11.0"])
 def test_data_stream_install_is_refused_before_8(name):
     with WireServer(name) as wire:
@@ -326,3 +335,15 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("win4658 es: cannot reach Elasticsearch: TlsError: [SSL: CERTIFICATE_VERIFY_FAILED]")
     assert [headers["authorization"] for headers in wire.headers] == [f"ApiKey {SECRET}"] * 2
+
+
+def test_cli_install_reports_the_server_and_each_part():
+    with WireServer("elasticsearch-7.2.0") as wire:
+        first = run_cli("es", "install", "--url", wire.url)
+        again = run_cli("es", "install", "--url", wire.url)
+        refused = run_cli("es", "install", "--data-stream", "--url", wire.url)
+    assert (first.returncode, first.stdout) == (0, "server: Elasticsearch 7.2.0\npipeline win4658: created\n"
+                                                   "index template win4658: created\n")
+    assert again.stdout.splitlines()[1:] == ["pipeline win4658: unchanged", "index template win4658: unchanged"]
+    assert refused.returncode == 2 and refused.stderr.startswith(
+        "win4658 es: --data-stream needs Elasticsearch 8.0 or later with ILM; Elasticsearch 7.2.0 gets classic indices")

@@ -118,9 +118,9 @@ def run_install(args: argparse.Namespace) -> int:
     from ..elasticsearch.install import install
 
     client = _client(args)
+    outcomes = install(client, args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN], args.data_stream)
     print(f"server: {client.server}")
-    for outcome in install(client, args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN],
-                           args.data_stream):
+    for outcome in outcomes:
         print(f"{outcome.kind} {outcome.name}: {outcome.status}")
     return 0
 

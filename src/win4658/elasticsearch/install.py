@@ -37,7 +37,10 @@ class Installed(NamedTuple):
 
 def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str = TEMPLATE_NAME,
             index_patterns: Sequence[str] = (INDEX_PATTERN,), data_stream: bool = False) -> List[Installed]:
-    server = client.server
+    server = client.server_or_none()
+    if server is None:
+        raise InstallError("the credentials may not read the server's version (GET /), which decides the template's "
+                           "form: add the cluster privilege monitor")
     if data_stream and not server.data_streams:
         raise InstallError(f"--data-stream needs Elasticsearch 8.0 or later with ILM; {server} gets classic indices "
                            "(run install without --data-stream)")
