@@ -89,6 +89,8 @@ class WireServer:
             return 200, self.info
         if parts[:1] == ["_ingest"] and parts[1:2] == ["pipeline"]:
             if parts[-1] == "_simulate":
+                if len(parts) == 4 and parts[2] not in self.store["pipeline"]:
+                    return _error(404, "resource_not_found_exception", f"pipeline [{parts[2]}] is missing")
                 return 200, {"docs": [{"doc": {"_index": "_index", "_id": "_id", "_source": doc["_source"]}}
                                       for doc in body["docs"]]}
             return self._stored("pipeline", method, parts[2], body)

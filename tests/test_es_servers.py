@@ -347,3 +347,11 @@ def test_cli_install_reports_the_server_and_each_part():
     assert again.stdout.splitlines()[1:] == ["pipeline win4658: unchanged", "index template win4658: unchanged"]
     assert refused.returncode == 2 and refused.stderr.startswith(
         "win4658 es: --data-stream needs Elasticsearch 8.0 or later with ILM; Elasticsearch 7.2.0 gets classic indices")
+
+
+def test_refusals_name_the_error_type_and_reason():
+    with WireServer("opensearch-1.3.19") as wire:
+        result = run_cli("es", "simulate", "--pipeline", "absent", "--url", wire.url)
+    assert result.returncode == 2
+    assert result.stderr == ("win4658 es: Elasticsearch refused the request: HTTP 404 resource_not_found_exception: "
+                             "pipeline [absent] is missing\n")

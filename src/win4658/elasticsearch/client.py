@@ -216,9 +216,10 @@ class Cluster:
 
 
 def _error_message(status: int, answer: Any) -> str:
+    """'type: reason' of an Elasticsearch error answer (OpenSearch's too), or what else the answer holds."""
     error = answer.get("error") if isinstance(answer, dict) else answer
     if isinstance(error, dict):
-        return str(error.get("type") or error.get("reason") or status)
+        return ": ".join(str(error[key]) for key in ("type", "reason") if error.get(key)) or str(status)
     return str(error or status)
 
 
