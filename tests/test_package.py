@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from win4658 import __version__
-from win4658.elasticsearch.package import PACKAGE_DIR, security_rules
+from win4658.elasticsearch.package import PACKAGE_DIR, SHIPPER_FIELDS, security_rules
 from win4658.elasticsearch.pipeline import pipeline_body
 from win4658.elasticsearch.template import field_types
-from win4658.mapping import bundled
+from win4658.mapping import bundled, flatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, PACKAGE_DIR)
@@ -124,8 +124,24 @@ def test_fields_are_valid_unique_and_match_the_template(stream):
         assert ("object_type" in field) == (field["type"] == "object")
     names = [field["name"] for field in fields]
     assert len(names) == len(set(names))
-    declared = {field["name"]: field["type"] for field in fields if not field["name"].startswith("data_stream.")}
+    declared = {field["name"]: field["type"] for field in fields
+                if not field["name"].startswith("data_stream.") and field["name"] not in SHIPPER_FIELDS}
     assert declared == field_types(bundled("ecs"))  # every field the pipeline writes, with the template's type
+
+
+@pytest.mark.parametrize("stream", _data_streams())
+def test_every_field_of_the_expected_documents_is_declared(stream):
+    """What `elastic-package test pipeline` checks after comparing: no field of an output is undefined."""
+    declared = {field["name"] for field in _fields(stream)}
+    objects = {field["name"] for field in _fields(stream) if field["type"] == "object"}
+    folder = os.path.join(PACKAGE, f"data_stream/{stream}/_dev/test/pipeline")
+    undefined = set()
+    for name in os.listdir(folder):
+        if name.endswith("-expected.json"):
+            for document in _json(os.path.join(folder, name))["expected"]:
+                undefined.update(field for field in flatten(document) if field not in declared
+                                 and not any(field.startswith(parent + ".") for parent in objects))
+    assert undefined == set()
 
 
 @pytest.mark.parametrize("stream", _data_streams())

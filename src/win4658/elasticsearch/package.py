@@ -33,6 +33,18 @@ GOLDEN_DIR = os.path.join(REPOSITORY_ROOT, "ingest_pipelines", "tests")
 FLEET_DATA_VIEW = "logs-*"
 PACKAGE_DATA_VIEWS = {"win4658-events": FLEET_DATA_VIEW}
 EVENT_IDS = "4656,4658,4663,4690"
+# What Elastic Agent and Winlogbeat add to each event and the pipeline passes through, with ECS types: declared so
+# that `elastic-package test pipeline` finds every field of the expected documents defined.
+SHIPPER_FIELDS = {
+    "agent.ephemeral_id": "keyword", "agent.id": "keyword", "agent.name": "keyword", "agent.type": "keyword",
+    "agent.version": "keyword", "elastic_agent.id": "keyword", "elastic_agent.snapshot": "boolean",
+    "elastic_agent.version": "keyword", "event.created": "date", "event.dataset": "constant_keyword",
+    "event.module": "constant_keyword", "event.ingested": "date", "event.original": "keyword",
+    "host.architecture": "keyword", "host.hostname": "keyword", "host.id": "keyword", "host.ip": "ip",
+    "host.mac": "keyword", "host.os.build": "keyword", "host.os.family": "keyword", "host.os.kernel": "keyword",
+    "host.os.name": "keyword", "host.os.platform": "keyword", "host.os.type": "keyword", "host.os.version": "keyword",
+    "input.type": "keyword", "log.level": "keyword", "message": "match_only_text", "winlog.api": "keyword",
+}
 
 
 def _yaml(document: Any) -> str:
@@ -104,7 +116,8 @@ def _field(name: str, index_type: str, description: str) -> Dict[str, Any]:
 
 
 def field_files() -> Dict[str, List[Dict[str, Any]]]:
-    """fields/*.yml: base fields of a data stream, the ECS fields and the winlog.* fields the pipeline writes."""
+    """fields/*.yml: base fields of a data stream, the ECS and winlog.* fields the pipeline writes, and the fields
+    the shipper adds."""
     mapping = bundled("ecs")
     sources = {rule.target: ".".join(part for part in rule.source if part) for rule in mapping.rules}
     failure = {options["field"] for processor in ON_FAILURE for options in processor.values()}
@@ -126,7 +139,9 @@ def field_files() -> Dict[str, List[Dict[str, Any]]]:
         {"name": "data_stream.namespace", "type": "constant_keyword", "description": "Data stream namespace."},
         {"name": "@timestamp", "type": "date", "description": "When the event was logged (System.TimeCreated)."},
     ]
-    return {"base-fields.yml": base, "ecs.yml": ecs, "winlog.yml": winlog}
+    shipper = [_field(name, index_type, "Set by Elastic Agent or Winlogbeat; the pipeline keeps it.")
+               for name, index_type in SHIPPER_FIELDS.items()]
+    return {"base-fields.yml": base, "ecs.yml": ecs, "winlog.yml": winlog, "agent.yml": shipper}
 
 
 def security_rules() -> Dict[str, Dict[str, Any]]:
