@@ -11,7 +11,7 @@ Credentials are read from environment variables only (never argv) and never appe
 import base64
 import json
 import time
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError

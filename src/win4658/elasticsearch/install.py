@@ -2,8 +2,8 @@
 
 The template is adapted to the server (GET /): the composable `_index_template` where it exists (Elasticsearch 7.8+,
 OpenSearch), the legacy `_template` otherwise, `text` for `match_only_text` where that type is missing. With
-``data_stream`` (Elasticsearch 8.0+) the template creates data streams with an ILM policy (named as the template) and a `@custom` component
-template; both belong to the user once created and are never overwritten.
+``data_stream`` (Elasticsearch 8.0+) the template creates data streams with an ILM policy (named as the template)
+and a `@custom` component template; both belong to the user once created and are never overwritten.
 """
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 

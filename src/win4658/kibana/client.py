@@ -51,8 +51,8 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
         raise KibanaError(f"{URL_VARIABLE} must not carry credentials: use {API_KEY_VARIABLE} or "
                           f"{USER_VARIABLE}/{PASSWORD_VARIABLE}")
     settings = Settings(url.rstrip("/"), environ.get(API_KEY_VARIABLE) or None, environ.get(USER_VARIABLE) or None,
-                              environ.get(PASSWORD_VARIABLE) or None, ca_certs or environ.get(CA_CERTS_VARIABLE) or None,
-                              not insecure)
+                        environ.get(PASSWORD_VARIABLE) or None, ca_certs or environ.get(CA_CERTS_VARIABLE) or None,
+                        not insecure)
     if settings.user and settings.password is None:
         raise KibanaError(f"{USER_VARIABLE} is set but no password: set {PASSWORD_VARIABLE}")
     return settings
@@ -68,8 +68,8 @@ class Kibana:
         if settings.ca_certs:
             verification["ca_certs"] = settings.ca_certs
         # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second
-        retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor, status_forcelist=RETRY_STATUSES,
-                      allowed_methods=None, raise_on_status=False)
+        retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor,
+                       status_forcelist=RETRY_STATUSES, allowed_methods=None, raise_on_status=False)
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
         self._headers = {"kbn-xsrf": "true", "accept": "application/json"}
         header = authorization(settings)
@@ -109,5 +109,6 @@ class Kibana:
                               f"(HTTP {response.status})") from None
         if not 200 <= response.status < 300:
             message = answer.get("message") if isinstance(answer, dict) else None
-            raise KibanaError(f"Kibana refused {method} {path.split('?')[0]}: HTTP {response.status} {message or ''}".rstrip())
+            refused = f"Kibana refused {method} {path.split('?')[0]}: HTTP {response.status} {message or ''}"
+            raise KibanaError(refused.rstrip())
         return answer
