@@ -6,6 +6,7 @@ dependency through elastic-transport) does it, with the same guarantees: certifi
 ``overwrite=true`` are idempotent), and credentials that never appear in argv, logs or errors.
 """
 import json
+import warnings
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import quote, urlsplit
 
@@ -70,6 +71,7 @@ class Kibana:
         # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second
         retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor,
                        status_forcelist=RETRY_STATUSES, allowed_methods=None, raise_on_status=False)
+        self.verify = settings.verify
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
         self._headers = {"kbn-xsrf": "true", "accept": "application/json"}
         header = authorization(settings)
@@ -95,7 +97,10 @@ class Kibana:
 
     def _send(self, method: str, path: str, data: Optional[bytes], headers: Dict[str, str]) -> Any:
         try:
-            return self.pool.request(method, self.base + path, body=data, headers=headers)
+            with warnings.catch_warnings():
+                if not self.verify:  # asked for with --insecure: no warning on every request
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                return self.pool.request(method, self.base + path, body=data, headers=headers)
         except urllib3.exceptions.HTTPError as error:
             reason = getattr(error, "reason", None) or error
             raise KibanaError(f"cannot reach Kibana at {self.base}: {type(reason).__name__}: {reason}") from None
