@@ -132,24 +132,29 @@ def test_winlogbeat_documents_round_trip_to_the_same_ecs(corpus_events):
     assert different == []
 
 
-def test_ship_actions_carry_content_ids_and_origins(tmp_path):
-    from collections import defaultdict, deque
-
-    from win4658.elasticsearch.ship import ShipSummary, _actions
+def test_ship_sends_content_ids_and_reports_origins(tmp_path):
+    from es_wire import WireServer
+    from win4658.elasticsearch.client import connect, settings_from
+    from win4658.elasticsearch.ship import ShipSummary, ship
     from win4658.readers import read_paths
 
     sample = os.path.join(ROOT, "tests", "fixtures", "seed_sample.xml")
     (tmp_path / "README.txt").write_text("not events\n")
     shutil.copy(sample, tmp_path / "sample.xml")
-    summary, in_flight, errors = ShipSummary(), defaultdict(deque), deque()
-    actions = list(_actions([str(tmp_path)], "win4658-events", frozenset({4658}), summary, in_flight, errors))
     document = to_winlogbeat(next(read_paths([sample])))
-    assert actions == [{"_op_type": "index", "_index": "win4658-events", "_id": content_id(document), "_source": document}]
-    assert [str(origin) for origin in in_flight[content_id(document)]] == [f"{tmp_path / 'sample.xml'}: record 1 (byte offset 2)"]
-    assert [error.reason for error in errors] == ["not an event file"]
-    assert (summary.stats.records, summary.converted, summary.failed) == (1, 1, False)
-    (tmp_path / "broken.json").write_text('{"winlog": {"event_id": 4658}\n')
-    summary = ShipSummary()
-    list(_actions([str(tmp_path)], "win4658-events", frozenset({4658}), summary, defaultdict(deque), deque()))
-    assert summary.skipped["malformed"] == 1 and summary.failed
-    assert summary.lines()[-1] == "indexed: 0, failed: 0"
+    with WireServer("elasticsearch-8.15.3") as wire:
+        wire.store["pipeline"]["win4658"] = {"processors": []}
+        cluster = connect(settings_from({}, url=wire.url))
+        summary = ShipSummary()
+        outcomes = list(ship(cluster, [str(tmp_path)], "win4658-events", frozenset({4658}), summary))
+        assert wire.requests[-1] == ("POST", "/_bulk?pipeline=win4658",
+                                     [{"index": {"_index": "win4658-events", "_id": content_id(document)}}, document])
+        (tmp_path / "broken.json").write_text('{"winlog": {"event_id": 4658}\n')
+        broken = ShipSummary()
+        list(ship(cluster, [str(tmp_path)], "win4658-events", frozenset({4658}), broken))
+    assert [error.reason for error in outcomes if not hasattr(error, "ok")] == ["not an event file"]
+    assert [str(outcome.origin) for outcome in outcomes if hasattr(outcome, "ok")] == \
+           [f"{tmp_path / 'sample.xml'}: record 1 (byte offset 2)"]
+    assert (summary.stats.records, summary.converted, summary.indexed, summary.failed) == (1, 1, 1, False)
+    assert broken.skipped["malformed"] == 1 and broken.failed
+    assert broken.lines()[-1] == "indexed: 1, failed: 0, duplicates: 0"

@@ -19,7 +19,7 @@ from win4658.splunk.package import addon_files, build_package
 KIBANA_RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
 
 
-BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon")  # src/win4658/{mappings,addon} link here
+BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon", "dashboards")  # src/win4658/<these> link here
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ def test_the_wheel_holds_every_file_of_the_addon_and_the_package_data(wheel):
     addon = {f"win4658/addon/{relative}" for relative, _ in addon_files(os.path.join(ROOT, "addon"))}
     assert addon - names == set()
     data = {"win4658/detections/bundle.json", "win4658/mappings/ecs.yml", "win4658/mappings/cim.yml",
-            "win4658/examples/hunt_examples.xml", "win4658/examples/4658_sample_documentation.xml"}
+            "win4658/examples/hunt_examples.xml", "win4658/examples/4658_sample_documentation.xml",
+            "win4658/dashboards/win4658.yml", "win4658/dashboards/generated/kibana_dashboards.ndjson"}
     assert data - names == set()
 
 

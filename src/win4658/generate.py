@@ -11,7 +11,10 @@ import importlib
 import os
 from typing import Dict, List
 
-GENERATORS: List[str] = ["win4658.elasticsearch.artifacts", "win4658.splunk.knowledge", "win4658.splunk.app", "win4658.detections.publish", "win4658.splunk.dashboards", "win4658.volume"]  # e.g. "win4658.pipeline", "win4658.splunk.knowledge", "win4658.detections.publish"
+GENERATORS: List[str] = [
+    "win4658.elasticsearch.artifacts", "win4658.splunk.knowledge", "win4658.splunk.app", "win4658.detections.publish",
+    "win4658.splunk.dashboards", "win4658.volume", "win4658.kibana.dashboards", "win4658.elasticsearch.package",
+]
 MACROS_CONF = "addon/default/macros.conf"
 TRANSFORMS_CONF = "addon/default/transforms.conf"
 MACROS_HEADER = (

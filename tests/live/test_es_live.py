@@ -18,7 +18,7 @@ from elasticsearch import NotFoundError  # noqa: E402
 
 from win4658.elasticsearch.client import connect, request, settings_from  # noqa: E402
 from win4658.elasticsearch.hunt import hunt, load_rules  # noqa: E402
-from win4658.elasticsearch.install import install  # noqa: E402
+from win4658.elasticsearch.install import install, uninstall  # noqa: E402
 from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
 from win4658.elasticsearch.ship import ShipError, ShipSummary, ship  # noqa: E402
 from win4658.elasticsearch.simulate import check_golden, golden_cases, simulate_documents, simulate_events  # noqa: E402,E501
@@ -41,11 +41,11 @@ def _load(path):
 def client():
     es = connect(settings_from(os.environ))
     yield es
-    for path in (f"/{INDEX}", f"/_index_template/{NAME}", f"/_ingest/pipeline/{NAME}"):
-        try:
-            request(es, "DELETE", path)
-        except NotFoundError:
-            pass
+    try:
+        request(es, "DELETE", f"/{INDEX}")
+    except NotFoundError:
+        pass
+    uninstall(es, NAME, NAME)  # the legacy _template before Elasticsearch 7.8
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +53,6 @@ def installed(client):
     first = install(client, NAME, NAME, [f"{NAME}-*"])
     second = install(client, NAME, NAME, [f"{NAME}-*"])
     return first, second
-
-
-def _server_version(client):
-    return tuple(int(part) for part in request(client, "GET", "/")["version"]["number"].split("-")[0].split(".")[:2])
 
 
 def test_install_creates_then_leaves_unchanged(installed):
@@ -128,14 +124,17 @@ def test_hunt_runs_each_rule_type_against_the_shipped_event(client, shipped, tmp
         {"rule_id": "live-none", "name": "no match", "type": "query", "language": "kuery", "index": [INDEX],
          "query": "process.name : notepad.exe"},
     ]
-    if _server_version(client) >= (8, 11):
+    if client.server.esql:
         rules.append({"rule_id": "live-esql", "name": "esql", "type": "esql", "language": "esql",
                       "query": f'FROM {INDEX} | WHERE event.code == "4658" | KEEP process.name', "index": [INDEX]})
     path = tmp_path / "rules.ndjson"
     path.write_text("".join(json.dumps(rule) + "\n" for rule in rules))
     results = {result.rule["rule_id"]: result for result in hunt(client, load_rules(str(path)))}
-    assert {rule_id: (result.error, result.hits) for rule_id, result in results.items()} == \
-           {rule["rule_id"]: (None, 0 if rule["rule_id"] == "live-none" else 1) for rule in rules}
+    expected = {rule["rule_id"]: (None, 0 if rule["rule_id"] == "live-none" else 1) for rule in rules}
+    if not client.server.eql:  # Elasticsearch before 7.10, OSS builds, OpenSearch
+        expected["live-eql"] = (f"this rule cannot run on {client.server}: EQL needs Elasticsearch 7.10 or later "
+                                "(default distribution)", 0)
+    assert {rule_id: (result.error, result.hits) for rule_id, result in results.items()} == expected
     assert results["live-threshold"].samples == [{"key": {"host.name": "DC01.contoso.local"}, "count": 1}]
     if "live-esql" in results:
         assert results["live-esql"].samples == [{"process.name": "explorer.exe"}]
@@ -146,13 +145,42 @@ def test_generated_kibana_rules_run_without_error(client, shipped):
     if not os.path.exists(rules_path):
         pytest.skip("detections/generated/kibana_rules.ndjson is not generated yet")
     rules = load_rules(rules_path)
-    if _server_version(client) < (8, 11):
-        rules = [rule for rule in rules if rule["type"] != "esql"]
+    runnable = {"eql": client.server.eql, "esql": client.server.esql}
     errors = {result.rule["rule_id"]: result.error for result in hunt(client, rules, [INDEX]) if result.error}
-    assert errors == {}
+    assert set(errors) == {rule["rule_id"] for rule in rules if not runnable.get(rule["type"], True)}
+    assert all(f"cannot run on {client.server}" in error for error in errors.values())
 
 
 def test_ship_refuses_a_missing_pipeline_before_sending_anything(client):
     with pytest.raises(ShipError, match="not installed"):
         list(ship(client, [SAMPLE], f"{NAME}-never", frozenset({4658}), ShipSummary(), f"{NAME}-absent"))
     assert request(client, "GET", f"/_cat/indices/{NAME}-never*?format=json") == []
+
+
+def test_data_stream_install_and_ship(client):
+    """Elasticsearch 8.0+: the template makes data streams; shipping twice leaves one document (409 on the second
+    `create`); the policy and the @custom template are created once and kept."""
+    if not client.server.data_streams:
+        pytest.skip(f"{client.server} has no data streams with ILM: --data-stream needs Elasticsearch 8.0+")
+    name = f"{NAME}-ds"
+    first = install(client, name, name, [f"{name}-*"], data_stream=True)
+    stream = f"{name}-events"
+    try:
+        second = install(client, name, name, [f"{name}-*"], data_stream=True)
+        assert [item.status for item in first] == ["created"] * len(first)
+        assert [item.status for item in second] == ["unchanged"] + ["kept"] * (len(first) - 2) + ["unchanged"]
+        for _ in range(2):
+            summary = ShipSummary()
+            assert [result.ok for result in ship(client, [SAMPLE], stream, frozenset({4658}), summary, name)] == [True]
+            assert (summary.indexed, summary.index_failed) == (1, 0)
+        request(client, "POST", f"/{stream}/_refresh")
+        streams = request(client, "GET", f"/_data_stream/{stream}")["data_streams"]
+        assert [(item["name"], item["template"], item.get("ilm_policy")) for item in streams] == [(stream, name, name)]
+        assert request(client, "POST", f"/{stream}/_count")["count"] == 1
+    finally:
+        for path in (f"/_data_stream/{stream}", f"/_index_template/{name}", f"/_component_template/{name}@custom",
+                     f"/_ilm/policy/{name}", f"/_ingest/pipeline/{name}"):
+            try:
+                request(client, "DELETE", path)
+            except NotFoundError:
+                pass

@@ -7,7 +7,7 @@ from typing import List, Optional
 from .. import __version__
 
 # Each module has register(subparsers), which adds its subcommand and sets `func`.
-SUBCOMMANDS = ["convert", "generate", "hunt", "es", "splunk"]
+SUBCOMMANDS = ["convert", "generate", "hunt", "es", "kibana", "splunk"]
 
 
 def build_parser() -> argparse.ArgumentParser:

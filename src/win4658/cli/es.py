@@ -50,6 +50,10 @@ def _install_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", default=TEMPLATE_NAME, help=f"index template name (default: {TEMPLATE_NAME})")
     parser.add_argument("--index-pattern", action="append", dest="index_patterns", metavar="PATTERN",
                         help=f"index pattern of the template, repeatable (default: {INDEX_PATTERN})")
+    parser.add_argument("--data-stream", action="store_true",
+                        help="Elasticsearch 8.0+: the template creates data streams, with the ILM policy TEMPLATE and "
+                             "the component template TEMPLATE@custom for your changes (both created once, never "
+                             "overwritten)")
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
@@ -84,13 +88,14 @@ def _guarded(func):
     def run(args: argparse.Namespace) -> int:
         from elasticsearch import ApiError, TransportError
 
-        from ..elasticsearch.client import SettingsError
+        from ..elasticsearch.client import ServerAnswerError, SettingsError
         from ..elasticsearch.hunt import HuntError
+        from ..elasticsearch.install import InstallError
         from ..elasticsearch.ship import ShipError
 
         try:
             return func(args)
-        except (SettingsError, HuntError, ShipError) as error:
+        except (SettingsError, HuntError, ShipError, InstallError, ServerAnswerError) as error:
             print(f"win4658 es: {error}", file=sys.stderr)
         except ApiError as error:
             print(f"win4658 es: Elasticsearch refused the request: HTTP {error.status_code} {error.message}", file=sys.stderr)
@@ -112,7 +117,10 @@ def _client(args: argparse.Namespace):
 def run_install(args: argparse.Namespace) -> int:
     from ..elasticsearch.install import install
 
-    for outcome in install(_client(args), args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN]):
+    client = _client(args)
+    outcomes = install(client, args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN], args.data_stream)
+    print(f"server: {client.server}")
+    for outcome in outcomes:
         print(f"{outcome.kind} {outcome.name}: {outcome.status}")
     return 0
 
@@ -156,15 +164,21 @@ def _simulate_goldens(args: argparse.Namespace, pipeline_id, pipeline) -> int:
 
 
 def run_ship(args: argparse.Namespace) -> int:
-    from ..elasticsearch.ship import ShipSummary, ship
+    from ..elasticsearch.ship import ShipAborted, ShipSummary, ship
 
     summary = ShipSummary()
     progress = Progress("indexed")
-    for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
-        if isinstance(outcome, RecordError) or not outcome.ok:
-            progress.error(outcome)
-        else:
-            progress.tick()
+    try:
+        for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
+            if isinstance(outcome, RecordError) or not outcome.ok:
+                progress.error(outcome)
+            else:
+                progress.tick()
+    except ShipAborted as error:
+        progress.close()
+        print(f"win4658 es: {error}", file=sys.stderr)
+        print_lines(summary.lines())
+        return 2
     progress.close()
     print_lines(summary.lines())
     return 1 if summary.failed else 0

@@ -1,12 +1,22 @@
-"""Connecting to Elasticsearch with the official client: URL, credentials from the environment, TLS verified.
+"""Connecting to Elasticsearch or OpenSearch: URL, credentials from the environment, TLS verified, retries.
+
+Requests go through `elastic-transport` directly (the HTTP layer of the official clients), not through the 8.x
+`elasticsearch` client: that client refuses any server that does not answer with `X-Elastic-Product: Elasticsearch`
+(Elasticsearch before 7.14, OpenSearch) and asks for `compatible-with=8` media types that 7.x rejects. The bodies we
+send are plain JSON, which every server line understands. Errors are raised as the `elasticsearch` package's
+ApiError subclasses (NotFoundError for 404 …), so callers catch one family whatever the server.
 
 Credentials are read from environment variables only (never argv) and never appear in an error message.
-The 8.x client talks to Elasticsearch 8.x and 9.x (REST compatibility mode v8).
 """
-from typing import Mapping, NamedTuple, Optional
+import base64
+import json
+import time
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
-from elasticsearch import Elasticsearch
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, NodeConfig, SerializationError, TlsError, Transport
+from elasticsearch.exceptions import HTTP_EXCEPTIONS, ApiError, AuthorizationException
 
 URL_VARIABLE = "WIN4658_ES_URL"
 API_KEY_VARIABLE = "WIN4658_ES_API_KEY"
@@ -15,6 +25,10 @@ PASSWORD_VARIABLE = "WIN4658_ES_PASSWORD"
 CA_CERTS_VARIABLE = "WIN4658_ES_CA_CERTS"
 RETRY_STATUSES = (429, 502, 503, 504)
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+NDJSON_HEADERS = {"content-type": "application/x-ndjson", "accept": "application/json"}
+RETRIES = 5  # after the first attempt: waits of 1, 2, 4, 8, 16 s
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 30.0
 
 
 class SettingsError(ValueError):
@@ -22,6 +36,8 @@ class SettingsError(ValueError):
 
 
 class Settings(NamedTuple):
+    """Where a server is and how to log in to it (Elasticsearch here, Kibana in win4658.kibana.client)."""
+
     url: str
     api_key: Optional[str] = None
     user: Optional[str] = None
@@ -39,12 +55,8 @@ def settings_from(environ: Mapping[str, str], url: Optional[str] = None, ca_cert
     url = url or environ.get(URL_VARIABLE)
     if not url:
         raise SettingsError(f"no Elasticsearch URL: pass --url or set {URL_VARIABLE}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError("the Elasticsearch URL must be http(s)://host[:port]")
-    if parts.username or parts.password:
-        raise SettingsError(f"the Elasticsearch URL must not carry credentials: use {API_KEY_VARIABLE} "
-                              f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+    for node_url in url.split(","):
+        _check_url(node_url.strip())
     return Settings(
         url=url,
         api_key=environ.get(API_KEY_VARIABLE) or None,
@@ -55,31 +67,193 @@ def settings_from(environ: Mapping[str, str], url: Optional[str] = None, ca_cert
     )
 
 
-def connect(settings: Settings) -> Elasticsearch:
-    options = {
-        "request_timeout": 60,
-        "max_retries": 3,
-        "retry_on_status": RETRY_STATUSES,
-        "retry_on_timeout": True,
-        "verify_certs": settings.verify,
-    }
+def _check_url(url: str) -> Tuple[str, str, int, str]:
+    """(scheme, host, port, path prefix) of a node URL, or a SettingsError that says what is wrong with it."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:  # an unclosed [ of an IPv6 address, a port that is not a number
+        raise SettingsError(f"the Elasticsearch URL {_without_credentials(url)!r} cannot be read: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError("the Elasticsearch URL must be http(s)://host[:port]")
+    if parts.username or parts.password:
+        raise SettingsError(f"the Elasticsearch URL must not carry credentials: use {API_KEY_VARIABLE} "
+                            f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+    default_port = 443 if parts.scheme == "https" else 9200
+    return parts.scheme, parts.hostname, port or default_port, parts.path.rstrip("/")
+
+
+def _without_credentials(url: str) -> str:
+    return url.rsplit("@", 1)[-1] if "@" in url else url
+
+
+class Server(NamedTuple):
+    """What GET / says about the server, and the features this project uses that depend on it."""
+
+    distribution: str  # "elasticsearch" or "opensearch"
+    version: Tuple[int, int, int]
+    flavor: str = "default"  # Elasticsearch's build_flavor: "default", "oss" (7.x Apache-licensed builds), "serverless"
+
+    @property
+    def elasticsearch(self) -> bool:
+        return self.distribution == "elasticsearch"
+
+    def at_least(self, major: int, minor: int = 0) -> bool:
+        return self.elasticsearch and self.version[:2] >= (major, minor)
+
+    @property
+    def composable_templates(self) -> bool:
+        return self.at_least(7, 8) or not self.elasticsearch
+
+    @property
+    def match_only_text(self) -> bool:
+        return self.at_least(7, 14)
+
+    @property
+    def eql(self) -> bool:
+        return self.at_least(7, 10) and self.flavor != "oss"
+
+    @property
+    def esql(self) -> bool:
+        return self.at_least(8, 11)
+
+    @property
+    def data_streams(self) -> bool:
+        """Data streams with an ILM policy: Elasticsearch 8.0+ (serverless has no ILM)."""
+        return self.at_least(8, 0) and self.flavor != "serverless"
+
+    @property
+    def ignore_missing_component_templates(self) -> bool:
+        return self.at_least(8, 7)
+
+    def __str__(self) -> str:
+        name = "Elasticsearch" if self.elasticsearch else "OpenSearch"
+        oss = " (OSS build)" if self.flavor == "oss" else ""
+        return f"{name} {'.'.join(map(str, self.version))}{oss}"
+
+
+def server_from(info: Any) -> Server:
+    """The Server of a GET / answer (Elasticsearch 7.0+ and OpenSearch; `version.distribution` names OpenSearch)."""
+    version = info.get("version") if isinstance(info, dict) else None
+    number = version.get("number") if isinstance(version, dict) else None
+    if not isinstance(number, str):
+        raise ServerAnswerError("GET /", "version.number")
+    try:
+        parts = tuple(int(part) for part in number.split("-")[0].split(".")[:3])
+    except ValueError:
+        raise ServerAnswerError("GET /", f"version.number {number!r}") from None
+    distribution = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+    return Server(distribution, (parts + (0, 0))[:3], version.get("build_flavor") or "default")
+
+
+class ServerAnswerError(ValueError):
+    """The server answered 2xx with a body that lacks what the API always returns."""
+
+    def __init__(self, request: str, missing: str):
+        super().__init__(f"the server's answer to {request} has no {missing}: is this Elasticsearch or OpenSearch?")
+
+
+class Cluster:
+    """Requests to one cluster through elastic-transport, each retried with exponential backoff on connection
+    errors and on 429/502/503/504 (every request this project sends is idempotent: PUT, searches, and bulk
+    indexing under content ids). A cluster that has never answered gets one retry: a wrong URL or a stopped
+    cluster is reported within seconds, a cluster that goes away during a run gets the whole backoff."""
+
+    def __init__(self, transport: Transport, auth_header: Optional[str] = None, retries: int = RETRIES,
+                 first_backoff: float = FIRST_BACKOFF, sleep: Callable[[float], None] = time.sleep):
+        self.transport = transport
+        self._auth_header = auth_header
+        self.retries = retries
+        self.first_backoff = first_backoff
+        self.sleep = sleep
+        self._server: Optional[Server] = None
+        self._answered = False  # until the cluster has answered once, a connection error is retried only once
+
+    def __repr__(self) -> str:  # never show the authorization header
+        return f"Cluster({[node.base_url for node in self.transport.node_pool.all()]})"
+
+    def request(self, method: str, path: str, body: Any = None, ndjson: bool = False) -> Any:
+        headers = dict(NDJSON_HEADERS if ndjson else JSON_HEADERS)
+        if self._auth_header:
+            headers["authorization"] = self._auth_header
+        payload = body if ndjson or body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        for attempt in range(self.retries + 1):
+            try:
+                meta, answer = self.transport.perform_request(method, path, headers=headers, body=payload)
+            except TlsError:
+                raise  # a certificate that does not verify will not verify on the next attempt
+            except (TransportConnectionError, ConnectionTimeout):
+                if attempt == self.retries or (attempt >= 1 and not self._answered):
+                    raise
+            except SerializationError:
+                raise ServerAnswerError(f"{method} {path}", "JSON body") from None
+            else:
+                self._answered = True
+                if meta.status not in RETRY_STATUSES or attempt == self.retries:
+                    break
+            self.sleep(self.backoff(attempt))
+        if not 200 <= meta.status < 300:
+            raise HTTP_EXCEPTIONS.get(meta.status, ApiError)(_error_message(meta.status, answer), meta, answer)
+        return answer
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt + 1``."""
+        return min(self.first_backoff * 2 ** attempt, MAX_BACKOFF)
+
+    @property
+    def server(self) -> Server:
+        """The server's distribution and version (GET /, asked once)."""
+        if self._server is None:
+            self._server = server_from(self.request("GET", "/"))
+        return self._server
+
+    def server_or_none(self) -> Optional[Server]:
+        """The server, or None when the credentials may not read GET / (the cluster `monitor` privilege)."""
+        try:
+            return self.server
+        except AuthorizationException:
+            return None
+
+
+def _error_message(status: int, answer: Any) -> str:
+    """'type: reason' of an Elasticsearch error answer (OpenSearch's too), or what else the answer holds."""
+    error = answer.get("error") if isinstance(answer, dict) else answer
+    if isinstance(error, dict):
+        return ": ".join(str(error[key]) for key in ("type", "reason") if error.get(key)) or str(status)
+    return str(error or status)
+
+
+def connect(settings: Settings, **options: Any) -> Cluster:
+    """A Cluster for the settings; ``options`` (retries, first_backoff, sleep) tune the retries."""
+    verify = {"verify_certs": settings.verify}
     if settings.ca_certs:
-        options["ca_certs"] = settings.ca_certs
+        verify["ca_certs"] = settings.ca_certs
     if not settings.verify:
-        options["ssl_show_warn"] = False
+        verify["ssl_show_warn"] = False
+    nodes: List[NodeConfig] = []
+    for node_url in settings.url.split(","):
+        scheme, host, port, prefix = _check_url(node_url.strip())
+        node_verify = verify if scheme == "https" else {}
+        nodes.append(NodeConfig(scheme, host, port, path_prefix=prefix, request_timeout=60, **node_verify))
+    transport = Transport(nodes, max_retries=0, retry_on_status=(), retry_on_timeout=False)
+    return Cluster(transport, authorization(settings), **options)
+
+
+def authorization(settings: Settings) -> Optional[str]:
+    """The Authorization header value of the settings' API key or user and password (None without either)."""
     if settings.api_key:
-        options["api_key"] = settings.api_key
-    elif settings.user:
+        return f"ApiKey {settings.api_key}"
+    if settings.user:
         if settings.password is None:
             raise SettingsError(f"{USER_VARIABLE} is set but no password: set {PASSWORD_VARIABLE}")
-        options["basic_auth"] = (settings.user, settings.password)
-    return Elasticsearch(settings.url, **options)
+        token = base64.b64encode(f"{settings.user}:{settings.password}".encode("utf-8")).decode("ascii")
+        return f"Basic {token}"
+    return None
 
 
-def request(client: Elasticsearch, method: str, path: str, body: Optional[dict] = None) -> dict:
+def request(client: Cluster, method: str, path: str, body: Optional[dict] = None) -> Any:
     """A raw REST call with a JSON body (pipeline and template bodies are sent exactly as committed)."""
-    response = client.perform_request(method, path, headers=JSON_HEADERS, body=body)
-    return response.body
+    return client.request(method, path, body)
 
 
 def path_part(name: str) -> str:

@@ -9,11 +9,11 @@ import re
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
 from urllib.parse import quote
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError
 
 from ..detections.definitions import load_bundle
 from ..detections.kibana import rules_ndjson
-from .client import request
+from .client import Cluster, Server, ServerAnswerError, request
 from .simulate import error_text
 
 RULE_TYPES = ("eql", "query", "esql", "threshold")
@@ -60,18 +60,38 @@ def _read_rules(path: str) -> str:
         raise HuntError(f"cannot read the Kibana rules {path}: {error.strerror}") from None
 
 
-def hunt(client: Elasticsearch, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None,
+def hunt(client: Cluster, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None,
          max_samples: int = 10) -> Iterator[HuntResult]:
     """Run each rule, against its own index patterns or ``index``; a rule the cluster refuses yields its error
     (an unreachable cluster raises: no rule could run)."""
+    server = client.server_or_none()
     for rule in rules:
         indices = list(index or rule.get("index") or ["*"])
+        missing = _missing_feature(server, rule["type"])
+        if missing:
+            yield HuntResult(rule, 0, [], missing)
+            continue
         try:
             hits, samples = _RUNNERS[rule["type"]](client, rule, indices, max_samples)
-        except (ApiError, HuntError) as error:
+        except (ApiError, HuntError, ServerAnswerError) as error:
             yield HuntResult(rule, 0, [], _api_error_text(error))
             continue
+        except (KeyError, TypeError, AttributeError):
+            yield HuntResult(rule, 0, [], f"the server's answer to the {rule['type']} search is not the one the "
+                                          "API documents")
+            continue
         yield HuntResult(rule, hits, samples)
+
+
+def _missing_feature(server: Optional[Server], rule_type: str) -> Optional[str]:
+    """Why this server cannot run a rule of that type (None when it can, or when the version is unknown)."""
+    if server is None:
+        return None
+    if rule_type == "eql" and not server.eql:
+        return f"this rule cannot run on {server}: EQL needs Elasticsearch 7.10 or later (default distribution)"
+    if rule_type == "esql" and not server.esql:
+        return f"this rule cannot run on {server}: ES|QL needs Elasticsearch 8.11 or later"
+    return None
 
 
 def _api_error_text(error: Exception) -> str:
@@ -85,7 +105,7 @@ def _index_path(indices: List[str]) -> str:
     return quote(",".join(indices), safe=",*")
 
 
-def _run_eql(client: Elasticsearch, rule: dict, indices: List[str], max_samples: int):
+def _run_eql(client: Cluster, rule: dict, indices: List[str], max_samples: int):
     body = {"query": rule["query"], "size": 10000}
     hits = request(client, "POST", f"/{_index_path(indices)}/_eql/search", body)["hits"]
     found = hits.get("sequences") or hits.get("events") or []
@@ -107,14 +127,14 @@ def _search_query(rule: dict) -> Dict[str, Any]:
     return {"bool": {"filter": must, "must_not": must_not}}
 
 
-def _run_query(client: Elasticsearch, rule: dict, indices: List[str], max_samples: int):
+def _run_query(client: Cluster, rule: dict, indices: List[str], max_samples: int):
     body = {"query": _search_query(rule), "size": max_samples, "track_total_hits": True,
             "sort": [{"@timestamp": {"order": "asc", "unmapped_type": "date"}}]}
     hits = request(client, "POST", f"/{_index_path(indices)}/_search", body)["hits"]
     return hits["total"]["value"], [hit["_source"] for hit in hits["hits"]]
 
 
-def _run_threshold(client: Elasticsearch, rule: dict, indices: List[str], max_samples: int):
+def _run_threshold(client: Cluster, rule: dict, indices: List[str], max_samples: int):
     threshold = rule["threshold"]
     fields = [threshold["field"]] if isinstance(threshold["field"], str) else list(threshold["field"])
     if not fields:
@@ -135,7 +155,7 @@ def _run_threshold(client: Elasticsearch, rule: dict, indices: List[str], max_sa
     return len(matched), matched[:max_samples]
 
 
-def _run_esql(client: Elasticsearch, rule: dict, indices: List[str], max_samples: int):
+def _run_esql(client: Cluster, rule: dict, indices: List[str], max_samples: int):
     query = rule["query"]
     if indices != list(rule.get("index") or ["*"]):
         query = re.sub(r"^\s*from\s+[^\s|]+", f"FROM {','.join(indices)}", query, count=1, flags=re.IGNORECASE)

@@ -4,12 +4,10 @@ import json
 import os
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from elasticsearch import Elasticsearch
-
 from ..event import Event, Origin, RecordError
 from ..normalize import to_ecs
 from ..winlogbeat import to_winlogbeat
-from .client import path_part, request
+from .client import Cluster, ServerAnswerError, path_part, request
 from .compare import differences, without_shipper_fields
 
 BATCH_SIZE = 100
@@ -23,7 +21,7 @@ class Simulated(NamedTuple):
     differences: List[str]  # field by field, against to_ecs of the same event
 
 
-def simulate_documents(client: Elasticsearch, documents: List[Dict[str, Any]], pipeline_id: Optional[str] = None,
+def simulate_documents(client: Cluster, documents: List[Dict[str, Any]], pipeline_id: Optional[str] = None,
                        pipeline: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """The raw `_simulate` results, one per document: ``{"doc": {"_source": …}}`` or ``{"error": …}``.
 
@@ -34,10 +32,14 @@ def simulate_documents(client: Elasticsearch, documents: List[Dict[str, Any]], p
         path = f"/_ingest/pipeline/{path_part(pipeline_id)}/_simulate"
     else:
         path, body["pipeline"] = "/_ingest/pipeline/_simulate", pipeline
-    return request(client, "POST", path, body)["docs"]
+    answer = request(client, "POST", path, body)
+    docs = answer.get("docs") if isinstance(answer, dict) else None
+    if not isinstance(docs, list) or len(docs) != len(documents):
+        raise ServerAnswerError(f"POST {path}", f"docs list of {len(documents)} results")
+    return docs
 
 
-def simulate_events(client: Elasticsearch, results: Iterable[Any], pipeline_id: Optional[str] = None,
+def simulate_events(client: Cluster, results: Iterable[Any], pipeline_id: Optional[str] = None,
                     pipeline: Optional[Dict[str, Any]] = None) -> Iterator[Any]:
     """Each Event as a Simulated result; RecordErrors pass through in place."""
     batch: List[Event] = []
@@ -53,7 +55,7 @@ def simulate_events(client: Elasticsearch, results: Iterable[Any], pipeline_id: 
         yield from _simulate_batch(client, batch, pipeline_id, pipeline)
 
 
-def _simulate_batch(client: Elasticsearch, events: List[Event], pipeline_id: Optional[str],
+def _simulate_batch(client: Cluster, events: List[Event], pipeline_id: Optional[str],
                     pipeline: Optional[Dict[str, Any]]) -> Iterator[Simulated]:
     outputs = simulate_documents(client, [to_winlogbeat(event) for event in events], pipeline_id, pipeline)
     for event, output in zip(events, outputs):
@@ -93,7 +95,7 @@ def golden_cases(directory: str) -> List[GoldenCase]:
     return cases
 
 
-def check_golden(client: Elasticsearch, case: GoldenCase, pipeline_id: Optional[str] = None,
+def check_golden(client: Cluster, case: GoldenCase, pipeline_id: Optional[str] = None,
                  pipeline: Optional[Dict[str, Any]] = None, update: bool = False) -> List[Tuple[int, List[str]]]:
     """Run a case through the pipeline: (record, differences from its expected document) for each record that
     differs; with ``update`` the pipeline's output becomes the expected file instead."""

@@ -49,9 +49,13 @@ def field_types(mapping: Mapping) -> Dict[str, str]:
 
 
 def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE_ID,
-                  index_patterns: Sequence[str] = (INDEX_PATTERN,)) -> Dict[str, Any]:
-    """The body of ``PUT _index_template/win4658``."""
+                  index_patterns: Sequence[str] = (INDEX_PATTERN,), match_only_text: bool = True) -> Dict[str, Any]:
+    """The body of ``PUT _index_template/win4658``; ``match_only_text=False`` maps those fields as ``text`` for
+    servers without that type (Elasticsearch before 7.14, OpenSearch)."""
     mapping = mapping or bundled("ecs")
+    types = field_types(mapping)
+    if not match_only_text:
+        types = {field: "text" if kind == "match_only_text" else kind for field, kind in types.items()}
     return {
         "index_patterns": list(index_patterns),
         "priority": 200,
@@ -64,10 +68,35 @@ def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE
                     {"winlog_event_data": {"path_match": f"{EVENT_DATA_PATH}.*", "match_mapping_type": "string",
                                            "mapping": {"type": "keyword"}}},
                 ],
-                "properties": _properties(field_types(mapping)),
+                "properties": _properties(types),
             },
         },
     }
+
+
+def legacy_template_body(composable: Dict[str, Any]) -> Dict[str, Any]:
+    """The same template as a ``PUT _template/NAME`` body, for Elasticsearch before 7.8 (``order`` for
+    ``priority``, the template's settings and mappings at the top, ``_meta`` inside the mappings)."""
+    return {
+        "index_patterns": composable["index_patterns"],
+        "order": composable["priority"],
+        "version": composable["version"],
+        "settings": composable["template"]["settings"],
+        "mappings": dict(composable["template"]["mappings"], _meta=composable["_meta"]),
+    }
+
+
+def data_stream_template_body(composable: Dict[str, Any], custom_template: str, policy: Optional[str],
+                              ignore_missing: bool) -> Dict[str, Any]:
+    """The composable template made a data stream's: ``data_stream: {}``, the ILM policy (when the server has
+    ILM), and the users' ``@custom`` component template composed last so that its settings and mappings win."""
+    body = dict(composable, data_stream={}, composed_of=[custom_template])
+    template = body["template"] = dict(composable["template"])
+    if policy:
+        template["settings"] = {"index": dict(template["settings"]["index"], lifecycle={"name": policy})}
+    if ignore_missing:
+        body["ignore_missing_component_templates"] = [custom_template]
+    return body
 
 
 def _properties(types: Dict[str, str]) -> Dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Kibana: import the generated detection rules and dashboards through Kibana's HTTP API."""
