@@ -3,6 +3,40 @@ from typing import Dict, NamedTuple, Optional, Union
 
 DEFAULT_EVENT_IDS = frozenset({4658})
 SUPPORTED_EVENT_IDS = frozenset({4656, 4658, 4663, 4690})
+MAX_EVENT_ID = 65535
+# The largest record a text reader holds (a JSON line, an XML <Event>, a WinEventLog text record): memory stays
+# bounded whatever the input; a longer one is reported as "record too large" and skipped.
+MAX_RECORD_BYTES = 16 << 20
+# What a System field may hold once read: text or a whole number (Keywords: also a list of texts).
+SYSTEM_VALUE_TYPES = frozenset({str, int})
+
+
+def parse_event_id(value: object) -> int:
+    """The one event-id rule of every reader: a whole number 0-65535, written as a JSON integer or as ASCII decimal
+    digits (leading zeros and surrounding whitespace allowed). Anything else (4658.7, "4658a", "+4658", true, 70000)
+    raises ValueError."""
+    if value.__class__ is int:
+        number = value
+    elif value.__class__ in (str, bytes) and value.strip().isdigit() and value.isascii():  # type: ignore[union-attr]
+        number = int(value)  # type: ignore[call-overload]
+    else:
+        raise ValueError(f"not an event id: {value!r}")
+    if not 0 <= number <= MAX_EVENT_ID:  # type: ignore[operator]
+        raise ValueError(f"not an event id: {value!r} (out of 0-{MAX_EVENT_ID})")
+    return number  # type: ignore[return-value]
+
+
+def check_system(system: Dict[str, object]) -> Dict[str, object]:
+    """``system`` itself when every value has a type the canonical Event allows; else ValueError naming the field."""
+    if set(map(type, system.values())) <= SYSTEM_VALUE_TYPES:
+        return system
+    for name, value in system.items():
+        if value.__class__ not in SYSTEM_VALUE_TYPES and not (
+                name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value)):
+            kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number"}.get(
+                value.__class__, type(value).__name__)
+            raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not text or a whole number")
+    return system
 
 
 class Origin(NamedTuple):

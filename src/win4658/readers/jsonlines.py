@@ -7,10 +7,10 @@
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, check_system, parse_event_id
 from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
 
 try:
@@ -21,6 +21,9 @@ try:
 except ImportError:  # the Splunk app ships without compiled accelerators
     loads = json.loads
     JSON_ERRORS = (ValueError,)
+# What a record's unexpected content can raise while it is turned into an Event (an NXLog time before year 1
+# overflows datetime; a deeply nested value exhausts the encoder's recursion).
+RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionError)
 
 # NXLog's own fields (and what Logstash/OTRF add); every other top-level key is an EventData field.
 NXLOG_SYSTEM_KEYS = frozenset({
@@ -48,11 +51,16 @@ FLAT_FIELDS = (
 new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
 
 
-def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
-    offset = 0
-    for record, line in enumerate(stream, 1):
+def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
+                   offset: int = 0) -> Iterator[ReadResult]:
+    for record, line in enumerate(iter(partial(stream.readline, MAX_RECORD_BYTES + 1), b""), 1):
         origin = new_origin(Origin, (path, record, offset))
         offset += len(line)
+        if len(line) > MAX_RECORD_BYTES and line[-1:] != b"\n":
+            stats.records += 1
+            offset += skip_line(stream)
+            yield too_large(origin)
+            continue
         if line.isspace():  # the same test as not line.strip(), without copying the line
             continue
         stats.records += 1
@@ -66,7 +74,7 @@ def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: Rea
             continue
         try:
             event = document_to_event(document, origin, event_ids)
-        except (KeyError, TypeError, ValueError) as error:
+        except RECORD_ERRORS as error:
             yield RecordError(origin, "unrecognised", f"not a Windows event in a known JSON shape: {error}")
             continue
         if event is None:
@@ -75,24 +83,44 @@ def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: Rea
             yield event
 
 
+def skip_line(stream: BinaryIO) -> int:
+    """Read past the end of the current line (or of the stream), a block at a time; the bytes skipped."""
+    skipped = 0
+    for block in iter(partial(stream.readline, MAX_RECORD_BYTES), b""):
+        skipped += len(block)
+        if block[-1:] == b"\n":
+            break
+    return skipped
+
+
+def too_large(origin: Origin) -> RecordError:
+    return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB "
+                                            "without a line end; skipped")
+
+
 def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> Optional[Event]:
     """The canonical Event of one JSON document, or None when its event id is not wanted."""
     winlog = document.get("winlog")
-    if isinstance(winlog, dict):
+    if winlog.__class__ is dict:
         convert = _from_winlogbeat
-        event_id = winlog.get("event_id") or document.get("event", {}).get("code")
+        event_id = winlog.get("event_id") or _event_code(document)  # type: ignore[union-attr]
     elif "event_data" in document or "event_id" in document:
         convert, event_id = _from_winlogbeat6, document.get("event_id")
     elif "EventID" in document:
         convert, event_id = _from_flat, document["EventID"]
     else:
         raise ValueError("no winlog, event_id or EventID field")
-    event_id = int(event_id)
+    event_id = parse_event_id(event_id)
     if event_id not in event_ids:
         return None
     system, data = convert(document)
     system["EventID"] = event_id
-    return Event(system, as_texts(data), origin)
+    return Event(check_system(system), as_texts(data), origin)
+
+
+def _event_code(document: dict) -> object:
+    event = document.get("event")
+    return event.get("code") if event.__class__ is dict else None
 
 
 def as_texts(data: dict) -> dict:
@@ -282,4 +310,4 @@ def as_text(value: object) -> str:
     """An EventData value as Windows XML would carry it: text; null is empty, structures stay JSON."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
