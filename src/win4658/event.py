@@ -76,6 +76,10 @@ class Event:
         return f"Event({self.event_id}, {self.origin})"
 
 
+# Reasons a file inside a directory is passed over on purpose (a README, a FIFO): counted, not a failure.
+SKIPPED_BY_DESIGN = frozenset({"not an event file", "not a regular file"})
+
+
 class RecordError(NamedTuple):
     """A record that could not be read; readers yield it in the stream and carry on."""
 
@@ -86,6 +90,11 @@ class RecordError(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.message}"
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether something that was asked for was not read or converted: then a command exits with status 1."""
+        return self.fatal or self.reason not in SKIPPED_BY_DESIGN
 
 
 ReadResult = Union[Event, RecordError]

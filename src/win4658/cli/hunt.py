@@ -159,7 +159,7 @@ def run_trace(args: argparse.Namespace) -> int:
     for item in trace_handle(args.paths or EXAMPLE_FILES, *args.trace, window=args.reorder_window):
         if isinstance(item, RecordError):
             report_error(item)
-            failed = failed or item.fatal
+            failed = failed or item.is_failure
             continue
         time, event = item
         row = _trace_row(event, format_ns(time) or event.system.get("TimeCreated"))
@@ -185,7 +185,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     for item in learn_allowlist(args.paths, per_host=args.per_host, stats=stats):
         if isinstance(item, RecordError):
             report_error(item)
-            failed = failed or item.fatal
+            failed = failed or item.is_failure
             continue
         text = item.to_csv()
         if args.output == "-":
