@@ -123,7 +123,8 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
                 buffer_offset += len(buffer) - END_TAG_OVERLAP
                 buffer = buffer[-END_TAG_OVERLAP:]
                 continue
-            position, skipping = end.end(), False
+            start = _last_start(buffer, 0, end.start())  # a record that starts before that end is read
+            position, skipping = (start if start >= 0 else end.end()), False
         # a buffer past two blocks holds a record longer than a block: no plain one-line records to look for
         text = plain_text(buffer) if len(buffer) <= 2 * BLOCK_SIZE else None
         while True:
@@ -146,6 +147,9 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
                 continue
             record += 1
             stats.records += 1
+            if position - start > MAX_RECORD_BYTES:
+                yield _too_large(Origin(path, record, buffer_offset + start), "skipped")
+                continue
             chunk = buffer[start:position]
             if not wanted(chunk):
                 stats.other_event_id += 1
@@ -154,9 +158,8 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
         if len(buffer) - position > MAX_RECORD_BYTES:
             record += 1
             stats.records += 1
-            yield RecordError(Origin(path, record, buffer_offset + position), "too large",
-                              f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB without </Event>; "
-                              "skipped up to the next </Event>")
+            yield _too_large(Origin(path, record, buffer_offset + position),
+                             "no </Event> yet: skipped up to the next </Event>")
             position, skipping = len(buffer) - END_TAG_OVERLAP, True
         buffer = buffer[position:]
         buffer_offset += position
@@ -165,6 +168,10 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
     problem = _gap_problem(buffer, path, record + 1, buffer_offset)
     if problem is not None:
         yield problem._replace(reason="truncated", message=f"incomplete <Event> at end of file: {problem.message}")
+
+
+def _too_large(origin: Origin, skipped: str) -> RecordError:
+    return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB; {skipped}")
 
 
 def _plain_records(text: str, buffer: bytes, position: int, record: int, path: str, buffer_offset: int,
