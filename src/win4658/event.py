@@ -7,8 +7,10 @@ MAX_EVENT_ID = 65535
 # The largest record a text reader holds (a JSON line, an XML <Event>, a WinEventLog text record): memory stays
 # bounded whatever the input; a longer one is reported as "record too large" and skipped.
 MAX_RECORD_BYTES = 16 << 20
-# What a System field may hold once read: text or a whole number (Keywords: also a list of texts).
+# What a System field may hold once read: text, or for the numeric ones a whole number too (Keywords: also a list of
+# texts, as Winlogbeat renders them).
 SYSTEM_VALUE_TYPES = frozenset({str, int})
+TEXT_ONLY_FIELDS = ("TimeCreated", "Computer", "Channel", "Provider", "ProviderGuid", "UserID")
 
 
 def parse_event_id(value: object) -> int:
@@ -28,14 +30,17 @@ def parse_event_id(value: object) -> int:
 
 def check_system(system: Dict[str, object]) -> Dict[str, object]:
     """``system`` itself when every value has a type the canonical Event allows; else ValueError naming the field."""
-    if set(map(type, system.values())) <= SYSTEM_VALUE_TYPES:
+    types = set(map(type, system.values()))
+    if types <= SYSTEM_VALUE_TYPES and (int not in types or int not in set(map(type, map(system.get, TEXT_ONLY_FIELDS)))):
         return system
     for name, value in system.items():
-        if value.__class__ not in SYSTEM_VALUE_TYPES and not (
-                name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value)):
-            kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number"}.get(
-                value.__class__, type(value).__name__)
-            raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not text or a whole number")
+        allowed = value.__class__ is str or (value.__class__ is int and name not in TEXT_ONLY_FIELDS) or (
+            name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value))
+        if not allowed:
+            kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number",
+                    int: "a number"}.get(value.__class__, type(value).__name__)
+            raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not "
+                             + ("text" if name in TEXT_ONLY_FIELDS else "text or a whole number"))
     return system
 
 

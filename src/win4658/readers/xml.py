@@ -139,6 +139,7 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
             problem = _gap_problem(gap, path, record + 1, buffer_offset + position)
             if problem is not None:
                 record += 1
+                stats.records += 1
                 yield problem
                 if problem.fatal:
                     return
@@ -167,6 +168,7 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
         return
     problem = _gap_problem(buffer, path, record + 1, buffer_offset)
     if problem is not None:
+        stats.records += 1
         yield problem._replace(reason="truncated", message=f"incomplete <Event> at end of file: {problem.message}")
 
 
