@@ -211,7 +211,10 @@ def _read_evtx_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: 
     with tempfile.SpooledTemporaryFile(max_size=EVTX_IN_MEMORY_BYTES) as copy:
         shutil.copyfileobj(stream, copy, 1 << 20)
         copy.seek(0)
-        yield from read_evtx(name, event_ids, stats, copy)
+        try:
+            yield from read_evtx(name, event_ids, stats, copy)
+        except EvtxUnavailable as error:  # not a damaged member: the next ones are read
+            yield RecordError(Origin(name, 0), "unreadable", f"cannot read file: {error}", fatal=True)
 
 
 class _Expansion:

@@ -20,7 +20,7 @@ try:
     JSON_ERRORS: Tuple[type, ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # the Splunk app ships without compiled accelerators
     loads = json.loads
-    JSON_ERRORS = (ValueError,)
+    JSON_ERRORS = (ValueError, RecursionError)  # json.loads recurses into nested values
 # What a record's unexpected content can raise while it is turned into an Event (an NXLog time before year 1
 # overflows datetime; a deeply nested value exhausts the encoder's recursion).
 RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionError)
