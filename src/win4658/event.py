@@ -1,4 +1,5 @@
 """The canonical event every reader yields, whatever the input form."""
+from functools import lru_cache
 from typing import Dict, NamedTuple, Optional, Union
 
 DEFAULT_EVENT_IDS = frozenset({4658})
@@ -26,6 +27,10 @@ def parse_event_id(value: object) -> int:
     if not 0 <= number <= MAX_EVENT_ID:  # type: ignore[operator]
         raise ValueError(f"not an event id: {value!r} (out of 0-{MAX_EVENT_ID})")
     return number  # type: ignore[return-value]
+
+
+# parse_event_id for the texts of XML readers: a log repeats a few dozen ids (errors are not remembered)
+event_id_of_text = lru_cache(maxsize=1024)(parse_event_id)
 
 
 def check_system(system: Dict[str, object]) -> Dict[str, object]:

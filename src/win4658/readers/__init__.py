@@ -87,19 +87,20 @@ def _tolerate_unrecognised(results: Iterator[ReadResult]) -> Iterator[ReadResult
 def _walk(directory: str, recursive: bool) -> Iterator[InputFile]:
     unlisted: List[OSError] = []
     for root, folders, files in os.walk(directory, onerror=unlisted.append):
-        yield from _unlisted(unlisted)
+        yield from _unlisted(unlisted, directory)
         folders.sort()
         for name in sorted(files):
             yield InputFile(os.path.join(root, name), True)
         if not recursive:
             return
-    yield from _unlisted(unlisted)
+    yield from _unlisted(unlisted, directory)
 
 
-def _unlisted(errors: List[OSError]) -> Iterator[InputFile]:
+def _unlisted(errors: List[OSError], directory: str) -> Iterator[InputFile]:
     while errors:
         error = errors.pop(0)
-        yield InputFile(error.filename, True, f"cannot list directory: {error.strerror or error}; its files are not read")
+        yield InputFile(error.filename or directory, True,
+                        f"cannot list directory: {error.strerror or error}; its files are not read")
 
 
 def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Optional[ReadStats] = None) -> Iterator[ReadResult]:

@@ -9,7 +9,7 @@ import re
 from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
-from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, parse_event_id
+from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
 from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
@@ -215,7 +215,7 @@ def _event_id_filter(event_ids: frozenset):
 def _wanted(event_id: object, event_ids: frozenset) -> bool:
     """Whether a record with this EventID text is read: a wanted id, or no event id at all (an error to word)."""
     try:
-        return parse_event_id(event_id) in event_ids
+        return event_id_of_text(event_id) in event_ids
     except ValueError:
         return True
 
