@@ -10,8 +10,7 @@ MAX_EVENT_ID = 65535
 MAX_RECORD_BYTES = 16 << 20
 # What a System field may hold once read: text, or for the numeric ones a whole number too (Keywords: also a list of
 # texts, as Winlogbeat renders them).
-SYSTEM_VALUE_TYPES = frozenset({str, int})
-TEXT_ONLY_FIELDS = ("TimeCreated", "Computer", "Channel", "Provider", "ProviderGuid", "UserID")
+TEXT_ONLY_FIELDS = frozenset({"TimeCreated", "Computer", "Channel", "Provider", "ProviderGuid", "UserID"})
 
 
 def parse_event_id(value: object) -> int:
@@ -35,18 +34,22 @@ event_id_of_text = lru_cache(maxsize=1024)(parse_event_id)
 
 def check_system(system: Dict[str, object]) -> Dict[str, object]:
     """``system`` itself when every value has a type the canonical Event allows; else ValueError naming the field."""
-    types = set(map(type, system.values()))
-    if types <= SYSTEM_VALUE_TYPES and (int not in types or int not in set(map(type, map(system.get, TEXT_ONLY_FIELDS)))):
-        return system
     for name, value in system.items():
-        allowed = value.__class__ is str or (value.__class__ is int and name not in TEXT_ONLY_FIELDS) or (
-            name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value))
-        if not allowed:
-            kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number",
-                    int: "a number"}.get(value.__class__, type(value).__name__)
-            raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not "
-                             + ("text" if name in TEXT_ONLY_FIELDS else "text or a whole number"))
+        if value.__class__ is not str:
+            check_system_value(name, value)
     return system
+
+
+def check_system_value(name: str, value: object) -> None:
+    """ValueError unless ``value`` (not text: readers test that first, inline) may be System field ``name``."""
+    if value.__class__ is int and name not in TEXT_ONLY_FIELDS:
+        return
+    if name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value):
+        return
+    kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number", int: "a number"}.get(
+        value.__class__, type(value).__name__)
+    wanted = "text" if name in TEXT_ONLY_FIELDS else "text or a whole number"
+    raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not {wanted}")
 
 
 class Origin(NamedTuple):

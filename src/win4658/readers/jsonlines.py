@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache, partial
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, check_system, parse_event_id
+from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
+                     check_system, check_system_value, event_id_of_text, parse_event_id)
 from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
 
 try:
@@ -110,12 +111,15 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         convert, event_id = _from_flat, document["EventID"]
     else:
         raise ValueError("no winlog, event_id or EventID field")
-    event_id = parse_event_id(event_id)
+    if event_id.__class__ is str:  # Winlogbeat's text
+        event_id = event_id_of_text(event_id)
+    elif event_id.__class__ is not int or not 0 <= event_id <= MAX_EVENT_ID:  # a JSON integer in range is one already
+        event_id = parse_event_id(event_id)
     if event_id not in event_ids:
         return None
     system, data = convert(document)
     system["EventID"] = event_id
-    return Event(check_system(system), as_texts(data), origin)
+    return Event(system, as_texts(data), origin)
 
 
 def _event_code(document: dict) -> object:
@@ -147,9 +151,17 @@ def _compile_winlogbeat_reader() -> Callable[[dict], dict]:
         lines.append(f"    if {field!r} not in system:")
         lines += _path_lines(_path_tree({field: path}), "document", "        ")
     lines.append("    return system")
-    namespace: Dict[str, object] = {}
+    namespace: Dict[str, object] = {"check_system_value": check_system_value}
     exec(compile("\n".join(lines), "<winlogbeat System fields>", "exec"), namespace)  # built from the table's names only
     return namespace["winlogbeat_system"]  # type: ignore[return-value]
+
+
+def _unchecked_types(field: str) -> str:
+    """The test, in the generated code, that sends a value to check_system_value: anything but text (and, for a
+    numeric field, a whole number)."""
+    if field in TEXT_ONLY_FIELDS or field == "Keywords":
+        return "value.__class__ is not str"
+    return "value.__class__ is not str and value.__class__ is not int"
 
 
 def _path_tree(paths: Dict[str, str]) -> dict:
@@ -169,6 +181,7 @@ def _path_lines(tree: dict, node: str, indent: str) -> List[str]:
     for key, branch in tree.items():
         if isinstance(branch, str):
             lines += [f"{indent}value = {node}.get({key!r})", f"{indent}if value is not None:",
+                      f"{indent}    if {_unchecked_types(branch)}:", f"{indent}        check_system_value({branch!r}, value)",
                       f"{indent}    system[{branch!r}] = value"]
         else:
             child = f"node_{len(indent)}"
@@ -195,7 +208,7 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
         "ProcessID": document.get("process_id"),
         "ThreadID": document.get("thread_id"),
     }
-    return _present(system), document.get("event_data") or {}
+    return check_system(_present(system)), document.get("event_data") or {}
 
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
@@ -203,13 +216,19 @@ def _from_flat(document: dict) -> Tuple[dict, dict]:
     for field, key, absent_key in FLAT_FIELDS:
         value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
         if value is not None:
+            if value.__class__ is not str and (value.__class__ is not int or field in TEXT_ONLY_FIELDS):
+                check_system_value(field, value)
             system[field] = value
     time_created = _flat_time(document)
     if time_created is not None:
+        if time_created.__class__ is not str:
+            check_system_value("TimeCreated", time_created)
         system["TimeCreated"] = time_created
     keywords = document.get("Keywords")
     if keywords is not None:
-        system["Keywords"] = _keywords_hex(keywords)
+        system["Keywords"] = keywords = _keywords_hex(keywords)
+        if keywords.__class__ is not str:
+            check_system_value("Keywords", keywords)
     data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
     return system, data
 
