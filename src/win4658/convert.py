@@ -23,11 +23,13 @@ class Summary:
         self.converted = 0
         self.skipped: Counter = Counter()
         self.unreadable_files: List[str] = []
+        self.failures = 0
 
     def record_error(self, error: RecordError) -> None:
         self.skipped[error.reason] += 1
         if error.fatal:
             self.unreadable_files.append(error.origin.path)
+        self.failures += error.is_failure
 
     def lines(self) -> List[str]:
         skipped = dict(self.skipped, **({"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}))
@@ -39,7 +41,8 @@ class Summary:
 
     @property
     def failed(self) -> bool:
-        return bool(self.unreadable_files)
+        """Some record or file could not be read or converted (exit status 1)."""
+        return bool(self.failures)
 
     def merge(self, other: "Summary") -> None:
         """Add the counts of another run (a worker's) to this one."""
@@ -48,6 +51,7 @@ class Summary:
         self.converted += other.converted
         self.skipped.update(other.skipped)
         self.unreadable_files.extend(other.unreadable_files)
+        self.failures += other.failures
 
 
 def convert(paths: Iterable[str], target: str = "ecs", event_ids: frozenset = DEFAULT_EVENT_IDS,

@@ -1,8 +1,55 @@
 """The canonical event every reader yields, whatever the input form."""
+from functools import lru_cache
 from typing import Dict, NamedTuple, Optional, Union
 
 DEFAULT_EVENT_IDS = frozenset({4658})
 SUPPORTED_EVENT_IDS = frozenset({4656, 4658, 4663, 4690})
+MAX_EVENT_ID = 65535
+# The largest record a text reader holds (a JSON line, an XML <Event>, a WinEventLog text record): memory stays
+# bounded whatever the input; a longer one is reported as "record too large" and skipped.
+MAX_RECORD_BYTES = 16 << 20
+# What a System field may hold once read: text, or for the numeric ones a whole number too (Keywords: also a list of
+# texts, as Winlogbeat renders them).
+TEXT_ONLY_FIELDS = frozenset({"TimeCreated", "Computer", "Channel", "Provider", "ProviderGuid", "UserID"})
+
+
+def parse_event_id(value: object) -> int:
+    """The one event-id rule of every reader: a whole number 0-65535, written as a JSON integer or as ASCII decimal
+    digits (leading zeros and surrounding whitespace allowed). Anything else (4658.7, "4658a", "+4658", true, 70000)
+    raises ValueError."""
+    if value.__class__ is int:
+        number = value
+    elif value.__class__ in (str, bytes) and value.strip().isdigit() and value.isascii():  # type: ignore[union-attr]
+        number = int(value)  # type: ignore[call-overload]
+    else:
+        raise ValueError(f"not an event id: {value!r}")
+    if not 0 <= number <= MAX_EVENT_ID:  # type: ignore[operator]
+        raise ValueError(f"not an event id: {value!r} (out of 0-{MAX_EVENT_ID})")
+    return number  # type: ignore[return-value]
+
+
+# parse_event_id for the texts of XML readers: a log repeats a few dozen ids (errors are not remembered)
+event_id_of_text = lru_cache(maxsize=1024)(parse_event_id)
+
+
+def check_system(system: Dict[str, object]) -> Dict[str, object]:
+    """``system`` itself when every value has a type the canonical Event allows; else ValueError naming the field."""
+    for name, value in system.items():
+        if value.__class__ is not str:
+            check_system_value(name, value)
+    return system
+
+
+def check_system_value(name: str, value: object) -> None:
+    """ValueError unless ``value`` (not text: readers test that first, inline) may be System field ``name``."""
+    if value.__class__ is int and name not in TEXT_ONLY_FIELDS:
+        return
+    if name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value):
+        return
+    kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number", int: "a number"}.get(
+        value.__class__, type(value).__name__)
+    wanted = "text" if name in TEXT_ONLY_FIELDS else "text or a whole number"
+    raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not {wanted}")
 
 
 class Origin(NamedTuple):
@@ -42,6 +89,10 @@ class Event:
         return f"Event({self.event_id}, {self.origin})"
 
 
+# Reasons a file inside a directory is passed over on purpose (a README, a FIFO): counted, not a failure.
+SKIPPED_BY_DESIGN = frozenset({"not an event file", "not a regular file"})
+
+
 class RecordError(NamedTuple):
     """A record that could not be read; readers yield it in the stream and carry on."""
 
@@ -52,6 +103,11 @@ class RecordError(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.message}"
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether something that was asked for was not read or converted: then a command exits with status 1."""
+        return self.fatal or self.reason not in SKIPPED_BY_DESIGN
 
 
 ReadResult = Union[Event, RecordError]

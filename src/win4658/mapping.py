@@ -14,20 +14,39 @@ import yaml
 
 from .event import Event
 from .rule_compiler import compile_rules
+from .times import readable_time
 
 MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
 ABSENT_VALUES = ("", "-")
+TIME_TARGET = "@timestamp"  # a date in the index: a value time_ns cannot read would be rejected there
 
 
 class MappingError(ValueError):
     """A mapping file is wrong, or an event's value cannot be transformed."""
 
 
+# A number a rule writes must fit the targets' index type (ECS and Winlogbeat: long) and, as every number mapped is
+# an id (process, thread, event), not be negative.
+LARGEST_NUMBER = (1 << 63) - 1
+
+
 def hex_to_int(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text, 16) if text[:2].lower() == "0x" else int(text)
+    if value.__class__ is int:
+        number = value
+    else:
+        text = str(value).strip()
+        number = int(text, 16) if text[:2].lower() == "0x" else int(text)
+    return _in_range(number)
+
+
+def to_int(value: Any) -> int:
+    return _in_range(value if value.__class__ is int else int(value))
+
+
+def _in_range(number: int) -> int:
+    if not 0 <= number <= LARGEST_NUMBER:
+        raise ValueError(f"{number} is outside 0..2^63-1 (a long)")
+    return number
 
 
 def basename(value: Any) -> str:
@@ -38,7 +57,7 @@ def basename(value: Any) -> str:
 TRANSFORMS: Dict[str, Callable[[Any], Any]] = {
     "copy": lambda value: value,
     "to_string": str,
-    "to_int": int,
+    "to_int": to_int,
     "hex_to_int": hex_to_int,
     "basename": basename,
     "lowercase": lambda value: str(value).lower(),
@@ -145,7 +164,7 @@ class Mapping:
             raise MappingError(f"{path}: a rule lacks {error}") from None
         # apply(event) → the nested document; the rules compiled into one function when they can be (same result)
         compiled = compile_rules(self.rules, ABSENT_VALUES, self.apply_rule_by_rule)
-        self.apply: Callable[[Event], Dict[str, Any]] = compiled or self.apply_rule_by_rule
+        self.apply: Callable[[Event], Dict[str, Any]] = _checking_time(compiled or self.apply_rule_by_rule, self.rules)
 
     def apply_rule_by_rule(self, event: Event) -> Dict[str, Any]:
         document: Dict[str, Any] = {}
@@ -158,6 +177,22 @@ class Mapping:
             else:
                 _put(document, rule.path, value)
         return document
+
+
+def _checking_time(apply: Callable[[Event], Dict[str, Any]], rules: List[Rule]) -> Callable[[Event], Dict[str, Any]]:
+    """``apply``, raising MappingError when the time it writes is not one time_ns reads (a date field would refuse it)."""
+    sources = [rule.spec["source"] for rule in rules if rule.target == TIME_TARGET and "source" in rule.spec]
+    if not sources:
+        return apply
+
+    def checked(event: Event) -> Dict[str, Any]:
+        document = apply(event)
+        time = document.get(TIME_TARGET)
+        if time is not None and not readable_time(time):
+            raise MappingError(f"{TIME_TARGET}: cannot read {str(time)[:60]!r} from {sources[0]} as an ISO-8601 time")
+        return document
+
+    return checked
 
 
 def _put(document: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:

@@ -77,10 +77,9 @@ def _work(tasks: Any, results: Any, output: str, output_lock: Any, serialize: Se
     try:
         sink = _Sink(output, output_lock, results)
         try:
-            for path, in_directory in iter(tasks.get, None):
+            for task in iter(tasks.get, None):
                 summary = Summary()
-                _convert_file(read_file(path, in_directory, event_ids, summary.stats), sink, results, serialize, target,
-                              summary)
+                _convert_file(read_file(task, event_ids, summary.stats), sink, results, serialize, target, summary)
                 results.put(("summary", summary))
             sink.flush()
         finally:

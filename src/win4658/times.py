@@ -24,6 +24,14 @@ def time_ns(text: object) -> Optional[int]:
     return _any_time_ns(text)
 
 
+def readable_time(text: object) -> bool:
+    """Whether ``time_ns`` reads ``text``: the usual spelling checked without computing the time."""
+    if (text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None  # type: ignore[call-overload]
+            and text[17:19] <= "60" and _minute_ns(text[:16]) is not None):  # type: ignore[index]
+        return True
+    return _any_time_ns(text) is not None
+
+
 @lru_cache(maxsize=4096)
 def _minute_ns(text: str) -> Optional[int]:
     """The usual spelling's minute as _any_time_ns reads it (memo: events of one minute share it)."""

@@ -184,7 +184,7 @@ def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
             for item in trace_handle(paths, args.trace, window=args.reorder_window, stats=stats):
                 if isinstance(item, RecordError):
                     progress.error(item)
-                    failed = failed or item.fatal
+                    failed = failed or item.is_failure
                     continue
                 found += 1
                 time, event = item
@@ -218,7 +218,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     for item in learn_allowlist(args.paths, per_host=args.per_host, stats=stats):
         if isinstance(item, RecordError):
             report_error(item)
-            failed = failed or item.fatal
+            failed = failed or item.is_failure
             continue
         text = item.to_csv()
         if args.output == "-":

@@ -3,67 +3,105 @@
 ``read_paths`` takes files, directories and archives, sniffs each file's form from its first bytes and
 streams it; nothing holds a whole file.
 """
+import codecs
 import io
+import lzma
 import os
 import shutil
 import sys
+import stat
 import tarfile
 import tempfile
 import zipfile
-from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Tuple
+import zlib
+from typing import BinaryIO, Callable, Iterable, Iterator, List, NamedTuple, Optional
 
-from ..event import DEFAULT_EVENT_IDS, Origin, ReadResult, ReadStats, RecordError
+from ..event import DEFAULT_EVENT_IDS, MAX_RECORD_BYTES, Origin, ReadResult, ReadStats, RecordError
 from .classic import read_classic
 from .evtx import EvtxUnavailable, read_evtx
 from .jsonlines import read_jsonlines
 from .xml import read_xml
 
-__all__ = ["read_paths", "input_files", "read_file", "read_path", "read_stream", "sniff", "ReadStats"]
+__all__ = ["read_paths", "input_files", "InputFile", "read_file", "read_path", "read_stream", "sniff", "ReadStats"]
 
 EVTX_MAGIC = b"ElfFile\x00"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
-StreamReader = Callable[[BinaryIO, str, frozenset, ReadStats], Iterator[ReadResult]]
+UTF8_BOM = codecs.BOM_UTF8
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# An archive expands to at most this many times its own size (the corpus's zips: 14-48x), and never past
+# MAX_EXPANDED_BYTES; a small archive may always expand to MAX_RECORD_BYTES.
+MAX_EXPANSION_RATIO = 200
+MAX_EXPANDED_BYTES = 16 << 30
+# An EVTX inside an archive is read from a temporary copy: in memory up to this size, in a deleted file beyond
+EVTX_IN_MEMORY_BYTES = 64 << 20
+# What a damaged or unsupported archive member raises while it is read
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
+# Non-regular files, by what a directory walk or a path may hold: skipped, never opened (a FIFO blocks forever)
+SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                 (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+StreamReader = Callable[..., Iterator[ReadResult]]  # (stream, name, event_ids, stats, offset of its first byte)
+
+
+class InputFile(NamedTuple):
+    """One file to read; ``problem``: why it cannot be (a directory of the walk that could not be listed)."""
+
+    path: str
+    in_directory: bool
+    problem: Optional[str] = None
 
 
 def read_paths(paths: Iterable[str], event_ids: frozenset = DEFAULT_EVENT_IDS,
                stats: Optional[ReadStats] = None, recursive: bool = True) -> Iterator[ReadResult]:
     stats = stats if stats is not None else ReadStats()
-    for file_path, in_directory in input_files(paths, recursive):
-        yield from read_file(file_path, in_directory, event_ids, stats)
+    for item in input_files(paths, recursive):
+        yield from read_file(item, event_ids, stats)
 
 
-def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[Tuple[str, bool]]:
+def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[InputFile]:
     """Each file to read, in order, and whether it was found inside a directory given as a path."""
     for path in paths:
         if os.path.isdir(path):
-            for file_path in _walk(path, recursive):
-                yield file_path, True
+            yield from _walk(path, recursive)
         else:
-            yield path, False
+            yield InputFile(path, False)
 
 
-def read_file(path: str, in_directory: bool, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def read_file(item: InputFile, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     """One file of ``input_files``: as ``read_path``, but a file inside a directory may hold no events."""
-    results = read_path(path, event_ids, stats)
-    return _tolerate_unrecognised(results) if in_directory else results
+    if item.problem is not None:
+        return iter([RecordError(Origin(item.path, 0), "unreadable", item.problem, fatal=True)])
+    results = read_path(item.path, event_ids, stats)
+    return _tolerate_unrecognised(results) if item.in_directory else results
 
 
 def _tolerate_unrecognised(results: Iterator[ReadResult]) -> Iterator[ReadResult]:
-    """Inside a directory, a file that holds no events (a README, a manifest) is skipped and counted, not fatal."""
+    """Inside a directory, a file that holds no events (a README, a manifest) or is not a regular file (a FIFO, a
+    socket) is skipped and counted, not fatal."""
     for result in results:
-        if isinstance(result, RecordError) and result.reason == "unrecognised" and result.fatal:
-            result = result._replace(reason="not an event file", fatal=False)
+        if isinstance(result, RecordError) and result.fatal and result.reason in ("unrecognised", "not a regular file"):
+            result = result._replace(reason="not an event file" if result.reason == "unrecognised" else result.reason,
+                                     fatal=False)
         yield result
 
 
-def _walk(directory: str, recursive: bool) -> Iterator[str]:
-    for root, folders, files in os.walk(directory):
+def _walk(directory: str, recursive: bool) -> Iterator[InputFile]:
+    unlisted: List[OSError] = []
+    for root, folders, files in os.walk(directory, onerror=unlisted.append):
+        yield from _unlisted(unlisted, directory)
         folders.sort()
         for name in sorted(files):
-            yield os.path.join(root, name)
+            yield InputFile(os.path.join(root, name), True)
         if not recursive:
             return
+    yield from _unlisted(unlisted, directory)
+
+
+def _unlisted(errors: List[OSError], directory: str) -> Iterator[InputFile]:
+    while errors:
+        error = errors.pop(0)
+        yield InputFile(error.filename or directory, True,
+                        f"cannot list directory: {error.strerror or error}; its files are not read")
 
 
 def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Optional[ReadStats] = None) -> Iterator[ReadResult]:
@@ -73,6 +111,10 @@ def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Option
         return
     stats.files += 1
     try:
+        special = _special_file(os.stat(path).st_mode)
+        if special is not None:
+            yield RecordError(Origin(path, 0), "not a regular file", f"{special}: skipped, not opened", fatal=True)
+            return
         with open(path, "rb") as stream:
             head = stream.read(8)
             stream.seek(0)
@@ -117,18 +159,34 @@ def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO]
                 yield result
 
 
+def _special_file(mode: int) -> Optional[str]:
+    return next((kind for test, kind in SPECIAL_FILES if test(mode)), None)
+
+
 def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
-    """A text stream in any of the text forms (XML, JSON-lines, classic WinEventLog)."""
+    """A stream in any of the forms but archives (XML, JSON-lines, WinEventLog text in UTF-8 or UTF-16; EVTX)."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
-    reader = sniff(buffered.peek(4096)[:4096])
+    head = buffered.peek(4096)[:4096]
+    if head.startswith(EVTX_MAGIC):
+        yield from _read_evtx_stream(buffered, name, event_ids, stats)
+        return
+    encoding = _utf16(head)
+    reader = sniff(head.decode(encoding, "ignore") if encoding else head)
     if reader is None:
         yield RecordError(Origin(name, 0), "unrecognised", "not EVTX, event XML, JSON-lines or WinEventLog text", fatal=True)
         return
-    yield from reader(_utf8(buffered), name, event_ids, stats)
+    if encoding is not None:
+        yield from _read_utf16(buffered, encoding, reader, name, event_ids, stats)
+        return
+    start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+    buffered.read(start)
+    yield from reader(buffered, name, event_ids, stats, start)
 
 
-def sniff(head: bytes) -> Optional[StreamReader]:
-    text = _decode_head(head).lstrip("\ufeff \t\r\n")
+def sniff(head: object) -> Optional[StreamReader]:
+    """The reader of a text whose first bytes (UTF-8) or characters are ``head``."""
+    text = head.decode("utf-8", "ignore") if isinstance(head, bytes) else str(head)
+    text = text.lstrip("\ufeff \t\r\n")
     if text.startswith("{"):
         return read_jsonlines
     if text.startswith("<") or text.startswith("- <"):
@@ -138,18 +196,28 @@ def sniff(head: bytes) -> Optional[StreamReader]:
     return None
 
 
-def _decode_head(head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", "ignore")
-    return head.decode("utf-8", "ignore")
+def _utf16(head: bytes) -> Optional[str]:
+    """The UTF-16 codec of a text starting with ``head``: by its BOM, or without one by the NUL bytes around its
+    first character (every form starts with an ASCII one), as JSON's own detection does; None for UTF-8."""
+    if head.startswith(UTF16_BOMS):
+        return "utf-16"
+    if len(head) >= 2 and head[0] and not head[1]:
+        return "utf-16-le"
+    if len(head) >= 2 and head[1] and not head[0]:
+        return "utf-16-be"
+    return None
 
 
-def _utf8(stream: io.BufferedReader) -> BinaryIO:
-    """UTF-16 exports (wevtutil, PowerShell) are re-encoded on the fly; UTF-8 passes through untouched."""
-    if stream.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = io.TextIOWrapper(stream, encoding="utf-16")
-        return _Utf8Encoder(text)  # type: ignore[return-value]
-    return stream
+def _read_utf16(stream: io.BufferedReader, encoding: str, reader: StreamReader, name: str, event_ids: frozenset,
+                stats: ReadStats) -> Iterator[ReadResult]:
+    """UTF-16 exports (wevtutil, PowerShell) re-encoded on the fly (byte offsets are then those of the UTF-8 text);
+    text that is not valid UTF-16 ends the file with an error."""
+    text = io.TextIOWrapper(stream, encoding=encoding)  # type: ignore[arg-type]
+    try:
+        yield from reader(io.BufferedReader(_Utf8Encoder(text)), name, event_ids, stats, 0)
+    except UnicodeDecodeError as error:
+        yield RecordError(Origin(name, 0), "malformed", f"not valid {encoding.upper()} text: {error}; "
+                          "the rest of the file is not read", fatal=True)
 
 
 class _Utf8Encoder(io.RawIOBase):
@@ -172,25 +240,72 @@ class _Utf8Encoder(io.RawIOBase):
         return size
 
 
+def _read_evtx_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    """An EVTX out of an archive, from a temporary copy (in memory when small, else a file deleted on close)."""
+    with tempfile.SpooledTemporaryFile(max_size=EVTX_IN_MEMORY_BYTES) as copy:
+        shutil.copyfileobj(stream, copy, 1 << 20)
+        copy.seek(0)
+        try:
+            yield from read_evtx(name, event_ids, stats, copy)
+        except EvtxUnavailable as error:  # not a damaged member: the next ones are read
+            yield RecordError(Origin(name, 0), "unreadable", f"cannot read file: {error}", fatal=True)
+
+
+class _Expansion:
+    """How far one archive may expand (MAX_EXPANSION_RATIO times its size, at most MAX_EXPANDED_BYTES), checked
+    against each member's declared size before it is read (zipfile and tarfile never read past it)."""
+
+    def __init__(self, stream: BinaryIO):
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        self.limit = min(MAX_EXPANDED_BYTES, max(MAX_EXPANSION_RATIO * size, MAX_RECORD_BYTES))
+        self.size = size
+        self.expanded = 0
+
+    def refused(self, member_size: int) -> Optional[str]:
+        """Why a member of this size is not read, or None (then it counts against the limit)."""
+        if self.expanded + member_size > self.limit:
+            return (f"expands to {member_size} bytes, past the archive's limit of {self.limit} bytes in all "
+                    f"({MAX_EXPANSION_RATIO}x its {self.size} bytes, at most {MAX_EXPANDED_BYTES >> 30} GiB): not read")
+        self.expanded += member_size
+        return None
+
+
 def _read_zip(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    expansion = _Expansion(stream)
     with zipfile.ZipFile(stream) as archive:
         for member in archive.infolist():
             if member.is_dir():
                 continue
-            with archive.open(member) as member_stream:
-                yield from read_stream(member_stream, f"{path}!{member.filename}", event_ids, stats)
+            name = f"{path}!{member.filename}"
+            problem = "encrypted: not read" if member.flag_bits & 0x1 else expansion.refused(member.file_size)
+            if problem is not None:
+                yield RecordError(Origin(name, 0), "unreadable", f"archive member {problem}")
+                continue
+            try:
+                with archive.open(member) as member_stream:
+                    yield from read_stream(member_stream, name, event_ids, stats)
+            except MEMBER_ERRORS as error:
+                yield RecordError(Origin(name, 0), "damaged", f"archive member damaged: {error}; "
+                                  "the records before were read, the rest of the member is not")
 
 
 def _read_tar(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     name = path
+    expansion = _Expansion(stream)
     try:
         with tarfile.open(fileobj=stream, mode="r|gz") as archive:
             for member in archive:
+                name = f"{path}!{member.name}"
+                problem = expansion.refused(member.size + tarfile.BLOCKSIZE)
+                if problem is not None:  # a stream is only skipped by expanding it: the rest is not read
+                    yield RecordError(Origin(name, 0), "unreadable", f"archive member {problem}; "
+                                      "the rest of the archive is not read", fatal=True)
+                    return
                 if not member.isfile():
                     continue
-                name = f"{path}!{member.name}"
                 member_stream = archive.extractfile(member)
                 if member_stream is not None:
                     yield from read_stream(member_stream, name, event_ids, stats)
-    except (tarfile.TarError, EOFError, OSError) as error:
+    except (tarfile.TarError, *MEMBER_ERRORS) as error:
         yield RecordError(Origin(name, 0), "truncated", f"archive damaged after this member: {error}", fatal=True)

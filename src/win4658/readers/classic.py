@@ -2,9 +2,11 @@
 lines, then Message= with the rendered, indented description whose labels depend on their section."""
 import re
 from datetime import datetime
+from functools import partial
 from typing import BinaryIO, Dict, Iterator, List, Optional
 
-from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, parse_event_id
+from .jsonlines import skip_line
 
 RECORD_START = re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2} [AP]M\s*$")
 HEADER_LINE = re.compile(r"^(\w+)=(.*)$")
@@ -37,23 +39,38 @@ LABELS: Dict[tuple, str] = {
 }
 
 
-def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
+                 offset: int = 0) -> Iterator[ReadResult]:
     lines: List[str] = []
+    size = 0  # of the record's lines: past MAX_RECORD_BYTES they are no longer kept
     record = 0
-    for raw in stream:
+    start = offset
+    for raw in iter(partial(stream.readline, MAX_RECORD_BYTES + 1), b""):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if RECORD_START.match(line) and lines:
+        if size and RECORD_START.match(line):
             record += 1
-            yield from _emit(lines, Origin(path, record), event_ids, stats)
-            lines = []
-        lines.append(line)
-    if any(line.strip() for line in lines):
+            yield from _emit(lines, size, Origin(path, record), start, event_ids, stats)
+            lines, size, start = [], 0, offset
+        offset += len(raw)
+        size += len(raw)
+        if len(raw) > MAX_RECORD_BYTES and raw[-1:] != b"\n":
+            skipped = skip_line(stream)
+            offset += skipped
+            size += skipped
+        if size <= MAX_RECORD_BYTES:
+            lines.append(line)
+    if size > MAX_RECORD_BYTES or any(line.strip() for line in lines):
         record += 1
-        yield from _emit(lines, Origin(path, record), event_ids, stats)
+        yield from _emit(lines, size, Origin(path, record), start, event_ids, stats)
 
 
-def _emit(lines: List[str], origin: Origin, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def _emit(lines: List[str], size: int, origin: Origin, offset: int, event_ids: frozenset,
+          stats: ReadStats) -> Iterator[ReadResult]:
     stats.records += 1
+    if size > MAX_RECORD_BYTES:
+        yield RecordError(origin._replace(offset=offset), "too large",
+                          f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB before the next record; skipped")
+        return
     try:
         event = parse_classic(lines, origin)
     except ValueError as error:
@@ -80,7 +97,7 @@ def parse_classic(lines: List[str], origin: Origin) -> Event:
     if "EventCode" not in header:
         raise ValueError("no EventCode= line")
     system = {
-        "EventID": int(header["EventCode"]),
+        "EventID": parse_event_id(header["EventCode"]),
         # Splunk prints the forwarder's local time with no zone and no fraction: read as UTC.
         "TimeCreated": datetime.strptime(lines[0].strip(), "%m/%d/%Y %I:%M:%S %p").strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Channel": header.get("LogName"),

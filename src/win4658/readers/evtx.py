@@ -3,9 +3,9 @@ import io
 import re
 from typing import Iterator, Optional, Set
 
-from ..event import Event, Origin, ReadResult, ReadStats, RecordError
-from .evtx_file import damaged_chunks, single_chunk_file
-from .jsonlines import JSON_ERRORS, as_texts, loads
+from ..event import Event, Origin, ReadResult, ReadStats, RecordError, parse_event_id
+from .evtx_file import EvtxSource, damaged_chunks, single_chunk_file
+from .jsonlines import JSON_ERRORS, RECORD_ERRORS, as_texts, loads
 from .scan import search_from
 
 try:
@@ -24,25 +24,29 @@ class EvtxUnavailable(RuntimeError):
     """The `evtx` package cannot be imported on this interpreter."""
 
 
-def read_evtx(path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def read_evtx(path: str, event_ids: frozenset, stats: ReadStats, source: Optional[EvtxSource] = None) -> Iterator[ReadResult]:
+    """The records of the EVTX file at ``path``, or of ``source`` (a seekable file, e.g. one out of an archive,
+    named ``path`` in errors)."""
     if PyEvtxParser is None:
         raise EvtxUnavailable("reading EVTX needs the 'evtx' package, which is not installed for this Python")
-    reading = _Reading(path, event_ids, stats)
+    source = path if source is None else source
+    reading = _Reading(path, source, event_ids, stats)
     try:  # the parser verifies each chunk's checksums as it parses it (in its threads), far cheaper than here
-        records = PyEvtxParser(path, validate_checksums=True).records_json()
+        records = PyEvtxParser(source, validate_checksums=True).records_json()
         reading.refused_chunks = set()
     except TypeError:  # evtx 0.8.9 (Python 3.9) has no such option: damaged_chunks verifies every chunk
-        records = PyEvtxParser(path).records_json()
+        records = PyEvtxParser(source).records_json()
     yield from reading.results(records)
-    yield from damaged_chunks(path, reading.refused_chunks)
+    yield from damaged_chunks(source, reading.refused_chunks, path)
 
 
 class _Reading:
     """One EVTX file being read: the record count for errors' origins, and the chunks the parser refused for their
     checksum (None when it does not verify checksums: then damaged_chunks computes every chunk's)."""
 
-    def __init__(self, path: str, event_ids: frozenset, stats: ReadStats):
+    def __init__(self, path: str, source: EvtxSource, event_ids: frozenset, stats: ReadStats):
         self.path = path
+        self.source = source
         self.event_ids = event_ids
         self.stats = stats
         self.index = 0
@@ -63,7 +67,7 @@ class _Reading:
                     # parsed again alone and unverified, it gives what a parser not verifying checksums gives
                     number = int(refused.group(1))
                     self.refused_chunks.add(number)
-                    yield from self.results(_chunk_records(path, number), number)
+                    yield from self.results(_chunk_records(self.source, number), number)
                     continue
                 if alone is not None:
                     message = message.replace(FIRST_CHUNK, f"Failed to parse chunk number {alone}:")
@@ -81,12 +85,12 @@ class _Reading:
             origin = Origin(path, record["event_record_id"])
             try:
                 yield evtx_json_to_event(loads(text), origin)
-            except (*JSON_ERRORS, KeyError, TypeError) as error:
+            except (*JSON_ERRORS, *RECORD_ERRORS) as error:
                 yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
 
 
-def _chunk_records(path: str, number: int) -> Iterator[dict]:
-    return PyEvtxParser(io.BytesIO(single_chunk_file(path, number))).records_json()
+def _chunk_records(source: EvtxSource, number: int) -> Iterator[dict]:
+    return PyEvtxParser(io.BytesIO(single_chunk_file(source, number))).records_json()
 
 
 def _event_id(text: str) -> Optional[int]:
@@ -109,7 +113,7 @@ def evtx_json_to_event(document: dict, origin: Origin) -> Event:
     system = {
         "Provider": provider.get("Name"),
         "ProviderGuid": _braced(provider.get("Guid")),
-        "EventID": int(event_id["#text"] if isinstance(event_id, dict) else event_id),
+        "EventID": parse_event_id(event_id["#text"] if isinstance(event_id, dict) else event_id),
         "Version": source.get("Version"),
         "Level": source.get("Level"),
         "Task": source.get("Task"),

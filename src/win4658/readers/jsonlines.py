@@ -7,10 +7,11 @@
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
+                     check_system, check_system_value, event_id_of_text, parse_event_id)
 from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
 
 try:
@@ -20,7 +21,10 @@ try:
     JSON_ERRORS: Tuple[type, ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # the Splunk app ships without compiled accelerators
     loads = json.loads
-    JSON_ERRORS = (ValueError,)
+    JSON_ERRORS = (ValueError, RecursionError)  # json.loads recurses into nested values
+# What a record's unexpected content can raise while it is turned into an Event (an NXLog time before year 1
+# overflows datetime; a deeply nested value exhausts the encoder's recursion).
+RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionError)
 
 # NXLog's own fields (and what Logstash/OTRF add); every other top-level key is an EventData field.
 NXLOG_SYSTEM_KEYS = frozenset({
@@ -48,11 +52,16 @@ FLAT_FIELDS = (
 new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
 
 
-def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
-    offset = 0
-    for record, line in enumerate(stream, 1):
+def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
+                   offset: int = 0) -> Iterator[ReadResult]:
+    for record, line in enumerate(iter(partial(stream.readline, MAX_RECORD_BYTES + 1), b""), 1):
         origin = new_origin(Origin, (path, record, offset))
         offset += len(line)
+        if len(line) > MAX_RECORD_BYTES and line[-1:] != b"\n":
+            stats.records += 1
+            offset += skip_line(stream)
+            yield too_large(origin)
+            continue
         if line.isspace():  # the same test as not line.strip(), without copying the line
             continue
         stats.records += 1
@@ -66,7 +75,7 @@ def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: Rea
             continue
         try:
             event = document_to_event(document, origin, event_ids)
-        except (KeyError, TypeError, ValueError) as error:
+        except RECORD_ERRORS as error:
             yield RecordError(origin, "unrecognised", f"not a Windows event in a known JSON shape: {error}")
             continue
         if event is None:
@@ -75,24 +84,47 @@ def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: Rea
             yield event
 
 
+def skip_line(stream: BinaryIO) -> int:
+    """Read past the end of the current line (or of the stream), a block at a time; the bytes skipped."""
+    skipped = 0
+    for block in iter(partial(stream.readline, MAX_RECORD_BYTES), b""):
+        skipped += len(block)
+        if block[-1:] == b"\n":
+            break
+    return skipped
+
+
+def too_large(origin: Origin) -> RecordError:
+    return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB "
+                                            "without a line end; skipped")
+
+
 def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> Optional[Event]:
     """The canonical Event of one JSON document, or None when its event id is not wanted."""
     winlog = document.get("winlog")
-    if isinstance(winlog, dict):
+    if winlog.__class__ is dict:
         convert = _from_winlogbeat
-        event_id = winlog.get("event_id") or document.get("event", {}).get("code")
+        event_id = winlog.get("event_id") or _event_code(document)  # type: ignore[union-attr]
     elif "event_data" in document or "event_id" in document:
         convert, event_id = _from_winlogbeat6, document.get("event_id")
     elif "EventID" in document:
         convert, event_id = _from_flat, document["EventID"]
     else:
         raise ValueError("no winlog, event_id or EventID field")
-    event_id = int(event_id)
+    if event_id.__class__ is str:  # Winlogbeat's text
+        event_id = event_id_of_text(event_id)
+    elif event_id.__class__ is not int or not 0 <= event_id <= MAX_EVENT_ID:  # a JSON integer in range is one already
+        event_id = parse_event_id(event_id)
     if event_id not in event_ids:
         return None
     system, data = convert(document)
     system["EventID"] = event_id
     return Event(system, as_texts(data), origin)
+
+
+def _event_code(document: dict) -> object:
+    event = document.get("event")
+    return event.get("code") if event.__class__ is dict else None
 
 
 def as_texts(data: dict) -> dict:
@@ -119,9 +151,17 @@ def _compile_winlogbeat_reader() -> Callable[[dict], dict]:
         lines.append(f"    if {field!r} not in system:")
         lines += _path_lines(_path_tree({field: path}), "document", "        ")
     lines.append("    return system")
-    namespace: Dict[str, object] = {}
+    namespace: Dict[str, object] = {"check_system_value": check_system_value}
     exec(compile("\n".join(lines), "<winlogbeat System fields>", "exec"), namespace)  # built from the table's names only
     return namespace["winlogbeat_system"]  # type: ignore[return-value]
+
+
+def _unchecked_types(field: str) -> str:
+    """The test, in the generated code, that sends a value to check_system_value: anything but text (and, for a
+    numeric field, a whole number)."""
+    if field in TEXT_ONLY_FIELDS or field == "Keywords":
+        return "value.__class__ is not str"
+    return "value.__class__ is not str and value.__class__ is not int"
 
 
 def _path_tree(paths: Dict[str, str]) -> dict:
@@ -141,6 +181,7 @@ def _path_lines(tree: dict, node: str, indent: str) -> List[str]:
     for key, branch in tree.items():
         if isinstance(branch, str):
             lines += [f"{indent}value = {node}.get({key!r})", f"{indent}if value is not None:",
+                      f"{indent}    if {_unchecked_types(branch)}:", f"{indent}        check_system_value({branch!r}, value)",
                       f"{indent}    system[{branch!r}] = value"]
         else:
             child = f"node_{len(indent)}"
@@ -167,7 +208,7 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
         "ProcessID": document.get("process_id"),
         "ThreadID": document.get("thread_id"),
     }
-    return _present(system), document.get("event_data") or {}
+    return check_system(_present(system)), document.get("event_data") or {}
 
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
@@ -175,13 +216,19 @@ def _from_flat(document: dict) -> Tuple[dict, dict]:
     for field, key, absent_key in FLAT_FIELDS:
         value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
         if value is not None:
+            if value.__class__ is not str and (value.__class__ is not int or field in TEXT_ONLY_FIELDS):
+                check_system_value(field, value)
             system[field] = value
     time_created = _flat_time(document)
     if time_created is not None:
+        if time_created.__class__ is not str:
+            check_system_value("TimeCreated", time_created)
         system["TimeCreated"] = time_created
     keywords = document.get("Keywords")
     if keywords is not None:
-        system["Keywords"] = _keywords_hex(keywords)
+        system["Keywords"] = keywords = _keywords_hex(keywords)
+        if keywords.__class__ is not str:
+            check_system_value("Keywords", keywords)
     data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
     return system, data
 
@@ -282,4 +329,4 @@ def as_text(value: object) -> str:
     """An EventData value as Windows XML would carry it: text; null is empty, structures stay JSON."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)

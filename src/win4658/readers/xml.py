@@ -9,12 +9,14 @@ import re
 from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
-from ..event import Event, Origin, ReadResult, ReadStats, RecordError
+from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
 from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
 BLOCK_SIZE = 1 << 20
 END_TAG = re.compile(rb"</Event\s*>")
+EVENT_ID_ELEMENT = re.compile(rb"<EventID[^>]*>([^<]*)<")
+END_TAG_OVERLAP = 16  # bytes kept while skipping a record too large, to find an end tag cut by a block's end
 START_TAG = re.compile(rb"<Event[\s>]")
 IGNORABLE_GAP = re.compile(rb"(?:\s|-|<\?xml[^>]*\?>|</?Events\b[^>]*>)*")
 DTD_MARKUP = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -95,10 +97,9 @@ def parse_event_xml(record: bytes, origin: Origin, rendered: bool = False) -> Ev
     parser.CharacterDataHandler = builder.chars
     parser.Parse(record, True)
     system = builder.system
-    try:
-        system["EventID"] = int(system["EventID"])
-    except (KeyError, ValueError):
-        raise ValueError("no numeric System/EventID") from None
+    if "EventID" not in system:
+        raise ValueError("no System/EventID")
+    system["EventID"] = parse_event_id(system["EventID"])
     data = builder.data
     if rendered:
         # Event Viewer and Microsoft's documentation print each backslash doubled.
@@ -106,22 +107,30 @@ def parse_event_xml(record: bytes, origin: Origin, rendered: bool = False) -> Ev
     return Event(system, data, origin)
 
 
-def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats, offset: int = 0) -> Iterator[ReadResult]:
     """Yield the events (and record errors) of an XML byte stream, streaming in blocks."""
     buffer = b""
-    buffer_offset = 0
+    buffer_offset = offset
     record = 0
     wanted = _event_id_filter(event_ids)
-    wanted_ids = frozenset(str(event_id) for event_id in event_ids)
+    skipping = False  # past a record too large, until its end tag
     for block in iter(lambda: stream.read(BLOCK_SIZE), b""):
         buffer += block
         position = 0
+        if skipping:
+            end = search_from(END_TAG, b"</Event", buffer)
+            if end is None:
+                buffer_offset += len(buffer) - END_TAG_OVERLAP
+                buffer = buffer[-END_TAG_OVERLAP:]
+                continue
+            start = _last_start(buffer, 0, end.start())  # a record that starts before that end is read
+            position, skipping = (start if start >= 0 else end.end()), False
         # a buffer past two blocks holds a record longer than a block: no plain one-line records to look for
         text = plain_text(buffer) if len(buffer) <= 2 * BLOCK_SIZE else None
         while True:
             if text is not None:
                 position, record = yield from _plain_records(text, buffer, position, record,
-                                                             path, buffer_offset, wanted_ids, stats)
+                                                             path, buffer_offset, event_ids, stats)
             end = search_from(END_TAG, b"</Event", buffer, position)
             if end is None:
                 break
@@ -130,6 +139,7 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
             problem = _gap_problem(gap, path, record + 1, buffer_offset + position)
             if problem is not None:
                 record += 1
+                stats.records += 1
                 yield problem
                 if problem.fatal:
                     return
@@ -138,20 +148,36 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
                 continue
             record += 1
             stats.records += 1
+            if position - start > MAX_RECORD_BYTES:
+                yield _too_large(Origin(path, record, buffer_offset + start), "skipped")
+                continue
             chunk = buffer[start:position]
             if not wanted(chunk):
                 stats.other_event_id += 1
             else:
                 yield _parse_record(buffer, start, chunk, Origin(path, record, buffer_offset + start))
+        if len(buffer) - position > MAX_RECORD_BYTES:
+            record += 1
+            stats.records += 1
+            yield _too_large(Origin(path, record, buffer_offset + position),
+                             "no </Event> yet: skipped up to the next </Event>")
+            position, skipping = len(buffer) - END_TAG_OVERLAP, True
         buffer = buffer[position:]
         buffer_offset += position
+    if skipping:
+        return
     problem = _gap_problem(buffer, path, record + 1, buffer_offset)
     if problem is not None:
+        stats.records += 1
         yield problem._replace(reason="truncated", message=f"incomplete <Event> at end of file: {problem.message}")
 
 
+def _too_large(origin: Origin, skipped: str) -> RecordError:
+    return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB; {skipped}")
+
+
 def _plain_records(text: str, buffer: bytes, position: int, record: int, path: str, buffer_offset: int,
-                   wanted_ids: frozenset, stats: ReadStats) -> Generator[ReadResult, None, Tuple[int, int]]:
+                   event_ids: frozenset, stats: ReadStats) -> Generator[ReadResult, None, Tuple[int, int]]:
     """The run of plain records from ``position`` on, each matched once without cutting: they give what
     cutting them would (whitespace between them, none is rendered nor not wanted by the byte filter, which sees
     the same EventID). Returns where the run stops and the last record number."""
@@ -160,7 +186,7 @@ def _plain_records(text: str, buffer: bytes, position: int, record: int, path: s
         start, position = record_span(match)
         record += 1
         stats.records += 1
-        if event_id_text(match).strip(" \t\n\r") not in wanted_ids:
+        if not _wanted(event_id_text(match), event_ids):
             stats.other_event_id += 1
         else:
             yield _plain_or_parsed(text, buffer, start, position, match, Origin(path, record, buffer_offset + start))
@@ -178,9 +204,20 @@ def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: Plai
 
 
 def _event_id_filter(event_ids: frozenset):
-    """A cheap byte test that skips records whose EventID is not wanted, before any parsing."""
-    pattern = re.compile(rb"<EventID[^>]*>\s*(" + b"|".join(str(i).encode() for i in sorted(event_ids)) + rb")\s*<")
-    return lambda chunk: search_from(pattern, b"<EventID", chunk) is not None
+    """A cheap byte test that skips records whose EventID is not wanted, before any parsing (a record without an
+    EventID, or with one that is not an event id, is parsed: the parser words the error)."""
+    def wanted(chunk: bytes) -> bool:
+        match = search_from(EVENT_ID_ELEMENT, b"<EventID", chunk)
+        return match is None or _wanted(match.group(1), event_ids)
+    return wanted
+
+
+def _wanted(event_id: object, event_ids: frozenset) -> bool:
+    """Whether a record with this EventID text is read: a wanted id, or no event id at all (an error to word)."""
+    try:
+        return event_id_of_text(event_id) in event_ids
+    except ValueError:
+        return True
 
 
 def _last_start(buffer: bytes, low: int, high: int) -> int:

@@ -11,7 +11,7 @@ the caller falls back to the XML parser, which also words every error.
 import re
 from typing import Dict, Optional, Tuple
 
-from ..event import Event, Origin
+from ..event import Event, Origin, event_id_of_text
 
 # Bytes whose record the XML parser must read: characters XML forbids, and the carriage return it normalises.
 _FORBIDDEN_BYTES = bytes(range(0x20)).translate(None, b"\t\n")
@@ -120,7 +120,7 @@ def _system(match: "re.Match[str]") -> Dict[str, object]:
      process, thread, channel, computer, user) = match.group(*_SYSTEM_GROUPS)
     # a literal dict, in the XML path's key order, is built faster than dict(zip(names, values))
     system: Dict[str, object] = {
-        "Provider": provider, "ProviderGuid": guid, "EventID": int(event_id), "Version": version, "Level": level,
+        "Provider": provider, "ProviderGuid": guid, "EventID": event_id_of_text(event_id), "Version": version, "Level": level,
         "Task": task, "Opcode": opcode, "Keywords": keywords, "TimeCreated": created, "EventRecordID": record_id,
         "ProcessID": process, "ThreadID": thread, "Channel": channel, "Computer": computer, "UserID": user}
     if guid is None:
