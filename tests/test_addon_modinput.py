@@ -5,6 +5,7 @@ interpreter, the input-definition XML on stdin, and its `<stream><event>` output
 """
 import collections
 import html
+import io
 import json
 import os
 import random
@@ -21,13 +22,14 @@ import xml.etree.ElementTree as ET
 import zlib
 
 import pytest
+from splunklib.modularinput import EventWriter
 
 from conftest import SAMPLE_XML, shared_path
 from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
-from win4658.splunk.modinput import BATCH
+from win4658.splunk.modinput import BATCH, FileReader, StopFlag
 from win4658.splunk.package import build_package, extract_package
 from win4658.winlogbeat import to_winlogbeat
 
@@ -593,3 +595,38 @@ def test_checkpoint_files_are_the_owners_only(version, app_dir, tmp_path):
     modes = {name: stat.S_IMODE(os.stat(checkpoints / name).st_mode) for name in os.listdir(checkpoints)}
     assert modes == {"test.json": 0o600, "test.lock": 0o600}
     assert stat.S_IMODE(os.stat(checkpoints).st_mode) == 0o700
+
+
+class MovesTheCheckpointAway(io.StringIO):
+    """splunkd's end of stdout; once ``after`` events were written, the checkpoint folder is moved away, so that
+    the next save fails the way a folder turned read-only or a full disk makes it fail."""
+
+    def __init__(self, checkpoints, moved, after):
+        super().__init__()
+        self.checkpoints, self.moved, self.after = checkpoints, moved, after
+
+    def write(self, text):
+        written = super().write(text)
+        if self.getvalue().count("</event>") == self.after and self.checkpoints.exists():
+            self.checkpoints.rename(self.moved)
+        return written
+
+
+def test_a_checkpoint_that_cannot_be_saved_midway_stops_the_run_and_repeats_one_batch(tmp_path):
+    data, checkpoints = input_dirs(tmp_path)
+    expected = _crash_dataset(data)
+    moved = tmp_path / "moved"
+    output, messages = MovesTheCheckpointAway(checkpoints, moved, after=BATCH + 50), io.StringIO()
+    FileReader("test", {"path": str(data)}, str(checkpoints), EventWriter(output, messages), StopFlag()).run()
+    received = event_keys(output.getvalue())
+    assert len(received) == 2 * BATCH  # the save after the second batch failed: nothing more was read
+    assert messages.getvalue().count("ERROR") == 1 and "Traceback" not in messages.getvalue()
+    assert f"cannot write the checkpoint in {checkpoints} (No such file or directory): nothing more is read " \
+           f"until it can be written; up to {BATCH} of the {2 * BATCH} events sent in this run will be sent again" \
+        in messages.getvalue()
+    moved.rename(checkpoints)
+    assert sorted(os.listdir(checkpoints)) == ["test.json", "test.lock"]
+    output = io.StringIO()
+    FileReader("test", {"path": str(data)}, str(checkpoints), EventWriter(output, messages), StopFlag()).run()
+    received += event_keys(output.getvalue())
+    assert _lost_and_repeated(received, expected) == (0, BATCH)
