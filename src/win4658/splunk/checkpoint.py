@@ -252,25 +252,35 @@ class InputLock:
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             os.chmod(self.path, 0o600)
-            if fcntl is not None:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:
-                msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
-        except BlockingIOError:
+            locked = _try_lock(descriptor)
+        except OSError:
             os.close(descriptor)
-            return False
-        except OSError as error:
-            os.close(descriptor)
-            if fcntl is None and isinstance(error, PermissionError):  # msvcrt: locked by another process
-                return False
             raise
-        self.descriptor = descriptor
-        return True
+        if locked:
+            self.descriptor = descriptor
+        else:
+            os.close(descriptor)
+        return locked
 
     def release(self) -> None:
         if self.descriptor is not None:
             os.close(self.descriptor)
             self.descriptor = None
+
+
+def _try_lock(descriptor: int) -> bool:
+    """Lock the file without waiting; False when another process holds it."""
+    if fcntl is None:
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        except OSError:  # msvcrt reports a lock held elsewhere as EACCES or EDEADLOCK
+            return False
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def make_private_directory(directory: str) -> None:
