@@ -4,6 +4,7 @@ import json
 import os
 import resource
 import stat
+import struct
 import zlib
 
 import pytest
@@ -150,6 +151,23 @@ def test_an_evtx_is_known_by_its_first_records_as_its_header_changes(tmp_path):
     path.rename(renamed)
     [(_path, state, how)] = store.match([str(renamed)])
     assert (how, state.position) == ("renamed", 12)
+
+
+def test_an_evtx_whose_first_chunk_fills_keeps_its_identity(tmp_path):
+    full = bytearray(_evtx(1))
+    written = 700  # the chunk's first record, and the start of the second, written so far
+    early = bytearray(full)
+    struct.pack_into("<I", early, EVTX_FIRST_RECORD - 512 + 48, 512 + written)  # the chunk's free space offset
+    early[EVTX_FIRST_RECORD + written:] = bytes(len(early) - EVTX_FIRST_RECORD - written)
+    path = tmp_path / "Security.evtx"
+    path.write_bytes(early)
+    store = _store(tmp_path)
+    [(_path, state, how)] = store.match([str(path)])
+    assert (how, state.head_offset, state.head_length) == ("new", EVTX_FIRST_RECORD, written)
+    state.position = 2
+    path.write_bytes(full)
+    [(_path, state, how)] = store.match([str(path)])
+    assert (how, state.position, state.head_length) == ("known", 2, HEAD_BYTES)
 
 
 def test_an_evtx_saved_by_version_1_is_rebased_on_its_records(tmp_path):

@@ -6,7 +6,9 @@ An event read from a file that already holds that one-line form (Splunk exports,
 with the file's own bytes; every other form is rendered by render_event_xml.
 A checkpoint is saved after every BATCH events and at the end of each file, always after the events were
 flushed to stdout: a kill -9 sends at most the events since the last save again; SIGTERM stops after the
-current event and saves first, so nothing is sent twice.
+current event and saves first, so nothing is sent twice. A run holds the input's lock (a second instance waits),
+and saves its checkpoint before sending anything: a checkpoint that cannot be written stops the run, once logged,
+since whatever it sent could not be recorded. A record that cannot be sent is reported and skipped.
 """
 import os
 import signal
