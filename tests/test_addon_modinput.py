@@ -575,12 +575,16 @@ def test_a_poison_record_is_reported_and_the_input_goes_on(version, app_dir, tmp
         stream.write(_poison(100))
     write_jsonlines(data / "a.json", range(4, 7))
     write_jsonlines(data / "b.json", range(1, 3), computer="OTHER.contoso.local")
+    write_jsonlines(data / "0-reader-fault.json", range(1, 3), computer="FIRST.contoso.local")
+    with open(data / "0-reader-fault.json", "a", encoding="utf-8") as stream:
+        stream.write('{"winlog": {"event_data": {}}, "event": "4658"}\n')  # `event` a string, not an object
     definition = input_definition(checkpoints, data)
     code, stdout, stderr = run_input(python, app_dir, definition)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert sorted(event_keys(stdout)) == [("DC01.contoso.local", n) for n in range(1, 7)] + \
-        [("OTHER.contoso.local", 1), ("OTHER.contoso.local", 2)]
+        [("FIRST.contoso.local", 1), ("FIRST.contoso.local", 2), ("OTHER.contoso.local", 1), ("OTHER.contoso.local", 2)]
     assert re.search(r"(ERROR|WARN) win4658_files://test: \S*a\.json: record 4\b", stderr), stderr
+    assert re.search(r"(ERROR|WARN) win4658_files://test: \S*0-reader-fault\.json: ", stderr), stderr
     assert event_keys(run_input(python, app_dir, definition)[1]) == []
 
 

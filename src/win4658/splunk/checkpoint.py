@@ -90,7 +90,7 @@ class FileState:
 
 STATE_TYPES = {"path": (str,), "head_crc": (int,), "head_length": (int,), "position": (int,), "offset": (int,),
                "size": (int,), "mtime": (int, float), "head_offset": (int,), "mark_end": (int,), "mark_crc": (int,)}
-FIELDS_OF_VERSION = {1: set(list(STATE_TYPES)[:7]), 2: set(STATE_TYPES)}
+FIELDS_OF_VERSION = {1: set(STATE_TYPES) - {"head_offset", "mark_end", "mark_crc"}, 2: set(STATE_TYPES)}
 
 
 def _state_from(saved: dict, version: int) -> FileState:
