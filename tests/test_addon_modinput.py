@@ -3,25 +3,33 @@
 The package is built and unpacked into a temporary folder; `bin/win4658_files.py` is started with the
 interpreter, the input-definition XML on stdin, and its `<stream><event>` output is parsed.
 """
+import collections
 import html
+import io
 import json
 import os
 import random
 import re
+import resource
 import signal
+import stat
+import struct
 import subprocess
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+import zlib
 
 import pytest
+from splunklib.modularinput import EventWriter
 
 from conftest import SAMPLE_XML, shared_path
 from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
-from win4658.splunk.modinput import BATCH
+from win4658.splunk.modinput import BATCH, FileReader, StopFlag
 from win4658.splunk.package import build_package, extract_package
 from win4658.winlogbeat import to_winlogbeat
 
@@ -94,14 +102,20 @@ def input_definition(checkpoint_dir, path, **parameters):
             f'<configuration><stanza name="win4658_files://test">{params}</stanza></configuration></input>')
 
 
-def run_input(python, app_dir, stdin, *arguments, stop_after=None, stop_signal=signal.SIGKILL):
+def start_input(python, app_dir, stdin, *arguments, prefix=(), **options):
+    """Start the input as splunkd does (``prefix``: a command that runs it, e.g. in a read-only mount)."""
+    process = subprocess.Popen([*prefix, python, os.path.join(app_dir, "bin", "win4658_files.py"), *arguments],
+                               stdin=subprocess.PIPE, cwd=app_dir, env={"PATH": os.environ.get("PATH", "")}, **options)
+    process.stdin.write(stdin.encode("utf-8"))
+    process.stdin.close()
+    process.stdin = None
+    return process
+
+
+def run_input(python, app_dir, stdin, *arguments, stop_after=None, stop_signal=signal.SIGKILL, prefix=()):
     """Run the input as splunkd does; stdout and stderr go to files, drained at once as splunkd drains its pipes."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen([python, os.path.join(app_dir, "bin", "win4658_files.py"), *arguments],
-                                   stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
-                                   cwd=app_dir, env={"PATH": os.environ.get("PATH", "")})
-        process.stdin.write(stdin.encode("utf-8"))
-        process.stdin.close()
+        process = start_input(python, app_dir, stdin, *arguments, stdout=stdout, stderr=stderr, prefix=prefix)
         if stop_after is not None:
             time.sleep(stop_after)
             if process.poll() is None:
@@ -393,3 +407,230 @@ def test_archives_and_evtx_are_counted_not_offset(app_dir, tmp_path):
     run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
     [state] = json.loads((checkpoints / "test.json").read_text())["files"]
     assert (state["offset"], state["position"]) == (-1, 12 + 6 + 6)  # results (not records) up to the last event
+
+
+def _lost_and_repeated(received, expected):
+    """(events never received, events received more than once) over a sequence of runs."""
+    counts = collections.Counter(received)
+    return len(set(expected) - set(counts)), sum(count - 1 for count in counts.values())
+
+
+EVTX_SOURCE = ("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+EVTX_HEADER, EVTX_CHUNK = 4096, 65536
+
+
+def evtx_first_chunks(full, chunks):
+    """The EVTX as it was when only its first ``chunks`` chunks were written: header counts and checksum say so."""
+    last_chunk = EVTX_HEADER + (chunks - 1) * EVTX_CHUNK
+    last_record_id = struct.unpack_from("<Q", full, last_chunk + 32)[0]
+    header = bytearray(full[:EVTX_HEADER])
+    struct.pack_into("<QQ", header, 16, chunks - 1, last_record_id + 1)  # last chunk number, next record id
+    struct.pack_into("<H", header, 42, chunks)
+    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
+    return bytes(header) + full[EVTX_HEADER:EVTX_HEADER + chunks * EVTX_CHUNK]
+
+
+@pytest.fixture(scope="module")
+def evtx_wheel(tmp_path_factory):
+    """evtx 0.8.9's cp37-abi3 Linux wheel, fetched with pip (the one network use of these tests)."""
+    folder = tmp_path_factory.mktemp("wheels")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                             "--platform", "manylinux2014_x86_64", "--python-version", "3.9", "evtx==0.8.9",
+                             "-d", str(folder)], capture_output=True, text=True)
+    wheels = list(folder.glob("evtx-0.8.9-*.whl"))
+    if result.returncode != 0 or not wheels:
+        pytest.skip(f"cannot download the evtx 0.8.9 wheel from PyPI: {result.stderr.strip()[-200:]}")
+    return str(wheels[0])
+
+
+@pytest.fixture(scope="module")
+def evtx_app_dir(evtx_wheel, tmp_path_factory):
+    """The package with evtx vendored, as CI builds it."""
+    build = tmp_path_factory.mktemp("evtx-package")
+    return extract_package(build_package(str(build / "dist"), evtx_wheels=[evtx_wheel]), str(build / "apps"))
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_a_growing_evtx_is_continued_and_a_renamed_one_recognised(version, evtx_app_dir, tmp_path):
+    python = _interpreter(version)
+    data, checkpoints = input_dirs(tmp_path)
+    source = shared_path(*EVTX_SOURCE)
+    full = open(source, "rb").read()
+    path = data / "Security.evtx"
+    definition = input_definition(checkpoints, data)
+    received = []
+    for content in (evtx_first_chunks(full, 1), evtx_first_chunks(full, 3), full):
+        path.write_bytes(content)  # the live log, grown by whole chunks, at the same path
+        code, stdout, stderr = run_input(python, evtx_app_dir, definition)
+        assert code == 0 and "ERROR" not in stderr and "WARN" not in stderr, stderr
+        received += event_keys(stdout)
+    expected = [(event.system["Computer"], int(event.system["EventRecordID"]))
+                for event in read_paths([source], FAMILY) if isinstance(event, Event)]
+    assert len(expected) == 77
+    assert _lost_and_repeated(received, expected) == (0, 0)
+    os.rename(path, data / "Archive-Security-2015-09-22.evtx")
+    code, stdout, stderr = run_input(python, evtx_app_dir, definition)
+    assert event_keys(stdout) == [] and "Archive-Security-2015-09-22.evtx: renamed file, continuing" in stderr
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+@pytest.mark.parametrize("write", [write_jsonlines, write_xml])
+def test_a_file_rewritten_larger_with_the_same_first_records_is_read_again(version, write, app_dir, tmp_path):
+    python = _interpreter(version)
+    data, checkpoints = input_dirs(tmp_path)
+    path = data / "rewritten.log"
+    write(path, range(1, 201))
+    definition = input_definition(checkpoints, data)
+    received = event_keys(run_input(python, app_dir, definition)[1])
+    path.unlink()
+    write(path, [*range(1, 106), *range(2001, 2201)])  # the same first 105 records, then others, longer
+    code, stdout, stderr = run_input(python, app_dir, definition)
+    received += event_keys(stdout)
+    expected = [("DC01.contoso.local", n) for n in [*range(1, 201), *range(2001, 2201)]]
+    assert _lost_and_repeated(received, expected) == (0, 105)  # read again from the start: its first 105 again
+    assert "rewritten.log: changed before the position read: read again from the start" in stderr
+
+
+def _read_only(directory):
+    """A command prefix that runs the input with ``directory`` mounted read-only (a private mount namespace)."""
+    prefix = ("unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(directory))
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only folder here (needs unshare -m and mount, as root)")
+    return prefix
+
+
+def _file_size_limit(limit):
+    """A preexec_fn that lets the input write no file larger than ``limit`` bytes (a full disk, for any user)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _run_piped(python, app_dir, definition, **options):
+    process = start_input(python, app_dir, definition, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+    stdout, stderr = process.communicate()
+    return process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8")
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_an_unwritable_checkpoint_stops_the_input_before_it_sends(version, fault, app_dir, tmp_path):
+    python = _interpreter(version)
+    data, checkpoints = input_dirs(tmp_path)
+    expected = _crash_dataset(data)
+    later = sorted(data.glob("part[345].*"))
+    for path in later:
+        path.rename(tmp_path / path.name)
+    definition = input_definition(checkpoints, data)
+    received = event_keys(run_input(python, app_dir, definition)[1])
+    for path in later:
+        (tmp_path / path.name).rename(path)
+    for _run in range(3):
+        if fault == "read-only":
+            code, stdout, stderr = run_input(python, app_dir, definition, prefix=_read_only(checkpoints))
+        else:
+            code, stdout, stderr = _run_piped(python, app_dir, definition,
+                                              preexec_fn=_file_size_limit(os.path.getsize(checkpoints / "test.json")))
+        received += event_keys(stdout)
+        assert code == 0 and "Traceback" not in stderr, stderr
+        assert stderr.count("ERROR") == 1 and f"cannot write the checkpoint in {checkpoints}" in stderr, stderr
+        assert not [name for name in os.listdir(checkpoints) if name.endswith(".tmp")]
+    received += event_keys(run_input(python, app_dir, definition)[1])
+    assert _lost_and_repeated(received, expected) == (0, 0)
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_two_instances_on_one_checkpoint_send_each_event_once(version, app_dir, tmp_path):
+    python = _interpreter(version)
+    data, checkpoints = input_dirs(tmp_path)
+    expected = _crash_dataset(data)
+    definition = input_definition(checkpoints, data)
+    outputs = [(tempfile.TemporaryFile(), tempfile.TemporaryFile()) for _instance in range(2)]
+    processes = [start_input(python, app_dir, definition, stdout=stdout, stderr=stderr) for stdout, stderr in outputs]
+    received, messages = [], ""
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.wait() == 0
+        stdout.seek(0)
+        stderr.seek(0)
+        received += event_keys(stdout.read().decode("utf-8"))
+        messages += stderr.read().decode("utf-8")
+        stdout.close()
+        stderr.close()
+    assert _lost_and_repeated(received, expected) == (0, 0)
+    assert "another instance of this input is running: waiting for it" in messages or \
+        messages.count("sent 2400 events") == 1
+
+
+def _poison(record_id):
+    """A record the reader accepts but that cannot be sent as it is: its computer name is an object."""
+    document = to_winlogbeat(_numbered(record_id))
+    document["winlog"]["computer_name"] = {"name": "DC01"}
+    return json.dumps(document) + "\n"
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_a_poison_record_is_reported_and_the_input_goes_on(version, app_dir, tmp_path):
+    python = _interpreter(version)
+    data, checkpoints = input_dirs(tmp_path)
+    write_jsonlines(data / "a.json", range(1, 4))
+    with open(data / "a.json", "a", encoding="utf-8") as stream:
+        stream.write(_poison(100))
+    write_jsonlines(data / "a.json", range(4, 7))
+    write_jsonlines(data / "b.json", range(1, 3), computer="OTHER.contoso.local")
+    write_jsonlines(data / "0-reader-fault.json", range(1, 3), computer="FIRST.contoso.local")
+    with open(data / "0-reader-fault.json", "a", encoding="utf-8") as stream:
+        stream.write('{"winlog": {"event_data": {}}, "event": "4658"}\n')  # `event` a string, not an object
+    definition = input_definition(checkpoints, data)
+    code, stdout, stderr = run_input(python, app_dir, definition)
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert sorted(event_keys(stdout)) == [("DC01.contoso.local", n) for n in range(1, 7)] + \
+        [("FIRST.contoso.local", 1), ("FIRST.contoso.local", 2), ("OTHER.contoso.local", 1), ("OTHER.contoso.local", 2)]
+    assert re.search(r"(ERROR|WARN) win4658_files://test: \S*a\.json: record 4\b", stderr), stderr
+    assert re.search(r"(ERROR|WARN) win4658_files://test: \S*0-reader-fault\.json: ", stderr), stderr
+    assert event_keys(run_input(python, app_dir, definition)[1]) == []
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_checkpoint_files_are_the_owners_only(version, app_dir, tmp_path):
+    python = _interpreter(version)
+    data, _checkpoints = input_dirs(tmp_path)
+    checkpoints = tmp_path / "modinputs" / "win4658_files"  # not there yet
+    write_jsonlines(data / "a.json", range(1, 3))
+    code, _stdout, stderr = run_input(python, app_dir, input_definition(checkpoints, data))
+    assert code == 0, stderr
+    modes = {name: stat.S_IMODE(os.stat(checkpoints / name).st_mode) for name in os.listdir(checkpoints)}
+    assert modes == {"test.json": 0o600, "test.lock": 0o600}
+    assert stat.S_IMODE(os.stat(checkpoints).st_mode) == 0o700
+
+
+class MovesTheCheckpointAway(io.StringIO):
+    """splunkd's end of stdout; once ``after`` events were written, the checkpoint folder is moved away, so that
+    the next save fails the way a folder turned read-only or a full disk makes it fail."""
+
+    def __init__(self, checkpoints, moved, after):
+        super().__init__()
+        self.checkpoints, self.moved, self.after = checkpoints, moved, after
+
+    def write(self, text):
+        written = super().write(text)
+        if self.getvalue().count("</event>") == self.after and self.checkpoints.exists():
+            self.checkpoints.rename(self.moved)
+        return written
+
+
+def test_a_checkpoint_that_cannot_be_saved_midway_stops_the_run_and_repeats_one_batch(tmp_path):
+    data, checkpoints = input_dirs(tmp_path)
+    expected = _crash_dataset(data)
+    moved = tmp_path / "moved"
+    output, messages = MovesTheCheckpointAway(checkpoints, moved, after=BATCH + 50), io.StringIO()
+    FileReader("test", {"path": str(data)}, str(checkpoints), EventWriter(output, messages), StopFlag()).run()
+    received = event_keys(output.getvalue())
+    assert len(received) == 2 * BATCH  # the save after the second batch failed: nothing more was read
+    assert messages.getvalue().count("ERROR") == 1 and "Traceback" not in messages.getvalue()
+    assert f"cannot write the checkpoint in {checkpoints} (No such file or directory): nothing more is read " \
+           f"until it can be written; up to {BATCH} of the {2 * BATCH} events sent in this run will be sent again" \
+        in messages.getvalue()
+    moved.rename(checkpoints)
+    assert sorted(os.listdir(checkpoints)) == ["test.json", "test.lock"]
+    output = io.StringIO()
+    FileReader("test", {"path": str(data)}, str(checkpoints), EventWriter(output, messages), StopFlag()).run()
+    received += event_keys(output.getvalue())
+    assert _lost_and_repeated(received, expected) == (0, BATCH)

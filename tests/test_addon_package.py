@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from conftest import shared_path
-from test_addon_modinput import _interpreter, event_keys, input_definition, run_input
+from test_addon_modinput import _interpreter, event_keys, evtx_wheel, input_definition, run_input  # noqa: F401
 from win4658 import __version__
 from win4658.mapping import bundled
 from win4658.splunk.package import PackageError, build_package, evtx_from_wheel, extract_package, package_name
@@ -143,19 +143,6 @@ def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
     wheel.write_bytes(b"not a zip")
     with pytest.raises(PackageError, match="not a readable wheel"):
         evtx_from_wheel(str(wheel))
-
-
-@pytest.fixture(scope="module")
-def evtx_wheel(tmp_path_factory):
-    """evtx 0.8.9's cp37-abi3 Linux wheel, fetched with pip (the one network use of these tests)."""
-    folder = tmp_path_factory.mktemp("wheels")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                             "--platform", "manylinux2014_x86_64", "--python-version", "3.9", "evtx==0.8.9",
-                             "-d", str(folder)], capture_output=True, text=True)
-    wheels = list(folder.glob("evtx-0.8.9-*.whl"))
-    if result.returncode != 0 or not wheels:
-        pytest.skip(f"cannot download the evtx 0.8.9 wheel from PyPI: {result.stderr.strip()[-200:]}")
-    return str(wheels[0])
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])

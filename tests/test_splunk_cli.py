@@ -1,10 +1,14 @@
 """`win4658 splunk package|search`, the connection settings (secrets never printed) and AppInspect's verdict."""
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -83,6 +87,102 @@ def test_settings_from_the_environment_hide_the_credential():
     with pytest.raises(SplunkConnectionError, match="no credential"):
         ConnectionSettings.from_environment({"WIN4658_SPLUNK_URL": "https://splunk:8089",
                                              "WIN4658_SPLUNK_USER": "admin"})
+
+
+@pytest.fixture
+def self_signed_splunk(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate made now; it refuses every login (401) and
+    records every request it gets: (url, certificate file, requests)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(certificate), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    received = []
+
+    class RefuseEveryLogin(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((self.command, self.path, str(self.headers), body))
+            answer = b'<response><messages><msg type="WARN">Login failed</msg></messages></response>'
+            self.send_response(401)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_POST = do_GET
+
+        def log_message(self, *_arguments):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefuseEveryLogin)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certificate), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", str(certificate), received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("credential", [{"WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET},
+                                        {"WIN4658_SPLUNK_TOKEN": SECRET}])
+def test_an_unverified_certificate_is_refused_before_any_credential_is_sent(self_signed_splunk, credential):
+    url, _certificate, received = self_signed_splunk
+    result = run_cli("splunk", "search", "anything", environment={"WIN4658_SPLUNK_URL": url, **credential})
+    assert result.returncode == 2 and received == []
+    assert "the server's certificate is not trusted" in result.stderr and "WIN4658_SPLUNK_CA_CERTS" in result.stderr
+    assert SECRET not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("trust", [{"WIN4658_SPLUNK_CA_CERTS": "{certificate}"}, {"WIN4658_SPLUNK_VERIFY": "false"},
+                                   {"WIN4658_SPLUNK_VERIFY": "0"}, "--insecure"])
+def test_a_trusted_ca_or_insecure_reaches_the_server(self_signed_splunk, trust):
+    url, certificate, received = self_signed_splunk
+    environment = {"WIN4658_SPLUNK_URL": url, "WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET}
+    arguments = ["splunk", "search", "anything"]
+    if trust == "--insecure":
+        arguments.append(trust)
+    else:
+        environment.update({name: value.format(certificate=certificate) for name, value in trust.items()})
+    result = run_cli(*arguments, environment=environment)
+    assert result.returncode == 2 and "login refused" in result.stderr, result.stderr
+    assert [(method, path) for method, path, _headers, _body in received] == [("POST", "/services/auth/login")]
+    assert SECRET not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("url, message", [
+    ("localhost:8089", "WIN4658_SPLUNK_URL must be https://host[:port] with its scheme, e.g. https://localhost:8089"),
+    ("http://[::1", "it is not a URL"),
+    ("https://splunk:port", "it is not a URL"),
+    (f"https://admin:{SECRET}@splunk:8089", "without credentials"),
+    ("ftp://splunk", "must be https://host[:port]"),
+])
+def test_a_url_that_is_not_http_s_host_port_is_a_clear_error(url, message):
+    result = run_cli("splunk", "search", "anything",
+                     environment={"WIN4658_SPLUNK_URL": url, "WIN4658_SPLUNK_TOKEN": "t"})
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert SECRET not in result.stderr
+
+
+def test_a_ca_bundle_that_cannot_be_loaded_is_named(tmp_path):
+    environment = {"WIN4658_SPLUNK_URL": "https://127.0.0.1:8089", "WIN4658_SPLUNK_TOKEN": SECRET,
+                   "WIN4658_SPLUNK_CA_CERTS": str(tmp_path / "missing.pem")}
+    result = run_cli("splunk", "search", "anything", environment=environment)
+    assert result.returncode == 2 and f"WIN4658_SPLUNK_CA_CERTS: cannot load {tmp_path / 'missing.pem'}" in result.stderr
+    assert SECRET not in result.stderr
+
+
+def test_verification_is_on_unless_turned_off():
+    environment = {"WIN4658_SPLUNK_URL": "https://splunk:8089", "WIN4658_SPLUNK_TOKEN": SECRET}
+    assert ConnectionSettings.from_environment(environment).verify is True
+    assert ConnectionSettings.from_environment({**environment, "WIN4658_SPLUNK_VERIFY": "1"}).verify is True
+    for off in ("false", "0", "No", " off "):
+        assert ConnectionSettings.from_environment({**environment, "WIN4658_SPLUNK_VERIFY": off}).verify is False
+    assert ConnectionSettings.from_environment(environment, insecure=True).verify is False
 
 
 def _report(summary, checks):

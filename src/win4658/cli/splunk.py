@@ -22,9 +22,12 @@ def register(subparsers) -> None:
     package.set_defaults(func=run_package)
     search = commands.add_parser(
         "search", help="dispatch a saved search of the app and print its results as NDJSON",
-        description="Connection from WIN4658_SPLUNK_URL with WIN4658_SPLUNK_TOKEN, or WIN4658_SPLUNK_USER and "
-                    "WIN4658_SPLUNK_PASSWORD (never on the command line).")
+        description="Connection from WIN4658_SPLUNK_URL (https://host:8089) with WIN4658_SPLUNK_TOKEN, or "
+                    "WIN4658_SPLUNK_USER and WIN4658_SPLUNK_PASSWORD (never on the command line). The server's TLS "
+                    "certificate is verified (WIN4658_SPLUNK_CA_CERTS: a PEM bundle of the CAs to trust).")
     search.add_argument("name", metavar="NAME", help="saved search name")
+    search.add_argument("--insecure", action="store_true",
+                        help="do not verify the server's TLS certificate (as WIN4658_SPLUNK_VERIFY=false)")
     search.set_defaults(func=run_search)
 
 
@@ -49,7 +52,7 @@ def run_search(args: argparse.Namespace) -> int:
         print(f"win4658: {error}: pip install 'win4658[splunk]'", file=sys.stderr)
         return 2
     try:
-        service = connect(ConnectionSettings.from_environment(os.environ))
+        service = connect(ConnectionSettings.from_environment(os.environ, insecure=args.insecure))
         rows = 0
         for row in dispatch_saved_search(service, args.name):
             print(json.dumps(row, ensure_ascii=False, sort_keys=True))

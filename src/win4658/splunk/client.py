@@ -1,12 +1,15 @@
 """The splunk-sdk client behind `win4658 splunk search` and the live tests.
 
 The connection comes from the environment only (never argv, never logged): WIN4658_SPLUNK_URL
-(https://host:8089) with WIN4658_SPLUNK_TOKEN (an authentication token), or WIN4658_SPLUNK_USER and
-WIN4658_SPLUNK_PASSWORD. WIN4658_SPLUNK_VERIFY=1 checks the server's TLS certificate.
+(https://host:8089, the scheme is required) with WIN4658_SPLUNK_TOKEN (an authentication token), or
+WIN4658_SPLUNK_USER and WIN4658_SPLUNK_PASSWORD. The server's TLS certificate is verified, against the system's
+CAs or the PEM bundle WIN4658_SPLUNK_CA_CERTS names; WIN4658_SPLUNK_VERIFY=false (or 0, no, off) or --insecure
+turns that off.
 """
+import ssl
 import time
 from typing import Any, Dict, Iterator, Mapping, Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from splunklib import binding, client, results
 
@@ -17,6 +20,8 @@ TOKEN_VARIABLE = "WIN4658_SPLUNK_TOKEN"
 USER_VARIABLE = "WIN4658_SPLUNK_USER"
 PASSWORD_VARIABLE = "WIN4658_SPLUNK_PASSWORD"
 VERIFY_VARIABLE = "WIN4658_SPLUNK_VERIFY"
+CA_CERTS_VARIABLE = "WIN4658_SPLUNK_CA_CERTS"
+VERIFY_OFF = ("0", "false", "no", "off")
 POLL_SECONDS = 0.5
 
 
@@ -28,42 +33,75 @@ class ConnectionSettings:
     """Where and how to log in; repr() shows the URL and the kind of credential, not the credential."""
 
     def __init__(self, url: str, token: Optional[str] = None, user: Optional[str] = None,
-                 password: Optional[str] = None, verify: bool = False):
+                 password: Optional[str] = None, verify: bool = True, ca_certs: Optional[str] = None):
         self.url = url
         self.token = token
         self.user = user
         self.password = password
         self.verify = verify
+        self.ca_certs = ca_certs
 
     @classmethod
-    def from_environment(cls, environment: Mapping[str, str]) -> "ConnectionSettings":
+    def from_environment(cls, environment: Mapping[str, str], insecure: bool = False) -> "ConnectionSettings":
         url = environment.get(URL_VARIABLE, "").strip()
         if not url:
             raise SplunkConnectionError(f"set {URL_VARIABLE} (https://host:8089) and {TOKEN_VARIABLE} "
                                         f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+        _url_parts(url)
         token = environment.get(TOKEN_VARIABLE) or None
         user, password = environment.get(USER_VARIABLE) or None, environment.get(PASSWORD_VARIABLE) or None
         if token is None and (user is None or password is None):
             raise SplunkConnectionError(f"{URL_VARIABLE} is set but no credential: set {TOKEN_VARIABLE}, "
                                         f"or {USER_VARIABLE} and {PASSWORD_VARIABLE}")
-        return cls(url, token, user, password, environment.get(VERIFY_VARIABLE, "") in ("1", "true", "yes"))
+        verify = not insecure and environment.get(VERIFY_VARIABLE, "").strip().lower() not in VERIFY_OFF
+        return cls(url, token, user, password, verify, environment.get(CA_CERTS_VARIABLE) or None)
 
     def __repr__(self) -> str:
         kind = "token" if self.token else f"user {self.user}"
-        return f"ConnectionSettings({self.url}, {kind})"
+        return f"ConnectionSettings({self.url}, {kind}, verify={self.verify})"
+
+
+def _url_parts(url: str) -> SplitResult:
+    """The parts of an http(s)://host[:port] URL; the error never repeats the URL, which could hold a secret."""
+    expected = f"{URL_VARIABLE} must be https://host[:port] with its scheme, e.g. https://localhost:8089"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        raise SplunkConnectionError(f"{expected}: it is not a URL") from None
+    if parts.username or parts.password:
+        raise SplunkConnectionError(f"{expected}, without credentials: use {TOKEN_VARIABLE} "
+                                    f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SplunkConnectionError(expected)
+    return parts
+
+
+def _tls_context(settings: ConnectionSettings) -> Optional[ssl.SSLContext]:
+    if not settings.verify:
+        return None
+    try:
+        return ssl.create_default_context(cafile=settings.ca_certs)
+    except OSError as error:  # ssl.SSLError too
+        raise SplunkConnectionError(f"{CA_CERTS_VARIABLE}: cannot load {settings.ca_certs}: {error}") from None
 
 
 def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
-    parts = urlsplit(settings.url)
+    parts = _url_parts(settings.url)
     credentials: Dict[str, Any] = ({"splunkToken": settings.token} if settings.token
                                    else {"username": settings.user, "password": settings.password})
     try:
-        service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme or "https",
-                                 app=app, owner="nobody", verify=settings.verify, autologin=True, **credentials)
+        service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme, app=app,
+                                 owner="nobody", verify=settings.verify, context=_tls_context(settings),
+                                 autologin=True, **credentials)
         service.info  # noqa: B018  (a token is only checked on the first request: make it now)
         return service
     except binding.AuthenticationError:
         raise SplunkConnectionError(f"{settings.url}: login refused (check the token or user/password)") from None
+    except ssl.SSLCertVerificationError as error:
+        raise SplunkConnectionError(f"{settings.url}: the server's certificate is not trusted ({error.verify_message}):"
+                                    f" set {CA_CERTS_VARIABLE} to its CA bundle, or {VERIFY_VARIABLE}=false "
+                                    "(--insecure) to skip the check") from None
     except (OSError, binding.HTTPError) as error:
         raise SplunkConnectionError(f"{settings.url}: {type(error).__name__}: {_status(error)}") from None
 

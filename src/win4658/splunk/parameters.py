@@ -57,10 +57,3 @@ def check_parameters(parameters: Dict[str, str]) -> None:
     if not os.access(path, os.R_OK):
         raise ValueError(f"path {path!r} is not readable by the Splunk user")
 
-
-def file_size(path: str) -> int:
-    """The file's size; 0 when it vanished since it was listed."""
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
