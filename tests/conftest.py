@@ -1,26 +1,55 @@
+import collections
 import os
+import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED_REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+TEST_REFERENCE = os.path.join(ROOT, "tests", "reference")
 SAMPLE_XML = os.path.join(FIXTURES, "seed_sample.xml")
 
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import corpus  # noqa: E402  (tools/corpus.py: the one place that knows where the corpus is)
 
-def shared_path(*parts: str) -> str:
-    """A path under ../shared/, or skip the test saying what is missing."""
-    path = os.path.join(SHARED, *parts)
+CORPUS_FILES = corpus.manifest_files()
+CORPUS_DIR, CORPUS_ABSENT = corpus.locate(CORPUS_FILES)
+
+
+def corpus_path(*parts: str) -> str:
+    """A path in the public corpus (WIN4658_CORPUS, else the cache, else ../shared/corpus), or skip saying how to
+    get it."""
+    if CORPUS_DIR is None:
+        pytest.skip(CORPUS_ABSENT)
+    return os.path.join(CORPUS_DIR, *parts)
+
+
+def unshipped_reference(*parts: str, why: str) -> str:
+    """A reference file this project may not redistribute, read from ../shared/reference, or skip saying why."""
+    path = os.path.join(SHARED_REFERENCE, *parts)
     if not os.path.exists(path):
-        pytest.skip(f"../shared/{'/'.join(parts)} is absent: clone win4658 with shared/ beside it to run this test")
+        pytest.skip(f"../shared/reference/{'/'.join(parts)} is absent ({why}, so not shipped): "
+                    "put the shared reference folder beside the checkout to run this test")
     return path
 
 
 @pytest.fixture(scope="session")
 def corpus_events():
-    """Every 4656/4658/4663 event of ../shared/corpus, read once per test session."""
+    """Every 4656/4658/4663 event of the corpus, read once per test session."""
     from win4658.event import Event
     from win4658.readers import read_paths
 
-    corpus = shared_path("corpus")
-    return [result for result in read_paths([corpus], frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
+    return [result for result in read_paths([corpus_path()], frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per missing input: how many tests it skipped, and how to get it."""
+    reasons = collections.Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reasons[report.longrepr[2].replace("Skipped: ", "", 1)] += 1
+    if reasons:
+        terminalreporter.section("skipped for want of an input")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count:4d} skipped: {reason}")

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_path
 from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
@@ -309,7 +309,7 @@ def test_sigterm_at_random_points_sends_nothing_twice(version, app_dir, tmp_path
 
 @pytest.mark.parametrize("corpus_file", ["json/cmd_sharpview_pcre_net.zip", "json/empire_enable_rdp.tar.gz"])
 def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(corpus_file, app_dir, tmp_path):
-    source = shared_path("corpus", *corpus_file.split("/"))
+    source = corpus_path(*corpus_file.split("/"))
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
@@ -387,7 +387,7 @@ def test_a_changed_record_at_the_saved_offset_falls_back_to_counting(app_dir, tm
 
 
 def test_archives_and_evtx_are_counted_not_offset(app_dir, tmp_path):
-    source = shared_path("corpus", "json", "empire_enable_rdp.tar.gz")
+    source = corpus_path("json", "empire_enable_rdp.tar.gz")
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))

@@ -2,7 +2,7 @@
 import json
 import re
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_path
 from win4658.cli import main
 from win4658.examples import EXAMPLE_FILES
 
@@ -52,7 +52,7 @@ def test_long_handle_threshold_is_an_option(capsys):
 
 def test_baseline_learns_an_allowlist_that_silences_detection_1(capsys, tmp_path):
     allowlist = tmp_path / "allowlist.csv"
-    corpus_file = shared_path("corpus", "json", "metasploit_procdump_lsass_memory_dump.zip")
+    corpus_file = corpus_path("json", "metasploit_procdump_lsass_memory_dump.zip")
     status, _out, err = _run(capsys, "baseline", corpus_file, "-o", str(allowlist))
     rows = allowlist.read_text(encoding="utf-8").splitlines()
     assert status == 0 and "learned 4 allow-list rows" in err
@@ -81,7 +81,7 @@ def test_an_edited_substring_list_replaces_the_shipped_one(capsys, tmp_path):
     edited = tmp_path / "substrings.csv"
     edited.write_text("substring\nDUMPERT\n", encoding="utf-8")
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--restricted-substrings", str(edited),
-                              shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip"))
+                              corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"))
     hits = [json.loads(line) for line in out.splitlines()[:-1] if json.loads(line)["number"] == 4]
     assert len(hits) == 6 and {hit["reason"] for hit in hits} == {"contains 'dumpert'"}
 
@@ -99,7 +99,7 @@ def test_trace_lists_every_event_of_one_handle_oldest_first(capsys):
 
 
 def test_trace_puts_a_newest_first_export_back_in_order(capsys):
-    dumpert = shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")
+    dumpert = corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", "WORKSTATION5,0x1a74,0xc4", dumpert)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(row["time"], row["event_id"]) for row in rows] == [

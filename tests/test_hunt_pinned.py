@@ -9,7 +9,7 @@ from time import gmtime
 
 import pytest
 
-from conftest import ROOT, shared_path
+from conftest import ROOT, corpus_path
 from win4658.cli import main
 from win4658.times import _any_time_ns, format_ns, time_ns
 
@@ -44,7 +44,7 @@ def _summary_counts(out):
 
 @pytest.mark.parametrize("options, digest, findings, lifetime", CORPUS_RUNS)
 def test_hunt_output_on_the_corpus_is_pinned(capsys, options, digest, findings, lifetime):
-    corpus = shared_path("corpus")
+    corpus = corpus_path()
     out = _hunt_json(capsys, *options, corpus)
     assert _summary_counts(out) == (findings, lifetime)
     # every byte of every finding and of the summary (with the corpus's own place made neutral)
@@ -53,7 +53,7 @@ def test_hunt_output_on_the_corpus_is_pinned(capsys, options, digest, findings, 
 
 def test_hunt_on_sampled_json_lines_is_pinned(capsys, tmp_path):
     target = str(tmp_path / "sampled.ndjson")
-    datagen.write_jsonlines(datagen.sampled_events(datagen.corpus_pool(shared_path("corpus")), 3000), target)
+    datagen.write_jsonlines(datagen.sampled_events(datagen.corpus_pool(corpus_path()), 3000), target)
     findings, lifetime = _summary_counts(_hunt_json(capsys, target))
     assert findings == {"win4658_unexpected_process": 975, "win4658_process_outside_standard_folders": 207,
                         "win4658_process_in_restricted_folder": 24, "win4658_restricted_substring": 31}
