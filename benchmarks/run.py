@@ -16,7 +16,9 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 
+import corpus  # noqa: E402  (tools/corpus.py: where the corpus is)
 import datagen  # noqa: E402  (benchmarks/ is not a package)
 from measure import Measurement, converted_counts, count_lines, count_occurrences, run_measured  # noqa: E402
 
@@ -24,8 +26,8 @@ ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, ".data")
 PEERS = os.path.join(HERE, ".peers")
 PEER_PACKAGES = ["evtx2es==1.8.0", "evtxtoelk==2.2.0"]
-CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
-CHUNK_SOURCE = os.path.join(CORPUS, "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+CORPUS, CORPUS_ABSENT = corpus.locate()
+CHUNK_SOURCE = os.path.join(CORPUS or "", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 BENCHMARKS = ["evtx", "xml", "json", "hunt", "modinput", "workers", "memory"]
 ALL_EVENT_IDS = ["--event-id", "4656", "--event-id", "4658", "--event-id", "4663", "--event-id", "4690"]
 MIB = 1 << 20
@@ -255,8 +257,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    if not os.path.isdir(CORPUS):
-        print(f"the corpus is needed to build inputs: {CORPUS} is absent", file=sys.stderr)
+    if CORPUS is None:
+        print(f"the corpus is needed to build inputs: {CORPUS_ABSENT}", file=sys.stderr)
         return 2
     if not args.no_peers:
         ensure_peers()

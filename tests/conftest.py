@@ -43,13 +43,23 @@ def corpus_events():
     return [result for result in read_paths([corpus_path()], frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
 
 
+# The live tests of one server word their reasons variously; the summary gives one line per server.
+LIVE_SERVERS = {
+    "WIN4658_ES_URL": "no Elasticsearch: set WIN4658_ES_URL (and WIN4658_ES_API_KEY, or WIN4658_ES_USER and "
+                      "WIN4658_ES_PASSWORD) to run the live tests against a cluster",
+    "WIN4658_SPLUNK_URL": "no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER and "
+                          "WIN4658_SPLUNK_PASSWORD) to run the live tests against a Splunk with TA-win4658",
+}
+
+
 def pytest_terminal_summary(terminalreporter):
     """One line per missing input: how many tests it skipped, and how to get it."""
     reasons = collections.Counter()
     for report in terminalreporter.stats.get("skipped", []):
         if isinstance(report.longrepr, tuple):
-            reasons[report.longrepr[2].replace("Skipped: ", "", 1)] += 1
+            reason = report.longrepr[2].replace("Skipped: ", "", 1)
+            reasons[next((text for variable, text in LIVE_SERVERS.items() if variable in reason), reason)] += 1
     if reasons:
-        terminalreporter.section("skipped for want of an input")
+        terminalreporter.section("skipped: what is missing and how to get it")
         for reason, count in reasons.most_common():
             terminalreporter.write_line(f"{count:4d} skipped: {reason}")

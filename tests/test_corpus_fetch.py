@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import os
 import threading
+import urllib.parse
 
 import pytest
 
@@ -175,3 +176,20 @@ def test_the_manifest_names_the_source_of_every_file():
         "https://raw.githubusercontent.com/mdecrevoisier/EVTX-to-MITRE-Attack/HEAD/"
         "TA0006-Credential%20Access/T1003-Credential%20dumping/ID4656-4663-4658%20Mimikatz%20sekurlsa%20password%20dump.evtx")
     assert os.path.dirname(corpus.MANIFEST) == os.path.join(ROOT, "tests")
+
+
+def test_a_mirror_laid_out_from_a_corpus_folder_serves_fetch(mirror, tmp_path):
+    contents = {"a.zip": os.urandom(1000), "b.zip": os.urandom(2000)}
+    entries = [_entry("a.zip", contents["a.zip"]), _entry("b.zip", contents["b.zip"], commit=None)]
+    for name, content in contents.items():
+        (tmp_path / "source" / "json").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "source" / "json" / name).write_bytes(content)
+    assert corpus.mirror(str(tmp_path / "source"), str(tmp_path / "mirror"), entries) == [
+        "mirrored: json/a.zip", "mirrored: json/b.zip"]
+    for path in (tmp_path / "mirror").rglob("*.zip"):
+        mirror.files["/" + urllib.parse.quote(path.relative_to(tmp_path / "mirror").as_posix())] = path.read_bytes()
+    assert corpus.fetch(str(tmp_path / "corpus"), _base(mirror), entries) == [
+        "downloaded: json/a.zip", "downloaded: json/b.zip"]
+    (tmp_path / "source" / "json" / "b.zip").write_bytes(b"changed")
+    assert corpus.mirror(str(tmp_path / "source"), str(tmp_path / "again"), entries) == [
+        "error: json/b.zip: size or sha256 differs from the manifest"]

@@ -3,6 +3,7 @@
     python tools/corpus.py fetch [--cache DIR] [--base-url URL]   download every file of tests/corpus_manifest.json
     python tools/corpus.py verify [DIR]                           check every file's size and sha256
     python tools/corpus.py where                                  the folder the tests will read
+    python tools/corpus.py mirror SOURCE DEST                     lay a corpus folder out as a --base-url mirror
 
 The files come from their public repositories (raw.githubusercontent.com/<repository>/<commit>/<path>, or the same
 layout under --base-url) into the cache, WIN4658_CORPUS_CACHE or ~/.cache/win4658/corpus. A download in progress
@@ -15,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -146,6 +148,21 @@ def verify(folder: str, files: Optional[List[Dict]] = None) -> List[str]:
     return errors
 
 
+def mirror(source: str, destination: str, files: Optional[List[Dict]] = None) -> List[str]:
+    """Copy a verified corpus folder into the layout fetch reads (<repository>/<commit or HEAD>/<path>)."""
+    files = manifest_files() if files is None else files
+    errors = verify(source, files)
+    if errors:
+        return errors
+    lines = []
+    for entry in files:
+        target = os.path.join(destination, entry["repository"], entry["commit"] or "HEAD", *entry["path"].split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join(source, entry["file"]), target)
+        lines.append(f"mirrored: {entry['file']}")
+    return lines
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,9 +172,14 @@ def main(argv: List[str]) -> int:
     verify_command = commands.add_parser("verify", help="check every file's size and sha256")
     verify_command.add_argument("folder", nargs="?", default=None, help="default: the folder the tests read")
     commands.add_parser("where", help="print the folder the tests read")
+    mirror_command = commands.add_parser("mirror", help="lay a verified corpus folder out as a --base-url mirror")
+    mirror_command.add_argument("source")
+    mirror_command.add_argument("destination")
     options = parser.parse_args(argv)
     if options.command == "fetch":
         lines = fetch(options.cache or cache_dir(), options.base_url)
+    elif options.command == "mirror":
+        lines = mirror(options.source, options.destination)
     else:
         folder, why = (options.folder, "") if getattr(options, "folder", None) else locate()
         if folder is None:
