@@ -25,6 +25,17 @@ def corpus_path(*parts: str) -> str:
     return os.path.join(CORPUS_DIR, *parts)
 
 
+def corpus_inputs(folder) -> list:
+    """A folder holding a file that is not an event file (made in ``folder``), then the corpus's event files in the
+    order reading a folder gives them: the same inputs wherever the corpus came from (../shared/corpus also holds
+    MANIFEST.md, the cache does not), with one file skipped as not an event file."""
+    notes = os.path.join(str(folder), "notes")
+    os.makedirs(notes, exist_ok=True)
+    with open(os.path.join(notes, "NOTES.md"), "w", encoding="utf-8") as stream:
+        stream.write("# not an event file\n")
+    return [notes] + [corpus_path(*relative.split("/")) for relative in sorted(entry["file"] for entry in CORPUS_FILES)]
+
+
 def unshipped_reference(*parts: str, why: str) -> str:
     """A reference file this project may not redistribute, read from ../shared/reference, or skip saying why."""
     path = os.path.join(SHARED_REFERENCE, *parts)

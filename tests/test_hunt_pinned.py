@@ -9,7 +9,7 @@ from time import gmtime
 
 import pytest
 
-from conftest import ROOT, corpus_path
+from conftest import CORPUS_DIR, ROOT, corpus_inputs, corpus_path
 from win4658.cli import main
 from win4658.times import _any_time_ns, format_ns, time_ns
 
@@ -43,9 +43,9 @@ def _summary_counts(out):
 
 
 @pytest.mark.parametrize("options, digest, findings, lifetime", CORPUS_RUNS)
-def test_hunt_output_on_the_corpus_is_pinned(capsys, options, digest, findings, lifetime):
-    corpus = corpus_path()
-    out = _hunt_json(capsys, *options, corpus)
+def test_hunt_output_on_the_corpus_is_pinned(capsys, tmp_path, options, digest, findings, lifetime):
+    corpus = CORPUS_DIR
+    out = _hunt_json(capsys, *options, *corpus_inputs(tmp_path))
     assert _summary_counts(out) == (findings, lifetime)
     # every byte of every finding and of the summary (with the corpus's own place made neutral)
     assert hashlib.sha256(out.replace(json.dumps(corpus)[1:-1], "/work/shared/corpus").encode()).hexdigest() == digest
