@@ -64,6 +64,18 @@ def _base(server):
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def _served_file(server, size: int):
+    content = os.urandom(size)
+    entry = _entry("a.zip", content)
+    _serve(server, entry, content)
+    return entry, content
+
+
+def _write(path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 def test_fetches_verifies_and_then_skips_what_is_present(mirror, tmp_path):
     contents = {"a.zip": os.urandom(200_000), "b.evtx": b"ElfFile\0" + os.urandom(5000)}
     entries = [_entry("a.zip", contents["a.zip"]), _entry("b.evtx", contents["b.evtx"], commit=None)]
@@ -79,25 +91,19 @@ def test_fetches_verifies_and_then_skips_what_is_present(mirror, tmp_path):
 
 
 def test_a_partial_download_is_resumed_with_a_range_request(mirror, tmp_path):
-    content = os.urandom(300_000)
-    entry = _entry("a.zip", content)
-    _serve(mirror, entry, content)
+    entry, content = _served_file(mirror, 300_000)
     part = tmp_path / "corpus.partial" / "json" / "a.zip.part"
-    part.parent.mkdir(parents=True)
-    part.write_bytes(content[:123_456])
+    _write(part, content[:123_456])
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "resumed"
     assert mirror.requests[0][1] == "bytes=123456-"
     assert (tmp_path / "corpus" / "json" / "a.zip").read_bytes() == content and not part.exists()
 
 
 def test_a_server_ignoring_range_restarts_the_download(mirror, tmp_path):
-    content = os.urandom(100_000)
-    entry = _entry("a.zip", content)
-    _serve(mirror, entry, content)
+    entry, content = _served_file(mirror, 100_000)
     mirror.honour_range = False
-    part = tmp_path / "corpus.partial" / "json" / "a.zip.part"
-    part.parent.mkdir(parents=True)
-    part.write_bytes(b"x" * 50_000)  # what is there would be wrong if appended to
+    # what is there would be wrong if appended to
+    _write(tmp_path / "corpus.partial" / "json" / "a.zip.part", b"x" * 50_000)
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "downloaded"
     assert (tmp_path / "corpus" / "json" / "a.zip").read_bytes() == content
 
@@ -134,12 +140,9 @@ def test_a_corrupted_file_is_an_error_never_used_and_fetched_anew(mirror, tmp_pa
 
 
 def test_a_file_damaged_in_the_cache_is_fetched_again(mirror, tmp_path):
-    content = os.urandom(10_000)
-    entry = _entry("a.zip", content)
-    _serve(mirror, entry, content)
+    entry, content = _served_file(mirror, 10_000)
     target = tmp_path / "corpus" / "json" / "a.zip"
-    target.parent.mkdir(parents=True)
-    target.write_bytes(b"\0" * 10_000)
+    _write(target, b"\0" * 10_000)
     assert corpus.verify(str(tmp_path / "corpus"), [entry]) == ["error: json/a.zip: size or sha256 differs from the manifest"]
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "downloaded"
     assert target.read_bytes() == content
@@ -153,8 +156,7 @@ def test_missing_file_on_the_server_names_the_url(mirror, tmp_path):
 def test_the_corpus_is_found_in_the_order_documented(tmp_path, monkeypatch):
     entries = [_entry("a.zip", b"abc")]
     for folder in ("explicit", "cache"):
-        (tmp_path / folder / "json").mkdir(parents=True)
-        (tmp_path / folder / "json" / "a.zip").write_bytes(b"abc")
+        _write(tmp_path / folder / "json" / "a.zip", b"abc")
     monkeypatch.setenv("WIN4658_CORPUS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WIN4658_CORPUS", str(tmp_path / "explicit"))
     assert corpus.locate(entries) == (str(tmp_path / "explicit"), "")
@@ -182,8 +184,7 @@ def test_a_mirror_laid_out_from_a_corpus_folder_serves_fetch(mirror, tmp_path):
     contents = {"a.zip": os.urandom(1000), "b.zip": os.urandom(2000)}
     entries = [_entry("a.zip", contents["a.zip"]), _entry("b.zip", contents["b.zip"], commit=None)]
     for name, content in contents.items():
-        (tmp_path / "source" / "json").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "source" / "json" / name).write_bytes(content)
+        _write(tmp_path / "source" / "json" / name, content)
     assert corpus.mirror(str(tmp_path / "source"), str(tmp_path / "mirror"), entries) == [
         "mirrored: json/a.zip", "mirrored: json/b.zip"]
     for path in (tmp_path / "mirror").rglob("*.zip"):
