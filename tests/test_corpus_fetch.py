@@ -117,6 +117,9 @@ def test_a_truncated_file_is_an_error_and_kept_aside(mirror, tmp_path):
         corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror))
     assert not (tmp_path / "corpus" / "json" / "a.zip").exists()
     assert (tmp_path / "corpus.partial" / "json" / "a.zip.part").stat().st_size == 60_000
+    with pytest.raises(corpus.CorpusError, match="got 60000 bytes"):  # asked from byte 60000 on: 416, still short
+        corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror))
+    assert mirror.requests[-1][1] == "bytes=60000-"
     _serve(mirror, entry, content)  # the mirror is repaired: the next fetch resumes where the short copy ended
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "resumed"
     assert mirror.requests[-1][1] == "bytes=60000-"
