@@ -157,18 +157,23 @@ def _write_lines(lines: Iterator[bytes], target: str) -> int:
     return count
 
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "corpus")
-CHUNK_SOURCE = os.path.join(CORPUS, "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import corpus  # noqa: E402  (tools/corpus.py: where the corpus is)
+
+CORPUS, CORPUS_ABSENT = corpus.locate()
+CHUNK_SOURCE = os.path.join(CORPUS or "", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 MIB = 1 << 20
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="datagen.py", description="Build a benchmark input from ../shared/corpus.")
+    parser = argparse.ArgumentParser(prog="datagen.py", description="Build a benchmark input from the public corpus (tools/corpus.py).")
     parser.add_argument("form", choices=("jsonl", "xml", "evtx"), help="what to write")
     parser.add_argument("size", type=int, help="events (jsonl, xml) or MiB at least (evtx)")
     parser.add_argument("output", help="file to write")
     parser.add_argument("--seed", type=int, default=4658, help="random seed of the sampled events (default 4658)")
     args = parser.parse_args(argv)
+    if CORPUS is None:
+        parser.error(CORPUS_ABSENT)
     if args.form == "evtx":
         chunks = build_evtx(CHUNK_SOURCE, args.output, args.size * MIB)
         print(f"{args.output}: {chunks} chunks")

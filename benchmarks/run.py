@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import datagen  # noqa: E402  (benchmarks/ is not a package)
-from datagen import CHUNK_SOURCE, CORPUS, MIB  # noqa: E402
+from datagen import CHUNK_SOURCE, CORPUS, CORPUS_ABSENT, MIB  # noqa: E402
 from measure import Measurement, converted_counts, count_lines, count_occurrences, run_measured  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -253,8 +253,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    if not os.path.isdir(CORPUS):
-        print(f"the corpus is needed to build inputs: {CORPUS} is absent", file=sys.stderr)
+    if CORPUS is None:
+        print(f"the corpus is needed to build inputs: {CORPUS_ABSENT}", file=sys.stderr)
         return 2
     if not args.no_peers:
         ensure_peers()

@@ -24,7 +24,7 @@ import zlib
 import pytest
 from splunklib.modularinput import EventWriter
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_path
 from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
@@ -323,7 +323,7 @@ def test_sigterm_at_random_points_sends_nothing_twice(version, app_dir, tmp_path
 
 @pytest.mark.parametrize("corpus_file", ["json/cmd_sharpview_pcre_net.zip", "json/empire_enable_rdp.tar.gz"])
 def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(corpus_file, app_dir, tmp_path):
-    source = shared_path("corpus", *corpus_file.split("/"))
+    source = corpus_path(*corpus_file.split("/"))
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
@@ -401,7 +401,7 @@ def test_a_changed_record_at_the_saved_offset_falls_back_to_counting(app_dir, tm
 
 
 def test_archives_and_evtx_are_counted_not_offset(app_dir, tmp_path):
-    source = shared_path("corpus", "json", "empire_enable_rdp.tar.gz")
+    source = corpus_path("json", "empire_enable_rdp.tar.gz")
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
@@ -415,7 +415,7 @@ def _lost_and_repeated(received, expected):
     return len(set(expected) - set(counts)), sum(count - 1 for count in counts.values())
 
 
-EVTX_SOURCE = ("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+EVTX_SOURCE = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 EVTX_HEADER, EVTX_CHUNK = 4096, 65536
 
 
@@ -454,7 +454,7 @@ def evtx_app_dir(evtx_wheel, tmp_path_factory):
 def test_a_growing_evtx_is_continued_and_a_renamed_one_recognised(version, evtx_app_dir, tmp_path):
     python = _interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
-    source = shared_path(*EVTX_SOURCE)
+    source = corpus_path(*EVTX_SOURCE)
     full = open(source, "rb").read()
     path = data / "Security.evtx"
     definition = input_definition(checkpoints, data)

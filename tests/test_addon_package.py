@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from conftest import shared_path
+from conftest import corpus_path
 from test_addon_modinput import _interpreter, event_keys, evtx_wheel, input_definition, run_input  # noqa: F401
 from win4658 import __version__
 from win4658.mapping import bundled
@@ -148,7 +148,7 @@ def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):
     python = _interpreter(version)
-    corpus = shared_path("corpus", "evtx")
+    corpus = corpus_path("evtx")
     app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()

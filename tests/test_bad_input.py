@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_path
 from test_readers import one_line
 from win4658.event import Event, ReadStats, RecordError
 from win4658.readers import read_paths
@@ -123,7 +123,7 @@ def test_inline_entity_declaration_inside_a_record_is_refused(tmp_path):
 
 
 def test_truncated_evtx_yields_the_records_before_the_damage_and_an_error(tmp_path):
-    source = shared_path("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+    source = corpus_path("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
     with open(source, "rb") as stream:
         data = stream.read()
     path = tmp_path / "truncated.evtx"
@@ -140,7 +140,7 @@ def test_truncated_evtx_yields_the_records_before_the_damage_and_an_error(tmp_pa
 
 
 def test_evtx_chunk_failing_its_checksum_is_reported(tmp_path):
-    source = shared_path("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+    source = corpus_path("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
     with open(source, "rb") as stream:
         data = bytearray(stream.read())
     data[4096 + 2 * 65536 + 5000: 4096 + 2 * 65536 + 9000] = bytes(4000)

@@ -4,19 +4,19 @@ import struct
 import sys
 import zlib
 
-from conftest import ROOT, shared_path
+from conftest import ROOT, corpus_path
 from win4658.event import SUPPORTED_EVENT_IDS, Event, ReadStats
 from win4658.readers import read_paths
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import datagen  # noqa: E402
 
-SAM_EVTX = ("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+SAM_EVTX = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 
 
 def test_large_evtx_repeats_the_corpus_chunks_with_a_valid_header(tmp_path):
     target = tmp_path / "large.evtx"
-    chunk_count = datagen.build_evtx(shared_path(*SAM_EVTX), str(target), 1 << 20)
+    chunk_count = datagen.build_evtx(corpus_path(*SAM_EVTX), str(target), 1 << 20)
     assert chunk_count == 18  # 6 used chunks of the source, 3 times: the first multiple above 1 MiB
     assert target.stat().st_size == 4096 + 18 * 65536
     header = target.read_bytes()[:4096]
@@ -31,7 +31,7 @@ def test_large_evtx_repeats_the_corpus_chunks_with_a_valid_header(tmp_path):
 
 
 def test_sampled_xml_and_json_lines_read_back_with_corpus_values(tmp_path):
-    pool = datagen.corpus_pool(shared_path("corpus"))
+    pool = datagen.corpus_pool(corpus_path())
     assert pool.event_ids == [4656, 4658, 4663, 4690]
     xml, jsonl = str(tmp_path / "events.xml"), str(tmp_path / "events.ndjson")
     assert datagen.write_xml(datagen.sampled_events(pool, 400), xml) == 400
@@ -48,7 +48,7 @@ def test_sampled_xml_and_json_lines_read_back_with_corpus_values(tmp_path):
 
 
 def test_the_command_line_writes_the_same_events_as_the_functions(tmp_path, capsys):
-    shared_path("corpus")
+    corpus_path()
     target = str(tmp_path / "events.jsonl")
     assert datagen.main(["jsonl", "300", target, "--seed", "7"]) == 0
     assert capsys.readouterr().out == f"{target}: 300 events\n"

@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_inputs
 from test_core_sample import EXPECTED_CIM
 from win4658.mapping import flatten
 from win4658.normalize import to_ecs
@@ -46,9 +46,9 @@ def test_bad_event_id_is_refused():
     assert result.returncode == 2 and "event id 4624 is not supported" in result.stderr
 
 
-def test_convert_the_corpus_counts_every_record():
+def test_convert_the_corpus_counts_every_record(tmp_path):
     result = run("convert", "--event-id", "4658", "--event-id", "4656", "--event-id", "4663",
-                 "-o", "/dev/null", shared_path("corpus"))
+                 "-o", "/dev/null", *corpus_inputs(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "files: 15, records read: 103846, converted: 10076" in result.stderr
     assert "skipped: not an event file: 1, other event id: 93770" in result.stderr

@@ -1,41 +1,32 @@
-"""The real corpus: per-file counts equal MANIFEST.md, and the mapping holds for every 4658."""
+"""The real corpus: per-file counts equal tests/corpus_manifest.json, and the mapping holds for every 4658."""
 import collections
-import os
 import re
 
 import pytest
 
-from conftest import shared_path
+from conftest import CORPUS_FILES, corpus_path
 from win4658.event import Event, ReadStats
 from win4658.mapping import basename
 from win4658.normalize import to_cim, to_ecs
 from win4658.readers import read_paths
 
 
-def manifest_rows():
-    with open(shared_path("corpus", "MANIFEST.md"), encoding="utf-8") as stream:
-        for line in stream:
-            match = re.match(r"\| `([^`]+)` \|[^|]+\|[^|]+\|[^|]+\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", line)
-            if match:
-                name, records, closed, requested, accessed = match.groups()
-                yield name, int(records), {4658: int(closed), 4656: int(requested), 4663: int(accessed)}
-
-
 def test_manifest_lists_every_corpus_file():
-    rows = list(manifest_rows())
-    assert len(rows) == 14
-    assert sum(counts[4658] for _, _, counts in rows) == 5419
+    assert len(CORPUS_FILES) == 14
+    assert sum(entry["events"]["4658"] for entry in CORPUS_FILES) == 5419
+    assert sum(entry["records"] for entry in CORPUS_FILES) == 103846
+    assert all(len(entry["sha256"]) == 64 and entry["licence"] and entry["repository"] for entry in CORPUS_FILES)
 
 
-@pytest.mark.parametrize("name,records,counts", list(manifest_rows()) if os.path.exists(
-    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus", "MANIFEST.md")) else [])
-def test_per_file_counts_equal_the_manifest(name, records, counts):
+@pytest.mark.parametrize("entry", CORPUS_FILES, ids=lambda entry: entry["file"].rsplit("/", 1)[-1])
+def test_per_file_counts_equal_the_manifest(entry):
+    counts = {int(event_id): count for event_id, count in entry["events"].items()}
     stats = ReadStats()
     found = collections.Counter()
-    for result in read_paths([shared_path("corpus", name)], frozenset(counts), stats):
+    for result in read_paths([corpus_path(*entry["file"].split("/"))], frozenset(counts), stats):
         assert isinstance(result, Event), str(result)
         found[result.event_id] += 1
-    assert stats.records == records
+    assert stats.records == entry["records"]
     assert dict(found) == {event_id: count for event_id, count in counts.items() if count}
 
 

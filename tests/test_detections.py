@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import ROOT, SAMPLE_XML, shared_path
+from conftest import ROOT, SAMPLE_XML, corpus_path
 from spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, fields_used
 from win4658.detections import splunk
 from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
@@ -102,7 +102,7 @@ def test_the_seed_sample_is_in_a_standard_folder_and_allowed():
 @pytest.fixture(scope="module")
 def corpus_findings():
     hunt = Hunt()
-    findings = [item for item in hunt.run([shared_path("corpus")]) if isinstance(item, Finding)]
+    findings = [item for item in hunt.run([corpus_path()]) if isinstance(item, Finding)]
     return findings
 
 
@@ -146,7 +146,7 @@ def test_detection_1_with_a_per_host_allowlist(corpus_findings):
     allowlist = DetectionList("win4658_allowlist", ["host", "process_path"], [
         ["*", r"*:\Windows\System32\*"], ["WORKSTATION5*", r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe"]])
     hunt = Hunt(lists={"win4658_allowlist": allowlist})
-    hits = [item for item in hunt.run([shared_path("corpus", "json")]) if isinstance(item, Finding) and item.number == 1]
+    hits = [item for item in hunt.run([corpus_path("json")]) if isinstance(item, Finding) and item.number == 1]
     processes = {finding.process for finding in hits}
     assert r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe" not in processes
     assert r"C:\ProgramData\SharpView.exe" in processes and not [p for p in processes if "System32" in p]

@@ -1,21 +1,18 @@
 """EVTX chunk checksums: verified by the Rust parser where evtx can (0.14+), by damaged_chunks where it cannot
 (0.8.9, the add-on's on Python 3.9). Both routes must give the same events, errors and counts."""
-import glob
-import os
-
 import pytest
 
-from conftest import shared_path
+from conftest import CORPUS_FILES, corpus_path
 from win4658.event import SUPPORTED_EVENT_IDS, ReadStats
 from win4658.readers import evtx, read_paths
 from win4658.readers.evtx_file import CHUNK_SIZE, FILE_HEADER_SIZE, damaged_chunks
 
-SAM = shared_path("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+SAM = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 CHUNK_2 = FILE_HEADER_SIZE + 2 * CHUNK_SIZE
 
 
 def _damaged(tmp_path, name, damage):
-    with open(SAM, "rb") as stream:
+    with open(corpus_path(*SAM), "rb") as stream:
         data = bytearray(stream.read())
     damage(data)
     path = tmp_path / name
@@ -96,9 +93,10 @@ def test_the_parser_words_a_checksum_failure_as_this_reader_expects(tmp_path):
     assert evtx.CHECKSUM_REFUSED.match(str(raised.value)).group(1) == "2"
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(shared_path("corpus"), "**", "*.evtx"), recursive=True)),
-                         ids=os.path.basename)
-def test_corpus_files_read_the_same_whoever_verifies_the_checksums(path, monkeypatch):
+@pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES if entry["format"] == "evtx"],
+                         ids=lambda relative: relative.rsplit("/", 1)[-1])
+def test_corpus_files_read_the_same_whoever_verifies_the_checksums(relative, monkeypatch):
+    path = corpus_path(*relative.split("/"))
     verified, unverified, verified_stats, unverified_stats = _both_routes(path, monkeypatch)
     assert verified == unverified and vars_of(verified_stats) == vars_of(unverified_stats)
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, List
 import orjson
 import pytest
 
-from conftest import shared_path
+from conftest import corpus_path
 from test_readers import one_line
 from win4658.convert import Summary, convert
 from win4658.detections.hunt import Hunt
@@ -121,7 +121,7 @@ def example_records() -> dict:
 
 def corpus_records() -> dict:
     """JSON documents of every shape in the corpus archives (a few hundred per archive) and the small EVTX files."""
-    corpus = shared_path("corpus")
+    corpus = corpus_path()
     documents: List[dict] = []
     for name in sorted(os.listdir(os.path.join(corpus, "json"))):
         path = os.path.join(corpus, "json", name)

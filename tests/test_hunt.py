@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_path
 from win4658.cli import main
 from win4658.cli.common import Progress
 from win4658.event import ReadStats
@@ -79,7 +79,7 @@ def test_long_handle_threshold_is_an_option(capsys):
 
 def test_baseline_learns_an_allowlist_that_silences_detection_1(capsys, tmp_path):
     allowlist = tmp_path / "allowlist.csv"
-    corpus_file = shared_path("corpus", "json", "metasploit_procdump_lsass_memory_dump.zip")
+    corpus_file = corpus_path("json", "metasploit_procdump_lsass_memory_dump.zip")
     status, _out, err = _run(capsys, "baseline", corpus_file, "-o", str(allowlist))
     rows = allowlist.read_text(encoding="utf-8").splitlines()
     assert status == 0 and "learned 4 allow-list rows" in err
@@ -108,7 +108,7 @@ def test_an_edited_substring_list_replaces_the_shipped_one(capsys, tmp_path):
     edited = tmp_path / "substrings.csv"
     edited.write_text("substring\nDUMPERT\n", encoding="utf-8")
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--restricted-substrings", str(edited),
-                              shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip"))
+                              corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"))
     hits = [json.loads(line) for line in out.splitlines()[:-1] if json.loads(line)["number"] == 4]
     assert len(hits) == 6 and {hit["reason"] for hit in hits} == {"contains 'dumpert'"}
 
@@ -161,7 +161,7 @@ def test_trace_says_when_no_event_has_the_handle(capsys, handle):
 
 @pytest.mark.parametrize("handle", ["WORKSTATION5,0x1a74,0xc4", "workstation5.theshire.local,6772,c4"])
 def test_trace_puts_a_newest_first_export_back_in_order(capsys, handle):
-    dumpert = shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")
+    dumpert = corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", handle, dumpert)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(row["time"], row["event_id"]) for row in rows] == [
@@ -208,7 +208,7 @@ def test_the_table_fits_the_terminal_and_cuts_on_the_right(capsys, monkeypatch):
 
 
 def test_standard_input_is_read_as_a_file(capsys, monkeypatch):
-    for path in [EXAMPLE_FILES[1], shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")]:
+    for path in [EXAMPLE_FILES[1], corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")]:
         _status, out, _err = _run(capsys, "hunt", "--format", "json", path)
         expected = json.loads(out.splitlines()[-1])["summary"]
         with open(path, "rb") as stream:

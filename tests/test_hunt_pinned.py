@@ -9,7 +9,7 @@ from time import gmtime
 
 import pytest
 
-from conftest import ROOT, shared_path
+from conftest import CORPUS_DIR, ROOT, corpus_inputs, corpus_path
 from win4658.cli import main
 from win4658.times import _any_time_ns, format_ns, time_ns
 
@@ -46,9 +46,9 @@ def _summary_counts(out):
 
 
 @pytest.mark.parametrize("options, digest, findings, drilldowns, lifetime", CORPUS_RUNS)
-def test_hunt_output_on_the_corpus_is_pinned(capsys, options, digest, findings, drilldowns, lifetime):
-    corpus = shared_path("corpus")
-    out = _hunt_json(capsys, *options, corpus)
+def test_hunt_output_on_the_corpus_is_pinned(capsys, tmp_path, options, digest, findings, drilldowns, lifetime):
+    corpus = CORPUS_DIR
+    out = _hunt_json(capsys, *options, *corpus_inputs(tmp_path))
     assert _summary_counts(out) == (findings, lifetime)
     summary = json.loads(out.splitlines()[-1])["summary"]
     assert summary["drilldowns"] == drilldowns
@@ -59,7 +59,7 @@ def test_hunt_output_on_the_corpus_is_pinned(capsys, options, digest, findings, 
 
 def test_hunt_on_sampled_json_lines_is_pinned(capsys, tmp_path):
     target = str(tmp_path / "sampled.ndjson")
-    datagen.write_jsonlines(datagen.sampled_events(datagen.corpus_pool(shared_path("corpus")), 3000), target)
+    datagen.write_jsonlines(datagen.sampled_events(datagen.corpus_pool(corpus_path()), 3000), target)
     findings, lifetime = _summary_counts(_hunt_json(capsys, target))
     assert findings == {"win4658_unexpected_process": 975, "win4658_process_outside_standard_folders": 207,
                         "win4658_process_in_restricted_folder": 24, "win4658_restricted_substring": 31}

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import shared_path
+from conftest import corpus_path
 from win4658.cli import main
 from win4658.examples import EXAMPLE_FILES
 
@@ -57,7 +57,7 @@ def test_report_of_the_bundled_examples_shows_what_the_json_finds(capsys, tmp_pa
 
 @needs_chromium
 def test_report_of_the_corpus_shows_what_the_json_finds(capsys, tmp_path):
-    status, report, summary, _findings = _hunt(capsys, tmp_path, shared_path("corpus"))
+    status, report, summary, _findings = _hunt(capsys, tmp_path, corpus_path())
     _check_in_browser(report, summary, tmp_path)
     assert status == 0 and sum(summary["findings"].values()) == 1399
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, shared_path
+from conftest import ROOT, corpus_path
 from test_speed_paths import _outcome
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.readers.jsonlines import (NXLOG_SYSTEM_KEYS, _flat_time, _from_flat, _keywords_hex, _local_to_utc,
@@ -99,7 +99,7 @@ def test_winlogbeat_system_fields_equal_walking_the_table(corpus_events):
 
 
 def test_sampled_nxlog_documents_recover_their_utc_time():
-    pool = datagen.corpus_pool(shared_path("corpus"))
+    pool = datagen.corpus_pool(corpus_path())
     for event in datagen.sampled_events(pool, 400):
         document = datagen.nxlog_document(event)
         expected = event.system["TimeCreated"][:19] + "Z"
@@ -141,7 +141,7 @@ FLAT_EDGES = [
 
 
 def test_nxlog_fields_equal_reading_key_by_key():
-    pool = datagen.corpus_pool(shared_path("corpus"))
+    pool = datagen.corpus_pool(corpus_path())
     documents = [datagen.nxlog_document(event) for event in datagen.sampled_events(pool, 200)] + FLAT_EDGES
     for document in documents + FLAT_EDGES:  # the edges twice: times come from the memos
         system, data = _from_flat(document)

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from eql.parser import elasticsearch_syntax
 
-from conftest import ROOT, shared_path
+from conftest import CORPUS_FILES, ROOT, corpus_path, unshipped_reference
 from win4658.detections import kibana
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections
@@ -20,22 +20,6 @@ from win4658.readers import read_paths
 
 DETECTIONS = load_bundle()
 RULES_FILE = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
-CORPUS_FILES = [  # every event file of ../shared/corpus/MANIFEST.md
-    "evtx/EVTX-to-MITRE-Attack/ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4688_6416_4648-SystemNightMare.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
-    "evtx/EVTX-ATTACK-SAMPLES/4765_sidhistory_add_t1178.evtx",
-    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
-    "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip",
-    "json/cmd_lsass_memory_dumpert_syscalls.zip",
-    "json/rdp_interactive_taskmanager_lsass_dump.zip",
-    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip",
-    "json/metasploit_procdump_lsass_memory_dump.zip",
-    "json/empire_persistence_registry_modification_run_keys_standard_user.zip",
-    "json/cmd_sharpview_pcre_net.zip",
-    "json/empire_enable_rdp.tar.gz",
-]
 
 
 def _rules():
@@ -53,7 +37,9 @@ def test_one_rule_per_detection_with_a_kibana_version():
 
 
 def test_rules_validate_against_kibanas_import_schema():
-    with open(shared_path("reference", "elastic", "kibana_rule.schema.json"), encoding="utf-8") as stream:
+    schema = unshipped_reference("elastic", "kibana_rule.schema.json",
+                                 why="derived from Kibana's sources under the Elastic License 2.0")
+    with open(schema, encoding="utf-8") as stream:
         validator = jsonschema.Draft202012Validator(json.load(stream))
     for rule in _rules():
         errors = sorted(validator.iter_errors(rule), key=lambda error: len(error.path))
@@ -91,7 +77,7 @@ def _run_eql(query, documents):
 
 
 def _ordered_events(relative):
-    events = [result for result in read_paths([shared_path("corpus", *relative.split("/"))],
+    events = [result for result in read_paths([corpus_path(*relative.split("/"))],
                                               frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
     times = [time_ns(event.system.get("TimeCreated")) for event in events]
     return [event for _time, _position, event in sorted(zip(times, range(len(events)), events))]
@@ -111,7 +97,7 @@ def _local_hits(detection, events):
     return [(position,) for position, event in enumerate(events) if detections.findings(event, None)]
 
 
-@pytest.mark.parametrize("relative", CORPUS_FILES)
+@pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES])
 def test_eql_rules_hit_exactly_what_the_local_engine_hits(relative):
     events = _ordered_events(relative)
     documents = [dict(to_ecs(event), _position=position) for position, event in enumerate(events)]

@@ -1,7 +1,7 @@
 """Handle lifetime (detection 6): the pairing algorithm, on hand-made sequences and on the corpus."""
 import pytest
 
-from conftest import shared_path
+from conftest import corpus_path
 from win4658.detections.engine import Finding
 from win4658.detections.hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
@@ -152,7 +152,7 @@ def _hunt_pairs(events):
 
 @pytest.mark.parametrize("relative", sorted(EXPECTED_PAIRS))
 def test_corpus_pairs_per_file_match_the_issue(relative):
-    path = shared_path("corpus", *relative.split("/"))
+    path = corpus_path(*relative.split("/"))
     hunt = Hunt()
     findings = [item for item in hunt.run([path]) if isinstance(item, Finding)]
     lifetime = hunt.summary.lifetime
@@ -163,7 +163,7 @@ def test_corpus_pairs_per_file_match_the_issue(relative):
 
 def test_dumpert_export_runs_newest_first_and_is_put_back_in_order():
     hunt = Hunt()
-    findings = [item for item in hunt.run([shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")])
+    findings = [item for item in hunt.run([corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")])
                 if isinstance(item, Finding) and item.number == 5]
     # lsass handles 0xc4 and 0x108 pair in time order; 0xbc opens and closes in the same millisecond, close
     # first in the file. Only 0xc4 has a 4663 after its open (0x108's access shares the open's millisecond

@@ -1,5 +1,4 @@
 """The mapping files against their schema and against the official ECS and CIM field definitions."""
-import glob
 import json
 import os
 import re
@@ -8,7 +7,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from conftest import ROOT, SAMPLE_XML, shared_path
+from conftest import ROOT, SAMPLE_XML
+from win4658 import reference
 from win4658.mapping import MappingError, bundled, load_mapping
 from win4658.normalize import to_cim, to_ecs
 from win4658.readers import read_paths
@@ -27,17 +27,12 @@ def spec(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def ecs_fields() -> dict:
-    with open(shared_path("reference", "ecs", "ecs_flat.json"), encoding="utf-8") as stream:
-        return json.load(stream)
+    return reference.ecs_fields()
 
 
 @pytest.fixture(scope="module")
 def cim_datasets() -> list:
-    datasets = []
-    for path in sorted(glob.glob(os.path.join(shared_path("reference", "cim"), "*.json"))):
-        with open(path, encoding="utf-8") as stream:
-            datasets.extend(json.load(stream)["datasets"])
-    return datasets
+    return reference.cim_datasets()
 
 
 @pytest.mark.parametrize("name", ["ecs", "cim"])
@@ -64,8 +59,7 @@ def test_loading_rejects_an_unknown_table(tmp_path):
 
 
 def test_ecs_version_is_the_one_validated_against():
-    with open(shared_path("reference", "ecs", "ecs_flat.meta.json"), encoding="utf-8") as stream:
-        version = json.load(stream)["ecs_version"]
+    version = reference.ecs_version()
     mapping = spec("ecs")
     assert mapping["ecs_version"] == version
     assert [rule["value"] for rule in mapping["fields"] if rule["target"] == "ecs.version"] == [version]
@@ -109,8 +103,7 @@ def _flat_items(document, prefix=""):
 
 
 def test_event_categories_and_types_are_allowed_together():
-    with open(shared_path("reference", "ecs", "ecs_allowed_values.json"), encoding="utf-8") as stream:
-        allowed = json.load(stream)
+    allowed = reference.ecs_allowed_values()
     tables = spec("ecs")["tables"]
     assert set(tables["event_category"]) == set(tables["event_type"]) == set(spec("ecs")["event_ids"])
     for event_id, categories in tables["event_category"].items():

@@ -3,20 +3,21 @@ import glob
 import json
 import os
 
+import jsonschema
 import pytest
 
+from conftest import ROOT, TEST_REFERENCE
 from win4658.elasticsearch.artifacts import PIPELINE_FILE, TEMPLATE_FILE, generated_files
 from win4658.elasticsearch.compare import differences, without_shipper_fields
 from win4658.elasticsearch.pipeline import pipeline_body
 from win4658.elasticsearch.simulate import golden_cases
-from win4658.elasticsearch.template import ECS_TYPES, field_types
+from win4658.elasticsearch.template import field_types
 from win4658.event import Origin
-from win4658.mapping import bundled, flatten
+from win4658.mapping import Mapping, MappingError, bundled, flatten
 from win4658.normalize import to_ecs
 from win4658.readers.jsonlines import document_to_event
+from win4658.reference import ecs_fields
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 GOLDEN_DIR = os.path.join(ROOT, "ingest_pipelines", "tests")
 
 # The processors and their own options as they exist since Elasticsearch 7.0 (and in OpenSearch).
@@ -80,11 +81,7 @@ def test_committed_files_are_what_the_mapping_generates():
 
 @pytest.mark.parametrize("pipeline", _committed_pipelines(), ids=lambda pipeline: pipeline["description"][:20])
 def test_pipeline_validates_against_elasticsearch_schema(pipeline):
-    schema_path = os.path.join(SHARED, "reference", "elasticsearch", "ingest_pipeline.schema.json")
-    if not os.path.exists(schema_path):
-        pytest.skip(f"{schema_path} is absent: the shared reference folder is not beside the checkout")
-    jsonschema = pytest.importorskip("jsonschema")
-    validator = jsonschema.Draft202012Validator(_load(schema_path))
+    validator = jsonschema.Draft202012Validator(_load(os.path.join(TEST_REFERENCE, "elasticsearch", "ingest_pipeline.schema.json")))
     errors = sorted(validator.iter_errors(pipeline), key=lambda error: len(error.absolute_path), reverse=True)
     assert not errors, f"{list(errors[0].absolute_path)}: {errors[0].message}"
 
@@ -136,11 +133,24 @@ def test_template_maps_every_field_the_pipeline_writes():
 
 
 def test_template_types_are_those_of_ecs():
-    ecs_path = os.path.join(SHARED, "reference", "ecs", "ecs_flat.json")
-    if not os.path.exists(ecs_path):
-        pytest.skip(f"{ecs_path} is absent: the shared reference folder is not beside the checkout")
-    ecs = _load(ecs_path)
-    assert {field: ecs[field]["type"] for field in ECS_TYPES} == ECS_TYPES
+    types = field_types(bundled("ecs"))
+    custom = bundled("ecs").spec["custom_fields"]
+    assert {field: index_type for field, index_type in types.items() if field not in custom} == \
+        {field: ecs_fields()[field]["type"] for field in types if field not in custom}
+    assert types["error.message"] == "match_only_text" and types["process.pid"] == "long"
+
+
+def test_generate_maps_any_ecs_field():
+    spec = dict(bundled("ecs").spec)
+    spec["fields"] = spec["fields"] + [{"target": "process.title", "source": "EventData.ProcessName"}]
+    assert field_types(Mapping(spec, "extra.yml"))["process.title"] == "keyword"
+
+
+def test_a_target_neither_ecs_nor_custom_is_refused():
+    spec = dict(bundled("ecs").spec)
+    spec["fields"] = spec["fields"] + [{"target": "process.handle_id", "source": "EventData.HandleId"}]
+    with pytest.raises(MappingError, match=r"process.handle_id: not an ECS 9.4.0 field: declare it in custom_fields"):
+        field_types(Mapping(spec, "extra.yml"))
 
 
 def test_golden_cases_cover_the_required_shapes():

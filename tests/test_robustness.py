@@ -16,7 +16,7 @@ import zipfile
 import orjson
 import pytest
 
-from conftest import ROOT, SAMPLE_XML, shared_path
+from conftest import ROOT, SAMPLE_XML, corpus_path
 from test_readers import one_line
 from win4658.convert import Summary, convert
 from win4658.detections.hunt import Hunt
@@ -24,7 +24,7 @@ from win4658.event import MAX_RECORD_BYTES, Event, ReadStats, RecordError, parse
 from win4658.readers import MAX_EXPANSION_RATIO, read_paths
 
 GOOD_JSON = b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe", "TimeCreated": "2020-01-01T00:00:00Z"}\n'
-SAMPLE_EVTX = ("corpus", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+SAMPLE_EVTX = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +294,7 @@ def test_a_tar_bomb_stops_the_archive_with_an_error(tmp_path):
 
 
 def evtx_variants():
-    with open(shared_path(*SAMPLE_EVTX), "rb") as stream:
+    with open(corpus_path(*SAMPLE_EVTX), "rb") as stream:
         data = stream.read()
     overwritten = bytearray(data)
     overwritten[4096 + 2 * 65536 + 5000: 4096 + 2 * 65536 + 9000] = bytes(4000)

@@ -12,7 +12,7 @@ from sigma.collection import SigmaCollection
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
 
-from conftest import ROOT, shared_path
+from conftest import ROOT, TEST_REFERENCE
 from win4658.detections.definitions import by_kind, load_bundle
 from win4658.detections.sigma import sigma_value
 
@@ -42,7 +42,7 @@ def test_rules_for_detections_1_to_4():
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=os.path.basename)
 def test_rule_validates_against_the_sigma_schema(path):
-    with open(shared_path("reference", "sigma", "sigma-detection-rule-schema.json"), encoding="utf-8") as stream:
+    with open(os.path.join(TEST_REFERENCE, "sigma", "sigma-detection-rule-schema.json"), encoding="utf-8") as stream:
         schema = json.load(stream)
     rule = yaml.load(_text(path), Loader=yaml.BaseLoader)  # dates stay strings
     rule["detection"]["selection"]["EventID"] = int(rule["detection"]["selection"]["EventID"])

@@ -7,7 +7,7 @@ import threading
 import orjson
 import pytest
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, corpus_inputs, corpus_path
 from win4658.cli.common import ndjson_line
 from win4658.convert import Summary, convert
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
@@ -212,9 +212,9 @@ def _in_workers(paths, output, workers=2, target="ecs", event_ids=SUPPORTED_EVEN
 
 
 def test_workers_convert_the_corpus_like_one_process(tmp_path):
-    corpus = shared_path("corpus")
-    expected, expected_summary = _sequential([corpus])
-    documents, summary = _in_workers([corpus], tmp_path / "out.ndjson")
+    corpus = corpus_inputs(tmp_path)
+    expected, expected_summary = _sequential(corpus)
+    documents, summary = _in_workers(corpus, tmp_path / "out.ndjson")
     assert sorted(documents) == sorted(expected)
     assert len(documents) == summary.converted == 12547
     assert summary.lines() == expected_summary.lines() == [
@@ -224,7 +224,7 @@ def test_workers_convert_the_corpus_like_one_process(tmp_path):
 
 
 def test_workers_keep_each_files_order(tmp_path):
-    path = shared_path("corpus", "json", "empire_persistence_registry_modification_run_keys_standard_user.zip")
+    path = corpus_path("json", "empire_persistence_registry_modification_run_keys_standard_user.zip")
     expected, _ = _sequential([path])
     output = tmp_path / "out.ndjson"
     output.write_bytes(b"kept\n")
@@ -256,11 +256,11 @@ def test_a_failing_worker_is_reported_with_its_traceback(tmp_path):
 
 
 def test_convert_cli_with_workers(tmp_path):
-    corpus = shared_path("corpus")
+    corpus = corpus_inputs(tmp_path)
     outputs = {}
     for workers in ("1", "2"):
         output = tmp_path / f"{workers}.ndjson"
-        result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), corpus],
+        result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), *corpus],
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         assert "files: 15, records read: 103846, converted: 5419" in result.stderr
@@ -268,9 +268,9 @@ def test_convert_cli_with_workers(tmp_path):
     assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 5419
 
 
-def test_convert_cli_with_workers_to_standard_output():
-    corpus = shared_path("corpus")
-    results = {workers: subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, corpus],
+def test_convert_cli_with_workers_to_standard_output(tmp_path):
+    corpus = corpus_inputs(tmp_path)
+    results = {workers: subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, *corpus],
                                        capture_output=True, timeout=300)
                for workers in ("1", "2")}
     for result in results.values():
@@ -281,7 +281,7 @@ def test_convert_cli_with_workers_to_standard_output():
 
 
 def test_workers_stop_quietly_when_the_output_is_closed():
-    process = subprocess.Popen([sys.executable, "-m", "win4658", "convert", "--workers", "2", shared_path("corpus")],
+    process = subprocess.Popen([sys.executable, "-m", "win4658", "convert", "--workers", "2", corpus_path()],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.read(100)
     process.stdout.close()

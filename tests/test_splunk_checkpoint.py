@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from conftest import shared_path
+from conftest import corpus_path
 from test_addon_modinput import EVTX_SOURCE, evtx_first_chunks
 from win4658.splunk.checkpoint import (EVTX_FIRST_RECORD, HEAD_BYTES, CheckpointStore, CorruptCheckpoint, FileState,
                                        InputLock)
@@ -132,7 +132,7 @@ def test_a_version_1_checkpoint_is_read_and_its_files_continued(tmp_path):
 
 
 def _evtx(chunks):
-    full = open(shared_path(*EVTX_SOURCE), "rb").read()
+    full = open(corpus_path(*EVTX_SOURCE), "rb").read()
     return full if chunks is None else evtx_first_chunks(full, chunks)
 
 

@@ -17,7 +17,7 @@ import re as stdlib_re
 import pcre2
 import pytest
 
-from conftest import SAMPLE_XML, shared_path
+from conftest import SAMPLE_XML, unshipped_reference
 from spl_search import BaseSearch
 from win4658.event import Event, Origin
 from win4658.mapping import bundled
@@ -203,6 +203,11 @@ def test_spl_functions_behave_as_documented(expression, fields, expected):
 
 
 # --- the conf files as Splunk reads them ---------------------------------------------------------------------
+def _splunk_ta_windows_note():
+    return unshipped_reference("splunk", "splunk_ta_windows_4658.md",
+                               why="it lists the props of Splunk_TA_windows, Splunk's own files")
+
+
 def _conf(relative):
     parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
     parser.optionxform = str
@@ -376,7 +381,7 @@ def test_evals_use_only_documented_functions():
 
 
 def test_no_attribute_collides_with_splunk_ta_windows():
-    note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
+    note = open(_splunk_ta_windows_note(), encoding="utf-8").read()
     theirs = {}
     for stanza, names in stdlib_re.findall(r"- `\[([^\]]+)\]`: (.*?)(?=\n- `\[|\n- The add-on|\Z)", note, stdlib_re.S):
         theirs[stanza] = set(stdlib_re.findall(r"`([A-Za-z]+-[^`]+|KV_MODE)`", names))
@@ -514,7 +519,7 @@ def test_xml_regexes_leave_other_event_codes_alone(name):
 
 
 def _windows_ta_source_stanza_evals():
-    note = open(shared_path("reference", "splunk", "splunk_ta_windows_4658.md"), encoding="utf-8").read()
+    note = open(_splunk_ta_windows_note(), encoding="utf-8").read()
     source_stanza = note.split("- `[source::XmlWinEventLog:Security]`:", 1)[1].split("\n- ", 1)[0]
     return set(stdlib_re.findall(r"`EVAL-([A-Za-z_]+)`", source_stanza))
 

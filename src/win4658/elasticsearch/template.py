@@ -3,36 +3,13 @@ pipeline writes, and the pipeline as the index's default pipeline."""
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..mapping import Mapping, MappingError, bundled
+from ..reference import ecs_fields, ecs_version
 from ..winlogbeat import EVENT_DATA_PATH
 from .pipeline import ON_FAILURE, PIPELINE_ID, pipeline_version
 
 TEMPLATE_NAME = "win4658"
 INDEX_PATTERN = "win4658-*"
 DEFAULT_INDEX = "win4658-events"
-
-# Index types of the ECS fields the pipeline writes, as ECS 9.4.0 defines them (tests compare with ecs_flat.json).
-ECS_TYPES: Dict[str, str] = {
-    "@timestamp": "date",
-    "ecs.version": "keyword",
-    "event.kind": "keyword",
-    "event.code": "keyword",
-    "event.action": "keyword",
-    "event.category": "keyword",
-    "event.type": "keyword",
-    "event.outcome": "keyword",
-    "event.provider": "keyword",
-    "host.name": "keyword",
-    "user.id": "keyword",
-    "user.name": "keyword",
-    "user.domain": "keyword",
-    "related.user": "keyword",
-    "process.pid": "long",
-    "process.executable": "keyword",
-    "process.name": "keyword",
-    "error.message": "match_only_text",
-    "tags": "keyword",
-}
-
 
 def written_fields(mapping: Mapping) -> List[str]:
     """Every field the pipeline writes: the mapping's targets and what its failure handler sets."""
@@ -41,11 +18,13 @@ def written_fields(mapping: Mapping) -> List[str]:
 
 
 def field_types(mapping: Mapping) -> Dict[str, str]:
-    types = dict(ECS_TYPES, **mapping.spec.get("custom_fields", {}))
-    missing = [field for field in written_fields(mapping) if field not in types]
+    """The index type of every field the pipeline writes: the mapping's custom_fields, else ECS's own."""
+    custom = mapping.spec.get("custom_fields", {})
+    ecs = ecs_fields()
+    missing = [field for field in written_fields(mapping) if field not in custom and field not in ecs]
     if missing:
-        raise MappingError(f"no index type for {', '.join(missing)}: add it to ECS_TYPES or custom_fields")
-    return {field: types[field] for field in written_fields(mapping)}
+        raise MappingError(f"{', '.join(missing)}: not an ECS {ecs_version()} field: declare it in custom_fields")
+    return {field: custom[field] if field in custom else ecs[field]["type"] for field in written_fields(mapping)}
 
 
 def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE_ID,
