@@ -5,7 +5,8 @@ evaluator of exactly these functions and compare the result with the Python norm
 """
 from typing import Dict, List
 
-from ..mapping import Rule
+from ..mapping import ABSENT_VALUES, Rule
+from ..quoting import spl_string
 
 SPL_FUNCTIONS = frozenset({"if", "in", "isnull", "null", "case", "true", "match", "replace", "substr", "tonumber", "lower"})
 # conf files take backslashes literally; inside an SPL string "\\\\" is the regex \\, one literal backslash
@@ -16,18 +17,15 @@ class UnsupportedRule(ValueError):
     """A mapping rule whose transform has no SPL twin yet."""
 
 
-def quote(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def is_one_of(field: str, values: List[object]) -> str:
-    return f"in({field},{','.join(quote(value) for value in values)})"
+    return f"in({field},{','.join(spl_string(value) for value in values)})"
 
 
 def rule_expression(rule: Rule, field: str, tables: Dict[str, dict]) -> str:
     """The SPL of one rule applied to the extracted field ``field``: null when the field is absent, empty or "-"."""
     transformed = _transform(rule.spec, field, tables)
-    return f'if(isnull({field}) OR {field}=="" OR {field}=="-", null(), {transformed})'
+    absent = "".join(f" OR {field}=={spl_string(value)}" for value in ABSENT_VALUES)
+    return f"if(isnull({field}){absent}, null(), {transformed})"
 
 
 def _transform(spec: dict, field: str, tables: Dict[str, dict]) -> str:
@@ -49,7 +47,7 @@ def _transform(spec: dict, field: str, tables: Dict[str, dict]) -> str:
 
 
 def _case(spec: dict, field: str, table: Dict[object, object]) -> str:
-    branches = [f"{field}=={quote(key)}, {quote(value)}" for key, value in table.items()]
+    branches = [f"{field}=={spl_string(key)}, {spl_string(value)}" for key, value in table.items()]
     if spec.get("unmatched", "drop") == "keep":
         branches.append(f"true(), {field}")
     return f"case({', '.join(branches)})"
