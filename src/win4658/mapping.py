@@ -202,11 +202,3 @@ def flatten(document: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
             flat[name] = value
     return flat
 
-
-def optional_get(document: Dict[str, Any], dotted: str) -> Optional[Any]:
-    node: Any = document
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
