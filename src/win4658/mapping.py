@@ -2,48 +2,22 @@
 
 A rule names a target field, a source (``System.<Name>``, ``EventData.<Name>`` or ``EventData`` as a
 whole) or a constant ``value``, and one transform from a small named set. The same rules are turned into
-the Elasticsearch pipeline and the Splunk props by the generators, so each transform here has a twin
-there; keep the set small.
+the Elasticsearch pipeline and the Splunk props by the generators; transforms.py declares each transform
+with all its forms; keep the set small.
 """
-import ntpath
 import os
 from importlib import resources
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
 from .event import Event
 from .rule_compiler import compile_rules
+from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
+from .transforms import basename as basename  # re-exported: the readers and detections import it from here
+from .transforms import hex_to_int as hex_to_int  # re-exported, as basename
 
 MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
-ABSENT_VALUES = ("", "-")
-
-
-class MappingError(ValueError):
-    """A mapping file is wrong, or an event's value cannot be transformed."""
-
-
-def hex_to_int(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text, 16) if text[:2].lower() == "0x" else int(text)
-
-
-def basename(value: Any) -> str:
-    """Last component of a Windows path (either separator), the way Elastic's pipeline and Splunk's CIM want it."""
-    return ntpath.basename(str(value).rstrip("\\/"))
-
-
-TRANSFORMS: Dict[str, Callable[[Any], Any]] = {
-    "copy": lambda value: value,
-    "to_string": str,
-    "to_int": int,
-    "hex_to_int": hex_to_int,
-    "basename": basename,
-    "lowercase": lambda value: str(value).lower(),
-    "as_list": lambda value: [value],
-}
 
 
 class Rule:
@@ -92,43 +66,12 @@ def _present(value: Any) -> Any:
 
 
 def _converter(spec: dict, tables: Dict[str, dict]) -> Callable[[Any], Any]:
-    transform = spec.get("transform", "copy")
-    if transform == "all_fields":
-        return _present_fields
-    if transform in ("lookup", "lookup_list"):
-        if spec["table"] not in tables:
-            raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
-        return _lookup(tables[spec["table"]], spec.get("unmatched", "drop") == "keep", transform == "lookup_list")
-    if transform not in TRANSFORMS:
-        raise MappingError(f"{spec['target']}: unknown transform {transform!r}")
-    return TRANSFORMS[transform]
-
-
-def _present_fields(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The all_fields transform: the fields whose value is not absent, in their order (a plain copy when none is)."""
-    values = data.values()
-    for absent in ABSENT_VALUES:
-        if absent in values:
-            return {name: value for name, value in data.items() if value not in ABSENT_VALUES} or None
-    return dict(data) or None
-
-
-def _lookup(table: dict, keep_unmatched: bool, as_list: bool) -> Callable[[Any], Any]:
-    """Look a value up by its text; a list (Winlogbeat's rendered keywords) is looked up item by item."""
-    by_text = {str(key): value for key, value in table.items()}
-
-    def one(value: Any) -> Any:
-        found = by_text.get(str(value))
-        return value if found is None and keep_unmatched else found
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, list):
-            found = [item for item in map(one, value) if item is not None]
-            return (found or None) if as_list else (found[0] if found else None)
-        result = one(value)
-        return [result] if as_list and result is not None else result
-
-    return convert
+    name = spec.get("transform", "copy")
+    if name in TABLE_TRANSFORMS and spec["table"] not in tables:
+        raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
+    if name not in TRANSFORMS:
+        raise MappingError(f"{spec['target']}: unknown transform {name!r}")
+    return TRANSFORMS[name].python(spec, tables)
 
 
 class Mapping:

@@ -11,6 +11,7 @@ path, which raises the precise MappingError.
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
+from .transforms import TRANSFORMS
 
 Apply = Callable[[Event], Dict[str, Any]]
 Path = Tuple[str, ...]
@@ -18,8 +19,6 @@ READ_EXPRESSIONS = {"System": "system.get({name!r})", "EventData": "data.get({na
 MEMO_LIMIT = 4096  # remembered source values per source
 # Only these are remembered: True == 1 and 1.0 == 1 would otherwise share a memo entry with 1.
 REMEMBERED = frozenset({str, int, type(None)})
-# Transforms that build a new list or dict each time: a remembered one would be shared between documents.
-FRESH_VALUES = frozenset({"as_list", "lookup_list", "all_fields"})
 
 
 def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Optional[Apply]:
@@ -71,8 +70,10 @@ def _transform(rule: Any) -> str:
 
 
 def _remembered(rule: Any) -> bool:
-    """A pure conversion worth a memo; str() of a text is the text itself, cheaper than a memo of record numbers."""
-    return _transform(rule) not in FRESH_VALUES | {"copy"} and rule.convert is not str
+    """A pure conversion worth a memo: not a fresh list or dict (a remembered one would be shared between documents);
+    str() of a text is the text itself, cheaper than a memo of record numbers."""
+    transform = _transform(rule)
+    return transform != "copy" and not TRANSFORMS[transform].fresh and rule.convert is not str
 
 
 class _Sources:
