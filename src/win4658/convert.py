@@ -30,7 +30,8 @@ class Summary:
             self.unreadable_files.append(error.origin.path)
 
     def lines(self) -> List[str]:
-        skipped = dict(self.skipped, **({"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}))
+        other = {"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}
+        skipped = dict(self.skipped, **other)
         parts = ", ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items())) or "none"
         return [
             f"files: {self.stats.files}, records read: {self.stats.records}, converted: {self.converted}",
@@ -62,7 +63,8 @@ def _converter(target: str) -> Callable[[Event], Dict[str, Any]]:
     return bundled(target).apply if target in ("ecs", "cim") else CONVERTERS[target]
 
 
-def convert_results(results: Iterable[ReadResult], target: str, summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
+def convert_results(results: Iterable[ReadResult], target: str,
+                    summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """``convert`` over a stream of reader results (counted in ``summary.stats`` by the reader)."""
     to_document = _converter(target)
     for result in results:

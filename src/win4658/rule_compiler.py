@@ -40,7 +40,8 @@ def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_
     body += _object_lines("document", (), entries, _Names())
     source = "\n".join(["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
                        + [f"        {line}" for line in body]
-                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)", "    return document"])
+                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)",
+                          "    return document"])
     exec(compile(source, "<compiled mapping>", "exec"), namespace)  # the source is built only from the rules' names
     return namespace["apply"]
 
@@ -101,7 +102,7 @@ class _Sources:
                                                   len(using) > len(remembered), absent, namespace))
             else:
                 checks = " or ".join(f"raw == {value!r}" for value in absent)
-                self.lines.append(f"source_{number} = None if {checks} else raw" if checks else f"source_{number} = raw")
+                self.lines.append(f"source_{number} = " + (f"None if {checks} else raw" if checks else "raw"))
 
     @staticmethod
     def _memo_line(number: int, rules: List[Any], indexes: List[int], keep_source: bool,
@@ -208,7 +209,8 @@ def _parts(prefix: Path, entries: List[Entry]) -> List[_Part]:
     parts: List[_Part] = []
     for entry in entries:
         if len(entry.path) <= depth + 1:
-            parts.append(_Part(entry.path[depth] if entry.path[depth:] else None, None, entry.expression, entry.condition))
+            key = entry.path[depth] if entry.path[depth:] else None
+            parts.append(_Part(key, None, entry.expression, entry.condition))
         elif parts and parts[-1].entries is not None and parts[-1].key == entry.path[depth]:
             parts[-1].entries.append(entry)
         else:

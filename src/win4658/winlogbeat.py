@@ -4,7 +4,7 @@
 same table to know where the mapping's sources arrive.
 """
 from functools import partial
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from .event import Event
 from .mapping import bundled, hex_to_int
@@ -56,7 +56,7 @@ def _renderers(tables: dict) -> Dict[str, Callable[[Any], Any]]:
         "EventRecordID": _number,
         "Task": partial(_rendered, tables["task_names"]),
         "Opcode": partial(_rendered, tables["opcode_names"]),
-        "Keywords": lambda keywords: keywords if isinstance(keywords, list) else [_rendered(tables["keywords_names"], keywords)],
+        "Keywords": partial(_rendered_list, tables["keywords_names"]),
         "ProcessID": _number,
         "ThreadID": _number,
     }
@@ -68,6 +68,10 @@ def _same(value: Any) -> Any:
 
 def _rendered(table: dict, value: Any) -> Any:
     return next((name for key, name in table.items() if str(key) == str(value)), value)
+
+
+def _rendered_list(table: dict, values: Any) -> List[Any]:
+    return values if isinstance(values, list) else [_rendered(table, values)]
 
 
 def _number(value: Any) -> Any:

@@ -54,9 +54,10 @@ def pipeline_body(mapping: Optional[Mapping] = None) -> Dict[str, Any]:
     for spec in sorted(specs, key=_in_place):
         processors.extend(_rule_processors(spec, mapping.tables, gate))
     return {
-        "description": f"win4658 {__version__}: Windows Security events {', '.join(map(str, sorted(mapping.event_ids)))} "
-                       f"from Winlogbeat 7+/Elastic Agent to ECS {mapping.spec.get('ecs_version')}, generated from "
-                       "mappings/ecs.yml; other events pass through untouched",
+        "description": f"win4658 {__version__}: Windows Security events "
+                       f"{', '.join(map(str, sorted(mapping.event_ids)))} from Winlogbeat 7+/Elastic Agent to ECS "
+                       f"{mapping.spec.get('ecs_version')}, generated from mappings/ecs.yml; "
+                       "other events pass through untouched",
         "version": pipeline_version(),
         "processors": processors,
         "on_failure": ON_FAILURE,
@@ -106,7 +107,8 @@ def _keys(path: str) -> List[str]:
 
 def _fallbacks(specs: List[dict], gate: str) -> List[dict]:
     return [
-        {"set": {"tag": f"fallback_{SYSTEM_PATHS[name]}", "field": SYSTEM_PATHS[name], "value": f"{{{{{{{fallback}}}}}}}",
+        {"set": {"tag": f"fallback_{SYSTEM_PATHS[name]}", "field": SYSTEM_PATHS[name],
+                 "value": f"{{{{{{{fallback}}}}}}}",
                  "if": f"{gate} && {_painless(SYSTEM_PATHS[name])} == null && {_painless(fallback)} != null"}}
         for name, fallback in FALLBACK_PATHS.items() if name in _system_fields(specs)
     ]

@@ -10,7 +10,8 @@ from ..mapping import ABSENT_VALUES, Rule
 from ..quoting import spl_string
 from ..transforms import TRANSFORMS
 
-SPL_FUNCTIONS = frozenset({"if", "in", "isnull", "null", "case", "true", "match", "replace", "substr", "tonumber", "lower"})
+SPL_FUNCTIONS = frozenset({"if", "in", "isnull", "null", "case", "true", "match", "replace", "substr", "tonumber",
+                           "lower"})
 
 
 class UnsupportedRule(ValueError):
