@@ -6,7 +6,6 @@ the Elasticsearch pipeline and the Splunk props by the generators; transforms.py
 with all its forms; keep the set small.
 """
 import os
-from importlib import resources
 from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
@@ -15,9 +14,8 @@ from .event import Event
 from .rule_compiler import compile_rules
 from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
 from .transforms import basename as basename  # re-exported: the readers and detections import it from here
-from .transforms import hex_to_int as hex_to_int  # re-exported, as basename
-
-MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
+from .windows import MAPPINGS_DIR, name_tables
+from .windows import hex_to_int as hex_to_int  # re-exported, as basename
 
 
 class Rule:
@@ -81,7 +79,8 @@ class Mapping:
         self.spec = spec
         self.path = path
         self.event_ids = frozenset(spec["event_ids"])
-        self.tables: Dict[str, dict] = spec.get("tables", {})
+        # the Windows event's own name tables (windows.yml), then the mapping's
+        self.tables: Dict[str, dict] = {**name_tables(), **spec.get("tables", {})}
         try:
             self.rules: List[Rule] = [Rule(rule, self.tables) for rule in spec["fields"]]
         except KeyError as error:

@@ -10,6 +10,7 @@ import ntpath
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 from .quoting import spl_string
+from .windows import hex_to_int
 
 # Values that count as absent: Windows writes "-" where a field has no value.
 ABSENT_VALUES = ("", "-")
@@ -32,13 +33,6 @@ class Transform(NamedTuple):
     fresh: bool
     ingest: Callable[[str, str, dict, Tables], List[dict]]
     spl: Optional[Callable[[dict, str, Tables], str]]
-
-
-def hex_to_int(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text, 16) if text[:2].lower() == "0x" else int(text)
 
 
 def basename(value: Any) -> str:

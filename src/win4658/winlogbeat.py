@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any, Callable, Dict, List
 
 from .event import Event
-from .mapping import bundled, hex_to_int
+from .windows import hex_to_int, name_tables
 
 SYSTEM_PATHS: Dict[str, str] = {
     "TimeCreated": "@timestamp",
@@ -30,7 +30,7 @@ EVENT_DATA_PATH = "winlog.event_data"
 
 
 def to_winlogbeat(event: Event) -> Dict[str, Any]:
-    render = _renderers(bundled("ecs").tables)
+    render = _renderers(name_tables())
     system = dict(event.system, EventID=event.event_id)
     task = render["Task"](system["Task"]) if system.get("Task") is not None else None
     document: Dict[str, Any] = {

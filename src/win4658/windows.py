@@ -1,0 +1,29 @@
+"""The Windows event layer: the names Windows renders for System's Task, Opcode and Keywords (mappings/windows.yml),
+and how it writes numbers.
+
+The Winlogbeat shape and the Splunk renderer depend on this alone, not on the mappings; the mappings' lookups see
+the same names as tables (mapping.Mapping).
+"""
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Dict
+
+import yaml
+
+MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
+WINDOWS_FILE = "windows.yml"
+
+
+@lru_cache(maxsize=None)
+def name_tables() -> Dict[str, Dict[Any, str]]:
+    """task_names, opcode_names and keywords_names: each number (as Windows writes it) → its rendered name."""
+    with open(f"{MAPPINGS_DIR}/{WINDOWS_FILE}", encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
+def hex_to_int(value: Any) -> int:
+    """A number as Windows writes it: decimal, or hexadecimal after "0x"."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text, 16) if text[:2].lower() == "0x" else int(text)
