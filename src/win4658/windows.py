@@ -4,6 +4,7 @@ and how it writes numbers.
 The Winlogbeat shape and the Splunk renderer depend on this alone, not on the mappings; the mappings' lookups see
 the same names as tables (mapping.Mapping).
 """
+import os
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Dict
@@ -17,7 +18,7 @@ WINDOWS_FILE = "windows.yml"
 @lru_cache(maxsize=None)
 def name_tables() -> Dict[str, Dict[Any, str]]:
     """task_names, opcode_names and keywords_names: each number (as Windows writes it) → its rendered name."""
-    with open(f"{MAPPINGS_DIR}/{WINDOWS_FILE}", encoding="utf-8") as stream:
+    with open(os.path.join(MAPPINGS_DIR, WINDOWS_FILE), encoding="utf-8") as stream:
         return yaml.safe_load(stream)
 
 
