@@ -9,7 +9,6 @@ import fnmatch
 import re
 
 from conftest import ROOT
-
 from win4658.generate import MACROS_CONF, generated_files
 from win4658.mapping import bundled
 

@@ -25,7 +25,7 @@ def _csv(rows, header=("value", "copy")):
     return output.getvalue()
 
 
-def _run(python, app_dir, stdin):
+def _run(python, app_dir, stdin):  # noqa: F811  (plain arguments, not the fixtures)
     script = os.path.join(app_dir, "bin", "win4658_copy.py")
     result = subprocess.run([python, script], input=stdin.encode("utf-8"), capture_output=True,
                             cwd=os.path.join(app_dir, "bin"), timeout=60)

@@ -3,8 +3,6 @@ import configparser
 import json
 import os
 import re
-import subprocess
-import sys
 import tarfile
 
 import pytest

@@ -5,9 +5,9 @@ import os
 import threading
 import urllib.parse
 
+import corpus
 import pytest
 
-import corpus
 from conftest import CORPUS_FILES, ROOT
 
 REPOSITORY = "example/logs"

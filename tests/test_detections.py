@@ -15,7 +15,6 @@ from win4658.detections.definitions import (DefinitionError, Detection, Detectio
 from win4658.detections.engine import Finding
 from win4658.detections.hunt import Hunt
 from win4658.detections.paths import PathPatterns, normalize_path, pattern_regex
-from win4658.mapping import bundled
 
 DETECTIONS = load_bundle()
 KINDS = by_kind(DETECTIONS)

@@ -7,7 +7,6 @@ serialises and holds index-safe values; nothing outside the input is written and
 """
 import copy
 import hashlib
-import io
 import json
 import os
 import random
@@ -19,7 +18,6 @@ import zipfile
 from typing import Callable, Iterator, List
 
 import orjson
-import pytest
 
 from conftest import corpus_path
 from test_readers import one_line

@@ -63,9 +63,10 @@ def test_report_of_the_corpus_shows_what_the_json_finds(capsys, tmp_path):
 
 
 def test_report_is_self_contained():
+    import io
+
     from win4658.detections.hunt import Hunt
     from win4658.detections.report import HtmlReport
-    import io
 
     hunt = Hunt()
     report = HtmlReport(hunt)

@@ -16,8 +16,7 @@ import pytest
 
 from es_wire import tls_files  # noqa: F401 - the fixture
 from win4658.kibana.client import Kibana, KibanaError, kibana_settings
-from win4658.kibana.install import (delete_rules, delete_saved_objects, import_rules, import_saved_objects,
-                                    ndjson_items)
+from win4658.kibana.install import delete_rules, delete_saved_objects, import_rules, import_saved_objects, ndjson_items
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")

@@ -52,7 +52,8 @@ def test_schema_rejects_an_unknown_transform():
 
 
 def test_loading_rejects_an_unknown_table(tmp_path):
-    bad = dict(spec("ecs"), fields=[{"target": "event.action", "source": "System.EventID", "transform": "lookup", "table": "nope"}])
+    rule = {"target": "event.action", "source": "System.EventID", "transform": "lookup", "table": "nope"}
+    bad = dict(spec("ecs"), fields=[rule])
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
     with pytest.raises(MappingError, match="unknown table 'nope'"):
         load_mapping(str(tmp_path / "bad.yml"))
@@ -130,7 +131,10 @@ def spl_validity(expression: str):
         return lambda value: isinstance(value, (int, float))
     match = re.fullmatch(r'if\(match\((\w+),"(.*)"\),\1,null\(\)\)', expression)
     if match:
-        pattern = re.compile(re.sub(r"\\(.)", lambda escaped: escaped.group(1) if escaped.group(1) in '\\"' else escaped.group(0), match.group(2)))
+        def unescaped(escaped):
+            return escaped.group(1) if escaped.group(1) in '\\"' else escaped.group(0)
+
+        pattern = re.compile(re.sub(r"\\(.)", unescaped, match.group(2)))
         return lambda value: pattern.search(str(value)) is not None
     if re.fullmatch(r"if\(like\((\w+),'%\\\"%'\),null\(\),\1\)", expression):
         return lambda value: '"' not in str(value)

@@ -68,7 +68,8 @@ def test_converted_queries_say_what_the_detections_mean():
     assert folders.startswith('EventID=4658 NOT (ProcessName IN ("*:\\\\Windows\\\\System32\\\\*"')
     allowlist = splunk("win4658_unexpected_process.yml", _allowlist_pipeline())
     assert '"*:\\\\Windows\\\\WinSxS\\\\*\\\\TiWorker.exe"' in allowlist and allowlist.startswith("EventID=4658 NOT")
-    lucene = LuceneBackend().convert(SigmaCollection.from_yaml(_text(os.path.join(SIGMA_DIR, "win4658_process_in_restricted_folder.yml"))))[0]
+    restricted = _text(os.path.join(SIGMA_DIR, "win4658_process_in_restricted_folder.yml"))
+    lucene = LuceneBackend().convert(SigmaCollection.from_yaml(restricted))[0]
     assert lucene.startswith("EventID:4658 AND (ProcessName:(*\\:\\\\Users\\\\*\\\\AppData")
     assert " OR *\\:\\\\Users\\\\*\\\\Downloads\\\\* OR " in lucene
 

@@ -8,11 +8,11 @@ import orjson
 import pytest
 
 from conftest import SAMPLE_XML, corpus_inputs, corpus_path
+from win4658 import parallel
 from win4658.cli.common import ndjson_line
 from win4658.convert import Summary, convert
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.mapping import Mapping, MappingError, bundled
-from win4658 import parallel
 from win4658.parallel import WorkerFailed, Written, convert_in_workers
 
 
@@ -202,8 +202,8 @@ def _in_workers(paths, output, workers=2, target="ecs", event_ids=SUPPORTED_EVEN
     summary = Summary()
     output.touch()
     before = output.read_bytes()
-    reported = [item for item in convert_in_workers(paths, str(output), ndjson_line, workers, target, event_ids, summary)
-                if isinstance(item, Written)]
+    converted = convert_in_workers(paths, str(output), ndjson_line, workers, target, event_ids, summary)
+    reported = [item for item in converted if isinstance(item, Written)]
     written = output.read_bytes()
     assert written.startswith(before)
     documents = written[len(before):].splitlines()
@@ -260,8 +260,8 @@ def test_convert_cli_with_workers(tmp_path):
     outputs = {}
     for workers in ("1", "2"):
         output = tmp_path / f"{workers}.ndjson"
-        result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), *corpus],
-                                capture_output=True, text=True, timeout=300)
+        command = [sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), *corpus]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         assert "files: 15, records read: 103846, converted: 5419" in result.stderr
         outputs[workers] = sorted(output.read_bytes().splitlines())

@@ -32,7 +32,8 @@ class Summary:
         self.failures += error.is_failure
 
     def lines(self) -> List[str]:
-        skipped = dict(self.skipped, **({"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}))
+        other = {"other event id": self.stats.other_event_id} if self.stats.other_event_id else {}
+        skipped = dict(self.skipped, **other)
         parts = ", ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items())) or "none"
         return [
             f"files: {self.stats.files}, records read: {self.stats.records}, converted: {self.converted}",
@@ -66,7 +67,8 @@ def _converter(target: str) -> Callable[[Event], Dict[str, Any]]:
     return bundled(target).apply if target in ("ecs", "cim") else CONVERTERS[target]
 
 
-def convert_results(results: Iterable[ReadResult], target: str, summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
+def convert_results(results: Iterable[ReadResult], target: str,
+                    summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """``convert`` over a stream of reader results (counted in ``summary.stats`` by the reader)."""
     to_document = _converter(target)
     for result in results:

@@ -2,67 +2,23 @@
 
 A rule names a target field, a source (``System.<Name>``, ``EventData.<Name>`` or ``EventData`` as a
 whole) or a constant ``value``, and one transform from a small named set. The same rules are turned into
-the Elasticsearch pipeline and the Splunk props by the generators, so each transform here has a twin
-there; keep the set small.
+the Elasticsearch pipeline and the Splunk props by the generators; transforms.py declares each transform
+with all its forms; keep the set small.
 """
-import ntpath
 import os
-from importlib import resources
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
 from .event import Event
 from .rule_compiler import compile_rules
 from .times import readable_time
+from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
+from .transforms import basename as basename  # re-exported: the readers and detections import it from here
+from .windows import MAPPINGS_DIR, name_tables
+from .windows import hex_to_int as hex_to_int  # re-exported, as basename
 
-MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
-ABSENT_VALUES = ("", "-")
 TIME_TARGET = "@timestamp"  # a date in the index: a value time_ns cannot read would be rejected there
-
-
-class MappingError(ValueError):
-    """A mapping file is wrong, or an event's value cannot be transformed."""
-
-
-# A number a rule writes must fit the targets' index type (ECS and Winlogbeat: long) and, as every number mapped is
-# an id (process, thread, event), not be negative.
-LARGEST_NUMBER = (1 << 63) - 1
-
-
-def hex_to_int(value: Any) -> int:
-    if value.__class__ is int:
-        number = value
-    else:
-        text = str(value).strip()
-        number = int(text, 16) if text[:2].lower() == "0x" else int(text)
-    return _in_range(number)
-
-
-def to_int(value: Any) -> int:
-    return _in_range(value if value.__class__ is int else int(value))
-
-
-def _in_range(number: int) -> int:
-    if not 0 <= number <= LARGEST_NUMBER:
-        raise ValueError(f"{number} is outside 0..2^63-1 (a long)")
-    return number
-
-
-def basename(value: Any) -> str:
-    """Last component of a Windows path (either separator), the way Elastic's pipeline and Splunk's CIM want it."""
-    return ntpath.basename(str(value).rstrip("\\/"))
-
-
-TRANSFORMS: Dict[str, Callable[[Any], Any]] = {
-    "copy": lambda value: value,
-    "to_string": str,
-    "to_int": to_int,
-    "hex_to_int": hex_to_int,
-    "basename": basename,
-    "lowercase": lambda value: str(value).lower(),
-    "as_list": lambda value: [value],
-}
 
 
 class Rule:
@@ -111,43 +67,12 @@ def _present(value: Any) -> Any:
 
 
 def _converter(spec: dict, tables: Dict[str, dict]) -> Callable[[Any], Any]:
-    transform = spec.get("transform", "copy")
-    if transform == "all_fields":
-        return _present_fields
-    if transform in ("lookup", "lookup_list"):
-        if spec["table"] not in tables:
-            raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
-        return _lookup(tables[spec["table"]], spec.get("unmatched", "drop") == "keep", transform == "lookup_list")
-    if transform not in TRANSFORMS:
-        raise MappingError(f"{spec['target']}: unknown transform {transform!r}")
-    return TRANSFORMS[transform]
-
-
-def _present_fields(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The all_fields transform: the fields whose value is not absent, in their order (a plain copy when none is)."""
-    values = data.values()
-    for absent in ABSENT_VALUES:
-        if absent in values:
-            return {name: value for name, value in data.items() if value not in ABSENT_VALUES} or None
-    return dict(data) or None
-
-
-def _lookup(table: dict, keep_unmatched: bool, as_list: bool) -> Callable[[Any], Any]:
-    """Look a value up by its text; a list (Winlogbeat's rendered keywords) is looked up item by item."""
-    by_text = {str(key): value for key, value in table.items()}
-
-    def one(value: Any) -> Any:
-        found = by_text.get(str(value))
-        return value if found is None and keep_unmatched else found
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, list):
-            found = [item for item in map(one, value) if item is not None]
-            return (found or None) if as_list else (found[0] if found else None)
-        result = one(value)
-        return [result] if as_list and result is not None else result
-
-    return convert
+    name = spec.get("transform", "copy")
+    if name in TABLE_TRANSFORMS and spec["table"] not in tables:
+        raise MappingError(f"{spec['target']}: unknown table {spec['table']!r}")
+    if name not in TRANSFORMS:
+        raise MappingError(f"{spec['target']}: unknown transform {name!r}")
+    return TRANSFORMS[name].python(spec, tables)
 
 
 class Mapping:
@@ -157,7 +82,8 @@ class Mapping:
         self.spec = spec
         self.path = path
         self.event_ids = frozenset(spec["event_ids"])
-        self.tables: Dict[str, dict] = spec.get("tables", {})
+        # the Windows event's own name tables (windows.yml), then the mapping's
+        self.tables: Dict[str, dict] = {**name_tables(), **spec.get("tables", {})}
         try:
             self.rules: List[Rule] = [Rule(rule, self.tables) for rule in spec["fields"]]
         except KeyError as error:
@@ -237,11 +163,3 @@ def flatten(document: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
             flat[name] = value
     return flat
 
-
-def optional_get(document: Dict[str, Any], dotted: str) -> Optional[Any]:
-    node: Any = document
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node

@@ -107,7 +107,8 @@ class _Sink:
     time made the heap shrink and grow again: 28,000 page faults per 64 MiB file) and go out whole, under the lock."""
 
     def __init__(self, output: str, lock: Any, results: Any):
-        self.descriptor = 1 if output == STDOUT else os.open(output, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        self.descriptor = 1 if output == STDOUT else os.open(output, flags)
         self.lock = lock
         self.results = results
         self.buffer = bytearray(BUFFER_BYTES)

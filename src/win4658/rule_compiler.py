@@ -11,6 +11,7 @@ path, which raises the precise MappingError.
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
+from .transforms import TRANSFORMS
 
 Apply = Callable[[Event], Dict[str, Any]]
 Path = Tuple[str, ...]
@@ -18,8 +19,6 @@ READ_EXPRESSIONS = {"System": "system.get({name!r})", "EventData": "data.get({na
 MEMO_LIMIT = 4096  # remembered source values per source
 # Only these are remembered: True == 1 and 1.0 == 1 would otherwise share a memo entry with 1.
 REMEMBERED = frozenset({str, int, type(None)})
-# Transforms that build a new list or dict each time: a remembered one would be shared between documents.
-FRESH_VALUES = frozenset({"as_list", "lookup_list", "all_fields"})
 
 
 def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Optional[Apply]:
@@ -41,7 +40,8 @@ def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_
     body += _object_lines("document", (), entries, _Names())
     source = "\n".join(["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
                        + [f"        {line}" for line in body]
-                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)", "    return document"])
+                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)",
+                          "    return document"])
     exec(compile(source, "<compiled mapping>", "exec"), namespace)  # the source is built only from the rules' names
     return namespace["apply"]
 
@@ -71,8 +71,10 @@ def _transform(rule: Any) -> str:
 
 
 def _remembered(rule: Any) -> bool:
-    """A pure conversion worth a memo; str() of a text is the text itself, cheaper than a memo of record numbers."""
-    return _transform(rule) not in FRESH_VALUES | {"copy"} and rule.convert is not str
+    """A pure conversion worth a memo: not a fresh list or dict (a remembered one would be shared between documents);
+    str() of a text is the text itself, cheaper than a memo of record numbers."""
+    transform = _transform(rule)
+    return transform != "copy" and not TRANSFORMS[transform].fresh and rule.convert is not str
 
 
 class _Sources:
@@ -100,7 +102,7 @@ class _Sources:
                                                   len(using) > len(remembered), absent, namespace))
             else:
                 checks = " or ".join(f"raw == {value!r}" for value in absent)
-                self.lines.append(f"source_{number} = None if {checks} else raw" if checks else f"source_{number} = raw")
+                self.lines.append(f"source_{number} = " + (f"None if {checks} else raw" if checks else "raw"))
 
     @staticmethod
     def _memo_line(number: int, rules: List[Any], indexes: List[int], keep_source: bool,
@@ -207,7 +209,8 @@ def _parts(prefix: Path, entries: List[Entry]) -> List[_Part]:
     parts: List[_Part] = []
     for entry in entries:
         if len(entry.path) <= depth + 1:
-            parts.append(_Part(entry.path[depth] if entry.path[depth:] else None, None, entry.expression, entry.condition))
+            key = entry.path[depth] if entry.path[depth:] else None
+            parts.append(_Part(key, None, entry.expression, entry.condition))
         elif parts and parts[-1].entries is not None and parts[-1].key == entry.path[depth]:
             parts[-1].entries.append(entry)
         else:

@@ -4,10 +4,10 @@
 same table to know where the mapping's sources arrive.
 """
 from functools import partial
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from .event import Event
-from .mapping import bundled, hex_to_int
+from .windows import hex_to_int, name_tables
 
 SYSTEM_PATHS: Dict[str, str] = {
     "TimeCreated": "@timestamp",
@@ -30,7 +30,7 @@ EVENT_DATA_PATH = "winlog.event_data"
 
 
 def to_winlogbeat(event: Event) -> Dict[str, Any]:
-    render = _renderers(bundled("ecs").tables)
+    render = _renderers(name_tables())
     system = dict(event.system, EventID=event.event_id)
     task = render["Task"](system["Task"]) if system.get("Task") is not None else None
     document: Dict[str, Any] = {
@@ -56,7 +56,7 @@ def _renderers(tables: dict) -> Dict[str, Callable[[Any], Any]]:
         "EventRecordID": _number,
         "Task": partial(_rendered, tables["task_names"]),
         "Opcode": partial(_rendered, tables["opcode_names"]),
-        "Keywords": lambda keywords: keywords if isinstance(keywords, list) else [_rendered(tables["keywords_names"], keywords)],
+        "Keywords": partial(_rendered_list, tables["keywords_names"]),
         "ProcessID": _number,
         "ThreadID": _number,
     }
@@ -68,6 +68,10 @@ def _same(value: Any) -> Any:
 
 def _rendered(table: dict, value: Any) -> Any:
     return next((name for key, name in table.items() if str(key) == str(value)), value)
+
+
+def _rendered_list(table: dict, values: Any) -> List[Any]:
+    return values if isinstance(values, list) else [_rendered(table, values)]
 
 
 def _number(value: Any) -> Any:

@@ -38,7 +38,8 @@ def _event_id(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an event id: {text!r}") from None
     if value not in SUPPORTED_EVENT_IDS:
-        raise argparse.ArgumentTypeError(f"event id {value} is not supported (choose from {sorted(SUPPORTED_EVENT_IDS)})")
+        raise argparse.ArgumentTypeError(
+            f"event id {value} is not supported (choose from {sorted(SUPPORTED_EVENT_IDS)})")
     return value
 
 

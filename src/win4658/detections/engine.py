@@ -12,7 +12,7 @@ from .definitions import Detection, DetectionList
 from .paths import PathPatterns, wildcard_regex
 from ..times import format_ns
 
-ABSENT = ("", "-")
+from ..mapping import ABSENT_VALUES as ABSENT
 CACHE_SIZE = 8192
 
 

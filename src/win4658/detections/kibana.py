@@ -6,6 +6,7 @@ the expressions `paths.pattern_regex` builds, the ones the local engine matches,
 import json
 from typing import Dict, Iterable, List, Optional
 
+from ..quoting import eql_string
 from .definitions import Detection
 from .lifetime import ZERO_HANDLES
 from .paths import pattern_regex, wildcard_regex
@@ -15,10 +16,6 @@ ATTACK = "https://attack.mitre.org"
 EVIDENCE_FIELDS = ["host.name", "user.name", "process.executable", "process.pid", "winlog.event_data.HandleId",
                    "winlog.event_data.ObjectName"]
 CLOSED_WITH_PROCESS = 'any where event.code == "4658" and process.executable != null'
-
-
-def eql_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def eql_list(texts: Iterable[str]) -> str:

@@ -19,6 +19,7 @@ import json
 import re
 from typing import Callable, Dict, List
 
+from ..quoting import spl_string
 from .definitions import Detection
 from .lifetime import ZERO_HANDLES
 from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
@@ -34,11 +35,6 @@ RISK_OBJECTS = (("dest", "system"), ("user", "user"))
 LONG_HANDLE_MACRO = "win4658_long_handle_seconds"
 TRACE_MACRO = "win4658_handle_trace"
 EVIDENCE = "_time dest user process_path process_id HandleId"
-
-
-def spl_string(text: str) -> str:
-    """A double-quoted SPL string literal (backslashes and quotes escaped)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # process_path → win4658_path, the spelling the lookups compare (case is ignored by the lookups)

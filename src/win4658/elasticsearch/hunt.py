@@ -1,4 +1,4 @@
-"""`win4658 es hunt`: run the Kibana rules of the detections (detections/generated/kibana_rules.ndjson) against a cluster.
+"""`win4658 es hunt`: run the detections' Kibana rules (detections/generated/kibana_rules.ndjson) on a cluster.
 
 Each rule type has its API: EQL → ``_eql/search``, KQL/Lucene → ``_search`` with ``query_string`` (KQL translated),
 ES|QL → ``_query``, threshold → ``_search`` with a composite aggregation over the threshold fields. Rules run over

@@ -11,8 +11,7 @@ from elasticsearch import NotFoundError
 
 from .client import Cluster, Server, path_part, request
 from .pipeline import PIPELINE_ID, pipeline_body
-from .template import (INDEX_PATTERN, TEMPLATE_NAME, data_stream_template_body, legacy_template_body,
-                       template_body)
+from .template import INDEX_PATTERN, TEMPLATE_NAME, data_stream_template_body, legacy_template_body, template_body
 
 CUSTOM_SUFFIX = "@custom"
 # Roll over daily or at 50 GB a primary shard, delete after 90 days: a starting point users edit in Kibana.

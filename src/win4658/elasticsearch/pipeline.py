@@ -8,25 +8,18 @@ Order of the generated processors:
 Every processor runs only for the mapping's event ids; any other event passes through untouched. Only
 processors and options that exist since Elasticsearch 7.0 (and in OpenSearch) are used.
 """
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .. import __version__
 from ..mapping import ABSENT_VALUES, Mapping, MappingError, bundled
+from ..transforms import PAINLESS_PARENT_OF, TRANSFORMS
 from ..winlogbeat import EVENT_DATA_PATH, FALLBACK_PATHS, SYSTEM_PATHS
 
 PIPELINE_ID = "win4658"
 ERROR_TAG = "win4658_pipeline_error"
 
-# Finds the map holding the last key of a path (a list of keys), or null; shared by both scripts.
-_PARENT_OF = """Map parentOf(def root, List path) {
-  def node = root;
-  for (int i = 0; i < path.size() - 1; i++) { node = node instanceof Map ? node.get(path.get(i)) : null; }
-  return node instanceof Map ? (Map) node : null;
-}
-"""
-
 # No processor can drop the entries of a map whose names are not known in advance.
-DROP_ABSENT_SCRIPT = _PARENT_OF + """for (List path : params.fields) {
+DROP_ABSENT_SCRIPT = PAINLESS_PARENT_OF + """for (List path : params.fields) {
   Map parent = parentOf(ctx, path);
   String leaf = path.get(path.size() - 1);
   if (parent != null && params.absent.contains(parent.get(leaf))) { parent.remove(leaf); }
@@ -42,31 +35,6 @@ for (List path : params.maps) {
     if (values.isEmpty()) { parent.remove(leaf); }
   }
 }
-"""
-
-# The twin of mapping._lookup: by the value's text; a list (rendered keywords) item by item.
-LOOKUP_SCRIPT = _PARENT_OF + """Map source = parentOf(ctx, params.source);
-def value = source == null ? null : source.get(params.source.get(params.source.size() - 1));
-if (value == null) { return; }
-List found = new ArrayList();
-for (def item : (value instanceof List ? value : [value])) {
-  def match = params.table.get(String.valueOf(item));
-  if (match == null && params.keep) { match = item; }
-  if (match != null) { found.add(match instanceof List ? new ArrayList(match) : match); }
-}
-String leaf = params.target.get(params.target.size() - 1);
-if (found.isEmpty()) {
-  Map parent = parentOf(ctx, params.target);
-  if (parent != null) { parent.remove(leaf); }
-  return;
-}
-def node = ctx;
-for (int i = 0; i < params.target.size() - 1; i++) {
-  String key = params.target.get(i);
-  if (!(node.get(key) instanceof Map)) { node.put(key, new HashMap()); }
-  node = node.get(key);
-}
-node.put(leaf, params.list ? found : found.get(0));
 """
 
 ON_FAILURE = [
@@ -86,9 +54,10 @@ def pipeline_body(mapping: Optional[Mapping] = None) -> Dict[str, Any]:
     for spec in sorted(specs, key=_in_place):
         processors.extend(_rule_processors(spec, mapping.tables, gate))
     return {
-        "description": f"win4658 {__version__}: Windows Security events {', '.join(map(str, sorted(mapping.event_ids)))} "
-                       f"from Winlogbeat 7+/Elastic Agent to ECS {mapping.spec.get('ecs_version')}, generated from "
-                       "mappings/ecs.yml; other events pass through untouched",
+        "description": f"win4658 {__version__}: Windows Security events "
+                       f"{', '.join(map(str, sorted(mapping.event_ids)))} from Winlogbeat 7+/Elastic Agent to ECS "
+                       f"{mapping.spec.get('ecs_version')}, generated from mappings/ecs.yml; "
+                       "other events pass through untouched",
         "version": pipeline_version(),
         "processors": processors,
         "on_failure": ON_FAILURE,
@@ -138,7 +107,8 @@ def _keys(path: str) -> List[str]:
 
 def _fallbacks(specs: List[dict], gate: str) -> List[dict]:
     return [
-        {"set": {"tag": f"fallback_{SYSTEM_PATHS[name]}", "field": SYSTEM_PATHS[name], "value": f"{{{{{{{fallback}}}}}}}",
+        {"set": {"tag": f"fallback_{SYSTEM_PATHS[name]}", "field": SYSTEM_PATHS[name],
+                 "value": f"{{{{{{{fallback}}}}}}}",
                  "if": f"{gate} && {_painless(SYSTEM_PATHS[name])} == null && {_painless(fallback)} != null"}}
         for name, fallback in FALLBACK_PATHS.items() if name in _system_fields(specs)
     ]
@@ -165,73 +135,10 @@ def _rule_processors(spec: dict, tables: Dict[str, dict], gate: str) -> List[dic
     if "value" in spec:
         return [{"set": {"tag": f"set_{target}", "field": target, "value": spec["value"], "if": gate}}]
     transform = spec.get("transform", "copy")
-    if transform not in _PROCESSORS:
+    if transform not in TRANSFORMS:
         raise MappingError(f"{target}: transform {transform!r} has no ingest-pipeline twin")
     source = _input_path(spec["source"])
-    processors = _PROCESSORS[transform](source, target, spec, tables)
+    processors = TRANSFORMS[transform].ingest(source, target, spec, tables)
     return [{kind: dict(options, **{"if": _present(source, gate)})}
             for processor in processors for kind, options in processor.items()]
 
-
-def _string(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    if source == target:
-        return [{"convert": {"tag": f"to_string_{target}", "field": target, "type": "string"}}] \
-            if spec.get("transform") == "to_string" else []
-    return [{"set": {"tag": f"set_{target}", "field": target, "value": f"{{{{{{{source}}}}}}}"}}]
-
-
-def _long(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    """Elasticsearch's convert reads "0x…" as hex for long, as hex_to_int does."""
-    options = {"tag": f"to_long_{target}", "field": source, "type": "long"}
-    return [{"convert": options if source == target else dict(options, target_field=target)}]
-
-
-def _basename(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    """Like ntpath.basename after stripping trailing separators: the last component, without a drive."""
-    return [
-        {"gsub": {"tag": f"trailing_separators_{target}", "field": source, "target_field": target,
-                  "pattern": "[\\\\/]+$", "replacement": ""}},
-        {"gsub": {"tag": f"basename_{target}", "field": target, "pattern": "^.*[\\\\/]|^[A-Za-z]:", "replacement": ""}},
-    ]
-
-
-def _lowercase(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    options = {"tag": f"lowercase_{target}", "field": source}
-    return [{"lowercase": options if source == target else dict(options, target_field=target)}]
-
-
-def _as_list(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    if source == target:
-        raise MappingError(f"{target}: as_list in place has no ingest-pipeline twin")
-    return [{"append": {"tag": f"append_{target}", "field": target, "value": [f"{{{{{{{source}}}}}}}"]}}]
-
-
-def _lookup(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    params = {
-        "source": _keys(source),
-        "target": _keys(target),
-        "table": {str(key): value for key, value in tables[spec["table"]].items()},
-        "keep": spec.get("unmatched", "drop") == "keep",
-        "list": spec["transform"] == "lookup_list",
-    }
-    return [{"script": {"tag": f"lookup_{target}", "lang": "painless", "source": LOOKUP_SCRIPT, "params": params}}]
-
-
-def _all_fields(source: str, target: str, spec: dict, tables: dict) -> List[dict]:
-    if source != target:
-        raise MappingError(f"{target or 'top level'}: all_fields is only generated in place ({EVENT_DATA_PATH})")
-    return []  # the drop-absent script already removed the "" and "-" entries
-
-
-_PROCESSORS: Dict[str, Callable[[str, str, dict, dict], List[dict]]] = {
-    "copy": _string,
-    "to_string": _string,
-    "to_int": _long,
-    "hex_to_int": _long,
-    "basename": _basename,
-    "lowercase": _lowercase,
-    "as_list": _as_list,
-    "lookup": _lookup,
-    "lookup_list": _lookup,
-    "all_fields": _all_fields,
-}

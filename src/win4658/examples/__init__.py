@@ -6,4 +6,5 @@
 from importlib import resources
 
 EXAMPLES_DIR = str(resources.files("win4658.examples"))
-EXAMPLE_FILES = sorted(str(entry) for entry in resources.files("win4658.examples").iterdir() if entry.name.endswith(".xml"))
+EXAMPLE_FILES = sorted(str(entry) for entry in resources.files("win4658.examples").iterdir()
+                       if entry.name.endswith(".xml"))

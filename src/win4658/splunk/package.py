@@ -44,7 +44,8 @@ def package_name() -> str:
 def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequence[str] = ()) -> str:
     """Write the package into output_dir and return its path."""
     if not os.path.isdir(os.path.join(addon_dir, "default")):
-        raise PackageError(f"{addon_dir}: no add-on here (it needs default/): pass the addon folder of a win4658 checkout")
+        raise PackageError(f"{addon_dir}: no add-on here (it needs default/): "
+                           "pass the addon folder of a win4658 checkout")
     contents: Dict[str, bytes] = {}
     for relative, path in [*addon_files(addon_dir), *vendored_files(addon_dir).items()]:
         with open(path, "rb") as stream:

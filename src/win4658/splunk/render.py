@@ -3,7 +3,7 @@ import re
 from typing import Any, Dict, List
 
 from ..event import Event
-from ..mapping import bundled
+from ..windows import name_tables
 
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 SYSTEM_TEXT_ORDER = ("EventID", "Version", "Level", "Task", "Opcode", "Keywords")
@@ -32,7 +32,7 @@ def render_event_xml(event: Event) -> str:
 
 def _system_numbers(system: Dict[str, Any]) -> Dict[str, Any]:
     """Shippers that sent rendered text (Task 'File System', Keywords ['Audit Success']) get their numbers back."""
-    tables = bundled("ecs").tables
+    tables = name_tables()
     numbers = dict(system)
     numbers["Task"] = _unrender(tables["task_names"], system.get("Task"))
     numbers["Opcode"] = _unrender(tables["opcode_names"], system.get("Opcode"))

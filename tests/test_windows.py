@@ -1,0 +1,27 @@
+"""The Windows event layer (mappings/windows.yml, win4658.windows): declared once, read by the mappings, the
+Winlogbeat shape and the Splunk renderer; the add-on's runtime needs it and not the mapping compiler."""
+import os
+
+import yaml
+
+from win4658.mapping import MAPPINGS_DIR, bundled
+from win4658.splunk.package import vendored_files
+from win4658.windows import name_tables
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_the_ecs_mapping_looks_names_up_in_the_windows_layer_and_does_not_repeat_them():
+    with open(os.path.join(MAPPINGS_DIR, "ecs.yml"), encoding="utf-8") as stream:
+        own_tables = yaml.safe_load(stream)["tables"]
+    assert not set(own_tables) & set(name_tables())
+    ecs = bundled("ecs")
+    used = {rule.spec["table"] for rule in ecs.rules if "table" in rule.spec} & set(name_tables())
+    assert used == {"task_names", "opcode_names", "keywords_names"}
+    assert all(ecs.tables[name] == name_tables()[name] for name in used)
+
+
+def test_the_addon_runtime_vendors_the_windows_layer_and_not_the_mapping_compiler():
+    vendored = vendored_files(os.path.join(ROOT, "addon"))
+    assert {"lib/win4658/windows.py", "lib/win4658/mappings/windows.yml"} <= set(vendored)
+    assert not {"lib/win4658/mapping.py", "lib/win4658/rule_compiler.py", "lib/win4658/transforms.py"} & set(vendored)
