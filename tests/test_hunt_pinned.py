@@ -17,11 +17,11 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import datagen  # noqa: E402
 
 CORPUS_RUNS = [
-    ([], "3f1aacacc08e7914208f85c2ce6c289a1c5bc8a767f668390b726070adf80aa2",
-     {"win4658_handle_trace": 2111, "win4658_unexpected_process": 1171, "win4658_process_outside_standard_folders": 217,
+    ([], "c2e27923a0538f0aa505353363ebe6051c08188fa022b2d63d92cf653fe9f813",
+     {"win4658_handle_trace": 2116, "win4658_unexpected_process": 1171, "win4658_process_outside_standard_folders": 217,
       "win4658_process_in_restricted_folder": 8, "win4658_restricted_substring": 3},
-     {"late_events": 0, "closes": 5419, "paired": 2488, "unmatched_closes": 2931, "opens": 2514, "opens_not_counted": 9,
-      "opens_discarded_by_reuse": 0, "opens_forgotten_over_limit": 0, "still_open": 26, "accesses": 2129}),
+     {"late_events": 0, "closes": 5419, "paired": 2491, "unmatched_closes": 2928, "opens": 2514, "opens_not_counted": 9,
+      "opens_discarded_by_reuse": 0, "opens_forgotten_over_limit": 0, "still_open": 23, "accesses": 2134}),
     (["--long-handle", "1", "--reorder-window", "50", "--max-open-handles", "100"],
      "5075bfc9e941d4d1b3f9bab5e57d2c6691ac907c689e6b32a5412e67b303e8c2",
      {"win4658_handle_trace": 2110, "win4658_unexpected_process": 1171, "win4658_process_outside_standard_folders": 217,

@@ -1,7 +1,7 @@
 """Handle lifetime: pair each 4658 with the 4656 that opened its handle, and trace what happened between.
 
 The algorithm every platform shares (Splunk's streamstats, EQL's sequence, this module), over events in
-time order, ties by position in the input:
+the log's order (timeline.py):
 
 - a 4656 opens a handle unless it failed (Audit Failure) or its HandleId is 0x0;
 - a 4663 for an open handle is recorded as an access;
