@@ -7,7 +7,8 @@ from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import Finding, event_process, event_user
 from ..detections.hunt import Hunt, HuntSummary, trace_handle
-from ..detections.lifetime import DEFAULT_MAX_OPEN
+from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
+from ..sessions.record import session_record
 from ..detections.timeline import DEFAULT_WINDOW
 from ..times import format_ns
 from ..event import Event, RecordError, ReadStats
@@ -40,6 +41,9 @@ def register(subparsers) -> None:
                            "-1 lists every paired handle with its duration)")
     hunt.add_argument("--format", choices=["table", "json"], default="table",
                       help="table: grouped for reading; json: one finding per line, then the summary")
+    hunt.add_argument("--sessions", action="store_true",
+                      help="with --format json: also one line per handle session as it ends, {\"session\": {…}} "
+                           "(the fields of mappings/session.yml)")
     hunt.add_argument("--limit", type=int, default=10, metavar="N", help="findings shown per detection in the table (default 10)")
     hunt.add_argument("--reorder-window", type=int, default=DEFAULT_WINDOW, metavar="EVENTS",
                       help=f"events held to restore time order (default {DEFAULT_WINDOW})")
@@ -83,7 +87,7 @@ def run_hunt(args: argparse.Namespace) -> int:
         return run_trace(args)
     try:
         hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
-                    max_open_handles=args.max_open_handles)
+                    max_open_handles=args.max_open_handles, sessions=args.sessions and args.format == "json")
     except DefinitionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
@@ -92,6 +96,8 @@ def run_hunt(args: argparse.Namespace) -> int:
     for item in hunt.run(args.paths or EXAMPLE_FILES):
         if isinstance(item, RecordError):
             report_error(item)
+        elif isinstance(item, Lifetime):
+            write(ndjson_line({"session": session_record(item)}))
         elif args.format == "json":
             write(ndjson_line(item.as_dict()))
         elif len(shown.setdefault(item.detection, [])) < args.limit:

@@ -56,7 +56,7 @@ class Hunt:
     def __init__(self, detections: Optional[List[Detection]] = None,
                  lists: Optional[Dict[str, DetectionList]] = None,
                  long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW,
-                 max_open_handles: int = DEFAULT_MAX_OPEN):
+                 max_open_handles: int = DEFAULT_MAX_OPEN, sessions: bool = False):
         self.detections = detections if detections is not None else load_bundle()
         self.per_event = EventDetections(self.detections, lists)
         kinds = by_kind(self.detections)
@@ -66,10 +66,12 @@ class Hunt:
         self.long_handle_seconds = default_threshold if long_handle_seconds is None else long_handle_seconds
         self.window = window
         self.max_open_handles = max_open_handles
+        self.sessions = sessions
         self.summary = HuntSummary()
 
-    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, RecordError]]:
-        tracker = HandleTracker(self.max_open_handles)
+    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, Lifetime, RecordError]]:
+        """Findings and RecordErrors; with ``sessions``, also every handle's Lifetime as it ends (sessions.record)."""
+        tracker = HandleTracker(self.max_open_handles, keep_endings=self.sessions)
         order = TimeOrder(self.window)
         for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
             if isinstance(result, RecordError):
@@ -83,10 +85,12 @@ class Hunt:
                     yield from findings
         for time, event in order.drain():
             yield from self._examine(event, time, tracker)
+        if self.sessions:
+            yield from tracker.still_open()
         self.summary.late_events = order.late
         self.summary.lifetime = tracker.summary()
 
-    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Finding]:
+    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Union[Finding, Lifetime]]:
         """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
         findings = self.per_event.findings(event, time)
         lifetime = tracker.observe(event, time)
@@ -94,7 +98,11 @@ class Hunt:
             findings += self._lifetime_findings(lifetime)
         for finding in findings:
             self.summary.count(finding)
-        return findings
+        if tracker.ended is None:
+            return findings  # type: ignore[return-value]
+        ended = tracker.ended + ([lifetime] if lifetime is not None else [])
+        tracker.ended.clear()
+        return findings + ended
 
     def _lifetime_findings(self, lifetime: Lifetime) -> List[Finding]:
         findings = []
