@@ -10,7 +10,7 @@ import importlib
 import os
 from typing import Dict, List
 
-GENERATORS: List[str] = ["win4658.elasticsearch.artifacts", "win4658.splunk.knowledge", "win4658.splunk.app", "win4658.detections.publish"]  # e.g. "win4658.pipeline", "win4658.splunk.knowledge", "win4658.detections.publish"
+GENERATORS: List[str] = ["win4658.elasticsearch.artifacts", "win4658.splunk.knowledge", "win4658.splunk.app", "win4658.detections.publish", "win4658.sessions.artifacts"]  # e.g. "win4658.pipeline", "win4658.splunk.knowledge", "win4658.detections.publish"
 MACROS_CONF = "addon/default/macros.conf"
 TRANSFORMS_CONF = "addon/default/transforms.conf"
 MACROS_HEADER = (

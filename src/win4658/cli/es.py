@@ -51,6 +51,8 @@ def _install_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", default=TEMPLATE_NAME, help=f"index template name (default: {TEMPLATE_NAME})")
     parser.add_argument("--index-pattern", action="append", dest="index_patterns", metavar="PATTERN",
                         help=f"index pattern of the template, repeatable (default: {INDEX_PATTERN})")
+    parser.add_argument("--sessions", action="store_true",
+                        help="also put the handle-sessions template (win4658-sessions*, for `es ship --sessions`)")
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +69,11 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
 
 def _ship_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives")
-    parser.add_argument("--index", default=DEFAULT_INDEX, help=f"target index (default: {DEFAULT_INDEX})")
+    parser.add_argument("--index", help=f"target index (default: {DEFAULT_INDEX})")
     parser.add_argument("--pipeline", default=PIPELINE_ID, help=f"ingest pipeline (default: {PIPELINE_ID})")
+    parser.add_argument("--sessions", action="store_true",
+                        help="index one document per handle session (4656 to 4658, fields of mappings/session.yml) "
+                             "instead of the events, into --index (default here: win4658-sessions)")
     add_event_id_option(parser)
 
 
@@ -112,7 +117,8 @@ def _client(args: argparse.Namespace):
 def run_install(args: argparse.Namespace) -> int:
     from ..elasticsearch.install import install
 
-    for outcome in install(_client(args), args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN]):
+    for outcome in install(_client(args), args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN],
+                           sessions=args.sessions):
         print(f"{outcome.kind} {outcome.name}: {outcome.status}")
     return 0
 
@@ -160,7 +166,12 @@ def run_ship(args: argparse.Namespace) -> int:
 
     summary = ShipSummary()
     progress = Progress("indexed")
-    for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
+    if args.sessions:
+        from ..sessions.elastic import DEFAULT_SESSIONS_INDEX, ship_sessions
+        outcomes = ship_sessions(_client(args), args.paths, args.index or DEFAULT_SESSIONS_INDEX, summary)
+    else:
+        outcomes = ship(_client(args), args.paths, args.index or DEFAULT_INDEX, event_ids(args), summary, args.pipeline)
+    for outcome in outcomes:
         if isinstance(outcome, RecordError):
             report_error(outcome)
         elif not outcome.ok:

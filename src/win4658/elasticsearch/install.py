@@ -15,12 +15,19 @@ class Installed(NamedTuple):
 
 
 def install(client: Elasticsearch, pipeline_id: str = PIPELINE_ID, template_name: str = TEMPLATE_NAME,
-            index_patterns: Sequence[str] = (INDEX_PATTERN,)) -> List[Installed]:
+            index_patterns: Sequence[str] = (INDEX_PATTERN,), sessions: bool = False) -> List[Installed]:
+    """The pipeline and the events template; with ``sessions``, the handle-sessions template too."""
+    from ..sessions.elastic import SESSIONS_TEMPLATE_NAME, sessions_template_body
+
     template = template_body(pipeline_id=pipeline_id, index_patterns=index_patterns)
-    return [
+    installed = [
         _put(client, "pipeline", pipeline_id, f"/_ingest/pipeline/{path_part(pipeline_id)}", pipeline_body()),
         _put(client, "index template", template_name, f"/_index_template/{path_part(template_name)}", template),
     ]
+    if sessions:
+        installed.append(_put(client, "index template", SESSIONS_TEMPLATE_NAME,
+                              f"/_index_template/{path_part(SESSIONS_TEMPLATE_NAME)}", sessions_template_body()))
+    return installed
 
 
 def _put(client: Elasticsearch, kind: str, name: str, path: str, body: Dict[str, Any]) -> Installed:

@@ -5,7 +5,7 @@ Each document's ``_id`` is a digest of its content, so shipping the same file tw
 import hashlib
 import json
 from collections import defaultdict, deque
-from typing import Any, Deque, Dict, Iterable, Iterator, NamedTuple, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
 
 from elasticsearch import AuthorizationException, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
@@ -53,13 +53,27 @@ class ShipSummary(Summary):
         return bool(self.index_failed or self.unreadable_files or bad_records)
 
 
+Documents = Iterable[Union[Tuple[Origin, Dict[str, Any]], RecordError]]
+
+
 def ship(client: Elasticsearch, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
          pipeline_id: str = PIPELINE_ID) -> Iterator[Union[Indexed, RecordError]]:
     """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
     require_pipeline(client, pipeline_id)
+    return ship_documents(client, _event_documents(paths, event_ids, summary), index, summary, pipeline_id)
+
+
+def _event_documents(paths: Iterable[str], event_ids: frozenset, summary: ShipSummary) -> Documents:
+    for result in read_paths(paths, event_ids, summary.stats):
+        yield result if isinstance(result, RecordError) else (result.origin, to_winlogbeat(result))
+
+
+def ship_documents(client: Elasticsearch, documents: Documents, index: str, summary: ShipSummary,
+                   pipeline_id: Optional[str] = None) -> Iterator[Union[Indexed, RecordError]]:
+    """Index documents (each with where it was read), through the pipeline if one is named."""
     in_flight: Dict[str, Deque[Origin]] = defaultdict(deque)
     read_errors: Deque[RecordError] = deque()
-    actions = _actions(paths, index, event_ids, summary, in_flight, read_errors)
+    actions = _document_actions(documents, index, summary, in_flight, read_errors)
     results = streaming_bulk(
         client, actions, chunk_size=CHUNK_SIZE, max_retries=5, initial_backoff=1, max_backoff=60,
         retry_on_status=RETRY_STATUSES, raise_on_error=False, raise_on_exception=False, yield_ok=True,
@@ -90,15 +104,20 @@ def require_pipeline(client: Elasticsearch, pipeline_id: str) -> None:
 
 def _actions(paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
              in_flight: Dict[str, Deque[Origin]], read_errors: Deque[RecordError]) -> Iterator[Dict[str, Any]]:
-    for result in read_paths(paths, event_ids, summary.stats):
+    return _document_actions(_event_documents(paths, event_ids, summary), index, summary, in_flight, read_errors)
+
+
+def _document_actions(documents: Documents, index: str, summary: ShipSummary, in_flight: Dict[str, Deque[Origin]],
+                      read_errors: Deque[RecordError]) -> Iterator[Dict[str, Any]]:
+    for result in documents:
         if isinstance(result, RecordError):
             summary.record_error(result)
             read_errors.append(result)
             continue
-        document = to_winlogbeat(result)
+        origin, document = result
         summary.converted += 1
         document_id = content_id(document)
-        in_flight[document_id].append(result.origin)
+        in_flight[document_id].append(origin)
         yield {"_op_type": "index", "_index": index, "_id": document_id, "_source": document}
 
 

@@ -30,7 +30,8 @@ def _put(document: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:
 def to_ecs(record: Dict[str, Any]) -> Dict[str, Any]:
     """The nested ECS document of one session."""
     spec = session_spec()
-    document: Dict[str, Any] = {"@timestamp": record.get("start") or record.get("end")}
+    # the time the session ended (its close), as a finding's: a rule over recent sessions sees the long ones
+    document: Dict[str, Any] = {"@timestamp": record.get("end") or record.get("start")}
     for target, value in spec["ecs_constants"].items():
         _put(document, tuple(target.split(".")), value)
     for name, path in _ecs_paths():
