@@ -204,8 +204,8 @@ def test_dumpert_export_runs_newest_first_and_is_put_back_in_order():
     hunt = Hunt()
     findings = [item for item in hunt.run([shared_path("corpus", "json", "cmd_lsass_memory_dumpert_syscalls.zip")])
                 if isinstance(item, Finding) and item.number == 5]
-    # lsass handles 0xc4, 0x108 and 0xbc pair: the file runs newest first, and within a millisecond the
-    # record numbers put each open before its access and its close
+    # lsass handles 0xc4, 0x108 and 0xbc pair: the export has no record numbers and runs newest first, so
+    # within a millisecond the later line comes first: each open before its access and its close
     assert sorted(finding.handle_id for finding in findings) == ["0x108", "0xbc", "0xc4"]
     findings = [finding for finding in findings if finding.handle_id == "0xc4"]
     assert findings[0].details["object_name"] == r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"

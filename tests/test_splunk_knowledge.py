@@ -9,6 +9,7 @@ field is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
 """
 import configparser
+import functools
 import csv
 import io
 import os
@@ -215,6 +216,7 @@ EVALS = [(attribute[5:], SplExpression(expression))
          for attribute, expression in PROPS.items(knowledge.SECURITY_SOURCES_STANZA) if attribute.startswith("EVAL-")]
 
 
+@functools.lru_cache(maxsize=1)  # the generated CSV, read once: the corpus tests ask for it per event
 def _lookup_rows():
     return list(csv.DictReader(io.StringIO(knowledge.generated_files()["addon/lookups/win4658_event_codes.csv"])))
 
