@@ -495,3 +495,15 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     assert splunk == local
     assert _eql_pairs(_events(path)) == local
     assert len(local) == EXPECTED_PAIRS.get(relative, (0, 0))[0]
+
+
+def test_the_summary_events_carry_the_cim_names_of_the_session_fields():
+    from win4658.sessions.fields import session_spec
+
+    spec = session_spec()
+    cim_names = {field["cim"] for field in spec["fields"]} | set(spec["cim_constants"])
+    # Splunk keeps the 4663 masks as values (no bitwise or over events) and times as epoch seconds
+    splunk_only = {"_time", "handle_access_used_masks"}
+    written = set().union(*(set(row) for row in _replayed("json/rdp_interactive_taskmanager_lsass_dump.zip")))
+    assert written - splunk_only <= cim_names
+    assert {"handle_start", "handle_end", "duration", "handle_ending", "object_path", "handle_access_count"} <= written
