@@ -9,25 +9,10 @@ import evtx
 import pytest
 
 from conftest import shared_path
+from test_kibana import CORPUS_FILES
 from win4658.detections.engine import Finding
 from win4658.detections.hunt import Hunt
 
-CORPUS_FILES = [
-    "evtx/EVTX-to-MITRE-Attack/ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4688_6416_4648-SystemNightMare.evtx",
-    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
-    "evtx/EVTX-ATTACK-SAMPLES/4765_sidhistory_add_t1178.evtx",
-    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
-    "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip",
-    "json/cmd_lsass_memory_dumpert_syscalls.zip",
-    "json/rdp_interactive_taskmanager_lsass_dump.zip",
-    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip",
-    "json/metasploit_procdump_lsass_memory_dump.zip",
-    "json/empire_persistence_registry_modification_run_keys_standard_user.zip",
-    "json/cmd_sharpview_pcre_net.zip",
-    "json/empire_enable_rdp.tar.gz",
-]
 
 
 def _archive_lines(path):

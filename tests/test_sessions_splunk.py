@@ -23,8 +23,8 @@ import pytest
 
 from conftest import ROOT, shared_path
 from test_lifetime import EXPECTED_PAIRS
-from test_pairing_order import CORPUS_FILES
-from test_splunk_knowledge import search_time_fields
+from test_kibana import CORPUS_FILES
+from test_splunk_knowledge import SplExpression, search_time_fields
 from win4658.detections.kibana import query
 from win4658.detections.definitions import load_bundle
 from win4658.detections.timeline import TimeOrder
@@ -38,9 +38,12 @@ from win4658.times import time_ns
 
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 
-# --- an evaluator of the SPL expressions the search uses ------------------------------------------------------
-TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|[()<>,.+*-])|'
+# --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
+# comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
+TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|>=|<=|[()<>,.+*-])|'
                    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
+OPERATIONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+              ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
 
 
 def _number(value):
@@ -52,117 +55,67 @@ def _number(value):
         return None
 
 
-class Expression:
-    def __init__(self, text):
-        self.tokens, position = [], 0
-        while position < len(text.rstrip()):
-            match = TOKEN.match(text, position)
-            assert match, f"cannot read SPL at {text[position:position + 30]!r}"
-            self.tokens.append((match.lastgroup, match.group(match.lastgroup)))
-            position = match.end()
-        self.position = 0
+def _comparable(a, b):
+    """Splunk compares as numbers when both sides are numbers, else as text."""
+    if _number(a) is not None and _number(b) is not None:
+        return _number(a), _number(b)
+    return str(a), str(b)
+
+
+def _binary(left, right, combine):
+    def evaluate(f):
+        a, b = left(f), right(f)
+        return None if a is None or b is None else combine(a, b)
+    return evaluate
+
+
+class Expression(SplExpression):
+    def __init__(self, text):  # not super().__init__: its tokens are those of the add-on's EVALs only
+        matches = list(TOKEN.finditer(text.rstrip()))
+        assert sum(match.end() - match.start() for match in matches) == len(text.rstrip()), f"cannot read SPL {text!r}"
+        self.tokens = [(match.lastgroup, match.group(match.lastgroup)) for match in matches]
+        self.position, self.functions = 0, set()
         self.evaluate = self._or()
         assert self.position == len(self.tokens), self.tokens[self.position:]
 
-    def _peek(self):
-        return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
-
-    def _take(self, value=None):
-        token = self._peek()
-        assert value is None or token[1] == value, (value, token)
-        self.position += 1
-        return token
-
-    def _or(self):
-        parts = [self._and()]
-        while self._peek() == ("word", "OR"):
-            self._take()
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda f: any(part(f) for part in parts))
-
-    def _and(self):
-        parts = [self._not()]
-        while self._peek() == ("word", "AND"):
-            self._take()
-            parts.append(self._not())
-        return parts[0] if len(parts) == 1 else (lambda f: all(part(f) for part in parts))
-
-    def _not(self):
+    def _comparison(self):
         if self._peek() == ("word", "NOT"):
             self._take()
-            inner = self._not()
+            inner = self._comparison()
             return lambda f: None if inner(f) is None else not inner(f)
-        return self._comparison()
-
-    def _comparison(self):
-        left = self._additive()
+        left = self._arithmetic()
         operator = self._peek()[1]
-        if operator not in ("==", "!=", ">", "<", ">=", "<="):
+        if operator not in OPERATIONS:
             return left
         self._take()
-        right = self._additive()
+        return _binary(left, self._arithmetic(), lambda a, b: OPERATIONS[operator](*_comparable(a, b)))
 
-        def compare(f):
-            a, b = left(f), right(f)
-            if a is None or b is None:
-                return None
-            if _number(a) is not None and _number(b) is not None:
-                a, b = _number(a), _number(b)
-            else:
-                a, b = str(a), str(b)
-            return {"==": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[operator]
-        return compare
-
-    def _additive(self):
-        left = self._multiplicative()
+    def _arithmetic(self):
+        left = self._product()
         while self._peek()[1] in ("+", "-", "."):
             operator = self._take()[1]
-            right, previous = self._multiplicative(), left
-
-            def combine(f, previous=previous, right=right, operator=operator):
-                a, b = previous(f), right(f)
-                if a is None or b is None:
-                    return None
-                if operator == ".":
-                    return f"{a}{b}"
-                return _number(a) + _number(b) if operator == "+" else _number(a) - _number(b)
-            left = combine
+            left = _binary(left, self._product(), {"+": lambda a, b: _number(a) + _number(b),
+                                                    "-": lambda a, b: _number(a) - _number(b),
+                                                    ".": lambda a, b: f"{a}{b}"}[operator])
         return left
 
-    def _multiplicative(self):
+    def _product(self):
         left = self._term()
         while self._peek()[1] == "*":
             self._take()
-            right, previous = self._term(), left
-            left = (lambda f, previous=previous, right=right:
-                    None if previous(f) is None or right(f) is None else _number(previous(f)) * _number(right(f)))
+            left = _binary(left, self._term(), lambda a, b: _number(a) * _number(b))
         return left
 
     def _term(self):
-        kind, value = self._take()
-        if kind == "string":
-            text = re.sub(r"\\(.)", r"\1", value[1:-1])
-            return lambda f: text
-        if kind == "number":
-            number = _number(value)
-            return lambda f: number
-        if value == "-":
+        if self._peek() == ("op", "-"):
+            self._take()
             negated = self._term()
             return lambda f: None if negated(f) is None else -_number(negated(f))
-        if value == "(":
-            inner = self._or()
-            self._take(")")
-            return inner
-        if self._peek() == ("op", "("):
-            self._take("(")
-            arguments = []
-            while self._peek() != ("op", ")"):
-                arguments.append(self._or())
-                if self._peek() == ("op", ","):
-                    self._take()
-            self._take(")")
-            return FUNCTIONS[value](arguments)
-        return lambda f: f.get(value)
+        return super()._term()
+
+    @staticmethod
+    def function_table():
+        return FUNCTIONS
 
 
 FUNCTIONS = {

@@ -157,7 +157,11 @@ class SplExpression:
                 self._take()
         self._take(")")
         self.functions.add(name)
-        return FUNCTIONS[name](arguments)
+        return self.function_table()[name](arguments)
+
+    @staticmethod
+    def function_table():
+        return FUNCTIONS
 
 
 def _tonumber(text, base=10):
