@@ -23,6 +23,7 @@ import pytest
 
 from conftest import ROOT, shared_path
 from test_lifetime import EXPECTED_PAIRS
+from test_detections_live import splunk_events  # noqa: F401  (the live Splunk fixture)
 from test_kibana import CORPUS_FILES
 from test_splunk_knowledge import SplExpression, search_time_fields
 from win4658.detections.kibana import query
@@ -460,3 +461,35 @@ def test_the_summary_events_carry_the_cim_names_of_the_session_fields():
     written = set().union(*(set(row) for row in _replayed("json/rdp_interactive_taskmanager_lsass_dump.zip")))
     assert written - splunk_only <= cim_names
     assert {"handle_start", "handle_end", "duration", "handle_ending", "object_path", "handle_access_count"} <= written
+
+
+# --- live: the search on a real Splunk (WIN4658_SPLUNK_URL) ----------------------------------------------------
+
+def _sessions_of(events):
+    """The local sessions of events (put in the log's order)."""
+    from win4658.detections.lifetime import HandleTracker
+    from win4658.sessions.record import session_record
+
+    tracker, records = HandleTracker(keep_endings=True), []
+    for event in _log_order(events):
+        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
+        records += tracker.ended + ([lifetime] if lifetime is not None else [])
+        tracker.ended.clear()
+    return [session_record(lifetime) for lifetime in records + list(tracker.still_open())]
+
+
+def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):
+    from win4658.splunk.client import run_search
+
+    service, index, host, events = splunk_events
+    text = session_splunk.session_search(session_splunk.COMMANDS[:-1])  # all but collect: nothing is written
+    scoped = text.replace("`win4658_events`", f"`win4658_events` index={index} host={host}", 1)
+    rows = list(run_search(service, "search " + scoped, earliest_time="-1d", latest_time="+1h"))
+    local = _sessions_of(events)
+    assert local and sorted((row["dest"], int(row["process_id"]), row["handle_id"], row["handle_ending"],
+                             str(row.get("handle_open_record_id", "")), str(row.get("handle_close_record_id", "")),
+                             round(float(row["duration"]), 3) if row.get("duration") else None,
+                             int(row["handle_access_count"])) for row in rows) == sorted(
+        (record["host"], record["process_id"], record["handle_id"], record["ending"], record.get("open_record_id", ""),
+         record.get("close_record_id", ""), round(record["duration_seconds"], 3) if "duration_seconds" in record else None,
+         record["access_count"]) for record in local)

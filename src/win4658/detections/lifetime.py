@@ -104,7 +104,8 @@ CLOSED, REUSED, OPEN_AT_END, FORGOTTEN, CLOSE_WITHOUT_OPEN = (
 
 
 class Lifetime(NamedTuple):
-    """One handle from its 4656 to its 4658 (or to how it ended otherwise: ``ending``)."""
+    """One handle from its 4656 to its 4658 (or to how it ended otherwise: ``ending``). A closed one has both;
+    a close without an open has no ``opened``, the other endings no ``closed``."""
 
     key: HandleKey
     opened: Opened

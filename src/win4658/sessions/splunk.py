@@ -75,8 +75,8 @@ COMMANDS: List[Tuple[str, str]] = [
 ]
 
 
-def session_search() -> str:
-    first, *rest = COMMANDS
+def session_search(commands: List[Tuple[str, str]] = COMMANDS) -> str:
+    first, *rest = commands
     return " | ".join([first[1]] + [f"{command} {arguments}" for command, arguments in rest])
 
 
