@@ -92,7 +92,7 @@ def saved_search_stanza() -> str:
             "enableSched = 1\n"
             f"cron_schedule = {CRON_SCHEDULE}\n"
             "dispatch.earliest_time = -24h@h\n"
-            "dispatch.latest_time = @h\n")
+            "dispatch.latest_time = now\n")
 
 
 def splunk_macros() -> List[str]:
