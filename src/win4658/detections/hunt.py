@@ -98,11 +98,16 @@ class Hunt:
             findings += self._lifetime_findings(lifetime)
         for finding in findings:
             self.summary.count(finding)
-        if tracker.ended is None:
+        ended = tracker.ended
+        if ended is None:
             return findings  # type: ignore[return-value]
-        ended = tracker.ended + ([lifetime] if lifetime is not None else [])
-        tracker.ended.clear()
-        return findings + ended
+        if lifetime is not None:
+            ended.append(lifetime)
+        if not ended:
+            return findings  # type: ignore[return-value]
+        findings += ended  # type: ignore[arg-type]
+        ended.clear()
+        return findings  # type: ignore[return-value]
 
     def _lifetime_findings(self, lifetime: Lifetime) -> List[Finding]:
         findings = []

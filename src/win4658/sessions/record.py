@@ -2,9 +2,7 @@
 from functools import lru_cache
 from typing import Any, Dict, Optional
 
-from ..detections.engine import ABSENT
 from ..detections.lifetime import Lifetime, Opened, mask_number
-from ..event import Event
 from ..mapping import basename
 from ..times import format_ns
 from .access import access_names
@@ -32,58 +30,64 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
     record["process_id_hex"] = hex(process_number)
     record["handle_id"] = handle_id
     record["access_count"] = lifetime.access_count
-    _add_present(record, _opened_subject(opened) if opened is not None else _closed_subject(closed))
     if opened is not None:
-        _add_present(record, _object_and_access(opened, lifetime.used_mask, lifetime.access_count))
-        _add_present(record, {"open_record_id": _text(opened.record_id)})
+        domain, _, name = (opened.user or "").rpartition("\\")
+        _add_subject(record, opened.user_sid, name, domain, opened.logon_id, opened.process)
+        _add_object_and_access(record, opened, lifetime.used_mask, lifetime.access_count)
+        _add_record_id(record, "open_record_id", opened.record_id)
     if closed is not None:
-        _add_present(record, {"close_record_id": _text(closed.system.get("EventRecordID"))})
+        if opened is None:
+            data = closed.data
+            _add_subject(record, data.get("SubjectUserSid"), data.get("SubjectUserName"), data.get("SubjectDomainName"),
+                         data.get("SubjectLogonId"), data.get("ProcessName"))
+        _add_record_id(record, "close_record_id", closed.system.get("EventRecordID"))
     return record
 
 
-def _add_present(record: Dict[str, Any], fields: Dict[str, Any]) -> None:
-    for name, value in fields.items():
-        if value is not None and value not in ABSENT:
-            record[name] = value
+def _present(value: Optional[str]) -> bool:
+    return bool(value) and value != "-"
 
 
-def _opened_subject(opened: Opened) -> Dict[str, Optional[str]]:
-    user = opened.user or ""
-    domain, _, name = user.rpartition("\\")
-    return {"user_sid": opened.user_sid, "user_name": name or None, "user_domain": domain or None,
-            "logon_id": opened.logon_id, "process_executable": opened.process,
-            "process_name": cached_basename(opened.process) if opened.process else None}
+def _add_subject(record: Dict[str, Any], sid: Optional[str], name: Optional[str], domain: Optional[str],
+                 logon_id: Optional[str], process: Optional[str]) -> None:
+    """Who and which process: from the open, or from the close when there was no open."""
+    if _present(sid):
+        record["user_sid"] = sid
+    if _present(name):
+        record["user_name"] = name
+    if _present(domain):
+        record["user_domain"] = domain
+    if _present(logon_id):
+        record["logon_id"] = logon_id
+    if _present(process):
+        record["process_executable"] = process
+        record["process_name"] = cached_basename(process)
 
 
-def _closed_subject(closed: Event) -> Dict[str, Optional[str]]:
-    data = closed.data
-    process = data.get("ProcessName")
-    return {"user_sid": data.get("SubjectUserSid"), "user_name": data.get("SubjectUserName"),
-            "user_domain": data.get("SubjectDomainName"), "logon_id": data.get("SubjectLogonId"),
-            "process_executable": process,
-            "process_name": cached_basename(process) if process and process not in ABSENT else None}
-
-
-def _object_and_access(opened: Opened, used_mask: int, access_count: int) -> Dict[str, Any]:
-    object_type = opened.object_type
-    fields: Dict[str, Any] = {"object_server": opened.object_server, "object_type": object_type,
-                              "object_name": opened.object_name,
-                              "object_basename": cached_basename(opened.object_name) if opened.object_name else None}
+def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: int, access_count: int) -> None:
+    object_type, object_name = opened.object_type, opened.object_name
+    if _present(opened.object_server):
+        record["object_server"] = opened.object_server
+    if _present(object_type):
+        record["object_type"] = object_type
+    if _present(object_name):
+        record["object_name"] = object_name
+        record["object_basename"] = cached_basename(object_name)
     try:
         requested = mask_number(opened.access_mask)
     except ValueError:
         requested = None
     if requested is not None:
-        fields["access_requested_mask"] = hex(requested)
-        fields["access_requested"] = list(access_names(object_type, requested))
+        record["access_requested_mask"] = hex(requested)
+        record["access_requested"] = list(access_names(object_type, requested))
     if access_count:
-        fields["access_used_mask"] = hex(used_mask)
-        fields["access_used"] = list(access_names(object_type, used_mask))
+        record["access_used_mask"] = hex(used_mask)
+        record["access_used"] = list(access_names(object_type, used_mask))
     privileges = (opened.privileges or "").split()
     if privileges and privileges != ["-"]:
-        fields["privileges"] = privileges
-    return fields
+        record["privileges"] = privileges
 
 
-def _text(value: object) -> Optional[str]:
-    return None if value is None or value == "" else str(value)
+def _add_record_id(record: Dict[str, Any], name: str, value: object) -> None:
+    if value is not None and value != "":
+        record[name] = str(value)
