@@ -121,3 +121,22 @@ def test_shipped_sessions_are_searchable_with_the_rules_condition(sessions_index
     assert found == _long_sessions(documents, threshold_ns) and found
     mapping = request(client, "GET", f"/{index}/_mapping")[index]["mappings"]
     assert mapping["properties"]["event"]["properties"]["duration"]["type"] == "long"
+
+
+def test_ship_sessions_sends_each_session_with_where_its_last_event_was_read():
+    from collections import defaultdict, deque
+
+    from win4658.elasticsearch.ship import ShipSummary, _document_actions
+    from win4658.event import Origin
+    from win4658.sessions.elastic import session_documents
+
+    path = shared_path("corpus", *FILE)
+    summary = ShipSummary()
+    documents = list(session_documents([path], 10_000, 50_000, summary.stats))
+    assert [document for _origin, document in documents] == _session_documents(path)
+    assert all(isinstance(origin, Origin) and origin.path.startswith(path) for origin, _document in documents)
+    in_flight, errors = defaultdict(deque), deque()
+    actions = list(_document_actions(iter(documents), "win4658-sessions", summary, in_flight, errors))
+    assert [action["_source"] for action in actions] == _session_documents(path)
+    assert {action["_index"] for action in actions} == {"win4658-sessions"} and "pipeline" not in actions[0]
+    assert len({action["_id"] for action in actions}) == len(actions) and summary.stats.records == 5489
