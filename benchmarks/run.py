@@ -25,7 +25,7 @@ ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, ".data")
 PEERS = os.path.join(HERE, ".peers")
 PEER_PACKAGES = ["evtx2es==1.8.0", "evtxtoelk==2.2.0"]
-BENCHMARKS = ["evtx", "xml", "json", "hunt", "modinput", "workers", "memory"]
+BENCHMARKS = ["evtx", "xml", "json", "hunt", "sessions", "modinput", "workers", "memory"]
 ALL_EVENT_IDS = ["--event-id", "4656", "--event-id", "4658", "--event-id", "4663", "--event-id", "4690"]
 MODINPUT_PYTHON = os.path.join(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions", "3.13.0", "bin", "python3.13")
 
@@ -68,6 +68,12 @@ def peers_for(evtx_path: str) -> List[Contender]:
 def hunter(path: str) -> Contender:
     """win4658 hunt, findings as JSON lines; the last line is the summary with the records and events read."""
     return Contender("win4658 hunt", lambda output: win4658("hunt", "--format", "json", path), _hunt_counts)
+
+
+def session_hunter(path: str) -> Contender:
+    """win4658 hunt with a line per handle session as well (the findings' count; sessions are the other lines)."""
+    return Contender("win4658 hunt --sessions", lambda output: win4658("hunt", "--format", "json", "--sessions", path),
+                     _hunt_counts)
 
 
 def _hunt_counts(output: str, measured: Measurement) -> Tuple[int, int]:
@@ -130,6 +136,8 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
     wanted = set(args.only)
     if "modinput" in wanted:
         wanted |= {"xml", "json"}
+    if "sessions" in wanted:
+        wanted.add("hunt")
     if {"evtx", "workers"} & wanted and not os.path.exists(paths["evtx"]):
         datagen.build_evtx(CHUNK_SOURCE, paths["evtx"], args.evtx_mib * MIB)
     if "memory" in wanted and not os.path.exists(paths["memory"]):
@@ -196,6 +204,9 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         "json": lambda: run_benchmark("JSON-lines → ECS", [ours("convert", paths["json"], *ALL_EVENT_IDS)], args.runs),
         "workers": lambda: workers_benchmark(paths["parts"], args.runs),
         "hunt": lambda: run_benchmark("hunt, JSON-lines", [hunter(paths["hunt"])], args.runs),
+        # hunt's row: "× peer" is hunt --sessions' time over hunt's, paired run by run
+        "sessions": lambda: run_benchmark("hunt + sessions, JSON-lines", [hunter(paths["hunt"]),
+                                                                         session_hunter(paths["hunt"])], args.runs),
         "modinput": lambda: modinput_benchmark(paths, args.runs),
         "memory": lambda: run_benchmark(f"EVTX {args.memory_mib} MiB → ECS (memory)", [ours("convert", paths["memory"])], 1),
     }

@@ -175,7 +175,8 @@ def _spl_literal(text):
 
 
 def test_every_detection_has_a_disabled_search_from_the_events_macro_to_its_filter():
-    assert SAVED.sections() == [splunk.stanza_name(detection) for detection in DETECTIONS]
+    detection_stanzas = [name for name in SAVED.sections() if name != "win4658_handle_sessions"]  # test_sessions_splunk
+    assert detection_stanzas == [splunk.stanza_name(detection) for detection in DETECTIONS]
     for detection in DETECTIONS:
         stanza = SAVED[splunk.stanza_name(detection)]
         assert stanza["search"].startswith("`win4658_events` ")

@@ -13,11 +13,11 @@ from win4658.event import Event, Origin
 EXPECTED_PAIRS = {
     "evtx/EVTX-to-MITRE-Attack/ID4688_6416_4648-SystemNightMare.evtx": (10, 20),
     "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip": (35, 70),
-    "json/cmd_lsass_memory_dumpert_syscalls.zip": (2, 6),
+    "json/cmd_lsass_memory_dumpert_syscalls.zip": (3, 6),
     "json/rdp_interactive_taskmanager_lsass_dump.zip": (77, 169),
     "json/cmd_dumping_ntds_dit_file_ntdsutil.zip": (42, 456),
     "json/metasploit_procdump_lsass_memory_dump.zip": (7, 26),
-    "json/empire_persistence_registry_modification_run_keys_standard_user.zip": (2292, 4547),
+    "json/empire_persistence_registry_modification_run_keys_standard_user.zip": (2294, 4547),
     "json/cmd_sharpview_pcre_net.zip": (17, 34),
     "json/empire_enable_rdp.tar.gz": (6, 12),
     "evtx/EVTX-to-MITRE-Attack/ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx": (0, 1),
@@ -111,29 +111,68 @@ def test_time_parsing_keeps_every_precision_and_zone():
     assert format_ns(1442880942910428100) == "2015-09-22T00:15:42.910428Z"
 
 
-def test_time_order_restores_order_within_the_window_ties_by_position():
+def _timed(event_id, seconds, record=None, host="WS1", path="test"):
+    system = {"EventID": event_id, "Computer": host, "TimeCreated": f"2026-01-01T00:00:{seconds:09.6f}Z"}
+    if record is not None:
+        system["EventRecordID"] = record
+    return Event(system, {}, Origin(path, int(seconds * 1000) if record is None else record))
+
+
+def _released(order, events):
+    out = [event for event in events for _time, event in order.push(time_ns(event.system["TimeCreated"]), event)]
+    return out + [event for _time, event in order.drain()]
+
+
+def test_time_order_restores_order_within_the_window_ties_by_record_number():
     order = TimeOrder(window=3)
-    released = []
-    for position, time in enumerate([5, 3, 3, 1, 9, 8, 7]):
-        released += [item for _time, item in order.push(time, position)]
-        assert len(order.heap) <= 3
-    released += [item for _time, item in order.drain()]
-    assert released == [3, 1, 2, 0, 6, 5, 4]
-    assert order.late == 0
+    events = [_timed(4656, seconds, record) for seconds, record in ((5, 1), (3, 3), (3, 2), (1, 4), (9, 5), (8, 6), (7, 7))]
+    released = _released(order, events)
+    assert [event.system["EventRecordID"] for event in released] == [4, 2, 3, 1, 7, 6, 5]
+    assert order.late == 0 and len(order.heap) == 0
 
 
 def test_time_order_passes_on_what_comes_too_late_and_counts_it():
     order = TimeOrder(window=1)
-    released = [item for time in (5, 6, 1) for _time, item in order.push(time, time)] + [i for _t, i in order.drain()]
-    assert released == [5, 1, 6] and order.late == 1
+    released = _released(order, [_timed(4656, seconds, record) for record, seconds in enumerate((5, 6, 1), 1)])
+    assert [event.system["EventRecordID"] for event in released] == [1, 3, 2] and order.late == 1
+
+
+def test_without_record_numbers_ties_follow_the_direction_the_file_runs():
+    oldest_first = [_timed(4656, 1), _timed(4658, 2), _timed(4656, 2.5), _timed(4663, 2.5), _timed(4658, 2.5),
+                    _timed(4658, 3)]
+    newest_first = [_timed(event.event_id, float(event.system["TimeCreated"][17:-1]), path="reversed")
+                    for event in reversed(oldest_first)]
+    assert [event.event_id for event in _released(TimeOrder(), oldest_first)] == [4656, 4658, 4656, 4663, 4658, 4658]
+    assert [event.event_id for event in _released(TimeOrder(), newest_first)] == [4656, 4658, 4656, 4663, 4658, 4658]
+    # a newest-first file longer than the window: the direction is voted on its first window of events
+    assert [event.event_id for event in _released(TimeOrder(window=4), newest_first)][2:5] == [4656, 4663, 4658]
+
+
+def test_equal_times_of_different_hosts_order_the_same_whichever_way_the_file_runs():
+    events = [_timed(4656, 1, 10, host="B"), _timed(4656, 1, 20, host="A"), _timed(4658, 1, 11, host="B")]
+    forward = _released(TimeOrder(), events)
+    assert [event.system["EventRecordID"] for event in forward] == [20, 10, 11]
+    assert _released(TimeOrder(), events[::-1]) == forward
 
 
 def test_reversed_input_gives_the_same_pairs_as_ordered_input():
+    # the Exchange-like case: open, close, open, close of one handle, all in one millisecond
     events = [_event(4656, 1, record=1), _event(4663, 2, record=2), _event(4658, 3, record=3),
-              _event(4656, 4, record=4), _event(4658, 4, record=5)]  # a tie: the later record closes
+              _event(4656, 4, record=4), _event(4658, 4, record=5), _event(4656, 4, record=6),
+              _event(4658, 4, record=7)]
+    for event in events:
+        event.system["EventRecordID"] = event.origin.record
     forward = _hunt_pairs(events)
-    assert forward == [(1, 3), (4, 5)]
-    assert _hunt_pairs(list(reversed(events))) == [(1, 3)]  # reversed, the tie puts the close first
+    assert forward == [(1, 3), (4, 5), (6, 7)]
+    assert _hunt_pairs(list(reversed(events))) == forward
+
+
+def test_the_exchange_case_without_record_numbers_pairs_the_same_both_ways():
+    events = [_event(4656, 0.5, record=1), _event(4656, 4, record=4), _event(4658, 4, record=5),
+              _event(4656, 4, record=6), _event(4658, 4, record=7), _event(4658, 5, record=8)]
+    assert _hunt_pairs(events) == [(4, 5), (6, 7)]
+    reversed_events = [Event(event.system, event.data, Origin("reversed", event.origin.record)) for event in events[::-1]]
+    assert _hunt_pairs(reversed_events) == [(4, 5), (6, 7)]
 
 
 def _hunt_pairs(events):
@@ -165,10 +204,10 @@ def test_dumpert_export_runs_newest_first_and_is_put_back_in_order():
     hunt = Hunt()
     findings = [item for item in hunt.run([corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")])
                 if isinstance(item, Finding) and item.number == 5]
-    # lsass handles 0xc4 and 0x108 pair in time order; 0xbc opens and closes in the same millisecond, close
-    # first in the file. Only 0xc4 has a 4663 after its open (0x108's access shares the open's millisecond
-    # and comes first in the file).
-    assert [finding.handle_id for finding in findings] == ["0xc4"]
+    # lsass handles 0xc4, 0x108 and 0xbc pair: the export has no record numbers and runs newest first, so
+    # within a millisecond the later line comes first: each open before its access and its close
+    assert sorted(finding.handle_id for finding in findings) == ["0x108", "0xbc", "0xc4"]
+    findings = [finding for finding in findings if finding.handle_id == "0xc4"]
     assert findings[0].details["object_name"] == r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
     assert [event["event_id"] for event in findings[0].details["events"]] == [4656, 4663, 4658]
-    assert hunt.summary.lifetime["paired"] == 2 and hunt.summary.late_events == 0
+    assert hunt.summary.lifetime["paired"] == 3 and hunt.summary.late_events == 0

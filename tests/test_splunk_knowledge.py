@@ -9,6 +9,7 @@ field is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
 """
 import configparser
+import functools
 import csv
 import io
 import os
@@ -157,7 +158,11 @@ class SplExpression:
                 self._take()
         self._take(")")
         self.functions.add(name)
-        return FUNCTIONS[name](arguments)
+        return self.function_table()[name](arguments)
+
+    @staticmethod
+    def function_table():
+        return FUNCTIONS
 
 
 def _tonumber(text, base=10):
@@ -222,6 +227,7 @@ EVALS = {stanza: [(attribute[5:], SplExpression(expression))
          for stanza in knowledge.SOURCE_STANZAS}
 
 
+@functools.lru_cache(maxsize=1)  # the generated CSV, read once: the corpus tests ask for it per event
 def _lookup_rows():
     return list(csv.DictReader(io.StringIO(knowledge.generated_files()["addon/lookups/win4658_event_codes.csv"])))
 

@@ -54,6 +54,8 @@ def _install_options(parser: argparse.ArgumentParser) -> None:
                         help="Elasticsearch 8.0+: the template creates data streams, with the ILM policy TEMPLATE and "
                              "the component template TEMPLATE@custom for your changes (both created once, never "
                              "overwritten)")
+    parser.add_argument("--sessions", action="store_true",
+                        help="also put the handle-sessions template (win4658-sessions*, for `es ship --sessions`)")
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +72,11 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
 
 def _ship_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives")
-    parser.add_argument("--index", default=DEFAULT_INDEX, help=f"target index (default: {DEFAULT_INDEX})")
+    parser.add_argument("--index", help=f"target index (default: {DEFAULT_INDEX})")
     parser.add_argument("--pipeline", default=PIPELINE_ID, help=f"ingest pipeline (default: {PIPELINE_ID})")
+    parser.add_argument("--sessions", action="store_true",
+                        help="index one document per handle session (4656 to 4658, fields of mappings/session.yml) "
+                             "instead of the events, into --index (default here: win4658-sessions)")
     add_event_id_option(parser)
 
 
@@ -118,7 +123,8 @@ def run_install(args: argparse.Namespace) -> int:
     from ..elasticsearch.install import install
 
     client = _client(args)
-    outcomes = install(client, args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN], args.data_stream)
+    outcomes = install(client, args.pipeline, args.template, args.index_patterns or [INDEX_PATTERN], args.data_stream,
+                       sessions=args.sessions)
     print(f"server: {client.server}")
     for outcome in outcomes:
         print(f"{outcome.kind} {outcome.name}: {outcome.status}")
@@ -169,7 +175,13 @@ def run_ship(args: argparse.Namespace) -> int:
     summary = ShipSummary()
     progress = Progress("indexed")
     try:
-        for outcome in ship(_client(args), args.paths, args.index, event_ids(args), summary, args.pipeline):
+        if args.sessions:
+            from ..sessions.elastic import DEFAULT_SESSIONS_INDEX, ship_sessions
+            outcomes = ship_sessions(_client(args), args.paths, args.index or DEFAULT_SESSIONS_INDEX, summary)
+        else:
+            outcomes = ship(_client(args), args.paths, args.index or DEFAULT_INDEX, event_ids(args), summary,
+                            args.pipeline)
+        for outcome in outcomes:
             if isinstance(outcome, RecordError) or not outcome.ok:
                 progress.error(outcome)
             else:

@@ -10,7 +10,7 @@ from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import event_process, event_user
 from ..detections.hunt import Hunt, HandleQuery, trace_handle
-from ..detections.lifetime import DEFAULT_MAX_OPEN
+from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
 from ..event import Event, ReadStats, RecordError
@@ -50,6 +50,9 @@ def register(subparsers) -> None:
                       help="table: the summary, then the findings by severity (default); json: one finding per line "
                            "as found, handle traces marked drilldown, then the summary; jsonl and csv: the timeline, "
                            "one finding per line or row, in time order")
+    hunt.add_argument("--sessions", action="store_true",
+                      help="with --format json: also one line per handle session as it ends, {\"session\": {…}} "
+                           "(the fields of mappings/session.yml)")
     hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     hunt.add_argument("--html", metavar="FILE",
                       help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes)")
@@ -133,7 +136,7 @@ def run_hunt(args: argparse.Namespace) -> int:
         return run_trace(args, paths)
     try:
         hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
-                    max_open_handles=args.max_open_handles)
+                    max_open_handles=args.max_open_handles, sessions=args.sessions and args.format == "json")
     except DefinitionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
@@ -159,6 +162,8 @@ def _hunt_into(hunt: Hunt, paths: List[str], writer, html: Optional[IO[str]]) ->
                 progress.error(item)
                 continue
             writer.add(item)
+            if isinstance(item, Lifetime):  # a handle session: only --format json asks for them
+                continue
             if report is not None:
                 report.add(item)
     finally:

@@ -9,12 +9,14 @@ import math
 import os
 import shutil
 import sys
-from typing import IO, Dict, List, Optional
+from typing import IO, Dict, List, Optional, Union
 
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
 from ..detections.hunt import Hunt
+from ..detections.lifetime import Lifetime
 from ..mapping import hex_to_int
+from ..sessions.record import session_record
 from .common import ndjson_line
 
 ELLIPSIS = "…"
@@ -23,14 +25,18 @@ CSV_COLUMNS = ["time", "host", "user", "detection", "number", "severity", "mitre
 
 
 class JsonWriter:
-    """json: one finding per line as found (drill-downs marked), then the summary."""
+    """json: one finding per line as found (drill-downs marked; with --sessions each handle session as it ends),
+    then the summary."""
 
     def __init__(self, output: IO[bytes], hunt: Hunt, limit: int):
         self.write = output.write
         self.hunt = hunt
 
-    def add(self, finding: Finding) -> None:
-        self.write(ndjson_line(self.hunt.document(finding)))
+    def add(self, item: Union[Finding, Lifetime]) -> None:
+        if isinstance(item, Lifetime):
+            self.write(ndjson_line({"session": session_record(item)}))
+        else:
+            self.write(ndjson_line(self.hunt.document(item)))
 
     def close(self) -> None:
         self.write(ndjson_line({"summary": self.hunt.summary.as_dict()}))

@@ -86,7 +86,7 @@ class Hunt:
     def __init__(self, detections: Optional[List[Detection]] = None,
                  lists: Optional[Dict[str, DetectionList]] = None,
                  long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW,
-                 max_open_handles: int = DEFAULT_MAX_OPEN):
+                 max_open_handles: int = DEFAULT_MAX_OPEN, sessions: bool = False):
         self.detections = detections if detections is not None else load_bundle()
         self.per_event = EventDetections(self.detections, lists)
         kinds = by_kind(self.detections)
@@ -96,6 +96,7 @@ class Hunt:
         self.long_handle_seconds = default_threshold if long_handle_seconds is None else long_handle_seconds
         self.window = window
         self.max_open_handles = max_open_handles
+        self.sessions = sessions
         self.summary = HuntSummary(self.detections)
         self.durations = Durations()
 
@@ -110,8 +111,9 @@ class Hunt:
             document["mitre"] = detection.attack_ids
         return document
 
-    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, RecordError]]:
-        tracker = HandleTracker(self.max_open_handles)
+    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, Lifetime, RecordError]]:
+        """Findings and RecordErrors; with ``sessions``, also every handle's Lifetime as it ends (sessions.record)."""
+        tracker = HandleTracker(self.max_open_handles, keep_endings=self.sessions)
         order = TimeOrder(self.window)
         for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
             if isinstance(result, RecordError):
@@ -125,10 +127,12 @@ class Hunt:
                     yield from findings
         for time, event in order.drain():
             yield from self._examine(event, time, tracker)
+        if self.sessions:
+            yield from tracker.still_open()
         self.summary.late_events = order.late
         self.summary.lifetime = tracker.summary()
 
-    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Finding]:
+    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Union[Finding, Lifetime]]:
         """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
         self.summary.saw(event.system.get("Computer"), time)
         findings = self.per_event.findings(event, time)
@@ -138,7 +142,16 @@ class Hunt:
             findings += self._lifetime_findings(lifetime)
         for finding in findings:
             self.summary.count(finding)
-        return findings
+        ended = tracker.ended
+        if ended is None:
+            return findings  # type: ignore[return-value]
+        if lifetime is not None:
+            ended.append(lifetime)
+        if not ended:
+            return findings  # type: ignore[return-value]
+        findings += ended  # type: ignore[arg-type]
+        ended.clear()
+        return findings  # type: ignore[return-value]
 
     def _lifetime_findings(self, lifetime: Lifetime) -> List[Finding]:
         findings = []

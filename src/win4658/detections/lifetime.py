@@ -1,7 +1,7 @@
 """Handle lifetime: pair each 4658 with the 4656 that opened its handle, and trace what happened between.
 
 The algorithm every platform shares (Splunk's streamstats, EQL's sequence, this module), over events in
-time order, ties by position in the input:
+the log's order (timeline.py):
 
 - a 4656 opens a handle unless it failed (Audit Failure) or its HandleId is 0x0;
 - a 4663 for an open handle is recorded as an access;
@@ -16,7 +16,7 @@ Only the most recent open per key is kept, so memory is bounded by the number of
 from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
 from ..mapping import hex_to_int
@@ -43,6 +43,7 @@ def handle_key(event: Event) -> Optional[HandleKey]:
 
 # Process ids as numbers: a log repeats a few thousand of them (hex_to_int is pure; errors are not remembered)
 process_number = lru_cache(maxsize=4096)(hex_to_int)
+mask_number = lru_cache(maxsize=1024)(hex_to_int)  # access masks: a few dozen values
 
 
 def opens_handle(event: Event) -> bool:
@@ -53,7 +54,7 @@ def opens_handle(event: Event) -> bool:
 
 
 class Opened(NamedTuple):
-    """What a lifetime keeps of its 4656: only what the evidence shows, so open handles stay small."""
+    """What a lifetime keeps of its 4656: only what the evidence and the session show, so open handles stay small."""
 
     origin: Origin
     process: Optional[str]
@@ -61,6 +62,11 @@ class Opened(NamedTuple):
     object_type: Optional[str]
     object_name: Optional[str]
     access_mask: Optional[str]
+    user_sid: Optional[str]
+    logon_id: Optional[str]
+    object_server: Optional[str]
+    privileges: Optional[str]
+    record_id: object
 
     @classmethod
     def of(cls, event: Event) -> "Opened":
@@ -68,7 +74,9 @@ class Opened(NamedTuple):
         # interned: thousands of open handles share a few hundred processes, users and objects
         return new_opened(cls, (event.origin, _interned(event_process(event)), _interned(event_user(event)),
                                 _interned(data.get("ObjectType")), _interned(data.get("ObjectName")),
-                                _interned(data.get("AccessMask"))))
+                                _interned(data.get("AccessMask")), _interned(data.get("SubjectUserSid")),
+                                _interned(data.get("SubjectLogonId")), _interned(data.get("ObjectServer")),
+                                _interned(data.get("PrivilegeList")), event.system.get("EventRecordID")))
 
 
 new_opened = tuple.__new__  # Opened(…) without its Python-level __new__ (one per open)
@@ -79,17 +87,25 @@ def _interned(text: Optional[str]) -> Optional[str]:
 
 
 class OpenHandle:
-    __slots__ = ("time", "opened", "accesses", "access_count")
+    __slots__ = ("time", "opened", "accesses", "access_count", "used_mask")
 
     def __init__(self, time: Optional[int], event: Event):
         self.time = time
         self.opened = Opened.of(event)
         self.accesses: List[dict] = []
         self.access_count = 0
+        self.used_mask = 0  # the 4663 access masks, or-ed
+
+
+# How a handle's record ended: its 4658 closed it; a later 4656 of the same key replaced it (reused: its close
+# was not logged); the data ended with it open; it was forgotten past max_open; a 4658 found no open.
+CLOSED, REUSED, OPEN_AT_END, FORGOTTEN, CLOSE_WITHOUT_OPEN = (
+    "closed", "reused_before_close", "open_at_end", "forgotten_over_limit", "close_without_open")
 
 
 class Lifetime(NamedTuple):
-    """One handle from its 4656 to its 4658."""
+    """One handle from its 4656 to its 4658 (or to how it ended otherwise: ``ending``). A closed one has both;
+    a close without an open has no ``opened``, the other endings no ``closed``."""
 
     key: HandleKey
     opened: Opened
@@ -98,6 +114,8 @@ class Lifetime(NamedTuple):
     closed_ns: Optional[int]
     accesses: List[dict]
     access_count: int
+    used_mask: int = 0
+    ending: str = CLOSED
 
     @property
     def seconds(self) -> Optional[float]:
@@ -139,11 +157,14 @@ class HandleTracker:
     """Feed events in time order with ``observe``; it returns the Lifetime a 4658 completes, if any.
 
     At most ``max_open`` handles are kept open: past that the oldest open is forgotten (and counted), so memory
-    stays bounded even over logs where opens pile up without closes.
+    stays bounded even over logs where opens pile up without closes. With ``keep_endings``, every other way a
+    handle's record ends (reused, forgotten, a close without an open) is appended to ``ended`` as a Lifetime for
+    the caller to take, and ``still_open()`` gives those open at the end of the data: the handle sessions.
     """
 
-    def __init__(self, max_open: int = DEFAULT_MAX_OPEN) -> None:
+    def __init__(self, max_open: int = DEFAULT_MAX_OPEN, keep_endings: bool = False) -> None:
         self.max_open = max(max_open, 1)
+        self.ended: Optional[List[Lifetime]] = [] if keep_endings else None
         # in the order the handles were opened: an OrderedDict forgets its oldest in constant time, where a dict
         # scans the slots its earlier deletions left (20 µs per open at 50,000 open handles)
         self.open: "OrderedDict[HandleKey, OpenHandle]" = OrderedDict()
@@ -175,16 +196,27 @@ class HandleTracker:
             self.not_opened += 1
             return
         self.opens += 1
-        if self.open.pop(key, None) is not None:
+        replaced = self.open.pop(key, None)
+        if replaced is not None:
             self.discarded_opens += 1
+            self._end(key, replaced, REUSED)
         elif len(self.open) >= self.max_open:
-            self.open.popitem(last=False)
+            forgotten_key, forgotten = self.open.popitem(last=False)
             self.forgotten_opens += 1
+            self._end(forgotten_key, forgotten, FORGOTTEN)
         self.open[key] = OpenHandle(time, event)
+
+    def _end(self, key: HandleKey, handle: OpenHandle, ending: str) -> None:
+        if self.ended is not None:
+            self.ended.append(unclosed(key, handle, ending))
 
     def _access(self, handle: OpenHandle, event: Event, time: Optional[int]) -> None:
         self.accesses += 1
         handle.access_count += 1
+        try:
+            handle.used_mask |= mask_number(event.data.get("AccessMask"))
+        except ValueError:
+            pass
         if len(handle.accesses) < MAX_TRACED_ACCESSES:
             handle.accesses.append({"time": format_ns(time), "event_id": 4663,
                                     "access_mask": event.data.get("AccessMask"),
@@ -195,13 +227,21 @@ class HandleTracker:
         handle = self.open.get(key) if key is not None else None  # type: ignore[arg-type]
         if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
+            if self.ended is not None:
+                self.ended.append(Lifetime(key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))  # type: ignore[arg-type]
             return None
         del self.open[key]  # type: ignore[arg-type]
         self.paired += 1
-        lifetime = Lifetime(key, handle.opened, event, handle.time, time, handle.accesses, handle.access_count)  # type: ignore[arg-type]
+        lifetime = Lifetime(key, handle.opened, event, handle.time, time, handle.accesses, handle.access_count,  # type: ignore[arg-type]
+                            handle.used_mask)
         process = event_process(event) or handle.opened.process or "(unknown)"
         self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
         return lifetime
+
+    def still_open(self) -> Iterator[Lifetime]:
+        """The handles open at the end of the data, oldest open first."""
+        for key, handle in self.open.items():
+            yield unclosed(key, handle, OPEN_AT_END)
 
     def summary(self) -> dict:
         return {
@@ -216,6 +256,11 @@ class HandleTracker:
             "accesses": self.accesses,
             "by_process": {process: stats.as_dict() for process, stats in sorted(self.by_process.items())},
         }
+
+
+def unclosed(key: HandleKey, handle: OpenHandle, ending: str) -> Lifetime:
+    return Lifetime(key, handle.opened, None, handle.time, None, handle.accesses, handle.access_count,  # type: ignore[arg-type]
+                    handle.used_mask, ending)
 
 
 def lifetime_user(lifetime: Lifetime) -> Optional[str]:

@@ -23,7 +23,7 @@ def _specs(root: str) -> List[dict]:
     return load_sources(os.path.join(root, SOURCES_DIR))
 
 
-def _detections(root: str) -> List[Detection]:
+def checkout_detections(root: str) -> List[Detection]:
     return [Detection(spec) for spec in _specs(root)]
 
 
@@ -41,8 +41,8 @@ def generated_files(root: str) -> Dict[str, str]:
 
 
 def splunk_macros(root: str) -> List[str]:
-    return splunk.macros(_detections(root))
+    return splunk.macros(checkout_detections(root))
 
 
 def splunk_transforms(root: str) -> List[str]:
-    return splunk.lookup_definitions(_detections(root))
+    return splunk.lookup_definitions(checkout_detections(root))

@@ -1,47 +1,104 @@
-"""Time order for the handle detections: a bounded re-ordering window over integer event times (win4658.times).
+"""The log's own order for handle pairing (DESIGN.md "Pairing order"), through a bounded re-ordering window.
 
-Exports do not always run oldest first (Get-WinEvent writes newest first), but pairing needs time order,
-ties broken by position in the input. Events pass through a heap of at most ``window`` events; once it is
-full, the earliest leaves. An event older than one already released (further out of order than the window)
-is passed on at once and counted in ``late``. Memory stays bounded whatever the input size.
+Events are ordered by time; equal times by file, then host, then the log's record number where the form
+carries one (EVTX EventRecordID, NXLog RecordNumber, Winlogbeat record_number, all read into EventRecordID),
+else by the record's position in the direction the file runs. That direction is voted on over a file's first
+``window`` events without a record number (times going down more often than up: the file runs newest first;
+Event Viewer "Save as", ``wevtutil qe /rd:true`` and Get-WinEvent write such files). No rule on event kinds
+orders equal times, so a reversed copy of a file gives the same order.
+
+Events pass through a heap of at most ``window`` events; once it is full, the earliest leaves. An event
+earlier than one already released (further out of order than the window) is passed on at once and counted
+in ``late``. Memory stays bounded whatever the input size.
 """
 import heapq
-from typing import Iterator, List, Optional, Tuple, TypeVar
+from typing import Iterator, List, Optional, Tuple
+
+from ..event import Event
 
 DEFAULT_WINDOW = 10_000
-Item = TypeVar("Item")
+Released = Tuple[Tuple[Optional[int], Event], ...]
+
+
+def record_number(event: Event) -> Optional[int]:
+    """The log's record number, where the form carries one."""
+    number = event.system.get("EventRecordID")
+    if number.__class__ is int:
+        return number  # type: ignore[return-value]
+    return int(number) if isinstance(number, str) and number.isdigit() else None
+
+
+def run_direction(times: List[Optional[int]]) -> int:
+    """1 when the times mostly go up from one record to the next (oldest first), -1 when they mostly go down."""
+    known = [time for time in times if time is not None]
+    ups = sum(1 for earlier, later in zip(known, known[1:]) if later > earlier)
+    downs = sum(1 for earlier, later in zip(known, known[1:]) if later < earlier)
+    return -1 if downs > ups else 1
 
 
 class TimeOrder:
-    """Re-orders (time, item) pairs within a bounded window; ``late`` counts those that came too late."""
+    """Re-orders (time, event) pairs into the log's order within a bounded window; ``late`` counts those too late."""
 
     def __init__(self, window: int = DEFAULT_WINDOW):
         self.window = max(window, 1)
-        self.heap: List[Tuple[int, int, object]] = []
+        self.heap: List[tuple] = []
         self.position = 0
-        self.released: Optional[Tuple[int, int]] = None
+        self.released: Optional[tuple] = None
         self.late = 0
+        self.file: Optional[str] = None
+        self.file_index = 0
+        self.direction = 0  # of the current file: 1 oldest first, -1 newest first, 0 not known yet
+        self.undirected: List[Tuple[Optional[int], Event, int]] = []  # waiting for the direction to be known
 
-    def push(self, time: Optional[int], item: Item) -> Tuple[Tuple[Optional[int], Item], ...]:
-        """Add one item; return those that leave the window (none or one, a tuple: no generator per item)."""
+    def push(self, time: Optional[int], event: Event) -> Released:
+        """Add one event; return those that leave the window (a tuple: no generator per event)."""
         self.position += 1
-        order = (time if time is not None else -1, self.position)
-        if self.released is not None and order < self.released:
-            self.late += 1
-            return ((time, item),)
-        entry = (order[0], order[1], (time, item))
-        if len(self.heap) < self.window:
-            heapq.heappush(self.heap, entry)
-            return ()
-        time_key, position, pair = heapq.heappushpop(self.heap, entry)
-        self.released = (time_key, position)
-        return (pair,)
+        released: Released = ()
+        if event.origin.path != self.file:
+            released = self._end_file()
+            self.file = event.origin.path
+            self.file_index += 1
+        number = record_number(event)
+        if number is not None:
+            return released + self._enter(time, event, number, self.position)
+        if self.direction:
+            return released + self._enter(time, event, self.direction * self.position, self.position)
+        self.undirected.append((time, event, self.position))
+        if len(self.undirected) >= self.window:
+            released += self._direct()
+        return released
 
-    def drain(self) -> Iterator[Tuple[Optional[int], Item]]:
+    def drain(self) -> Iterator[Tuple[Optional[int], Event]]:
+        yield from self._end_file()
         while self.heap:
             yield self._pop()
 
-    def _pop(self) -> Tuple[Optional[int], Item]:
-        time_key, position, pair = heapq.heappop(self.heap)
-        self.released = (time_key, position)
-        return pair  # type: ignore[return-value]
+    def _end_file(self) -> Released:
+        released = self._direct() if self.undirected else ()
+        self.direction = 0
+        return released
+
+    def _direct(self) -> Released:
+        """Decide the current file's direction and let its waiting events in."""
+        waiting, self.undirected = self.undirected, []
+        self.direction = run_direction([time for time, _event, _position in waiting])
+        released: Released = ()
+        for time, event, position in waiting:
+            released += self._enter(time, event, self.direction * position, position)
+        return released
+
+    def _enter(self, time: Optional[int], event: Event, rank: int, position: int) -> Released:
+        order = (time if time is not None else -1, self.file_index, event.system.get("Computer") or "", rank, position)
+        if self.released is not None and order < self.released:
+            self.late += 1
+            return ((time, event),)
+        entry = (order, (time, event))
+        if len(self.heap) < self.window:
+            heapq.heappush(self.heap, entry)
+            return ()
+        self.released, pair = heapq.heappushpop(self.heap, entry)
+        return (pair,)
+
+    def _pop(self) -> Tuple[Optional[int], Event]:
+        self.released, pair = heapq.heappop(self.heap)
+        return pair

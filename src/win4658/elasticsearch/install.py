@@ -35,7 +35,9 @@ class Installed(NamedTuple):
 
 
 def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str = TEMPLATE_NAME,
-            index_patterns: Sequence[str] = (INDEX_PATTERN,), data_stream: bool = False) -> List[Installed]:
+            index_patterns: Sequence[str] = (INDEX_PATTERN,), data_stream: bool = False,
+            sessions: bool = False) -> List[Installed]:
+    """The pipeline and the events template; with ``sessions``, the handle-sessions template too."""
     server = client.server_or_none()
     if server is None:
         raise InstallError("the credentials may not read the server's version (GET /), which decides the template's "
@@ -52,6 +54,14 @@ def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str 
                                              server.ignore_missing_component_templates)
     installed.append(_put(client, "index template", template_name, template_path(server, template_name),
                           template if server.composable_templates else legacy_template_body(template)))
+    if sessions:
+        from ..sessions.elastic import SESSIONS_TEMPLATE_NAME, sessions_template_body
+
+        sessions_template = sessions_template_body()
+        installed.append(_put(client, "index template", SESSIONS_TEMPLATE_NAME,
+                              template_path(server, SESSIONS_TEMPLATE_NAME),
+                              sessions_template if server.composable_templates
+                              else legacy_template_body(sessions_template)))
     return installed
 
 

@@ -9,7 +9,7 @@ ShipAborted after the summary has counted what was in flight as not sent.
 import hashlib
 import json
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import orjson
 from elastic_transport import TransportError
@@ -75,31 +75,47 @@ class _Pending(NamedTuple):
 class _Target:
     """Where the documents go; ``operation`` becomes ``create`` once the cluster says the index is a data stream."""
 
-    def __init__(self, index: str, pipeline_id: str):
+    def __init__(self, index: str, pipeline_id: Optional[str]):
         self.index = index
         self.pipeline_id = pipeline_id
         self.operation = "index"
+
+
+Documents = Iterable[Union[Tuple[Origin, Dict[str, Any]], RecordError]]
 
 
 def ship(client: Cluster, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
          pipeline_id: str = PIPELINE_ID, chunk_size: int = CHUNK_SIZE) -> Iterator[Union[Indexed, RecordError]]:
     """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
     require_pipeline(client, pipeline_id)
+    yield from ship_documents(client, _event_documents(paths, event_ids, summary), index, summary, pipeline_id,
+                              chunk_size)
+
+
+def _event_documents(paths: Iterable[str], event_ids: frozenset, summary: ShipSummary) -> Documents:
+    for result in read_paths(paths, event_ids, summary.stats):
+        yield result if isinstance(result, RecordError) else (result.origin, to_winlogbeat(result))
+
+
+def ship_documents(client: Cluster, documents: Documents, index: str, summary: ShipSummary,
+                   pipeline_id: Optional[str] = None, chunk_size: int = CHUNK_SIZE
+                   ) -> Iterator[Union[Indexed, RecordError]]:
+    """Index documents (each with where it was read), through the pipeline if one is named."""
     target = _Target(index, pipeline_id)
     recent: "OrderedDict[str, None]" = OrderedDict()
     batch: List[_Pending] = []
-    for result in read_paths(paths, event_ids, summary.stats):
+    for result in documents:
         if isinstance(result, RecordError):
             summary.record_error(result)
             yield result
             continue
-        document = to_winlogbeat(result)
+        origin, document = result
         summary.converted += 1
         document_id = content_id(document)
         if _seen(recent, document_id):
             summary.duplicates += 1
             continue
-        batch.append(_Pending(document_id, result.origin, _ndjson(document)))
+        batch.append(_Pending(document_id, origin, _ndjson(document)))
         if len(batch) == chunk_size:
             yield from _send(client, batch, target, summary)
             batch = []
@@ -165,7 +181,8 @@ def _bulk(client: Cluster, batch: List[_Pending], target: _Target, summary: Ship
     body = b"".join(_ndjson({target.operation: {"_index": target.index, "_id": document.document_id}}) + document.source
                     for document in batch)
     try:
-        answer = client.request("POST", f"/_bulk?pipeline={path_part(target.pipeline_id)}", body, ndjson=True)
+        pipeline = f"?pipeline={path_part(target.pipeline_id)}" if target.pipeline_id else ""
+        answer = client.request("POST", f"/_bulk{pipeline}", body, ndjson=True)
     except (TransportError, ApiError, ServerAnswerError) as error:
         summary.not_sent += len(batch)
         raise ShipAborted(f"{_error_text(error)}; stopped at {batch[0].origin}: that batch of {len(batch)} "

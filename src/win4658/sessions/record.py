@@ -1,0 +1,93 @@
+"""A handle's Lifetime as the canonical session record: the field names of mappings/session.yml."""
+from functools import lru_cache
+from typing import Any, Dict, Optional
+
+from ..detections.lifetime import Lifetime, Opened, mask_number
+from ..mapping import basename
+from ..times import format_ns
+from .access import access_names
+
+# a log names a few hundred processes and objects millions of times
+cached_basename = lru_cache(maxsize=8192)(basename)
+
+
+def session_record(lifetime: Lifetime) -> Dict[str, Any]:
+    """Every field the handle's events show; absent values are left out."""
+    opened, closed = lifetime.opened, lifetime.closed
+    host, process_number, handle_id = lifetime.key
+    record: Dict[str, Any] = {}
+    if lifetime.opened_ns is not None:
+        record["start"] = format_ns(lifetime.opened_ns)
+    if lifetime.closed_ns is not None:
+        record["end"] = format_ns(lifetime.closed_ns)
+        if lifetime.opened_ns is not None:
+            record["duration_ns"] = duration = lifetime.closed_ns - lifetime.opened_ns
+            record["duration_seconds"] = duration / 1e9
+    record["ending"] = lifetime.ending
+    if host is not None:
+        record["host"] = host
+    record["process_id"] = process_number
+    record["process_id_hex"] = hex(process_number)
+    record["handle_id"] = handle_id
+    record["access_count"] = lifetime.access_count
+    if opened is not None:
+        domain, _, name = (opened.user or "").rpartition("\\")
+        _add_subject(record, opened.user_sid, name, domain, opened.logon_id, opened.process)
+        _add_object_and_access(record, opened, lifetime.used_mask, lifetime.access_count)
+        _add_record_id(record, "open_record_id", opened.record_id)
+    if closed is not None:
+        if opened is None:
+            data = closed.data
+            _add_subject(record, data.get("SubjectUserSid"), data.get("SubjectUserName"), data.get("SubjectDomainName"),
+                         data.get("SubjectLogonId"), data.get("ProcessName"))
+        _add_record_id(record, "close_record_id", closed.system.get("EventRecordID"))
+    return record
+
+
+def _present(value: Optional[str]) -> bool:
+    return bool(value) and value != "-"
+
+
+def _add_subject(record: Dict[str, Any], sid: Optional[str], name: Optional[str], domain: Optional[str],
+                 logon_id: Optional[str], process: Optional[str]) -> None:
+    """Who and which process: from the open, or from the close when there was no open."""
+    if _present(sid):
+        record["user_sid"] = sid
+    if _present(name):
+        record["user_name"] = name
+    if _present(domain):
+        record["user_domain"] = domain
+    if _present(logon_id):
+        record["logon_id"] = logon_id
+    if _present(process):
+        record["process_executable"] = process
+        record["process_name"] = cached_basename(process)
+
+
+def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: int, access_count: int) -> None:
+    object_type, object_name = opened.object_type, opened.object_name
+    if _present(opened.object_server):
+        record["object_server"] = opened.object_server
+    if _present(object_type):
+        record["object_type"] = object_type
+    if _present(object_name):
+        record["object_name"] = object_name
+        record["object_basename"] = cached_basename(object_name)
+    try:
+        requested = mask_number(opened.access_mask)
+    except ValueError:
+        requested = None
+    if requested is not None:
+        record["access_requested_mask"] = hex(requested)
+        record["access_requested"] = list(access_names(object_type, requested))
+    if access_count:
+        record["access_used_mask"] = hex(used_mask)
+        record["access_used"] = list(access_names(object_type, used_mask))
+    privileges = (opened.privileges or "").split()
+    if privileges and privileges != ["-"]:
+        record["privileges"] = privileges
+
+
+def _add_record_id(record: Dict[str, Any], name: str, value: object) -> None:
+    if value is not None and value != "":
+        record[name] = str(value)
