@@ -252,7 +252,7 @@ def test_searches_use_only_fields_the_add_on_produces():
 
 
 def test_the_path_normalising_eval_does_what_normalize_path_does():
-    literals = re.findall(r'"(?:[^"\\]|\\.)*"', splunk.NORMALIZED_PATH)
+    literals = re.findall(r'"(?:[^"\\]|\\.)*"', splunk._normalized_path("process_path"))
     prefix, separators, replacement = (_spl_literal(text) for text in (literals[0], literals[2], literals[3]))
     assert literals[1] == '""'
     for raw in (r"\\?\C:\Windows\\System32\x.exe", r"\??\C:/Windows/x.exe", r"C:\Users\NORA~1.QUE\Temp\a.exe"):
