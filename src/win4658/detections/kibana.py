@@ -55,7 +55,7 @@ def _condition_query(detection: Detection) -> str:
     condition = detection.condition
     field = ecs(condition.field)  # type: ignore[union-attr]
     codes = ", ".join(f'"{code}"' for code in sorted(detection.event_ids))
-    event_codes = f"{ecs('System.EventID')} == {codes}" if len(detection.event_ids) == 1 else f"{ecs('System.EventID')} in ({codes})"
+    event_codes = f"{ecs('System.EventID')} " + (f"== {codes}" if len(detection.event_ids) == 1 else f"in ({codes})")
     test = OPERATORS[condition.operator](detection, field)  # type: ignore[union-attr]
     return f"any where {event_codes} and {field} != null and {'not ' if condition.negate else ''}{test}"  # type: ignore[union-attr]
 

@@ -1,8 +1,8 @@
-"""Sigma rules for the per-event detections (Windows Security log, EventID 4658, field ProcessName).
+"""Sigma rules for the per-event detections (Windows Security log; a condition names its field as Windows does).
 
 A list's ``*`` is Sigma's wildcard as well; a backslash before a wildcard or a backslash is doubled, since
 Sigma reads ``\\*`` as an escaped ``*``. The allow-list has no fixed content: its rule uses the placeholder
-``%win4658_allowlist%``, which a pySigma pipeline fills from the lookup (per-host rows cannot be expressed).
+``%<list name>%``, which a pySigma pipeline fills from the lookup (per-host rows cannot be expressed).
 Sigma cannot ignore ``\\\\?\\`` prefixes or repeated separators; `win4658 hunt`, Splunk and Kibana do.
 """
 import re
@@ -22,7 +22,8 @@ def sigma_value(pattern: str) -> str:
 
 
 def _path_in(detection: Detection, field: str) -> Dict[str, object]:
-    return {field: [sigma_value(pattern) for pattern in detection.list.column(detection.list.columns[-1])]}  # type: ignore[union-attr]
+    patterns = detection.list.column(detection.list.columns[-1])  # type: ignore[union-attr]
+    return {field: [sigma_value(pattern) for pattern in patterns]}
 
 
 def _contains_any(detection: Detection, field: str) -> Dict[str, object]:
