@@ -47,6 +47,11 @@ class DetectionList(NamedTuple):
         index = self.columns.index(name)
         return [row[index] for row in self.rows]
 
+    @property
+    def compared(self) -> List[str]:
+        """The values a condition compares its field with: the last column."""
+        return self.column(self.columns[-1])
+
     def to_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

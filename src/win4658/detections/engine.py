@@ -71,12 +71,12 @@ Match = Callable[[str, str], Optional[str]]
 
 
 def _path_in(rows: DetectionList) -> Match:
-    patterns = PathPatterns(rows.column(rows.columns[-1]))
+    patterns = PathPatterns(rows.compared)
     return lambda value, by: patterns.match(value)
 
 
 def _contains_any(rows: DetectionList) -> Match:
-    substrings = [substring.lower() for substring in rows.column(rows.columns[-1])]
+    substrings = [substring.lower() for substring in rows.compared]
 
     def match(value: str, by: str) -> Optional[str]:
         lowered = value.lower()
@@ -86,7 +86,7 @@ def _contains_any(rows: DetectionList) -> Match:
 
 def _path_in_for_host(rows: DetectionList) -> Match:
     allowed = [(re.compile(wildcard_regex(host), re.IGNORECASE), PathPatterns([path]), path)
-               for host, path in zip(rows.column(rows.columns[0]), rows.column(rows.columns[-1]))]
+               for host, path in zip(rows.column(rows.columns[0]), rows.compared)]
 
     def match(value: str, by: str) -> Optional[str]:
         return next((path for host_regex, patterns, path in allowed

@@ -25,7 +25,7 @@ def eql_list(texts: Iterable[str]) -> str:
 
 
 def _path_in(detection: Detection, field: str) -> str:
-    return f"{field} regex~ {eql_list(map(pattern_regex, detection.list.column(detection.list.columns[-1])))}"  # type: ignore[union-attr]
+    return f"{field} regex~ {eql_list(map(pattern_regex, detection.list.compared))}"  # type: ignore[union-attr]
 
 
 def _path_in_for_host(detection: Detection, field: str) -> str:
@@ -39,7 +39,7 @@ def _path_in_for_host(detection: Detection, field: str) -> str:
 
 
 def _contains_any(detection: Detection, field: str) -> str:
-    substrings = detection.list.column(detection.list.columns[-1])  # type: ignore[union-attr]
+    substrings = detection.list.compared  # type: ignore[union-attr]
     return f"{field} : ({', '.join(eql_string(f'*{substring}*') for substring in substrings)})"
 
 

@@ -22,12 +22,12 @@ def sigma_value(pattern: str) -> str:
 
 
 def _path_in(detection: Detection, field: str) -> Dict[str, object]:
-    patterns = detection.list.column(detection.list.columns[-1])  # type: ignore[union-attr]
+    patterns = detection.list.compared  # type: ignore[union-attr]
     return {field: [sigma_value(pattern) for pattern in patterns]}
 
 
 def _contains_any(detection: Detection, field: str) -> Dict[str, object]:
-    return {f"{field}|contains": detection.list.column(detection.list.columns[-1])}  # type: ignore[union-attr]
+    return {f"{field}|contains": detection.list.compared}  # type: ignore[union-attr]
 
 
 def _path_in_for_host(detection: Detection, field: str) -> Dict[str, object]:
