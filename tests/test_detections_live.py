@@ -116,7 +116,7 @@ def splunk_events():
         pytest.skip(SPLUNK_REASON)
     from win4658.splunk.app import APP_ID
     from win4658.splunk.client import ConnectionSettings, connect
-    from win4658.splunk.render import render_event_xml
+    from win4658.splunk.runtime.render import render_event_xml
 
     service = connect(ConnectionSettings.from_environment(os.environ))
     assert APP_ID in service.apps, f"{APP_ID} is not installed: install the package first"
