@@ -23,7 +23,8 @@ ADDON_DIR = str(resources.files("win4658") / "addon")  # a checkout's addon/, in
 SHIPPED_MODULES = (
     "win4658", "win4658.event", "win4658.times", "win4658.windows", "win4658.winlogbeat",
     "win4658.readers", "win4658.readers.classic", "win4658.readers.evtx", "win4658.readers.evtx_file",
-    "win4658.readers.jsonlines", "win4658.readers.scan", "win4658.readers.xml", "win4658.readers.xml_plain",
+    "win4658.readers.jsonlines", "win4658.readers.jsonlines_fast", "win4658.readers.scan", "win4658.readers.xml",
+    "win4658.readers.xml_plain",
     "win4658.splunk", "win4658.splunk.runtime", "win4658.splunk.runtime.checkpoint",
     "win4658.splunk.runtime.copy_lookup", "win4658.splunk.runtime.modinput", "win4658.splunk.runtime.original",
     "win4658.splunk.runtime.parameters", "win4658.splunk.runtime.render",
