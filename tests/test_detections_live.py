@@ -22,7 +22,7 @@ from conftest import ROOT
 from win4658.detections import splunk as splunk_searches
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections, Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
 from win4658.times import format_ns, time_ns
 from win4658.event import Event
