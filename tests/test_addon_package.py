@@ -50,7 +50,7 @@ def test_package_follows_splunk_layout_rules(package):
                      "default/eventtypes.conf", "default/tags.conf", "default/macros.conf", "README/inputs.conf.spec",
                      "metadata/default.meta", "bin/win4658_files.py", "lookups/win4658_event_codes.csv",
                      "lib/splunklib/modularinput/script.py", "lib/yaml/__init__.py", "lib/win4658/mappings/cim.yml",
-                     "lib/win4658/splunk/modinput.py"):
+                     "lib/win4658/splunk/runtime/modinput.py"):
         assert f"TA-win4658/{required}" in names, required
 
 

@@ -13,7 +13,7 @@ from win4658.detections import splunk
 from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
                                             load_sources)
 from win4658.detections.engine import Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.paths import PathPatterns, normalize_path, pattern_regex
 
 DETECTIONS = load_bundle()

@@ -11,8 +11,8 @@ from elastic_transport import TlsError
 
 from es_wire import SERVER_NAMES, WireServer, recorded_info, tls_files  # noqa: F401 - the fixture
 from win4658.elasticsearch.client import Server, ServerAnswerError, SettingsError, connect, server_from, settings_from
-from win4658.elasticsearch.hunt import hunt
 from win4658.elasticsearch.install import InstallError, install, uninstall
+from win4658.elasticsearch.rule_search import hunt
 from win4658.elasticsearch.ship import DUPLICATE_WINDOW, ShipAborted, ShipSummary, content_id, ship
 from win4658.elasticsearch.simulate import simulate_documents
 from win4658.elasticsearch.template import legacy_template_body, template_body

@@ -22,7 +22,7 @@ import orjson
 from conftest import corpus_path
 from test_readers import one_line
 from win4658.convert import Summary, convert
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin, RecordError
 from win4658.examples import EXAMPLE_FILES
 from win4658.readers import read_paths

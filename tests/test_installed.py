@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 from win4658.checkout import CheckoutError, find_checkout, require_installed_from
-from win4658.elasticsearch.hunt import load_rules
+from win4658.elasticsearch.rule_search import load_rules
 from win4658.splunk.package import addon_files, build_package
 
 KIBANA_RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")

@@ -17,7 +17,7 @@ from win4658.detections import splunk as detection_searches
 from win4658.detections.definitions import load_bundle
 from win4658.normalize import to_cim
 from win4658.splunk import dashboards
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 
 DASHBOARDS = dashboards.dashboards()
 PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS

@@ -27,8 +27,8 @@ from win4658.readers import read_paths
 from win4658.readers.classic import parse_classic
 from win4658.readers.jsonlines import document_to_event
 from win4658.splunk import knowledge
-from win4658.splunk.copy_lookup import copy_rows
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.copy_lookup import copy_rows
+from win4658.splunk.runtime.render import render_event_xml
 from win4658.splunk.spl import SPL_FUNCTIONS
 from win4658.winlogbeat import to_winlogbeat
 

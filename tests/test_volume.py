@@ -15,7 +15,7 @@ from test_splunk_knowledge import CLASSIC_SAMPLE
 from win4658 import volume
 from win4658.detections.definitions import DefinitionError
 from win4658.detections.lifetime import HandleTracker
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
 from win4658.winlogbeat import to_winlogbeat
 

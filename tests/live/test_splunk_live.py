@@ -23,7 +23,7 @@ from win4658.readers import read_paths
 from win4658.splunk.app import APP_ID
 from win4658.splunk.client import URL_VARIABLE, ConnectionSettings, SplunkConnectionError, connect, run_search
 from win4658.splunk.dashboards import dashboards, panel_searches
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get(URL_VARIABLE) or not (os.environ.get("WIN4658_SPLUNK_TOKEN") or (

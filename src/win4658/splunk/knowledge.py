@@ -19,7 +19,7 @@ from typing import Dict, List, Tuple
 from ..event import Event, Origin
 from ..mapping import Mapping, Rule, bundled
 from ..readers.classic import LABELS
-from .copy_lookup import INPUT_COLUMN, OUTPUT_COLUMN
+from .runtime.copy_lookup import INPUT_COLUMN, OUTPUT_COLUMN
 from .spl import is_one_of, rule_expression
 
 ADDON = "addon"
