@@ -144,7 +144,7 @@ def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):
+def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):  # noqa: F811
     python = _interpreter(version)
     corpus = corpus_path("evtx")
     app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))

@@ -19,7 +19,8 @@ from win4658.splunk.package import addon_files, build_package
 KIBANA_RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
 
 
-BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon", "dashboards")  # src/win4658/<these> link here
+# src/win4658/{mappings,addon,dashboards} link to the checkout's folders
+BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon", "dashboards")
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,8 @@ def test_manifest_keys_names_and_versions():
     assert manifest["version"] == __version__ and manifest["type"] == "integration"
     assert manifest["source"] == {"license": "Apache-2.0"}
     assert set(manifest["categories"]) <= {"security", "os_system", "monitoring"}
-    assert set(manifest["owner"]) == {"github", "type"} and manifest["owner"]["type"] in ("elastic", "partner", "community")
+    assert set(manifest["owner"]) == {"github", "type"}
+    assert manifest["owner"]["type"] in ("elastic", "partner", "community")
     for template in manifest["policy_templates"]:
         assert {"name", "title", "description"} <= set(template)
         assert set(template["data_streams"]) <= set(_data_streams())
@@ -190,7 +191,8 @@ def test_security_rules_are_the_generated_rules():
 
 def test_the_agent_reads_the_security_channel_for_the_mapped_event_ids():
     manifest = _yaml("data_stream/handles/manifest.yml")
-    (event_ids,) = [variable["default"] for variable in manifest["streams"][0]["vars"] if variable["name"] == "event_id"]
+    variables = manifest["streams"][0]["vars"]
+    (event_ids,) = [variable["default"] for variable in variables if variable["name"] == "event_id"]
     assert sorted(map(int, event_ids.split(","))) == sorted(bundled("ecs").spec["event_ids"])
     with open(os.path.join(PACKAGE, "data_stream/handles/agent/stream/winlog.yml.hbs"), encoding="utf-8") as stream:
         assert stream.read().startswith("name: Security\nevent_id: {{event_id}}\n")

@@ -81,7 +81,8 @@ def test_committed_files_are_what_the_mapping_generates():
 
 @pytest.mark.parametrize("pipeline", _committed_pipelines(), ids=lambda pipeline: pipeline["description"][:20])
 def test_pipeline_validates_against_elasticsearch_schema(pipeline):
-    validator = jsonschema.Draft202012Validator(_load(os.path.join(TEST_REFERENCE, "elasticsearch", "ingest_pipeline.schema.json")))
+    schema = _load(os.path.join(TEST_REFERENCE, "elasticsearch", "ingest_pipeline.schema.json"))
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(pipeline), key=lambda error: len(error.absolute_path), reverse=True)
     assert not errors, f"{list(errors[0].absolute_path)}: {errors[0].message}"
 

@@ -39,7 +39,8 @@ def test_views_are_simple_xml_1_1_in_the_nav_of_a_visible_app():
         assert len(queries) == len(dashboard.base_searches) + sum(len(row) for row in dashboard.rows)
     with open(os.path.join(ROOT, dashboards.NAV), encoding="utf-8") as stream:
         nav = ET.fromstring(stream.read())
-    assert [view.get("name") for view in nav.iter("view")] == ["win4658_handle_activity", "win4658_audit_volume", "search"]
+    views = [view.get("name") for view in nav.iter("view")]
+    assert views == ["win4658_handle_activity", "win4658_audit_volume", "search"]
     app = configparser.RawConfigParser()
     app.read(os.path.join(ROOT, "addon", "default", "app.conf"), encoding="utf-8")
     assert app.get("ui", "is_visible") == "true"
@@ -136,7 +137,8 @@ def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
                 "Findings per detection": with_process, "Findings": with_process,
                 "Handle durations": with_handle, "Longest handles": with_handle,
                 "Handle lifetimes per process": with_handle,
-                "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields), "Processes": len(corpus_fields)}
+                "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields),
+                "Processes": len(corpus_fields)}
     for _view_name, panel, search in PANELS:
         selection = _event_search(search)
         if selection is not None:

@@ -91,7 +91,8 @@ def wef_subscription_query(processes: List[NoisyProcess]) -> str:
     query = (f"*[System[({dropped})]] and *[EventData[({names})]]")
     return (f"<!-- {HEADER}\n"
             "     The query of a Windows Event Forwarding subscription (Event Viewer: Subscriptions > Properties >\n"
-            "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 and\n"
+            "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 "
+            "and\n"
             "     4658 of the listed processes together. -->\n"
             "<QueryList>\n"
             '  <Query Id="0" Path="Security">\n'

@@ -14,7 +14,9 @@ from .definitions import Detection
 from .fields import windows_name
 
 SIGMA_DATE = "2026-11-22"  # first published; bump `modified` when a rule's logic changes
-TACTIC_TAGS = {"TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection"}
+TACTIC_TAGS = {
+    "TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection",
+}
 
 
 def sigma_value(pattern: str) -> str:

@@ -135,7 +135,8 @@ def view_xml(dashboard: Dashboard) -> str:
 
 
 def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "") -> None:
-    search = ET.SubElement(parent, "search", **({"id": search_id} if search_id else {}), **({"base": base} if base else {}))
+    attributes = {**({"id": search_id} if search_id else {}), **({"base": base} if base else {})}
+    search = ET.SubElement(parent, "search", **attributes)
     ET.SubElement(search, "query").text = query
     if not base:
         ET.SubElement(search, "earliest").text = f"${TIME_TOKEN}.earliest$"
