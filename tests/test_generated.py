@@ -7,9 +7,10 @@ from fnmatch import fnmatchcase
 import pytest
 
 from conftest import ROOT
-from win4658.artifacts import ARTIFACTS
-from win4658.generate import MANIFEST, changes, committed_manifest, generated_files, write_all
-from win4658.sources import READS
+from win4658 import generate
+from win4658.artifacts import ARTIFACTS, Artifact
+from win4658.generate import MANIFEST, GenerationError, changes, committed_manifest, generated_files
+from win4658.sources import READS, Sources
 
 GENERATED = generated_files(ROOT)
 PATTERNS = [artifact.path for artifact in ARTIFACTS if "*" in artifact.path]
@@ -56,12 +57,27 @@ def test_a_file_no_longer_generated_is_reported_then_removed(tmp_path):
         else:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, copy)
-    write_all(str(tmp_path))
+    generate.write_all(str(tmp_path))
     assert generated_files(str(tmp_path)) == GENERATED and changes(str(tmp_path)) == ({}, [])
     gone = "detections/generated/sigma/win4658_gone.yml"
     (tmp_path / gone).write_text("title: a rule whose detection was deleted\n")
     with open(tmp_path / MANIFEST, "a", encoding="utf-8") as manifest:
         manifest.write(f"{gone}\n")
     assert changes(str(tmp_path)) == ({MANIFEST: GENERATED[MANIFEST]}, [gone])
-    assert write_all(str(tmp_path)).leftovers == [gone]
+    assert generate.write_all(str(tmp_path)).leftovers == [gone]
     assert not (tmp_path / gone).exists() and changes(str(tmp_path)) == ({}, [])
+
+
+def test_a_file_outside_its_artifacts_pattern_is_refused():
+    stray = Artifact("detections/generated/sigma/*.yml", lambda _sources: {"detections/generated/stray.yml": ""})
+    with pytest.raises(GenerationError, match="^detections/generated/stray.yml: rendered by the artifact "
+                                              "detections/generated/sigma/\\*.yml, outside its pattern$"):
+        generate.rendered(stray, Sources(ROOT))
+
+
+def test_a_file_rendered_by_two_artifacts_is_refused(monkeypatch):
+    second_owner = Artifact("addon/default/*.conf", lambda _sources: {"addon/default/tags.conf": ""})
+    monkeypatch.setattr(generate, "ARTIFACTS", ARTIFACTS + [second_owner])
+    with pytest.raises(GenerationError, match="^addon/default/tags.conf: rendered by two artifacts "
+                                              "\\(the second: addon/default/\\*.conf\\)$"):
+        generated_files(ROOT)
