@@ -12,10 +12,12 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from win4658.detections import engine, kibana, publish, sigma, splunk
+from win4658.artifacts import KIBANA_RULES, SIGMA_DIR, detection_lists, sigma_rules
+from win4658.detections import engine, kibana, sigma, splunk
 from win4658.detections.definitions import OPERATORS, DefinitionError, Detection, load_sources
 from win4658.detections.fields import cim, ecs
 from win4658.event import Event, Origin
+from win4658.sources import Sources
 
 NEW_DETECTION = r"""
 id: win4658_sam_handle
@@ -47,10 +49,12 @@ sigma:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("checkout")
-    shutil.copytree(os.path.join(ROOT, "detections"), root / "detections",
-                    ignore=shutil.ignore_patterns("generated"))
+    for folder in ("detections", "mappings"):
+        shutil.copytree(os.path.join(ROOT, folder), root / folder, ignore=shutil.ignore_patterns("generated"))
     (root / "detections" / "sam_handle.yml").write_text(NEW_DETECTION, encoding="utf-8")
-    return publish.generated_files(str(root))
+    sources = Sources(str(root))
+    return {splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(sources.detections),
+            KIBANA_RULES: kibana.rules_ndjson(sources.detections), **sigma_rules(sources), **detection_lists(sources)}
 
 
 def test_the_saved_search_reads_the_cim_name_through_the_lookup(generated):
@@ -65,7 +69,7 @@ def test_the_saved_search_reads_the_cim_name_through_the_lookup(generated):
 
 
 def test_the_kibana_rule_reads_the_ecs_name(generated):
-    rules = [json.loads(line) for line in generated[publish.KIBANA_RULES].splitlines()]
+    rules = [json.loads(line) for line in generated[KIBANA_RULES].splitlines()]
     query = next(rule["query"] for rule in rules if rule["name"].startswith("win4658 7:"))
     assert ecs("EventData.ObjectName") == "winlog.event_data.ObjectName"
     assert query.startswith('any where event.code == "4658" and winlog.event_data.ObjectName != null and '
@@ -73,7 +77,7 @@ def test_the_kibana_rule_reads_the_ecs_name(generated):
 
 
 def test_the_sigma_rule_names_the_windows_field(generated):
-    text = generated[f"{publish.SIGMA_DIR}/win4658_sam_handle.yml"]
+    text = generated[f"{SIGMA_DIR}/win4658_sam_handle.yml"]
     assert "  selection:\n    EventID: 4658\n  sam_objects:\n    ObjectName:\n    - \\REGISTRY\\MACHINE\\SAM\\\\*\n" \
            "  condition: selection and sam_objects\n" in text
 

@@ -15,11 +15,14 @@ import sys
 
 import pytest
 
+from win4658.checkout import MARKERS
 from win4658.event import Event, Origin
 from win4658.mapping import flatten, load_mapping
+from win4658.sources import READS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = ("pyproject.toml", "src", "mappings", "detections", "addon", "ingest_pipelines", "dashboards", "volume")
+# what makes a checkout (the package among it) and what generation reads, each by its top folder
+SOURCES = tuple(sorted({relative.split("/")[0] for relative in MARKERS + READS}))
 PATH = "C:\\Windows\\explorer.exe"
 ECS_RULE = "{target: process.executable, source: EventData.ProcessName}"
 CIM_RULE = "{target: process_path, source: EventData.ProcessName}"

@@ -15,6 +15,7 @@ from win4658.elasticsearch.package import PACKAGE_DIR, SHIPPER_FIELDS, security_
 from win4658.elasticsearch.pipeline import pipeline_body
 from win4658.elasticsearch.template import field_types
 from win4658.mapping import bundled, flatten
+from win4658.sources import Sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, PACKAGE_DIR)
@@ -186,7 +187,7 @@ def test_security_rules_are_the_generated_rules():
                 for name in os.listdir(os.path.join(PACKAGE, "kibana", "security_rule"))}
     assert {rule_id: asset["attributes"] for rule_id, asset in packaged.items()} == generated
     assert all(asset["type"] == "security-rule" and asset["id"] == rule_id for rule_id, asset in packaged.items())
-    assert set(security_rules(ROOT)) == set(generated)
+    assert set(security_rules(Sources(ROOT).detections)) == set(generated)
 
 
 def test_the_agent_reads_the_security_channel_for_the_mapped_event_ids():

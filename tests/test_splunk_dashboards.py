@@ -19,7 +19,7 @@ from win4658.normalize import to_cim
 from win4658.splunk import dashboards
 from win4658.splunk.runtime.render import render_event_xml
 
-DASHBOARDS = dashboards.dashboards()
+DASHBOARDS = dashboards.dashboards(load_bundle())
 PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS
           for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))]
 SAMPLE_FORMS = [("XmlWinEventLog", f"XmlWinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")] + [
