@@ -49,6 +49,8 @@ FLAT_FIELDS = (
     ("Opcode", "OpcodeValue", "Opcode"), ("Level", "Level", None), ("Version", "Version", None),
     ("ProcessID", "ExecutionProcessID", "ProcessID"), ("ThreadID", "ThreadID", None),
 )
+# FLAT_FIELDS with whether the field holds text only (a whole number is checked further): no set lookup per field
+FLAT_FIELDS_TYPED = tuple((field, key, absent_key, field in TEXT_ONLY_FIELDS) for field, key, absent_key in FLAT_FIELDS)
 new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
 
 
@@ -159,7 +161,10 @@ def _compile_winlogbeat_reader() -> Callable[[dict], dict]:
 def _unchecked_types(field: str) -> str:
     """The test, in the generated code, that sends a value to check_system_value: anything but text (and, for a
     numeric field, a whole number)."""
-    if field in TEXT_ONLY_FIELDS or field == "Keywords":
+    if field == "Keywords":  # Winlogbeat's usual one rendered name passes without a call
+        return ("value.__class__ is not str and not (value.__class__ is list and len(value) == 1"
+                " and value[0].__class__ is str)")
+    if field in TEXT_ONLY_FIELDS:
         return "value.__class__ is not str"
     return "value.__class__ is not str and value.__class__ is not int"
 
@@ -213,10 +218,10 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
     system = {}
-    for field, key, absent_key in FLAT_FIELDS:
+    for field, key, absent_key, text_only in FLAT_FIELDS_TYPED:
         value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
         if value is not None:
-            if value.__class__ is not str and (value.__class__ is not int or field in TEXT_ONLY_FIELDS):
+            if value.__class__ is not str and (text_only or value.__class__ is not int):
                 check_system_value(field, value)
             system[field] = value
     time_created = _flat_time(document)
