@@ -91,7 +91,7 @@ class Mapping:
         # apply(event) → the nested document; the rules compiled into one function when they can be (same result)
         # (the compiled function tests the time itself and hands an unreadable one to the checked rule-by-rule path)
         checked = _checking_time(self.apply_rule_by_rule, self.rules)
-        time_test = (TIME_TARGET, readable_time) if checked is not self.apply_rule_by_rule else None
+        time_test = None if checked == self.apply_rule_by_rule else (TIME_TARGET, readable_time)  # == : bound methods
         compiled = compile_rules(self.rules, ABSENT_VALUES, checked, time_test)
         self.apply: Callable[[Event], Dict[str, Any]] = compiled or checked
 
