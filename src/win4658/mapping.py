@@ -89,8 +89,11 @@ class Mapping:
         except KeyError as error:
             raise MappingError(f"{path}: a rule lacks {error}") from None
         # apply(event) → the nested document; the rules compiled into one function when they can be (same result)
-        compiled = compile_rules(self.rules, ABSENT_VALUES, self.apply_rule_by_rule)
-        self.apply: Callable[[Event], Dict[str, Any]] = _checking_time(compiled or self.apply_rule_by_rule, self.rules)
+        # (the compiled function tests the time itself and hands an unreadable one to the checked rule-by-rule path)
+        checked = _checking_time(self.apply_rule_by_rule, self.rules)
+        time_test = None if checked == self.apply_rule_by_rule else (TIME_TARGET, readable_time)  # == : bound methods
+        compiled = compile_rules(self.rules, ABSENT_VALUES, checked, time_test)
+        self.apply: Callable[[Event], Dict[str, Any]] = compiled or checked
 
     def apply_rule_by_rule(self, event: Event) -> Dict[str, Any]:
         document: Dict[str, Any] = {}

@@ -21,12 +21,17 @@ MEMO_LIMIT = 4096  # remembered source values per source
 REMEMBERED = frozenset({str, int, type(None)})
 
 
-def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply) -> Optional[Apply]:
-    """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal."""
+def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply,
+                  value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None) -> Optional[Apply]:
+    """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal.
+    ``value_test`` (top-level target, test): a document whose value there fails the test goes to ``rule_by_rule``,
+    which raises the error (tested inline: a wrapper around the compiled function would cost a call per event)."""
     paths = [_path(rule) for rule in rules]
     if not _compilable(paths):
         return None
     namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "REMEMBERED": REMEMBERED}
+    if value_test is not None:
+        namespace["value_test"] = value_test[1]
     sources = _Sources(rules, absent_values, namespace)
     body = list(sources.lines)
     entries = []
@@ -38,6 +43,9 @@ def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_
         if expression:
             entries.append(Entry(path, expression, condition))
     body += _object_lines("document", (), entries, _Names())
+    if value_test is not None:
+        body += [f"tested = document.get({value_test[0]!r})",
+                 "if tested is not None and not value_test(tested):", "    return rule_by_rule(event)"]
     source = "\n".join(["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
                        + [f"        {line}" for line in body]
                        + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)",

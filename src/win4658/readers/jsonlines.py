@@ -42,6 +42,8 @@ FLAT_FIELDS = (
     ("Opcode", "OpcodeValue", "Opcode"), ("Level", "Level", None), ("Version", "Version", None),
     ("ProcessID", "ExecutionProcessID", "ProcessID"), ("ThreadID", "ThreadID", None),
 )
+# FLAT_FIELDS with whether the field holds text only (a whole number is checked further): no set lookup per field
+FLAT_FIELDS_TYPED = tuple((field, key, absent_key, field in TEXT_ONLY_FIELDS) for field, key, absent_key in FLAT_FIELDS)
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
@@ -154,10 +156,10 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
     system = {}
-    for field, key, absent_key in FLAT_FIELDS:
+    for field, key, absent_key, text_only in FLAT_FIELDS_TYPED:
         value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
         if value is not None:
-            if value.__class__ is not str and (value.__class__ is not int or field in TEXT_ONLY_FIELDS):
+            if value.__class__ is not str and (text_only or value.__class__ is not int):
                 check_system_value(field, value)
             system[field] = value
     time_created = _flat_time(document)
