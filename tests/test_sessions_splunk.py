@@ -26,9 +26,9 @@ from test_detections_live import splunk_events  # noqa: F401  (the live Splunk f
 from test_lifetime import EXPECTED_PAIRS
 from test_splunk_knowledge import SplExpression, search_time_fields
 from win4658.detections.definitions import load_bundle
-from win4658.detections.kibana import query
+from win4658.detections.kibana import query, rule
 from win4658.detections.splunk import LIFETIME_COMMANDS
-from win4658.detections.timeline import TimeOrder
+from win4658.detections.timeline import TimeOrder, record_number
 from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths
@@ -437,17 +437,31 @@ def _log_order(events):
     return ordered + [item for _time, item in order.drain()]
 
 
+def _elasticsearch_order(events, tiebreaker):
+    """Events in the order an EQL search puts their documents: @timestamp, the rule's tiebreaker_field (missing
+    last), then the order they were indexed in (the implicit _shard_doc tie-breaker of one shard)."""
+    def value(event):
+        node = to_ecs(event)
+        for name in tiebreaker.split("."):
+            node = node.get(name) if isinstance(node, dict) else None
+        return node
+    return sorted(events, key=lambda event: (time_ns(event.system["TimeCreated"]), value(event) is None, value(event) or 0))
+
+
+LIFETIME = next(detection for detection in load_bundle() if detection.kind == "handle_lifetime")
+
+
 def _eql_pairs(events):
+    """The lifetime EQL sequence's pairs over the events in the order given."""
     import eql
 
-    lifetime = next(detection for detection in load_bundle() if detection.kind == "handle_lifetime")
-    documents = [dict(to_ecs(event), _ns=time_ns(event.system["TimeCreated"])) for event in _log_order(events)]
+    documents = [dict(to_ecs(event), _ns=time_ns(event.system["TimeCreated"])) for event in events]
     found = []
     engine = eql.PythonEngine({"print": False})
     with eql.parser.elasticsearch_syntax:
-        engine.add_query(eql.parse_query(query(lifetime)))
+        engine.add_query(eql.parse_query(query(LIFETIME)))
     engine.add_output_hook(lambda result: found.append(result.events))
-    # the engine takes the events in the order given (their position as the timestamp): the log's order
+    # the engine takes the events in the order given (their position as the timestamp)
     engine.stream_events(eql.Event("any", position, document) for position, document in enumerate(documents))
     engine.finalize()
     return sorted(_pair(opened.data["host"]["name"], opened.data["process"]["pid"], opened.data["winlog"]["event_data"]["HandleId"],
@@ -473,7 +487,14 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     for reverse in (False, True):
         assert sorted(_pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9, row["_time"] * 1e9)
                       for row in _replayed(relative, reverse, LIFETIME_COMMANDS)) == local
-    assert _eql_pairs(_events(path)) == local
+    events = _events(path)
+    assert _eql_pairs(_log_order(events)) == local
+    # in Elasticsearch's order (the rule's tiebreaker_field: the record number), either way round the file is
+    # indexed; a form without record numbers leaves equal times in the order indexed (docs/pairing.md)
+    if all(record_number(event) is not None for event in events):
+        tiebreaker = rule(LIFETIME)["tiebreaker_field"]
+        assert _eql_pairs(_elasticsearch_order(events, tiebreaker)) == local
+        assert _eql_pairs(_elasticsearch_order(events[::-1], tiebreaker)) == local
     assert len(local) == EXPECTED_PAIRS.get(relative, (0, 0))[0]
 
 

@@ -16,6 +16,7 @@ ATTACK = "https://attack.mitre.org"
 EVIDENCE_FIELDS = ["host.name", "user.name", "process.executable", "process.pid", "winlog.event_data.HandleId",
                    "winlog.event_data.ObjectName"]
 CLOSED_WITH_PROCESS = 'any where event.code == "4658" and process.executable != null'
+LIFETIME_TIEBREAKER = "event.sequence"  # the record number as a long (winlog.record_id is a keyword)
 
 
 def eql_list(texts: Iterable[str]) -> str:
@@ -108,6 +109,8 @@ def rule(detection: Detection) -> Dict[str, object]:
         "investigation_fields": {"field_names": EVIDENCE_FIELDS},
     }
     if detection.kind == "handle_lifetime":
+        # equal times in the log's order: by the record number (docs/pairing.md)
+        document["tiebreaker_field"] = LIFETIME_TIEBREAKER
         document["building_block_type"] = "default"
         document["note"] = ("Each alert is one handle lifetime (its 4656 and 4658). Durations, per-process "
                             "statistics and the long-handle threshold are computed by `win4658 hunt` and Splunk.")
