@@ -445,7 +445,8 @@ def _elasticsearch_order(events, tiebreaker):
         for name in tiebreaker.split("."):
             node = node.get(name) if isinstance(node, dict) else None
         return node
-    return sorted(events, key=lambda event: (time_ns(event.system["TimeCreated"]), value(event) is None, value(event) or 0))
+    return sorted(events, key=lambda event: (time_ns(event.system["TimeCreated"]), value(event) is None,
+                                             value(event) or 0))
 
 
 LIFETIME = next(detection for detection in load_bundle() if detection.kind == "handle_lifetime")
@@ -485,8 +486,8 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     assert splunk == local
     # the lifetime detection's search (and the dashboards' lifetime panels) pairs the same, either way round
     for reverse in (False, True):
-        assert sorted(_pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9, row["_time"] * 1e9)
-                      for row in _replayed(relative, reverse, LIFETIME_COMMANDS)) == local
+        assert sorted(_pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9,
+                            row["_time"] * 1e9) for row in _replayed(relative, reverse, LIFETIME_COMMANDS)) == local
     events = _events(path)
     assert _eql_pairs(_log_order(events)) == local
     # in Elasticsearch's order (the rule's tiebreaker_field: the record number), either way round the file is
