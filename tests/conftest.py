@@ -51,7 +51,8 @@ def corpus_events():
     from win4658.event import Event
     from win4658.readers import read_paths
 
-    return [result for result in read_paths([corpus_path()], frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
+    results = read_paths([corpus_path()], frozenset({4656, 4658, 4663}))
+    return [result for result in results if isinstance(result, Event)]
 
 
 # The live tests of one server word their reasons variously; the summary gives one line per server.

@@ -109,7 +109,8 @@ class WireServer:
 
     def _stored(self, kind: str, method: str, name: str, body: Any) -> Any:
         if not self.has(kind):
-            return _error(400, "invalid_index_name_exception", f"Invalid index name [_{kind}], must not start with '_'.")
+            return _error(400, "invalid_index_name_exception",
+                          f"Invalid index name [_{kind}], must not start with '_'.")
         store = self.store[kind]
         if method == "PUT":
             store[name] = body

@@ -9,7 +9,8 @@ import fnmatch
 import re
 
 from conftest import ROOT
-from win4658.generate import MACROS_CONF, generated_files
+from win4658.artifacts import MACROS_CONF
+from win4658.generate import generated_files
 from win4658.mapping import bundled
 
 TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<macro>`[^`]+`)|'

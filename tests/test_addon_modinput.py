@@ -29,7 +29,7 @@ from test_splunk_knowledge import _comparable, _expected, search_time_fields
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
-from win4658.splunk.modinput import BATCH, FileReader, StopFlag
+from win4658.splunk.runtime.modinput import BATCH, FileReader, StopFlag
 from win4658.splunk.package import build_package, extract_package
 from win4658.winlogbeat import to_winlogbeat
 
@@ -79,7 +79,7 @@ def write_jsonlines(path, record_ids, computer="DC01.contoso.local"):
 
 
 def write_xml(path, record_ids, computer="DC01.contoso.local"):
-    from win4658.splunk.render import render_event_xml
+    from win4658.splunk.runtime.render import render_event_xml
 
     with open(path, "a", encoding="utf-8") as stream:
         for record_id in record_ids:

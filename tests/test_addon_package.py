@@ -50,7 +50,7 @@ def test_package_follows_splunk_layout_rules(package):
                      "default/eventtypes.conf", "default/tags.conf", "default/macros.conf", "README/inputs.conf.spec",
                      "metadata/default.meta", "bin/win4658_files.py", "lookups/win4658_event_codes.csv",
                      "lib/splunklib/modularinput/script.py", "lib/yaml/__init__.py", "lib/win4658/mappings/cim.yml",
-                     "lib/win4658/splunk/modinput.py"):
+                     "lib/win4658/splunk/runtime/modinput.py"):
         assert f"TA-win4658/{required}" in names, required
 
 
@@ -144,7 +144,7 @@ def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):
+def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):  # noqa: F811
     python = _interpreter(version)
     corpus = corpus_path("evtx")
     app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))

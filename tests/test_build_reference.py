@@ -36,7 +36,8 @@ def test_ecs_fields_and_allowed_values_from_the_official_ecs_flat_yml(tmp_path):
         "}}",
     ]
     assert json.loads(files[os.path.join(build_reference.PACKAGE_REFERENCE, "ecs_allowed_values.json")]) == {
-        "event.category": {"allowed_values": ["file", "host"], "expected_event_types": {"file": ["change", "creation"]}}}
+        "event.category": {"allowed_values": ["file", "host"],
+                           "expected_event_types": {"file": ["change", "creation"]}}}
 
 
 def test_cim_datasets_from_the_pytest_splunk_addon_wheel(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        start = int(self.headers["Range"][len("bytes="):-1]) if self.headers.get("Range") and self.server.honour_range else None
+        ranged = self.headers.get("Range") and self.server.honour_range
+        start = int(self.headers["Range"][len("bytes="):-1]) if ranged else None
         if start is not None and start >= len(body):
             self.send_error(416)
             return
@@ -133,7 +134,8 @@ def test_a_corrupted_file_is_an_error_never_used_and_fetched_anew(mirror, tmp_pa
     _serve(mirror, entries[0], corrupted)
     _serve(mirror, entries[1], b"fine")
     lines = corpus.fetch(str(tmp_path / "corpus"), _base(mirror), entries)
-    assert lines[0].startswith("error: json/a.zip: got 100000 bytes with sha256 " + hashlib.sha256(corrupted).hexdigest())
+    digest = hashlib.sha256(corrupted).hexdigest()
+    assert lines[0].startswith("error: json/a.zip: got 100000 bytes with sha256 " + digest)
     assert lines[1] == "downloaded: json/b.zip"  # one bad file does not stop the others
     assert not (tmp_path / "corpus" / "json" / "a.zip").exists()
     assert corpus.verify(str(tmp_path / "corpus"), entries) == ["error: json/a.zip: missing"]
@@ -146,7 +148,8 @@ def test_a_file_damaged_in_the_cache_is_fetched_again(mirror, tmp_path):
     entry, content = _served_file(mirror, 10_000)
     target = tmp_path / "corpus" / "json" / "a.zip"
     _write(target, b"\0" * 10_000)
-    assert corpus.verify(str(tmp_path / "corpus"), [entry]) == ["error: json/a.zip: size or sha256 differs from the manifest"]
+    assert corpus.verify(str(tmp_path / "corpus"), [entry]) == [
+        "error: json/a.zip: size or sha256 differs from the manifest"]
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "downloaded"
     assert target.read_bytes() == content
 

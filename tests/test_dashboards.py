@@ -105,7 +105,8 @@ def test_dashboard_panels_match_their_references(dashboard_id):
 
 def test_handle_activity_shows_closes_by_host_and_process_alerts_and_lifetimes():
     panels = [BY_ID[reference["id"]] for reference in BY_ID["win4658-handle-activity"]["references"]]
-    states = {item["id"]: json.loads(item["attributes"]["visState"]) for item in panels if item["type"] == "visualization"}
+    states = {item["id"]: json.loads(item["attributes"]["visState"])
+              for item in panels if item["type"] == "visualization"}
     closed = states["win4658-closed-over-time-by-host"]
     assert [(agg["type"], agg["params"].get("field")) for agg in closed["aggs"]] == \
            [("count", None), ("date_histogram", "@timestamp"), ("terms", "host.name")]

@@ -13,13 +13,14 @@ from win4658.detections import splunk
 from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
                                             load_sources)
 from win4658.detections.engine import Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.paths import PathPatterns, normalize_path, pattern_regex
 
 DETECTIONS = load_bundle()
 KINDS = by_kind(DETECTIONS)
-STANDARD = PathPatterns(KINDS["standard_folders"].list.column("path_pattern"))
-RESTRICTED = PathPatterns(KINDS["restricted_folders"].list.column("path_pattern"))
+BY_ID = {detection.id: detection for detection in DETECTIONS}
+STANDARD = PathPatterns(BY_ID["win4658_process_outside_standard_folders"].list.column("path_pattern"))
+RESTRICTED = PathPatterns(BY_ID["win4658_process_in_restricted_folder"].list.column("path_pattern"))
 
 
 def test_every_definition_validates_and_the_bundle_holds_them_all():
@@ -157,9 +158,9 @@ def test_list_files_must_keep_their_header(tmp_path):
     edited = tmp_path / "folders.csv"
     edited.write_text("folder\nC:\\Tools\\*\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match="header must be path_pattern"):
-        KINDS["standard_folders"].list.replaced_from(str(edited))
+        BY_ID["win4658_process_outside_standard_folders"].list.replaced_from(str(edited))
     edited.write_text("path_pattern\nC:\\Tools\\*\n\n", encoding="utf-8")
-    assert KINDS["standard_folders"].list.replaced_from(str(edited)).rows == [["C:\\Tools\\*"]]
+    assert BY_ID["win4658_process_outside_standard_folders"].list.replaced_from(str(edited)).rows == [["C:\\Tools\\*"]]
 
 
 # --- Splunk ---------------------------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_searches_use_only_fields_the_add_on_produces():
 
 
 def test_the_path_normalising_eval_does_what_normalize_path_does():
-    literals = re.findall(r'"(?:[^"\\]|\\.)*"', splunk.NORMALIZED_PATH)
+    literals = re.findall(r'"(?:[^"\\]|\\.)*"', splunk._normalized_path("process_path"))
     prefix, separators, replacement = (_spl_literal(text) for text in (literals[0], literals[2], literals[3]))
     assert literals[1] == '""'
     for raw in (r"\\?\C:\Windows\\System32\x.exe", r"\??\C:/Windows/x.exe", r"C:\Users\NORA~1.QUE\Temp\a.exe"):
@@ -285,6 +286,6 @@ def test_threshold_macro_holds_the_definitions_threshold():
 
 
 def test_detection_objects_expose_their_lists():
-    detection = Detection({"id": "win4658_x", "number": 9, "title": "x", "kind": "restricted_substrings",
+    detection = Detection({"id": "win4658_x", "number": 9, "title": "x", "condition": {"field": "EventData.ProcessName", "operator": "contains_any", "reason": "contains {match}"},
                            "event_ids": [4658], "severity": "high", "list": {"name": "win4658_x", "columns": ["substring"], "rows": [["a"]]}})
     assert detection.list.to_csv() == "substring\na\n"

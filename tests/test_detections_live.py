@@ -22,7 +22,7 @@ from conftest import ROOT
 from win4658.detections import splunk as splunk_searches
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections, Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
 from win4658.times import format_ns, time_ns
 from win4658.event import Event
@@ -116,7 +116,7 @@ def splunk_events():
         pytest.skip(SPLUNK_REASON)
     from win4658.splunk.app import APP_ID
     from win4658.splunk.client import ConnectionSettings, connect
-    from win4658.splunk.render import render_event_xml
+    from win4658.splunk.runtime.render import render_event_xml
 
     service = connect(ConnectionSettings.from_environment(os.environ))
     assert APP_ID in service.apps, f"{APP_ID} is not installed: install the package first"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from win4658.cli import build_parser
-from win4658.detections.hunt import HUNT_EVENT_IDS
+from win4658.detections.local_hunt import HUNT_EVENT_IDS
 from win4658.event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS
 
 DOCS = [os.path.join(ROOT, "README.md"), *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]

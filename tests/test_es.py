@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from win4658.elasticsearch.client import SettingsError, settings_from
-from win4658.elasticsearch.hunt import HuntError, kql_to_query_string, load_rules
+from win4658.elasticsearch.rule_search import HuntError, kql_to_query_string, load_rules
 from win4658.elasticsearch.install import _contains
 from win4658.elasticsearch.ship import content_id
 from win4658.event import Origin

@@ -11,8 +11,8 @@ from elastic_transport import TlsError
 
 from es_wire import SERVER_NAMES, WireServer, recorded_info, tls_files  # noqa: F401 - the fixture
 from win4658.elasticsearch.client import Server, ServerAnswerError, SettingsError, connect, server_from, settings_from
-from win4658.elasticsearch.hunt import hunt
 from win4658.elasticsearch.install import InstallError, install, uninstall
+from win4658.elasticsearch.rule_search import hunt
 from win4658.elasticsearch.ship import DUPLICATE_WINDOW, ShipAborted, ShipSummary, content_id, ship
 from win4658.elasticsearch.simulate import simulate_documents
 from win4658.elasticsearch.template import legacy_template_body, template_body
@@ -114,7 +114,8 @@ def test_data_stream_install_keeps_the_users_policy_and_custom_template(name):
     assert [item.status for item in second] == ["unchanged"] + ["kept"] * len(parts) + ["unchanged"]
     assert wire.store["ilm"]["logs-win4658"]["policy"]["phases"]["delete"]["min_age"] == "365d"
     assert template["data_stream"] == {} and template["composed_of"] == [custom]
-    assert template["template"]["settings"]["index"] == {"default_pipeline": "p1", "lifecycle": {"name": "logs-win4658"}}
+    assert template["template"]["settings"]["index"] == {"default_pipeline": "p1",
+                                                         "lifecycle": {"name": "logs-win4658"}}
     assert template.get("ignore_missing_component_templates") == \
            ([custom] if name.startswith("elasticsearch-9") else None)
 
@@ -325,14 +326,15 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
     with WireServer("elasticsearch-9.1.5", ssl_context=context) as wire:
         environ = {"WIN4658_ES_API_KEY": SECRET}
         with pytest.raises(TlsError) as refused:
-            connect(settings_from(environ, url=wire.url)).server
+            _ = connect(settings_from(environ, url=wire.url)).server
         assert "CERTIFICATE_VERIFY_FAILED" in refused.value.message and wire.requests == []
         assert str(connect(settings_from(environ, url=wire.url, ca_certs=certificate)).server) == \
                "Elasticsearch 9.1.5"
         assert str(connect(settings_from(environ, url=wire.url, insecure=True)).server) == "Elasticsearch 9.1.5"
         result = run_cli("es", "install", "--url", wire.url)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("win4658 es: cannot reach Elasticsearch: TlsError: [SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert result.stderr.startswith(
+        "win4658 es: cannot reach Elasticsearch: TlsError: [SSL: CERTIFICATE_VERIFY_FAILED]")
     assert [headers["authorization"] for headers in wire.headers] == [f"ApiKey {SECRET}"] * 2
 
 

@@ -22,7 +22,7 @@ import orjson
 from conftest import corpus_path
 from test_readers import one_line
 from win4658.convert import Summary, convert
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin, RecordError
 from win4658.examples import EXAMPLE_FILES
 from win4658.readers import read_paths
@@ -127,7 +127,8 @@ def corpus_records() -> dict:
                       if document_to_event(document, Origin(path, 0), ALL_IDS) is not None][:150]
     evtx = []
     for folder, _, files in sorted(os.walk(os.path.join(corpus, "evtx"))):
-        evtx += [os.path.join(folder, name) for name in sorted(files) if os.path.getsize(os.path.join(folder, name)) < 100_000]
+        paths = [os.path.join(folder, name) for name in sorted(files)]
+        evtx += [path for path in paths if os.path.getsize(path) < 100_000]
     return {"json": documents, "evtx": evtx}
 
 
@@ -215,7 +216,8 @@ def cases(records: dict, rng: random.Random, count: int) -> Iterator[tuple]:
                 data = bytearray(stream.read())
             for _ in range(rng.randint(1, 8)):
                 position = rng.randrange(4096 + 512, len(data))  # past the file and chunk headers, in the records
-                data[position:position + rng.randint(1, 16)] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+                noise = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+                data[position:position + rng.randint(1, 16)] = noise
             yield f"case{number}.evtx", bytes(data)
             continue
         intact = records[kind][number % len(records[kind])]

@@ -65,7 +65,7 @@ def test_report_of_the_corpus_shows_what_the_json_finds(capsys, tmp_path):
 def test_report_is_self_contained():
     import io
 
-    from win4658.detections.hunt import Hunt
+    from win4658.detections.local_hunt import Hunt
     from win4658.detections.report import HtmlReport
 
     hunt = Hunt()
@@ -111,7 +111,7 @@ def test_hostile_values_stay_text_in_the_browser(capsys, tmp_path):
 
 
 def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
-    from win4658.detections.hunt import Hunt
+    from win4658.detections.local_hunt import Hunt
 
     hunt = Hunt()
     for _item in hunt.run(EXAMPLE_FILES):

@@ -13,13 +13,14 @@ import pytest
 
 from conftest import ROOT
 from win4658.checkout import CheckoutError, find_checkout, require_installed_from
-from win4658.elasticsearch.hunt import load_rules
+from win4658.elasticsearch.rule_search import load_rules
 from win4658.splunk.package import addon_files, build_package
 
 KIBANA_RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
 
 
-BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon", "dashboards")  # src/win4658/<these> link here
+# src/win4658/{mappings,addon,dashboards} link to the checkout's folders
+BUILD_INPUTS = ("pyproject.toml", "README.md", "src", "mappings", "addon", "dashboards")
 
 
 @pytest.fixture(scope="module")

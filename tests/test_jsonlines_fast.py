@@ -1,4 +1,5 @@
-"""The JSON-lines reader's fast paths give what the plain ones give: NXLog local times, Winlogbeat System fields."""
+"""The JSON-lines reader's fast paths (readers/jsonlines_fast.py) give what the plain ones give: NXLog local times,
+Winlogbeat System fields."""
 import os
 import sys
 
@@ -8,7 +9,8 @@ from conftest import ROOT, corpus_path
 from test_speed_paths import _outcome
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.readers.jsonlines import (NXLOG_SYSTEM_KEYS, _flat_time, _from_flat, _keywords_hex, _local_to_utc,
-                                      _local_to_utc_fast, _winlogbeat_system, document_to_event)
+                                      document_to_event)
+from win4658.readers.jsonlines_fast import local_to_utc_fast, winlogbeat_system
 from win4658.winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS, to_winlogbeat
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -56,7 +58,7 @@ def test_nxlog_local_time_equals_the_datetime_conversion(event_time, received, s
 
 def test_local_time_cases_cover_answers_errors_and_the_fast_path():
     outcomes = [_outcome(lambda _: _local_to_utc(*case), None)[0] for case in LOCAL_TIMES]
-    answered_fast = [case for case in LOCAL_TIMES if _local_to_utc_fast(*case) is not None]
+    answered_fast = [case for case in LOCAL_TIMES if local_to_utc_fast(*case) is not None]
     assert (outcomes.count("result"), outcomes.count("error"), len(answered_fast)) == (14, 15, 10)
 
 
@@ -93,9 +95,9 @@ WINLOGBEAT_EDGES = [
 def test_winlogbeat_system_fields_equal_walking_the_table(corpus_events):
     documents = [to_winlogbeat(event) for event in corpus_events] + WINLOGBEAT_EDGES
     for document in documents:
-        assert _winlogbeat_system(document) == _walked_system(document)
-    assert _winlogbeat_system(WINLOGBEAT_EDGES[0])["Computer"] == "fallback"
-    assert _winlogbeat_system(WINLOGBEAT_EDGES[1])["EventID"] == 4658
+        assert winlogbeat_system(document) == _walked_system(document)
+    assert winlogbeat_system(WINLOGBEAT_EDGES[0])["Computer"] == "fallback"
+    assert winlogbeat_system(WINLOGBEAT_EDGES[1])["EventID"] == 4658
 
 
 def test_sampled_nxlog_documents_recover_their_utc_time():

@@ -119,7 +119,7 @@ def test_the_agreement_covers_hits_of_every_rule():
 
 
 def test_a_per_host_allowlist_row_becomes_a_host_condition():
-    detection = next(d for d in DETECTIONS if d.kind == "allowlist")
+    detection = next(d for d in DETECTIONS if d.id == "win4658_unexpected_process")
     edited = detection.list._replace(rows=detection.list.rows + [["DC*", r"C:\Tools\agent.exe"]])
     detection.list, original = edited, detection.list
     try:

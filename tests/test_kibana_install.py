@@ -44,7 +44,8 @@ class FakeKibana:
     def answer(self, method, path, headers, body):
         route, query = urlsplit(path).path, parse_qs(urlsplit(path).query)
         if method in ("POST", "DELETE") and headers.get("kbn-xsrf") != "true":
-            return 400, {"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}
+            return 400, {"statusCode": 400, "error": "Bad Request",
+                         "message": "Request must contain a kbn-xsrf header."}
         if route == "/api/detection_engine/rules/_import":
             items = self._upload(headers, body)
             errors = [{"rule_id": item["rule_id"], "error": {"status_code": 400, "message": "bad rule"}}
@@ -66,7 +67,8 @@ class FakeKibana:
         if route.startswith("/api/saved_objects/") and method == "DELETE":
             kind, object_id = map(unquote, route.split("/")[3:5])
             if self.objects.pop((kind, object_id), None) is None:
-                return 404, {"statusCode": 404, "error": "Not Found", "message": f"Saved object [{kind}/{object_id}] not found"}
+                return 404, {"statusCode": 404, "error": "Not Found",
+                             "message": f"Saved object [{kind}/{object_id}] not found"}
             return 200, {}
         return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
 
@@ -190,7 +192,7 @@ def test_an_answer_that_is_not_kibanas_is_an_error(kibana):
         import_rules(_client(kibana.url), RULES)
 
 
-def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):
+def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):  # noqa: F811
     certificate, context = tls_files
     server = FakeKibana(ssl_context=context)
     try:

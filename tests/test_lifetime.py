@@ -3,7 +3,7 @@ import pytest
 
 from conftest import corpus_path
 from win4658.detections.engine import Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
 from win4658.detections.timeline import TimeOrder
 from win4658.times import format_ns, time_ns

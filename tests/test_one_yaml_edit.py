@@ -3,10 +3,8 @@
 On a copy of the checkout's sources the target of EventData.ProcessName, the field every path detection reads, is
 renamed in mappings/ecs.yml (process.executable → process.path, declared a keyword like the other fields outside
 ECS) and in mappings/cim.yml (process_path → process_file_path); `win4658 generate --root COPY` then runs the
-copy's own package over it. Each artifact that carries the field must follow the edit. The detections still name
-the platform fields themselves (detections/kibana.py, detections/splunk.py): those cases are strict xfails, which
-pass as soon as the detections resolve their fields through the mappings (issue 14, "a field resolver that reads
-the platform name from the mappings").
+copy's own package over it. Each artifact that carries the field must follow the edit: the detections resolve
+their fields through the mappings (detections/fields.py).
 """
 import json
 import os
@@ -17,16 +15,17 @@ import sys
 
 import pytest
 
+from win4658.checkout import MARKERS
 from win4658.event import Event, Origin
 from win4658.mapping import flatten, load_mapping
+from win4658.sources import READS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = ("pyproject.toml", "src", "mappings", "detections", "addon", "ingest_pipelines", "dashboards", "volume")
+# what makes a checkout (the package among it) and what generation reads, each by its top folder
+SOURCES = tuple(sorted({relative.split("/")[0] for relative in MARKERS + READS}))
 PATH = "C:\\Windows\\explorer.exe"
 ECS_RULE = "{target: process.executable, source: EventData.ProcessName}"
 CIM_RULE = "{target: process_path, source: EventData.ProcessName}"
-DETECTIONS_DO_NOT_RESOLVE = ("issue 14 remains: the detections spell the platform field names themselves "
-                             "instead of resolving them through mappings/ecs.yml and mappings/cim.yml")
 
 
 def _edit(path: str, old: str, new: str, appended: str = "") -> None:
@@ -99,13 +98,11 @@ def test_the_sigma_rules_name_the_windows_field_and_do_not_change(edited):
     assert [_text(edited, f"{folder}/{name}") for name in names] == [_text(ROOT, f"{folder}/{name}") for name in names]
 
 
-@pytest.mark.xfail(strict=True, reason=DETECTIONS_DO_NOT_RESOLVE + " (detections/kibana.py)")
 def test_the_kibana_rules_follow(edited):
     rules = _text(edited, "detections/generated/kibana_rules.ndjson")
     assert "process.path" in rules and "process.executable" not in rules
 
 
-@pytest.mark.xfail(strict=True, reason=DETECTIONS_DO_NOT_RESOLVE + " (detections/splunk.py)")
 def test_the_saved_searches_follow(edited):
     searches = _text(edited, "addon/default/savedsearches.conf")
     assert "process_file_path=*" in searches and "process_path=*" not in searches

@@ -15,6 +15,7 @@ from win4658.elasticsearch.package import PACKAGE_DIR, SHIPPER_FIELDS, security_
 from win4658.elasticsearch.pipeline import pipeline_body
 from win4658.elasticsearch.template import field_types
 from win4658.mapping import bundled, flatten
+from win4658.sources import Sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, PACKAGE_DIR)
@@ -72,7 +73,8 @@ def test_manifest_keys_names_and_versions():
     assert manifest["version"] == __version__ and manifest["type"] == "integration"
     assert manifest["source"] == {"license": "Apache-2.0"}
     assert set(manifest["categories"]) <= {"security", "os_system", "monitoring"}
-    assert set(manifest["owner"]) == {"github", "type"} and manifest["owner"]["type"] in ("elastic", "partner", "community")
+    assert set(manifest["owner"]) == {"github", "type"}
+    assert manifest["owner"]["type"] in ("elastic", "partner", "community")
     for template in manifest["policy_templates"]:
         assert {"name", "title", "description"} <= set(template)
         assert set(template["data_streams"]) <= set(_data_streams())
@@ -185,12 +187,13 @@ def test_security_rules_are_the_generated_rules():
                 for name in os.listdir(os.path.join(PACKAGE, "kibana", "security_rule"))}
     assert {rule_id: asset["attributes"] for rule_id, asset in packaged.items()} == generated
     assert all(asset["type"] == "security-rule" and asset["id"] == rule_id for rule_id, asset in packaged.items())
-    assert set(security_rules(ROOT)) == set(generated)
+    assert set(security_rules(Sources(ROOT).detections)) == set(generated)
 
 
 def test_the_agent_reads_the_security_channel_for_the_mapped_event_ids():
     manifest = _yaml("data_stream/handles/manifest.yml")
-    (event_ids,) = [variable["default"] for variable in manifest["streams"][0]["vars"] if variable["name"] == "event_id"]
+    variables = manifest["streams"][0]["vars"]
+    (event_ids,) = [variable["default"] for variable in variables if variable["name"] == "event_id"]
     assert sorted(map(int, event_ids.split(","))) == sorted(bundled("ecs").spec["event_ids"])
     with open(os.path.join(PACKAGE, "data_stream/handles/agent/stream/winlog.yml.hbs"), encoding="utf-8") as stream:
         assert stream.read().startswith("name: Security\nevent_id: {{event_id}}\n")

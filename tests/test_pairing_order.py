@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CORPUS_FILES, corpus_path
 from win4658.detections.engine import Finding
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 
 
 def _archive_lines(path):

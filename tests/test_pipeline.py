@@ -7,12 +7,13 @@ import jsonschema
 import pytest
 
 from conftest import ROOT, TEST_REFERENCE
-from win4658.elasticsearch.artifacts import PIPELINE_FILE, TEMPLATE_FILE, generated_files
+from win4658.elasticsearch.artifacts import PIPELINE_FILE, TEMPLATE_FILE
 from win4658.elasticsearch.compare import differences, without_shipper_fields
 from win4658.elasticsearch.pipeline import pipeline_body
 from win4658.elasticsearch.simulate import golden_cases
 from win4658.elasticsearch.template import field_types
 from win4658.event import Origin
+from win4658.generate import generated_files
 from win4658.mapping import Mapping, MappingError, bundled, flatten
 from win4658.normalize import to_ecs
 from win4658.readers.jsonlines import document_to_event
@@ -76,12 +77,13 @@ def _all_processors(pipeline):
 def test_committed_files_are_what_the_mapping_generates():
     for relative in (PIPELINE_FILE, TEMPLATE_FILE):
         with open(os.path.join(ROOT, relative), encoding="utf-8", newline="") as stream:
-            assert stream.read() == generated_files()[relative], f"{relative} drifted: run `win4658 generate`"
+            assert stream.read() == generated_files(ROOT)[relative], f"{relative} drifted: run `win4658 generate`"
 
 
 @pytest.mark.parametrize("pipeline", _committed_pipelines(), ids=lambda pipeline: pipeline["description"][:20])
 def test_pipeline_validates_against_elasticsearch_schema(pipeline):
-    validator = jsonschema.Draft202012Validator(_load(os.path.join(TEST_REFERENCE, "elasticsearch", "ingest_pipeline.schema.json")))
+    schema = _load(os.path.join(TEST_REFERENCE, "elasticsearch", "ingest_pipeline.schema.json"))
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(pipeline), key=lambda error: len(error.absolute_path), reverse=True)
     assert not errors, f"{list(errors[0].absolute_path)}: {errors[0].message}"
 

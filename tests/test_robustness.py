@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, SAMPLE_XML, corpus_path
 from test_readers import one_line
 from win4658.convert import Summary, convert
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.event import MAX_RECORD_BYTES, Event, ReadStats, RecordError, parse_event_id
 from win4658.readers import MAX_EXPANSION_RATIO, read_paths
 

@@ -12,8 +12,8 @@ from conftest import ROOT, corpus_path
 from test_pairing_order import reversed_copy
 from win4658 import reference
 from win4658.cli import main
-from win4658.detections.hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
+from win4658.detections.local_hunt import Hunt
 from win4658.event import Event, Origin
 from win4658.sessions.access import access_names
 from win4658.sessions.fields import session_spec, to_cim, to_ecs

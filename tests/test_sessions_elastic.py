@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, corpus_path, unshipped_reference
 from win4658 import reference
 from win4658.detections.definitions import load_bundle
-from win4658.detections.hunt import Hunt
+from win4658.detections.local_hunt import Hunt
 from win4658.mapping import flatten
 from win4658.sessions.artifacts import KIBANA_SESSION_RULES, SESSIONS_TEMPLATE_FILE
 from win4658.sessions.elastic import session_field_types, sessions_template_body

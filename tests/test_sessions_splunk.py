@@ -34,7 +34,7 @@ from win4658.normalize import to_ecs
 from win4658.readers import read_paths
 from win4658.sessions import splunk as session_splunk
 from win4658.sessions.stream import handle_sessions, session_hunt
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
 
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})

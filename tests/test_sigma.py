@@ -13,12 +13,12 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
 
 from conftest import ROOT, TEST_REFERENCE
-from win4658.detections.definitions import by_kind, load_bundle
+from win4658.detections.definitions import load_bundle
 from win4658.detections.sigma import sigma_value
 
 SIGMA_DIR = os.path.join(ROOT, "detections", "generated", "sigma")
 RULE_FILES = sorted(glob.glob(os.path.join(SIGMA_DIR, "*.yml")))
-KINDS = by_kind(load_bundle())
+BY_ID = {detection.id: detection for detection in load_bundle()}
 
 
 def _text(path):
@@ -28,7 +28,7 @@ def _text(path):
 
 def _allowlist_pipeline():
     """Fills %win4658_allowlist% from the shipped allow-list's every-host rows."""
-    every_host = [sigma_value(path) for host, path in KINDS["allowlist"].list.rows if host == "*"]
+    every_host = [sigma_value(path) for host, path in BY_ID["win4658_unexpected_process"].list.rows if host == "*"]
     return ProcessingPipeline(name="win4658 allow-list",
                               items=[ProcessingItem(ValueListPlaceholderTransformation())],
                               vars={"win4658_allowlist": every_host})

@@ -310,7 +310,7 @@ def test_workers_must_be_positive():
 def test_fast_time_parsing_equals_strptime(text, time_format):
     from datetime import datetime
 
-    from win4658.readers.jsonlines import _strptime
+    from win4658.readers.jsonlines_fast import strptime
 
-    assert _outcome(lambda _: _strptime(text, time_format).isoformat(), None) == \
+    assert _outcome(lambda _: strptime(text, time_format).isoformat(), None) == \
         _outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import corpus_path
 from test_addon_modinput import EVTX_SOURCE, evtx_first_chunks
-from win4658.splunk.checkpoint import (EVTX_FIRST_RECORD, HEAD_BYTES, CheckpointStore, CorruptCheckpoint, FileState,
+from win4658.splunk.runtime.checkpoint import (EVTX_FIRST_RECORD, HEAD_BYTES, CheckpointStore, CorruptCheckpoint, FileState,
                                        InputLock)
 
 

@@ -17,9 +17,9 @@ from win4658.detections import splunk as detection_searches
 from win4658.detections.definitions import load_bundle
 from win4658.normalize import to_cim
 from win4658.splunk import dashboards
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 
-DASHBOARDS = dashboards.dashboards()
+DASHBOARDS = dashboards.dashboards(load_bundle())
 PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS
           for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))]
 SAMPLE_FORMS = [("XmlWinEventLog", f"XmlWinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")] + [
@@ -39,7 +39,8 @@ def test_views_are_simple_xml_1_1_in_the_nav_of_a_visible_app():
         assert len(queries) == len(dashboard.base_searches) + sum(len(row) for row in dashboard.rows)
     with open(os.path.join(ROOT, dashboards.NAV), encoding="utf-8") as stream:
         nav = ET.fromstring(stream.read())
-    assert [view.get("name") for view in nav.iter("view")] == ["win4658_handle_activity", "win4658_audit_volume", "search"]
+    views = [view.get("name") for view in nav.iter("view")]
+    assert views == ["win4658_handle_activity", "win4658_audit_volume", "search"]
     app = configparser.RawConfigParser()
     app.read(os.path.join(ROOT, "addon", "default", "app.conf"), encoding="utf-8")
     assert app.get("ui", "is_visible") == "true"
@@ -139,7 +140,8 @@ def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
                 "Findings per detection": with_process, "Findings": with_process,
                 **dict.fromkeys(("Handle durations", "Longest handles", "Handle lifetimes per process"),
                                 sum(with_handle.values())),
-                "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields), "Processes": len(corpus_fields)}
+                "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields),
+                "Processes": len(corpus_fields)}
     for _view_name, panel, search in PANELS:
         selection = _event_search(search)
         if selection is not None:

@@ -18,17 +18,18 @@ import re as stdlib_re
 import pcre2
 import pytest
 
-from conftest import SAMPLE_XML, unshipped_reference
+from conftest import ROOT, SAMPLE_XML, unshipped_reference
 from spl_search import BaseSearch
 from win4658.event import Event, Origin
+from win4658.generate import generated_files
 from win4658.mapping import bundled
 from win4658.normalize import to_cim
 from win4658.readers import read_paths
 from win4658.readers.classic import parse_classic
 from win4658.readers.jsonlines import document_to_event
 from win4658.splunk import knowledge
-from win4658.splunk.copy_lookup import copy_rows
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.copy_lookup import copy_rows
+from win4658.splunk.runtime.render import render_event_xml
 from win4658.splunk.spl import SPL_FUNCTIONS
 from win4658.winlogbeat import to_winlogbeat
 
@@ -213,15 +214,16 @@ def _splunk_ta_windows_note():
                                why="it lists the props of Splunk_TA_windows, Splunk's own files")
 
 
-def _conf(relative):
+def _conf(text):
+    """The knowledge's own part of a conf file (the detections and the sessions add stanzas of their own)."""
     parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
     parser.optionxform = str
-    parser.read_string(knowledge.generated_files()[relative])
+    parser.read_string(text)
     return parser
 
 
-PROPS = _conf("addon/default/props.conf")
-TRANSFORMS = _conf("addon/default/transforms.conf")
+PROPS = _conf(knowledge.props_conf(bundled("cim")))
+TRANSFORMS = _conf(knowledge.transforms_conf(bundled("cim")))
 EVALS = {stanza: [(attribute[5:], SplExpression(expression))
                   for attribute, expression in PROPS.items(stanza) if attribute.startswith("EVAL-")]
          for stanza in knowledge.SOURCE_STANZAS}
@@ -229,7 +231,7 @@ EVALS = {stanza: [(attribute[5:], SplExpression(expression))
 
 @functools.lru_cache(maxsize=1)  # the generated CSV, read once: the corpus tests ask for it per event
 def _lookup_rows():
-    return list(csv.DictReader(io.StringIO(knowledge.generated_files()["addon/lookups/win4658_event_codes.csv"])))
+    return list(csv.DictReader(io.StringIO(knowledge.event_code_lookup(bundled("cim")))))
 
 
 def _extract(raw, stanza):
@@ -400,8 +402,8 @@ def test_no_attribute_collides_with_splunk_ta_windows():
 
 
 def test_eventtypes_and_tags_keep_the_windows_add_on_tags():
-    eventtypes = _conf("addon/default/eventtypes.conf")
-    tags = _conf("addon/default/tags.conf")
+    eventtypes = _conf(knowledge.eventtypes_conf())
+    tags = _conf(knowledge.tags_conf())
     assert eventtypes.get("win4658_handle_closed", "search").endswith("EventCode=4658")
     assert set(tags.options("eventtype=win4658_handle_closed")) == {"resource", "file", "access", "stop"}
     assert set(tags.options("eventtype=win4658_handle_requested")) == {"resource", "file", "access", "start"}
@@ -435,7 +437,7 @@ def _sample_in(sourcetype, source, event_code="4658"):
 
 @pytest.mark.parametrize("sourcetype, source", SOURCES)
 def test_the_events_macro_and_eventtypes_select_the_sample_from_each_source(sourcetype, source):
-    eventtypes = _conf("addon/default/eventtypes.conf")
+    eventtypes = _conf(knowledge.eventtypes_conf())
     fields = _sample_in(sourcetype, source)
     assert BaseSearch("`win4658_events`").matches(fields)
     matched = [name for name in eventtypes.sections() if BaseSearch(eventtypes.get(name, "search")).matches(fields)]
@@ -459,9 +461,9 @@ def test_lookup_rows_are_what_the_normalizer_computes():
 
 
 def test_generated_conf_files_exist_in_the_addon():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for relative in knowledge.generated_files():
-        assert os.path.exists(os.path.join(root, relative)), f"{relative}: run `win4658 generate`"
+    for relative in generated_files(ROOT):
+        if relative.startswith("addon/"):
+            assert os.path.exists(os.path.join(ROOT, relative)), f"{relative}: run `win4658 generate`"
 
 
 SAMPLE_EVENT_DATA = {

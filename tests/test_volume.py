@@ -15,7 +15,8 @@ from test_splunk_knowledge import CLASSIC_SAMPLE
 from win4658 import volume
 from win4658.detections.definitions import DefinitionError
 from win4658.detections.lifetime import HandleTracker
-from win4658.splunk.render import render_event_xml
+from win4658.generate import generated_files
+from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
 from win4658.winlogbeat import to_winlogbeat
 
@@ -114,7 +115,7 @@ def test_the_classic_blacklist_on_the_sample(event_code, dropped):
 
 
 def test_the_shipped_examples_hold_every_listed_process():
-    files = volume.generated_files(ROOT)
+    files = generated_files(ROOT)
     inputs = files["volume/generated/inputs.conf.example"]
     assert "\n[WinEventLog://Security]\nrenderXml = true\nblacklist3 = $XmlRegex=" in inputs
     query = ET.fromstring(files["volume/generated/wef_subscription_query.xml"])

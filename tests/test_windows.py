@@ -8,8 +8,6 @@ from win4658.mapping import MAPPINGS_DIR, bundled
 from win4658.splunk.package import vendored_files
 from win4658.windows import name_tables
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def test_the_ecs_mapping_looks_names_up_in_the_windows_layer_and_does_not_repeat_them():
     with open(os.path.join(MAPPINGS_DIR, "ecs.yml"), encoding="utf-8") as stream:
@@ -22,6 +20,6 @@ def test_the_ecs_mapping_looks_names_up_in_the_windows_layer_and_does_not_repeat
 
 
 def test_the_addon_runtime_vendors_the_windows_layer_and_not_the_mapping_compiler():
-    vendored = vendored_files(os.path.join(ROOT, "addon"))
+    vendored = vendored_files()
     assert {"lib/win4658/windows.py", "lib/win4658/mappings/windows.yml"} <= set(vendored)
     assert not {"lib/win4658/mapping.py", "lib/win4658/rule_compiler.py", "lib/win4658/transforms.py"} & set(vendored)

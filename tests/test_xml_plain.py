@@ -9,7 +9,7 @@ from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin, ReadStats
 from win4658.readers import read_stream
 from win4658.readers import xml as xml_reader
 from win4658.readers.xml_plain import parse_plain
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 
 EXAMPLES = os.path.join(ROOT, "src", "win4658", "examples")
 NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"

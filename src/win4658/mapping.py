@@ -106,7 +106,8 @@ class Mapping:
 
 
 def _checking_time(apply: Callable[[Event], Dict[str, Any]], rules: List[Rule]) -> Callable[[Event], Dict[str, Any]]:
-    """``apply``, raising MappingError when the time it writes is not one time_ns reads (a date field would refuse it)."""
+    """``apply``, raising MappingError when the time it writes is not one time_ns reads (a date field would refuse
+    it)."""
     sources = [rule.spec["source"] for rule in rules if rule.target == TIME_TARGET and "source" in rule.spec]
     if not sources:
         return apply

@@ -10,13 +10,11 @@ same list gives the three places events can be dropped before they are indexed:
 A list entry is a full path exactly as Windows logs it (XPath and Winlogbeat compare the whole value; the Splunk
 regex ignores case).
 """
-import os
 import re
 from typing import Dict, List, NamedTuple
 
 from .detections.definitions import DefinitionError, read_csv_rows
 
-READS_CHECKOUT = True  # volume/noisy_processes.csv is read from the checkout being generated (win4658.generate)
 LIST_PATH = "volume/noisy_processes.csv"
 COLUMNS = ["process_path", "reason"]
 DROPPED_EVENT_IDS = (4656, 4658)
@@ -91,7 +89,8 @@ def wef_subscription_query(processes: List[NoisyProcess]) -> str:
     query = (f"*[System[({dropped})]] and *[EventData[({names})]]")
     return (f"<!-- {HEADER}\n"
             "     The query of a Windows Event Forwarding subscription (Event Viewer: Subscriptions > Properties >\n"
-            "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 and\n"
+            "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 "
+            "and\n"
             "     4658 of the listed processes together. -->\n"
             "<QueryList>\n"
             '  <Query Id="0" Path="Security">\n'
@@ -127,12 +126,3 @@ def winlogbeat_example(processes: List[NoisyProcess]) -> str:
             f"{codes}"
             "              - or:\n"
             f"{names}")
-
-
-def generated_files(root: str) -> Dict[str, str]:
-    processes = load_list(os.path.join(root, LIST_PATH))
-    return {
-        "volume/generated/inputs.conf.example": inputs_conf_example(processes),
-        "volume/generated/wef_subscription_query.xml": wef_subscription_query(processes),
-        "volume/generated/winlogbeat_drop_noisy.yml": winlogbeat_example(processes),
-    }

@@ -17,7 +17,7 @@ if not os.environ.get("WIN4658_ES_URL"):
 from elasticsearch import NotFoundError  # noqa: E402
 
 from win4658.elasticsearch.client import connect, request, settings_from  # noqa: E402
-from win4658.elasticsearch.hunt import hunt, load_rules  # noqa: E402
+from win4658.elasticsearch.rule_search import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.install import install, uninstall  # noqa: E402
 from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
 from win4658.elasticsearch.ship import ShipError, ShipSummary, ship  # noqa: E402

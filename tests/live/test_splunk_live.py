@@ -18,12 +18,13 @@ import pytest
 from splunklib import results
 
 from conftest import ROOT, SAMPLE_XML
+from win4658.detections.definitions import load_bundle
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.splunk.app import APP_ID
 from win4658.splunk.client import URL_VARIABLE, ConnectionSettings, SplunkConnectionError, connect, run_search
 from win4658.splunk.dashboards import dashboards, panel_searches
-from win4658.splunk.render import render_event_xml
+from win4658.splunk.runtime.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get(URL_VARIABLE) or not (os.environ.get("WIN4658_SPLUNK_TOKEN") or (
@@ -150,7 +151,7 @@ def _saved_searches():
 
 
 def _panels():
-    return [(f"{view.name}: {panel.title}", search) for view in dashboards()
+    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle())
             for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))]
 
 

@@ -94,7 +94,7 @@ def _guarded(func):
         from elasticsearch import ApiError, TransportError
 
         from ..elasticsearch.client import ServerAnswerError, SettingsError
-        from ..elasticsearch.hunt import HuntError
+        from ..elasticsearch.rule_search import HuntError
         from ..elasticsearch.install import InstallError
         from ..elasticsearch.ship import ShipError
 
@@ -197,7 +197,7 @@ def run_ship(args: argparse.Namespace) -> int:
 
 
 def run_hunt(args: argparse.Namespace) -> int:
-    from ..elasticsearch.hunt import hunt, load_rules
+    from ..elasticsearch.rule_search import hunt, load_rules
 
     rules = load_rules(args.rules, args.name)
     if not rules:

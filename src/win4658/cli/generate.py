@@ -4,7 +4,7 @@ import sys
 
 from ..checkout import CheckoutError, find_checkout, require_installed_from
 from ..detections.definitions import DefinitionError
-from ..generate import stale_files, write_all
+from ..generate import Changes, GenerationError, changes, write_all
 
 
 def register(subparsers) -> None:
@@ -23,10 +23,13 @@ def run(args: argparse.Namespace) -> int:
         root = find_checkout(args.root)
         require_installed_from(root)
         if args.check:
-            return _report_stale(stale_files(root))
-        for path in write_all(root):
+            return _report(changes(root))
+        written = write_all(root)
+        for path in written.leftovers:
+            print(f"removed {path}")
+        for path in written.stale:
             print(f"wrote {path}")
-    except (CheckoutError, DefinitionError) as error:
+    except (CheckoutError, DefinitionError, GenerationError) as error:
         print(f"win4658 generate: {error}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as error:
@@ -37,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_stale(stale: dict) -> int:
-    for path in stale:
+def _report(pending: Changes) -> int:
+    for path in pending.stale:
         print(f"differs from its source: {path}")
-    return 1 if stale else 0
+    for path in pending.leftovers:
+        print(f"no longer generated: {path}")
+    return 1 if pending.stale or pending.leftovers else 0

@@ -9,7 +9,7 @@ from typing import IO, Callable, ContextManager, Dict, List, Optional
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import event_process, event_user
-from ..detections.hunt import Hunt, HandleQuery, trace_handle
+from ..detections.local_hunt import Hunt, HandleQuery, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW

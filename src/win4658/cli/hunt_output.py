@@ -13,8 +13,8 @@ from typing import IO, Dict, List, Optional, Union
 
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
-from ..detections.hunt import Hunt
 from ..detections.lifetime import Lifetime
+from ..detections.local_hunt import Hunt
 from ..mapping import hex_to_int
 from ..sessions.record import session_record
 from .common import ndjson_line

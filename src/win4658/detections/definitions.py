@@ -17,6 +17,15 @@ import yaml
 BUNDLE_PATH = str(resources.files("win4658.detections") / "bundle.json")
 SCHEMA_NAME = "detection.schema.json"
 SEVERITIES = ("critical", "high", "medium", "low")  # triage order: the most severe first
+# A condition's operator compares its field with the detection's list (the list's last column; the first column is
+# matched against the ``by`` field). Each backend renders every operator (engine, splunk, kibana, sigma).
+OPERATORS = {
+    "path_in": "the field matches one of the path patterns",
+    "contains_any": "the field contains one of the substrings, ignoring case",
+    "path_in_for_host": "for one row, the `by` field matches the host pattern and the field the path pattern",
+}
+# The detections that keep state across events, each with its own code behind the same definition
+STATEFUL_KINDS = ("handle_trace", "handle_lifetime")
 
 
 class DefinitionError(ValueError):
@@ -37,6 +46,11 @@ class DetectionList(NamedTuple):
     def column(self, name: str) -> List[str]:
         index = self.columns.index(name)
         return [row[index] for row in self.rows]
+
+    @property
+    def compared(self) -> List[str]:
+        """The values a condition compares its field with: the last column."""
+        return self.column(self.columns[-1])
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
@@ -62,6 +76,34 @@ def read_csv_rows(path: str, columns: List[str]) -> List[List[str]]:
         raise DefinitionError(f"{path}: {error.strerror}") from None
 
 
+class Condition(NamedTuple):
+    """What makes one event a finding: ``field`` (a mapping source, e.g. ``EventData.ProcessName``) is present and
+    ``operator`` holds against the list, or does not when ``negate``. ``reason`` says why (``{match}``: the row)."""
+
+    field: str
+    operator: str
+    reason: str
+    negate: bool = False
+    by: Optional[str] = None
+
+
+def _condition(spec: dict) -> Optional[Condition]:
+    if "condition" not in spec:
+        if spec.get("kind") not in STATEFUL_KINDS:
+            raise DefinitionError(f"{spec.get('id')}: kind {spec.get('kind')!r} is none of {', '.join(STATEFUL_KINDS)}"
+                                  " and there is no condition")
+        return None
+    condition = Condition(**spec["condition"])
+    if condition.operator not in OPERATORS:
+        raise DefinitionError(f"{spec.get('id')}: unknown operator {condition.operator!r} "
+                              f"(known: {', '.join(OPERATORS)})")
+    if (condition.by is not None) != (condition.operator == "path_in_for_host"):
+        raise DefinitionError(f"{spec.get('id')}: `by` goes with path_in_for_host, and only with it")
+    if "list" not in spec:
+        raise DefinitionError(f"{spec.get('id')}: a condition compares with a list, and there is none")
+    return condition
+
+
 class Detection:
     """One detection definition (a validated `detections/<name>.yml`)."""
 
@@ -70,7 +112,8 @@ class Detection:
         self.id: str = spec["id"]
         self.number: int = spec["number"]
         self.title: str = spec["title"]
-        self.kind: str = spec["kind"]
+        self.condition = _condition(spec)
+        self.kind: Optional[str] = spec.get("kind")  # a stateful detection's kind; None for a condition
         self.event_ids = frozenset(spec["event_ids"])
         self.severity: str = spec["severity"]
         self.attack_ids: List[str] = _attack_ids(spec.get("mitre", []))
@@ -107,7 +150,8 @@ def load_bundle(path: str = BUNDLE_PATH) -> List[Detection]:
 
 
 def by_kind(detections: Iterable[Detection]) -> Dict[str, Detection]:
-    return {detection.kind: detection for detection in detections}
+    """The stateful detections by kind."""
+    return {detection.kind: detection for detection in detections if detection.kind is not None}
 
 
 def load_sources(directory: str) -> List[dict]:
@@ -119,6 +163,10 @@ def load_sources(directory: str) -> List[dict]:
         with open(path, encoding="utf-8") as stream:
             spec = yaml.safe_load(stream)
         _validate(spec, schema, path)
+        try:
+            Detection(spec)
+        except (DefinitionError, TypeError) as error:
+            raise DefinitionError(f"{path}: {error}") from None
         specs.append(spec)
     numbers = [spec["number"] for spec in specs]
     if len(set(numbers)) != len(numbers):

@@ -1,14 +1,16 @@
 """The local engine for the per-event detections (1–4): does this 4658 deserve a finding?
 
-Each list kind has a verdict built from its detection's list: ``verdict(host, path)`` says why the event is
-flagged, or None. Verdicts are cached per (host, path): real logs repeat a few hundred paths millions of times.
+Each detection's condition becomes a verdict over the event's values of the fields the conditions read: it says why
+the event is flagged, or None. Verdicts are cached per values (host, path): real logs repeat a few hundred paths
+millions of times.
 """
 import re
 from functools import lru_cache
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
-from .definitions import Detection, DetectionList
+from .definitions import Condition, Detection, DetectionList
+from .fields import section_and_name
 from .paths import PathPatterns, wildcard_regex
 from ..times import format_ns
 
@@ -64,52 +66,58 @@ def finding_for(detection: Detection, event: Event, reason: str, time: Optional[
                                  event_process(event), data.get("ProcessId"), data.get("HandleId"), reason, event.origin, None))
 
 
-Verdict = Callable[[str, str], Optional[str]]
+# The local backend's token table: operator → (list) → match(value, by value) → the row matched, or None
+Match = Callable[[str, str], Optional[str]]
 
 
-def _allowlist(rows: DetectionList) -> Verdict:
-    hosts = [re.compile(wildcard_regex(host), re.IGNORECASE) for host in rows.column("host")]
-    paths = [PathPatterns([path]) for path in rows.column("process_path")]
-    allowed = list(zip(hosts, paths))
-
-    def verdict(host: str, path: str) -> Optional[str]:
-        for host_regex, path_patterns in allowed:
-            if host_regex.fullmatch(host) and path_patterns.match(path):
-                return None
-        return "not in the allow-list for this host"
-    return verdict
+def _path_in(rows: DetectionList) -> Match:
+    patterns = PathPatterns(rows.compared)
+    return lambda value, by: patterns.match(value)
 
 
-def _standard_folders(rows: DetectionList) -> Verdict:
-    standard = PathPatterns(rows.column("path_pattern"))
-    return lambda host, path: None if standard.match(path) else "not under a standard folder"
+def _contains_any(rows: DetectionList) -> Match:
+    substrings = [substring.lower() for substring in rows.compared]
+
+    def match(value: str, by: str) -> Optional[str]:
+        lowered = value.lower()
+        return next((substring for substring in substrings if substring in lowered), None)
+    return match
 
 
-def _restricted_folders(rows: DetectionList) -> Verdict:
-    restricted = PathPatterns(rows.column("path_pattern"))
+def _path_in_for_host(rows: DetectionList) -> Match:
+    allowed = [(re.compile(wildcard_regex(host), re.IGNORECASE), PathPatterns([path]), path)
+               for host, path in zip(rows.column(rows.columns[0]), rows.compared)]
 
-    def verdict(host: str, path: str) -> Optional[str]:
-        pattern = restricted.match(path)
-        return f"in restricted folder {pattern}" if pattern else None
-    return verdict
-
-
-def _restricted_substrings(rows: DetectionList) -> Verdict:
-    substrings = [substring.lower() for substring in rows.column("substring")]
-
-    def verdict(host: str, path: str) -> Optional[str]:
-        lowered = path.lower()
-        found = next((substring for substring in substrings if substring in lowered), None)
-        return f"contains {found!r}" if found else None
-    return verdict
+    def match(value: str, by: str) -> Optional[str]:
+        return next((path for host_regex, patterns, path in allowed
+                     if host_regex.fullmatch(by) and patterns.match(value)), None)
+    return match
 
 
-VERDICTS: Dict[str, Callable[[DetectionList], Verdict]] = {
-    "allowlist": _allowlist,
-    "standard_folders": _standard_folders,
-    "restricted_folders": _restricted_folders,
-    "restricted_substrings": _restricted_substrings,
+OPERATORS: Dict[str, Callable[[DetectionList], Match]] = {
+    "path_in": _path_in,
+    "contains_any": _contains_any,
+    "path_in_for_host": _path_in_for_host,
 }
+
+# verdict(values) → why the event is a finding, or None; values: the event's values of EventDetections.fields
+Verdict = Callable[[Tuple[Optional[str], ...]], Optional[str]]
+
+
+def _verdict(condition: Condition, rows: DetectionList, fields: List[str]) -> Verdict:
+    match = OPERATORS[condition.operator](rows)
+    at = fields.index(condition.field)
+    by_at = fields.index(condition.by) if condition.by else at
+
+    def verdict(values: Tuple[Optional[str], ...]) -> Optional[str]:
+        value = values[at]
+        if value is None or value in ABSENT:
+            return None
+        matched = match(value, values[by_at] or "")
+        if condition.negate:
+            return condition.reason if matched is None else None
+        return condition.reason.format(match=matched) if matched is not None else None
+    return verdict
 
 
 class EventDetections:
@@ -120,21 +128,26 @@ class EventDetections:
 
     def __init__(self, detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None):
         lists = lists or {}
-        self.verdicts = [(detection, VERDICTS[detection.kind](lists.get(detection.list.name, detection.list)))  # type: ignore[union-attr]
-                         for detection in detections if detection.kind in VERDICTS]
+        conditional = [detection for detection in detections if detection.condition is not None]
+        self.fields = list(dict.fromkeys(field for detection in conditional
+                                         for field in (detection.condition.field, detection.condition.by) if field))
+        self.verdicts = [(detection, _verdict(detection.condition, lists.get(detection.list.name, detection.list),  # type: ignore[union-attr, arg-type]
+                                              self.fields))
+                         for detection in conditional]
         self.event_ids = frozenset().union(*(detection.event_ids for detection, _verdict in self.verdicts))
+        self.readers = [(section == "System", name) for section, name in map(section_and_name, self.fields)]
         self.reasons = lru_cache(maxsize=CACHE_SIZE)(self._reasons)
 
-    def _reasons(self, host: str, path: str) -> Tuple[Tuple[Detection, str], ...]:
-        found = ((detection, verdict(host, path)) for detection, verdict in self.verdicts)
+    def _reasons(self, values: Tuple[Optional[str], ...]) -> Tuple[Tuple[Detection, str], ...]:
+        found = ((detection, verdict(values)) for detection, verdict in self.verdicts)
         return tuple((detection, reason) for detection, reason in found if reason is not None)
 
     def findings(self, event: Event, time: Optional[int]) -> List[Finding]:
         event_id = event.system["EventID"]
         if event_id not in self.event_ids:
             return []
-        path = event_process(event)
-        hits = self.reasons(event.system.get("Computer") or "", path) if path is not None else ()
+        system, data = event.system, event.data
+        hits = self.reasons(tuple([(system if in_system else data).get(name) for in_system, name in self.readers]))
         if not hits:
             return []
         time_text = format_ns(time) or event.system.get("TimeCreated")

@@ -4,18 +4,19 @@ The lines import with `POST /api/detection_engine/rules/_import`. A path list be
 the expressions `paths.pattern_regex` builds, the ones the local engine matches, so both flag the same events.
 """
 import json
-from typing import Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from ..quoting import eql_string
 from .definitions import Detection
+from .fields import ecs
 from .lifetime import ZERO_HANDLES
 from .paths import pattern_regex, wildcard_regex
 
 INDEX_PATTERNS = ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 ATTACK = "https://attack.mitre.org"
-EVIDENCE_FIELDS = ["host.name", "user.name", "process.executable", "process.pid", "winlog.event_data.HandleId",
-                   "winlog.event_data.ObjectName"]
-CLOSED_WITH_PROCESS = 'any where event.code == "4658" and process.executable != null'
+# the fields an analyst investigates first, as the Windows event names them
+EVIDENCE_FIELDS = ("System.Computer", "EventData.SubjectUserName", "EventData.ProcessName", "EventData.ProcessId",
+                   "EventData.HandleId", "EventData.ObjectName")
 LIFETIME_TIEBREAKER = "event.sequence"  # the record number as a long (winlog.record_id is a keyword)
 
 
@@ -24,24 +25,40 @@ def eql_list(texts: Iterable[str]) -> str:
     return "(" + ", ".join(map(eql_string, texts)) + ")"
 
 
-def _allowlist(detection: Detection) -> str:
-    rows = detection.list.rows  # type: ignore[union-attr]
-    every_host = [path for host, path in rows if host.strip() == "*"]
-    allowed = [f"process.executable regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
-    allowed += [f"(host.name regex~ {eql_string(wildcard_regex(host))} and "
-                f"process.executable regex~ {eql_string(pattern_regex(path))})"
-                for host, path in rows if host.strip() != "*"]
-    return f"{CLOSED_WITH_PROCESS} and not ({' or '.join(allowed) or 'false'})"
+def _path_in(detection: Detection, field: str) -> str:
+    return f"{field} regex~ {eql_list(map(pattern_regex, detection.list.compared))}"  # type: ignore[union-attr]
 
 
-def _folders(detection: Detection, negate: bool) -> str:
-    regexes = eql_list(map(pattern_regex, detection.list.column("path_pattern")))  # type: ignore[union-attr]
-    return f"{CLOSED_WITH_PROCESS} and {'not ' if negate else ''}process.executable regex~ {regexes}"
+def _path_in_for_host(detection: Detection, field: str) -> str:
+    rows, host_field = detection.list, ecs(detection.condition.by)  # type: ignore[union-attr, arg-type]
+    every_host = [path for host, path in rows.rows if host.strip() == "*"]  # type: ignore[union-attr]
+    allowed = [f"{field} regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
+    allowed += [f"({host_field} regex~ {eql_string(wildcard_regex(host))} and "
+                f"{field} regex~ {eql_string(pattern_regex(path))})"
+                for host, path in rows.rows if host.strip() != "*"]  # type: ignore[union-attr]
+    return f"({' or '.join(allowed) or 'false'})"
 
 
-def _substrings(detection: Detection) -> str:
-    patterns = ", ".join(eql_string(f"*{substring}*") for substring in detection.list.column("substring"))  # type: ignore[union-attr]
-    return f"{CLOSED_WITH_PROCESS} and process.executable : ({patterns})"
+def _contains_any(detection: Detection, field: str) -> str:
+    substrings = detection.list.compared  # type: ignore[union-attr]
+    return f"{field} : ({', '.join(eql_string(f'*{substring}*') for substring in substrings)})"
+
+
+# The EQL backend's token table: operator → (detection, the field's ECS name) → the test of the field
+OPERATORS: Dict[str, Callable[[Detection, str], str]] = {
+    "path_in": _path_in,
+    "contains_any": _contains_any,
+    "path_in_for_host": _path_in_for_host,
+}
+
+
+def _condition_query(detection: Detection) -> str:
+    condition = detection.condition
+    field = ecs(condition.field)  # type: ignore[union-attr]
+    codes = ", ".join(f'"{code}"' for code in sorted(detection.event_ids))
+    event_codes = f"{ecs('System.EventID')} " + (f"== {codes}" if len(detection.event_ids) == 1 else f"in ({codes})")
+    test = OPERATORS[condition.operator](detection, field)  # type: ignore[union-attr]
+    return f"any where {event_codes} and {field} != null and {'not ' if condition.negate else ''}{test}"  # type: ignore[union-attr]
 
 
 def _lifetime(detection: Detection) -> str:
@@ -52,17 +69,13 @@ def _lifetime(detection: Detection) -> str:
             '  [any where event.code == "4658"]')
 
 
-QUERIES = {
-    "allowlist": _allowlist,
-    "standard_folders": lambda detection: _folders(detection, negate=True),
-    "restricted_folders": lambda detection: _folders(detection, negate=False),
-    "restricted_substrings": _substrings,
-    "handle_lifetime": _lifetime,
-}
+STATEFUL = {"handle_lifetime": _lifetime}  # the handle trace is a drill-down: no rule
 
 
 def query(detection: Detection) -> Optional[str]:
-    build = QUERIES.get(detection.kind)
+    if detection.condition is not None:
+        return _condition_query(detection)
+    build = STATEFUL.get(detection.kind)  # type: ignore[arg-type]
     return build(detection) if build else None
 
 
@@ -106,7 +119,7 @@ def rule(detection: Detection) -> Dict[str, object]:
         "enabled": False,
         "max_signals": 100,
         "version": 1,
-        "investigation_fields": {"field_names": EVIDENCE_FIELDS},
+        "investigation_fields": {"field_names": [ecs(field) for field in EVIDENCE_FIELDS]},
     }
     if detection.kind == "handle_lifetime":
         # equal times in the log's order: by the record number (docs/pairing.md)
@@ -118,7 +131,7 @@ def rule(detection: Detection) -> Dict[str, object]:
 
 
 def rules(detections: List[Detection]) -> List[Dict[str, object]]:
-    return [rule(detection) for detection in detections if detection.spec["kibana"] and detection.kind in QUERIES]
+    return [rule(detection) for detection in detections if detection.spec["kibana"] and query(detection) is not None]
 
 
 def rules_ndjson(detections: List[Detection]) -> str:

@@ -13,7 +13,7 @@ from typing import IO, Dict, List, Optional
 from ..times import time_ns
 from .definitions import SEVERITIES
 from .engine import Finding
-from .hunt import Hunt
+from .local_hunt import Hunt
 from .svg import gantt, histogram, timeline_chart
 
 MAX_EMBEDDED = 200_000  # findings embedded in the file (the rest are counted): memory and file size stay bounded

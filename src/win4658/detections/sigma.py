@@ -1,42 +1,57 @@
-"""Sigma rules for the per-event detections (Windows Security log, EventID 4658, field ProcessName).
+"""Sigma rules for the per-event detections (Windows Security log; a condition names its field as Windows does).
 
 A list's ``*`` is Sigma's wildcard as well; a backslash before a wildcard or a backslash is doubled, since
 Sigma reads ``\\*`` as an escaped ``*``. The allow-list has no fixed content: its rule uses the placeholder
-``%win4658_allowlist%``, which a pySigma pipeline fills from the lookup (per-host rows cannot be expressed).
+``%<list name>%``, which a pySigma pipeline fills from the lookup (per-host rows cannot be expressed).
 Sigma cannot ignore ``\\\\?\\`` prefixes or repeated separators; `win4658 hunt`, Splunk and Kibana do.
 """
 import re
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import yaml
 
 from .definitions import Detection
+from .fields import windows_name
 
 SIGMA_DATE = "2026-11-22"  # first published; bump `modified` when a rule's logic changes
-TACTIC_TAGS = {"TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection"}
-ALLOWLIST_PLACEHOLDER = "%win4658_allowlist%"
+TACTIC_TAGS = {
+    "TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection",
+}
 
 
 def sigma_value(pattern: str) -> str:
     return re.sub(r"\\(?=[*?\\])", r"\\\\", pattern)
 
 
+def _path_in(detection: Detection, field: str) -> Dict[str, object]:
+    patterns = detection.list.compared  # type: ignore[union-attr]
+    return {field: [sigma_value(pattern) for pattern in patterns]}
+
+
+def _contains_any(detection: Detection, field: str) -> Dict[str, object]:
+    return {f"{field}|contains": detection.list.compared}  # type: ignore[union-attr]
+
+
+def _path_in_for_host(detection: Detection, field: str) -> Dict[str, object]:
+    return {f"{field}|expand": f"%{detection.list.name}%"}  # type: ignore[union-attr]
+
+
+# The Sigma backend's token table: operator → (detection, the Windows field name) → the selection
+OPERATORS: Dict[str, Callable[[Detection, str], Dict[str, object]]] = {
+    "path_in": _path_in,
+    "contains_any": _contains_any,
+    "path_in_for_host": _path_in_for_host,
+}
+
+
 def _detection_section(detection: Detection) -> Dict[str, object]:
-    selection = {"selection": {"EventID": 4658}}
-    if detection.kind == "allowlist":
-        return {**selection, "filter_allowlist": {"ProcessName|expand": ALLOWLIST_PLACEHOLDER},
-                "condition": "selection and not filter_allowlist"}
-    if detection.kind == "standard_folders":
-        folders = [sigma_value(pattern) for pattern in detection.list.column("path_pattern")]  # type: ignore[union-attr]
-        return {**selection, "filter_standard_folders": {"ProcessName": folders},
-                "condition": "selection and not filter_standard_folders"}
-    if detection.kind == "restricted_folders":
-        folders = [sigma_value(pattern) for pattern in detection.list.column("path_pattern")]  # type: ignore[union-attr]
-        return {**selection, "restricted_folders": {"ProcessName": folders},
-                "condition": "selection and restricted_folders"}
-    substrings = detection.list.column("substring")  # type: ignore[union-attr]
-    return {**selection, "restricted_substrings": {"ProcessName|contains": substrings},
-            "condition": "selection and restricted_substrings"}
+    condition = detection.condition
+    event_ids = sorted(detection.event_ids)
+    # the selection is named for the list, a filter when the condition is negated
+    name = ("filter_" if condition.negate else "") + detection.list.name.removeprefix("win4658_")  # type: ignore[union-attr]
+    return {"selection": {"EventID": event_ids[0] if len(event_ids) == 1 else event_ids},
+            name: OPERATORS[condition.operator](detection, windows_name(condition.field)),  # type: ignore[union-attr]
+            "condition": f"selection and {'not ' if condition.negate else ''}{name}"}  # type: ignore[union-attr]
 
 
 def _tags(detection: Detection) -> List[str]:

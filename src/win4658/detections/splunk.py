@@ -21,6 +21,7 @@ from typing import Callable, Dict, List
 
 from ..quoting import spl_string
 from .definitions import Detection
+from .fields import cim
 from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
 from .spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
 
@@ -37,34 +38,55 @@ TRACE_MACRO = "win4658_handle_trace"
 EVIDENCE = "_time dest user process_path process_id HandleId"
 
 
-# process_path → win4658_path, the spelling the lookups compare (case is ignored by the lookups)
-NORMALIZED_PATH = (f"eval win4658_path=replace(replace(process_path, {spl_string('^' + DEVICE_PREFIX_REGEX)}, \"\"), "
-                   f"{spl_string(SEPARATOR_REGEX)}, {spl_string(chr(92) * 2)})")
-CLOSED_WITH_PROCESS = "`win4658_events` EventCode=4658 process_path=*"
+# the fields a finding shows, as the Windows event names them
+EVIDENCE_FIELDS = ("System.Computer", "EventData.SubjectUserName", "EventData.ProcessName", "EventData.ProcessId",
+                   "EventData.HandleId")
+PATH_FIELD = "win4658_path"  # the normalised path the lookups compare (case is ignored by the lookups)
 
 
-def _path_lookup(detection: Detection, inputs: str, column: str, keep_matched: bool) -> str:
+def evidence() -> str:
+    return " ".join(["_time", *map(cim, EVIDENCE_FIELDS)])
+
+
+def _normalized_path(field: str) -> str:
+    return (f"eval {PATH_FIELD}=replace(replace({field}, {spl_string('^' + DEVICE_PREFIX_REGEX)}, \"\"), "
+            f"{spl_string(SEPARATOR_REGEX)}, {spl_string(chr(92) * 2)})")
+
+
+def _events_with(detection: Detection, field: str) -> str:
+    codes = " OR ".join(f"EventCode={code}" for code in sorted(detection.event_ids))
+    return f"`win4658_events` {codes if len(detection.event_ids) == 1 else f'({codes})'} {field}=*"
+
+
+def _path_lookup(detection: Detection, field: str) -> str:
     """Look the normalised path up in the detection's WILDCARD lookup; keep the events it matches, or the others."""
-    name = detection.list.name  # type: ignore[union-attr]
+    condition, rows = detection.condition, detection.list
+    column = rows.columns[-1]  # type: ignore[union-attr]
+    inputs = f"{column} AS {PATH_FIELD}"
+    if condition.by:  # type: ignore[union-attr]
+        inputs = f"{rows.columns[0]} AS {cim(condition.by)} {inputs}"  # type: ignore[union-attr]
     matched = f"win4658_{column}"
-    condition = f"isnotnull({matched})" if keep_matched else f"isnull({matched})"
-    return (f"{CLOSED_WITH_PROCESS} | {NORMALIZED_PATH} | lookup {name} {inputs} OUTPUT {column} AS {matched} "
-            f"| where {condition} | table {EVIDENCE}" + (f" {matched}" if keep_matched else ""))
+    keep_matched = not condition.negate  # type: ignore[union-attr]
+    where = f"isnotnull({matched})" if keep_matched else f"isnull({matched})"
+    return (f"{_events_with(detection, field)} | {_normalized_path(field)} | lookup {rows.name} {inputs} "  # type: ignore[union-attr]
+            f"OUTPUT {column} AS {matched} | where {where} | table {evidence()}" + (f" {matched}" if keep_matched else ""))
 
 
-SEARCHES_BY_LOOKUP = {  # kind → (lookup inputs, the list column that says it matched, keep the matched events)
-    "allowlist": ("host AS dest process_path AS win4658_path", "process_path", False),
-    "standard_folders": ("path_pattern AS win4658_path", "path_pattern", False),
-    "restricted_folders": ("path_pattern AS win4658_path", "path_pattern", True),
+def _contains_any(detection: Detection, field: str) -> str:
+    rows = detection.list
+    # the subsearch turns each substring into field="*substring*" (backslashes doubled for search)
+    terms = (f"[| inputlookup {rows.file_name} | eval {field}=\"*\".replace({rows.columns[-1]}, "  # type: ignore[union-attr]
+             f"{spl_string(chr(92) * 2)}, {spl_string(chr(92) * 4)}).\"*\" | fields {field} | format]")
+    negation = "NOT " if detection.condition.negate else ""  # type: ignore[union-attr]
+    return f"{_events_with(detection, field)} {negation}{terms} | table {evidence()}"
+
+
+# The SPL backend's token table: operator → (detection, the field's CIM name) → the search
+OPERATORS: Dict[str, Callable[[Detection, str], str]] = {
+    "path_in": _path_lookup,
+    "contains_any": _contains_any,
+    "path_in_for_host": _path_lookup,
 }
-
-
-def _restricted_substrings(detection: Detection) -> str:
-    file_name = detection.list.file_name  # type: ignore[union-attr]
-    # the subsearch turns each substring into process_path="*substring*" (backslashes doubled for search)
-    terms = (f"[| inputlookup {file_name} | eval process_path=\"*\".replace(substring, {spl_string(chr(92) * 2)}, "
-             f"{spl_string(chr(92) * 4)}).\"*\" | fields process_path | format]")
-    return f"{CLOSED_WITH_PROCESS} {terms} | table {EVIDENCE}"
 
 
 def _trace(detection: Detection) -> str:
@@ -101,12 +123,7 @@ def _lifetime(detection: Detection) -> str:
             "| convert ctime(opened_time)")
 
 
-SEARCHES: Dict[str, Callable[[Detection], str]] = {
-    **{kind: (lambda detection, spec=spec: _path_lookup(detection, *spec)) for kind, spec in SEARCHES_BY_LOOKUP.items()},
-    "restricted_substrings": _restricted_substrings,
-    "handle_trace": _trace,
-    "handle_lifetime": _lifetime,
-}
+STATEFUL: Dict[str, Callable[[Detection], str]] = {"handle_trace": _trace, "handle_lifetime": _lifetime}
 
 
 def stanza_name(detection: Detection) -> str:
@@ -115,7 +132,10 @@ def stanza_name(detection: Detection) -> str:
 
 
 def search(detection: Detection) -> str:
-    return f"{SEARCHES[detection.kind](detection)} | `{detection.id}_filter`"
+    condition = detection.condition
+    body = (OPERATORS[condition.operator](detection, cim(condition.field)) if condition
+            else STATEFUL[detection.kind](detection))  # type: ignore[index]
+    return f"{body} | `{detection.id}_filter`"
 
 
 def schedule_minutes(cron: str) -> int:
@@ -160,7 +180,9 @@ def _enterprise_security(detection: Detection) -> List[str]:
         f"action.correlationsearch.label = win4658 - {detection.title} - Rule",
         "action.risk = 1",
         f"action.risk.param._risk = {risk}",
-        f"action.risk.param._risk_message = {detection.title}: $process_path$ on $dest$ (user $user$)",
+        f"action.risk.param._risk_message = {detection.title}: ${cim('EventData.ProcessName')}$ "
+        f"on ${cim('System.Computer')}$ "
+        f"(user ${cim('EventData.SubjectUserName')}$)",
         "action.risk.param._risk_score = 0",
         "action.risk.param.verbose = 0",
     ]

@@ -10,7 +10,6 @@ from typing import Any, Dict, Iterator, List
 
 import yaml
 
-READS_CHECKOUT = True  # dashboards/win4658.yml is read from the checkout being generated (win4658.generate)
 SOURCE = "dashboards/win4658.yml"
 DASHBOARDS_FILE = "dashboards/generated/kibana_dashboards.ndjson"
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
@@ -137,7 +136,3 @@ def saved_objects(source: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
 
 def dashboards_ndjson(source: Dict[str, Any]) -> str:
     return "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n" for item in saved_objects(source))
-
-
-def generated_files(root: str) -> Dict[str, str]:
-    return {DASHBOARDS_FILE: dashboards_ndjson(load_source(root))}

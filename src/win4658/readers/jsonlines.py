@@ -5,14 +5,13 @@
 - NXLog im_msvistalog / OTRF exports: EventData fields flat at top level beside ``EventID``, ``Hostname``.
 """
 import json
-import re
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache, partial
-from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+from datetime import timedelta, timezone
+from functools import partial
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
                      check_system, check_system_value, event_id_of_text, parse_event_id)
-from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
+from .jsonlines_fast import local_to_utc_fast, new_origin, strptime, winlogbeat_system
 
 try:
     import orjson
@@ -36,12 +35,6 @@ NXLOG_SYSTEM_KEYS = frozenset({
 })
 
 
-# "YYYY-MM-DD hh:mm:ss" / "YYYY-MM-DDThh:mm:ss" in ASCII digits, by the separator the format puts between date and time
-CANONICAL_TIME = {separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")
-                  for separator in (" ", "T")}
-# Days (date.toordinal) whose year strftime writes with four digits: outside them the datetime path answers.
-FOUR_DIGIT_YEARS = range(date(1000, 1, 1).toordinal(), date(9999, 12, 31).toordinal() + 1)
-
 # NXLog's System fields: (field, key, key read when that one is absent)
 FLAT_FIELDS = (
     ("Provider", "SourceName", None), ("ProviderGuid", "ProviderGuid", None), ("EventRecordID", "RecordNumber", None),
@@ -49,7 +42,6 @@ FLAT_FIELDS = (
     ("Opcode", "OpcodeValue", "Opcode"), ("Level", "Level", None), ("Version", "Version", None),
     ("ProcessID", "ExecutionProcessID", "ProcessID"), ("ThreadID", "ThreadID", None),
 )
-new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
@@ -139,58 +131,7 @@ def as_texts(data: dict) -> dict:
 
 
 def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
-    return _winlogbeat_system(document), document["winlog"].get("event_data") or {}
-
-
-def _compile_winlogbeat_reader() -> Callable[[dict], dict]:
-    """The System fields of a Winlogbeat 7+/Elastic Agent document as straight-line code (3× faster than walking
-    each path), from the table the pipeline generator reads too: each field at its path, else at its fallback."""
-    lines = ["def winlogbeat_system(document):", "    system = {}"]
-    lines += _path_lines(_path_tree(SYSTEM_PATHS), "document", "    ")
-    for field, path in FALLBACK_PATHS.items():
-        lines.append(f"    if {field!r} not in system:")
-        lines += _path_lines(_path_tree({field: path}), "document", "        ")
-    lines.append("    return system")
-    namespace: Dict[str, object] = {"check_system_value": check_system_value}
-    exec(compile("\n".join(lines), "<winlogbeat System fields>", "exec"), namespace)  # built from the table's names only
-    return namespace["winlogbeat_system"]  # type: ignore[return-value]
-
-
-def _unchecked_types(field: str) -> str:
-    """The test, in the generated code, that sends a value to check_system_value: anything but text (and, for a
-    numeric field, a whole number)."""
-    if field in TEXT_ONLY_FIELDS or field == "Keywords":
-        return "value.__class__ is not str"
-    return "value.__class__ is not str and value.__class__ is not int"
-
-
-def _path_tree(paths: Dict[str, str]) -> dict:
-    """{"a.b": field, "a.c": other} → {"a": {"b": field, "c": other}}, in the table's order."""
-    tree: dict = {}
-    for field, path in paths.items():
-        *parents, leaf = path.split(".")
-        node = tree
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = field
-    return tree
-
-
-def _path_lines(tree: dict, node: str, indent: str) -> List[str]:
-    lines = []
-    for key, branch in tree.items():
-        if isinstance(branch, str):
-            lines += [f"{indent}value = {node}.get({key!r})", f"{indent}if value is not None:",
-                      f"{indent}    if {_unchecked_types(branch)}:", f"{indent}        check_system_value({branch!r}, value)",
-                      f"{indent}    system[{branch!r}] = value"]
-        else:
-            child = f"node_{len(indent)}"
-            lines += [f"{indent}{child} = {node}.get({key!r})", f"{indent}if isinstance({child}, dict):"]
-            lines += _path_lines(branch, child, indent + "    ")
-    return lines
-
-
-_winlogbeat_system = _compile_winlogbeat_reader()
+    return winlogbeat_system(document), document["winlog"].get("event_data") or {}
 
 
 def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
@@ -245,66 +186,16 @@ def _flat_time(document: dict) -> Optional[str]:
     event_time, received, stamp = document.get("EventTime"), document.get("EventReceivedTime"), document.get("@timestamp")
     if not (event_time and received and stamp):
         return stamp
-    return _local_to_utc_fast(event_time, received, stamp) or _local_to_utc(event_time, received, stamp)
+    return local_to_utc_fast(event_time, received, stamp) or _local_to_utc(event_time, received, stamp)
 
 
 def _local_to_utc(event_time: str, received: str, stamp: str) -> str:
     """The reference conversion (datetime arithmetic): gives the answer, or the error, for any text."""
-    local_received = _strptime(received, "%Y-%m-%d %H:%M:%S")
-    utc_received = _strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+    local_received = strptime(received, "%Y-%m-%d %H:%M:%S")
+    utc_received = strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
     quarter_hours = round((local_received - utc_received).total_seconds() / 900)
-    utc_event = _strptime(event_time, "%Y-%m-%d %H:%M:%S") - timedelta(minutes=15 * quarter_hours)
+    utc_event = strptime(event_time, "%Y-%m-%d %H:%M:%S") - timedelta(minutes=15 * quarter_hours)
     return utc_event.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _local_to_utc_fast(event_time: object, received: object, stamp: object) -> Optional[str]:
-    """_local_to_utc on canonical text, by memos of whole minutes (several times faster); None for anything else."""
-    if not (event_time.__class__ is str and received.__class__ is str and stamp.__class__ is str
-            and CANONICAL_TIME[" "].fullmatch(event_time) and CANONICAL_TIME[" "].fullmatch(received)
-            and CANONICAL_TIME["T"].match(stamp)):
-        return None
-    received_minute, stamp_minute = _minute_seconds(received[:16]), _minute_seconds(stamp[:16])
-    if received_minute is None or stamp_minute is None or received[17:] > "59" or stamp[17:19] > "59":
-        return None
-    offset = received_minute + int(received[17:]) - stamp_minute - int(stamp[17:19])
-    utc_minute = _shifted_minute(event_time[:16], round(offset / 900))
-    if utc_minute is None or event_time[17:] > "59":
-        return None
-    # a shift by whole quarter hours leaves the seconds as they are
-    return f"{utc_minute}:{event_time[17:]}Z"
-
-
-@lru_cache(maxsize=4096)
-def _minute_seconds(text: str) -> Optional[int]:
-    """Seconds since 0001-01-01 of a canonical 'YYYY-MM-DD hh:mm' (or with T), None when not a real time."""
-    try:
-        moment = datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:]))
-    except ValueError:
-        return None
-    return moment.toordinal() * 86400 + moment.hour * 3600 + moment.minute * 60
-
-
-@lru_cache(maxsize=4096)
-def _shifted_minute(local_minute: str, quarter_hours: int) -> Optional[str]:
-    """'YYYY-MM-DDThh:mm' of a local 'YYYY-MM-DD hh:mm' moved back by quarter hours; None out of datetime's reach."""
-    seconds = _minute_seconds(local_minute)
-    if seconds is None:
-        return None
-    day, second_of_day = divmod(seconds - 900 * quarter_hours, 86400)
-    if day not in FOUR_DIGIT_YEARS:
-        return None
-    return f"{date.fromordinal(day).strftime('%Y-%m-%d')}T{second_of_day // 3600:02d}:{second_of_day // 60 % 60:02d}"
-
-
-def _strptime(text: str, time_format: str) -> datetime:
-    """datetime.strptime(text, time_format) for the two formats above, several times faster on canonical text;
-    anything else (or an impossible date) goes to strptime itself, which gives its own answer or error."""
-    if CANONICAL_TIME[time_format[8]].fullmatch(text):
-        try:
-            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:]))
-        except ValueError:
-            pass
-    return datetime.strptime(text, time_format)
 
 
 def _as_utc_iso(text: str) -> str:

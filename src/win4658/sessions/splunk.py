@@ -97,7 +97,3 @@ def splunk_props() -> List[str]:
 
 def splunk_eventtypes() -> List[str]:
     return [f"[{EVENTTYPE}]\nsearch = sourcetype={spl_string(SOURCETYPE)}\n"]
-
-
-def generated_files() -> dict:
-    return {}  # its stanzas go into the add-on's conf files through the splunk_* hooks

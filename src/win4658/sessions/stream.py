@@ -3,8 +3,8 @@ with no detection, each handle's record given as it ends. Memory is bounded by t
 re-ordering window."""
 from typing import Any, Dict, Iterable, Iterator, Union
 
-from ..detections.hunt import Hunt
 from ..detections.lifetime import Lifetime
+from ..detections.local_hunt import Hunt
 from ..event import Origin, RecordError
 from .record import session_record
 

@@ -63,7 +63,3 @@ def app_manifest() -> str:
         "targetWorkloads": ["_search_heads", "_forwarders"],
     }
     return json.dumps(manifest, indent=2) + "\n"
-
-
-def generated_files() -> Dict[str, str]:
-    return {"addon/default/app.conf": app_conf(), "addon/app.manifest": app_manifest()}

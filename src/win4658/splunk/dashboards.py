@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional
 
 from ..detections import splunk as detection_searches
-from ..detections.definitions import Detection, load_bundle
+from ..detections.definitions import Detection
 
 VIEWS_DIR = "addon/default/data/ui/views"
 NAV = "addon/default/data/ui/nav/default.xml"
@@ -104,8 +104,8 @@ def audit_volume() -> Dashboard:
     )
 
 
-def dashboards() -> List[Dashboard]:
-    return [handle_activity(load_bundle()), audit_volume()]
+def dashboards(detections: List[Detection]) -> List[Dashboard]:
+    return [handle_activity(detections), audit_volume()]
 
 
 def panel_searches(dashboard: Dashboard) -> List[str]:
@@ -135,7 +135,8 @@ def view_xml(dashboard: Dashboard) -> str:
 
 
 def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "") -> None:
-    search = ET.SubElement(parent, "search", **({"id": search_id} if search_id else {}), **({"base": base} if base else {}))
+    attributes = {**({"id": search_id} if search_id else {}), **({"base": base} if base else {})}
+    search = ET.SubElement(parent, "search", **attributes)
     ET.SubElement(search, "query").text = query
     if not base:
         ET.SubElement(search, "earliest").text = f"${TIME_TOKEN}.earliest$"
@@ -165,10 +166,3 @@ def nav_xml(views: List[Dashboard]) -> str:
     ET.SubElement(nav, "view", name="search")
     ET.indent(nav, space="  ")
     return ET.tostring(nav, encoding="unicode") + "\n"
-
-
-def generated_files() -> Dict[str, str]:
-    views = dashboards()
-    files = {f"{VIEWS_DIR}/{view.name}.xml": view_xml(view) for view in views}
-    files[NAV] = nav_xml(views)
-    return files

@@ -1,14 +1,13 @@
 """Build TA-win4658-<version>.tgz: addon/ plus the Python it needs, vendored under lib/.
 
-Vendored: the win4658 modules the modular input imports (found by following its imports, so the CLI and the
-other areas stay out), win4658's mapping files, splunklib, and PyYAML's pure-Python package. orjson is
-left out (the readers fall back to json). evtx is compiled: only the wheels passed as ``evtx_wheels`` go in
+Vendored: the win4658 modules of SHIPPED_MODULES (what addon/bin/*.py import, and what those import in turn: the
+CLI and the build-time modules stay out), win4658's mapping files, splunklib, and PyYAML's pure-Python package.
+orjson is left out (the readers fall back to json). evtx is compiled: only the wheels passed as ``evtx_wheels`` go in
 (evtx 0.8.9's cp37-abi3 wheels load on Python 3.9 and 3.13; the Linux .so and the Windows .pyd sit side by side
 in lib/evtx/). Without them, the input logs each EVTX file as unreadable and XML / JSON-lines keep working.
 """
 import gzip
 import io
-import modulefinder
 import os
 import tarfile
 import zipfile
@@ -19,7 +18,17 @@ from .. import __version__
 from .app import APP_ID
 
 ADDON_DIR = str(resources.files("win4658") / "addon")  # a checkout's addon/, installed as package data
-ENTRY_POINTS = ("bin/win4658_files.py", "bin/win4658_copy.py")
+# What runs inside Splunk: the modules addon/bin/*.py import (win4658.splunk.runtime) and every win4658 module they
+# import in turn, packages with their __init__ (tests/test_addon_runtime.py pins it: it is exactly their import set).
+SHIPPED_MODULES = (
+    "win4658", "win4658.event", "win4658.times", "win4658.windows", "win4658.winlogbeat",
+    "win4658.readers", "win4658.readers.classic", "win4658.readers.evtx", "win4658.readers.evtx_file",
+    "win4658.readers.jsonlines", "win4658.readers.jsonlines_fast", "win4658.readers.scan", "win4658.readers.xml",
+    "win4658.readers.xml_plain",
+    "win4658.splunk", "win4658.splunk.runtime", "win4658.splunk.runtime.checkpoint",
+    "win4658.splunk.runtime.copy_lookup", "win4658.splunk.runtime.modinput", "win4658.splunk.runtime.original",
+    "win4658.splunk.runtime.parameters", "win4658.splunk.runtime.render",
+)
 WHOLE_PACKAGES = ("splunklib", "yaml")
 PACKAGE_DATA = ("mappings",)
 ARCHIVE_MTIME = 1700000000
@@ -47,7 +56,7 @@ def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequ
         raise PackageError(f"{addon_dir}: no add-on here (it needs default/): "
                            "pass the addon folder of a win4658 checkout")
     contents: Dict[str, bytes] = {}
-    for relative, path in [*addon_files(addon_dir), *vendored_files(addon_dir).items()]:
+    for relative, path in [*addon_files(addon_dir), *vendored_files().items()]:
         with open(path, "rb") as stream:
             contents[relative] = stream.read()
     for wheel in evtx_wheels:
@@ -102,41 +111,22 @@ def addon_files(addon_dir: str) -> Iterator[Tuple[str, str]]:
             yield os.path.relpath(path, addon_dir).replace(os.sep, "/"), path
 
 
-def vendored_files(addon_dir: str) -> Dict[str, str]:
-    """lib/<module path> → source file for everything the entry points import that is not the standard library."""
-    files: Dict[str, str] = {}
-    for name, source in _imported_modules(addon_dir):
-        top = name.split(".")[0]
-        if top in WHOLE_PACKAGES:
-            files.update(_package_tree(top))
-        elif top == "win4658":
-            files[_lib_path(name, source)] = source
+def vendored_files() -> Dict[str, str]:
+    """lib/<module path> → source file for SHIPPED_MODULES, their package data and the WHOLE_PACKAGES."""
+    files = {_lib_path(name, source): source for name, source in _shipped_sources()}
+    for top in WHOLE_PACKAGES:
+        files.update(_package_tree(top))
     files.update(_win4658_data())
-    missing = [top for top in WHOLE_PACKAGES if not any(path.startswith(f"lib/{top}/") for path in files)]
-    if missing:
-        raise PackageError(f"cannot vendor {', '.join(missing)}: pip install 'win4658[splunk]'")
     return files
 
 
-def _imported_modules(addon_dir: str) -> List[Tuple[str, str]]:
+def _shipped_sources() -> Iterator[Tuple[str, str]]:
     import win4658
 
     source_root = os.path.dirname(os.path.dirname(win4658.__file__))
-    finder = modulefinder.ModuleFinder(path=[source_root, *_site_paths()])
-    for entry_point in ENTRY_POINTS:
-        finder.run_script(os.path.join(addon_dir, entry_point))
-    return [(name, module.__file__) for name, module in finder.modules.items()
-            if module.__file__ and name.split(".")[0] in ("win4658", *WHOLE_PACKAGES)]
-
-
-def _site_paths() -> List[str]:
-    try:
-        import splunklib
-        import yaml
-    except ImportError as error:
-        raise PackageError(f"cannot vendor {error.name}: pip install 'win4658[splunk]'") from None
-
-    return sorted({os.path.dirname(os.path.dirname(module.__file__)) for module in (splunklib, yaml)})
+    for name in SHIPPED_MODULES:
+        path = os.path.join(source_root, *name.split("."))
+        yield name, os.path.join(path, "__init__.py") if os.path.isdir(path) else path + ".py"
 
 
 def _lib_path(name: str, source: str) -> str:
@@ -147,7 +137,10 @@ def _lib_path(name: str, source: str) -> str:
 
 
 def _package_tree(top: str) -> Dict[str, str]:
-    module = __import__(top)
+    try:
+        module = __import__(top)
+    except ImportError:
+        raise PackageError(f"cannot vendor {top}: pip install 'win4658[splunk]'") from None
     package_dir = os.path.dirname(module.__file__)
     files = {}
     for root, folders, names in os.walk(package_dir):

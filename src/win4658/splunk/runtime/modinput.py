@@ -17,12 +17,12 @@ from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
 
-from ..event import Event, ReadResult, ReadStats, RecordError
-from ..readers import read_path, read_stream
+from ...event import Event, ReadResult, ReadStats, RecordError
+from ...readers import read_path, read_stream
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState, InputLock, make_private_directory
 from .original import OriginalXml, plain_text_kind
 from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, is_true, parse_event_ids
-from ..times import time_ns
+from ...times import time_ns
 from .render import render_event_xml
 
 BATCH = 200

@@ -3,7 +3,7 @@ import glob
 import os
 from typing import Dict, List
 
-from ..event import SUPPORTED_EVENT_IDS
+from ...event import SUPPORTED_EVENT_IDS
 
 DEFAULT_EVENT_IDS = "4658,4656,4663"
 

@@ -2,8 +2,8 @@
 import re
 from typing import Any, Dict, List
 
-from ..event import Event
-from ..windows import name_tables
+from ...event import Event
+from ...windows import name_tables
 
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 SYSTEM_TEXT_ORDER = ("EventID", "Version", "Level", "Task", "Opcode", "Keywords")

@@ -1,0 +1,66 @@
+"""The sources of a win4658 checkout that `win4658 generate` reads, each loaded and validated once, when first asked.
+
+Every artifact of win4658.artifacts renders from one Sources; READS names what it reads, so that a copy of the
+checkout made for generation (tests/test_one_yaml_edit.py) cannot leave a source behind.
+"""
+import glob
+import os
+from functools import cached_property
+from typing import Any, Dict, List
+
+from .detections.definitions import Detection, load_sources
+from .kibana.dashboards import SOURCE as DASHBOARDS_SOURCE
+from .kibana.dashboards import load_source as load_dashboards
+from .mapping import Mapping, load_mapping
+from .volume import LIST_PATH as NOISY_PROCESSES
+from .volume import NoisyProcess, load_list
+
+MAPPINGS_DIR = "mappings"
+DETECTIONS_DIR = "detections"
+GOLDEN_DIR = "ingest_pipelines/tests"
+READS = (MAPPINGS_DIR, DETECTIONS_DIR, DASHBOARDS_SOURCE, NOISY_PROCESSES, GOLDEN_DIR)
+
+
+class Sources:
+    """The checkout at root, as generation reads it."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, relative)
+
+    @cached_property
+    def ecs(self) -> Mapping:
+        return load_mapping(self.path(f"{MAPPINGS_DIR}/ecs.yml"))
+
+    @cached_property
+    def cim(self) -> Mapping:
+        return load_mapping(self.path(f"{MAPPINGS_DIR}/cim.yml"))
+
+    @cached_property
+    def detection_specs(self) -> List[dict]:
+        """detections/*.yml, validated against their schema, in detection-number order."""
+        return load_sources(self.path(DETECTIONS_DIR))
+
+    @cached_property
+    def detections(self) -> List[Detection]:
+        return [Detection(spec) for spec in self.detection_specs]
+
+    @cached_property
+    def dashboards(self) -> Dict[str, Any]:
+        """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards."""
+        return load_dashboards(self.root)
+
+    @cached_property
+    def noisy_processes(self) -> List[NoisyProcess]:
+        return load_list(self.path(NOISY_PROCESSES))
+
+    @cached_property
+    def goldens(self) -> Dict[str, str]:
+        """The golden pipeline cases (inputs and expected documents) by file name."""
+        texts = {}
+        for path in sorted(glob.glob(os.path.join(self.path(GOLDEN_DIR), "test-*.json"))):
+            with open(path, encoding="utf-8") as stream:
+                texts[os.path.basename(path)] = stream.read()
+        return texts
