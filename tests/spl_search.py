@@ -122,11 +122,11 @@ def _comparison(field, operator, pattern):
 # --- the fields a search reads -----------------------------------------------------------------------------
 CIM_FIELDS = {rule.target for rule in bundled("cim").rules if rule.target}
 EVENTDATA_FIELDS = {"HandleId", "ProcessId", "ProcessName", "ObjectName", "ObjectType", "AccessMask", "ObjectServer"}
-SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode"}
+SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode", "source"}  # source: Splunk's own
 # fields the detection searches compute (and command options that look like field=value)
 DETECTION_DERIVED_FIELDS = frozenset({
     "opened_code", "opened_time", "object_type", "object_name", "access_mask", "duration_seconds", "first_time",
-    "last_time", "event_codes", "count", "current", "window", "global"})
+    "last_time", "event_codes", "count", "current", "window", "global", "field"})
 
 
 def fields_used(search):

@@ -18,6 +18,7 @@ EXPECTED_ECS = {
     "event.type": ["change"],
     "event.action": "handle-closed-object",
     "event.outcome": "success",
+    "event.sequence": 276724,
     "event.provider": "Microsoft-Windows-Security-Auditing",
     "host.name": "DC01.contoso.local",
     "user.id": SID,

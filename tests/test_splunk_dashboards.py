@@ -98,7 +98,9 @@ def _sample_fields(sourcetype, source, event_code=4658):
 SELECTS = {
     "Handles closed by host": {4658}, "Handles closed by process": {4658},
     "Findings per detection": {4658}, "Findings": {4658},
-    "Handle durations": {4656, 4658}, "Longest handles": {4656, 4658}, "Handle lifetimes per process": {4656, 4658},
+    # the lifetime panels read the 4663s too: the direction a source runs is voted on the handle events it holds
+    "Handle durations": {4656, 4658, 4663}, "Longest handles": {4656, 4658, 4663},
+    "Handle lifetimes per process": {4656, 4658, 4663},
     "Events by event code": {4656, 4658, 4663}, "Hosts": {4656, 4658, 4663}, "Processes": {4656, 4658, 4663},
 }
 
@@ -125,18 +127,19 @@ def corpus_fields(corpus_events):
 
 
 WITH_PROCESS, WITH_HANDLE = 5419, 7942  # every 4658 names its process; every 4656 and 4658 its handle
+WITH_HANDLE_ACCESS = 2134  # and every 4663
 
 
 def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
     """Counted from the events themselves (event id, to_cim's process_path / process_id, the HandleId)."""
     codes = Counter(event.event_id for event, _fields in corpus_fields)
     with_process = sum(1 for event, _f in corpus_fields if event.event_id == 4658 and to_cim(event).get("process_path"))
-    with_handle = sum(1 for event, _f in corpus_fields if event.event_id in (4656, 4658)
-                      and to_cim(event).get("process_id") is not None and event.data.get("HandleId"))
+    with_handle = Counter(event.event_id for event, _f in corpus_fields
+                          if to_cim(event).get("process_id") is not None and event.data.get("HandleId"))
     expected = {"Handles closed by host": codes[4658], "Handles closed by process": codes[4658],
                 "Findings per detection": with_process, "Findings": with_process,
-                "Handle durations": with_handle, "Longest handles": with_handle,
-                "Handle lifetimes per process": with_handle,
+                **dict.fromkeys(("Handle durations", "Longest handles", "Handle lifetimes per process"),
+                                sum(with_handle.values())),
                 "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields),
                 "Processes": len(corpus_fields)}
     for _view_name, panel, search in PANELS:
@@ -144,7 +147,8 @@ def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
         if selection is not None:
             assert sum(1 for _event, fields in corpus_fields if selection.matches(fields)) == expected[panel.title]
     assert codes == {4656: 2523, 4658: 5419, 4663: 2134}
-    assert (with_process, with_handle) == (WITH_PROCESS, WITH_HANDLE)
+    assert (with_process, with_handle[4656] + with_handle[4658], with_handle[4663]) == (WITH_PROCESS, WITH_HANDLE,
+                                                                                       WITH_HANDLE_ACCESS)
 
 
 def _trace_selection(dest, process_id, handle_id):

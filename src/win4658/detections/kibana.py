@@ -17,6 +17,7 @@ ATTACK = "https://attack.mitre.org"
 # the fields an analyst investigates first, as the Windows event names them
 EVIDENCE_FIELDS = ("System.Computer", "EventData.SubjectUserName", "EventData.ProcessName", "EventData.ProcessId",
                    "EventData.HandleId", "EventData.ObjectName")
+LIFETIME_TIEBREAKER = "event.sequence"  # the record number as a long (winlog.record_id is a keyword)
 
 
 def eql_list(texts: Iterable[str]) -> str:
@@ -121,6 +122,8 @@ def rule(detection: Detection) -> Dict[str, object]:
         "investigation_fields": {"field_names": [ecs(field) for field in EVIDENCE_FIELDS]},
     }
     if detection.kind == "handle_lifetime":
+        # equal times in the log's order: by the record number (docs/pairing.md)
+        document["tiebreaker_field"] = LIFETIME_TIEBREAKER
         document["building_block_type"] = "default"
         document["note"] = ("Each alert is one handle lifetime (its 4656 and 4658). Durations, per-process "
                             "statistics and the long-handle threshold are computed by `win4658 hunt` and Splunk.")

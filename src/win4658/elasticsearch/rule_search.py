@@ -107,6 +107,8 @@ def _index_path(indices: List[str]) -> str:
 
 def _run_eql(client: Cluster, rule: dict, indices: List[str], max_samples: int):
     body = {"query": rule["query"], "size": 10000}
+    if "tiebreaker_field" in rule:  # equal times in the log's order, as the rule runs in Kibana
+        body["tiebreaker_field"] = rule["tiebreaker_field"]
     hits = request(client, "POST", f"/{_index_path(indices)}/_eql/search", body)["hits"]
     found = hits.get("sequences") or hits.get("events") or []
     total = hits.get("total", {}).get("value", len(found))

@@ -66,7 +66,8 @@ def session_rules(detections: List[Detection], event_rules: List[Dict[str, objec
             continue
         base = by_id[detection.spec["rule_id"]]
         seconds = detection.parameters["long_handle_seconds"]
-        rule = {name: value for name, value in base.items() if name not in ("building_block_type", "note")}
+        rule = {name: value for name, value in base.items()
+                if name not in ("building_block_type", "note", "tiebreaker_field")}
         rule.update({
             "rule_id": str(uuid.uuid5(uuid.UUID(detection.spec["rule_id"]), "handle-sessions")),
             "name": f"win4658 {detection.number}: {detection.title} (handle sessions)",

@@ -1,6 +1,6 @@
 """A handle's Lifetime as the canonical session record: the field names of mappings/session.yml."""
 from functools import lru_cache
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..detections.lifetime import Lifetime, Opened, mask_number
 from ..mapping import basename
@@ -16,12 +16,13 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
     opened, closed = lifetime.opened, lifetime.closed
     host, process_number, handle_id = lifetime.key
     record: Dict[str, Any] = {}
-    if lifetime.opened_ns is not None:
-        record["start"] = format_ns(lifetime.opened_ns)
-    if lifetime.closed_ns is not None:
-        record["end"] = format_ns(lifetime.closed_ns)
-        if lifetime.opened_ns is not None:
-            record["duration_ns"] = duration = lifetime.closed_ns - lifetime.opened_ns
+    opened_ns, closed_ns = lifetime.opened_ns, lifetime.closed_ns
+    if opened_ns is not None:
+        record["start"] = format_ns(opened_ns)
+    if closed_ns is not None:
+        record["end"] = format_ns(closed_ns)
+        if opened_ns is not None:
+            record["duration_ns"] = duration = closed_ns - opened_ns
             record["duration_seconds"] = duration / 1e9
     record["ending"] = lifetime.ending
     if host is not None:
@@ -31,46 +32,59 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
     record["handle_id"] = handle_id
     record["access_count"] = lifetime.access_count
     if opened is not None:
-        domain, _, name = (opened.user or "").rpartition("\\")
+        domain, name = _user_parts(opened.user)
         _add_subject(record, opened.user_sid, name, domain, opened.logon_id, opened.process)
         _add_object_and_access(record, opened, lifetime.used_mask, lifetime.access_count)
-        _add_record_id(record, "open_record_id", opened.record_id)
+        if opened.record_id is not None and opened.record_id != "":
+            record["open_record_id"] = str(opened.record_id)
     if closed is not None:
         if opened is None:
             data = closed.data
             _add_subject(record, data.get("SubjectUserSid"), data.get("SubjectUserName"), data.get("SubjectDomainName"),
                          data.get("SubjectLogonId"), data.get("ProcessName"))
-        _add_record_id(record, "close_record_id", closed.system.get("EventRecordID"))
+        record_id = closed.system.get("EventRecordID")
+        if record_id is not None and record_id != "":
+            record["close_record_id"] = str(record_id)
     return record
 
 
-def _present(value: Optional[str]) -> bool:
-    return bool(value) and value != "-"
+@lru_cache(maxsize=4096)
+def _user_parts(user: Optional[str]) -> Tuple[str, str]:
+    """(domain, name) of 'DOMAIN\\name' (a log names a few hundred users)."""
+    domain, _, name = (user or "").rpartition("\\")
+    return domain, name
 
 
+@lru_cache(maxsize=1024)
+def _privileges(text: Optional[str]) -> Tuple[str, ...]:
+    privileges = tuple((text or "").split())
+    return () if privileges == ("-",) else privileges
+
+
+# "-" counts as absent, as an empty value does (the checks are inline: they run several times per session)
 def _add_subject(record: Dict[str, Any], sid: Optional[str], name: Optional[str], domain: Optional[str],
                  logon_id: Optional[str], process: Optional[str]) -> None:
     """Who and which process: from the open, or from the close when there was no open."""
-    if _present(sid):
+    if sid and sid != "-":
         record["user_sid"] = sid
-    if _present(name):
+    if name and name != "-":
         record["user_name"] = name
-    if _present(domain):
+    if domain and domain != "-":
         record["user_domain"] = domain
-    if _present(logon_id):
+    if logon_id and logon_id != "-":
         record["logon_id"] = logon_id
-    if _present(process):
+    if process and process != "-":
         record["process_executable"] = process
         record["process_name"] = cached_basename(process)
 
 
 def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: int, access_count: int) -> None:
-    object_type, object_name = opened.object_type, opened.object_name
-    if _present(opened.object_server):
-        record["object_server"] = opened.object_server
-    if _present(object_type):
+    object_type, object_name, object_server = opened.object_type, opened.object_name, opened.object_server
+    if object_server and object_server != "-":
+        record["object_server"] = object_server
+    if object_type and object_type != "-":
         record["object_type"] = object_type
-    if _present(object_name):
+    if object_name and object_name != "-":
         record["object_name"] = object_name
         record["object_basename"] = cached_basename(object_name)
     try:
@@ -83,11 +97,6 @@ def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: in
     if access_count:
         record["access_used_mask"] = hex(used_mask)
         record["access_used"] = list(access_names(object_type, used_mask))
-    privileges = (opened.privileges or "").split()
-    if privileges and privileges != ["-"]:
-        record["privileges"] = privileges
-
-
-def _add_record_id(record: Dict[str, Any], name: str, value: object) -> None:
-    if value is not None and value != "":
-        record[name] = str(value)
+    privileges = _privileges(opened.privileges)
+    if privileges:
+        record["privileges"] = list(privileges)

@@ -2,8 +2,7 @@
 streamstats (no transaction) in the log's order, and writes them with ``collect`` to a summary index under their
 own sourcetype, plus the search-time knowledge of that sourcetype.
 
-The pairing is hunt's (detections/lifetime.py): events in order of time, source, host and record number (else
-the indexed position in the direction the source runs, as detections/timeline.py orders them); a 4656 that
+The pairing is hunt's (detections/lifetime.py): events in the log's order (detections/spl_order.py); a 4656 that
 did not fail and whose HandleId is not 0x0 starts a new generation of its (dest, process_id, HandleId); in a
 generation the accesses up to the first 4658 belong to the open, that 4658 closes it, and any later 4658 (or one
 before any open) is a close without an open; a generation without a close is reused before close when a later
@@ -11,9 +10,9 @@ one exists, else open at the end. Fields are the CIM names of mappings/session.y
 Splunk's own form). The search is kept as its
 commands, so the tests can replay each one (tests/test_sessions_splunk.py).
 """
-from typing import List, Tuple
+from typing import List
 
-from ..detections.lifetime import ZERO_HANDLES
+from ..detections.spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
 from ..quoting import spl_string
 
 SEARCH_NAME = "win4658_handle_sessions"
@@ -23,27 +22,13 @@ SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
 CRON_SCHEDULE = "5 * * * *"
 KEY = "dest process_id HandleId"
-OPENS = ("EventCode==4656 AND (isnull(action) OR action!=\"failure\") AND NOT in(HandleId, "
-         + ", ".join(map(spl_string, ZERO_HANDLES)) + ")")
-RECORD_REGEX = r"<EventRecordID>(?<win4658_record>\d+)</EventRecordID>"
 
 # (command, arguments): the search, one command at a time
-COMMANDS: List[Tuple[str, str]] = [
-    ("search", "`win4658_events` (EventCode=4656 OR EventCode=4663 OR EventCode=4658) process_id=* HandleId=*"),
-    ("rex", f'field=_raw "{RECORD_REGEX}"'),
-    # where the form has no record number: the position the event was indexed at, in the direction the source
-    # runs (its times going down more often than up from one event to the next: newest first)
-    ("eval", "win4658_record=tonumber(coalesce(win4658_record, RecordNumber)), "
-             "win4658_position=tonumber(mvindex(split(_cd, \":\"), 0)) * 1000000000000 "
-             "+ tonumber(mvindex(split(_cd, \":\"), 1))"),
-    ("sort", "0 source win4658_position"),
-    ("streamstats", "current=f last(_time) AS win4658_previous BY source"),
-    ("eval", "win4658_step=case(_time>win4658_previous, 1, _time<win4658_previous, -1, true(), 0)"),
-    ("eventstats", "sum(win4658_step) AS win4658_direction BY source"),
-    ("eval", "win4658_rank=coalesce(win4658_record, if(win4658_direction<0, 0 - win4658_position, win4658_position)), "
-             "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0)"),
+COMMANDS: Commands = [
+    ("search", HANDLE_EVENTS),
+    *LOG_ORDER,
+    ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0)"),
     ("where", f"EventCode!=4656 OR ({OPENS})"),
-    ("sort", "0 _time source dest win4658_rank"),
     ("streamstats", f"sum(win4658_open) AS win4658_generation BY {KEY}"),
     ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {KEY} win4658_generation"),
     ("streamstats", "count AS win4658_serial"),
@@ -75,9 +60,8 @@ COMMANDS: List[Tuple[str, str]] = [
 ]
 
 
-def session_search(commands: List[Tuple[str, str]] = COMMANDS) -> str:
-    first, *rest = commands
-    return " | ".join([first[1]] + [f"{command} {arguments}" for command, arguments in rest])
+def session_search(commands: Commands = COMMANDS) -> str:
+    return spl_pipeline(commands)
 
 
 def saved_search_stanza() -> str:
