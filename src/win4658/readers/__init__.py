@@ -7,6 +7,7 @@ import codecs
 import io
 import lzma
 import os
+import re
 import shutil
 import sys
 import stat
@@ -14,7 +15,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from typing import BinaryIO, Callable, Iterable, Iterator, List, NamedTuple, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, MAX_RECORD_BYTES, Origin, ReadResult, ReadStats, RecordError
 from .classic import read_classic
@@ -28,7 +29,11 @@ EVTX_MAGIC = b"ElfFile\x00"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = codecs.BOM_UTF8
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# UTF-32-LE's BOM before UTF-16-LE's, which starts it
+UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+                (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# The encoding an XML declaration names (after a UTF-8 BOM, the text is UTF-8 whatever it declares)
+XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"'>]{1,40})["']""")
 # An archive expands to at most this many times its own size (the corpus's zips: 14-48x), and never past
 # MAX_EXPANDED_BYTES; a small archive may always expand to MAX_RECORD_BYTES.
 MAX_EXPANSION_RATIO = 200
@@ -170,13 +175,18 @@ def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadSt
     if head.startswith(EVTX_MAGIC):
         yield from _read_evtx_stream(buffered, name, event_ids, stats)
         return
-    encoding = _utf16(head)
+    try:
+        encoding, bom = _unicode_encoding(head) or (_declared_encoding(head), b"")
+    except LookupError as error:
+        yield RecordError(Origin(name, 0), "unreadable", f"{error}: not read", fatal=True)
+        return
     reader = sniff(head.decode(encoding, "ignore") if encoding else head)
     if reader is None:
         yield RecordError(Origin(name, 0), "unrecognised", "not EVTX, event XML, JSON-lines or WinEventLog text", fatal=True)
         return
     if encoding is not None:
-        yield from _read_utf16(buffered, encoding, reader, name, event_ids, stats)
+        buffered.read(len(bom))
+        yield from _read_transcoded(buffered, encoding, len(bom), reader, name, event_ids, stats)
         return
     start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
     buffered.read(start)
@@ -196,48 +206,90 @@ def sniff(head: object) -> Optional[StreamReader]:
     return None
 
 
-def _utf16(head: bytes) -> Optional[str]:
-    """The UTF-16 codec of a text starting with ``head``: by its BOM, or without one by the NUL bytes around its
-    first character (every form starts with an ASCII one), as JSON's own detection does; None for UTF-8."""
-    if head.startswith(UTF16_BOMS):
-        return "utf-16"
+def _unicode_encoding(head: bytes) -> Optional[Tuple[str, bytes]]:
+    """The UTF-16 or UTF-32 codec of a text starting with ``head`` and its BOM: by the BOM, or without one by the NUL
+    bytes around its first character (every form starts with an ASCII one), as JSON's own detection does; None for
+    UTF-8."""
+    bom = next(((bom, codec) for bom, codec in UNICODE_BOMS if head.startswith(bom)), None)
+    if bom is not None:
+        return bom[1], bom[0]
+    if len(head) >= 4 and head[0] and not any(head[1:4]):
+        return "utf-32-le", b""
+    if len(head) >= 4 and head[3] and not any(head[:3]):
+        return "utf-32-be", b""
     if len(head) >= 2 and head[0] and not head[1]:
-        return "utf-16-le"
+        return "utf-16-le", b""
     if len(head) >= 2 and head[1] and not head[0]:
-        return "utf-16-be"
+        return "utf-16-be", b""
     return None
 
 
-def _read_utf16(stream: io.BufferedReader, encoding: str, reader: StreamReader, name: str, event_ids: frozenset,
-                stats: ReadStats) -> Iterator[ReadResult]:
-    """UTF-16 exports (wevtutil, PowerShell) re-encoded on the fly (byte offsets are then those of the UTF-8 text);
-    text that is not valid UTF-16 ends the file with an error."""
-    text = io.TextIOWrapper(stream, encoding=encoding)  # type: ignore[arg-type]
+def _declared_encoding(head: bytes) -> Optional[str]:
+    """The codec an ASCII-compatible XML text declares (ISO-8859-1, windows-1252…), None when it declares none or a
+    Unicode one (whose bytes say which it is: PowerShell writes encoding="utf-16" over UTF-8 text); LookupError
+    for an encoding that is unknown or cannot be read this way."""
+    match = XML_DECLARED_ENCODING.match(head)
+    if match is None:
+        return None
+    declared = match.group(1).decode("ascii", "replace")
     try:
-        yield from reader(io.BufferedReader(_Utf8Encoder(text)), name, event_ids, stats, 0)
-    except UnicodeDecodeError as error:
-        yield RecordError(Origin(name, 0), "malformed", f"not valid {encoding.upper()} text: {error}; "
-                          "the rest of the file is not read", fatal=True)
+        codec = codecs.lookup(declared).name
+        if codec.startswith("utf") or codec == "ascii":
+            return None
+        ascii_compatible = "<?xml".encode(codec) == b"<?xml"
+    except (LookupError, ValueError):  # not a codec, or not a text encoding (base64, rot13)
+        ascii_compatible = False
+    if not ascii_compatible:
+        raise LookupError(f"the XML declares the encoding {declared!r}, which is not known")
+    return codec
+
+
+def _read_transcoded(stream: io.BufferedReader, encoding: str, offset: int, reader: StreamReader, name: str,
+                     event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+    """UTF-16/32 exports (wevtutil, PowerShell), and XML in the encoding it declares, re-encoded to UTF-8 on the fly
+    (record offsets are then those of the UTF-8 text); the file ends at the first byte that is not valid text."""
+    text = _Utf8Encoder(stream, encoding, offset)
+    yield from reader(io.BufferedReader(text), name, event_ids, stats, 0)
+    if text.invalid_at is not None:
+        yield RecordError(Origin(name, stats.records + 1, text.invalid_at), "malformed",
+                          f"not valid {encoding.upper()} text from here: the rest of the file is not read", fatal=True)
 
 
 class _Utf8Encoder(io.RawIOBase):
-    def __init__(self, text: io.TextIOWrapper):
-        self.text = text
+    """A byte stream in ``encoding`` as UTF-8. It ends before the first byte that is not valid text (an export cut
+    in the middle of a character loses nothing before the cut); ``invalid_at`` is then that byte's offset."""
+
+    def __init__(self, stream: BinaryIO, encoding: str, offset: int):
+        self.stream = stream
+        self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.offset = offset  # of the next byte read from the stream
         self.pending = b""
+        self.ended = False
+        self.invalid_at: Optional[int] = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:  # type: ignore[override]
-        while len(self.pending) < len(target):
-            chunk = self.text.read(65536)
-            if not chunk:
-                break
-            self.pending += chunk.encode("utf-8")
+        while len(self.pending) < len(target) and not self.ended:
+            chunk = self.stream.read(65536)
+            self.ended = not chunk
+            self.pending += self._decoded(chunk).encode("utf-8")
         size = min(len(target), len(self.pending))
         target[:size] = self.pending[:size]
         self.pending = self.pending[size:]
         return size
+
+    def _decoded(self, chunk: bytes) -> str:
+        held_back = len(self.decoder.getstate()[0])  # bytes of a character cut by the previous chunk's end
+        self.offset += len(chunk)
+        try:
+            return self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:  # error.object: the held-back bytes, then the chunk
+            self.ended = True
+            self.invalid_at = self.offset - len(chunk) - held_back + error.start
+            return error.object[:error.start].decode(self.encoding)
 
 
 def _read_evtx_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:

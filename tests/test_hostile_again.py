@@ -1,0 +1,95 @@
+"""Issue 12's classes tried again with new cases on the merged code: each test is a case that failed there.
+
+Encodings and declarations of XML, a text export cut inside a character, the exit status of `convert --to sessions`.
+"""
+import codecs
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SAMPLE_XML
+from test_readers import one_line
+from win4658.event import Event
+from win4658.readers import read_paths
+
+NON_ASCII_USER = "Jos\u00e9"
+
+
+@pytest.fixture(scope="module")
+def event_xml() -> str:
+    """The sample as one plain line, with a user name outside ASCII."""
+    with open(SAMPLE_XML, "rb") as stream:
+        return one_line(stream.read()).decode("utf-8").replace("dadmin", NON_ASCII_USER).strip()
+
+
+def read_file(path):
+    return list(read_paths([str(path)], frozenset({4658})))
+
+
+def users(results):
+    return [result.data["SubjectUserName"] if isinstance(result, Event) else result.reason for result in results]
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "win4658", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("declaration, codec", [
+    ('<?xml version="1.0" encoding="ISO-8859-1"?>', "latin-1"),
+    ("<?xml version='1.0' encoding='windows-1252' standalone='yes'?>", "cp1252"),
+])
+def test_xml_is_read_in_the_encoding_it_declares(tmp_path, event_xml, declaration, codec):
+    path = tmp_path / "declared.xml"
+    path.write_bytes(f"{declaration}\n<Events>{event_xml}\n{event_xml}</Events>\n".encode(codec))
+    assert users(read_file(path)) == [NON_ASCII_USER, NON_ASCII_USER]
+
+
+def test_a_utf16_declaration_over_utf8_text_is_read_as_the_bytes_say(tmp_path, event_xml):
+    """PowerShell's Out-File writes encoding="utf-16" over text it then saves as UTF-8."""
+    path = tmp_path / "powershell.xml"
+    path.write_bytes(f'<?xml version="1.0" encoding="utf-16"?>\n{event_xml}\n'.encode("utf-8"))
+    assert users(read_file(path)) == [NON_ASCII_USER]
+
+
+def test_an_unknown_declared_encoding_is_an_error_naming_it(tmp_path, event_xml):
+    path = tmp_path / "bogus.xml"
+    path.write_bytes(f'<?xml version="1.0" encoding="x-no-such"?>\n{event_xml}\n'.encode("utf-8"))
+    [error] = read_file(path)
+    assert error.fatal and error.origin.path == str(path) and "'x-no-such'" in error.message
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", b""), ("utf-32-le", b"")])
+def test_utf32_is_read(tmp_path, event_xml, codec, bom):
+    path = tmp_path / "utf32.xml"
+    path.write_bytes(bom + f"{event_xml}\n{event_xml}\n".encode(codec))
+    assert users(read_file(path)) == [NON_ASCII_USER, NON_ASCII_USER]
+
+
+def test_comments_and_processing_instructions_between_records_are_not_errors(tmp_path, event_xml):
+    path = tmp_path / "commented.xml"
+    path.write_bytes(f'<?xml version="1.0"?>\n<?xml-stylesheet href="events.xsl"?>\n<!-- exported\n by hand -->\n'
+                     f"<Events>{event_xml}<!-- one --></Events>\n".encode("utf-8"))
+    assert users(read_file(path)) == [NON_ASCII_USER]
+
+
+@pytest.mark.parametrize("tail, at", [(b"\x00", "cut inside a character"), (b"\x00\xd8A\x00", "a lone surrogate")])
+def test_utf16_text_keeps_every_record_before_an_invalid_byte(tmp_path, event_xml, tail, at):
+    """Before: the whole last 64 KiB of text before the bad byte was lost with it (here: every record)."""
+    records = f"{event_xml}\n" * 3
+    path = tmp_path / "export.xml"
+    path.write_bytes(codecs.BOM_UTF16_LE + records.encode("utf-16-le") + tail)
+    results = read_file(path)
+    assert users(results[:3]) == [NON_ASCII_USER] * 3
+    [error] = results[3:]
+    assert error.fatal and error.origin.offset == 2 + 2 * len(records), at
+
+
+def test_convert_to_sessions_exits_1_when_a_record_is_lost(tmp_path, event_xml):
+    """Before: the error was printed but the exit status was 0."""
+    path = tmp_path / "events.json"
+    path.write_text('{"winlog": "x", "event": {"code": "4658"}}\n', encoding="utf-8")
+    for target in ("sessions", "ecs"):
+        result = run_cli("convert", "--to", target, path)
+        assert result.returncode == 1, (target, result.stderr)
+        assert f"{path}: record 1" in result.stderr and "unrecognised: 1" in result.stderr
