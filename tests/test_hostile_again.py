@@ -1,10 +1,16 @@
 """Issue 12's classes tried again with new cases on the merged code: each test is a case that failed there.
 
-Encodings and declarations of XML, a text export cut inside a character, the exit status of `convert --to sessions`.
+Encodings and declarations of XML, a text export cut inside a character, the exit status of `convert --to sessions`,
+an EVTX header the parser refuses, archives on standard input, inside archives and listing special files, a file
+met twice.
 """
 import codecs
+import io
+import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 import pytest
 
@@ -93,3 +99,82 @@ def test_convert_to_sessions_exits_1_when_a_record_is_lost(tmp_path, event_xml):
         result = run_cli("convert", "--to", target, path)
         assert result.returncode == 1, (target, result.stderr)
         assert f"{path}: record 1" in result.stderr and "unrecognised: 1" in result.stderr
+
+
+# --- files and archives -------------------------------------------------------------------------------------------
+
+def outcome(results):
+    return ["event" if isinstance(result, Event) else result.reason for result in results]
+
+
+def tar_gz(path, members):
+    """members: (name, bytes) for a file, (name, {"type": tarfile type}) for anything else."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, bytes):
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+            else:
+                info.type = content = content["type"]
+                info.linkname = "/etc/passwd" if content in (tarfile.SYMTYPE, tarfile.LNKTYPE) else ""
+                archive.addfile(info)
+
+
+def test_an_evtx_whose_header_the_parser_refuses_is_an_error_not_a_traceback(tmp_path):
+    """Before: RuntimeError from the parser ended convert, hunt and the modular input."""
+    path = tmp_path / "cut.evtx"
+    path.write_bytes(b"ElfFile\x00" + bytes(range(256)) * 20)
+    [error] = read_file(path)
+    assert (error.reason, error.fatal, error.origin.path) == ("damaged", True, str(path))
+    result = run_cli("hunt", path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and f"{path}: record 0: damaged EVTX" in result.stderr
+
+
+def test_a_tar_gz_on_standard_input_is_read_within_its_bounds(tmp_path, event_xml):
+    """Before: io.UnsupportedOperation (the expansion bound seeks to learn the archive's size)."""
+    archive = tmp_path / "events.tar.gz"
+    tar_gz(archive, [("a.xml", event_xml.encode() + b"\n")])
+    result = subprocess.run([sys.executable, "-m", "win4658", "convert", "-"], input=archive.read_bytes(),
+                            capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(b"\n") == 1 and b"converted: 1" in result.stderr
+
+
+def test_archive_members_that_are_not_regular_files_are_counted_and_nested_archives_named(tmp_path, event_xml):
+    """Before: a tar's FIFO, link and device members were passed over silently, a zip's were read as text; a nested
+    archive or a README member was 'not EVTX, event XML…'."""
+    record = event_xml.encode() + b"\n"
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as nested:
+        nested.writestr("a.xml", record)
+    archive = tmp_path / "listing.tar.gz"
+    tar_gz(archive, [("inner.zip", inner.getvalue()), ("fifo", {"type": tarfile.FIFOTYPE}),
+                     ("link", {"type": tarfile.SYMTYPE}), ("hard", {"type": tarfile.LNKTYPE}),
+                     ("null", {"type": tarfile.CHRTYPE}), ("README.txt", b"exported from WS01\n"),
+                     ("b.xml", record)])
+    assert outcome(read_file(archive)) == ["unreadable", "not a regular file", "not a regular file",
+                                           "not a regular file", "not a regular file", "not an event file", "event"]
+    zipped = tmp_path / "listing.zip"
+    with zipfile.ZipFile(zipped, "w") as writer:
+        for name, mode in (("fifo", 0o010644), ("link", 0o120777)):
+            info = zipfile.ZipInfo(name)
+            info.create_system, info.external_attr = 3, mode << 16
+            writer.writestr(info, b"/etc/passwd")
+        writer.writestr("README.txt", "exported from WS01\n")
+        writer.writestr("a.xml", record)
+    assert outcome(read_file(zipped)) == ["not a regular file", "not a regular file", "not an event file", "event"]
+    result = run_cli("convert", zipped)
+    assert result.returncode == 0 and "not a regular file: 2, not an event file: 1" in result.stderr
+
+
+def test_a_file_met_twice_is_read_once_and_counted(tmp_path, event_xml):
+    """Before: a directory given twice (or a file also given inside its directory) gave every event twice."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.xml").write_text(event_xml + "\n", encoding="utf-8")
+    os.link(folder / "a.xml", folder / "hard-link.xml")
+    results = list(read_paths([str(folder), str(folder), str(folder / "a.xml")], frozenset({4658})))
+    assert outcome(results) == ["event"] + ["read already"] * 4
+    result = run_cli("convert", folder, folder)
+    assert result.returncode == 0 and result.stdout.count("\n") == 1 and "read already: 3" in result.stderr

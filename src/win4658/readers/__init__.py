@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from typing import BinaryIO, Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, MAX_RECORD_BYTES, Origin, ReadResult, ReadStats, RecordError
 from .classic import read_classic
@@ -44,16 +44,21 @@ EVTX_IN_MEMORY_BYTES = 64 << 20
 MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
 # Non-regular files, by what a directory walk or a path may hold: skipped, never opened (a FIFO blocks forever)
 SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                 (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+                 (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"))
+# The same kinds as archives list them: tar member types (zip members carry a Unix mode, see _zip_member_kind)
+TAR_SPECIAL_TYPES = {tarfile.FIFOTYPE: "a FIFO", tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
+                     tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link"}
 StreamReader = Callable[..., Iterator[ReadResult]]  # (stream, name, event_ids, stats, offset of its first byte)
 
 
 class InputFile(NamedTuple):
-    """One file to read; ``problem``: why it cannot be (a directory of the walk that could not be listed)."""
+    """One file to read; ``problem``: why it is not (a directory of the walk that could not be listed; ``reason``
+    then says which), or None."""
 
     path: str
     in_directory: bool
     problem: Optional[str] = None
+    reason: str = "unreadable"
 
 
 def read_paths(paths: Iterable[str], event_ids: frozenset = DEFAULT_EVENT_IDS,
@@ -64,7 +69,22 @@ def read_paths(paths: Iterable[str], event_ids: frozenset = DEFAULT_EVENT_IDS,
 
 
 def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[InputFile]:
-    """Each file to read, in order, and whether it was found inside a directory given as a path."""
+    """Each file to read, in order, and whether it was found inside a directory given as a path. A file met again
+    (a directory given twice, or a file also inside a directory given) is read once: again, it is counted."""
+    first_paths: Dict[tuple, str] = {}
+    for item in _given_files(paths, recursive):
+        identity = _identity(item.path) if item.problem is None else None
+        if identity is None:
+            yield item
+        elif identity in first_paths:
+            yield item._replace(problem=f"read already (as {first_paths[identity]}): not read again",
+                                reason="read already")
+        else:
+            first_paths[identity] = item.path
+            yield item
+
+
+def _given_files(paths: Iterable[str], recursive: bool) -> Iterator[InputFile]:
     for path in paths:
         if os.path.isdir(path):
             yield from _walk(path, recursive)
@@ -72,17 +92,26 @@ def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[InputF
             yield InputFile(path, False)
 
 
+def _identity(path: str) -> Optional[tuple]:
+    """What makes two paths the same regular file (device and inode), None for anything else (a FIFO, stdin)."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (status.st_dev, status.st_ino) if stat.S_ISREG(status.st_mode) else None
+
+
 def read_file(item: InputFile, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     """One file of ``input_files``: as ``read_path``, but a file inside a directory may hold no events."""
     if item.problem is not None:
-        return iter([RecordError(Origin(item.path, 0), "unreadable", item.problem, fatal=True)])
+        return iter([RecordError(Origin(item.path, 0), item.reason, item.problem, fatal=item.reason == "unreadable")])
     results = read_path(item.path, event_ids, stats)
     return _tolerate_unrecognised(results) if item.in_directory else results
 
 
 def _tolerate_unrecognised(results: Iterator[ReadResult]) -> Iterator[ReadResult]:
-    """Inside a directory, a file that holds no events (a README, a manifest) or is not a regular file (a FIFO, a
-    socket) is skipped and counted, not fatal."""
+    """Inside a directory or an archive, a file that holds no events (a README, a manifest) or is not a regular file
+    (a FIFO, a socket) is skipped and counted, not fatal."""
     for result in results:
         if isinstance(result, RecordError) and result.fatal and result.reason in ("unrecognised", "not a regular file"):
             result = result._replace(reason="not an event file" if result.reason == "unrecognised" else result.reason,
@@ -139,20 +168,18 @@ STDIN = "-"
 
 
 def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO] = None) -> Iterator[ReadResult]:
-    """``-``: standard input, sniffed like a file. Text forms and .tar.gz stream; EVTX and .zip need to seek, so
-    they are copied to a temporary file first (on disk: memory stays bounded)."""
+    """``-``: standard input, sniffed like a file. Text forms stream; EVTX and archives are copied to a temporary
+    file first (on disk: memory stays bounded), as EVTX and .zip need to seek and an archive's expansion is bounded
+    by its size."""
     source = stdin if stdin is not None else sys.stdin.buffer
     buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]
     head = buffered.peek(8)[:8]
-    if not head.startswith((EVTX_MAGIC, ZIP_MAGIC)):
+    if not head.startswith((EVTX_MAGIC, ZIP_MAGIC, GZIP_MAGIC)):
         stats.files += 1
-        if head.startswith(GZIP_MAGIC):
-            yield from _read_tar(buffered, "<stdin>", event_ids, stats)
-        else:
-            yield from read_stream(buffered, "<stdin>", event_ids, stats)
+        yield from read_stream(buffered, "<stdin>", event_ids, stats)
         return
     with tempfile.TemporaryDirectory(prefix="win4658-stdin-") as directory:
-        copy = os.path.join(directory, "stdin.evtx" if head.startswith(EVTX_MAGIC) else "stdin.zip")
+        copy = os.path.join(directory, "stdin")
         with open(copy, "wb") as target:
             shutil.copyfileobj(buffered, target, 1 << 20)
         for result in read_path(copy, event_ids, stats):
@@ -174,6 +201,10 @@ def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadSt
     head = buffered.peek(4096)[:4096]
     if head.startswith(EVTX_MAGIC):
         yield from _read_evtx_stream(buffered, name, event_ids, stats)
+        return
+    if head.startswith((ZIP_MAGIC, GZIP_MAGIC)):
+        yield RecordError(Origin(name, 0), "unreadable", "an archive inside an archive is not read: extract it first",
+                          fatal=True)
         return
     try:
         encoding, bom = _unicode_encoding(head) or (_declared_encoding(head), b"")
@@ -330,13 +361,17 @@ def _read_zip(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStat
             if member.is_dir():
                 continue
             name = f"{path}!{member.filename}"
+            special = _special_file(member.external_attr >> 16) if member.create_system == 3 else None  # 3: Unix
+            if special is not None:
+                yield RecordError(Origin(name, 0), "not a regular file", f"archive member is {special}: skipped")
+                continue
             problem = "encrypted: not read" if member.flag_bits & 0x1 else expansion.refused(member.file_size)
             if problem is not None:
                 yield RecordError(Origin(name, 0), "unreadable", f"archive member {problem}")
                 continue
             try:
                 with archive.open(member) as member_stream:
-                    yield from read_stream(member_stream, name, event_ids, stats)
+                    yield from _tolerate_unrecognised(read_stream(member_stream, name, event_ids, stats))
             except MEMBER_ERRORS as error:
                 yield RecordError(Origin(name, 0), "damaged", f"archive member damaged: {error}; "
                                   "the records before were read, the rest of the member is not")
@@ -354,10 +389,12 @@ def _read_tar(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStat
                     yield RecordError(Origin(name, 0), "unreadable", f"archive member {problem}; "
                                       "the rest of the archive is not read", fatal=True)
                     return
-                if not member.isfile():
+                if member.type in TAR_SPECIAL_TYPES:
+                    yield RecordError(Origin(name, 0), "not a regular file",
+                                      f"archive member is {TAR_SPECIAL_TYPES[member.type]}: skipped")
                     continue
-                member_stream = archive.extractfile(member)
+                member_stream = archive.extractfile(member) if member.isfile() else None  # None: a directory
                 if member_stream is not None:
-                    yield from read_stream(member_stream, name, event_ids, stats)
+                    yield from _tolerate_unrecognised(read_stream(member_stream, name, event_ids, stats))
     except (tarfile.TarError, *MEMBER_ERRORS) as error:
         yield RecordError(Origin(name, 0), "truncated", f"archive damaged after this member: {error}", fatal=True)
