@@ -5,11 +5,13 @@ an EVTX header the parser refuses, archives on standard input, inside archives a
 met twice.
 """
 import codecs
+import http.server
 import io
 import os
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 
 import pytest
@@ -178,3 +180,60 @@ def test_a_file_met_twice_is_read_once_and_counted(tmp_path, event_xml):
     assert outcome(results) == ["event"] + ["read already"] * 4
     result = run_cli("convert", folder, folder)
     assert result.returncode == 0 and result.stdout.count("\n") == 1 and "read already: 3" in result.stderr
+
+
+# --- servers and their URLs ----------------------------------------------------------------------------------------
+
+class _NotSplunk(http.server.BaseHTTPRequestHandler):
+    """Answers every request 200 with a login page, as a proxy or a web UI port does."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = b"<html><body>Sign in</body></html>"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def html_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotSplunk)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def run_with(environment, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "win4658", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **environment})
+
+
+def test_splunk_search_against_a_server_that_is_not_splunk_is_a_usage_error(html_server):
+    """Before: AttributeError out of splunk-sdk (exit 1 with a traceback)."""
+    result = run_with({"WIN4658_SPLUNK_URL": html_server, "WIN4658_SPLUNK_TOKEN": "t0ken"},
+                      "splunk", "search", "win4658_restricted_substring")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{html_server}: the answer is not splunkd's REST API" in result.stderr and "t0ken" not in result.stderr
+
+
+@pytest.mark.parametrize("variable, command", [
+    ("WIN4658_ES_URL", ["es", "install"]),
+    ("WIN4658_KIBANA_URL", ["kibana", "rules", "install"]),
+    ("WIN4658_SPLUNK_URL", ["splunk", "search", "x"]),
+])
+@pytest.mark.parametrize("url", ["http://127.0.0.1 :9", "http://127.0.0.1:9/a\nb", "http://127.0.0.1:9/\x7f"])
+def test_a_server_url_with_white_space_or_control_characters_is_refused_before_any_connection(variable, command, url):
+    """Before: es raised urllib3's LocationParseError (a traceback), kibana printed the line break back."""
+    result = run_with({variable: url, "WIN4658_ES_API_KEY": "k", "WIN4658_KIBANA_API_KEY": "k",
+                       "WIN4658_SPLUNK_TOKEN": "t"}, *command)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "it holds" in result.stderr and "at position" in result.stderr

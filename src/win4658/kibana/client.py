@@ -14,6 +14,7 @@ import urllib3
 from urllib3.util.retry import Retry
 
 from ..elasticsearch.client import Settings, authorization
+from ..urls import check_printable
 
 URL_VARIABLE = "WIN4658_KIBANA_URL"
 API_KEY_VARIABLE = "WIN4658_KIBANA_API_KEY"
@@ -38,10 +39,11 @@ class KibanaError(ValueError):
 
 
 def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, insecure: bool = False) -> Settings:
-    url = environ.get(URL_VARIABLE)
+    url = (environ.get(URL_VARIABLE) or "").strip()
     if not url:
         raise KibanaError(f"no Kibana URL: set {URL_VARIABLE} (e.g. https://kibana.example:5601)")
     try:
+        check_printable(url)
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as error:
