@@ -100,10 +100,9 @@ def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
                                    else {"username": settings.user, "password": settings.password})
     handler = binding.handler(timeout=REQUEST_TIMEOUT, verify=settings.verify, context=_tls_context(settings))
     try:
-        with answers_from(settings.url):
-            service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme, app=app,
-                                     owner="nobody", handler=handler, autologin=True, **credentials)
-            service.info  # noqa: B018  (a token is only checked on the first request: make it now)
+        service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme, app=app,
+                                 owner="nobody", handler=handler, autologin=True, **credentials)
+        service.info  # noqa: B018  (a token is only checked on the first request: make it now)
         return service
     except binding.AuthenticationError:
         raise SplunkConnectionError(f"{settings.url}: login refused (check the token or user/password)") from None
@@ -111,8 +110,8 @@ def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
         raise SplunkConnectionError(f"{settings.url}: the server's certificate is not trusted ({error.verify_message}):"
                                     f" set {CA_CERTS_VARIABLE} to its CA bundle, or {VERIFY_VARIABLE}=false "
                                     "(--insecure) to skip the check") from None
-    except (OSError, binding.HTTPError) as error:
-        raise SplunkConnectionError(f"{settings.url}: {type(error).__name__}: {_status(error)}") from None
+    except (OSError, binding.HTTPError, *UNEXPECTED_ANSWER_ERRORS) as error:
+        raise _connection_error(settings.url, error) from None
 
 
 @contextmanager
@@ -121,11 +120,15 @@ def answers_from(url: str) -> Iterator[None]:
     SplunkConnectionError naming the URL."""
     try:
         yield
-    except UNEXPECTED_ANSWER_ERRORS as error:
-        raise SplunkConnectionError(f"{url}: the answer is not splunkd's REST API ({type(error).__name__}: "
-                                    f"{str(error)[:120]!r}): is this the management port (8089)?") from None
-    except (OSError, binding.HTTPError) as error:
-        raise SplunkConnectionError(f"{url}: {type(error).__name__}: {_status(error)}") from None
+    except (OSError, binding.HTTPError, *UNEXPECTED_ANSWER_ERRORS) as error:
+        raise _connection_error(url, error) from None
+
+
+def _connection_error(url: str, error: Exception) -> SplunkConnectionError:
+    if isinstance(error, UNEXPECTED_ANSWER_ERRORS) and not isinstance(error, OSError):
+        return SplunkConnectionError(f"{url}: the answer is not splunkd's REST API ({type(error).__name__}: "
+                                     f"{str(error)[:120]!r}): is this the management port (8089)?")
+    return SplunkConnectionError(f"{url}: {type(error).__name__}: {_status(error)}")
 
 
 def _status(error: Exception) -> str:
