@@ -70,8 +70,9 @@ class Kibana:
         verification: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE"}
         if settings.ca_certs:
             verification["ca_certs"] = settings.ca_certs
-        # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second
-        retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor,
+        # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second;
+        # read=1: one that accepts and then stays silent is given the read timeout twice (4 min), not six times
+        retry = _Retry(total=retries, connect=min(retries, 1), read=min(retries, 1), backoff_factor=backoff_factor,
                        status_forcelist=RETRY_STATUSES, allowed_methods=None, raise_on_status=False)
         self.verify = settings.verify
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
