@@ -30,6 +30,8 @@ FORMAT_VERSION = "3.3.0"
 KIBANA_VERSIONS = "^8.12.0 || ^9.0.0"
 READS_CHECKOUT = True  # detections, dashboards and golden cases are read from the checkout being generated
 GOLDEN_DIR = "ingest_pipelines/tests"
+# The checkout's licence (the manifest's source.license), shipped as the package-spec's optional LICENSE.txt
+LICENSE_FILE = "LICENSE"
 # Fleet makes the data view `logs-*` for every logs data stream: the package's panels read it, not win4658-*.
 FLEET_DATA_VIEW = "logs-*"
 PACKAGE_DATA_VIEWS = {"win4658-events": FLEET_DATA_VIEW}
@@ -206,6 +208,8 @@ def generated_files(root: str) -> Dict[str, str]:
         f"{DATA_STREAM_DIR}/agent/stream/winlog.yml.hbs": STREAM_TEMPLATE,
         f"{DATA_STREAM_DIR}/elasticsearch/ingest_pipeline/default.json": _json(pipeline_body()),
     }
+    with open(os.path.join(root, LICENSE_FILE), encoding="utf-8") as stream:
+        files[f"{PACKAGE_DIR}/LICENSE.txt"] = stream.read()
     for name, fields in field_files().items():
         files[f"{DATA_STREAM_DIR}/fields/{name}"] = _yaml(fields)
     for path in sorted(glob.glob(os.path.join(root, GOLDEN_DIR, "test-*.json"))):
