@@ -1,7 +1,7 @@
 """One licence: the checkout's LICENSE is the Apache-2.0 text pyproject.toml declares, and the Splunk app and the
 Elastic package ship that same text."""
 import os
-import tomllib
+import re
 
 from conftest import ROOT
 
@@ -14,7 +14,7 @@ def read(*parts: str) -> str:
 def test_the_root_licence_is_the_one_pyproject_declares():
     text = read("LICENSE")
     assert text.lstrip().startswith("Apache License\n                           Version 2.0, January 2004")
-    assert tomllib.loads(read("pyproject.toml"))["project"]["license"] == "Apache-2.0"
+    assert re.search(r'^license = "Apache-2.0"$', read("pyproject.toml"), re.MULTILINE)
 
 
 def test_the_splunk_app_and_the_elastic_package_ship_the_same_text():
