@@ -21,7 +21,7 @@ from win4658.event import Event, Origin
 from win4658.mapping import flatten, load_mapping
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = ("pyproject.toml", "src", "mappings", "detections", "addon", "ingest_pipelines", "dashboards", "volume")
+SOURCES = ("pyproject.toml", "src", "mappings", "detections", "addon", "ingest_pipelines", "dashboards", "volume", "LICENSE")
 PATH = "C:\\Windows\\explorer.exe"
 ECS_RULE = "{target: process.executable, source: EventData.ProcessName}"
 CIM_RULE = "{target: process_path, source: EventData.ProcessName}"
