@@ -89,8 +89,9 @@ class Event:
         return f"Event({self.event_id}, {self.origin})"
 
 
-# Reasons a file inside a directory is passed over on purpose (a README, a FIFO): counted, not a failure.
-SKIPPED_BY_DESIGN = frozenset({"not an event file", "not a regular file"})
+# Reasons a file is passed over on purpose (inside a directory or an archive: a README, a FIFO; a file given twice):
+# counted, not a failure.
+SKIPPED_BY_DESIGN = frozenset({"not an event file", "not a regular file", "read already"})
 
 
 class RecordError(NamedTuple):

@@ -18,7 +18,8 @@ from .volume import NoisyProcess, load_list
 MAPPINGS_DIR = "mappings"
 DETECTIONS_DIR = "detections"
 GOLDEN_DIR = "ingest_pipelines/tests"
-READS = (MAPPINGS_DIR, DETECTIONS_DIR, DASHBOARDS_SOURCE, NOISY_PROCESSES, GOLDEN_DIR)
+LICENSE_FILE = "LICENSE"
+READS = (MAPPINGS_DIR, DETECTIONS_DIR, DASHBOARDS_SOURCE, NOISY_PROCESSES, GOLDEN_DIR, LICENSE_FILE)
 
 
 class Sources:
@@ -64,3 +65,9 @@ class Sources:
             with open(path, encoding="utf-8") as stream:
                 texts[os.path.basename(path)] = stream.read()
         return texts
+
+    @cached_property
+    def license(self) -> str:
+        """The checkout's licence text (the Elastic package ships it as LICENSE.txt)."""
+        with open(self.path(LICENSE_FILE), encoding="utf-8") as stream:
+            return stream.read()

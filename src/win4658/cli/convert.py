@@ -82,13 +82,12 @@ def _converted(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dic
 
 def _sessions(args: argparse.Namespace, summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
     hunt = session_hunt(args.reorder_window, args.max_open_handles)
+    hunt.summary.stats = summary.stats
     shape = SESSION_SHAPES[args.fields]
     for item in handle_sessions(args.paths, hunt):
-        if isinstance(item, RecordError):
+        if isinstance(item, RecordError):  # counted by the hunt's own summary as well, which this run does not report
+            summary.record_error(item)
             yield item
             continue
         summary.converted += 1
         yield shape(item)
-    summary.stats = hunt.summary.stats
-    summary.skipped.update(hunt.summary.skipped)
-    summary.unreadable_files.extend(hunt.summary.unreadable_files)

@@ -47,16 +47,19 @@ def run_package(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     try:  # splunk-sdk is only needed here: pip install 'win4658[splunk]'
-        from ..splunk.client import ConnectionSettings, SplunkConnectionError, connect, dispatch_saved_search
+        from ..splunk.client import (ConnectionSettings, SplunkConnectionError, answers_from, connect,
+                                     dispatch_saved_search)
     except ImportError as error:
         print(f"win4658: {error}: pip install 'win4658[splunk]'", file=sys.stderr)
         return 2
     try:
-        service = connect(ConnectionSettings.from_environment(os.environ, insecure=args.insecure))
+        settings = ConnectionSettings.from_environment(os.environ, insecure=args.insecure)
+        service = connect(settings)
         rows = 0
-        for row in dispatch_saved_search(service, args.name):
-            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
-            rows += 1
+        with answers_from(settings.url):
+            for row in dispatch_saved_search(service, args.name):
+                print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+                rows += 1
     except SplunkConnectionError as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,8 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, NodeConfig, SerializationError, TlsError, Transport
 from elasticsearch.exceptions import HTTP_EXCEPTIONS, ApiError, AuthorizationException
 
+from ..urls import check_printable
+
 URL_VARIABLE = "WIN4658_ES_URL"
 API_KEY_VARIABLE = "WIN4658_ES_API_KEY"
 USER_VARIABLE = "WIN4658_ES_USER"
@@ -70,6 +72,7 @@ def settings_from(environ: Mapping[str, str], url: Optional[str] = None, ca_cert
 def _check_url(url: str) -> Tuple[str, str, int, str]:
     """(scheme, host, port, path prefix) of a node URL, or a SettingsError that says what is wrong with it."""
     try:
+        check_printable(url)
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:  # an unclosed [ of an IPv6 address, a port that is not a number

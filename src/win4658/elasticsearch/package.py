@@ -201,6 +201,7 @@ def package_files(sources: Sources) -> Dict[str, str]:
         f"{DATA_STREAM_DIR}/agent/stream/winlog.yml.hbs": STREAM_TEMPLATE,
         f"{DATA_STREAM_DIR}/elasticsearch/ingest_pipeline/default.json": _json(pipeline_body(sources.ecs)),
     }
+    files[f"{PACKAGE_DIR}/LICENSE.txt"] = sources.license
     for name, fields in field_files(sources.ecs).items():
         files[f"{DATA_STREAM_DIR}/fields/{name}"] = _yaml(fields)
     for name, text in sources.goldens.items():

@@ -14,6 +14,7 @@ import urllib3
 from urllib3.util.retry import Retry
 
 from ..elasticsearch.client import Settings, authorization
+from ..urls import check_printable
 
 URL_VARIABLE = "WIN4658_KIBANA_URL"
 API_KEY_VARIABLE = "WIN4658_KIBANA_API_KEY"
@@ -38,10 +39,11 @@ class KibanaError(ValueError):
 
 
 def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, insecure: bool = False) -> Settings:
-    url = environ.get(URL_VARIABLE)
+    url = (environ.get(URL_VARIABLE) or "").strip()
     if not url:
         raise KibanaError(f"no Kibana URL: set {URL_VARIABLE} (e.g. https://kibana.example:5601)")
     try:
+        check_printable(url)
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as error:
@@ -68,8 +70,9 @@ class Kibana:
         verification: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE"}
         if settings.ca_certs:
             verification["ca_certs"] = settings.ca_certs
-        # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second
-        retry = _Retry(total=retries, connect=min(retries, 1), backoff_factor=backoff_factor,
+        # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second;
+        # read=1: one that accepts and then stays silent is given the read timeout twice (4 min), not six times
+        retry = _Retry(total=retries, connect=min(retries, 1), read=min(retries, 1), backoff_factor=backoff_factor,
                        status_forcelist=RETRY_STATUSES, allowed_methods=None, raise_on_status=False)
         self.verify = settings.verify
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)

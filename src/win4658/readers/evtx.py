@@ -31,13 +31,22 @@ def read_evtx(path: str, event_ids: frozenset, stats: ReadStats, source: Optiona
         raise EvtxUnavailable("reading EVTX needs the 'evtx' package, which is not installed for this Python")
     source = path if source is None else source
     reading = _Reading(path, source, event_ids, stats)
+    try:
+        records = _parsed(source, reading)
+    except (RuntimeError, OSError, ValueError) as error:  # a header the parser refuses (a file cut short, garbage)
+        yield RecordError(Origin(path, 0), "damaged", f"damaged EVTX file: {error}; nothing could be read", fatal=True)
+        return
+    yield from reading.results(records)
+    yield from damaged_chunks(source, reading.refused_chunks, path)
+
+
+def _parsed(source: EvtxSource, reading: "_Reading") -> Iterator[dict]:
     try:  # the parser verifies each chunk's checksums as it parses it (in its threads), far cheaper than here
         records = PyEvtxParser(source, validate_checksums=True).records_json()
         reading.refused_chunks = set()
     except TypeError:  # evtx 0.8.9 (Python 3.9) has no such option: damaged_chunks verifies every chunk
         records = PyEvtxParser(source).records_json()
-    yield from reading.results(records)
-    yield from damaged_chunks(source, reading.refused_chunks, path)
+    return records
 
 
 class _Reading:

@@ -18,7 +18,8 @@ END_TAG = re.compile(rb"</Event\s*>")
 EVENT_ID_ELEMENT = re.compile(rb"<EventID[^>]*>([^<]*)<")
 END_TAG_OVERLAP = 16  # bytes kept while skipping a record too large, to find an end tag cut by a block's end
 START_TAG = re.compile(rb"<Event[\s>]")
-IGNORABLE_GAP = re.compile(rb"(?:\s|-|<\?xml[^>]*\?>|</?Events\b[^>]*>)*")
+# between records: white space, Event Viewer's "-", declarations and processing instructions, comments, <Events>
+IGNORABLE_GAP = re.compile(rb"(?:\s|-|<\?[^>]*\?>|<!--.*?-->|</?Events\b[^>]*>)*", re.DOTALL)
 DTD_MARKUP = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 RENDERED_LINE = re.compile(rb"^[ \t]*- <", re.MULTILINE)
 

@@ -6,13 +6,17 @@ WIN4658_SPLUNK_USER and WIN4658_SPLUNK_PASSWORD. The server's TLS certificate is
 CAs or the PEM bundle WIN4658_SPLUNK_CA_CERTS names; WIN4658_SPLUNK_VERIFY=false (or 0, no, off) or --insecure
 turns that off.
 """
+import http.client
 import ssl
 import time
+from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Mapping, Optional
 from urllib.parse import SplitResult, urlsplit
+from xml.etree.ElementTree import ParseError
 
 from splunklib import binding, client, results
 
+from ..urls import check_printable
 from .app import APP_ID
 
 URL_VARIABLE = "WIN4658_SPLUNK_URL"
@@ -23,6 +27,9 @@ VERIFY_VARIABLE = "WIN4658_SPLUNK_VERIFY"
 CA_CERTS_VARIABLE = "WIN4658_SPLUNK_CA_CERTS"
 VERIFY_OFF = ("0", "false", "no", "off")
 POLL_SECONDS = 0.5
+REQUEST_TIMEOUT = 60  # seconds a request may wait for the server's answer
+# What splunk-sdk raises on an answer that is not splunkd's REST API (an HTML page, garbage, a proxy's error)
+UNEXPECTED_ANSWER_ERRORS = (http.client.HTTPException, ParseError, AttributeError, KeyError, ValueError)
 
 
 class SplunkConnectionError(RuntimeError):
@@ -65,10 +72,11 @@ def _url_parts(url: str) -> SplitResult:
     """The parts of an http(s)://host[:port] URL; the error never repeats the URL, which could hold a secret."""
     expected = f"{URL_VARIABLE} must be https://host[:port] with its scheme, e.g. https://localhost:8089"
     try:
+        check_printable(url)
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
-    except ValueError:
-        raise SplunkConnectionError(f"{expected}: it is not a URL") from None
+    except ValueError as error:
+        raise SplunkConnectionError(f"{expected}: it is not a URL ({error})") from None
     if parts.username or parts.password:
         raise SplunkConnectionError(f"{expected}, without credentials: use {TOKEN_VARIABLE} "
                                     f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
@@ -90,10 +98,10 @@ def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
     parts = _url_parts(settings.url)
     credentials: Dict[str, Any] = ({"splunkToken": settings.token} if settings.token
                                    else {"username": settings.user, "password": settings.password})
+    handler = binding.handler(timeout=REQUEST_TIMEOUT, verify=settings.verify, context=_tls_context(settings))
     try:
         service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme, app=app,
-                                 owner="nobody", verify=settings.verify, context=_tls_context(settings),
-                                 autologin=True, **credentials)
+                                 owner="nobody", handler=handler, autologin=True, **credentials)
         service.info  # noqa: B018  (a token is only checked on the first request: make it now)
         return service
     except binding.AuthenticationError:
@@ -102,8 +110,25 @@ def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
         raise SplunkConnectionError(f"{settings.url}: the server's certificate is not trusted ({error.verify_message}):"
                                     f" set {CA_CERTS_VARIABLE} to its CA bundle, or {VERIFY_VARIABLE}=false "
                                     "(--insecure) to skip the check") from None
-    except (OSError, binding.HTTPError) as error:
-        raise SplunkConnectionError(f"{settings.url}: {type(error).__name__}: {_status(error)}") from None
+    except (OSError, binding.HTTPError, *UNEXPECTED_ANSWER_ERRORS) as error:
+        raise _connection_error(settings.url, error) from None
+
+
+@contextmanager
+def answers_from(url: str) -> Iterator[None]:
+    """Requests to the server at ``url``: a connection error, a timeout or an answer that is not splunkd's is a
+    SplunkConnectionError naming the URL."""
+    try:
+        yield
+    except (OSError, binding.HTTPError, *UNEXPECTED_ANSWER_ERRORS) as error:
+        raise _connection_error(url, error) from None
+
+
+def _connection_error(url: str, error: Exception) -> SplunkConnectionError:
+    if isinstance(error, UNEXPECTED_ANSWER_ERRORS) and not isinstance(error, OSError):
+        return SplunkConnectionError(f"{url}: the answer is not splunkd's REST API ({type(error).__name__}: "
+                                     f"{str(error)[:120]!r}): is this the management port (8089)?")
+    return SplunkConnectionError(f"{url}: {type(error).__name__}: {_status(error)}")
 
 
 def _status(error: Exception) -> str:
