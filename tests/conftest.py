@@ -72,7 +72,9 @@ def snapshot(request):
         window = slice(first, first + SNAPSHOT_DIFF_LINES)
         assert produced[window] == expected[window], (
             f"tests/snapshots/{name} differs from line {first + 1} ({len(produced)} lines produced, "
-            f"{len(expected)} expected); if the change is intended: pytest --update-snapshots, review, commit")
+            f"{len(expected)} expected); if the change is intended: pytest --update-snapshots, review, commit\n"
+            f"- expected: {expected[first] if first < len(expected) else '(end)'}\n"
+            f"+ produced: {produced[first] if first < len(produced) else '(end)'}")
     return matches
 
 
