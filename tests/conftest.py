@@ -1,4 +1,5 @@
 import collections
+import gzip
 import os
 import sys
 
@@ -9,6 +10,7 @@ SHARED_REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 TEST_REFERENCE = os.path.join(ROOT, "tests", "reference")
 SAMPLE_XML = os.path.join(FIXTURES, "seed_sample.xml")
+SNAPSHOTS = os.path.join(ROOT, "tests", "snapshots")
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import corpus  # noqa: E402  (tools/corpus.py: the one place that knows where the corpus is)
@@ -43,6 +45,51 @@ def unshipped_reference(*parts: str, why: str) -> str:
         pytest.skip(f"../shared/reference/{'/'.join(parts)} is absent ({why}, so not shipped): "
                     "put the shared reference folder beside the checkout to run this test")
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-snapshots", action="store_true",
+                     help="rewrite the files of tests/snapshots/ from what the tests produce (review the diff)")
+
+
+# A failure shows this many lines from the first one that differs.
+SNAPSHOT_DIFF_LINES = 8
+
+
+@pytest.fixture
+def snapshot(request):
+    """Compare a text with the committed tests/snapshots/<name> (gzip-compressed when the name ends in .gz); with
+    ``pytest --update-snapshots`` write it there instead. A mismatch shows the first differing lines."""
+    def matches(name: str, text: str) -> None:
+        path = os.path.join(SNAPSHOTS, name)
+        if request.config.getoption("--update-snapshots"):
+            _write_snapshot(path, text)
+        if not os.path.exists(path):
+            pytest.fail(f"tests/snapshots/{name} is missing: run pytest --update-snapshots and commit it")
+        expected, produced = _read_snapshot(path).splitlines(), text.splitlines()
+        first = next((number for number, (old, new) in enumerate(zip(expected, produced)) if old != new),
+                     min(len(expected), len(produced)))
+        window = slice(first, first + SNAPSHOT_DIFF_LINES)
+        assert produced[window] == expected[window], (
+            f"tests/snapshots/{name} differs from line {first + 1} ({len(produced)} lines produced, "
+            f"{len(expected)} expected); if the change is intended: pytest --update-snapshots, review, commit\n"
+            f"- expected: {expected[first] if first < len(expected) else '(end)'}\n"
+            f"+ produced: {produced[first] if first < len(produced) else '(end)'}")
+    return matches
+
+
+def _read_snapshot(path: str) -> str:
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="utf-8", newline="") as stream:
+        return stream.read()
+
+
+def _write_snapshot(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = text.encode("utf-8")
+    if path.endswith(".gz"):  # no time or name in the header: the same text gives the same bytes
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    with open(path, "wb") as stream:
+        stream.write(data)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The canonical event every reader yields, whatever the input form."""
 from functools import lru_cache
-from typing import Dict, NamedTuple, Optional, Union
+from typing import Any, Dict, NamedTuple, Optional, Union
 
 DEFAULT_EVENT_IDS = frozenset({4658})
 SUPPORTED_EVENT_IDS = frozenset({4656, 4658, 4663, 4690})
@@ -76,7 +76,7 @@ class Event:
 
     __slots__ = ("system", "data", "origin")
 
-    def __init__(self, system: Dict[str, object], data: Dict[str, str], origin: Origin):
+    def __init__(self, system: Dict[str, Any], data: Dict[str, str], origin: Origin):
         self.system = system
         self.data = data
         self.origin = origin

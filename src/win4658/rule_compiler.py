@@ -115,7 +115,8 @@ class _Sources:
     @staticmethod
     def _memo_line(number: int, rules: List[Any], indexes: List[int], keep_source: bool,
                    absent_values: Tuple[str, ...], namespace: Dict[str, Any]) -> str:
-        namespace[f"memo_{number}"] = memo = {}
+        memo: Dict[Any, Any] = {}
+        namespace[f"memo_{number}"] = memo
         namespace[f"group_{number}"] = _group([rule.convert for rule in rules], memo, absent_values, keep_source)
         names = [f"value_{index}" for index in indexes] + ([f"source_{number}"] if keep_source else [])
         return f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw)) or group_{number}(raw)"
@@ -201,7 +202,7 @@ def _object_lines(local: str, prefix: Path, entries: List[Entry], names: _Names)
     for part in parts:
         if part.entries is not None:
             child = names.next()
-            lines += _object_lines(child, prefix + (part.key,), part.entries, names)
+            lines += _object_lines(child, prefix + (part.key,), part.entries, names)  # type: ignore[operator]
             condition = None if any(entry.condition is None for entry in part.entries) else child
             lines += _stored(f"{local}[{part.key!r}] = {child}", condition)
         elif part.key is None:
@@ -228,7 +229,7 @@ def _parts(prefix: Path, entries: List[Entry]) -> List[_Part]:
 
 def _nested(part: _Part, depth: int) -> _Part:
     """A child object of one entry as a value, e.g. {'thread': {'id': value_27}} under the entry's condition."""
-    (entry,) = part.entries
+    (entry,) = part.entries  # type: ignore[misc]  # a part of one entry
     expression = entry.expression
     for key in reversed(entry.path[depth:]):
         expression = f"{{{key!r}: {expression}}}"

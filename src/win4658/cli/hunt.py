@@ -170,7 +170,7 @@ def _hunt_into(hunt: Hunt, paths: List[str], writer, html: Optional[IO[str]]) ->
         progress.close()
     writer.close()
     if report is not None:
-        report.write(html)
+        report.write(html)  # type: ignore[arg-type]  # html is set whenever report is
 
 
 def _output(path: str, text: bool) -> ContextManager[IO]:

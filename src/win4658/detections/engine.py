@@ -130,7 +130,8 @@ class EventDetections:
         lists = lists or {}
         conditional = [detection for detection in detections if detection.condition is not None]
         self.fields = list(dict.fromkeys(field for detection in conditional
-                                         for field in (detection.condition.field, detection.condition.by) if field))
+                                         for field in (detection.condition.field, detection.condition.by)  # type: ignore[union-attr]
+                                         if field))
         self.verdicts = [(detection, _verdict(detection.condition, lists.get(detection.list.name, detection.list),  # type: ignore[union-attr, arg-type]
                                               self.fields))
                          for detection in conditional]

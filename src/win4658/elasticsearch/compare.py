@@ -21,7 +21,7 @@ def without_shipper_fields(document: Dict[str, Any]) -> Dict[str, Any]:
     kept = copy.deepcopy(document)
     for path in SHIPPER_FIELDS:
         *parents, leaf = path.split(".")
-        node = kept
+        node: Any = kept
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict):

@@ -141,7 +141,7 @@ def field_files(mapping: Mapping) -> Dict[str, List[Dict[str, Any]]]:
 
 
 def security_rules(detections: List[Detection]) -> Dict[str, Dict[str, Any]]:
-    return {rule["rule_id"]: {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}
+    return {rule["rule_id"]: {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}  # type: ignore[misc]
             for rule in kibana_rules.rules(detections)}
 
 

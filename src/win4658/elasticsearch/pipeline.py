@@ -37,7 +37,7 @@ for (List path : params.maps) {
 }
 """
 
-ON_FAILURE = [
+ON_FAILURE: List[Dict[str, Dict[str, Any]]] = [
     {"set": {"field": "error.message", "value": "{{{_ingest.on_failure_message}}} (processor "
                                                   "{{{_ingest.on_failure_processor_type}}} "
                                                   "{{{_ingest.on_failure_processor_tag}}})"}},

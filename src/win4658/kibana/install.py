@@ -16,7 +16,7 @@ OBJECTS_IMPORT = "/api/saved_objects/_import?overwrite=true"
 
 
 class Imported(NamedTuple):
-    count: int  # items in the file
+    count: int  # type: ignore[assignment]  # items in the file
     succeeded: int
     errors: List[str]  # one line per item Kibana did not import
 

@@ -136,7 +136,7 @@ def view_xml(dashboard: Dashboard) -> str:
 
 def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "") -> None:
     attributes = {**({"id": search_id} if search_id else {}), **({"base": base} if base else {})}
-    search = ET.SubElement(parent, "search", **attributes)
+    search = ET.SubElement(parent, "search", attributes)
     ET.SubElement(search, "query").text = query
     if not base:
         ET.SubElement(search, "earliest").text = f"${TIME_TOKEN}.earliest$"
@@ -144,7 +144,7 @@ def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "")
 
 
 def _panel(row: ET.Element, panel: Panel) -> None:
-    panel_element = ET.SubElement(row, "panel", **({"depends": panel.depends} if panel.depends else {}))
+    panel_element = ET.SubElement(row, "panel", {"depends": panel.depends} if panel.depends else {})
     ET.SubElement(panel_element, "title").text = panel.title
     element = ET.SubElement(panel_element, panel.visualization)
     _search(element, panel.query, base=panel.base or "")
@@ -162,7 +162,7 @@ def _panel(row: ET.Element, panel: Panel) -> None:
 def nav_xml(views: List[Dashboard]) -> str:
     nav = ET.Element("nav", search_view="search", color="#1A6B8F")
     for position, view in enumerate(views):
-        ET.SubElement(nav, "view", name=view.name, **({"default": "true"} if position == 0 else {}))
+        ET.SubElement(nav, "view", {"name": view.name, **({"default": "true"} if position == 0 else {})})
     ET.SubElement(nav, "view", name="search")
     ET.indent(nav, space="  ")
     return ET.tostring(nav, encoding="unicode") + "\n"

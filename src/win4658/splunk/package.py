@@ -12,7 +12,7 @@ import os
 import tarfile
 import zipfile
 from importlib import resources
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 from .. import __version__
 from .app import APP_ID
@@ -138,7 +138,7 @@ def _lib_path(name: str, source: str) -> str:
 
 def _package_tree(top: str) -> Dict[str, str]:
     try:
-        module = __import__(top)
+        module: Any = __import__(top)
     except ImportError:
         raise PackageError(f"cannot vendor {top}: pip install 'win4658[splunk]'") from None
     package_dir = os.path.dirname(module.__file__)

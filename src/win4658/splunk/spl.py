@@ -4,7 +4,7 @@ The expressions are declared with the transforms (transforms.TRANSFORMS). Every 
 SPL_FUNCTIONS; tests evaluate the generated EVALs with a small evaluator of exactly these functions and compare the
 result with the Python normalizer.
 """
-from typing import Dict, List
+from typing import Dict, Sequence
 
 from ..mapping import ABSENT_VALUES, Rule
 from ..quoting import spl_string
@@ -18,7 +18,7 @@ class UnsupportedRule(ValueError):
     """A mapping rule whose transform has no SPL twin yet."""
 
 
-def is_one_of(field: str, values: List[object]) -> str:
+def is_one_of(field: str, values: Sequence[object]) -> str:
     return f"in({field},{','.join(spl_string(value) for value in values)})"
 
 

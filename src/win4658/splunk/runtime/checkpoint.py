@@ -26,7 +26,7 @@ from typing import Collection, Dict, Iterable, List, Optional, Tuple
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
     import msvcrt
 
 HEAD_BYTES = 1024

@@ -122,8 +122,8 @@ class FileReader:
             self.log(EventWriter.ERROR, f"{self.parameters['path']}: cannot be listed ({error})")
             return
         readable, unreadable = _readable(listed)
-        for path, error in unreadable.items():
-            self.log(EventWriter.WARN, f"{path}: cannot be read ({error}); tried again on the next run")
+        for path, reason in unreadable.items():
+            self.log(EventWriter.WARN, f"{path}: cannot be read ({reason}); tried again on the next run")
         matched = self.store.match(readable, keep=unreadable)
         if not self._save(room=True):  # before anything is sent: nothing is sent that could not be recorded
             return
