@@ -7,8 +7,8 @@ from functools import partial
 from typing import Any, Callable, Dict, List
 
 from .event import Event
-from .windows import WINLOGBEAT_EVENT_DATA_PATH as EVENT_DATA_PATH
-from .windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS
+from .windows import WINLOGBEAT_EVENT_DATA_PATH as EVENT_DATA_PATH  # noqa: F401 - re-exported, the template reads it
+from .windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS  # noqa: F401 - re-exported
 from .windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 from .windows import hex_to_int, name_tables
 
