@@ -14,8 +14,7 @@ def render_event_xml(event: Event) -> str:
     """The event as Windows' RenderXml prints it: one line, single-quoted attributes, EventData in order."""
     system = _system_numbers(event.system)
     parts: List[str] = [f"<Event xmlns='{EVENT_NAMESPACE}'><System>"]
-    parts += [_element(name, system.get(name)) if name in SYSTEM_TEXT_ELEMENTS else ATTRIBUTE_ELEMENTS[name](system)
-              for name in SYSTEM_ELEMENTS]
+    parts += [_element(name, system.get(name)) if write is None else write(system) for name, write in SYSTEM_WRITERS]
     parts.append("</System><EventData>")
     parts += [f"<Data Name='{_attribute(name)}'>{_text(value)}</Data>" for name, value in event.data.items()]
     parts.append("</EventData></Event>")
@@ -73,6 +72,9 @@ ATTRIBUTE_ELEMENTS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "Provider": _provider, "TimeCreated": _time_created, "Correlation": _correlation, "Execution": _execution,
     "Security": _security,
 }
+# System's elements in the layer's order, each with its writer (None: a text element)
+SYSTEM_WRITERS = tuple((name, None if name in SYSTEM_TEXT_ELEMENTS else ATTRIBUTE_ELEMENTS[name])
+                       for name in SYSTEM_ELEMENTS)
 
 
 def _element(name: str, value: Any) -> str:
