@@ -24,6 +24,7 @@ import pytest
 from conftest import CORPUS_FILES, ROOT, corpus_path
 from test_detections_live import splunk_events  # noqa: F401  (the live Splunk fixture)
 from test_lifetime import EXPECTED_PAIRS
+from test_splunk_knowledge import FUNCTIONS as KNOWLEDGE_FUNCTIONS
 from test_splunk_knowledge import SplExpression, search_time_fields
 from win4658.detections.definitions import load_bundle
 from win4658.detections.kibana import query, rule
@@ -119,15 +120,11 @@ class Expression(SplExpression):
         return FUNCTIONS
 
 
+# the knowledge evaluator's functions where they are the same, then those only the session searches use
 FUNCTIONS = {
-    "if": lambda a: lambda f: a[1](f) if a[0](f) else a[2](f),
-    "case": lambda a: lambda f: next((a[i + 1](f) for i in range(0, len(a), 2) if a[i](f)), None),
-    "true": lambda a: lambda f: True,
-    "null": lambda a: lambda f: None,
-    "isnull": lambda a: lambda f: a[0](f) is None,
+    **{name: KNOWLEDGE_FUNCTIONS[name] for name in ("if", "case", "true", "null", "isnull", "in")},
     "isnotnull": lambda a: lambda f: a[0](f) is not None,
     "coalesce": lambda a: lambda f: next((value for value in (x(f) for x in a) if value is not None), None),
-    "in": lambda a: lambda f: None if a[0](f) is None else str(a[0](f)) in [str(x(f)) for x in a[1:]],
     "tonumber": lambda a: lambda f: None if a[0](f) is None else _number(a[0](f)),
     "printf": lambda a: lambda f: None if a[1](f) is None else a[0](f) % _number(a[1](f)),
     "split": lambda a: lambda f: None if a[0](f) is None else str(a[0](f)).split(a[1](f)),

@@ -23,3 +23,17 @@ def test_the_addon_runtime_vendors_the_windows_layer_and_not_the_mapping_compile
     vendored = vendored_files()
     assert {"lib/win4658/windows.py", "lib/win4658/mappings/windows.yml"} <= set(vendored)
     assert not {"lib/win4658/mapping.py", "lib/win4658/rule_compiler.py", "lib/win4658/transforms.py"} & set(vendored)
+
+
+def test_readers_renderers_and_the_winlogbeat_shape_take_their_tables_from_the_layer():
+    from win4658 import windows, winlogbeat
+    from win4658.readers import classic, jsonlines, jsonlines_fast
+    from win4658.splunk import knowledge
+
+    assert winlogbeat.SYSTEM_PATHS is windows.WINLOGBEAT_PATHS is jsonlines_fast.SYSTEM_PATHS
+    assert windows.WINLOGBEAT_FALLBACK_PATHS is jsonlines_fast.FALLBACK_PATHS
+    assert jsonlines.FLAT_FIELDS is windows.NXLOG_FIELDS and jsonlines.NXLOG_SYSTEM_KEYS is windows.NXLOG_OWN_KEYS
+    assert classic.LABELS is windows.CLASSIC_LABELS is knowledge.LABELS
+    assert windows.SYSTEM_TEXT_ELEMENTS < set(windows.SYSTEM_ELEMENTS)
+    assert windows.NXLOG_FIELDS[6] == ("Opcode", "OpcodeValue", "Opcode")
+    assert windows.CLASSIC_LABELS[("Object", "Handle ID")] == "HandleId" and len(windows.CLASSIC_LABELS) == 21

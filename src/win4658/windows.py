@@ -1,25 +1,59 @@
-"""The Windows event layer: the names Windows renders for System's Task, Opcode and Keywords (mappings/windows.yml),
-and how it writes numbers.
+"""The Windows event layer (mappings/windows.yml): the names Windows renders for System's Task, Opcode and Keywords,
+System's elements, where each shipper puts each System field, the classic message's labels; and how Windows writes
+numbers.
 
-The Winlogbeat shape and the Splunk renderer depend on this alone, not on the mappings; the mappings' lookups see
-the same names as tables (mapping.Mapping).
+Readers, renderers and the Winlogbeat shape depend on this alone, not on the mappings; the mappings' lookups see the
+name tables as tables (mapping.Mapping). The file is read once, at import: every reader needs its tables then, and
+the JSON-lines reader builds its code from them.
 """
 import os
-from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict
+from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import yaml
 
 MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
 WINDOWS_FILE = "windows.yml"
+NAME_TABLES = ("task_names", "opcode_names", "keywords_names")
 
 
-@lru_cache(maxsize=None)
-def name_tables() -> Dict[str, Dict[Any, str]]:
-    """task_names, opcode_names and keywords_names: each number (as Windows writes it) → its rendered name."""
+def _load_layer() -> Dict[str, Any]:
     with open(os.path.join(MAPPINGS_DIR, WINDOWS_FILE), encoding="utf-8") as stream:
         return yaml.safe_load(stream)
+
+
+_LAYER = _load_layer()
+
+# System's elements in RenderXml's order, and those whose value is their text
+SYSTEM_ELEMENTS: Tuple[str, ...] = tuple(_LAYER["system_elements"])
+SYSTEM_TEXT_ELEMENTS: FrozenSet[str] = frozenset(_LAYER["system_text_elements"])
+# Winlogbeat 7+/8+ and Elastic Agent: System field → dotted path; the path read when that one is absent
+WINLOGBEAT_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["system"])
+WINLOGBEAT_FALLBACK_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["fallback"])
+WINLOGBEAT_EVENT_DATA_PATH: str = _LAYER["winlogbeat"]["event_data"]
+# Winlogbeat 6: System field → top-level key
+WINLOGBEAT6_KEYS: Dict[str, str] = dict(_LAYER["winlogbeat6"]["system"])
+
+
+def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
+    return (keys[0], keys[1]) if isinstance(keys, list) else (keys, None)
+
+
+# NXLog: (System field, key, key read when that one is absent)
+NXLOG_FIELDS: Tuple[Tuple[str, str, Optional[str]], ...] = tuple(
+    (field, *_first_and_absent(keys)) for field, keys in _LAYER["nxlog"]["system"].items())
+NXLOG_OWN_KEYS: FrozenSet[str] = frozenset(_LAYER["nxlog"]["own_keys"])
+# The classic message: (section, label) → EventData name
+CLASSIC_LABELS: Dict[Tuple[str, str], str] = {
+    (section, label): name for section, labels in _LAYER["classic_labels"].items() for label, name in labels.items()}
+
+
+_NAME_TABLES = {name: _LAYER[name] for name in NAME_TABLES}
+
+
+def name_tables() -> Dict[str, Dict[Any, str]]:
+    """task_names, opcode_names and keywords_names: each number (as Windows writes it) → its rendered name."""
+    return _NAME_TABLES
 
 
 # A number written out must fit the targets' index type (ECS and Winlogbeat: long) and, as every number of the event

@@ -1,32 +1,16 @@
 """The document Winlogbeat 8 / Elastic Agent would send for an event: the ingest pipeline's input.
 
-``SYSTEM_PATHS`` says where each System field travels in that document; the pipeline generator reads the
-same table to know where the mapping's sources arrive.
+``SYSTEM_PATHS`` (the Windows event layer's, mappings/windows.yml) says where each System field travels in that
+document; the pipeline generator reads the same table to know where the mapping's sources arrive.
 """
 from functools import partial
 from typing import Any, Callable, Dict, List
 
 from .event import Event
+from .windows import WINLOGBEAT_EVENT_DATA_PATH as EVENT_DATA_PATH  # noqa: F401 - re-exported, the template reads it
+from .windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS  # noqa: F401 - re-exported
+from .windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 from .windows import hex_to_int, name_tables
-
-SYSTEM_PATHS: Dict[str, str] = {
-    "TimeCreated": "@timestamp",
-    "EventID": "winlog.event_id",
-    "Provider": "winlog.provider_name",
-    "ProviderGuid": "winlog.provider_guid",
-    "Channel": "winlog.channel",
-    "Computer": "winlog.computer_name",
-    "EventRecordID": "winlog.record_id",
-    "Task": "winlog.task",
-    "Opcode": "winlog.opcode",
-    "Keywords": "winlog.keywords",
-    "ProcessID": "winlog.process.pid",
-    "ThreadID": "winlog.process.thread.id",
-    "Version": "winlog.version",
-}
-# Where a System field is read when the shipper left its winlog.* twin out (as document_to_event does).
-FALLBACK_PATHS: Dict[str, str] = {"EventID": "event.code", "Computer": "host.name"}
-EVENT_DATA_PATH = "winlog.event_data"
 
 
 def to_winlogbeat(event: Event) -> Dict[str, Any]:

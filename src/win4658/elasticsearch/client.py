@@ -18,13 +18,11 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, NodeConfig, SerializationError, TlsError, Transport
 from elasticsearch.exceptions import HTTP_EXCEPTIONS, ApiError, AuthorizationException
 
+from ..connection_settings import environment_credentials, setting_variables
 from ..urls import check_printable
 
-URL_VARIABLE = "WIN4658_ES_URL"
-API_KEY_VARIABLE = "WIN4658_ES_API_KEY"
-USER_VARIABLE = "WIN4658_ES_USER"
-PASSWORD_VARIABLE = "WIN4658_ES_PASSWORD"
-CA_CERTS_VARIABLE = "WIN4658_ES_CA_CERTS"
+VARIABLES = setting_variables("ES")
+URL_VARIABLE, API_KEY_VARIABLE, USER_VARIABLE, PASSWORD_VARIABLE, CA_CERTS_VARIABLE = VARIABLES
 RETRY_STATUSES = (429, 502, 503, 504)
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 NDJSON_HEADERS = {"content-type": "application/x-ndjson", "accept": "application/json"}
@@ -59,14 +57,7 @@ def settings_from(environ: Mapping[str, str], url: Optional[str] = None, ca_cert
         raise SettingsError(f"no Elasticsearch URL: pass --url or set {URL_VARIABLE}")
     for node_url in url.split(","):
         _check_url(node_url.strip())
-    return Settings(
-        url=url,
-        api_key=environ.get(API_KEY_VARIABLE) or None,
-        user=environ.get(USER_VARIABLE) or None,
-        password=password or environ.get(PASSWORD_VARIABLE) or None,
-        ca_certs=ca_certs or environ.get(CA_CERTS_VARIABLE) or None,
-        verify=not insecure,
-    )
+    return Settings(url=url, **environment_credentials(environ, VARIABLES, password, ca_certs), verify=not insecure)
 
 
 def _check_url(url: str) -> Tuple[str, str, int, str]:

@@ -13,7 +13,9 @@ from typing import Any, Dict, List, Optional
 from .. import __version__
 from ..mapping import ABSENT_VALUES, Mapping, MappingError, bundled
 from ..transforms import PAINLESS_PARENT_OF, TRANSFORMS
-from ..winlogbeat import EVENT_DATA_PATH, FALLBACK_PATHS, SYSTEM_PATHS
+from ..windows import WINLOGBEAT_EVENT_DATA_PATH as EVENT_DATA_PATH
+from ..windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS
+from ..windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 
 PIPELINE_ID = "win4658"
 ERROR_TAG = "win4658_pipeline_error"

@@ -13,14 +13,12 @@ from urllib.parse import quote, urlsplit
 import urllib3
 from urllib3.util.retry import Retry
 
+from ..connection_settings import environment_credentials, setting_variables
 from ..elasticsearch.client import Settings, authorization
 from ..urls import check_printable
 
-URL_VARIABLE = "WIN4658_KIBANA_URL"
-API_KEY_VARIABLE = "WIN4658_KIBANA_API_KEY"
-USER_VARIABLE = "WIN4658_KIBANA_USER"
-PASSWORD_VARIABLE = "WIN4658_KIBANA_PASSWORD"
-CA_CERTS_VARIABLE = "WIN4658_KIBANA_CA_CERTS"
+VARIABLES = setting_variables("KIBANA")
+URL_VARIABLE, API_KEY_VARIABLE, USER_VARIABLE, PASSWORD_VARIABLE, CA_CERTS_VARIABLE = VARIABLES
 RETRY_STATUSES = (429, 502, 503, 504)
 
 
@@ -53,9 +51,8 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
     if parts.username or parts.password:
         raise KibanaError(f"{URL_VARIABLE} must not carry credentials: use {API_KEY_VARIABLE} or "
                           f"{USER_VARIABLE}/{PASSWORD_VARIABLE}")
-    settings = Settings(url.rstrip("/"), environ.get(API_KEY_VARIABLE) or None, environ.get(USER_VARIABLE) or None,
-                        environ.get(PASSWORD_VARIABLE) or None, ca_certs or environ.get(CA_CERTS_VARIABLE) or None,
-                        not insecure)
+    settings = Settings(url.rstrip("/"), **environment_credentials(environ, VARIABLES, ca_certs=ca_certs),
+                        verify=not insecure)
     if settings.user and settings.password is None:
         raise KibanaError(f"{USER_VARIABLE} is set but no password: set {PASSWORD_VARIABLE}")
     return settings

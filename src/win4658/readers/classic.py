@@ -6,37 +6,13 @@ from functools import partial
 from typing import BinaryIO, Dict, Iterator, List, Optional
 
 from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, parse_event_id
+from ..windows import CLASSIC_LABELS as LABELS
 from .jsonlines import skip_line
 
 RECORD_START = re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2} [AP]M\s*$")
 HEADER_LINE = re.compile(r"^(\w+)=(.*)$")
 LABEL_LINE = re.compile(r"^\s+([^:\t][^:]*?):\s*(.*?)\s*$")
 SECTION_LINE = re.compile(r"^(\S[^:]*?)\s*:\s*$")
-
-# (section, label) → EventData name, as Windows renders 4656/4658/4663/4690.
-LABELS: Dict[tuple, str] = {
-    ("Subject", "Security ID"): "SubjectUserSid",
-    ("Subject", "Account Name"): "SubjectUserName",
-    ("Subject", "Account Domain"): "SubjectDomainName",
-    ("Subject", "Logon ID"): "SubjectLogonId",
-    ("Object", "Object Server"): "ObjectServer",
-    ("Object", "Object Type"): "ObjectType",
-    ("Object", "Object Name"): "ObjectName",
-    ("Object", "Handle ID"): "HandleId",
-    ("Object", "Resource Attributes"): "ResourceAttributes",
-    ("Process Information", "Process ID"): "ProcessId",
-    ("Process Information", "Process Name"): "ProcessName",
-    ("Access Request Information", "Transaction ID"): "TransactionId",
-    ("Access Request Information", "Accesses"): "AccessList",
-    ("Access Request Information", "Access Reasons"): "AccessReason",
-    ("Access Request Information", "Access Mask"): "AccessMask",
-    ("Access Request Information", "Privileges Used for Access Check"): "PrivilegeList",
-    ("Access Request Information", "Restricted SID Count"): "RestrictedSidCount",
-    ("Source Handle Information", "Source Handle ID"): "SourceHandleId",
-    ("Source Handle Information", "Source Process ID"): "SourceProcessId",
-    ("New Handle Information", "Target Handle ID"): "TargetHandleId",
-    ("New Handle Information", "Target Process ID"): "TargetProcessId",
-}
 
 
 def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,

@@ -11,6 +11,9 @@ from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
                      check_system, check_system_value, event_id_of_text, parse_event_id)
+from ..windows import NXLOG_FIELDS as FLAT_FIELDS
+from ..windows import NXLOG_OWN_KEYS as NXLOG_SYSTEM_KEYS
+from ..windows import WINLOGBEAT6_KEYS
 from .jsonlines_fast import local_to_utc_fast, new_origin, strptime, winlogbeat_system
 
 try:
@@ -25,23 +28,6 @@ except ImportError:  # the Splunk app ships without compiled accelerators
 # overflows datetime; a deeply nested value exhausts the encoder's recursion).
 RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionError)
 
-# NXLog's own fields (and what Logstash/OTRF add); every other top-level key is an EventData field.
-NXLOG_SYSTEM_KEYS = frozenset({
-    "@timestamp", "@version", "AccountName", "AccountType", "ActivityID", "Category", "Channel", "Domain",
-    "ERROR_EVT_UNRESOLVED", "EventID", "EventReceivedTime", "EventTime", "EventType", "ExecutionProcessID",
-    "Hostname", "Keywords", "Level", "Message", "Opcode", "OpcodeValue", "ProcessID", "ProviderGuid",
-    "RecordNumber", "RelatedActivityID", "Severity", "SeverityValue", "SourceModuleName", "SourceModuleType",
-    "SourceName", "Task", "ThreadID", "TimeCreated", "UserID", "Version", "host", "port", "tags",
-})
-
-
-# NXLog's System fields: (field, key, key read when that one is absent)
-FLAT_FIELDS = (
-    ("Provider", "SourceName", None), ("ProviderGuid", "ProviderGuid", None), ("EventRecordID", "RecordNumber", None),
-    ("Channel", "Channel", None), ("Computer", "Hostname", None), ("Task", "Task", None),
-    ("Opcode", "OpcodeValue", "Opcode"), ("Level", "Level", None), ("Version", "Version", None),
-    ("ProcessID", "ExecutionProcessID", "ProcessID"), ("ThreadID", "ThreadID", None),
-)
 # FLAT_FIELDS with whether the field holds text only (a whole number is checked further): no set lookup per field
 FLAT_FIELDS_TYPED = tuple((field, key, absent_key, field in TEXT_ONLY_FIELDS) for field, key, absent_key in FLAT_FIELDS)
 
@@ -137,20 +123,7 @@ def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
 
 
 def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
-    system = {
-        "Provider": document.get("source_name"),
-        "ProviderGuid": document.get("provider_guid"),
-        "TimeCreated": document.get("@timestamp"),
-        "EventRecordID": document.get("record_number"),
-        "Channel": document.get("log_name"),
-        "Computer": document.get("computer_name"),
-        "Task": document.get("task"),
-        "Opcode": document.get("opcode"),
-        "Keywords": document.get("keywords"),
-        "Version": document.get("version"),
-        "ProcessID": document.get("process_id"),
-        "ThreadID": document.get("thread_id"),
-    }
+    system = {field: document.get(key) for field, key in WINLOGBEAT6_KEYS.items()}
     return check_system(_present(system)), document.get("event_data") or {}
 
 

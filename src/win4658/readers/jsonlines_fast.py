@@ -1,7 +1,7 @@
 """The JSON-lines reader's fast paths, each equal to a plain reference (tests/test_jsonlines_fast.py and
 tests/test_speed_paths.py hold them side by side):
 
-- ``winlogbeat_system``: Winlogbeat's System fields by straight-line code built from winlogbeat.SYSTEM_PATHS; the
+- ``winlogbeat_system``: Winlogbeat's System fields by straight-line code built from windows.WINLOGBEAT_PATHS; the
   reference walks each path of the table (the tests' ``_walked_system``).
 - ``local_to_utc_fast``: NXLog's local time to UTC by memos of whole minutes; the reference is
   jsonlines._local_to_utc (datetime arithmetic), which answers whatever this one leaves (None).
@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import Callable, Dict, List, Optional
 
 from ..event import TEXT_ONLY_FIELDS, check_system_value
-from ..winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS
+from ..windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS
+from ..windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 
 # "YYYY-MM-DD hh:mm:ss" / "YYYY-MM-DDThh:mm:ss" in ASCII digits, by the separator the format puts between date and time
 CANONICAL_TIME = {separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")

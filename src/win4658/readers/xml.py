@@ -10,6 +10,7 @@ from typing import BinaryIO, Generator, Iterator, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
+from ..windows import SYSTEM_TEXT_ELEMENTS
 from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
@@ -22,10 +23,6 @@ START_TAG = re.compile(rb"<Event[\s>]")
 IGNORABLE_GAP = re.compile(rb"(?:\s|-|<\?[^>]*\?>|<!--.*?-->|</?Events\b[^>]*>)*", re.DOTALL)
 DTD_MARKUP = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 RENDERED_LINE = re.compile(rb"^[ \t]*- <", re.MULTILINE)
-
-SYSTEM_TEXT_FIELDS = frozenset(
-    {"EventID", "Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Channel", "Computer"}
-)
 
 
 class UnsafeXml(ValueError):
@@ -69,7 +66,7 @@ class _EventBuilder:
             self.system["ThreadID"] = attrs.get("ThreadID")
         elif name == "Security" and "UserID" in attrs:
             self.system["UserID"] = attrs["UserID"]
-        elif name in SYSTEM_TEXT_FIELDS:
+        elif name in SYSTEM_TEXT_ELEMENTS:
             self.field, self.text = name, []
 
     def end(self, name: str) -> None:

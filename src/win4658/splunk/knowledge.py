@@ -18,7 +18,7 @@ from typing import Dict, List, Tuple
 
 from ..event import Event, Origin
 from ..mapping import Mapping, Rule
-from ..readers.classic import LABELS
+from ..windows import CLASSIC_LABELS as LABELS
 from .runtime.copy_lookup import INPUT_COLUMN, OUTPUT_COLUMN
 from .spl import is_one_of, rule_expression
 

@@ -1,12 +1,11 @@
 """An Event as the one-line XML Windows renders (Splunk's XmlWinEventLog form), whatever form it was read from."""
 import re
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from ...event import Event
-from ...windows import name_tables
+from ...windows import SYSTEM_ELEMENTS, SYSTEM_TEXT_ELEMENTS, name_tables
 
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
-SYSTEM_TEXT_ORDER = ("EventID", "Version", "Level", "Task", "Opcode", "Keywords")
 # XML 1.0 forbids these characters even as references: they are replaced, not dropped, so the gap stays visible.
 INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -14,16 +13,8 @@ INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def render_event_xml(event: Event) -> str:
     """The event as Windows' RenderXml prints it: one line, single-quoted attributes, EventData in order."""
     system = _system_numbers(event.system)
-    parts: List[str] = [f"<Event xmlns='{EVENT_NAMESPACE}'><System>", _provider(system)]
-    parts += [_element(name, system.get(name)) for name in SYSTEM_TEXT_ORDER]
-    if system.get("TimeCreated") is not None:
-        parts.append(f"<TimeCreated SystemTime='{_attribute(system['TimeCreated'])}'/>")
-    parts.append(_element("EventRecordID", system.get("EventRecordID")))
-    parts.append("<Correlation/>")
-    parts.append(_execution(system))
-    parts += [_element(name, system.get(name)) for name in ("Channel", "Computer")]
-    user = system.get("UserID")
-    parts.append(f"<Security UserID='{_attribute(user)}'/>" if user else "<Security/>")
+    parts: List[str] = [f"<Event xmlns='{EVENT_NAMESPACE}'><System>"]
+    parts += [_element(name, system.get(name)) if write is None else write(system) for name, write in SYSTEM_WRITERS]
     parts.append("</System><EventData>")
     parts += [f"<Data Name='{_attribute(name)}'>{_text(value)}</Data>" for name, value in event.data.items()]
     parts.append("</EventData></Event>")
@@ -47,6 +38,20 @@ def _unrender(table: Dict[Any, str], value: Any) -> Any:
     return next((number for number, name in table.items() if name == value), value)
 
 
+def _time_created(system: Dict[str, Any]) -> str:
+    time_created = system.get("TimeCreated")
+    return "" if time_created is None else f"<TimeCreated SystemTime='{_attribute(time_created)}'/>"
+
+
+def _correlation(_system: Dict[str, Any]) -> str:
+    return "<Correlation/>"
+
+
+def _security(system: Dict[str, Any]) -> str:
+    user = system.get("UserID")
+    return f"<Security UserID='{_attribute(user)}'/>" if user else "<Security/>"
+
+
 def _provider(system: Dict[str, Any]) -> str:
     attributes = ""
     if system.get("Provider") is not None:
@@ -60,6 +65,16 @@ def _execution(system: Dict[str, Any]) -> str:
     attributes = "".join(f" {name}='{_attribute(system[name])}'" for name in ("ProcessID", "ThreadID")
                          if system.get(name) is not None)
     return f"<Execution{attributes}/>" if attributes else ""
+
+
+# System's elements that carry attributes, each written from the System fields
+ATTRIBUTE_ELEMENTS: Dict[str, Callable[[Dict[str, Any]], str]] = {
+    "Provider": _provider, "TimeCreated": _time_created, "Correlation": _correlation, "Execution": _execution,
+    "Security": _security,
+}
+# System's elements in the layer's order, each with its writer (None: a text element)
+SYSTEM_WRITERS = tuple((name, None if name in SYSTEM_TEXT_ELEMENTS else ATTRIBUTE_ELEMENTS[name])
+                       for name in SYSTEM_ELEMENTS)
 
 
 def _element(name: str, value: Any) -> str:
