@@ -58,7 +58,8 @@ def test_hunt_json_streams_findings_then_the_summary(capsys):
     assert summary["drilldowns"] == {"win4658_handle_trace": 1}
     assert summary["severities"] == {"high": 3, "medium": 3, "low": 5}
     assert summary["hosts"] == {"WS01.contoso.local": 12, "DC01.contoso.local": 2}
-    assert (summary["first_event"], summary["last_event"]) == ("2015-09-22T00:15:42.910428Z", "2026-03-02T11:32:45.090000Z")
+    assert (summary["first_event"], summary["last_event"]) == ("2015-09-22T00:15:42.910428Z",
+                                                               "2026-03-02T11:32:45.090000Z")
     trace = next(line for line in lines if line["number"] == 5)
     assert [event["event_id"] for event in trace["events"]] == [4656, 4663, 4658]
     assert trace["user"] == "CONTOSO\\alice" and trace["host"] == "WS01.contoso.local"
@@ -136,7 +137,8 @@ def test_an_empty_directory_is_named(capsys, tmp_path):
     ("--long-handle", "inf", "must be 0 or more seconds"), ("--long-handle", "-2", "must be 0 or more seconds"),
     ("--reorder-window", "-1", "must be at least 1"), ("--max-open-handles", "0", "must be at least 1"),
     ("--limit", "ten", "not a whole number"), ("--trace", "WS01,zz,0x2a4", "not a process id"),
-    ("--trace", "WS01,0x1b30,handle", "not a handle id"), ("--trace", "WS01,0x1b30", "expected HOST,PROCESSID,HANDLEID"),
+    ("--trace", "WS01,0x1b30,handle", "not a handle id"),
+    ("--trace", "WS01,0x1b30", "expected HOST,PROCESSID,HANDLEID"),
 ])
 def test_out_of_range_options_are_refused(capsys, option, value, message):
     with pytest.raises(SystemExit) as exited:

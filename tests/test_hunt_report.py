@@ -82,7 +82,8 @@ def test_report_is_self_contained():
 
 def _hostile_examples(tmp_path):
     """The bundled examples with explorer.exe and the budget file renamed to markup, as an attacker could."""
-    escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&apos;")
+    escaped = (HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace('"', "&quot;").replace("'", "&apos;"))
     with open(EXAMPLE_FILES[1], encoding="utf-8") as stream:
         text = stream.read()
     hostile = tmp_path / "hostile.xml"
@@ -120,4 +121,5 @@ def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
         "1–10 ms": 2, "10–100 ms": 1, "1 h–1 day": 1}
     longest = hunt.durations.longest()
     assert [round(handle["duration_seconds"], 3) for handle in longest] == [9161.578, 0.013, 0.002, 0.002]
-    assert longest[0]["object_name"] == r"C:\Users\alice\Documents\Q1-budget.xlsx" and longest[0]["handle_id"] == "0x1a8c"
+    assert longest[0]["object_name"] == r"C:\Users\alice\Documents\Q1-budget.xlsx"
+    assert longest[0]["handle_id"] == "0x1a8c"

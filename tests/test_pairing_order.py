@@ -43,7 +43,8 @@ def reversed_copy(path, directory):
 def _hunted(path):
     """Every finding (without where it was read) and the pairing counts, of a hunt listing every paired handle."""
     hunt = Hunt(long_handle_seconds=-1)
-    findings = sorted(repr(finding._replace(origin=None)) for finding in hunt.run([path]) if isinstance(finding, Finding))
+    findings = sorted(repr(finding._replace(origin=None))
+                      for finding in hunt.run([path]) if isinstance(finding, Finding))
     counts = {name: value for name, value in hunt.summary.lifetime.items() if name != "by_process"}
     return findings, counts, hunt.summary.lifetime["by_process"]
 

@@ -23,7 +23,8 @@ from win4658.detections.local_hunt import Hunt
 from win4658.event import MAX_RECORD_BYTES, Event, ReadStats, RecordError, parse_event_id
 from win4658.readers import MAX_EXPANSION_RATIO, read_paths
 
-GOOD_JSON = b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe", "TimeCreated": "2020-01-01T00:00:00Z"}\n'
+GOOD_JSON = (b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe", '
+             b'"TimeCreated": "2020-01-01T00:00:00Z"}\n')
 SAMPLE_EVTX = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 
 
@@ -298,7 +299,8 @@ def evtx_variants():
         data = stream.read()
     overwritten = bytearray(data)
     overwritten[4096 + 2 * 65536 + 5000: 4096 + 2 * 65536 + 9000] = bytes(4000)
-    return {"whole.evtx": data, "truncated.evtx": data[: 4096 + 3 * 65536 + 1000], "overwritten.evtx": bytes(overwritten)}
+    return {"whole.evtx": data, "truncated.evtx": data[: 4096 + 3 * 65536 + 1000],
+            "overwritten.evtx": bytes(overwritten)}
 
 
 def described(results, prefix):
@@ -385,7 +387,8 @@ def test_a_file_of_only_line_breaks_holds_nothing_and_costs_little_memory(tmp_pa
 
 def test_an_xml_record_too_large_is_skipped_up_to_its_end_and_the_next_is_read(tmp_path, good_xml):
     path = tmp_path / "long.xml"
-    huge = good_xml.replace(b"</EventData>", b"<Data Name='x'>" + b"a" * (MAX_RECORD_BYTES + 10) + b"</Data></EventData>")
+    huge = good_xml.replace(b"</EventData>",
+                            b"<Data Name='x'>" + b"a" * (MAX_RECORD_BYTES + 10) + b"</Data></EventData>")
     path.write_bytes(good_xml + b"\n" + huge + b"\n" + good_xml + b"\n")
     stats = ReadStats()
     results = read_all(path, stats=stats)

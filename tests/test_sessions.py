@@ -131,8 +131,8 @@ def _tracked(events, max_open=50_000):
 def test_a_closed_session_holds_the_open_the_accesses_and_the_close():
     opened = _event(4656, 1.25, record=1, ObjectServer="Security", ObjectType="File", ObjectName=r"C:\secret.txt",
                     AccessMask="0x120089", PrivilegeList="SeBackupPrivilege\r\n\t\t\tSeRestorePrivilege")
-    records = _tracked([opened, _event(4663, 2, record=2, AccessMask="0x1"), _event(4663, 3, record=3, AccessMask="0x80"),
-                        _event(4658, 4.75, record=4)])
+    records = _tracked([opened, _event(4663, 2, record=2, AccessMask="0x1"),
+                        _event(4663, 3, record=3, AccessMask="0x80"), _event(4658, 4.75, record=4)])
     assert records == [{
         "start": "2026-01-01T00:00:01.250000Z", "end": "2026-01-01T00:00:04.750000Z", "ending": "closed",
         "host": "WS1", "process_id": 0x4d0, "process_id_hex": "0x4d0", "handle_id": "0x10", "access_count": 2,
@@ -196,7 +196,8 @@ def test_the_dumpert_lsass_handle_session():
     assert (lsass["start"], lsass["end"], lsass["duration_ns"], lsass["object_type"]) == (
         "2020-10-18T10:56:14.368000Z", "2020-10-18T10:56:14.646000Z", 278_000_000, "Process")
     assert lsass["object_name"] == r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
-    assert (lsass["access_requested_mask"], lsass["access_used"], lsass["access_count"]) == ("0x1fffff", ["PROCESS_VM_READ"], 1)
+    assert (lsass["access_requested_mask"], lsass["access_used"], lsass["access_count"]) == (
+        "0x1fffff", ["PROCESS_VM_READ"], 1)
     assert lsass["process_executable"] == r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe"
 
 
@@ -239,7 +240,8 @@ def test_convert_enrich_gives_each_paired_close_the_object_of_its_open(tmp_path)
     records, _summary = _sessions([path])
     expected = Counter((record["handle_id"], record["object_name"])
                        for record in records if record["ending"] == "closed")
-    assert Counter((document["HandleId"], document["object_path"]) for document in enriched if "object_path" in document) == expected
+    assert Counter((document["HandleId"], document["object_path"])
+                   for document in enriched if "object_path" in document) == expected
     assert sum(expected.values()) == 6
 
 

@@ -60,7 +60,8 @@ def test_the_session_rule_validates_and_queries_the_sessions_index():
     (rule,) = _rules()
     errors = sorted(validator.iter_errors(rule), key=lambda error: len(error.path))
     assert not errors, f"{errors[0].message} at {list(errors[0].absolute_path)}"
-    assert (rule["type"], rule["language"], rule["index"], rule["enabled"]) == ("query", "kuery", ["win4658-sessions*"], False)
+    assert (rule["type"], rule["language"], rule["index"], rule["enabled"]) == (
+        "query", "kuery", ["win4658-sessions*"], False)
     threshold_ns = int(LIFETIME.parameters["long_handle_seconds"] * 1_000_000_000)
     assert rule["query"] == ('event.dataset : "win4658.handle_session" and win4658.handle.ending : "closed" '
                              f"and event.duration > {threshold_ns}")
@@ -126,8 +127,8 @@ def test_shipped_sessions_are_searchable_with_the_rules_condition(sessions_index
                                  {"term": {"win4658.handle.ending": "closed"}},
                                  {"range": {"event.duration": {"gt": threshold_ns}}}]}}
     hits = request(client, "POST", f"/{index}/_search", {"query": query, "size": 1000})["hits"]["hits"]
-    found = sorted((hit["_source"]["host"]["name"], hit["_source"]["win4658"]["handle"]["id"], hit["_source"]["event"]["end"])
-                   for hit in hits)
+    found = sorted((hit["_source"]["host"]["name"], hit["_source"]["win4658"]["handle"]["id"],
+                    hit["_source"]["event"]["end"]) for hit in hits)
     assert found == _long_sessions(documents, threshold_ns) and found
     mapping = request(client, "GET", f"/{index}/_mapping")[index]["mappings"]
     assert mapping["properties"]["event"]["properties"]["duration"]["type"] == "long"

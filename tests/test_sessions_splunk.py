@@ -206,7 +206,8 @@ def _rex(rows, arguments):
 
 
 def _eval(rows, arguments):
-    assignments = [(part.split("=", 1)[0].strip(), Expression(part.split("=", 1)[1])) for part in _split_top_level(arguments)]
+    assignments = [(part.split("=", 1)[0].strip(), Expression(part.split("=", 1)[1]))
+                   for part in _split_top_level(arguments)]
     for row in rows:
         for name, expression in assignments:
             row[name] = expression.evaluate(row)
@@ -462,8 +463,9 @@ def _eql_pairs(events):
     # the engine takes the events in the order given (their position as the timestamp)
     engine.stream_events(eql.Event("any", position, document) for position, document in enumerate(documents))
     engine.finalize()
-    return sorted(_pair(opened.data["host"]["name"], opened.data["process"]["pid"], opened.data["winlog"]["event_data"]["HandleId"],
-                        opened.data["_ns"], closed.data["_ns"]) for opened, closed in found)
+    return sorted(_pair(opened.data["host"]["name"], opened.data["process"]["pid"],
+                        opened.data["winlog"]["event_data"]["HandleId"], opened.data["_ns"], closed.data["_ns"])
+                  for opened, closed in found)
 
 
 def _pair(host, process_id, handle_id, opened_ns, closed_ns):
@@ -478,7 +480,8 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     local = sorted(_pair(record["host"], record["process_id"], record["handle_id"], time_ns(record["start"]),
                          time_ns(record["end"]))
                    for record in _local_sessions(path) if record["ending"] == "closed")
-    splunk = sorted(_pair(row["dest"], row["process_id"], row["handle_id"], row["handle_start"] * 1e9, row["handle_end"] * 1e9)
+    splunk = sorted(_pair(row["dest"], row["process_id"], row["handle_id"], row["handle_start"] * 1e9,
+                          row["handle_end"] * 1e9)
                     for row in _replayed_sessions(relative) if row["handle_ending"] == "closed")
     assert splunk == local
     # the lifetime detection's search (and the dashboards' lifetime panels) pairs the same, either way round
@@ -523,7 +526,7 @@ def _sessions_of(events):
     return [session_record(lifetime) for lifetime in records + list(tracker.still_open())]
 
 
-def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):
+def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):  # noqa: F811
     from win4658.splunk.client import run_search
 
     service, index, host, events = splunk_events
@@ -536,5 +539,6 @@ def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):
                              round(float(row["duration"]), 3) if row.get("duration") else None,
                              int(row["handle_access_count"])) for row in rows) == sorted(
         (record["host"], record["process_id"], record["handle_id"], record["ending"], record.get("open_record_id", ""),
-         record.get("close_record_id", ""), round(record["duration_seconds"], 3) if "duration_seconds" in record else None,
+         record.get("close_record_id", ""),
+         round(record["duration_seconds"], 3) if "duration_seconds" in record else None,
          record["access_count"]) for record in local)

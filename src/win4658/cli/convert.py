@@ -24,14 +24,16 @@ def register(subparsers) -> None:
                     "--to sessions one per handle (its 4656 open, 4663 accesses and 4658 close).",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives")
-    parser.add_argument("--to", choices=sorted(CONVERTERS) + [SESSIONS], default="ecs", help="output shape (default: ecs)")
+    parser.add_argument("--to", choices=sorted(CONVERTERS) + [SESSIONS], default="ecs",
+                        help="output shape (default: ecs)")
     parser.add_argument("--fields", choices=sorted(SESSION_SHAPES), default="ecs",
                         help="--to sessions: ECS or CIM field names (default: ecs; mappings/session.yml)")
     parser.add_argument("--enrich", action="store_true",
                         help="give each 4658 the ObjectServer, ObjectType and ObjectName of the 4656 that opened its "
                              "handle (paired as hunt pairs; documents then come in the log's time order)")
     parser.add_argument("--reorder-window", type=_positive, default=DEFAULT_WINDOW, metavar="EVENTS",
-                        help=f"--to sessions, --enrich: events held to restore the log's order (default {DEFAULT_WINDOW})")
+                        help=f"--to sessions, --enrich: events held to restore the log's order "
+                             f"(default {DEFAULT_WINDOW})")
     parser.add_argument("--max-open-handles", type=_positive, default=DEFAULT_MAX_OPEN, metavar="N",
                         help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})")
     parser.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: stdout)")

@@ -130,7 +130,8 @@ class TableWriter:
             lines += ["  " + _row(finding, detection, columns) for finding in findings]
             if total > len(findings):
                 lines.append(f"  … {total - len(findings)} more; by process:")
-                lines += [f"    {count:>7}  {process}" for process, count in summary.processes[detection.id].most_common(5)]
+                lines += [f"    {count:>7}  {process}"
+                          for process, count in summary.processes[detection.id].most_common(5)]
         return lines + [""]
 
 
@@ -228,7 +229,8 @@ def _shrunk(columns: List[tuple], room: int) -> Optional[List[tuple]]:
 
 def _row(finding: Finding, detection: Detection, columns: List[tuple]) -> str:
     details = finding.details or {}
-    why = finding.reason + (f"; {details['object_type']} {details['object_name']}" if details.get("object_name") else "")
+    why = finding.reason + (f"; {details['object_type']} {details['object_name']}"
+                            if details.get("object_name") else "")
     values = {"time": finding.time, "severity": "drill-down" if detection.drilldown else detection.severity,
               "host": finding.host, "user": finding.user, "process": finding.process, "pid": finding.process_id,
               "handle": finding.handle_id, "att&ck": " ".join(_techniques(detection)), "why": why}

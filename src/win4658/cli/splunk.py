@@ -47,8 +47,13 @@ def run_package(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     try:  # splunk-sdk is only needed here: pip install 'win4658[splunk]'
-        from ..splunk.client import (ConnectionSettings, SplunkConnectionError, answers_from, connect,
-                                     dispatch_saved_search)
+        from ..splunk.client import (
+            ConnectionSettings,
+            SplunkConnectionError,
+            answers_from,
+            connect,
+            dispatch_saved_search,
+        )
     except ImportError as error:
         print(f"win4658: {error}: pip install 'win4658[splunk]'", file=sys.stderr)
         return 2

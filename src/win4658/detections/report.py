@@ -98,7 +98,8 @@ class HtmlReport:
             if not d.drilldown)
         hosts = "".join(f"<tr><td>{escape(host or '(unknown)')}</td><td class=num>{events:,}</td></tr>"
                         for host, events in summary.hosts.most_common(20))
-        skipped = ", ".join(f"{escape(reason)}: {count:,}" for reason, count in sorted(summary.skipped.items())) or "none"
+        skipped = ", ".join(f"{escape(reason)}: {count:,}"
+                            for reason, count in sorted(summary.skipped.items())) or "none"
         capped = (f"<p class=warn>{self.not_embedded:,} findings beyond the first {MAX_EMBEDDED:,} are counted "
                   f"but not listed.</p>" if self.not_embedded else "")
         return (
@@ -160,10 +161,12 @@ class HtmlReport:
         items = []
         for trace in self.traces:
             events = "".join(f"<li>{escape(str(event.get('time') or '-'))} {event.get('event_id')} "
-                             f"{escape(str(event.get('access_mask') or ''))} {escape(str(event.get('object_name') or ''))}</li>"
+                             f"{escape(str(event.get('access_mask') or ''))} "
+                             f"{escape(str(event.get('object_name') or ''))}</li>"
                              for event in trace.get("events", []))
             items.append(f"<details><summary>{escape(str(trace.get('host') or '-'))} "
-                         f"{escape(str(trace.get('process') or '-'))} handle {escape(str(trace.get('handle_id') or '-'))}: "
+                         f"{escape(str(trace.get('process') or '-'))} "
+                         f"handle {escape(str(trace.get('handle_id') or '-'))}: "
                          f"{escape(str(trace.get('object_name') or '-'))}</summary><ol>{events}</ol>"
                          f"<p>{escape(str(trace.get('source') or ''))}</p></details>")
         total = sum(self.hunt.summary.drilldowns.values())
@@ -180,7 +183,8 @@ def embedded_json(data: object) -> str:
 
 PAGE_HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>win4658 hunt report</title>
 <style>
@@ -206,7 +210,8 @@ FINDINGS_SECTION = """<section id="findings"><h2>Findings</h2>
 <select id="severity"><option value="">every severity</option></select>
 <select id="detection"><option value="">every detection</option></select>
 <span id="match-count"></span>
-<button id="previous" type="button">previous</button><span id="page"></span><button id="next" type="button">next</button></div>
+<button id="previous" type="button">previous</button><span id="page"></span><button id="next"
+ type="button">next</button></div>
 <table id="findings-table"><thead><tr></tr></thead><tbody></tbody></table></section>
 """
 
@@ -288,7 +293,8 @@ SCRIPT = r"""
     body.replaceChildren(fragment);
   }
   let pending = null;
-  document.getElementById("filter").addEventListener("input", () => { clearTimeout(pending); pending = setTimeout(apply, 150); });
+  document.getElementById("filter").addEventListener("input", () => {
+    clearTimeout(pending); pending = setTimeout(apply, 150); });
   severitySelect.addEventListener("change", apply);
   detectionSelect.addEventListener("change", apply);
   document.getElementById("previous").addEventListener("click", () => { page -= 1; render(); });
@@ -298,7 +304,8 @@ SCRIPT = r"""
       const down = th.className === "asc";
       table.querySelectorAll("th").forEach(h => h.className = "");
       th.className = down ? "desc" : "asc";
-      const cell = tr => { const td = tr.children[index]; return td.dataset.value !== undefined ? Number(td.dataset.value)
+      const cell = tr => { const td = tr.children[index];
+        return td.dataset.value !== undefined ? Number(td.dataset.value)
         : (td.classList.contains("num") ? Number(td.textContent.replace(/,/g, "")) : td.textContent); };
       const tbody = table.tBodies[0];
       const sorted = Array.from(tbody.rows).sort((a, b) => { const x = cell(a), y = cell(b);
