@@ -1,10 +1,13 @@
 """win4658 generate: rewrite every generated file (pipeline, template, Splunk knowledge, rules) from its source."""
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ..checkout import CheckoutError, find_checkout, require_installed_from
 from ..detections.definitions import DefinitionError
-from ..generate import Changes, GenerationError, changes, write_all
+
+if TYPE_CHECKING:
+    from ..generate import Changes
 
 
 def register(subparsers) -> None:
@@ -19,6 +22,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: generation reaches the Elasticsearch client, which every other command would pay to import
+    from ..generate import GenerationError, changes, write_all
+
     try:
         root = find_checkout(args.root)
         require_installed_from(root)
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(pending: Changes) -> int:
+def _report(pending: "Changes") -> int:
     for path in pending.stale:
         print(f"differs from its source: {path}")
     for path in pending.leftovers:

@@ -62,21 +62,27 @@ class Opened(NamedTuple):
     object_type: Optional[str]
     object_name: Optional[str]
     access_mask: Optional[str]
-    user_sid: Optional[str]
-    logon_id: Optional[str]
     object_server: Optional[str]
-    privileges: Optional[str]
-    record_id: object
+    # only the handle sessions show these (None unless ``of`` is asked for them)
+    user_sid: Optional[str] = None
+    logon_id: Optional[str] = None
+    privileges: Optional[str] = None
+    record_id: object = None
 
     @classmethod
-    def of(cls, event: Event) -> "Opened":
+    def of(cls, event: Event, for_sessions: bool = True) -> "Opened":
         data = event.data
         # interned: thousands of open handles share a few hundred processes, users and objects
-        return new_opened(cls, (event.origin, _interned(event_process(event)), _interned(event_user(event)),
-                                _interned(data.get("ObjectType")), _interned(data.get("ObjectName")),
-                                _interned(data.get("AccessMask")), _interned(data.get("SubjectUserSid")),
-                                _interned(data.get("SubjectLogonId")), _interned(data.get("ObjectServer")),
-                                _interned(data.get("PrivilegeList")), event.system.get("EventRecordID")))
+        shown = (event.origin, _interned(event_process(event)), _interned(event_user(event)),
+                 _interned(data.get("ObjectType")), _interned(data.get("ObjectName")),
+                 _interned(data.get("AccessMask")), _interned(data.get("ObjectServer")))
+        if not for_sessions:
+            return new_opened(cls, shown + NOT_FOR_SESSIONS)
+        return new_opened(cls, shown + (_interned(data.get("SubjectUserSid")), _interned(data.get("SubjectLogonId")),
+                                        _interned(data.get("PrivilegeList")), event.system.get("EventRecordID")))
+
+
+NOT_FOR_SESSIONS = (None, None, None, None)
 
 
 new_opened = tuple.__new__  # Opened(…) without its Python-level __new__ (one per open)
@@ -89,9 +95,9 @@ def _interned(text: Optional[str]) -> Optional[str]:
 class OpenHandle:
     __slots__ = ("time", "opened", "accesses", "access_count", "used_mask")
 
-    def __init__(self, time: Optional[int], event: Event):
+    def __init__(self, time: Optional[int], event: Event, for_sessions: bool = True):
         self.time = time
-        self.opened = Opened.of(event)
+        self.opened = Opened.of(event, for_sessions)
         self.accesses: List[dict] = []
         self.access_count = 0
         self.used_mask = 0  # the 4663 access masks, or-ed
@@ -159,7 +165,8 @@ class HandleTracker:
     At most ``max_open`` handles are kept open: past that the oldest open is forgotten (and counted), so memory
     stays bounded even over logs where opens pile up without closes. With ``keep_endings``, every other way a
     handle's record ends (reused, forgotten, a close without an open) is appended to ``ended`` as a Lifetime for
-    the caller to take, and ``still_open()`` gives those open at the end of the data: the handle sessions.
+    the caller to take, and ``still_open()`` gives those open at the end of the data: the handle sessions (each open
+    then keeps the 4656 fields a session shows).
     """
 
     def __init__(self, max_open: int = DEFAULT_MAX_OPEN, keep_endings: bool = False) -> None:
@@ -204,7 +211,7 @@ class HandleTracker:
             forgotten_key, forgotten = self.open.popitem(last=False)
             self.forgotten_opens += 1
             self._end(forgotten_key, forgotten, FORGOTTEN)
-        self.open[key] = OpenHandle(time, event)
+        self.open[key] = OpenHandle(time, event, self.ended is not None)
 
     def _end(self, key: HandleKey, handle: OpenHandle, ending: str) -> None:
         if self.ended is not None:
