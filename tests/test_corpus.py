@@ -6,9 +6,9 @@ import pytest
 
 from conftest import CORPUS_FILES, corpus_path
 from win4658.event import Event, ReadStats
-from win4658.mapping import basename
 from win4658.normalize import to_cim, to_ecs
 from win4658.readers import read_paths
+from win4658.transforms import basename
 
 
 def test_manifest_lists_every_corpus_file():

@@ -14,9 +14,7 @@ from .event import Event
 from .rule_compiler import compile_rules
 from .times import readable_time
 from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
-from .transforms import basename as basename  # re-exported: the readers and detections import it from here
 from .windows import MAPPINGS_DIR, name_tables
-from .windows import hex_to_int as hex_to_int  # re-exported, as basename
 
 TIME_TARGET = "@timestamp"  # a date in the index: a value time_ns cannot read would be rejected there
 

@@ -15,8 +15,8 @@ from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
 from ..detections.lifetime import Lifetime
 from ..detections.local_hunt import Hunt
-from ..mapping import hex_to_int
 from ..sessions.record import session_record
+from ..windows import hex_to_int
 from .common import ndjson_line
 
 ELLIPSIS = "…"

@@ -19,7 +19,7 @@ from sys import intern
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
-from ..mapping import hex_to_int
+from ..windows import hex_to_int
 from .engine import ABSENT, event_process, event_user
 from ..times import format_ns
 

@@ -3,8 +3,8 @@ from functools import lru_cache
 from typing import Any, Dict, Optional, Tuple
 
 from ..detections.lifetime import Lifetime, Opened, mask_number
-from ..mapping import basename
 from ..times import format_ns
+from ..transforms import basename
 from .access import access_names
 
 # a log names a few hundred processes and objects millions of times
