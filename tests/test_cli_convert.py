@@ -34,11 +34,19 @@ def test_convert_sample_to_cim_and_winlogbeat(tmp_path):
 
 
 def test_unreadable_file_exits_non_zero_and_the_rest_is_converted(tmp_path):
-    result = run("convert", str(tmp_path / "missing.xml"), SAMPLE_XML)
+    not_events = tmp_path / "not-events.txt"
+    not_events.write_text("hello\n", encoding="utf-8")
+    result = run("convert", str(not_events), SAMPLE_XML)
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 1
-    assert "missing.xml: record 0: cannot read file" in result.stderr
-    assert "skipped: unreadable: 1" in result.stderr
+    assert "not-events.txt: record 0: not EVTX, event XML, JSON-lines or WinEventLog text" in result.stderr
+    assert "skipped: unrecognised: 1" in result.stderr
+
+
+def test_a_missing_path_is_a_usage_error_and_nothing_is_read(tmp_path):
+    result = run("convert", str(tmp_path / "missing.xml"), SAMPLE_XML)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"win4658: {tmp_path / 'missing.xml'}: no such file or directory\n"
 
 
 def test_bad_event_id_is_refused():

@@ -1,12 +1,14 @@
 """What the subcommands share: event-id options, NDJSON output, the progress line and the summary."""
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 from typing import IO, Any, Callable, List, Optional
 
 from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
+from ..readers import STDIN, input_files
 
 try:
     import orjson
@@ -121,3 +123,15 @@ def report_error(error: RecordError) -> None:
 def print_lines(lines: List[str], write: Callable[[str], Any] = lambda line: print(line, file=sys.stderr)) -> None:
     for line in lines:
         write(line)
+
+
+def missing_paths(paths: List[str]) -> List[str]:
+    """The paths that do not exist, each named on stderr: a usage error, for which nothing is read. A directory holding
+    no file is named as a warning."""
+    missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
+    for path in missing:
+        print(f"win4658: {path}: no such file or directory", file=sys.stderr)
+    for path in paths:
+        if os.path.isdir(path) and next(input_files([path]), None) is None:
+            print(f"win4658: {path}: the directory holds no files", file=sys.stderr)
+    return missing

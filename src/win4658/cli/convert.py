@@ -11,7 +11,7 @@ from ..parallel import Written, convert_in_workers
 from ..sessions.enrich import read_enriched
 from ..sessions.fields import SESSION_SHAPES
 from ..sessions.stream import handle_sessions, session_hunt
-from .common import Progress, add_event_id_option, event_ids, ndjson_line, open_output, print_lines
+from .common import Progress, add_event_id_option, event_ids, missing_paths, ndjson_line, open_output, print_lines
 
 SESSIONS = "sessions"
 
@@ -51,6 +51,8 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if missing_paths(args.paths):
+        return 2
     if args.workers > 1 and (args.to == SESSIONS or args.enrich):
         print("win4658: --workers pairs nothing: use one worker with --to sessions or --enrich", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from ..elasticsearch.template import DEFAULT_INDEX, INDEX_PATTERN, TEMPLATE_NAME
 from ..event import RecordError
 from ..examples import EXAMPLES_DIR
 from ..readers import read_paths
-from .common import Progress, add_event_id_option, event_ids, print_lines, report_error
+from .common import Progress, add_event_id_option, event_ids, missing_paths, print_lines, report_error
 
 SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
 
@@ -140,6 +140,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.update_expected:
         print("win4658 es: --update-expected needs --goldens DIR", file=sys.stderr)
         return 2
+    if missing_paths(args.paths):
+        return 2
     results = read_paths(args.paths or [SAMPLE], event_ids(args))
     problems = 0
     for result in simulate_events(_client(args), results, pipeline_id, pipeline):
@@ -172,6 +174,8 @@ def _simulate_goldens(args: argparse.Namespace, pipeline_id, pipeline) -> int:
 def run_ship(args: argparse.Namespace) -> int:
     from ..elasticsearch.ship import ShipAborted, ShipSummary, ship
 
+    if missing_paths(args.paths):
+        return 2
     summary = ShipSummary()
     progress = Progress("indexed")
     try:

@@ -1,7 +1,6 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
 import argparse
 import math
-import os
 import sys
 from contextlib import ExitStack, nullcontext
 from typing import IO, Callable, ContextManager, Dict, List, Optional
@@ -15,9 +14,8 @@ from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
 from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
-from ..readers import STDIN, input_files
 from ..times import format_ns
-from .common import Progress, ndjson_line, open_output, report_error
+from .common import Progress, missing_paths, ndjson_line, open_output, report_error
 from .hunt_output import TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
@@ -117,20 +115,10 @@ def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
             for option, name in LIST_OPTIONS.items() if getattr(args, option)}
 
 
-def _checked_paths(paths: List[str]) -> List[str]:
-    """The paths that do not exist (each named on stderr); a warning for each directory holding no file."""
-    missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
-    for path in missing:
-        print(f"win4658: {path}: no such file or directory", file=sys.stderr)
-    for path in paths:
-        if os.path.isdir(path) and next(input_files([path]), None) is None:
-            print(f"win4658: {path}: the directory holds no files", file=sys.stderr)
-    return missing
-
 
 def run_hunt(args: argparse.Namespace) -> int:
     paths = args.paths or EXAMPLE_FILES
-    if _checked_paths(paths):
+    if missing_paths(paths):
         return 2
     if args.trace:
         return run_trace(args, paths)
@@ -218,6 +206,8 @@ def _trace_row(event: Event, time: Optional[str]) -> dict:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
+    if missing_paths(args.paths):
+        return 2
     stats = ReadStats()
     failed = False
     for item in learn_allowlist(args.paths, per_host=args.per_host, stats=stats):
