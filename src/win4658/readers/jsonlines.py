@@ -7,7 +7,7 @@
 import json
 from datetime import timedelta, timezone
 from functools import partial
-from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type
 
 from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
                      check_system, check_system_value, event_id_of_text, parse_event_id)
@@ -20,7 +20,7 @@ try:
     import orjson
 
     loads: Callable = orjson.loads
-    JSON_ERRORS: Tuple[type, ...] = (orjson.JSONDecodeError, ValueError)
+    JSON_ERRORS: Tuple[Type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # the Splunk app ships without compiled accelerators
     loads = json.loads
     JSON_ERRORS = (ValueError, RecursionError)  # json.loads recurses into nested values

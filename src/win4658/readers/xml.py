@@ -6,7 +6,7 @@ record costs only itself. A record in the plain shape Windows writes is read by 
 are never expanded and nothing is ever fetched.
 """
 import re
-from typing import BinaryIO, Generator, Iterator, Optional, Tuple
+from typing import BinaryIO, Generator, Iterator, NoReturn, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
@@ -29,7 +29,7 @@ class UnsafeXml(ValueError):
     """The record declares a DTD or entities."""
 
 
-def _refuse(*_args) -> None:
+def _refuse(*_args: object) -> NoReturn:
     raise UnsafeXml("DTD and entity declarations are not allowed")
 
 
