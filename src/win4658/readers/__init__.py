@@ -304,7 +304,7 @@ class _Utf8Encoder(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target) -> int:  # type: ignore[override]
+    def readinto(self, target: memoryview) -> int:  # type: ignore[override]  # BufferedReader gives a memoryview
         while len(self.pending) < len(target) and not self.ended:
             chunk = self.stream.read(65536)
             self.ended = not chunk
