@@ -84,7 +84,7 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
     winlog = document.get("winlog")
     if winlog.__class__ is dict:
         convert = _from_winlogbeat
-        event_id = winlog.get("event_id") or _event_code(document)  # type: ignore[union-attr]
+        event_id = winlog.get("event_id") or _event_code(document)
     elif "event_data" in document or "event_id" in document:
         convert, event_id = _from_winlogbeat6, document.get("event_id")
     elif "EventID" in document:
