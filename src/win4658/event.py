@@ -19,13 +19,13 @@ def parse_event_id(value: object) -> int:
     raises ValueError."""
     if value.__class__ is int:
         number = value
-    elif value.__class__ in (str, bytes) and value.strip().isdigit() and value.isascii():  # type: ignore[union-attr]
-        number = int(value)  # type: ignore[call-overload]
+    elif value.__class__ in (str, bytes) and value.strip().isdigit() and value.isascii():
+        number = int(value)
     else:
         raise ValueError(f"not an event id: {value!r}")
-    if not 0 <= number <= MAX_EVENT_ID:  # type: ignore[operator]
+    if not 0 <= number <= MAX_EVENT_ID:
         raise ValueError(f"not an event id: {value!r} (out of 0-{MAX_EVENT_ID})")
-    return number  # type: ignore[return-value]
+    return number
 
 
 # parse_event_id for the texts of XML readers: a log repeats a few dozen ids (errors are not remembered)
@@ -83,7 +83,7 @@ class Event:
 
     @property
     def event_id(self) -> int:
-        return self.system["EventID"]  # type: ignore[return-value]
+        return self.system["EventID"]
 
     def __repr__(self) -> str:
         return f"Event({self.event_id}, {self.origin})"

@@ -15,9 +15,9 @@ UTC_SECOND = re.compile(r":([0-9]{2})(?:[.,]([0-9]+))?Z")
 def time_ns(text: object) -> Optional[int]:
     """Nanoseconds since the epoch of an ISO-8601 time (no zone means UTC), or None when unreadable."""
     if text.__class__ is str:
-        tail = UTC_SECOND.fullmatch(text, 16)  # type: ignore[call-overload]
+        tail = UTC_SECOND.fullmatch(text, 16)
         if tail is not None:
-            minute = _minute_ns(text[:16])  # type: ignore[index]
+            minute = _minute_ns(text[:16])
             second, fraction = tail.groups()
             if minute is not None and int(second) <= 60:
                 return minute + int(second) * 1_000_000_000 + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
@@ -26,8 +26,8 @@ def time_ns(text: object) -> Optional[int]:
 
 def readable_time(text: object) -> bool:
     """Whether ``time_ns`` reads ``text``: the usual spelling checked without computing the time."""
-    if (text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None  # type: ignore[call-overload]
-            and text[17:19] <= "60" and _minute_ns(text[:16]) is not None):  # type: ignore[index]
+    if (text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None
+            and text[17:19] <= "60" and _minute_ns(text[:16]) is not None):
         return True
     return _any_time_ns(text) is not None
 

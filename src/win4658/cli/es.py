@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from ..elasticsearch.pipeline import PIPELINE_ID, pipeline_body
 from ..elasticsearch.template import DEFAULT_INDEX, INDEX_PATTERN, TEMPLATE_NAME
@@ -16,13 +17,16 @@ from ..examples import EXAMPLES_DIR
 from ..readers import read_paths
 from .common import Progress, add_event_id_option, event_ids, missing_paths, print_lines, report_error
 
+if TYPE_CHECKING:
+    from ..elasticsearch.client import Cluster
+
 SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
 
 SECRETS_HELP = ("credentials come from the environment only: WIN4658_ES_API_KEY, or WIN4658_ES_USER with "
                 "WIN4658_ES_PASSWORD (or --ask-password); WIN4658_ES_URL and WIN4658_ES_CA_CERTS set the defaults")
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser("es", help="Elasticsearch: install, simulate, ship, hunt", description=SECRETS_HELP)
     actions = parser.add_subparsers(dest="es_command", required=True, metavar="ACTION")
     for name, helptext, add_options, func in (
@@ -88,7 +92,7 @@ def _hunt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-hits", type=int, default=10, metavar="N", help="hits printed per rule (default: 10)")
 
 
-def _guarded(func):
+def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Setup and cluster errors become one line on stderr and exit status 2."""
     def run(args: argparse.Namespace) -> int:
         from elasticsearch import ApiError, TransportError
@@ -110,7 +114,7 @@ def _guarded(func):
     return run
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> "Cluster":
     from ..elasticsearch.client import USER_VARIABLE, connect, settings_from
 
     password = None
@@ -157,7 +161,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _simulate_goldens(args: argparse.Namespace, pipeline_id, pipeline) -> int:
+def _simulate_goldens(args: argparse.Namespace, pipeline_id: Optional[str], pipeline: Optional[Dict[str, Any]]) -> int:
     from ..elasticsearch.simulate import check_golden, golden_cases
 
     client, failed = _client(args), 0

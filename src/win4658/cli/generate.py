@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ..generate import Changes
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "generate", help="regenerate the committed files that follow from mappings/ and detections/",
         description="Regenerate the files of a win4658 checkout that follow from mappings/ and detections/.")

@@ -26,7 +26,7 @@ LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an 
 }
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     hunt = subparsers.add_parser(
         "hunt", help="run every detection over event files (no Splunk or Elasticsearch needed)",
         description="Run the detections of detections/*.yml over EVTX, XML and JSON-lines files (event ids 4656, "

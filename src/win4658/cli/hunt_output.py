@@ -42,11 +42,12 @@ class JsonWriter:
         self.write(ndjson_line({"summary": self.hunt.summary.as_dict()}))
 
 
-class JsonLinesWriter(JsonWriter):
-    """jsonl: the timeline, one finding per line, nothing else."""
+class JsonLinesWriter:
+    """jsonl: the timeline, one finding per line, nothing else (never given handle sessions, unlike JsonWriter)."""
 
     def __init__(self, output: IO[bytes], hunt: Hunt, limit: int):
-        super().__init__(output, hunt, limit)
+        self.write = output.write
+        self.hunt = hunt
         self.drilldowns = {detection.id for detection in hunt.detections if detection.drilldown}
 
     def add(self, finding: Finding) -> None:

@@ -18,7 +18,7 @@ SECRETS_HELP = ("Kibana comes from the environment only: WIN4658_KIBANA_URL, and
                 "WIN4658_KIBANA_USER with WIN4658_KIBANA_PASSWORD; WIN4658_KIBANA_CA_CERTS sets the CA bundle")
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser("kibana", help="Kibana: install the detection rules and dashboards",
                                    description=SECRETS_HELP)
     kinds = parser.add_subparsers(dest="kibana_kind", required=True, metavar="KIND")

@@ -7,7 +7,7 @@ import sys
 from ..splunk.package import ADDON_DIR, NO_EVTX_WARNING, PackageError, build_package
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser("splunk", help="package the Splunk add-on, run its saved searches",
                                    description="The Splunk add-on TA-win4658.")
     commands = parser.add_subparsers(dest="splunk_command", required=True, metavar="SUBCOMMAND")

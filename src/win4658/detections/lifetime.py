@@ -231,7 +231,7 @@ class HandleTracker:
 
     def _close(self, key: Optional[HandleKey], event: Event, time: Optional[int]) -> Optional[Lifetime]:
         self.closes += 1
-        handle = self.open.get(key) if key is not None else None  # type: ignore[arg-type]
+        handle = self.open.get(key) if key is not None else None
         if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             if self.ended is not None:

@@ -24,7 +24,7 @@ def record_number(event: Event) -> Optional[int]:
     """The log's record number, where the form carries one."""
     number = event.system.get("EventRecordID")
     if number.__class__ is int:
-        return number  # type: ignore[return-value]
+        return number
     return int(number) if isinstance(number, str) and number.isdigit() else None
 
 

@@ -11,7 +11,7 @@ Credentials are read from environment variables only (never argv) and never appe
 import base64
 import json
 import time
-from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Tuple, TypedDict
 from urllib.parse import quote, urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -129,7 +129,8 @@ class Server(NamedTuple):
 def server_from(info: Any) -> Server:
     """The Server of a GET / answer (Elasticsearch 7.0+ and OpenSearch; `version.distribution` names OpenSearch)."""
     version = info.get("version") if isinstance(info, dict) else None
-    number = version.get("number") if isinstance(version, dict) else None
+    version = version if isinstance(version, dict) else {}
+    number = version.get("number")
     if not isinstance(number, str):
         raise ServerAnswerError("GET /", "version.number")
     try:
@@ -137,7 +138,8 @@ def server_from(info: Any) -> Server:
     except ValueError:
         raise ServerAnswerError("GET /", f"version.number {number!r}") from None
     distribution = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
-    return Server(distribution, (parts + (0, 0))[:3], version.get("build_flavor") or "default")
+    major, minor, patch = (parts + (0, 0))[:3]
+    return Server(distribution, (major, minor, patch), version.get("build_flavor") or "default")
 
 
 class ServerAnswerError(ValueError):
@@ -217,9 +219,17 @@ def _error_message(status: int, answer: Any) -> str:
     return str(error or status)
 
 
+class _TlsOptions(TypedDict, total=False):
+    """The NodeConfig keywords of an https node."""
+
+    verify_certs: bool
+    ca_certs: str
+    ssl_show_warn: bool
+
+
 def connect(settings: Settings, **options: Any) -> Cluster:
     """A Cluster for the settings; ``options`` (retries, first_backoff, sleep) tune the retries."""
-    verify = {"verify_certs": settings.verify}
+    verify: _TlsOptions = {"verify_certs": settings.verify}
     if settings.ca_certs:
         verify["ca_certs"] = settings.ca_certs
     if not settings.verify:
@@ -227,7 +237,7 @@ def connect(settings: Settings, **options: Any) -> Cluster:
     nodes: List[NodeConfig] = []
     for node_url in settings.url.split(","):
         scheme, host, port, prefix = _check_url(node_url.strip())
-        node_verify = verify if scheme == "https" else {}
+        node_verify: _TlsOptions = verify if scheme == "https" else {}
         nodes.append(NodeConfig(scheme, host, port, path_prefix=prefix, request_timeout=60, **node_verify))
     transport = Transport(nodes, max_retries=0, retry_on_status=(), retry_on_timeout=False)
     return Cluster(transport, authorization(settings), **options)

@@ -6,7 +6,7 @@ all time: a hunt looks at whatever was shipped, not at the rule's schedule windo
 """
 import json
 import re
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from elasticsearch import ApiError
@@ -105,7 +105,7 @@ def _index_path(indices: List[str]) -> str:
     return quote(",".join(indices), safe=",*")
 
 
-def _run_eql(client: Cluster, rule: dict, indices: List[str], max_samples: int):
+def _run_eql(client: Cluster, rule: dict, indices: List[str], max_samples: int) -> Tuple[int, List[Any]]:
     body = {"query": rule["query"], "size": 10000}
     if "tiebreaker_field" in rule:  # equal times in the log's order, as the rule runs in Kibana
         body["tiebreaker_field"] = rule["tiebreaker_field"]
@@ -129,14 +129,14 @@ def _search_query(rule: dict) -> Dict[str, Any]:
     return {"bool": {"filter": must, "must_not": must_not}}
 
 
-def _run_query(client: Cluster, rule: dict, indices: List[str], max_samples: int):
+def _run_query(client: Cluster, rule: dict, indices: List[str], max_samples: int) -> Tuple[int, List[Any]]:
     body = {"query": _search_query(rule), "size": max_samples, "track_total_hits": True,
             "sort": [{"@timestamp": {"order": "asc", "unmapped_type": "date"}}]}
     hits = request(client, "POST", f"/{_index_path(indices)}/_search", body)["hits"]
     return hits["total"]["value"], [hit["_source"] for hit in hits["hits"]]
 
 
-def _run_threshold(client: Cluster, rule: dict, indices: List[str], max_samples: int):
+def _run_threshold(client: Cluster, rule: dict, indices: List[str], max_samples: int) -> Tuple[int, List[Any]]:
     threshold = rule["threshold"]
     fields = [threshold["field"]] if isinstance(threshold["field"], str) else list(threshold["field"])
     if not fields:
@@ -157,7 +157,7 @@ def _run_threshold(client: Cluster, rule: dict, indices: List[str], max_samples:
     return len(matched), matched[:max_samples]
 
 
-def _run_esql(client: Cluster, rule: dict, indices: List[str], max_samples: int):
+def _run_esql(client: Cluster, rule: dict, indices: List[str], max_samples: int) -> Tuple[int, List[Any]]:
     query = rule["query"]
     if indices != list(rule.get("index") or ["*"]):
         query = re.sub(r"^\s*from\s+[^\s|]+", f"FROM {','.join(indices)}", query, count=1, flags=re.IGNORECASE)
@@ -167,7 +167,7 @@ def _run_esql(client: Cluster, rule: dict, indices: List[str], max_samples: int)
     return len(rows), rows[:max_samples]
 
 
-_RUNNERS: Dict[str, Callable[..., Any]] = {
+_RUNNERS: Dict[str, Callable[[Cluster, dict, List[str], int], Tuple[int, List[Any]]]] = {
     "eql": _run_eql,
     "query": _run_query,
     "threshold": _run_threshold,

@@ -25,7 +25,7 @@ RETRY_STATUSES = (429, 502, 503, 504)
 class _Retry(Retry):
     """Retry, except a certificate that does not verify: it will not verify on the next attempt either."""
 
-    def increment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def increment(self, *args: Any, **kwargs: Any) -> "_Retry":
         error = kwargs.get("error")
         if isinstance(error, urllib3.exceptions.SSLError):
             raise error

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, MAX_RECORD_BYTES, Origin, ReadResult, ReadStats, RecordError
 from .classic import read_classic
@@ -172,7 +172,8 @@ def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO]
     file first (on disk: memory stays bounded), as EVTX and .zip need to seek and an archive's expansion is bounded
     by its size."""
     source = stdin if stdin is not None else sys.stdin.buffer
-    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]
+    buffered: io.BufferedReader = (source if isinstance(source, io.BufferedReader)
+                                   else io.BufferedReader(source))  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
     head = buffered.peek(8)[:8]
     if not head.startswith((EVTX_MAGIC, ZIP_MAGIC, GZIP_MAGIC)):
         stats.files += 1
@@ -195,9 +196,10 @@ def _special_file(mode: int) -> Optional[str]:
     return next((kind for test, kind in SPECIAL_FILES if test(mode)), None)
 
 
-def read_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def read_stream(stream: IO[bytes], name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     """A stream in any of the forms but archives (XML, JSON-lines, WinEventLog text in UTF-8 or UTF-16; EVTX)."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered: io.BufferedReader = (stream if isinstance(stream, io.BufferedReader)
+                                   else io.BufferedReader(stream))  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
     head = buffered.peek(4096)[:4096]
     if head.startswith(EVTX_MAGIC):
         yield from _read_evtx_stream(buffered, name, event_ids, stats)
@@ -302,7 +304,7 @@ class _Utf8Encoder(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target) -> int:  # type: ignore[override]
+    def readinto(self, target: memoryview) -> int:  # type: ignore[override]  # BufferedReader gives a memoryview
         while len(self.pending) < len(target) and not self.ended:
             chunk = self.stream.read(65536)
             self.ended = not chunk

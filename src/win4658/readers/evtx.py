@@ -11,7 +11,7 @@ from .scan import search_from
 try:
     from evtx import PyEvtxParser
 except ImportError:  # evtx has no wheel for this interpreter: XML and JSON still work
-    PyEvtxParser = None
+    PyEvtxParser = None  # type: ignore[misc, assignment]  # read_evtx checks for None before any use
 
 EVENT_ID_KEY = '"EventID":'
 EVENT_ID_IN_JSON = re.compile(r'"EventID":\s*(?:\{[^}]*"#text":\s*)?(\d+)')
@@ -46,7 +46,7 @@ def _parsed(source: EvtxSource, reading: "_Reading") -> Iterator[dict]:
         reading.refused_chunks = set()
     except TypeError:  # evtx 0.8.9 (Python 3.9) has no such option: damaged_chunks verifies every chunk
         records = PyEvtxParser(source).records_json()
-    return records
+    return records  # type: ignore[return-value]  # evtx's generated stub: __next__ -> Optional[Any]; it yields dicts
 
 
 class _Reading:
@@ -94,12 +94,12 @@ class _Reading:
             origin = Origin(path, record["event_record_id"])
             try:
                 yield evtx_json_to_event(loads(text), origin)
-            except (*JSON_ERRORS, *RECORD_ERRORS) as error:
+            except JSON_ERRORS + RECORD_ERRORS as error:
                 yield RecordError(origin, "malformed", f"unexpected EVTX record layout: {error}")
 
 
 def _chunk_records(source: EvtxSource, number: int) -> Iterator[dict]:
-    return PyEvtxParser(io.BytesIO(single_chunk_file(source, number))).records_json()
+    return PyEvtxParser(io.BytesIO(single_chunk_file(source, number))).records_json()  # type: ignore[return-value]
 
 
 def _event_id(text: str) -> Optional[int]:

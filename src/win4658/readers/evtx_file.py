@@ -6,7 +6,7 @@ every loss with the record ids it held; ``single_chunk_file`` lets one chunk be 
 import struct
 import zlib
 from contextlib import contextmanager
-from typing import BinaryIO, Collection, Iterator, List, Optional, Union
+from typing import IO, Collection, Iterator, List, Optional, Union
 
 from ..event import Origin, RecordError
 
@@ -29,11 +29,11 @@ def file_header(template: bytes, chunk_count: int) -> bytes:
     return bytes(header)
 
 
-EvtxSource = Union[str, BinaryIO]  # a path, or a seekable file (an EVTX read out of an archive)
+EvtxSource = Union[str, IO[bytes]]  # a path, or a seekable file (an EVTX read out of an archive)
 
 
 @contextmanager
-def opened(source: EvtxSource) -> Iterator[BinaryIO]:
+def opened(source: EvtxSource) -> Iterator[IO[bytes]]:
     """The source as a binary file: a path is opened; an open file is lent, its position restored afterwards."""
     if isinstance(source, str):
         with open(source, "rb") as stream:
@@ -88,7 +88,7 @@ def _missing_chunks(present: int, declared: int) -> str:
             "(truncated, or a wrong header); their records are lost")
 
 
-def _chunk_problem(stream: BinaryIO, length: int, verify_checksum: bool) -> Optional[str]:
+def _chunk_problem(stream: IO[bytes], length: int, verify_checksum: bool) -> Optional[str]:
     """What is wrong with the ``length`` bytes of chunk at the stream's position (only its header is read when it
     has its signature and its checksum is not to be verified)."""
     head = stream.read(CHUNK_HEADER_SIZE)

@@ -7,7 +7,7 @@
 import json
 from datetime import timedelta, timezone
 from functools import partial
-from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type
 
 from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
                      check_system, check_system_value, event_id_of_text, parse_event_id)
@@ -20,7 +20,7 @@ try:
     import orjson
 
     loads: Callable = orjson.loads
-    JSON_ERRORS: Tuple[type, ...] = (orjson.JSONDecodeError, ValueError)
+    JSON_ERRORS: Tuple[Type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # the Splunk app ships without compiled accelerators
     loads = json.loads
     JSON_ERRORS = (ValueError, RecursionError)  # json.loads recurses into nested values
@@ -84,7 +84,7 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
     winlog = document.get("winlog")
     if winlog.__class__ is dict:
         convert = _from_winlogbeat
-        event_id = winlog.get("event_id") or _event_code(document)  # type: ignore[union-attr]
+        event_id = winlog.get("event_id") or _event_code(document)
     elif "event_data" in document or "event_id" in document:
         convert, event_id = _from_winlogbeat6, document.get("event_id")
     elif "EventID" in document:

@@ -6,7 +6,7 @@ record costs only itself. A record in the plain shape Windows writes is read by 
 are never expanded and nothing is ever fetched.
 """
 import re
-from typing import BinaryIO, Generator, Iterator, Optional, Tuple
+from typing import BinaryIO, Callable, Generator, Iterator, NoReturn, Optional, Tuple
 from xml.parsers import expat
 
 from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
@@ -29,7 +29,7 @@ class UnsafeXml(ValueError):
     """The record declares a DTD or entities."""
 
 
-def _refuse(*_args) -> None:
+def _refuse(*_args: object) -> NoReturn:
     raise UnsafeXml("DTD and entity declarations are not allowed")
 
 
@@ -201,7 +201,7 @@ def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: Plai
     return event if event is not None else _expat_record(buffer[start:end], origin, rendered)
 
 
-def _event_id_filter(event_ids: frozenset):
+def _event_id_filter(event_ids: frozenset) -> Callable[[bytes], bool]:
     """A cheap byte test that skips records whose EventID is not wanted, before any parsing (a record without an
     EventID, or with one that is not an event id, is parsed: the parser words the error)."""
     def wanted(chunk: bytes) -> bool:

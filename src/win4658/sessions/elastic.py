@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
 from ..detections.definitions import Detection
 from ..detections.lifetime import DEFAULT_MAX_OPEN
 from ..detections.timeline import DEFAULT_WINDOW
-from ..elasticsearch.ship import Indexed, ship_documents
+from ..elasticsearch.client import Cluster
+from ..elasticsearch.ship import Indexed, ShipSummary, ship_documents
 from ..elasticsearch.template import _properties
 from ..event import Origin, ReadStats, RecordError
 from .fields import session_spec, to_ecs
@@ -83,7 +84,7 @@ def session_rules(detections: List[Detection], event_rules: List[Dict[str, objec
     return rules
 
 
-def ship_sessions(client, paths: Iterable[str], index: str, summary, window: int = DEFAULT_WINDOW,
+def ship_sessions(client: Cluster, paths: Iterable[str], index: str, summary: ShipSummary, window: int = DEFAULT_WINDOW,
                   max_open_handles: int = DEFAULT_MAX_OPEN) -> Iterator[Union[Indexed, RecordError]]:
     """Index one ECS document per handle session (no pipeline: the documents are ECS already)."""
     return ship_documents(client, session_documents(paths, window, max_open_handles, summary.stats), index, summary)

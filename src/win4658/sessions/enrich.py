@@ -1,7 +1,7 @@
 """4658 events carrying the object of their open: the 4658 itself has no ObjectType or ObjectName, its 4656
 has. Events go through the log's order and HandleTracker (hunt's pairing); a paired 4658 gets the ObjectServer,
 ObjectType and ObjectName of its open where it has none. Events leave in the log's order."""
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 from ..detections.lifetime import DEFAULT_MAX_OPEN, HandleTracker
 from ..detections.timeline import DEFAULT_WINDOW, TimeOrder
@@ -20,7 +20,7 @@ def read_enriched(paths: Iterable[str], event_ids: frozenset, stats: ReadStats, 
     tracker = HandleTracker(max_open)
     order = TimeOrder(window)
 
-    def passed(time, event: Event) -> Iterator[Event]:
+    def passed(time: Optional[int], event: Event) -> Iterator[Event]:
         lifetime = tracker.observe(event, time)
         if lifetime is not None:
             for field, attribute in ENRICHED_FIELDS:

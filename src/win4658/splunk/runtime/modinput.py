@@ -13,9 +13,11 @@ since whatever it sent could not be recorded. A record that cannot be sent is re
 import os
 import signal
 import time
+from types import FrameType
 from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from splunklib.modularinput import Argument, Event as SplunkEvent, EventWriter, Scheme, Script
+from splunklib.modularinput import (Argument, Event as SplunkEvent, EventWriter, InputDefinition, Scheme, Script,
+                                    ValidationDefinition)
 
 from ...event import Event, ReadResult, ReadStats, RecordError
 from ...readers import read_path, read_stream
@@ -43,7 +45,7 @@ class StopFlag:
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._request)
 
-    def _request(self, _signum, _frame) -> None:
+    def _request(self, _signum: int, _frame: Optional[FrameType]) -> None:
         self.requested = True
 
 
@@ -296,10 +298,10 @@ class FilesInput(Script):
     def get_scheme(self) -> Scheme:
         return build_scheme()
 
-    def validate_input(self, definition) -> None:
+    def validate_input(self, definition: ValidationDefinition) -> None:
         check_parameters(definition.parameters)
 
-    def stream_events(self, inputs, ew: EventWriter) -> None:
+    def stream_events(self, inputs: InputDefinition, ew: EventWriter) -> None:
         stop = StopFlag()
         stop.install()
         checkpoint_dir = inputs.metadata["checkpoint_dir"]
