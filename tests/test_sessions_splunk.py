@@ -4,12 +4,16 @@ Splunk is not available here, so the search is replayed: the corpus events are r
 given the add-on's search-time fields (test_splunk_knowledge.search_time_fields), then each command of the
 search (win4658.sessions.splunk.COMMANDS, the text savedsearches.conf holds) runs with its documented semantics:
 search's field filter, where and eval through an evaluator of the SPL expressions used (null propagates,
-numbers compare as numbers), rex with PCRE2, sort 0 (numbers numerically, text lexically), streamstats and
-eventstats (running or whole-group sum/count/max per BY group, current=f excludes the event), stats (groups with
-every BY field present; first/max/count/values, eval(...) arguments), fields -, and collect as the output.
+numbers compare as numbers, mvappend skips nulls, mvfilter keeps the values of its one field the predicate holds
+for), macros with arguments expanded from macros.conf, rex with PCRE2, sort 0 (numbers numerically, text
+lexically), streamstats and eventstats (running or whole-group sum/count/max per BY group, current=f excludes the
+event), stats (groups with every BY field present; first of the events that have the field, max/count/values,
+eval(...) arguments), lookup (transforms.conf's match_type WILDCARD and max_matches over the CSV in file order),
+fields -, and collect as the output, read back with the sourcetype's search-time EVALs. Splunk keeps an event's
+time to the microsecond; so does the replay.
 The EQL sequence of the lifetime rule runs with the eql package (its own engine) over the ECS events in the
-log's order. With WIN4658_SPLUNK_URL set, the search also runs on a real Splunk (tests/test_detections_live.py
-pattern); that is not repeated here.
+log's order. With WIN4658_SPLUNK_URL set, tests/live/test_sessions_splunk_live.py runs the search, collect
+included, on a real Splunk and compares the summary events the same way.
 """
 import configparser
 import fnmatch
@@ -24,10 +28,10 @@ import pytest
 
 from conftest import CORPUS_FILES, ROOT, corpus_path
 from spl_search import expand_macro_calls, generated_conf, lookup_table
-from test_detections_live import splunk_events  # noqa: F401  (the live Splunk fixture)
 from test_lifetime import EXPECTED_PAIRS
 from test_splunk_knowledge import FUNCTIONS as KNOWLEDGE_FUNCTIONS
 from test_splunk_knowledge import SplExpression, search_time_fields
+from win4658.artifacts import ADDON_DEFAULT
 from win4658.detections.definitions import load_bundle
 from win4658.detections.kibana import query, rule
 from win4658.detections.splunk import LIFETIME_COMMANDS
@@ -35,7 +39,6 @@ from win4658.detections.timeline import TimeOrder, record_number
 from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths
-from win4658.artifacts import ADDON_DEFAULT
 from win4658.sessions import splunk as session_splunk
 from win4658.sessions.fields import session_spec, to_cim
 from win4658.sessions.stream import handle_sessions, session_hunt
@@ -384,8 +387,9 @@ def _lookup(rows, arguments):
     return rows
 
 
-COMMANDS = {"search": _search, "lookup": _lookup, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort, "streamstats": _streamstats,
-            "eventstats": _eventstats, "stats": _stats, "fields": _fields, "collect": lambda rows, arguments: rows}
+COMMANDS = {"search": _search, "lookup": _lookup, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort,
+            "streamstats": _streamstats, "eventstats": _eventstats, "stats": _stats, "fields": _fields,
+            "collect": lambda rows, arguments: rows}
 
 
 def replay(rows, commands=session_splunk.COMMANDS):
@@ -616,7 +620,8 @@ def test_the_summary_events_are_the_local_sessions_field_by_field(relative):
 def test_the_session_fields_on_a_hand_made_session():
     """Names by object type (unnamed bits last, in hex), the 4663 masks or-ed, privileges split, ISO times."""
     rows = [{"EventCode": "4656", "dest": "H", "process_id": 4, "HandleId": "0x10", "action": "success",
-             "AccessMask": "0x1fffff", "ObjectType": "Process", "PrivilegeList": "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
+             "AccessMask": "0x1fffff", "ObjectType": "Process",
+             "PrivilegeList": "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
              "_time": 1442880942.910428, "_raw": "<EventRecordID>7</EventRecordID>", "source": "s", "_cd": "0:1"},
             {"EventCode": "4663", "dest": "H", "process_id": 4, "HandleId": "0x10", "AccessMask": "0x10",
              "_time": 1442880942.910429, "_raw": "<EventRecordID>8</EventRecordID>", "source": "s", "_cd": "0:2"},
@@ -633,36 +638,3 @@ def test_the_session_fields_on_a_hand_made_session():
     assert (session["handle_start"], session["handle_end"]) == ("2015-09-22T00:15:42.910428Z",
                                                                 "2015-09-22T00:15:43.500000Z")
     assert (session["handle_duration_ns"], session["duration"]) == (589572000, 0.589572)
-
-
-# --- live: the search on a real Splunk (WIN4658_SPLUNK_URL) ----------------------------------------------------
-
-def _sessions_of(events):
-    """The local sessions of events (put in the log's order)."""
-    from win4658.detections.lifetime import HandleTracker
-    from win4658.sessions.record import session_record
-
-    tracker, records = HandleTracker(keep_endings=True), []
-    for event in _log_order(events):
-        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
-        records += tracker.ended + ([lifetime] if lifetime is not None else [])
-        tracker.ended.clear()
-    return [session_record(lifetime) for lifetime in records + list(tracker.still_open())]
-
-
-def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):  # noqa: F811
-    from win4658.splunk.client import run_search
-
-    service, index, host, events = splunk_events
-    text = session_splunk.session_search(session_splunk.COMMANDS[:-1])  # all but collect: nothing is written
-    scoped = text.replace("`win4658_events`", f"`win4658_events` index={index} host={host}", 1)
-    rows = list(run_search(service, "search " + scoped, earliest_time="-1d", latest_time="+1h"))
-    local = _sessions_of(events)
-    assert local and sorted((row["dest"], int(row["process_id"]), row["handle_id"], row["handle_ending"],
-                             str(row.get("handle_open_record_id", "")), str(row.get("handle_close_record_id", "")),
-                             round(float(row["duration"]), 3) if row.get("duration") else None,
-                             int(row["handle_access_count"])) for row in rows) == sorted(
-        (record["host"], record["process_id"], record["handle_id"], record["ending"], record.get("open_record_id", ""),
-         record.get("close_record_id", ""),
-         round(record["duration_seconds"], 3) if "duration_seconds" in record else None,
-         record["access_count"]) for record in local)

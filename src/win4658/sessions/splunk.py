@@ -98,7 +98,8 @@ COMMANDS: Commands = [
     ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
              "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
              f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
-             f"handle_access_requested_mask={_hex('win4658_requested')}, handle_access_used_mask={_hex('win4658_used')}, "
+             f"handle_access_requested_mask={_hex('win4658_requested')}, "
+             f"handle_access_used_mask={_hex('win4658_used')}, "
              "handle_duration_ns=(win4658_end_us-win4658_start_us)*1000, "
              "duration=(win4658_end_us-win4658_start_us)/1000000, "
              f"`{ISO_TIME_MACRO}(win4658_start_us, handle_start)`, `{ISO_TIME_MACRO}(win4658_end_us, handle_end)`, "
@@ -132,7 +133,8 @@ def access_rights_lookup() -> str:
 def _access_names_definition() -> str:
     """Assignments naming the bits of the mask, named rights lowest bit first, then the unnamed bits in hex (as
     sessions/access.py names them), from the columns the lookup win4658_access_rights gave the session."""
-    bits = ", ".join(f"if({_bit_is_set('$mask$', bit)}==1, {BIT_COLUMN.format(bit)}, null())" for bit in range(MASK_BITS))
+    bits = ", ".join(f"if({_bit_is_set('$mask$', bit)}==1, {BIT_COLUMN.format(bit)}, null())"
+                     for bit in range(MASK_BITS))
     return (f"$names$=mvappend({bits}), "
             "$names$=mvappend(mvfilter(NOT match($names$, \"^0x\")), mvfilter(match($names$, \"^0x\")))")
 
@@ -144,7 +146,8 @@ def _iso_time_definition() -> str:
             "win4658_iso_era=floor(win4658_iso_z/146097), win4658_iso_doe=win4658_iso_z-win4658_iso_era*146097, "
             "win4658_iso_yoe=floor((win4658_iso_doe-floor(win4658_iso_doe/1460)+floor(win4658_iso_doe/36524)"
             "-floor(win4658_iso_doe/146096))/365), "
-            "win4658_iso_doy=win4658_iso_doe-(365*win4658_iso_yoe+floor(win4658_iso_yoe/4)-floor(win4658_iso_yoe/100)), "
+            "win4658_iso_doy=win4658_iso_doe-(365*win4658_iso_yoe+floor(win4658_iso_yoe/4)"
+            "-floor(win4658_iso_yoe/100)), "
             "win4658_iso_mp=floor((5*win4658_iso_doy+2)/153), "
             "win4658_iso_month=if(win4658_iso_mp<10, win4658_iso_mp+3, win4658_iso_mp-9), "
             f"$time$={_if_present('$microseconds$', _ISO_PRINTF)}")
