@@ -10,7 +10,7 @@ one exists, else open at the end. Fields and values are those of the local sessi
 (mappings/session.yml, sessions/fields.py): times as ISO-8601 UTC to the microsecond (the arithmetic of the macro
 win4658_iso_time, whatever the search's time zone), durations in seconds (``duration``) and nanoseconds, masks in
 hex and named by object type through the lookup win4658_access_rights (generated from mappings/access_rights.yml).
-Splunk 9.0 and 9.1 have no bitwise eval functions (bit_and/bit_or came with 9.2), so bits are tested as
+The bitwise eval functions (bit_and, bit_or) are documented from Splunk 9.2 on, not in 9.0/9.1, so bits are tested as
 floor(mask / 2^bit) % 2 and the 4663 masks are or-ed one bit at a time (max of each bit). Multivalue fields are
 written space-joined and split again at search time (props.conf), so they do not depend on how collect writes
 multivalue fields. The search is kept as its commands, so the tests can replay each one
