@@ -40,6 +40,7 @@ from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths
 from win4658.sessions import splunk as session_splunk
+from win4658.sessions.access import access_names, access_rights
 from win4658.sessions.fields import session_spec, to_cim
 from win4658.sessions.stream import handle_sessions, session_hunt
 from win4658.splunk.runtime.render import render_event_xml
@@ -615,6 +616,16 @@ def test_the_summary_events_are_the_local_sessions_field_by_field(relative):
         assert len(splunk) == len(local)
         for found, expected in zip(splunk, local):
             assert dict(found) == dict(expected)
+
+
+@pytest.mark.parametrize("object_type", [*access_rights()[1], "Mutant", None])
+def test_the_lookup_names_every_bit_as_the_local_sessions_do(object_type):
+    """The lookup and the macro win4658_access_names give sessions/access.py's names, for every table and bit."""
+    masks = [0xFFFFFFFF, 0x1FFFFF, 0x120089, 0x0, 0x80000000, 0xC000, 0x10000]
+    rows = [{"win4658_rights_type": object_type or "-", "mask": mask} for mask in masks]
+    named = replay(rows, [("lookup", f"{session_splunk.ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
+                          ("eval", f"`{session_splunk.ACCESS_NAMES_MACRO}(mask, names)`")])
+    assert [_values(row.get("names")) for row in named] == [list(access_names(object_type, mask)) for mask in masks]
 
 
 def test_the_session_fields_on_a_hand_made_session():
