@@ -89,7 +89,7 @@ COMMANDS: Commands = [
               + " ".join(f"first(eval(if(EventCode==4656 OR win4658_unmatched==1, {field}, null()))) AS {field}"
                          for field in ("user", "user_id", "src_nt_domain", "session_id", "process_path",
                                        "process_name")) + " "
-              # the object as the open names it (a 4658 names no object; the local session takes no ObjectServer from it)
+              # the object as the open names it (a 4658 names no object; the local session takes no ObjectServer of it)
               + " ".join(f"first(eval(if(EventCode==4656, {field}, null()))) AS {name}" for field, name in (
                   ("ObjectServer", "handle_object_server"), ("ObjectType", "object_category"),
                   ("ObjectName", "object_path"), ("object", "object"))) + " "
