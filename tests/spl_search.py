@@ -2,14 +2,18 @@
 search-time fields the way Splunk's search command does: terms ANDed, OR / NOT / parentheses, ``field=value`` and
 ``field!=value`` with ``*`` wildcards and case ignored in the value, ``field IN (…)``, and argument-less macros
 expanded from the add-on's macros.conf. The tests use it to replay the saved and dashboard searches' event
-selection on the sample and the corpus; what follows the first pipe is not replayed.
+selection on the sample and the corpus; what follows the first pipe is not replayed here (the session search's
+replay, tests/test_sessions_splunk.py, takes macro calls with arguments and the add-on's lookup tables from here).
 """
 import configparser
+import csv
 import fnmatch
+import functools
+import io
 import re
 
 from conftest import ROOT
-from win4658.artifacts import MACROS_CONF
+from win4658.artifacts import ADDON_DEFAULT, LOOKUPS, MACROS_CONF
 from win4658.generate import generated_files
 from win4658.mapping import bundled
 
@@ -26,6 +30,48 @@ def macros():
 
 
 MACROS = macros()
+
+
+@functools.lru_cache(maxsize=None)
+def _generated():
+    return generated_files(ROOT)
+
+
+@functools.lru_cache(maxsize=None)
+def generated_conf(relative):
+    parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    parser.optionxform = str
+    parser.read_string(_generated()[relative])
+    return parser
+
+
+def expand_macro_calls(text):
+    """Every `macro` and `macro(arguments)` of the text replaced by its definition, each $argument$ of a macro with
+    arguments (stanza "name(count)", its args list) by the value given (Splunk's textual substitution)."""
+    definitions = generated_conf(MACROS_CONF)
+
+    def substitute(match):
+        name, arguments = match.group(1), match.group(2)
+        if arguments is None:
+            return expand_macro_calls(definitions.get(name, "definition"))
+        values = [value.strip() for value in arguments.split(",")]
+        stanza = f"{name}({len(values)})"
+        names = [argument.strip() for argument in definitions.get(stanza, "args").split(",")]
+        definition = definitions.get(stanza, "definition")
+        for argument, value in zip(names, values):
+            definition = definition.replace(f"${argument}$", value)
+        return expand_macro_calls(definition)
+    return re.sub(r"`([A-Za-z0-9_]+)(?:\(([^`]*)\))?`", substitute, text)
+
+
+@functools.lru_cache(maxsize=None)
+def lookup_table(name):
+    """A lookup of the add-on as transforms.conf defines it: (rows of its CSV in file order, its WILDCARD columns,
+    max_matches, 100 by default)."""
+    stanza = generated_conf(f"{ADDON_DEFAULT}/transforms.conf")[name]
+    rows = list(csv.DictReader(io.StringIO(_generated()[f"{LOOKUPS}/{stanza['filename']}"])))
+    wildcards = set(re.findall(r"WILDCARD\((\w+)\)", stanza.get("match_type", "")))
+    return rows, wildcards, int(stanza.get("max_matches", "100"))
 
 
 def first_command(search):

@@ -4,16 +4,21 @@ Splunk is not available here, so the search is replayed: the corpus events are r
 given the add-on's search-time fields (test_splunk_knowledge.search_time_fields), then each command of the
 search (win4658.sessions.splunk.COMMANDS, the text savedsearches.conf holds) runs with its documented semantics:
 search's field filter, where and eval through an evaluator of the SPL expressions used (null propagates,
-numbers compare as numbers), rex with PCRE2, sort 0 (numbers numerically, text lexically), streamstats and
-eventstats (running or whole-group sum/count/max per BY group, current=f excludes the event), stats (groups with
-every BY field present; first/max/count/values, eval(...) arguments), fields -, and collect as the output.
+numbers compare as numbers, mvappend skips nulls, mvfilter keeps the values of its one field the predicate holds
+for), macros with arguments expanded from macros.conf, rex with PCRE2, sort 0 (numbers numerically, text
+lexically), streamstats and eventstats (running or whole-group sum/count/max per BY group, current=f excludes the
+event), stats (groups with every BY field present; first of the events that have the field, max/count/values,
+eval(...) arguments), lookup (transforms.conf's match_type WILDCARD and max_matches over the CSV in file order),
+fields -, and collect as the output, read back with the sourcetype's search-time EVALs. Splunk keeps an event's
+time to the microsecond; so does the replay.
 The EQL sequence of the lifetime rule runs with the eql package (its own engine) over the ECS events in the
-log's order. With WIN4658_SPLUNK_URL set, the search also runs on a real Splunk (tests/test_detections_live.py
-pattern); that is not repeated here.
+log's order. With WIN4658_SPLUNK_URL set, tests/live/test_sessions_splunk_live.py runs the search, collect
+included, on a real Splunk and compares the summary events the same way.
 """
 import configparser
 import fnmatch
 import functools
+import math
 import os
 import re
 from collections import defaultdict
@@ -22,10 +27,11 @@ import pcre2
 import pytest
 
 from conftest import CORPUS_FILES, ROOT, corpus_path
-from test_detections_live import splunk_events  # noqa: F401  (the live Splunk fixture)
+from spl_search import expand_macro_calls, generated_conf, lookup_table
 from test_lifetime import EXPECTED_PAIRS
 from test_splunk_knowledge import FUNCTIONS as KNOWLEDGE_FUNCTIONS
 from test_splunk_knowledge import SplExpression, search_time_fields
+from win4658.artifacts import ADDON_DEFAULT
 from win4658.detections.definitions import load_bundle
 from win4658.detections.kibana import query, rule
 from win4658.detections.splunk import LIFETIME_COMMANDS
@@ -34,6 +40,8 @@ from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths
 from win4658.sessions import splunk as session_splunk
+from win4658.sessions.access import access_names, access_rights
+from win4658.sessions.fields import session_spec, to_cim
 from win4658.sessions.stream import handle_sessions, session_hunt
 from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
@@ -42,7 +50,7 @@ HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 
 # --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
 # comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
-TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|>=|<=|[()<>,.+*-])|'
+TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
                    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
 OPERATIONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
               ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
@@ -76,7 +84,7 @@ class Expression(SplExpression):
         matches = list(TOKEN.finditer(text.rstrip()))
         assert sum(match.end() - match.start() for match in matches) == len(text.rstrip()), f"cannot read SPL {text!r}"
         self.tokens = [(match.lastgroup, match.group(match.lastgroup)) for match in matches]
-        self.position, self.functions = 0, set()
+        self.position, self.functions, self.referenced = 0, set(), []
         self.evaluate = self._or()
         assert self.position == len(self.tokens), self.tokens[self.position:]
 
@@ -103,9 +111,11 @@ class Expression(SplExpression):
 
     def _product(self):
         left = self._term()
-        while self._peek()[1] == "*":
-            self._take()
-            left = _binary(left, self._term(), lambda a, b: _number(a) * _number(b))
+        while self._peek()[1] in ("*", "/", "%"):
+            operator = self._take()[1]
+            left = _binary(left, self._term(), {"*": lambda a, b: _number(a) * _number(b),
+                                                "/": lambda a, b: _number(a) / _number(b),
+                                                "%": lambda a, b: _number(a) % _number(b)}[operator])
         return left
 
     def _term(self):
@@ -113,22 +123,64 @@ class Expression(SplExpression):
             self._take()
             negated = self._term()
             return lambda f: None if negated(f) is None else -_number(negated(f))
+        kind, value = self._peek()
+        following = self.tokens[self.position + 1] if self.position + 1 < len(self.tokens) else (None, None)
+        if kind == "word" and following != ("op", "("):
+            self.referenced.append(value)
         return super()._term()
+
+    def _call(self, name):
+        if name != "mvfilter":
+            return super()._call(name)
+        # mvfilter(predicate): the values of the one field the predicate reads for which it is true
+        start = len(self.referenced)
+        self._take("(")
+        predicate = self._or()
+        self._take(")")
+        (field,) = set(self.referenced[start:])
+        return lambda f: _multivalue([value for value in _values(f.get(field)) if predicate({**f, field: value})])
 
     @staticmethod
     def function_table():
         return FUNCTIONS
 
 
+def _values(value):
+    """A field's values: a multivalue field is a list here, a single value itself, null None."""
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _multivalue(values):
+    """Values as a field: none is null, one is a single value (Splunk does not tell one value from a list of one)."""
+    return None if not values else values[0] if len(values) == 1 else values
+
+
+def _printf(arguments):
+    def evaluate(f):
+        values = [argument(f) for argument in arguments]
+        if any(value is None for value in values):
+            return None
+        return values[0] % tuple(_number(value) for value in values[1:])
+    return evaluate
+
+
 # the knowledge evaluator's functions where they are the same, then those only the session searches use
 FUNCTIONS = {
-    **{name: KNOWLEDGE_FUNCTIONS[name] for name in ("if", "case", "true", "null", "isnull", "in")},
+    **{name: KNOWLEDGE_FUNCTIONS[name] for name in ("if", "case", "true", "null", "isnull", "in", "match", "replace",
+                                                     "substr", "tonumber")},
     "isnotnull": lambda a: lambda f: a[0](f) is not None,
     "coalesce": lambda a: lambda f: next((value for value in (x(f) for x in a) if value is not None), None),
-    "tonumber": lambda a: lambda f: None if a[0](f) is None else _number(a[0](f)),
-    "printf": lambda a: lambda f: None if a[1](f) is None else a[0](f) % _number(a[1](f)),
-    "split": lambda a: lambda f: None if a[0](f) is None else str(a[0](f)).split(a[1](f)),
-    "mvindex": lambda a: lambda f: None if a[0](f) is None else a[0](f)[a[1](f)],
+    "printf": _printf,
+    "split": lambda a: lambda f: None if a[0](f) is None else _multivalue(str(a[0](f)).split(a[1](f))),
+    "mvindex": lambda a: lambda f: None if a[0](f) is None else _values(a[0](f))[a[1](f)],
+    "mvappend": lambda a: lambda f: _multivalue([value for x in a for value in _values(x(f))]),
+    "mvjoin": lambda a: lambda f: None if a[0](f) is None else a[1](f).join(map(str, _values(a[0](f)))),
+    # trim(X): spaces and tabs off both ends
+    "trim": lambda a: lambda f: None if a[0](f) is None else str(a[0](f)).strip(" \t"),
+    "floor": lambda a: lambda f: None if a[0](f) is None else math.floor(_number(a[0](f))),
+    # round(X): half away from zero
+    "round": lambda a: lambda f: None if a[0](f) is None else int(math.copysign(math.floor(abs(_number(a[0](f))) + 0.5),
+                                                                               _number(a[0](f)))),
 }
 
 
@@ -302,8 +354,8 @@ def _stats(rows, arguments):
             values = [_argument_value(argument)(row) for row in members]
             if function == "count":
                 result[name] = sum(1 for value in values if value)  # count(eval(x)): events where x is true
-            elif function == "first":
-                result[name] = values[0]
+            elif function == "first":  # the first event that has the field
+                result[name] = next((value for value in values if value is not None), None)
             elif function == "values":
                 result[name] = sorted({str(value) for value in values if value is not None}) or None
             else:
@@ -319,13 +371,31 @@ def _fields(rows, arguments):
             for row in rows]
 
 
-COMMANDS = {"search": _search, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort, "streamstats": _streamstats,
-            "eventstats": _eventstats, "stats": _stats, "fields": _fields, "collect": lambda rows, arguments: rows}
+def _lookup(rows, arguments):
+    """lookup NAME column AS field: the first max_matches rows of the table (file order) whose column matches the
+    field (WILDCARD columns: * matches any text), every other column of them written to the event."""
+    name, column, field = re.fullmatch(r"(\w+) (\w+) AS (\w+)", arguments).groups()
+    table, wildcards, max_matches = lookup_table(name)
+    pattern_of = (lambda text: re.compile(".*".join(map(re.escape, text.split("*"))) + r"\Z")) if column in wildcards \
+        else (lambda text: re.compile(re.escape(text) + r"\Z"))
+    patterns = [pattern_of(entry[column]) for entry in table]
+    for row in rows:
+        if row.get(field) is None:
+            continue
+        matches = [entry for entry, pattern in zip(table, patterns) if pattern.match(str(row[field]))][:max_matches]
+        for output in (key for key in (table[0] if table else {}) if key != column):
+            row[output] = _multivalue([entry[output] for entry in matches if entry[output] != ""])
+    return rows
+
+
+COMMANDS = {"search": _search, "lookup": _lookup, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort,
+            "streamstats": _streamstats, "eventstats": _eventstats, "stats": _stats, "fields": _fields,
+            "collect": lambda rows, arguments: rows}
 
 
 def replay(rows, commands=session_splunk.COMMANDS):
     for command, arguments in commands:
-        rows = COMMANDS[command](rows, arguments)
+        rows = COMMANDS[command](rows, arguments if command == "search" else expand_macro_calls(arguments))
         rows = [{name: value for name, value in row.items() if value is not None} for row in rows]
     return rows
 
@@ -341,7 +411,9 @@ def _search_time_rows(events):
     for event in events:
         raw = render_event_xml(event)
         fields = search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")
-        fields.update(_raw=raw, _time=time_ns(event.system["TimeCreated"]) / 1e9, source="XmlWinEventLog:Security")
+        # Splunk keeps an event's time to the microsecond
+        fields.update(_raw=raw, _time=time_ns(event.system["TimeCreated"]) // 1000 / 1e6,
+                      source="XmlWinEventLog:Security")
         rows.append(fields)
     return rows
 
@@ -480,8 +552,8 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     local = sorted(_pair(record["host"], record["process_id"], record["handle_id"], time_ns(record["start"]),
                          time_ns(record["end"]))
                    for record in _local_sessions(path) if record["ending"] == "closed")
-    splunk = sorted(_pair(row["dest"], row["process_id"], row["handle_id"], row["handle_start"] * 1e9,
-                          row["handle_end"] * 1e9)
+    splunk = sorted(_pair(row["dest"], row["process_id"], row["handle_id"], time_ns(row["handle_start"]),
+                          time_ns(row["handle_end"]))
                     for row in _replayed_sessions(relative) if row["handle_ending"] == "closed")
     assert splunk == local
     # the lifetime detection's search (and the dashboards' lifetime panels) pairs the same, either way round
@@ -499,46 +571,81 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     assert len(local) == EXPECTED_PAIRS.get(relative, (0, 0))[0]
 
 
-def test_the_summary_events_carry_the_cim_names_of_the_session_fields():
-    from win4658.sessions.fields import session_spec
-
-    spec = session_spec()
-    cim_names = {field["cim"] for field in spec["fields"]} | set(spec["cim_constants"])
-    # Splunk keeps the 4663 masks as values (no bitwise or over events) and times as epoch seconds
-    splunk_only = {"_time", "handle_access_used_masks"}
-    written = set().union(*(set(row) for row in _replayed_sessions("json/rdp_interactive_taskmanager_lsass_dump.zip")))
-    assert written - splunk_only <= cim_names
-    assert {"handle_start", "handle_end", "duration", "handle_ending", "object_path", "handle_access_count"} <= written
+SUMMARY_EVALS = {name[len("EVAL-"):]: Expression(value)
+                 for name, value in generated_conf(f"{ADDON_DEFAULT}/props.conf")[session_splunk.SOURCETYPE].items()
+                 if name.startswith("EVAL-")}
 
 
-# --- live: the search on a real Splunk (WIN4658_SPLUNK_URL) ----------------------------------------------------
-
-def _sessions_of(events):
-    """The local sessions of events (put in the log's order)."""
-    from win4658.detections.lifetime import HandleTracker
-    from win4658.sessions.record import session_record
-
-    tracker, records = HandleTracker(keep_endings=True), []
-    for event in _log_order(events):
-        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
-        records += tracker.ended + ([lifetime] if lifetime is not None else [])
-        tracker.ended.clear()
-    return [session_record(lifetime) for lifetime in records + list(tracker.still_open())]
+def summary_event(row):
+    """A summary event as a search of its sourcetype returns it: the fields collect wrote, then the sourcetype's
+    search-time EVALs (props.conf; each reads the fields as extracted), without _time."""
+    evaluated = {name: expression.evaluate(row) for name, expression in SUMMARY_EVALS.items()}
+    return {name: value for name, value in {**row, **evaluated}.items() if value is not None and name != "_time"}
 
 
-def test_the_session_search_on_splunk_gives_the_local_sessions(splunk_events):  # noqa: F811
-    from win4658.splunk.client import run_search
+def expected_summary(record):
+    """The local session's CIM form as Splunk can hold it: Splunk keeps times to the microsecond (the ISO times
+    already are), so the durations are those between the microsecond times; an empty list is no field in Splunk."""
+    document = to_cim(record)
+    if "handle_duration_ns" in document:
+        nanoseconds = time_ns(document["handle_end"]) - time_ns(document["handle_start"])
+        document.update(handle_duration_ns=nanoseconds, duration=nanoseconds / 1e9)
+    return {name: value for name, value in document.items() if value != []}
 
-    service, index, host, events = splunk_events
-    text = session_splunk.session_search(session_splunk.COMMANDS[:-1])  # all but collect: nothing is written
-    scoped = text.replace("`win4658_events`", f"`win4658_events` index={index} host={host}", 1)
-    rows = list(run_search(service, "search " + scoped, earliest_time="-1d", latest_time="+1h"))
-    local = _sessions_of(events)
-    assert local and sorted((row["dest"], int(row["process_id"]), row["handle_id"], row["handle_ending"],
-                             str(row.get("handle_open_record_id", "")), str(row.get("handle_close_record_id", "")),
-                             round(float(row["duration"]), 3) if row.get("duration") else None,
-                             int(row["handle_access_count"])) for row in rows) == sorted(
-        (record["host"], record["process_id"], record["handle_id"], record["ending"], record.get("open_record_id", ""),
-         record.get("close_record_id", ""),
-         round(record["duration_seconds"], 3) if "duration_seconds" in record else None,
-         record["access_count"]) for record in local)
+
+NUMBERS = {field["cim"] for field in session_spec()["fields"] if field["type"] in ("long", "double")}
+
+
+def comparable(document):
+    """Values compared as Splunk shows them: numbers as numbers, multivalue fields as their values in order (one
+    value is a single value in Splunk), everything else as text; sorted so that sessions compare as a set."""
+    def value(name, item):
+        if name in session_splunk.MULTIVALUE_FIELDS:
+            return tuple(str(part) for part in (item if isinstance(item, list) else [item]))
+        return float(item) if name in NUMBERS else str(item)
+    return tuple(sorted((name, value(name, item)) for name, item in document.items()))
+
+
+@pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES])
+def test_the_summary_events_are_the_local_sessions_field_by_field(relative):
+    """Every field of every session, as the summary index holds it, equals the local session's CIM form."""
+    local = sorted(comparable(expected_summary(record))
+                   for record in _local_sessions(corpus_path(*relative.split("/"))))
+    for reverse in (False, True):  # the file stored either way round
+        splunk = sorted(comparable(summary_event(row)) for row in _replayed_sessions(relative, reverse))
+        assert len(splunk) == len(local)
+        for found, expected in zip(splunk, local):
+            assert dict(found) == dict(expected)
+
+
+@pytest.mark.parametrize("object_type", [*access_rights()[1], "Mutant", None])
+def test_the_lookup_names_every_bit_as_the_local_sessions_do(object_type):
+    """The lookup and the macro win4658_access_names give sessions/access.py's names, for every table and bit."""
+    masks = [0xFFFFFFFF, 0x1FFFFF, 0x120089, 0x0, 0x80000000, 0xC000, 0x10000]
+    rows = [{"win4658_rights_type": object_type or "-", "mask": mask} for mask in masks]
+    named = replay(rows, [("lookup", f"{session_splunk.ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
+                          ("eval", f"`{session_splunk.ACCESS_NAMES_MACRO}(mask, names)`")])
+    assert [_values(row.get("names")) for row in named] == [list(access_names(object_type, mask)) for mask in masks]
+
+
+def test_the_session_fields_on_a_hand_made_session():
+    """Names by object type (unnamed bits last, in hex), the 4663 masks or-ed, privileges split, ISO times."""
+    rows = [{"EventCode": "4656", "dest": "H", "process_id": 4, "HandleId": "0x10", "action": "success",
+             "AccessMask": "0x1fffff", "ObjectType": "Process",
+             "PrivilegeList": "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
+             "_time": 1442880942.910428, "_raw": "<EventRecordID>7</EventRecordID>", "source": "s", "_cd": "0:1"},
+            {"EventCode": "4663", "dest": "H", "process_id": 4, "HandleId": "0x10", "AccessMask": "0x10",
+             "_time": 1442880942.910429, "_raw": "<EventRecordID>8</EventRecordID>", "source": "s", "_cd": "0:2"},
+            {"EventCode": "4663", "dest": "H", "process_id": 4, "HandleId": "0x10", "AccessMask": "0x100001",
+             "_time": 1442880942.910430, "_raw": "<EventRecordID>9</EventRecordID>", "source": "s", "_cd": "0:3"},
+            {"EventCode": "4658", "dest": "H", "process_id": 4, "HandleId": "0x10", "_time": 1442880943.5,
+             "_raw": "<EventRecordID>10</EventRecordID>", "source": "s", "_cd": "0:4"}]
+    (session,) = [summary_event(row) for row in replay(rows)]
+    assert session["handle_access_requested"][-3:] == ["SYNCHRONIZE", "0x4000", "0x8000"]
+    assert session["handle_access_requested"][0] == "PROCESS_TERMINATE"
+    assert (session["handle_access_requested_mask"], session["handle_access_used_mask"]) == ("0x1fffff", "0x100011")
+    assert session["handle_access_used"] == ["PROCESS_TERMINATE", "PROCESS_VM_READ", "SYNCHRONIZE"]
+    assert session["handle_privileges"] == ["SeDebugPrivilege", "SeBackupPrivilege"]
+    assert (session["handle_start"], session["handle_end"]) == ("2015-09-22T00:15:42.910428Z",
+                                                                "2015-09-22T00:15:43.500000Z")
+    assert (session["handle_duration_ns"], session["duration"]) == (589572000, 0.589572)

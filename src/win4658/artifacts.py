@@ -63,11 +63,16 @@ def props_conf(sources: Sources) -> str:
 
 
 def transforms_conf(sources: Sources) -> str:
-    return _appended(knowledge.transforms_conf(sources.cim), detection_searches.lookup_definitions(sources.detections))
+    return _appended(knowledge.transforms_conf(sources.cim),
+                     detection_searches.lookup_definitions(sources.detections) + session_searches.splunk_transforms())
 
 
 def eventtypes_conf(_sources: Sources) -> str:
     return _appended(knowledge.eventtypes_conf(), session_searches.splunk_eventtypes())
+
+
+def tags_conf(_sources: Sources) -> str:
+    return _appended(knowledge.tags_conf(), session_searches.splunk_tags())
 
 
 def savedsearches_conf(sources: Sources) -> str:
@@ -105,12 +110,14 @@ ARTIFACTS: List[Artifact] = [
     Artifact(f"{ADDON_DEFAULT}/props.conf", props_conf),
     Artifact(f"{ADDON_DEFAULT}/transforms.conf", transforms_conf),
     Artifact(f"{ADDON_DEFAULT}/eventtypes.conf", eventtypes_conf),
-    Artifact(f"{ADDON_DEFAULT}/tags.conf", lambda _sources: knowledge.tags_conf()),
+    Artifact(f"{ADDON_DEFAULT}/tags.conf", tags_conf),
     Artifact(MACROS_CONF, macros_conf),
     Artifact(detection_searches.SAVEDSEARCHES_CONF, savedsearches_conf),
     Artifact(f"{LOOKUPS}/{knowledge.EVENT_CODE_LOOKUP}.csv",
              lambda sources: knowledge.event_code_lookup(sources.cim)),
     Artifact(f"{LOOKUPS}/*.csv", detection_lists),
+    Artifact(f"{LOOKUPS}/{session_searches.ACCESS_RIGHTS_FILE}",
+             lambda _sources: session_searches.access_rights_lookup()),
     Artifact(f"{splunk_dashboards.VIEWS_DIR}/*.xml", splunk_views),
     Artifact(splunk_dashboards.NAV, splunk_nav),
     Artifact(f"{ADDON_DEFAULT}/app.conf", lambda _sources: app.app_conf()),

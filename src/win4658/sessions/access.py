@@ -22,6 +22,13 @@ def access_rights() -> Tuple[List[Tuple[int, str]], Dict[str, List[Tuple[int, st
     return _bits(spec["standard"]), {object_type: _bits(table) for object_type, table in spec["object_types"].items()}
 
 
+def bit_names(object_type: Optional[str], width: int) -> List[str]:
+    """The name of each of the lowest ``width`` bits for the object type (its hex value where no table names it)."""
+    standard, by_type = access_rights()
+    named = dict(standard + by_type.get(object_type or "", []))
+    return [named.get(1 << position, hex(1 << position)) for position in range(width)]
+
+
 @lru_cache(maxsize=4096)
 def access_names(object_type: Optional[str], mask: int) -> Tuple[str, ...]:
     """The names of the bits set in ``mask``, lowest bit first; a bit no table names as its hex value."""

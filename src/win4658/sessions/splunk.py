@@ -1,33 +1,73 @@
 """Handle sessions in Splunk: a scheduled search (shipped disabled) that builds the sessions from the events with
 streamstats (no transaction) in the log's order, and writes them with ``collect`` to a summary index under their
-own sourcetype, plus the search-time knowledge of that sourcetype.
+own sourcetype, plus the search-time knowledge of that sourcetype and the access-rights lookup it names masks with.
 
 The pairing is hunt's (detections/lifetime.py): events in the log's order (detections/spl_order.py); a 4656 that
 did not fail and whose HandleId is not 0x0 starts a new generation of its (dest, process_id, HandleId); in a
 generation the accesses up to the first 4658 belong to the open, that 4658 closes it, and any later 4658 (or one
 before any open) is a close without an open; a generation without a close is reused before close when a later
-one exists, else open at the end. Fields are the CIM names of mappings/session.yml (times as epoch seconds,
-Splunk's own form). The search is kept as its
-commands, so the tests can replay each one (tests/test_sessions_splunk.py).
+one exists, else open at the end. Fields and values are those of the local session's CIM form
+(mappings/session.yml, sessions/fields.py): times as ISO-8601 UTC to the microsecond (the arithmetic of the macro
+win4658_iso_time, whatever the search's time zone), durations in seconds (``duration``) and nanoseconds, masks in
+hex and named by object type through the lookup win4658_access_rights (generated from mappings/access_rights.yml).
+The bitwise eval functions (bit_and, bit_or) are documented from Splunk 9.2 on, not in 9.0/9.1, so bits are tested as
+floor(mask / 2^bit) % 2 and the 4663 masks are or-ed one bit at a time (max of each bit). Multivalue fields are
+written space-joined and split again at search time (props.conf), so they do not depend on how collect writes
+multivalue fields. The search is kept as its commands, so the tests can replay each one
+(tests/test_sessions_splunk.py).
 """
+import csv
+import io
 from typing import List
 
 from ..detections.spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
 from ..quoting import spl_string
+from .access import access_rights, bit_names
 
 SEARCH_NAME = "win4658_handle_sessions"
 SOURCETYPE = "win4658:handle_session"
 SUMMARY_INDEX_MACRO = "win4658_sessions_index"
 SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
+EVENTTYPE_TAGS = ("resource", "access")
 CRON_SCHEDULE = "5 * * * *"
 KEY = "dest process_id HandleId"
+ACCESS_RIGHTS_LOOKUP = "win4658_access_rights"
+ACCESS_RIGHTS_FILE = f"{ACCESS_RIGHTS_LOOKUP}.csv"
+ANY_OBJECT_TYPE = "*"  # the lookup's last row: the standard and generic rights of a type no table names
+MASK_BITS = 32  # an ACCESS_MASK is 32 bits wide
+BIT_COLUMN = "win4658_bit_{}"
+ACCESS_NAMES_MACRO = "win4658_access_names"
+ISO_TIME_MACRO = "win4658_iso_time"
+MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
+MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
+
+
+def _bit_is_set(mask: str, bit: int) -> str:
+    return f"floor({mask}/{1 << bit})%2"
+
+
+def _if_present(field: str, expression: str) -> str:
+    return f"if(isnull({field}), null(), {expression})"
+
+
+def _hex(field: str) -> str:
+    return _if_present(field, f"printf(\"0x%x\", {field})")
+
+
+# the 4663 masks or-ed: each bit's maximum over the accesses, then the bits summed
+USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
+USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
 
 # (command, arguments): the search, one command at a time
 COMMANDS: Commands = [
     ("search", HANDLE_EVENTS),
     *LOG_ORDER,
-    ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0)"),
+    ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0), "
+             "win4658_mask_text=trim(AccessMask), "
+             "win4658_mask=if(match(win4658_mask_text, \"^0[xX]\"), "
+             "tonumber(substr(win4658_mask_text, 3), 16), tonumber(win4658_mask_text)), "
+             "win4658_used=if(EventCode==4663, win4658_mask, null()), win4658_us=round(_time*1000000)"),
     ("where", f"EventCode!=4656 OR ({OPENS})"),
     ("streamstats", f"sum(win4658_open) AS win4658_generation BY {KEY}"),
     ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {KEY} win4658_generation"),
@@ -37,27 +77,86 @@ COMMANDS: Commands = [
              "win4658_session=if(win4658_unmatched==1, \"close-\" . win4658_serial, win4658_generation)"),
     ("where", "win4658_unmatched==1 OR (win4658_generation>0 AND win4658_closes_before==0)"),
     ("stats", "max(win4658_open) AS win4658_opened "
-              "max(eval(if(EventCode==4656, _time, null()))) AS win4658_start "
-              "max(eval(if(EventCode==4658, _time, null()))) AS win4658_end "
+              "max(eval(if(EventCode==4656, win4658_us, null()))) AS win4658_start_us "
+              "max(eval(if(EventCode==4658, win4658_us, null()))) AS win4658_end_us "
               "count(eval(EventCode==4663)) AS handle_access_count "
-              "values(eval(if(EventCode==4663, AccessMask, null()))) AS handle_access_used_masks "
-              "first(AccessMask) AS handle_access_requested_mask "
+              "max(eval(if(EventCode==4656, win4658_mask, null()))) AS win4658_requested "
+              f"{USED_BITS} "
+              "first(eval(if(EventCode==4656, PrivilegeList, null()))) AS win4658_privileges "
               "max(eval(if(EventCode==4656, win4658_record, null()))) AS handle_open_record_id "
               "max(eval(if(EventCode==4658, win4658_record, null()))) AS handle_close_record_id "
-              "first(user) AS user first(user_id) AS user_id first(src_nt_domain) AS src_nt_domain "
-              "first(session_id) AS session_id first(process_path) AS process_path "
-              "first(process_name) AS process_name first(ObjectServer) AS handle_object_server "
-              "first(ObjectType) AS object_category first(ObjectName) AS object_path first(object) AS object "
+              # who and which process as the open shows them (as the close shows them when there is no open)
+              + " ".join(f"first(eval(if(EventCode==4656 OR win4658_unmatched==1, {field}, null()))) AS {field}"
+                         for field in ("user", "user_id", "src_nt_domain", "session_id", "process_path",
+                                       "process_name")) + " "
+              # the object as the open names it (a 4658 names no object; the local session takes no ObjectServer of it)
+              + " ".join(f"first(eval(if(EventCode==4656, {field}, null()))) AS {name}" for field, name in (
+                  ("ObjectServer", "handle_object_server"), ("ObjectType", "object_category"),
+                  ("ObjectName", "object_path"), ("object", "object"))) + " "
               f"BY {KEY} win4658_session win4658_generation"),
     ("eventstats", f"max(win4658_generation) AS win4658_last BY {KEY}"),
-    ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end), \"closed\", "
+    ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
              "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
-             "duration=win4658_end-win4658_start, handle_start=win4658_start, handle_end=win4658_end, "
+             f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
+             f"handle_access_requested_mask={_hex('win4658_requested')}, "
+             f"handle_access_used_mask={_hex('win4658_used')}, "
+             "handle_duration_ns=(win4658_end_us-win4658_start_us)*1000, "
+             "duration=(win4658_end_us-win4658_start_us)/1000000, "
+             f"`{ISO_TIME_MACRO}(win4658_start_us, handle_start)`, `{ISO_TIME_MACRO}(win4658_end_us, handle_end)`, "
+             # PrivilegeList: names separated by white space, "-" for none
+             "win4658_privileges=trim(replace(win4658_privileges, \"[[:space:]]+\", \" \")), "
+             "handle_privileges=if(win4658_privileges==\"-\" OR win4658_privileges==\"\", null(), win4658_privileges), "
              "handle_id=HandleId, handle_process_id_hex=printf(\"0x%x\", process_id), "
-             "vendor_product=\"Microsoft Windows\", _time=coalesce(win4658_end, win4658_start)"),
+             f"win4658_rights_type=coalesce(object_category, \"-\"), vendor_product=\"Microsoft Windows\", "
+             "_time=coalesce(win4658_end_us, win4658_start_us)/1000000"),
+    ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
+    ("eval", f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
+             f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
+             f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
+             f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})"),
     ("fields", "- HandleId win4658_*"),
     ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
 ]
+
+
+def access_rights_lookup() -> str:
+    """One row per object type of access_rights.yml, then the row of any other type: the name of each mask bit."""
+    _standard, by_type = access_rights()
+    output = io.StringIO()
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(["object_type"] + [BIT_COLUMN.format(bit) for bit in range(MASK_BITS)])
+    for object_type in [*by_type, ANY_OBJECT_TYPE]:
+        writer.writerow([object_type] + bit_names(None if object_type == ANY_OBJECT_TYPE else object_type, MASK_BITS))
+    return output.getvalue()
+
+
+def _access_names_definition() -> str:
+    """Assignments naming the bits of the mask, named rights lowest bit first, then the unnamed bits in hex (as
+    sessions/access.py names them), from the columns the lookup win4658_access_rights gave the session."""
+    bits = ", ".join(f"if({_bit_is_set('$mask$', bit)}==1, {BIT_COLUMN.format(bit)}, null())"
+                     for bit in range(MASK_BITS))
+    return (f"$names$=mvappend({bits}), "
+            "$names$=mvappend(mvfilter(NOT match($names$, \"^0x\")), mvfilter(match($names$, \"^0x\")))")
+
+
+def _iso_time_definition() -> str:
+    """Assignments writing epoch microseconds as ISO-8601 UTC (times.format_ns), by the civil-from-days arithmetic
+    (H. Hinnant's algorithm), so the text does not depend on the time zone the search runs in."""
+    return ("win4658_iso_s=floor($microseconds$/1000000), win4658_iso_z=floor(win4658_iso_s/86400)+719468, "
+            "win4658_iso_era=floor(win4658_iso_z/146097), win4658_iso_doe=win4658_iso_z-win4658_iso_era*146097, "
+            "win4658_iso_yoe=floor((win4658_iso_doe-floor(win4658_iso_doe/1460)+floor(win4658_iso_doe/36524)"
+            "-floor(win4658_iso_doe/146096))/365), "
+            "win4658_iso_doy=win4658_iso_doe-(365*win4658_iso_yoe+floor(win4658_iso_yoe/4)"
+            "-floor(win4658_iso_yoe/100)), "
+            "win4658_iso_mp=floor((5*win4658_iso_doy+2)/153), "
+            "win4658_iso_month=if(win4658_iso_mp<10, win4658_iso_mp+3, win4658_iso_mp-9), "
+            f"$time$={_if_present('$microseconds$', _ISO_PRINTF)}")
+
+
+_ISO_PRINTF = ("printf(\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\", "
+               "win4658_iso_yoe+win4658_iso_era*400+if(win4658_iso_month<=2, 1, 0), win4658_iso_month, "
+               "win4658_iso_doy-floor((153*win4658_iso_mp+2)/5)+1, floor((win4658_iso_s%86400)/3600), "
+               "floor((win4658_iso_s%3600)/60), win4658_iso_s%60, $microseconds$%1000000)")
 
 
 def session_search(commands: Commands = COMMANDS) -> str:
@@ -81,7 +180,14 @@ def saved_search_stanza() -> str:
 
 def splunk_macros() -> List[str]:
     return [f"[{SUMMARY_INDEX_MACRO}]\ndefinition = {SUMMARY_INDEX}\niseval = 0\n"
-            "description = win4658: the summary index the handle-session search writes to (collect)\n"]
+            "description = win4658: the summary index the handle-session search writes to (collect)\n",
+            f"[{ACCESS_NAMES_MACRO}(2)]\nargs = mask, names\ndefinition = {_access_names_definition()}\niseval = 0\n"
+            "description = win4658: eval assignments setting the field names to the rights of the number mask, "
+            f"from the win4658_bit_* fields of the lookup {ACCESS_RIGHTS_LOOKUP} (lookup it first on the object "
+            "type)\n",
+            f"[{ISO_TIME_MACRO}(2)]\nargs = microseconds, time\ndefinition = {_iso_time_definition()}\niseval = 0\n"
+            "description = win4658: eval assignments setting the field time to the epoch microseconds as ISO-8601 "
+            "UTC (2015-09-22T00:15:42.910428Z) in any time zone; uses win4658_iso_* working fields\n"]
 
 
 def splunk_saved_searches() -> List[str]:
@@ -89,10 +195,23 @@ def splunk_saved_searches() -> List[str]:
 
 
 def splunk_props() -> List[str]:
+    splits = "".join(f"EVAL-{field} = split({field}, {spl_string(MULTIVALUE_SEPARATOR)})\n"
+                     for field in MULTIVALUE_FIELDS)
     return [(f"[{SOURCETYPE}]\n"
             "# summary events written by the saved search win4658_handle_sessions (collect: key=value text)\n"
             "KV_MODE = auto\n"
-            "SHOULD_LINEMERGE = false\n")]
+            "SHOULD_LINEMERGE = false\n"
+            "# the multivalue fields, written space-joined\n"
+            f"{splits}")]
+
+
+def splunk_transforms() -> List[str]:
+    return [f"[{ACCESS_RIGHTS_LOOKUP}]\nfilename = {ACCESS_RIGHTS_FILE}\n"
+            f"match_type = WILDCARD(object_type)\nmax_matches = 1\n"]
+
+
+def splunk_tags() -> List[str]:
+    return ["\n".join([f"[eventtype={EVENTTYPE}]", *(f"{tag} = enabled" for tag in EVENTTYPE_TAGS)]) + "\n"]
 
 
 def splunk_eventtypes() -> List[str]:

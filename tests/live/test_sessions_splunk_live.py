@@ -1,0 +1,122 @@
+"""Against a real Splunk with TA-win4658 installed: the handle-session search, collect included, writes summary
+events that are the local sessions field by field (tests/test_sessions_splunk.py replays the same comparison on
+every corpus file).
+
+Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD);
+the user needs to create and remove indexes (admin). The bundled examples and three corpus files, each moved so
+that its last event happened a minute ago under a host name of its own, go into a fresh index
+win4658_sessions_<random>; the search reads them there and collects the sessions into the same index; the index is
+removed at the end, whatever the outcome.
+"""
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import corpus_path
+from test_detections_live import SPLUNK_REASON, SPLUNK_SET
+from test_sessions_splunk import _log_order, comparable, expected_summary
+from win4658.detections.lifetime import HandleTracker
+from win4658.event import Event
+from win4658.examples import EXAMPLE_FILES
+from win4658.readers import read_paths
+from win4658.sessions import splunk as session_splunk
+from win4658.sessions.fields import session_spec
+from win4658.sessions.record import session_record
+from win4658.times import format_ns, time_ns
+
+pytestmark = pytest.mark.skipif(not SPLUNK_SET, reason=SPLUNK_REASON)
+HANDLE_EVENTS = frozenset({4656, 4658, 4663})
+# the examples, and corpus files with accesses named by object type and privileges
+SOURCES = [EXAMPLE_FILES] + [[corpus_path(*relative.split("/"))] for relative in (
+    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
+    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
+    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip")]
+WAIT_SECONDS = 180
+CIM_FIELDS = [field["cim"] for field in session_spec()["fields"]] + list(session_spec()["cim_constants"])
+
+
+@pytest.fixture(scope="module")
+def splunk_index():
+    from win4658.splunk.app import APP_ID
+    from win4658.splunk.client import ConnectionSettings, connect
+
+    service = connect(ConnectionSettings.from_environment(os.environ))
+    assert APP_ID in service.apps, f"{APP_ID} is not installed: install the package first"
+    name = f"win4658_sessions_{uuid.uuid4().hex[:12]}"
+    service.indexes.create(name)
+    try:
+        yield service, name
+    finally:
+        service.indexes.delete(name)
+
+
+def _moved(events, host):
+    """The events in the log's order, under one host, the last one a minute ago."""
+    ordered = _log_order(events)
+    shift = (time_ns(datetime.now(timezone.utc).isoformat()) - 60 * 10 ** 9
+             - max(time_ns(event.system["TimeCreated"]) for event in ordered))
+    return [Event(dict(event.system, Computer=host, TimeCreated=format_ns(time_ns(event.system["TimeCreated"]) + shift)),
+                  dict(event.data), event.origin) for event in ordered]
+
+
+def _local_sessions(events):
+    tracker, lifetimes = HandleTracker(keep_endings=True), []
+    for event in events:
+        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
+        lifetimes += tracker.ended + ([lifetime] if lifetime is not None else [])
+        tracker.ended.clear()
+    return [session_record(lifetime) for lifetime in lifetimes + list(tracker.still_open())]
+
+
+def _count(service, search):
+    from win4658.splunk.client import run_search
+
+    rows = list(run_search(service, search + " | stats count"))
+    return int(rows[0]["count"]) if rows else 0
+
+
+def _wait_for(service, search, count):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while _count(service, search) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{count} results of `{search}` did not appear within {WAIT_SECONDS} s")
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def sent(splunk_index):
+    """The local sessions of every source moved to its own host, once its events are searchable."""
+    from win4658.splunk.runtime.render import render_event_xml
+
+    service, index = splunk_index
+    run = uuid.uuid4().hex[:8]
+    sessions, total = [], 0
+    for number, paths in enumerate(SOURCES):
+        events = _moved([item for item in read_paths(paths, HANDLE_EVENTS) if isinstance(item, Event)],
+                        f"win4658-sessions-{run}-{number}")
+        for event in events:  # in the log's order, so that the indexed position runs with it
+            service.indexes[index].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
+                                          source="XmlWinEventLog:Security", host=event.system["Computer"])
+        sessions += _local_sessions(events)
+        total += len(events)
+    _wait_for(service, f"search index={index} sourcetype=XmlWinEventLog", total)
+    return sessions
+
+
+def test_the_summary_index_holds_the_local_sessions_field_by_field(splunk_index, sent):
+    from win4658.splunk.client import run_search
+
+    service, index = splunk_index
+    search = (session_splunk.session_search()
+              .replace("`win4658_events`", f"`win4658_events` index={index}", 1)
+              .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index))
+    list(run_search(service, "search " + search))
+    summary = f'search index={index} sourcetype="{session_splunk.SOURCETYPE}"'
+    _wait_for(service, summary, len(sent))
+    rows = list(run_search(service, f"{summary} | table {' '.join(CIM_FIELDS)}"))
+    found = sorted(comparable({name: value for name, value in row.items() if name in CIM_FIELDS and value != ""})
+                   for row in rows)
+    assert found == sorted(comparable(expected_summary(record)) for record in sent)
