@@ -8,7 +8,7 @@ generation the accesses up to the first 4658 belong to the open, that 4658 close
 before any open) is a close without an open; a generation without a close is reused before close when a later
 one exists, else open at the end. Fields are the CIM names of mappings/session.yml (times as epoch seconds,
 Splunk's own form). The search is kept as its
-commands, so the tests can replay each one (tests/test_sessions_splunk.py).
+commands, so the tests can replay each one (tests/sessions/test_splunk.py).
 """
 from typing import List
 

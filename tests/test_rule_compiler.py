@@ -1,0 +1,316 @@
+"""The fast paths give exactly what the plain ones give: the compiled mapping, and convert in worker processes."""
+import queue
+import subprocess
+import sys
+import threading
+
+import orjson
+import pytest
+
+from tests.support.paths import SAMPLE_XML, corpus_inputs, corpus_path
+from win4658 import parallel
+from win4658.cli.common import ndjson_line
+from win4658.convert import Summary, convert
+from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
+from win4658.mapping import Mapping, MappingError, bundled
+from win4658.parallel import WorkerFailed, Written, convert_in_workers
+
+
+@pytest.mark.parametrize("name", ["ecs", "cim"])
+def test_compiled_mapping_equals_rule_by_rule_on_the_corpus(name, corpus_events):
+    mapping = bundled(name)
+    for event in corpus_events:
+        # byte-equal serializations: same values, same nesting, same key order
+        assert orjson.dumps(mapping.apply(event)) == orjson.dumps(mapping.apply_rule_by_rule(event))
+
+
+EDGE_SPEC = {
+    "event_ids": [4658],
+    "tables": {"names": {4658: "closed", "0x1": "one"}, "lists": {4658: ["a", "b"]}},
+    "fields": [
+        {"target": "a.b", "source": "EventData.First"},
+        {"target": "a", "source": "EventData.Replace"},  # replaces the object a.b was written into
+        {"target": "a.c.d", "source": "EventData.First", "transform": "lowercase"},
+        {"target": "constant.list", "value": ["x", "y"]},
+        {"target": "constant.empty", "value": ""},
+        {"target": "name", "source": "System.EventID", "transform": "lookup", "table": "names"},
+        {"target": "kept", "source": "EventData.Code", "transform": "lookup", "table": "names", "unmatched": "keep"},
+        {"target": "listed", "source": "System.EventID", "transform": "lookup_list", "table": "lists"},
+        {"target": "number", "source": "EventData.Number", "transform": "hex_to_int"},
+        {"target": "@timestamp.ignored", "source": "System.TimeCreated"},
+        {"target": "", "source": "EventData", "transform": "all_fields"},
+        {"target": "First.after", "source": "EventData.Code"},
+    ],
+}
+
+
+def _edge_event(**data: str) -> Event:
+    return Event({"EventID": 4658, "TimeCreated": "2026-01-01T00:00:00Z"}, data, Origin("edge", 1))
+
+
+@pytest.mark.parametrize("data", [
+    {"First": "Value", "Replace": "scalar", "Code": "0x1", "Number": "0x10"},
+    {"First": "-", "Replace": "", "Code": "0x2", "Number": "16"},
+    {"First": "Only"},
+    {"Replace": "r", "Code": "-", "Other": "o"},
+])
+def test_compiled_mapping_equals_rule_by_rule_on_edge_cases(data):
+    mapping = Mapping(EDGE_SPEC)
+    for _ in range(2):  # the second time through, conversions come from the memo
+        event = _edge_event(**data)
+        assert _outcome(mapping.apply, event) == _outcome(mapping.apply_rule_by_rule, event)
+
+
+def test_edge_cases_cover_a_result_and_a_collision():
+    mapping = Mapping(EDGE_SPEC)
+    assert _outcome(mapping.apply, _edge_event(First="Value", Replace="scalar")) == (
+        "error", "AttributeError", "'str' object has no attribute 'setdefault'")
+    assert mapping.apply(_edge_event(Replace="r", Code="-", Other="o")) == {
+        "a": "r", "constant": {"list": ["x", "y"], "empty": ""}, "name": "closed", "listed": [["a", "b"]],
+        "@timestamp": "2026-01-01T00:00:00Z", "Replace": "r", "Other": "o"}
+
+
+# A mapping the compiler takes: every kind of rule, nested objects present or not, a top-level merge last.
+COMPILED_SPEC = {
+    "event_ids": [4658],
+    "tables": {"names": {4658: "closed", "0x1": "one", "True": "text true"}, "lists": {4658: ["a", "b"]}},
+    "fields": [
+        {"target": "@timestamp.ignored", "source": "System.TimeCreated"},
+        {"target": "constant.list", "value": ["x", "y"]},
+        {"target": "constant.empty", "value": ""},
+        {"target": "constant.none", "value": None},
+        {"target": "constant.named", "value": "0x1", "transform": "lookup", "table": "names"},
+        {"target": "event.code", "source": "System.EventID", "transform": "to_string"},
+        {"target": "event.name", "source": "System.EventID", "transform": "lookup", "table": "names"},
+        {"target": "event.listed", "source": "System.EventID", "transform": "lookup_list", "table": "lists"},
+        {"target": "event.code", "source": "EventData.Code"},  # the same target again
+        {"target": "kept", "source": "EventData.Code", "transform": "lookup", "table": "names", "unmatched": "keep"},
+        {"target": "deep.a.b.c", "source": "EventData.Code", "transform": "lowercase"},
+        {"target": "deep.a.d", "source": "EventData.Number", "transform": "hex_to_int"},
+        {"target": "deep.e", "source": "EventData.Number", "transform": "to_string"},
+        {"target": "deep.f", "source": "EventData.Number", "transform": "as_list"},
+        {"target": "record", "source": "System.EventRecordID", "transform": "to_string"},
+        {"target": "number", "source": "EventData.Number", "transform": "to_int"},
+        {"target": "raw", "source": "EventData"},
+        {"target": "", "source": "EventData", "transform": "all_fields"},
+    ],
+}
+
+
+COMPILED_EDGE_CASES = [
+    ({"EventRecordID": 7}, {"Code": "0x1", "Number": "0x10", "Other": "o"}),
+    ({"EventRecordID": "7"}, {"Code": "0X1", "Number": "16", "Other": "-"}),
+    ({"EventRecordID": "-"}, {"Code": "-", "Number": "", "Other": ""}),
+    ({"EventID": "4658"}, {"Code": 1, "Number": 1}),
+    ({"EventID": True}, {"Code": True, "Number": True}),  # True == 1: remembered apart from 1
+    ({"EventID": 4658.0}, {"Code": ["0x1", "0x2"], "Number": 1.0}),  # a list cannot be remembered
+    ({"EventID": ["4658"]}, {"Code": None, "Number": None}),
+    ({"EventID": None, "TimeCreated": "-"}, {}),
+    ({"EventID": 4658}, {"Number": "0xzz"}),  # a conversion error: the rule-by-rule error
+]
+
+
+def test_compiled_mapping_equals_rule_by_rule_on_compiled_edge_cases():
+    mapping = Mapping(COMPILED_SPEC)
+    assert mapping.apply != mapping.apply_rule_by_rule
+    for _ in range(2):  # the second time through, conversions come from the memo
+        for system, data in COMPILED_EDGE_CASES:
+            event = Event({"EventID": 4658, "TimeCreated": "t", **system}, dict(data), Origin("edge", 1))
+            assert _outcome(mapping.apply, event) == _outcome(mapping.apply_rule_by_rule, event), (system, data)
+
+
+def test_compiled_edge_cases_cover_nesting_and_absence():
+    mapping = Mapping(COMPILED_SPEC)
+    event = Event({"EventID": 4658, "TimeCreated": "t", "EventRecordID": 7}, {"Code": "0x1", "Number": "16"},
+                  Origin("edge", 1))
+    assert mapping.apply(event) == {
+        "@timestamp": "t", "constant": {"list": ["x", "y"], "empty": "", "named": "one"},
+        "event": {"code": "0x1", "name": "closed", "listed": [["a", "b"]]}, "kept": "one",
+        "deep": {"a": {"b": {"c": "0x1"}, "d": 16}, "e": "16", "f": ["16"]}, "record": "7", "number": 16,
+        "raw": {"Code": "0x1", "Number": "16"}, "Code": "0x1", "Number": "16"}
+    absent = Event({"EventID": 1}, {"Code": "-"}, Origin("edge", 2))
+    assert mapping.apply(absent) == {"constant": {"list": ["x", "y"], "empty": "", "named": "one"},
+                                     "event": {"code": "1"}, "raw": {"Code": "-"}}
+
+
+@pytest.mark.parametrize("fields", [
+    [{"target": "a.b", "source": "EventData.A"}, {"target": "c", "source": "EventData.C"},
+     {"target": "a.d", "source": "EventData.D"}],  # a's rules not contiguous: its place depends on which are present
+    [{"target": "a", "source": "EventData.A"}, {"target": "a.b", "source": "EventData.B"}],  # a target inside a value
+    [{"target": "", "source": "EventData", "transform": "all_fields"}, {"target": "c", "source": "EventData.C"}],
+])
+def test_mappings_the_compiler_cannot_order_are_applied_rule_by_rule(fields):
+    mapping = Mapping({"event_ids": [4658], "fields": fields})
+    assert mapping.apply == mapping.apply_rule_by_rule
+
+
+@pytest.mark.parametrize("name", ["ecs", "cim"])
+def test_bundled_mappings_are_compiled(name):
+    mapping = bundled(name)
+    assert mapping.apply != mapping.apply_rule_by_rule
+
+
+def test_compiled_memos_stay_bounded():
+    from win4658.rule_compiler import MEMO_LIMIT
+
+    mapping = Mapping(COMPILED_SPEC)
+    for number in range(MEMO_LIMIT + 100):
+        mapping.apply(Event({"EventID": number}, {"Code": f"0x{number:x}", "Number": str(number)}, Origin("memo", 1)))
+    memos = [value for name, value in mapping.apply.__globals__.items() if name.startswith("memo_")]
+    assert len(memos) == 3 and all(len(memo) == MEMO_LIMIT for memo in memos)
+
+
+def test_compiled_documents_do_not_share_the_event_data_or_lists():
+    mapping = bundled("ecs")
+    event = Event({"EventID": 4658}, {"SubjectUserName": "u", "HandleId": "0x1"}, Origin("fresh", 1))
+    first, second = mapping.apply(event), mapping.apply(event)
+    assert first["winlog"]["event_data"] is not event.data and first["related"]["user"] is not second["related"]["user"]
+
+
+def _outcome(apply, event):
+    try:
+        return "result", orjson.dumps(apply(event))
+    except Exception as error:  # noqa: BLE001 - the very exception is what is compared
+        return "error", type(error).__name__, str(error)
+
+
+def test_compiled_mapping_values_are_not_shared_between_documents():
+    mapping = Mapping(EDGE_SPEC)
+    first, second = mapping.apply(_edge_event(First="v")), mapping.apply(_edge_event(First="v"))
+    first["constant"]["list"].append("z")
+    assert second["constant"]["list"] == ["x", "y"]
+
+
+def test_compiled_mapping_raises_the_rule_by_rule_error():
+    mapping = Mapping(EDGE_SPEC)
+    with pytest.raises(MappingError) as compiled:
+        mapping.apply(_edge_event(Number="0xzz"))
+    with pytest.raises(MappingError) as reference:
+        mapping.apply_rule_by_rule(_edge_event(Number="0xzz"))
+    assert str(compiled.value) == str(reference.value) == "number: cannot hex_to_int '0xzz' from EventData.Number: " \
+        "invalid literal for int() with base 16: '0xzz'"
+
+
+def _sequential(paths, event_ids=SUPPORTED_EVENT_IDS):
+    summary = Summary()
+    documents = [orjson.dumps(item) for item in convert(paths, "ecs", event_ids, summary) if isinstance(item, dict)]
+    return documents, summary
+
+
+def _in_workers(paths, output, workers=2, target="ecs", event_ids=SUPPORTED_EVENT_IDS):
+    """The documents the workers appended to ``output`` (after what it held), checked against what they reported."""
+    summary = Summary()
+    output.touch()
+    before = output.read_bytes()
+    converted = convert_in_workers(paths, str(output), ndjson_line, workers, target, event_ids, summary)
+    reported = [item for item in converted if isinstance(item, Written)]
+    written = output.read_bytes()
+    assert written.startswith(before)
+    documents = written[len(before):].splitlines()
+    assert sum(item.documents for item in reported) == len(documents)
+    return documents, summary
+
+
+def test_workers_convert_the_corpus_like_one_process(tmp_path):
+    corpus = corpus_inputs(tmp_path)
+    expected, expected_summary = _sequential(corpus)
+    documents, summary = _in_workers(corpus, tmp_path / "out.ndjson")
+    assert sorted(documents) == sorted(expected)
+    assert len(documents) == summary.converted == 12547
+    assert summary.lines() == expected_summary.lines() == [
+        "files: 15, records read: 103846, converted: 12547",
+        "skipped: not an event file: 1, other event id: 91299",
+    ]
+
+
+def test_workers_keep_each_files_order(tmp_path):
+    path = corpus_path("json", "empire_persistence_registry_modification_run_keys_standard_user.zip")
+    expected, _ = _sequential([path])
+    output = tmp_path / "out.ndjson"
+    output.write_bytes(b"kept\n")
+    documents, _ = _in_workers([path, SAMPLE_XML], output)
+    assert [document for document in documents if document in set(expected)] == expected
+    assert len(documents) == len(expected) + 1
+
+
+def test_a_workers_sink_writes_whole_lines_in_order_and_counts_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 10)
+    output, results = tmp_path / "out.ndjson", queue.Queue()
+    output.write_bytes(b"kept\n")
+    lines = [b"aaaa\n", b"bbbb\n", b"c\n", b"a line longer than the buffer\n", b"dd\n", b"0123456789\n"]
+    sink = parallel._Sink(str(output), threading.Lock(), results)
+    for line in lines:
+        sink.add(line)
+    sink.flush()
+    sink.close()
+    assert output.read_bytes() == b"kept\n" + b"".join(lines)
+    written = [results.get_nowait() for _ in range(results.qsize())]
+    # a write when the next line would not fit, a line longer than the buffer alone, the rest at the end
+    assert written == [("written", Written(2)), ("written", Written(1)), ("written", Written(1)),
+                       ("written", Written(1)), ("written", Written(1))]
+
+
+def test_a_failing_worker_is_reported_with_its_traceback(tmp_path):
+    with pytest.raises(WorkerFailed, match="KeyError: 'no-such-target'"):
+        _in_workers([SAMPLE_XML], tmp_path / "out.ndjson", target="no-such-target")
+
+
+def test_convert_cli_with_workers(tmp_path):
+    corpus = corpus_inputs(tmp_path)
+    outputs = {}
+    for workers in ("1", "2"):
+        output = tmp_path / f"{workers}.ndjson"
+        command = [sys.executable, "-m", "win4658", "convert", "--workers", workers, "-o", str(output), *corpus]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert "files: 15, records read: 103846, converted: 5419" in result.stderr
+        outputs[workers] = sorted(output.read_bytes().splitlines())
+    assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 5419
+
+
+def test_convert_cli_with_workers_to_standard_output(tmp_path):
+    corpus = corpus_inputs(tmp_path)
+    results = {workers: subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, *corpus],
+                                       capture_output=True, timeout=300)
+               for workers in ("1", "2")}
+    for result in results.values():
+        assert result.returncode == 0, result.stderr
+        assert b"files: 15, records read: 103846, converted: 5419" in result.stderr
+    lines = {workers: sorted(result.stdout.splitlines()) for workers, result in results.items()}
+    assert lines["1"] == lines["2"] and len(lines["2"]) == 5419
+
+
+def test_workers_stop_quietly_when_the_output_is_closed():
+    process = subprocess.Popen([sys.executable, "-m", "win4658", "convert", "--workers", "2", corpus_path()],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(100)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_workers_must_be_positive():
+    result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", "0", SAMPLE_XML],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a positive number: '0'" in result.stderr
+
+
+@pytest.mark.parametrize("text, time_format", [
+    ("2020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-10-18T10:56:16", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-02-30 06:56:14", "%Y-%m-%d %H:%M:%S"),  # no such day
+    ("2020-10-18 06:56:60", "%Y-%m-%d %H:%M:%S"),  # strptime's own rule for second 60
+    ("0000-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-1-8 6:56:14", "%Y-%m-%d %H:%M:%S"),  # not canonical: strptime reads it
+    ("2020-10-18 06:56:14", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-10-18 06:56:14 ", "%Y-%m-%d %H:%M:%S"),
+    ("２020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),  # a non-ASCII digit
+])
+def test_fast_time_parsing_equals_strptime(text, time_format):
+    from datetime import datetime
+
+    from win4658.readers.jsonlines_fast import strptime
+
+    assert _outcome(lambda _: strptime(text, time_format).isoformat(), None) == \
+        _outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)
