@@ -1,12 +1,12 @@
 """The JSON-lines reader's fast paths (readers/jsonlines_fast.py) give what the plain ones give: NXLog local times,
-Winlogbeat System fields."""
+Winlogbeat System fields, strptime."""
 import os
 import sys
 
 import pytest
 
 from tests.support.paths import ROOT, corpus_path
-from tests.test_rule_compiler import _outcome
+from tests.support.outcome import outcome
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.readers.jsonlines import (NXLOG_SYSTEM_KEYS, _flat_time, _from_flat, _keywords_hex, _local_to_utc,
                                       document_to_event)
@@ -53,11 +53,11 @@ LOCAL_TIMES = [  # (EventTime, EventReceivedTime, @timestamp): what NXLog and Lo
 def test_nxlog_local_time_equals_the_datetime_conversion(event_time, received, stamp):
     document = {"EventTime": event_time, "EventReceivedTime": received, "@timestamp": stamp}
     for _ in range(2):  # the second time through, minutes come from the memos
-        assert _outcome(_flat_time, document) == _outcome(lambda _: _local_to_utc(event_time, received, stamp), None)
+        assert outcome(_flat_time, document) == outcome(lambda _: _local_to_utc(event_time, received, stamp), None)
 
 
 def test_local_time_cases_cover_answers_errors_and_the_fast_path():
-    outcomes = [_outcome(lambda _: _local_to_utc(*case), None)[0] for case in LOCAL_TIMES]
+    outcomes = [outcome(lambda _: _local_to_utc(*case), None)[0] for case in LOCAL_TIMES]
     answered_fast = [case for case in LOCAL_TIMES if local_to_utc_fast(*case) is not None]
     assert (outcomes.count("result"), outcomes.count("error"), len(answered_fast)) == (14, 15, 10)
 
@@ -148,3 +148,23 @@ def test_nxlog_fields_equal_reading_key_by_key():
     for document in documents + FLAT_EDGES:  # the edges twice: times come from the memos
         system, data = _from_flat(document)
         assert (system, list(data.items())) == _plain_flat(document)
+
+
+@pytest.mark.parametrize("text, time_format", [
+    ("2020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-10-18T10:56:16", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-02-30 06:56:14", "%Y-%m-%d %H:%M:%S"),  # no such day
+    ("2020-10-18 06:56:60", "%Y-%m-%d %H:%M:%S"),  # strptime's own rule for second 60
+    ("0000-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+    ("2020-1-8 6:56:14", "%Y-%m-%d %H:%M:%S"),  # not canonical: strptime reads it
+    ("2020-10-18 06:56:14", "%Y-%m-%dT%H:%M:%S"),
+    ("2020-10-18 06:56:14 ", "%Y-%m-%d %H:%M:%S"),
+    ("２020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),  # a non-ASCII digit
+])
+def test_fast_time_parsing_equals_strptime(text, time_format):
+    from datetime import datetime
+
+    from win4658.readers.jsonlines_fast import strptime
+
+    assert outcome(lambda _: strptime(text, time_format).isoformat(), None) == \
+        outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)
