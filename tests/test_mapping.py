@@ -7,7 +7,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from conftest import ROOT, SAMPLE_XML
+from tests.support.paths import ROOT, SAMPLE_XML
 from win4658 import reference
 from win4658.mapping import MappingError, bundled, load_mapping
 from win4658.normalize import to_cim, to_ecs

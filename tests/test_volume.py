@@ -10,8 +10,8 @@ import pcre2
 import pytest
 import yaml
 
-from conftest import ROOT
-from test_splunk_knowledge import CLASSIC_SAMPLE
+from tests.splunk.test_knowledge import CLASSIC_SAMPLE
+from tests.support.paths import ROOT
 from win4658 import volume
 from win4658.detections.definitions import DefinitionError
 from win4658.detections.lifetime import HandleTracker

@@ -2,7 +2,7 @@
 
 Besides the artifacts, generation writes MANIFEST, the list of every generated path: a file that stops being
 generated is then known, reported by `win4658 generate --check` and removed by `win4658 generate`, and
-tests/test_generated.py fails on any drift.
+tests/agreement/test_generated.py fails on any drift.
 """
 import os
 from fnmatch import fnmatchcase

@@ -1,7 +1,7 @@
 """The sources of a win4658 checkout that `win4658 generate` reads, each loaded and validated once, when first asked.
 
 Every artifact of win4658.artifacts renders from one Sources; READS names what it reads, so that a copy of the
-checkout made for generation (tests/test_one_yaml_edit.py) cannot leave a source behind.
+checkout made for generation (tests/agreement/test_one_yaml_edit.py) cannot leave a source behind.
 """
 import glob
 import os

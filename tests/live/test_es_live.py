@@ -16,6 +16,7 @@ if not os.environ.get("WIN4658_ES_URL"):
 
 from elasticsearch import NotFoundError  # noqa: E402
 
+from tests.support.paths import ROOT  # noqa: E402
 from win4658.elasticsearch.client import connect, request, settings_from  # noqa: E402
 from win4658.elasticsearch.rule_search import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.install import install, uninstall  # noqa: E402
@@ -25,7 +26,6 @@ from win4658.elasticsearch.simulate import check_golden, golden_cases, simulate_
 from win4658.examples import EXAMPLES_DIR  # noqa: E402
 from win4658.readers import read_paths  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN_DIR = os.path.join(ROOT, "ingest_pipelines", "tests")
 SAMPLE = os.path.join(EXAMPLES_DIR, "4658_sample_documentation.xml")
 NAME = f"test-win4658-{uuid.uuid4().hex[:12]}"  # outside win4658-*: a production template may be installed

@@ -1,5 +1,5 @@
 """Against a real Splunk with TA-win4658 installed: the handle-session search, collect included, writes summary
-events that are the local sessions field by field (tests/test_sessions_splunk.py replays the same comparison on
+events that are the local sessions field by field (tests/sessions/test_splunk.py replays the same comparison on
 every corpus file).
 
 Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD);
@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import corpus_path
-from test_detections_live import SPLUNK_REASON, SPLUNK_SET
-from test_sessions_splunk import _log_order, comparable, expected_summary
+from tests.support.paths import corpus_path
+from tests.live.test_detections_live import SPLUNK_REASON, SPLUNK_SET
+from tests.sessions.test_splunk import _log_order, comparable, expected_summary
 from win4658.detections.lifetime import HandleTracker
 from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES

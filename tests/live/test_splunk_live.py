@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import pytest
 from splunklib import results
 
-from conftest import ROOT, SAMPLE_XML
+from tests.support.paths import ROOT, SAMPLE_XML
 from win4658.detections.definitions import load_bundle
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 )
 INDEX = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
 WAIT_FOR_INDEXING_SECONDS = 120
-# The CIM fields the add-on gives the seed sample (tests/test_splunk_knowledge.py has the same table).
+# The CIM fields the add-on gives the seed sample (tests/splunk/test_knowledge.py has the same table).
 EXPECTED = {
     "signature_id": "4658", "signature": "The handle to an object was closed", "action": "success",
     "status": "success", "dest": "DC01.contoso.local", "dvc": "DC01.contoso.local", "user": "dadmin",

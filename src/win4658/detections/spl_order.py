@@ -3,7 +3,7 @@ lifetime detection and the dashboards' lifetime panels (detections/splunk.py) an
 (sessions/splunk.py). It orders as timeline.py does for hunt: by time, then source, host and the log's record
 number (`<EventRecordID>` of XmlWinEventLog, NXLog's RecordNumber), else the position the event was indexed at
 (`_cd`) in the direction the source runs (its times going down more often than up: newest first). Searches are
-kept as (command, arguments) lists, so the tests can replay each command (tests/test_sessions_splunk.py).
+kept as (command, arguments) lists, so the tests can replay each command (tests/sessions/test_splunk.py).
 """
 from typing import List, Tuple
 

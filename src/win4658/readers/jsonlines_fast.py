@@ -1,5 +1,5 @@
-"""The JSON-lines reader's fast paths, each equal to a plain reference (tests/test_jsonlines_fast.py and
-tests/test_speed_paths.py hold them side by side):
+"""The JSON-lines reader's fast paths, each equal to a plain reference (tests/readers/test_jsonlines_fast.py holds
+them side by side):
 
 - ``winlogbeat_system``: Winlogbeat's System fields by straight-line code built from windows.WINLOGBEAT_PATHS; the
   reference walks each path of the table (the tests' ``_walked_system``).

@@ -5,7 +5,7 @@ children in their usual order, then EventData holding only named Data elements q
 character of it is one an XML parser returns verbatim: no comment, CDATA, processing instruction or DTD (a
 ``<`` only opens the expected tags), no carriage return, no character XML forbids, no reference outside Data
 values and only valid references inside them. For such a record the result is exactly what
-``parse_event_xml`` returns (tests/test_xml_plain.py compares them); for any other record it returns None and
+``parse_event_xml`` returns (tests/readers/test_xml_plain.py compares them); for any other record it returns None and
 the caller falls back to the XML parser, which also words every error.
 """
 import re

@@ -14,7 +14,7 @@ The bitwise eval functions (bit_and, bit_or) are documented from Splunk 9.2 on, 
 floor(mask / 2^bit) % 2 and the 4663 masks are or-ed one bit at a time (max of each bit). Multivalue fields are
 written space-joined and split again at search time (props.conf), so they do not depend on how collect writes
 multivalue fields. The search is kept as its commands, so the tests can replay each one
-(tests/test_sessions_splunk.py).
+(tests/sessions/test_splunk.py).
 """
 import csv
 import io

@@ -19,7 +19,8 @@ from .app import APP_ID
 
 ADDON_DIR = str(resources.files("win4658") / "addon")  # a checkout's addon/, installed as package data
 # What runs inside Splunk: the modules addon/bin/*.py import (win4658.splunk.runtime) and every win4658 module they
-# import in turn, packages with their __init__ (tests/test_addon_runtime.py pins it: it is exactly their import set).
+# import in turn, packages with their __init__ (tests/splunk/runtime/test_shipped_modules.py pins it: it is exactly
+# their import set).
 SHIPPED_MODULES = (
     "win4658", "win4658.event", "win4658.times", "win4658.windows",
     "win4658.readers", "win4658.readers.classic", "win4658.readers.evtx", "win4658.readers.evtx_file",

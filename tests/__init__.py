@@ -1,0 +1,1 @@
+"""The tests, laid out like src/win4658/ (see tests/README.md)."""

@@ -1,0 +1,238 @@
+"""`win4658 kibana rules|dashboards install` over real HTTP(S) to a server on 127.0.0.1 that answers as Kibana's
+import APIs do; and, when WIN4658_KIBANA_URL is set, against a real Kibana, in a space of its own that is deleted
+afterwards (the rules and saved objects of a space go with it)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from tests.support.es_wire import tls_files  # noqa: F401 - the fixture
+from tests.support.paths import ROOT
+from win4658.kibana.client import Kibana, KibanaError, kibana_settings
+from win4658.kibana.install import delete_rules, delete_saved_objects, import_rules, import_saved_objects, ndjson_items
+
+RULES = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
+DASHBOARDS = os.path.join(ROOT, "dashboards", "generated", "kibana_dashboards.ndjson")
+SECRET = "a2liYW5hLWtleS1uZXZlci1wcmludGVk"
+
+
+class FakeKibana:
+    """Kibana's rule and saved-object import/delete APIs, on the wire, with the rules and objects in memory."""
+
+    def __init__(self, ssl_context=None, refuse=()):
+        self.rules, self.objects, self.requests = {}, {}, []
+        self.refuse = set(refuse)  # rule_ids answered with an error
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        if ssl_context is not None:
+            self.http.socket = ssl_context.wrap_socket(self.http.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.http.server_address[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.http.shutdown()
+        self.http.server_close()
+
+    def answer(self, method, path, headers, body):
+        route, query = urlsplit(path).path, parse_qs(urlsplit(path).query)
+        if method in ("POST", "DELETE") and headers.get("kbn-xsrf") != "true":
+            return 400, {"statusCode": 400, "error": "Bad Request",
+                         "message": "Request must contain a kbn-xsrf header."}
+        if route == "/api/detection_engine/rules/_import":
+            items = self._upload(headers, body)
+            errors = [{"rule_id": item["rule_id"], "error": {"status_code": 400, "message": "bad rule"}}
+                      for item in items if item["rule_id"] in self.refuse]
+            self.rules.update({item["rule_id"]: item for item in items if item["rule_id"] not in self.refuse})
+            return 200, {"success": not errors, "success_count": len(items) - len(errors), "rules_count": len(items),
+                         "errors": errors, "exceptions_success": True, "exceptions_success_count": 0,
+                         "exceptions_errors": []}
+        if route == "/api/saved_objects/_import":
+            items = self._upload(headers, body)
+            self.objects.update({(item["type"], item["id"]): item for item in items})
+            return 200, {"success": True, "successCount": len(items),
+                         "successResults": [{"type": item["type"], "id": item["id"]} for item in items]}
+        if route == "/api/detection_engine/rules" and method == "DELETE":
+            rule_id = query["rule_id"][0]
+            if self.rules.pop(rule_id, None) is None:
+                return 404, {"statusCode": 404, "error": "Not Found", "message": f'rule_id: "{rule_id}" not found'}
+            return 200, {"rule_id": rule_id}
+        if route.startswith("/api/saved_objects/") and method == "DELETE":
+            kind, object_id = map(unquote, route.split("/")[3:5])
+            if self.objects.pop((kind, object_id), None) is None:
+                return 404, {"statusCode": 404, "error": "Not Found",
+                             "message": f"Saved object [{kind}/{object_id}] not found"}
+            return 200, {}
+        return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+
+    @staticmethod
+    def _upload(headers, body):
+        message = BytesParser().parsebytes(f"content-type: {headers['content-type']}\r\n\r\n".encode() + body)
+        (part,) = message.get_payload()
+        assert part.get_param("name", header="content-disposition") == "file"
+        return [json.loads(line) for line in part.get_payload(decode=True).splitlines() if line.strip()]
+
+    def _handler(self):
+        kibana = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                kibana.requests.append((self.command, self.path, headers))
+                status, answer = kibana.answer(self.command, self.path, headers, body)
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_PUT = _serve
+
+        return Handler
+
+
+@pytest.fixture
+def kibana():
+    server = FakeKibana()
+    yield server
+    server.close()
+
+
+def _client(url, **environ):
+    return Kibana(kibana_settings(dict({"WIN4658_KIBANA_URL": url, "WIN4658_KIBANA_API_KEY": SECRET}, **environ)))
+
+
+def run_cli(*args, url):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("WIN4658_KIBANA_")}
+    environment.update(WIN4658_KIBANA_URL=url, WIN4658_KIBANA_API_KEY=SECRET)
+    return subprocess.run([sys.executable, "-m", "win4658", "kibana", *args], capture_output=True, text=True,
+                          env=environment, cwd=tempfile.gettempdir(), timeout=120)  # the installed defaults
+
+
+def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
+    client = _client(kibana.url)
+    rules = import_rules(client, RULES)
+    objects = import_saved_objects(client, DASHBOARDS)
+    assert rules == (len(ndjson_items(RULES)), len(ndjson_items(RULES)), [])
+    assert objects == (13, 13, [])
+    assert sorted(kibana.rules) == sorted(item["rule_id"] for item in ndjson_items(RULES))
+    assert kibana.rules[ndjson_items(RULES)[0]["rule_id"]] == ndjson_items(RULES)[0]
+    assert ("dashboard", "win4658-handle-activity") in kibana.objects
+    assert [(method, path) for method, path, headers in kibana.requests] == [
+        ("POST", "/api/detection_engine/rules/_import?overwrite=true"),
+        ("POST", "/api/saved_objects/_import?overwrite=true")]
+    assert {headers["authorization"] for method, path, headers in kibana.requests} == {f"ApiKey {SECRET}"}
+    assert len(delete_rules(client, RULES)) == len(ndjson_items(RULES)) and kibana.rules == {}
+    assert len(delete_saved_objects(client, DASHBOARDS)) == 13 and kibana.objects == {}
+    assert delete_rules(client, RULES) == []
+
+
+def test_a_space_prefixes_the_paths(kibana):
+    space_client = Kibana(kibana_settings({"WIN4658_KIBANA_URL": kibana.url + "/"}), space="soc team")
+    with pytest.raises(KibanaError, match="HTTP 404"):
+        import_rules(space_client, RULES)
+    assert kibana.requests[-1][1] == "/s/soc%20team/api/detection_engine/rules/_import?overwrite=true"
+    assert "authorization" not in kibana.requests[-1][2]
+
+
+def test_cli_reports_each_refused_rule_and_exits_1(tmp_path):
+    first_rule = ndjson_items(RULES)[0]["rule_id"]
+    server = FakeKibana(refuse=[first_rule])
+    try:
+        result = run_cli("rules", "install", url=server.url)
+        dashboards = run_cli("dashboards", "install", url=server.url)
+    finally:
+        server.close()
+    count = len(ndjson_items(RULES))
+    assert result.returncode == 1
+    assert result.stderr == f"win4658 kibana: rule {first_rule}: bad rule\n"
+    assert result.stdout == f"rules: {count - 1} of {count} imported\n"
+    assert (dashboards.returncode, dashboards.stdout) == (0, "dashboards: 13 of 13 imported\n")
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_cli_usage_and_connection_errors_exit_2(kibana, tmp_path):
+    missing = run_cli("rules", "install", "--file", str(tmp_path / "absent.ndjson"), url=kibana.url)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "run `win4658 generate`" in missing.stderr
+    unreachable = run_cli("rules", "install", url="http://127.0.0.1:9")
+    assert unreachable.returncode == 2 and unreachable.stderr.startswith("win4658 kibana: cannot reach Kibana at ")
+    bad_url = run_cli("dashboards", "install", url="http://[::1")
+    assert bad_url.returncode == 2 and bad_url.stderr.startswith("win4658 kibana: WIN4658_KIBANA_URL cannot be read")
+    for output in (missing, unreachable, bad_url):
+        assert "Traceback" not in output.stderr and SECRET not in output.stderr
+
+
+def test_settings_refuse_credentials_in_the_url_and_a_user_without_password():
+    with pytest.raises(KibanaError, match="must not carry credentials") as refused:
+        kibana_settings({"WIN4658_KIBANA_URL": "https://elastic:hunter2@kibana:5601"})
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(KibanaError, match="no password"):
+        kibana_settings({"WIN4658_KIBANA_URL": "https://kibana:5601", "WIN4658_KIBANA_USER": "elastic"})
+    assert "pw" not in repr(kibana_settings({"WIN4658_KIBANA_URL": "https://k:5601", "WIN4658_KIBANA_USER": "u",
+                                              "WIN4658_KIBANA_PASSWORD": "pw"}))
+
+
+def test_an_answer_that_is_not_kibanas_is_an_error(kibana):
+    kibana.answer = lambda method, path, headers, body: (200, {})
+    with pytest.raises(KibanaError, match="import answer has no success_count"):
+        import_rules(_client(kibana.url), RULES)
+
+
+def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):  # noqa: F811
+    certificate, context = tls_files
+    server = FakeKibana(ssl_context=context)
+    try:
+        with pytest.raises(KibanaError, match="cannot reach Kibana.*SSL"):
+            import_rules(Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url, "WIN4658_KIBANA_API_KEY": SECRET})),
+                         RULES)
+        assert server.requests == []
+        verified = Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url}, ca_certs=certificate))
+        assert import_saved_objects(verified, DASHBOARDS).succeeded == 13
+        insecure = Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url}, insecure=True))
+        assert import_saved_objects(insecure, DASHBOARDS).succeeded == 13
+    finally:
+        server.close()
+
+
+# --- a real Kibana ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live_kibana():
+    if not os.environ.get("WIN4658_KIBANA_URL"):
+        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into")
+    settings = kibana_settings(os.environ)
+    space = f"win4658-test-{uuid.uuid4().hex[:10]}"
+    Kibana(settings).request("POST", "/api/spaces/space", {"id": space, "name": space})
+    yield Kibana(settings, space=space)
+    Kibana(settings).request("DELETE", f"/api/spaces/space/{space}")
+
+
+def test_live_rules_import_and_delete(live_kibana):
+    rules = ndjson_items(RULES)
+    assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])
+    assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])  # overwrite: the same rules again
+    found = live_kibana.request("GET", "/api/detection_engine/rules/_find?per_page=100")  # the space holds only ours
+    assert sorted(rule["rule_id"] for rule in found["data"]) == sorted(rule["rule_id"] for rule in rules)
+    assert all(rule["enabled"] is False for rule in found["data"])
+    assert len(delete_rules(live_kibana, RULES)) == len(rules)
+
+
+def test_live_dashboards_import_and_delete(live_kibana):
+    assert import_saved_objects(live_kibana, DASHBOARDS) == (13, 13, [])
+    dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-activity")
+    assert dashboard["attributes"]["title"] == "win4658: Handle activity"
+    assert len(delete_saved_objects(live_kibana, DASHBOARDS)) == 13
