@@ -8,18 +8,24 @@ import yaml
 from ..mapping import MAPPINGS_DIR
 
 ACCESS_RIGHTS_FILE = "access_rights.yml"
+# (standard and generic bits, specific bits by object type), each a sorted list of (bit, name)
+AccessRights = Tuple[List[Tuple[int, str]], Dict[str, List[Tuple[int, str]]]]
 
 
 def _bits(table: Dict[str, str]) -> List[Tuple[int, str]]:
     return sorted((int(bit, 16), name) for bit, name in table.items())
 
 
-@lru_cache(maxsize=1)
-def access_rights() -> Tuple[List[Tuple[int, str]], Dict[str, List[Tuple[int, str]]]]:
-    """(standard and generic bits, specific bits by object type), each a sorted list of (bit, name)."""
-    with open(os.path.join(MAPPINGS_DIR, ACCESS_RIGHTS_FILE), encoding="utf-8") as stream:
+def read_access_rights(path: str) -> AccessRights:
+    with open(path, encoding="utf-8") as stream:
         spec = yaml.safe_load(stream)
     return _bits(spec["standard"]), {object_type: _bits(table) for object_type, table in spec["object_types"].items()}
+
+
+@lru_cache(maxsize=1)
+def access_rights() -> AccessRights:
+    """The installed access_rights.yml."""
+    return read_access_rights(os.path.join(MAPPINGS_DIR, ACCESS_RIGHTS_FILE))
 
 
 @lru_cache(maxsize=4096)

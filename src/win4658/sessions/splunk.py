@@ -12,7 +12,8 @@ commands, so the tests can replay each one (tests/test_sessions_splunk.py).
 """
 from typing import List
 
-from ..detections.spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
+from ..detections.fields import installed
+from ..detections.spl_order import Commands, handle_events, log_order, opens, spl_pipeline
 from ..quoting import spl_string
 
 SEARCH_NAME = "win4658_handle_sessions"
@@ -22,13 +23,15 @@ SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
 CRON_SCHEDULE = "5 * * * *"
 KEY = "dest process_id HandleId"
+# the event fields the search reads, by their CIM names in the installed mapping (not yet the checkout's Sources)
+_CIM = installed("cim")
 
 # (command, arguments): the search, one command at a time
 COMMANDS: Commands = [
-    ("search", HANDLE_EVENTS),
-    *LOG_ORDER,
+    ("search", handle_events(_CIM)),
+    *log_order(_CIM),
     ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0)"),
-    ("where", f"EventCode!=4656 OR ({OPENS})"),
+    ("where", f"EventCode!=4656 OR ({opens(_CIM)})"),
     ("streamstats", f"sum(win4658_open) AS win4658_generation BY {KEY}"),
     ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {KEY} win4658_generation"),
     ("streamstats", "count AS win4658_serial"),
