@@ -7,7 +7,8 @@ import re
 import pytest
 
 from win4658.elasticsearch.template import template_body
-from win4658.kibana.dashboards import DASHBOARDS_FILE, INDEX_REF, load_source, saved_objects
+from win4658.kibana.dashboards import DASHBOARDS_FILE, INDEX_REF, saved_objects
+from win4658.sources import Sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Fields of the Security app's alert documents (Kibana 8.0+) the alert panels read.
@@ -62,7 +63,7 @@ def _fields_used(item):
 
 
 def test_the_committed_file_is_the_source_generated():
-    assert OBJECTS == list(saved_objects(load_source(ROOT)))
+    assert OBJECTS == list(saved_objects(Sources(ROOT).dashboards))
 
 
 def test_ids_are_unique_and_every_reference_resolves_to_an_earlier_object():

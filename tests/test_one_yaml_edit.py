@@ -175,3 +175,20 @@ def test_the_session_artifacts_follow(edited):
               .splitlines()]
     assert SESSION_HANDLE_TARGET in rule["investigation_fields"]["field_names"]
     assert "win4658.handle.id" not in json.dumps(rule)
+
+
+
+def _kibana_objects(root: str) -> list:
+    """The Kibana dashboards' file and every saved object of the Elastic package, as texts."""
+    kibana = "packages/win4658/kibana"
+    return [_text(root, "dashboards/generated/kibana_dashboards.ndjson")] + [
+        _text(root, f"{kibana}/{kind}/{name}") for kind in sorted(os.listdir(os.path.join(root, kibana)))
+        for name in sorted(os.listdir(os.path.join(root, kibana, kind)))]
+
+
+def test_the_kibana_dashboards_and_the_elastic_package_follow(edited):
+    objects, committed = _kibana_objects(edited), _kibana_objects(ROOT)
+    assert all("process.executable" not in text for text in objects)
+    assert sum("process.path" in text for text in objects) == sum("process.executable" in text for text in committed)
+    alerts = json.loads(_text(edited, "packages/win4658/kibana/search/win4658-detection-alerts.json"))
+    assert alerts["attributes"]["columns"][-2:] == ["process.path", HANDLE_TARGET]

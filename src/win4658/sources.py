@@ -74,7 +74,7 @@ class Sources:
     @cached_property
     def dashboards(self) -> Dict[str, Any]:
         """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards."""
-        return load_dashboards(self.root)
+        return load_dashboards(self.root, self.ecs_names)
 
     @cached_property
     def noisy_processes(self) -> List[NoisyProcess]:
