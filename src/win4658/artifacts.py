@@ -53,7 +53,7 @@ def _appended(text: str, stanzas: List[str]) -> str:
 
 
 def macros_conf(sources: Sources) -> str:
-    macros = (knowledge.splunk_macros() + detection_searches.macros(sources.detections)
+    macros = (knowledge.splunk_macros() + detection_searches.macros(sources.detections, sources.cim_names)
               + session_searches.splunk_macros())
     return MACROS_HEADER + "\n" + _stanzas(macros)
 
@@ -76,7 +76,7 @@ def tags_conf(_sources: Sources) -> str:
 
 
 def savedsearches_conf(sources: Sources) -> str:
-    return _appended(detection_searches.savedsearches_conf(sources.detections),
+    return _appended(detection_searches.savedsearches_conf(sources.detections, sources.cim_names),
                      session_searches.splunk_saved_searches())
 
 
@@ -92,19 +92,20 @@ def sigma_rules(sources: Sources) -> Dict[str, str]:
 
 
 def splunk_views(sources: Sources) -> Dict[str, str]:
-    views = splunk_dashboards.dashboards(sources.detections)
+    views = splunk_dashboards.dashboards(sources.detections, sources.cim_names)
     return {f"{splunk_dashboards.VIEWS_DIR}/{view.name}.xml": splunk_dashboards.view_xml(view) for view in views}
 
 
 def splunk_nav(sources: Sources) -> str:
-    return splunk_dashboards.nav_xml(splunk_dashboards.dashboards(sources.detections))
+    return splunk_dashboards.nav_xml(splunk_dashboards.dashboards(sources.detections, sources.cim_names))
 
 
 ARTIFACTS: List[Artifact] = [
     # Elasticsearch, from mappings/ecs.yml and mappings/session.yml
     Artifact(PIPELINE_FILE, lambda sources: as_text(pipeline_body(sources.ecs))),
     Artifact(TEMPLATE_FILE, lambda sources: as_text(template_body(sources.ecs))),
-    Artifact(session_files.SESSIONS_TEMPLATE_FILE, lambda _sources: session_files.sessions_template()),
+    Artifact(session_files.SESSIONS_TEMPLATE_FILE,
+             lambda sources: session_files.sessions_template(sources.session_spec)),
     Artifact(f"{PACKAGE_DIR}/*", package_files),
     # the Splunk add-on, from mappings/cim.yml, detections/ and the handle sessions
     Artifact(f"{ADDON_DEFAULT}/props.conf", props_conf),
@@ -117,16 +118,17 @@ ARTIFACTS: List[Artifact] = [
              lambda sources: knowledge.event_code_lookup(sources.cim)),
     Artifact(f"{LOOKUPS}/*.csv", detection_lists),
     Artifact(f"{LOOKUPS}/{session_searches.ACCESS_RIGHTS_FILE}",
-             lambda _sources: session_searches.access_rights_lookup()),
+             lambda sources: session_searches.access_rights_lookup(sources.access_rights)),
     Artifact(f"{splunk_dashboards.VIEWS_DIR}/*.xml", splunk_views),
     Artifact(splunk_dashboards.NAV, splunk_nav),
     Artifact(f"{ADDON_DEFAULT}/app.conf", lambda _sources: app.app_conf()),
     Artifact("addon/app.manifest", lambda _sources: app.app_manifest()),
     # detections/*.yml for `win4658 hunt`, Kibana and Sigma
     Artifact(BUNDLE, lambda sources: bundle_text(sources.detection_specs)),
-    Artifact(KIBANA_RULES, lambda sources: detection_rules.rules_ndjson(sources.detections)),
+    Artifact(KIBANA_RULES, lambda sources: detection_rules.rules_ndjson(sources.detections, sources.ecs_names)),
     Artifact(session_files.KIBANA_SESSION_RULES,
-             lambda sources: session_files.kibana_session_rules(sources.detections)),
+             lambda sources: session_files.kibana_session_rules(sources.detections, sources.ecs_names,
+                                                                sources.session_spec)),
     Artifact(f"{SIGMA_DIR}/*.yml", sigma_rules),
     # Kibana dashboards, from dashboards/win4658.yml
     Artifact(DASHBOARDS_FILE, lambda sources: dashboards_ndjson(sources.dashboards)),

@@ -9,9 +9,12 @@ from functools import cached_property
 from typing import Any, Dict, List
 
 from .detections.definitions import Detection, load_sources
+from .detections.fields import FieldNames
 from .kibana.dashboards import SOURCE as DASHBOARDS_SOURCE
 from .kibana.dashboards import load_source as load_dashboards
 from .mapping import Mapping, load_mapping
+from .sessions.access import ACCESS_RIGHTS_FILE, AccessRights, read_access_rights
+from .sessions.fields import SESSION_FIELDS_FILE, read_session_spec
 from .volume import LIST_PATH as NOISY_PROCESSES
 from .volume import NoisyProcess, load_list
 
@@ -40,6 +43,26 @@ class Sources:
         return load_mapping(self.path(f"{MAPPINGS_DIR}/cim.yml"))
 
     @cached_property
+    def ecs_names(self) -> FieldNames:
+        """The ECS name of each field of the Windows event (Kibana rules, Elastic artifacts)."""
+        return FieldNames(self.ecs)
+
+    @cached_property
+    def cim_names(self) -> FieldNames:
+        """The CIM name of each field of the Windows event (Splunk searches and dashboards)."""
+        return FieldNames(self.cim)
+
+    @cached_property
+    def session_spec(self) -> Dict[str, Any]:
+        """mappings/session.yml: the handle session's fields and their ECS and CIM names."""
+        return read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}"))
+
+    @cached_property
+    def access_rights(self) -> AccessRights:
+        """mappings/access_rights.yml: the names of an AccessMask's bits, by object type."""
+        return read_access_rights(self.path(f"{MAPPINGS_DIR}/{ACCESS_RIGHTS_FILE}"))
+
+    @cached_property
     def detection_specs(self) -> List[dict]:
         """detections/*.yml, validated against their schema, in detection-number order."""
         return load_sources(self.path(DETECTIONS_DIR))
@@ -51,7 +74,7 @@ class Sources:
     @cached_property
     def dashboards(self) -> Dict[str, Any]:
         """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards."""
-        return load_dashboards(self.root)
+        return load_dashboards(self.root, self.ecs_names)
 
     @cached_property
     def noisy_processes(self) -> List[NoisyProcess]:

@@ -15,7 +15,6 @@ from tests.support.paths import ROOT
 from win4658.artifacts import KIBANA_RULES, SIGMA_DIR, detection_lists, sigma_rules
 from win4658.detections import engine, kibana, sigma, splunk
 from win4658.detections.definitions import OPERATORS, DefinitionError, Detection, load_sources
-from win4658.detections.fields import cim, ecs
 from win4658.event import Event, Origin
 from win4658.sources import Sources
 
@@ -53,13 +52,14 @@ def generated(tmp_path_factory):
         shutil.copytree(os.path.join(ROOT, folder), root / folder, ignore=shutil.ignore_patterns("generated"))
     (root / "detections" / "sam_handle.yml").write_text(NEW_DETECTION, encoding="utf-8")
     sources = Sources(str(root))
-    return {splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(sources.detections),
-            KIBANA_RULES: kibana.rules_ndjson(sources.detections), **sigma_rules(sources), **detection_lists(sources)}
+    return {splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(sources.detections, sources.cim_names),
+            KIBANA_RULES: kibana.rules_ndjson(sources.detections, sources.ecs_names), **sigma_rules(sources),
+            **detection_lists(sources)}
 
 
 def test_the_saved_search_reads_the_cim_name_through_the_lookup(generated):
     stanza = generated[splunk.SAVEDSEARCHES_CONF].split("[win4658_sam_handle]\n")[1].split("\n\n")[0]
-    assert cim("EventData.ObjectName") == "object_path"
+    assert Sources(ROOT).cim_names("EventData.ObjectName") == "object_path"
     assert ("search = `win4658_events` EventCode=4658 object_path=* | eval win4658_path=replace(replace(object_path, "
             in stanza)
     assert ("| lookup win4658_sam_objects path_pattern AS win4658_path OUTPUT path_pattern AS win4658_path_pattern "
@@ -71,7 +71,7 @@ def test_the_saved_search_reads_the_cim_name_through_the_lookup(generated):
 def test_the_kibana_rule_reads_the_ecs_name(generated):
     rules = [json.loads(line) for line in generated[KIBANA_RULES].splitlines()]
     query = next(rule["query"] for rule in rules if rule["name"].startswith("win4658 7:"))
-    assert ecs("EventData.ObjectName") == "winlog.event_data.ObjectName"
+    assert Sources(ROOT).ecs_names("EventData.ObjectName") == "winlog.event_data.ObjectName"
     assert query.startswith('any where event.code == "4658" and winlog.event_data.ObjectName != null and '
                             "winlog.event_data.ObjectName regex~ (")
 

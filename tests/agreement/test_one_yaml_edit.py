@@ -2,9 +2,11 @@
 
 On a copy of the checkout's sources the target of EventData.ProcessName, the field every path detection reads, is
 renamed in mappings/ecs.yml (process.executable → process.path, declared a keyword like the other fields outside
-ECS) and in mappings/cim.yml (process_path → process_file_path); `win4658 generate --root COPY` then runs the
-copy's own package over it. Each artifact that carries the field must follow the edit: the detections resolve
-their fields through the mappings (detections/fields.py).
+ECS) and in mappings/cim.yml (process_path → process_file_path); EventData.HandleId, which ECS kept only among the
+raw winlog.event_data, gets a target of its own (win4658.handle_id); and in mappings/session.yml the session's
+handle id gets another ECS name. `win4658 generate --root COPY` then runs the copy's own package over it. Each
+artifact that carries the field must follow the edit: the detections, the trace and lifetime searches and the
+dashboards resolve their fields through the mappings of the checkout generated (Sources, detections/fields.py).
 """
 import json
 import os
@@ -18,14 +20,22 @@ import pytest
 from tests.support.paths import ROOT
 from win4658.checkout import MARKERS
 from win4658.event import Event, Origin
+from win4658.generate import generated_files
 from win4658.mapping import flatten, load_mapping
-from win4658.sources import READS
+from win4658.sessions.access import access_rights
+from win4658.sessions.fields import session_spec
+from win4658.sources import READS, Sources
 
 # what makes a checkout (the package among it) and what generation reads, each by its top folder
 SOURCES = tuple(sorted({relative.split("/")[0] for relative in MARKERS + READS}))
 PATH = "C:\\Windows\\explorer.exe"
 ECS_RULE = "{target: process.executable, source: EventData.ProcessName}"
 CIM_RULE = "{target: process_path, source: EventData.ProcessName}"
+HANDLE_RULE = "{target: winlog.logon.id, source: EventData.SubjectLogonId}"
+HANDLE_TARGET = "win4658.handle_id"
+SESSION_HANDLE = "ecs: win4658.handle.id,"
+SESSION_HANDLE_TARGET = "win4658.handle.value"
+ACCESS_RIGHT = '"0x0001": FILE_READ_DATA'
 
 
 def _edit(path: str, old: str, new: str, appended: str = "") -> None:
@@ -48,7 +58,11 @@ def edited(tmp_path_factory) -> str:
         else:
             shutil.copy(source, root)
     _edit(os.path.join(root, "mappings", "ecs.yml"), ECS_RULE, ECS_RULE.replace("process.executable", "process.path"),
-          appended="  process.path: keyword\n")
+          appended=f"  process.path: keyword\n  {HANDLE_TARGET}: keyword\n")
+    _edit(os.path.join(root, "mappings", "ecs.yml"), HANDLE_RULE,
+          f"{HANDLE_RULE}\n  - {{target: {HANDLE_TARGET}, source: EventData.HandleId}}")
+    _edit(os.path.join(root, "mappings", "session.yml"), SESSION_HANDLE, f"ecs: {SESSION_HANDLE_TARGET},")
+    _edit(os.path.join(root, "mappings", "access_rights.yml"), ACCESS_RIGHT, ACCESS_RIGHT + "_EDITED")
     _edit(os.path.join(root, "mappings", "cim.yml"), CIM_RULE, CIM_RULE.replace("process_path", "process_file_path"))
     environment = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
     result = subprocess.run([sys.executable, "-m", "win4658", "generate", "--root", root], cwd=root, env=environment,
@@ -58,8 +72,24 @@ def edited(tmp_path_factory) -> str:
 
 
 def _text(root: str, relative: str) -> str:
-    with open(os.path.join(root, relative), encoding="utf-8") as stream:
+    with open(os.path.join(root, relative), encoding="utf-8", newline="") as stream:
         return stream.read()
+
+
+def test_every_artifact_renders_from_the_sources_it_is_given(edited):
+    """This process's win4658 has the unedited mappings installed; generating the copy from here gives exactly what
+    the copy's own package wrote, so no artifact reads the installed mappings instead of Sources(root)."""
+    stale = sorted(relative for relative, text in generated_files(edited).items() if _text(edited, relative) != text)
+    assert stale == []
+
+
+def test_the_sources_read_the_session_spec_and_the_access_rights_of_the_copy(edited):
+    sources = Sources(edited)
+    handles = [next(field["ecs"] for field in spec["fields"] if field["name"] == "handle_id")
+               for spec in (sources.session_spec, session_spec())]
+    assert handles == [SESSION_HANDLE_TARGET, "win4658.handle.id"]
+    first_file_rights = [by_type["File"][0] for _standard, by_type in (sources.access_rights, access_rights())]
+    assert first_file_rights == [(1, "FILE_READ_DATA_EDITED"), (1, "FILE_READ_DATA")]
 
 
 def test_the_python_mappings_follow(edited):
@@ -106,3 +136,59 @@ def test_the_kibana_rules_follow(edited):
 def test_the_saved_searches_follow(edited):
     searches = _text(edited, "addon/default/savedsearches.conf")
     assert "process_file_path=*" in searches and "process_path=*" not in searches
+
+
+def _stanza(text: str, name: str) -> str:
+    return text.split(f"[{name}]\n")[1].split("\n\n")[0]
+
+
+def test_the_trace_and_lifetime_searches_follow(edited):
+    searches = _text(edited, "addon/default/savedsearches.conf")
+    trace, lifetime = _stanza(searches, "win4658_handle_trace"), _stanza(searches, "win4658_handle_lifetime")
+    assert "values(process_file_path) AS process_file_path" in trace
+    assert "| table _time dest user process_file_path process_id HandleId object_type" in lifetime
+    assert not re.search(r"\bprocess_path\b", trace + lifetime)
+    macro = _stanza(_text(edited, "addon/default/macros.conf"), "win4658_handle_trace(3)")
+    assert "| table _time EventCode dest user process_file_path process_id HandleId" in macro
+    rules = [json.loads(line) for line in _text(edited, "detections/generated/kibana_rules.ndjson").splitlines()]
+    [sequence] = [rule["query"] for rule in rules if rule["query"].startswith("sequence")]
+    assert sequence.startswith(f"sequence by host.name, process.pid, {HANDLE_TARGET}\n")
+    assert f"not {HANDLE_TARGET} in (" in sequence and "winlog.event_data.HandleId" not in sequence
+    assert all(HANDLE_TARGET in rule["investigation_fields"]["field_names"] for rule in rules)
+
+
+def test_the_splunk_dashboards_follow(edited):
+    views = "addon/default/data/ui/views"
+    activity, volume = (_text(edited, f"{views}/{name}.xml") for name in ("win4658_handle_activity",
+                                                                            "win4658_audit_volume"))
+    assert "| table detection _time dest user process_file_path process_id HandleId" in activity
+    assert "BY dest process_file_path" in activity and "OVER process_file_path BY EventCode" in volume
+    # process_path stays only as the allow-list's column
+    assert not re.search(r"\bprocess_path\b", re.sub(r"lookup win4658_allowlist [^|]*", "", activity) + volume)
+
+
+def test_the_session_artifacts_follow(edited):
+    template = json.loads(_text(edited, "ingest_pipelines/win4658-sessions-template.json"))
+    handle = template["template"]["mappings"]["properties"]["win4658"]["properties"]["handle"]["properties"]
+    assert handle["value"] == {"type": "keyword"} and "id" not in handle
+    [rule] = [json.loads(line) for line in _text(edited, "detections/generated/kibana_session_rules.ndjson")
+              .splitlines()]
+    assert SESSION_HANDLE_TARGET in rule["investigation_fields"]["field_names"]
+    assert "win4658.handle.id" not in json.dumps(rule)
+
+
+
+def _kibana_objects(root: str) -> list:
+    """The Kibana dashboards' file and every saved object of the Elastic package, as texts."""
+    kibana = "packages/win4658/kibana"
+    return [_text(root, "dashboards/generated/kibana_dashboards.ndjson")] + [
+        _text(root, f"{kibana}/{kind}/{name}") for kind in sorted(os.listdir(os.path.join(root, kibana)))
+        for name in sorted(os.listdir(os.path.join(root, kibana, kind)))]
+
+
+def test_the_kibana_dashboards_and_the_elastic_package_follow(edited):
+    objects, committed = _kibana_objects(edited), _kibana_objects(ROOT)
+    assert all("process.executable" not in text for text in objects)
+    assert sum("process.path" in text for text in objects) == sum("process.executable" in text for text in committed)
+    alerts = json.loads(_text(edited, "packages/win4658/kibana/search/win4658-detection-alerts.json"))
+    assert alerts["attributes"]["columns"][-2:] == ["process.path", HANDLE_TARGET]

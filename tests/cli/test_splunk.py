@@ -6,11 +6,11 @@ import ssl
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from tests.support.loopback import loopback_server, url
 
 from win4658.splunk.appinspect import verdict
 from win4658.splunk.client import ConnectionSettings, SplunkConnectionError
@@ -117,15 +117,10 @@ def self_signed_splunk(tmp_path):
         def log_message(self, *_arguments):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RefuseEveryLogin)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(certificate), str(key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", str(certificate), received
-    server.shutdown()
-    server.server_close()
+    with loopback_server(RefuseEveryLogin, tls=context) as server:
+        yield url(server, "https"), str(certificate), received
 
 
 @pytest.mark.parametrize("credential", [{"WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET},

@@ -12,6 +12,7 @@ from tests.support.paths import CORPUS_FILES, ROOT, corpus_path, unshipped_refer
 from win4658.detections import kibana
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections
+from win4658.detections.fields import installed
 from win4658.detections.lifetime import HandleTracker
 from win4658.times import time_ns
 from win4658.event import Event
@@ -123,7 +124,7 @@ def test_a_per_host_allowlist_row_becomes_a_host_condition():
     edited = detection.list._replace(rows=detection.list.rows + [["DC*", r"C:\Tools\agent.exe"]])
     detection.list, original = edited, detection.list
     try:
-        query = kibana.query(detection)
+        query = kibana.query(detection, installed("ecs"))
     finally:
         detection.list = original
     assert 'host.name regex~ "DC.*"' in query

@@ -187,7 +187,8 @@ def test_security_rules_are_the_generated_rules():
                 for name in os.listdir(os.path.join(PACKAGE, "kibana", "security_rule"))}
     assert {rule_id: asset["attributes"] for rule_id, asset in packaged.items()} == generated
     assert all(asset["type"] == "security-rule" and asset["id"] == rule_id for rule_id, asset in packaged.items())
-    assert set(security_rules(Sources(ROOT).detections)) == set(generated)
+    sources = Sources(ROOT)
+    assert set(security_rules(sources.detections, sources.ecs_names)) == set(generated)
 
 
 def test_the_agent_reads_the_security_channel_for_the_mapped_event_ids():

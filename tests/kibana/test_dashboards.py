@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.paths import ROOT
 from win4658.elasticsearch.template import template_body
-from win4658.kibana.dashboards import DASHBOARDS_FILE, INDEX_REF, load_source, saved_objects
+from win4658.kibana.dashboards import DASHBOARDS_FILE, INDEX_REF, saved_objects
+from win4658.sources import Sources
 
 # Fields of the Security app's alert documents (Kibana 8.0+) the alert panels read.
 ALERT_FIELDS = {"kibana.alert.rule.name", "kibana.alert.rule.tags", "host.name", "user.name", "process.executable",
@@ -62,7 +63,7 @@ def _fields_used(item):
 
 
 def test_the_committed_file_is_the_source_generated():
-    assert OBJECTS == list(saved_objects(load_source(ROOT)))
+    assert OBJECTS == list(saved_objects(Sources(ROOT).dashboards))
 
 
 def test_ids_are_unique_and_every_reference_resolves_to_an_earlier_object():

@@ -99,12 +99,13 @@ def _eql_record_hits(client, index, query):
 
 @pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.spec["kibana"]], ids=lambda d: d.id)
 def test_kibana_rule_hits_what_hunt_hits_in_elasticsearch(es_index, detection):
+    from win4658.detections.fields import installed
     from win4658.detections.kibana import query
 
     client, index = es_index
     expected = _local_record_hits(detection, _examples())
     assert expected, "the examples must give every rule something to find"
-    assert _eql_record_hits(client, index, query(detection)) == expected
+    assert _eql_record_hits(client, index, query(detection, installed("ecs"))) == expected
 
 
 # --- Splunk --------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from splunklib import results
 
 from tests.support.paths import ROOT, SAMPLE_XML
 from win4658.detections.definitions import load_bundle
+from win4658.detections.fields import installed
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.splunk.app import APP_ID
@@ -151,7 +152,7 @@ def _saved_searches():
 
 
 def _panels():
-    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle())
+    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle(), installed("cim"))
             for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))]
 
 

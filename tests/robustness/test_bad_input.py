@@ -1,10 +1,11 @@
 """Bad input: named errors, the rest still read, nothing expanded or fetched, nothing dropped uncounted."""
 import http.server
-import threading
 
 import pytest
 
 from tests.support.paths import SAMPLE_XML, corpus_path
+from tests.support.loopback import loopback_server as serving
+from tests.support.loopback import url
 from tests.readers.test_forms import one_line
 from win4658.event import Event, ReadStats, RecordError
 from win4658.readers import read_paths
@@ -76,12 +77,9 @@ class CountingHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def loopback_server():
-    server = http.server.HTTPServer(("127.0.0.1", 0), CountingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     CountingHandler.requests = []
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(CountingHandler) as server:
+        yield url(server)
 
 
 def unsafe_documents(url: str, secret_file: str) -> dict:

@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
 
 import pytest
 
 from tests.readers.test_forms import one_line
+from tests.support.loopback import loopback_server, url
 from tests.support.paths import SAMPLE_XML
 from win4658.event import Event
 from win4658.readers import read_paths
@@ -206,12 +206,8 @@ class _NotSplunk(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def html_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotSplunk)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_NotSplunk) as server:
+        yield url(server)
 
 
 def run_with(environment, *args) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from win4658.detections.local_hunt import Hunt
 from win4658.mapping import flatten
 from win4658.sessions.artifacts import KIBANA_SESSION_RULES, SESSIONS_TEMPLATE_FILE
 from win4658.sessions.elastic import session_field_types, sessions_template_body
-from win4658.sessions.fields import to_ecs
+from win4658.sessions.fields import session_spec, to_ecs
 from win4658.sessions.stream import handle_sessions, session_hunt
 
 ES_REASON = "WIN4658_ES_URL is not set: no Elasticsearch cluster to ship the sessions to"
@@ -33,15 +33,15 @@ def _session_documents(path):
 
 def test_the_committed_template_is_the_generated_one_with_ecs_types():
     with open(os.path.join(ROOT, SESSIONS_TEMPLATE_FILE), encoding="utf-8") as stream:
-        assert json.load(stream) == sessions_template_body()
+        assert json.load(stream) == sessions_template_body(session_spec())
     ecs = reference.ecs_fields()
-    for field, index_type in session_field_types().items():
+    for field, index_type in session_field_types(session_spec()).items():
         if not field.startswith("win4658."):
             assert ecs[field]["type"] == index_type, field
 
 
 def test_every_corpus_session_document_fits_the_strict_template():
-    types = session_field_types()
+    types = session_field_types(session_spec())
     documents = _session_documents(corpus_path())
     assert len(documents) == 2491 + 2928 + 23
     seen = set()
@@ -100,7 +100,7 @@ def sessions_index():
 
     client = connect(settings_from(os.environ))
     name = f"win4658-sessions-test-{uuid.uuid4().hex[:12]}"
-    template = dict(sessions_template_body(), index_patterns=[name], priority=500)
+    template = dict(sessions_template_body(session_spec()), index_patterns=[name], priority=500)
     path = template_path(client.server, name)
     request(client, "PUT", path, template if client.server.composable_templates else legacy_template_body(template))
     try:

@@ -33,8 +33,9 @@ from tests.support.paths import CORPUS_FILES, ROOT, corpus_path
 from tests.support.spl_search import expand_macro_calls, generated_conf, lookup_table
 from win4658.artifacts import ADDON_DEFAULT
 from win4658.detections.definitions import load_bundle
+from win4658.detections.fields import installed
 from win4658.detections.kibana import query, rule
-from win4658.detections.splunk import LIFETIME_COMMANDS
+from win4658.detections.splunk import lifetime_commands
 from win4658.detections.timeline import TimeOrder, record_number
 from win4658.event import Event
 from win4658.normalize import to_ecs
@@ -47,6 +48,7 @@ from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
 
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
+CIM, ECS = installed("cim"), installed("ecs")
 
 # --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
 # comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
@@ -530,7 +532,7 @@ def _eql_pairs(events):
     found = []
     engine = eql.PythonEngine({"print": False})
     with eql.parser.elasticsearch_syntax:
-        engine.add_query(eql.parse_query(query(LIFETIME)))
+        engine.add_query(eql.parse_query(query(LIFETIME, ECS)))
     engine.add_output_hook(lambda result: found.append(result.events))
     # the engine takes the events in the order given (their position as the timestamp)
     engine.stream_events(eql.Event("any", position, document) for position, document in enumerate(documents))
@@ -557,15 +559,16 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
                     for row in _replayed_sessions(relative) if row["handle_ending"] == "closed")
     assert splunk == local
     # the lifetime detection's search (and the dashboards' lifetime panels) pairs the same, either way round
+    lifetimes = lifetime_commands(CIM)
     for reverse in (False, True):
         assert sorted(_pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9,
-                            row["_time"] * 1e9) for row in _replayed(relative, reverse, LIFETIME_COMMANDS)) == local
+                            row["_time"] * 1e9) for row in _replayed(relative, reverse, lifetimes)) == local
     events = _events(path)
     assert _eql_pairs(_log_order(events)) == local
     # in Elasticsearch's order (the rule's tiebreaker_field: the record number), either way round the file is
     # indexed; a form without record numbers leaves equal times in the order indexed (docs/pairing.md)
     if all(record_number(event) is not None for event in events):
-        tiebreaker = rule(LIFETIME)["tiebreaker_field"]
+        tiebreaker = rule(LIFETIME, ECS)["tiebreaker_field"]
         assert _eql_pairs(_elasticsearch_order(events, tiebreaker)) == local
         assert _eql_pairs(_elasticsearch_order(events[::-1], tiebreaker)) == local
     assert len(local) == EXPECTED_PAIRS.get(relative, (0, 0))[0]

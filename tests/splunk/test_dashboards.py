@@ -15,11 +15,13 @@ from tests.support.paths import ROOT
 from tests.support.spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, BaseSearch, fields_used, first_command
 from win4658.detections import splunk as detection_searches
 from win4658.detections.definitions import load_bundle
+from win4658.detections.fields import installed
 from win4658.normalize import to_cim
 from win4658.splunk import dashboards
 from win4658.splunk.runtime.render import render_event_xml
 
-DASHBOARDS = dashboards.dashboards(load_bundle())
+CIM = installed("cim")
+DASHBOARDS = dashboards.dashboards(load_bundle(), CIM)
 PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS
           for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))]
 SAMPLE_FORMS = [("XmlWinEventLog", f"XmlWinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")] + [
@@ -64,12 +66,12 @@ def test_the_only_dollar_signs_in_panels_are_tokens():
 def test_findings_cover_every_alerting_detection_and_drill_down_to_the_trace():
     findings = DASHBOARDS[0].base_searches["findings"]
     for detection in load_bundle():
-        assert (detection_searches.search(detection) in findings) == (detection.kind != "handle_trace")
+        assert (detection_searches.search(detection, CIM) in findings) == (detection.kind != "handle_trace")
     trace = next(p for row in DASHBOARDS[0].rows for p in row if p.query == dashboards.trace_search())
     assert trace.depends == "$trace_handle$"
     drill_sources = [p for row in DASHBOARDS[0].rows for p in row if p.drilldown_to_trace]
     assert [p.title for p in drill_sources] == ["Findings", "Longest handles"]
-    for columns in (dashboards.FINDING_COLUMNS, dashboards.LIFETIME_COLUMNS):
+    for columns in (dashboards.finding_columns(CIM), dashboards.lifetime_columns(CIM)):
         assert {"dest", "process_id", "HandleId"} <= set(columns.split())
     root = _view(DASHBOARDS[0].name)
     sets = [[(s.get("token"), s.text) for s in drilldown.iter("set")] for drilldown in root.iter("drilldown")]

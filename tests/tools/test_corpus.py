@@ -2,12 +2,12 @@
 import hashlib
 import http.server
 import os
-import threading
 import urllib.parse
 
 import corpus
 import pytest
 
+from tests.support.loopback import loopback_server
 from tests.support.paths import CORPUS_FILES, ROOT
 
 REPOSITORY = "example/logs"
@@ -42,14 +42,9 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def mirror():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
-    server.files, server.requests, server.honour_range = {}, [], True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_server(MirrorHandler) as server:
+        server.files, server.requests, server.honour_range = {}, [], True
+        yield server
 
 
 def _entry(name: str, content: bytes, commit=COMMIT) -> dict:

@@ -10,6 +10,7 @@ import tempfile
 from importlib import resources
 
 from ..detections.definitions import load_bundle
+from ..detections.fields import installed
 from ..detections.kibana import rules_ndjson
 
 RULES_FILE = "the installed detections"
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "kibana_rules.ndjson")
         with open(path, "w", encoding="utf-8") as stream:
-            stream.write(rules_ndjson(load_bundle()))
+            stream.write(rules_ndjson(load_bundle(), installed("ecs")))
         return _run_with(args, path)
 
 

@@ -3,15 +3,18 @@
 Detections name fields as the mappings' sources do (``EventData.ProcessName``, ``System.Computer``). Sigma and the
 local engine use the Windows name itself; Elastic and Splunk the target of the first rule of mappings/ecs.yml or
 mappings/cim.yml that copies the field with its value unchanged, else where the mapping keeps the raw EventData
-(``winlog.event_data.HandleId`` in ECS, ``HandleId`` in Splunk).
+(``winlog.event_data.HandleId`` in ECS, ``HandleId`` in Splunk). Generation resolves through the mappings of the
+checkout it reads (Sources.ecs_names, Sources.cim_names); commands over an installed win4658, through its own.
 """
-from typing import Tuple
+from typing import List, Tuple
 
-from ..mapping import bundled
+from ..mapping import Mapping, bundled
 
 # transforms that keep the field's value (only its type changes): a search on the target finds the same events
 VALUE_KEEPING = frozenset({None, "to_string", "to_int", "hex_to_int"})
 RAW_FIELDS = "all_fields"
+# a handle, as every platform keys it: its host, process and handle value
+HANDLE_KEY = ("System.Computer", "EventData.ProcessId", "EventData.HandleId")
 
 
 def section_and_name(field: str) -> Tuple[str, str]:
@@ -25,22 +28,38 @@ def windows_name(field: str) -> str:
     return section_and_name(field)[1]
 
 
-def platform_name(platform: str, field: str) -> str:
-    """The name of ``field`` in the documents of ``platform`` ("ecs" or "cim")."""
-    section, name = section_and_name(field)
-    rules = [rule.spec for rule in bundled(platform).rules]
-    for spec in rules:
-        if spec.get("source") == field and spec.get("transform") in VALUE_KEEPING:
-            return spec["target"]
-    for spec in rules:
-        if spec.get("source") == section and spec.get("transform") == RAW_FIELDS:
-            return f"{spec['target']}.{name}" if spec["target"] else name
-    raise LookupError(f"mappings/{platform}.yml: no rule keeps {field}")
+class FieldNames:
+    """The names one platform's documents give the Windows event's fields: ``names("EventData.ProcessName")``."""
+
+    def __init__(self, mapping: Mapping):
+        self.platform: str = mapping.spec["schema"]
+        self._rules: List[dict] = [rule.spec for rule in mapping.rules]
+
+    def __call__(self, field: str) -> str:
+        """The field with its value unchanged: a search on this name finds the events the value finds."""
+        for spec in self._rules:
+            if spec.get("source") == field and spec.get("transform") in VALUE_KEEPING:
+                return spec["target"]
+        return self.raw(field)
+
+    def raw(self, field: str) -> str:
+        """Where the mapping keeps the EventData field under its Windows name (``HandleId``,
+        ``winlog.event_data.HandleId``)."""
+        section, name = section_and_name(field)
+        for spec in self._rules:
+            if spec.get("source") == section and spec.get("transform") == RAW_FIELDS:
+                return f"{spec['target']}.{name}" if spec["target"] else name
+        raise LookupError(f"mappings/{self.platform}.yml: no rule keeps {field}")
+
+    def transformed(self, field: str, transform: str) -> str:
+        """The first target the mapping writes from the field through ``transform`` (``basename`` → the file name,
+        ``lookup`` → the looked-up value)."""
+        for spec in self._rules:
+            if spec.get("source") == field and spec.get("transform") == transform:
+                return spec["target"]
+        raise LookupError(f"mappings/{self.platform}.yml: no rule writes {field} through {transform}")
 
 
-def ecs(field: str) -> str:
-    return platform_name("ecs", field)
-
-
-def cim(field: str) -> str:
-    return platform_name("cim", field)
+def installed(platform: str) -> FieldNames:
+    """The names of the installed mapping ``platform`` ("ecs" or "cim"): for commands, never for generation."""
+    return FieldNames(bundled(platform))

@@ -8,7 +8,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from ..quoting import eql_string
 from .definitions import Detection
-from .fields import ecs
+from .fields import HANDLE_KEY, FieldNames
 from .lifetime import ZERO_HANDLES
 from .paths import pattern_regex, wildcard_regex
 
@@ -17,7 +17,8 @@ ATTACK = "https://attack.mitre.org"
 # the fields an analyst investigates first, as the Windows event names them
 EVIDENCE_FIELDS = ("System.Computer", "EventData.SubjectUserName", "EventData.ProcessName", "EventData.ProcessId",
                    "EventData.HandleId", "EventData.ObjectName")
-LIFETIME_TIEBREAKER = "event.sequence"  # the record number as a long (winlog.record_id is a keyword)
+# the lifetime's tiebreaker: the record number as a long (event.sequence in ECS, where winlog.record_id is a keyword)
+LIFETIME_TIEBREAKER = "System.EventRecordID"
 
 
 def eql_list(texts: Iterable[str]) -> str:
@@ -25,11 +26,11 @@ def eql_list(texts: Iterable[str]) -> str:
     return "(" + ", ".join(map(eql_string, texts)) + ")"
 
 
-def _path_in(detection: Detection, field: str) -> str:
+def _path_in(detection: Detection, field: str, _ecs: FieldNames) -> str:
     return f"{field} regex~ {eql_list(map(pattern_regex, detection.list.compared))}"  # type: ignore[union-attr]
 
 
-def _path_in_for_host(detection: Detection, field: str) -> str:
+def _path_in_for_host(detection: Detection, field: str, ecs: FieldNames) -> str:
     rows, host_field = detection.list, ecs(detection.condition.by)  # type: ignore[union-attr, arg-type]
     every_host = [path for host, path in rows.rows if host.strip() == "*"]  # type: ignore[union-attr]
     allowed = [f"{field} regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
@@ -39,44 +40,46 @@ def _path_in_for_host(detection: Detection, field: str) -> str:
     return f"({' or '.join(allowed) or 'false'})"
 
 
-def _contains_any(detection: Detection, field: str) -> str:
+def _contains_any(detection: Detection, field: str, _ecs: FieldNames) -> str:
     substrings = detection.list.compared  # type: ignore[union-attr]
     return f"{field} : ({', '.join(eql_string(f'*{substring}*') for substring in substrings)})"
 
 
-# The EQL backend's token table: operator → (detection, the field's ECS name) → the test of the field
-OPERATORS: Dict[str, Callable[[Detection, str], str]] = {
+# The EQL backend's token table: operator → (detection, the field's ECS name, the ECS names) → the test of the field
+OPERATORS: Dict[str, Callable[[Detection, str, FieldNames], str]] = {
     "path_in": _path_in,
     "contains_any": _contains_any,
     "path_in_for_host": _path_in_for_host,
 }
 
 
-def _condition_query(detection: Detection) -> str:
+def _condition_query(detection: Detection, ecs: FieldNames) -> str:
     condition = detection.condition
     field = ecs(condition.field)  # type: ignore[union-attr]
     codes = ", ".join(f'"{code}"' for code in sorted(detection.event_ids))
     event_codes = f"{ecs('System.EventID')} " + (f"== {codes}" if len(detection.event_ids) == 1 else f"in ({codes})")
-    test = OPERATORS[condition.operator](detection, field)  # type: ignore[union-attr]
+    test = OPERATORS[condition.operator](detection, field, ecs)  # type: ignore[union-attr]
     return f"any where {event_codes} and {field} != null and {'not ' if condition.negate else ''}{test}"  # type: ignore[union-attr]
 
 
-def _lifetime(detection: Detection) -> str:
+def _lifetime(_detection: Detection, ecs: FieldNames) -> str:
     zero = ", ".join(map(eql_string, ZERO_HANDLES))
-    return ("sequence by host.name, process.pid, winlog.event_data.HandleId\n"
-            '  [any where event.code == "4656" and (event.outcome == null or event.outcome != "failure")'
-            f" and not winlog.event_data.HandleId in ({zero})]\n"
-            '  [any where event.code == "4658"]')
+    code, outcome, handle = ecs("System.EventID"), ecs.transformed("System.Keywords", "lookup"), ecs(HANDLE_KEY[-1])
+    return (f"sequence by {', '.join(map(ecs, HANDLE_KEY))}\n"
+            f'  [any where {code} == "4656" and ({outcome} == null or {outcome} != "failure")'
+            f" and not {handle} in ({zero})]\n"
+            f'  [any where {code} == "4658"]')
 
 
-STATEFUL = {"handle_lifetime": _lifetime}  # the handle trace is a drill-down: no rule
+# the handle trace is a drill-down: no rule
+STATEFUL: Dict[str, Callable[[Detection, FieldNames], str]] = {"handle_lifetime": _lifetime}
 
 
-def query(detection: Detection) -> Optional[str]:
+def query(detection: Detection, ecs: FieldNames) -> Optional[str]:
     if detection.condition is not None:
-        return _condition_query(detection)
+        return _condition_query(detection, ecs)
     build = STATEFUL.get(detection.kind)  # type: ignore[arg-type]
-    return build(detection) if build else None
+    return build(detection, ecs) if build else None
 
 
 def _threat(detection: Detection) -> List[dict]:
@@ -96,7 +99,7 @@ def _threat(detection: Detection) -> List[dict]:
     return threats
 
 
-def rule(detection: Detection) -> Dict[str, object]:
+def rule(detection: Detection, ecs: FieldNames) -> Dict[str, object]:
     spec = detection.spec
     document: Dict[str, object] = {
         "rule_id": spec["rule_id"],
@@ -104,7 +107,7 @@ def rule(detection: Detection) -> Dict[str, object]:
         "description": spec["description"],
         "type": "eql",
         "language": "eql",
-        "query": query(detection),
+        "query": query(detection, ecs),
         "index": INDEX_PATTERNS,
         "severity": spec["severity"],
         "risk_score": spec["risk_score"],
@@ -123,16 +126,18 @@ def rule(detection: Detection) -> Dict[str, object]:
     }
     if detection.kind == "handle_lifetime":
         # equal times in the log's order: by the record number (docs/pairing.md)
-        document["tiebreaker_field"] = LIFETIME_TIEBREAKER
+        document["tiebreaker_field"] = ecs(LIFETIME_TIEBREAKER)
         document["building_block_type"] = "default"
         document["note"] = ("Each alert is one handle lifetime (its 4656 and 4658). Durations, per-process "
                             "statistics and the long-handle threshold are computed by `win4658 hunt` and Splunk.")
     return document
 
 
-def rules(detections: List[Detection]) -> List[Dict[str, object]]:
-    return [rule(detection) for detection in detections if detection.spec["kibana"] and query(detection) is not None]
+def rules(detections: List[Detection], ecs: FieldNames) -> List[Dict[str, object]]:
+    return [rule(detection, ecs) for detection in detections
+            if detection.spec["kibana"] and query(detection, ecs) is not None]
 
 
-def rules_ndjson(detections: List[Detection]) -> str:
-    return "".join(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n" for document in rules(detections))
+def rules_ndjson(detections: List[Detection], ecs: FieldNames) -> str:
+    return "".join(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n"
+                   for document in rules(detections, ecs))

@@ -56,8 +56,9 @@ def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str 
                           template if server.composable_templates else legacy_template_body(template)))
     if sessions:
         from ..sessions.elastic import SESSIONS_TEMPLATE_NAME, sessions_template_body
+        from ..sessions.fields import session_spec
 
-        sessions_template = sessions_template_body()
+        sessions_template = sessions_template_body(session_spec())
         installed.append(_put(client, "index template", SESSIONS_TEMPLATE_NAME,
                               template_path(server, SESSIONS_TEMPLATE_NAME),
                               sessions_template if server.composable_templates

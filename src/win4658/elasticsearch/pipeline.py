@@ -72,8 +72,11 @@ def pipeline_version() -> int:
 
 
 def _gate(event_ids: frozenset) -> str:
+    """Painless: the document is Winlogbeat's and its event id (or the id's fallback) one of ``event_ids``."""
     ids = ", ".join(f"'{event_id}'" for event_id in sorted(event_ids))
-    return f"ctx.winlog instanceof Map && [{ids}].contains(String.valueOf(ctx.winlog.event_id ?: ctx.event?.code))"
+    path, fallback = SYSTEM_PATHS["EventID"], FALLBACK_PATHS["EventID"].replace(".", "?.")
+    return (f"ctx.{path.split('.')[0]} instanceof Map && "
+            f"[{ids}].contains(String.valueOf(ctx.{path} ?: ctx.{fallback}))")
 
 
 def _input_path(source: str) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from elasticsearch import ApiError
 
 from ..detections.definitions import load_bundle
+from ..detections.fields import installed
 from ..detections.kibana import rules_ndjson
 from .client import Cluster, Server, ServerAnswerError, request
 from .simulate import error_text
@@ -35,7 +36,7 @@ def load_rules(path: Optional[str] = None, name: Optional[str] = None) -> List[D
     which detections/generated/kibana_rules.ndjson holds), optionally only those whose rule_id or name contains
     ``name``."""
     if path is None:
-        path, text = "the installed detections", rules_ndjson(load_bundle())
+        path, text = "the installed detections", rules_ndjson(load_bundle(), installed("ecs"))
     else:
         text = _read_rules(path)
     rules = []

@@ -6,9 +6,12 @@ migrates them to its own format on import; ids are fixed, so an import overwrite
 """
 import json
 import os
+import re
 from typing import Any, Dict, Iterator, List
 
 import yaml
+
+from ..detections.fields import FieldNames
 
 SOURCE = "dashboards/win4658.yml"
 DASHBOARDS_FILE = "dashboards/generated/kibana_dashboards.ndjson"
@@ -16,11 +19,26 @@ INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 MIGRATION_VERSIONS = {"index-pattern": "7.6.0", "search": "7.9.3", "visualization": "7.10.0", "dashboard": "7.9.3"}
 PANEL_WIDTH = 24  # half of Kibana's 48-column grid
 PANEL_HEIGHT = 15
+# A field of the Windows event in the source, as it is or through a transform: System.EventID,
+# basename(EventData.ProcessName)
+WINDOWS_FIELD = re.compile(r"\b(?:(\w+)\()?((?:System|EventData)\.[A-Za-z]+)(?(1)\))")
 
 
-def load_source(root: str) -> Dict[str, Any]:
+def load_source(root: str, ecs: FieldNames) -> Dict[str, Any]:
+    """The saved objects of the checkout at root, every field of the Windows event under its ECS name."""
     with open(os.path.join(root, SOURCE), encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
+        return _with_ecs_names(yaml.safe_load(stream), ecs)
+
+
+def _with_ecs_names(node: Any, ecs: FieldNames) -> Any:
+    if isinstance(node, dict):
+        return {key: _with_ecs_names(value, ecs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_ecs_names(value, ecs) for value in node]
+    if isinstance(node, str):
+        return WINDOWS_FIELD.sub(lambda match: ecs.transformed(match[2], match[1]) if match[1] else ecs(match[2]),
+                                 node)
+    return node
 
 
 def _text(value: Any) -> str:

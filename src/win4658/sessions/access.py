@@ -8,23 +8,29 @@ import yaml
 from ..mapping import MAPPINGS_DIR
 
 ACCESS_RIGHTS_FILE = "access_rights.yml"
+# (standard and generic bits, specific bits by object type), each a sorted list of (bit, name)
+AccessRights = Tuple[List[Tuple[int, str]], Dict[str, List[Tuple[int, str]]]]
 
 
 def _bits(table: Dict[str, str]) -> List[Tuple[int, str]]:
     return sorted((int(bit, 16), name) for bit, name in table.items())
 
 
-@lru_cache(maxsize=1)
-def access_rights() -> Tuple[List[Tuple[int, str]], Dict[str, List[Tuple[int, str]]]]:
-    """(standard and generic bits, specific bits by object type), each a sorted list of (bit, name)."""
-    with open(os.path.join(MAPPINGS_DIR, ACCESS_RIGHTS_FILE), encoding="utf-8") as stream:
+def read_access_rights(path: str) -> AccessRights:
+    with open(path, encoding="utf-8") as stream:
         spec = yaml.safe_load(stream)
     return _bits(spec["standard"]), {object_type: _bits(table) for object_type, table in spec["object_types"].items()}
 
 
-def bit_names(object_type: Optional[str], width: int) -> List[str]:
+@lru_cache(maxsize=1)
+def access_rights() -> AccessRights:
+    """The installed access_rights.yml."""
+    return read_access_rights(os.path.join(MAPPINGS_DIR, ACCESS_RIGHTS_FILE))
+
+
+def bit_names(rights: AccessRights, object_type: Optional[str], width: int) -> List[str]:
     """The name of each of the lowest ``width`` bits for the object type (its hex value where no table names it)."""
-    standard, by_type = access_rights()
+    standard, by_type = rights
     named = dict(standard + by_type.get(object_type or "", []))
     return [named.get(1 << position, hex(1 << position)) for position in range(width)]
 

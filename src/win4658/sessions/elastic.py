@@ -1,5 +1,6 @@
 """Handle sessions in Elasticsearch: their index template (from mappings/session.yml), shipping them with
 `win4658 es ship --sessions`, and the lifetime detection as a Kibana rule over the sessions index."""
+import json
 import uuid
 from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
 
@@ -10,7 +11,7 @@ from ..elasticsearch.client import Cluster
 from ..elasticsearch.ship import Indexed, ShipSummary, ship_documents
 from ..elasticsearch.template import _properties
 from ..event import Origin, ReadStats, RecordError
-from .fields import session_spec, to_ecs
+from .fields import to_ecs
 from .record import session_record
 from .stream import ended_handles, session_hunt, session_origin
 
@@ -21,9 +22,12 @@ TEMPLATE_PRIORITY = 210  # above the events template, whose pattern win4658-* al
 TEMPLATE_VERSION = 1
 
 
-def session_field_types() -> Dict[str, str]:
-    """Index type of every field a session document can hold."""
-    spec = session_spec()
+# the fields an analyst investigates first, by their names in session.yml
+EVIDENCE_FIELDS = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_name", "duration_ns")
+
+
+def session_field_types(spec: Dict[str, Any]) -> Dict[str, str]:
+    """Index type of every field a session document of ``spec`` (session.yml) can hold."""
     types = {"@timestamp": "date", **{target: "keyword" for target in spec["ecs_constants"]}}
     by_name = {field["name"]: field for field in spec["fields"]}
     types.update((field["ecs"], field["type"]) for field in spec["fields"])
@@ -32,7 +36,7 @@ def session_field_types() -> Dict[str, str]:
     return types
 
 
-def sessions_template_body() -> Dict[str, Any]:
+def sessions_template_body(spec: Dict[str, Any]) -> Dict[str, Any]:
     """The body of ``PUT _index_template/win4658-sessions``: session documents are ECS already, no pipeline."""
     return {
         "index_patterns": [SESSIONS_INDEX_PATTERN],
@@ -40,7 +44,7 @@ def sessions_template_body() -> Dict[str, Any]:
         "version": TEMPLATE_VERSION,
         "_meta": {"description": "win4658: handle sessions (one document per handle, 4656 to 4658), "
                                  "fields of mappings/session.yml"},
-        "template": {"mappings": {"dynamic": "strict", "properties": _properties(session_field_types())}},
+        "template": {"mappings": {"dynamic": "strict", "properties": _properties(session_field_types(spec))}},
     }
 
 
@@ -53,14 +57,22 @@ def session_documents(paths: Iterable[str], window: int, max_open_handles: int,
         yield item if isinstance(item, RecordError) else (session_origin(item), to_ecs(session_record(item)))
 
 
-def _threshold_query(seconds: float) -> str:
-    return (f'event.dataset : "win4658.handle_session" and win4658.handle.ending : "closed" '
-            f"and event.duration > {int(seconds * 1_000_000_000)}")
+def _ecs_names(spec: Dict[str, Any]) -> Dict[str, str]:
+    return {field["name"]: field["ecs"] for field in spec["fields"]}
 
 
-def session_rules(detections: List[Detection], event_rules: List[Dict[str, object]]) -> List[Dict[str, object]]:
-    """The lifetime detection again, as a query over the sessions index (durations there are computed)."""
+def _threshold_query(seconds: float, spec: Dict[str, Any]) -> str:
+    names = _ecs_names(spec)
+    return (f'event.dataset : {json.dumps(spec["ecs_constants"]["event.dataset"])} and {names["ending"]} : "closed" '
+            f"and {names['duration_ns']} > {int(seconds * 1_000_000_000)}")
+
+
+def session_rules(detections: List[Detection], event_rules: List[Dict[str, object]],
+                  spec: Dict[str, Any]) -> List[Dict[str, object]]:
+    """The lifetime detection again, as a query over the sessions index of ``spec`` (session.yml; durations there
+    are computed)."""
     rules = []
+    names = _ecs_names(spec)
     by_id = {rule["rule_id"]: rule for rule in event_rules}
     for detection in detections:
         if detection.kind != "handle_lifetime" or detection.spec["rule_id"] not in by_id:
@@ -72,11 +84,9 @@ def session_rules(detections: List[Detection], event_rules: List[Dict[str, objec
         rule.update({
             "rule_id": str(uuid.uuid5(uuid.UUID(detection.spec["rule_id"]), "handle-sessions")),
             "name": f"win4658 {detection.number}: {detection.title} (handle sessions)",
-            "type": "query", "language": "kuery", "query": _threshold_query(seconds),
+            "type": "query", "language": "kuery", "query": _threshold_query(seconds, spec),
             "index": [SESSIONS_INDEX_PATTERN],
-            "investigation_fields": {"field_names": ["host.name", "user.name", "process.executable", "process.pid",
-                                                     "win4658.handle.id", "win4658.handle.object.name",
-                                                     "event.duration"]},
+            "investigation_fields": {"field_names": [names[name] for name in EVIDENCE_FIELDS]},
             "note": f"One alert per handle session open longer than {seconds:g} s, from the index "
                     "`win4658 es ship --sessions` writes.",
         })

@@ -20,9 +20,10 @@ import csv
 import io
 from typing import List
 
-from ..detections.spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
+from ..detections.fields import installed
+from ..detections.spl_order import Commands, handle_events, log_order, opens, spl_pipeline
 from ..quoting import spl_string
-from .access import access_rights, bit_names
+from .access import AccessRights, bit_names
 
 SEARCH_NAME = "win4658_handle_sessions"
 SOURCETYPE = "win4658:handle_session"
@@ -59,16 +60,19 @@ def _hex(field: str) -> str:
 USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
 USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
 
+# the event fields the search reads, by their CIM names in the installed mapping (not yet the checkout's Sources)
+_CIM = installed("cim")
+
 # (command, arguments): the search, one command at a time
 COMMANDS: Commands = [
-    ("search", HANDLE_EVENTS),
-    *LOG_ORDER,
+    ("search", handle_events(_CIM)),
+    *log_order(_CIM),
     ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0), "
              "win4658_mask_text=trim(AccessMask), "
              "win4658_mask=if(match(win4658_mask_text, \"^0[xX]\"), "
              "tonumber(substr(win4658_mask_text, 3), 16), tonumber(win4658_mask_text)), "
              "win4658_used=if(EventCode==4663, win4658_mask, null()), win4658_us=round(_time*1000000)"),
-    ("where", f"EventCode!=4656 OR ({OPENS})"),
+    ("where", f"EventCode!=4656 OR ({opens(_CIM)})"),
     ("streamstats", f"sum(win4658_open) AS win4658_generation BY {KEY}"),
     ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {KEY} win4658_generation"),
     ("streamstats", "count AS win4658_serial"),
@@ -119,14 +123,16 @@ COMMANDS: Commands = [
 ]
 
 
-def access_rights_lookup() -> str:
-    """One row per object type of access_rights.yml, then the row of any other type: the name of each mask bit."""
-    _standard, by_type = access_rights()
+def access_rights_lookup(rights: AccessRights) -> str:
+    """The lookup win4658_access_rights: per object type the name of each bit of the mask, then the row of any other
+    type (the standard and generic rights alone)."""
+    _standard, by_type = rights
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(["object_type"] + [BIT_COLUMN.format(bit) for bit in range(MASK_BITS)])
     for object_type in [*by_type, ANY_OBJECT_TYPE]:
-        writer.writerow([object_type] + bit_names(None if object_type == ANY_OBJECT_TYPE else object_type, MASK_BITS))
+        writer.writerow([object_type]
+                        + bit_names(rights, None if object_type == ANY_OBJECT_TYPE else object_type, MASK_BITS))
     return output.getvalue()
 
 

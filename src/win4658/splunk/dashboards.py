@@ -6,10 +6,12 @@ search, and reads only fields the add-on's knowledge produces; derived fields ar
 its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume.
 """
 import xml.etree.ElementTree as ET
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from ..detections import splunk as detection_searches
 from ..detections.definitions import Detection
+from ..detections.fields import FieldNames
+from ..detections.spl_order import handle_key
 
 VIEWS_DIR = "addon/default/data/ui/views"
 NAV = "addon/default/data/ui/nav/default.xml"
@@ -17,8 +19,6 @@ TIME_TOKEN = "time"
 TRACE_TOKENS = ("trace_dest", "trace_pid", "trace_handle")
 HANDLE_EVENTS = "`win4658_events` (EventCode=4656 OR EventCode=4658 OR EventCode=4663)"
 CLOSED = "`win4658_events` EventCode=4658"
-FINDING_COLUMNS = "detection _time dest user process_path process_id HandleId"
-LIFETIME_COLUMNS = "_time dest user process_path process_id HandleId object_type object_name duration_seconds"
 # Fields the panels compute themselves (beside the add-on's and the detections' own)
 DERIVED_FIELDS = frozenset({"detection", "duration", "handles", "median_seconds", "p95_seconds", "max_seconds",
                             "Total", "count"})
@@ -40,14 +40,23 @@ class Dashboard(NamedTuple):
     description: str
     base_searches: Dict[str, str]
     rows: List[List[Panel]]
+    trace_fields: Sequence[str] = ()  # the fields of a row that set TRACE_TOKENS when a panel drills down
 
 
-def findings_search(detections: List[Detection]) -> str:
+def finding_columns(cim: FieldNames) -> str:
+    return f"detection {detection_searches.evidence(cim)}"
+
+
+def lifetime_columns(cim: FieldNames) -> str:
+    return f"{detection_searches.evidence(cim)} object_type object_name duration_seconds"
+
+
+def findings_search(detections: List[Detection], cim: FieldNames) -> str:
     """Every alerting detection's search, each row labelled with its detection, appended into one."""
-    searches = [f"{detection_searches.search(detection)} | eval detection={_label(detection)}"
+    searches = [f"{detection_searches.search(detection, cim)} | eval detection={_label(detection)}"
                 for detection in detections if detection.kind != "handle_trace"]
     appended = "".join(f" | append [search {search}]" for search in searches[1:])
-    return f"{searches[0]}{appended} | table {FINDING_COLUMNS}"
+    return f"{searches[0]}{appended} | table {finding_columns(cim)}"
 
 
 def _label(detection: Detection) -> str:
@@ -59,7 +68,9 @@ def trace_search() -> str:
     return f"`{detection_searches.TRACE_MACRO}({arguments})`"
 
 
-def handle_activity(detections: List[Detection]) -> Dashboard:
+def handle_activity(detections: List[Detection], cim: FieldNames) -> Dashboard:
+    host, path = cim("System.Computer"), cim("EventData.ProcessName")
+    name = cim.transformed("EventData.ProcessName", "basename")
     duration = ('eval duration=case(duration_seconds<1, "1. under a second", duration_seconds<60, '
                 '"2. under a minute", duration_seconds<3600, "3. under an hour", true(), "4. an hour or more") '
                 "| stats count BY duration")
@@ -67,11 +78,11 @@ def handle_activity(detections: List[Detection]) -> Dashboard:
         "win4658_handle_activity", "Handle activity",
         "Handles closed (4658), the findings of the win4658 detections, and how long handles stay open. Click a "
         "finding or a handle to see its trace.",
-        {"findings": findings_search(detections),
-         "lifetimes": f"{detection_searches.lifetime_pairs()} | table {LIFETIME_COLUMNS}"},
+        {"findings": findings_search(detections, cim),
+         "lifetimes": f"{detection_searches.lifetime_pairs(cim)} | table {lifetime_columns(cim)}"},
         [
-            [Panel("Handles closed by host", f"{CLOSED} | timechart count BY dest", "chart", "line"),
-             Panel("Handles closed by process", f"{CLOSED} | timechart count BY process_name", "chart", "line")],
+            [Panel("Handles closed by host", f"{CLOSED} | timechart count BY {host}", "chart", "line"),
+             Panel("Handles closed by process", f"{CLOSED} | timechart count BY {name}", "chart", "line")],
             [Panel("Findings per detection", "stats count BY detection | sort 0 detection", "chart", "bar",
                    base="findings"),
              Panel("Findings", "sort 0 - _time", "table", base="findings", drilldown_to_trace=True)],
@@ -83,12 +94,14 @@ def handle_activity(detections: List[Detection]) -> Dashboard:
             [Panel("Handle lifetimes per process",
                    "stats count AS handles median(duration_seconds) AS median_seconds "
                    "perc95(duration_seconds) AS p95_seconds max(duration_seconds) AS max_seconds "
-                   "BY dest process_path | sort 0 - handles", "table", base="lifetimes")],
+                   f"BY {host} {path} | sort 0 - handles", "table", base="lifetimes")],
         ],
+        handle_key(cim),
     )
 
 
-def audit_volume() -> Dashboard:
+def audit_volume(cim: FieldNames) -> Dashboard:
+    host, path = cim("System.Computer"), cim("EventData.ProcessName")
     return Dashboard(
         "win4658_audit_volume", "Audit volume",
         "How many 4656 (requested), 4658 (closed) and 4663 (accessed) events each host and process sends: the "
@@ -96,16 +109,16 @@ def audit_volume() -> Dashboard:
         {},
         [
             [Panel("Events by event code", f"{HANDLE_EVENTS} | timechart count BY EventCode", "chart", "column")],
-            [Panel("Hosts", f"{HANDLE_EVENTS} | chart count OVER dest BY EventCode | addtotals "
+            [Panel("Hosts", f"{HANDLE_EVENTS} | chart count OVER {host} BY EventCode | addtotals "
                             "| sort 0 - Total | head 50", "table"),
-             Panel("Processes", f"{HANDLE_EVENTS} | chart count OVER process_path BY EventCode | addtotals "
+             Panel("Processes", f"{HANDLE_EVENTS} | chart count OVER {path} BY EventCode | addtotals "
                                 "| sort 0 - Total | head 50", "table")],
         ],
     )
 
 
-def dashboards(detections: List[Detection]) -> List[Dashboard]:
-    return [handle_activity(detections), audit_volume()]
+def dashboards(detections: List[Detection], cim: FieldNames) -> List[Dashboard]:
+    return [handle_activity(detections, cim), audit_volume(cim)]
 
 
 def panel_searches(dashboard: Dashboard) -> List[str]:
@@ -129,7 +142,7 @@ def view_xml(dashboard: Dashboard) -> str:
     for row in dashboard.rows:
         row_element = ET.SubElement(root, "row")
         for panel in row:
-            _panel(row_element, panel)
+            _panel(row_element, panel, dashboard.trace_fields)
     ET.indent(root, space="  ")
     return ET.tostring(root, encoding="unicode") + "\n"
 
@@ -143,7 +156,7 @@ def _search(parent: ET.Element, query: str, search_id: str = "", base: str = "")
         ET.SubElement(search, "latest").text = f"${TIME_TOKEN}.latest$"
 
 
-def _panel(row: ET.Element, panel: Panel) -> None:
+def _panel(row: ET.Element, panel: Panel, trace_fields: Sequence[str]) -> None:
     panel_element = ET.SubElement(row, "panel", {"depends": panel.depends} if panel.depends else {})
     ET.SubElement(panel_element, "title").text = panel.title
     element = ET.SubElement(panel_element, panel.visualization)
@@ -155,7 +168,7 @@ def _panel(row: ET.Element, panel: Panel) -> None:
         ET.SubElement(element, "option", name="drilldown").text = "row" if panel.drilldown_to_trace else "none"
     if panel.drilldown_to_trace:
         drilldown = ET.SubElement(element, "drilldown")
-        for token, field in zip(TRACE_TOKENS, ("dest", "process_id", "HandleId")):
+        for token, field in zip(TRACE_TOKENS, trace_fields):
             ET.SubElement(drilldown, "set", token=token).text = f"$row.{field}$"
 
 

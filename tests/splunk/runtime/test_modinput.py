@@ -287,37 +287,35 @@ def _crash_dataset(directory):
     return sorted(expected)
 
 
-@pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_a_batch(version, app_dir, tmp_path):
+def _stopped_then_finished(version, app_dir, tmp_path, stop_signal, runs, seed):
+    """``runs`` runs of the input over the crash dataset, each sent ``stop_signal`` at a random moment, then one run
+    to the end: (the events expected, the events received over all runs, how many runs the signal ended)."""
     python = _interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     definition = input_definition(checkpoints, data)
-    received, kills = [], 0
-    randomness = random.Random(4658)
-    for _attempt in range(8):
-        code, stdout, _stderr = run_input(python, app_dir, definition, stop_after=randomness.uniform(0.05, 0.8))
+    received, stopped = [], 0
+    randomness = random.Random(seed)
+    for _attempt in range(runs):
+        code, stdout, _stderr = run_input(python, app_dir, definition, stop_after=randomness.uniform(0.05, 0.8),
+                                          stop_signal=stop_signal)
         received += event_keys(stdout)
-        kills += code == -signal.SIGKILL
+        stopped += code == -stop_signal
     code, stdout, stderr = run_input(python, app_dir, definition)
     assert code == 0, stderr
-    received += event_keys(stdout)
+    return expected, received + event_keys(stdout), stopped
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_a_batch(version, app_dir, tmp_path):
+    expected, received, kills = _stopped_then_finished(version, app_dir, tmp_path, signal.SIGKILL, 8, seed=4658)
     assert sorted(set(received)) == expected
     assert len(received) - len(expected) <= kills * BATCH
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_sigterm_at_random_points_sends_nothing_twice(version, app_dir, tmp_path):
-    python = _interpreter(version)
-    data, checkpoints = input_dirs(tmp_path)
-    expected = _crash_dataset(data)
-    definition = input_definition(checkpoints, data)
-    received = []
-    randomness = random.Random(4656)
-    for _attempt in range(6):
-        received += event_keys(run_input(python, app_dir, definition, stop_after=randomness.uniform(0.05, 0.8),
-                                         stop_signal=signal.SIGTERM)[1])
-    received += event_keys(run_input(python, app_dir, definition)[1])
+    expected, received, _stopped = _stopped_then_finished(version, app_dir, tmp_path, signal.SIGTERM, 6, seed=4656)
     assert sorted(received) == expected
 
 
@@ -370,32 +368,32 @@ def _overwrite_line(path, index, filler=b"x"):
     open(path, "r+b").write(b"\n".join(lines))
 
 
-def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_path):
-    python = _interpreter("3.13")
+def _sent(app_dir, tmp_path, name, records):
+    """A JSON-lines file of ``records`` events, all sent by a first run: (its path, a rerun of the input)."""
     data, checkpoints = input_dirs(tmp_path)
-    path = data / "growing.json"
-    write_jsonlines(path, range(1, 31))
+    path = data / name
+    write_jsonlines(path, range(1, records + 1))
     definition = input_definition(checkpoints, data)
-    assert len(event_keys(run_input(python, app_dir, definition)[1])) == 30
-    [state] = json.loads((checkpoints / "test.json").read_text())["files"]
+    assert len(event_keys(run_input(_interpreter("3.13"), app_dir, definition)[1])) == records
+    return path, lambda: run_input(_interpreter("3.13"), app_dir, definition)
+
+
+def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_path):
+    path, rerun = _sent(app_dir, tmp_path, "growing.json", 30)
+    [state] = json.loads((tmp_path / "checkpoints" / "test.json").read_text())["files"]
     assert state["offset"] == open(path, "rb").read().rindex(b"\n", 0, -1) + 1 and state["position"] == 30
     _overwrite_line(path, 10)  # were the file parsed from its start again, this line would be reported
     write_jsonlines(path, range(31, 34))
-    code, stdout, stderr = run_input(python, app_dir, definition)
+    code, stdout, stderr = rerun()
     assert [key[1] for key in event_keys(stdout)] == [31, 32, 33]
     assert "WARN" not in stderr
 
 
 def test_a_changed_record_at_the_saved_offset_falls_back_to_counting(app_dir, tmp_path):
-    python = _interpreter("3.13")
-    data, checkpoints = input_dirs(tmp_path)
-    path = data / "rewritten.json"
-    write_jsonlines(path, range(1, 21))
-    definition = input_definition(checkpoints, data)
-    assert len(event_keys(run_input(python, app_dir, definition)[1])) == 20
+    path, rerun = _sent(app_dir, tmp_path, "rewritten.json", 20)
     _overwrite_line(path, 19)
     write_jsonlines(path, range(21, 23))
-    code, stdout, stderr = run_input(python, app_dir, definition)
+    code, stdout, stderr = rerun()
     assert [key[1] for key in event_keys(stdout)] == [21, 22]
     assert "is not the one sent last: counting records from the start instead" in stderr
 
