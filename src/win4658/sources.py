@@ -11,7 +11,9 @@ from typing import Any, Dict, List
 from .detections.definitions import Detection, load_sources
 from .kibana.dashboards import SOURCE as DASHBOARDS_SOURCE
 from .kibana.dashboards import load_source as load_dashboards
+from .kibana.dashboards import with_field_names
 from .mapping import Mapping, load_mapping
+from .sessions.fields import SESSION_FIELDS_FILE, ecs_names, read_session_spec
 from .volume import LIST_PATH as NOISY_PROCESSES
 from .volume import NoisyProcess, load_list
 
@@ -40,6 +42,11 @@ class Sources:
         return load_mapping(self.path(f"{MAPPINGS_DIR}/cim.yml"))
 
     @cached_property
+    def session_spec(self) -> Dict[str, Any]:
+        """mappings/session.yml: the handle session's fields and their ECS and CIM names."""
+        return read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}"))
+
+    @cached_property
     def detection_specs(self) -> List[dict]:
         """detections/*.yml, validated against their schema, in detection-number order."""
         return load_sources(self.path(DETECTIONS_DIR))
@@ -50,8 +57,10 @@ class Sources:
 
     @cached_property
     def dashboards(self) -> Dict[str, Any]:
-        """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards."""
-        return load_dashboards(self.root)
+        """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards; the session panels'
+        fields under their ECS names in session.yml."""
+        spec = self.session_spec
+        return with_field_names(load_dashboards(self.root), {spec["schema"]: ecs_names(spec)})
 
     @cached_property
     def noisy_processes(self) -> List[NoisyProcess]:

@@ -10,10 +10,20 @@ from ..mapping import MAPPINGS_DIR
 SESSION_FIELDS_FILE = "session.yml"
 
 
+def read_session_spec(path: str) -> dict:
+    with open(path, encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
 @lru_cache(maxsize=1)
 def session_spec() -> dict:
-    with open(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE), encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
+    """The installed session.yml (generation reads the checkout's: Sources.session_spec)."""
+    return read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE))
+
+
+def ecs_names(spec: dict) -> Dict[str, str]:
+    """The ECS name of every session field of ``spec`` (session.yml), by its name there."""
+    return {field["name"]: field["ecs"] for field in spec["fields"]}
 
 
 def _paths(schema: str) -> List[Tuple[str, Tuple[str, ...]]]:
