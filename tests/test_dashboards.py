@@ -110,10 +110,15 @@ def test_dashboard_panels_match_their_references(dashboard_id):
     assert all(panel["gridData"]["x"] + panel["gridData"]["w"] <= 48 for panel in panels)
 
 
+def _states(dashboard_id):
+    """The visualization states of a dashboard's panels, by id."""
+    panels = [BY_ID[reference["id"]] for reference in BY_ID[dashboard_id]["references"]]
+    return {item["id"]: json.loads(item["attributes"]["visState"])
+            for item in panels if item["type"] == "visualization"}
+
+
 def test_handle_activity_shows_closes_by_host_and_process_alerts_and_lifetimes():
-    panels = [BY_ID[reference["id"]] for reference in BY_ID["win4658-handle-activity"]["references"]]
-    states = {item["id"]: json.loads(item["attributes"]["visState"])
-              for item in panels if item["type"] == "visualization"}
+    states = _states("win4658-handle-activity")
     closed = states["win4658-closed-over-time-by-host"]
     assert [(agg["type"], agg["params"].get("field")) for agg in closed["aggs"]] == \
            [("count", None), ("date_histogram", "@timestamp"), ("terms", "host.name")]
@@ -136,11 +141,6 @@ def test_the_alert_panels_find_the_generated_rules_by_their_tag():
 
 SESSION_NAMES = ecs_names(session_spec())
 NUMBERS = {"long", "double"}
-
-
-def _states(dashboard_id):
-    panels = [BY_ID[reference["id"]] for reference in BY_ID[dashboard_id]["references"]]
-    return {item["id"]: json.loads(item["attributes"]["visState"]) for item in panels if item["type"] == "visualization"}
 
 
 def _aggs(state):
