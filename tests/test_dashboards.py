@@ -95,6 +95,16 @@ def test_every_field_a_panel_uses_exists_where_it_reads(item):
         assert reference["id"] == "win4658-alerts" and fields <= ALERT_FIELDS
 
 
+def test_no_events_panel_counts_the_sessions_its_data_view_also_matches():
+    events_pattern = BY_ID["win4658-events"]["attributes"]["title"]
+    assert re.fullmatch(events_pattern.replace("*", ".*"), SESSIONS_INDEX_PATTERN.rstrip("*"))
+    assert "event.code" not in session_field_types()
+    events_panels = [item for item in OBJECTS if item["type"] in ("search", "visualization")
+                     and item["references"][0]["id"] == "win4658-events"]
+    assert len(events_panels) == 7
+    assert all("event.code" in KQL_FIELD.findall(_search_source(item)["query"]["query"]) for item in events_panels)
+
+
 def test_field_check_can_fail():
     assert _event_field_exists("winlog.event_data.ObjectName") and _event_field_exists("process.pid")
     assert not _event_field_exists("process.parent.name") and not _event_field_exists("winlog.event_data.a.b")
