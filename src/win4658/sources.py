@@ -12,9 +12,10 @@ from .detections.definitions import Detection, load_sources
 from .detections.fields import FieldNames
 from .kibana.dashboards import SOURCE as DASHBOARDS_SOURCE
 from .kibana.dashboards import load_source as load_dashboards
+from .kibana.dashboards import with_field_names
 from .mapping import Mapping, load_mapping
 from .sessions.access import ACCESS_RIGHTS_FILE, AccessRights, read_access_rights
-from .sessions.fields import SESSION_FIELDS_FILE, read_session_spec
+from .sessions.fields import SESSION_FIELDS_FILE, ecs_names, read_session_spec
 from .volume import LIST_PATH as NOISY_PROCESSES
 from .volume import NoisyProcess, load_list
 
@@ -73,8 +74,10 @@ class Sources:
 
     @cached_property
     def dashboards(self) -> Dict[str, Any]:
-        """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards."""
-        return load_dashboards(self.root, self.ecs_names)
+        """dashboards/win4658.yml: the Kibana data views, searches, visualizations and dashboards; the session panels'
+        fields under their ECS names in session.yml."""
+        spec = self.session_spec
+        return with_field_names(load_dashboards(self.root, self.ecs_names), {spec["schema"]: ecs_names(spec)})
 
     @cached_property
     def noisy_processes(self) -> List[NoisyProcess]:

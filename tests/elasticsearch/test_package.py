@@ -177,7 +177,10 @@ def test_kibana_references_resolve_in_the_package_or_to_fleets_data_view():
     unresolved = [(asset["id"], reference["id"]) for asset in assets.values()
                   for reference in asset.get("references", []) if reference["id"] not in assets]
     assert sorted({target for _source, target in unresolved}) == ["logs-*"]
-    assert {"win4658-handle-activity", "win4658-audit-volume"} <= set(assets)
+    assert {"win4658-handle-activity", "win4658-audit-volume", "win4658-handle-sessions"} <= set(assets)
+    # the sessions are not a Fleet data stream (`win4658 es ship --sessions` writes them): their data view is packaged
+    assert assets["win4658-sessions"]["attributes"]["title"] == "win4658-sessions*"
+    assert {reference["id"] for reference in assets["win4658-sessions-longest"]["references"]} == {"win4658-sessions"}
 
 
 def test_security_rules_are_the_generated_rules():

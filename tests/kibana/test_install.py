@@ -128,7 +128,7 @@ def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
     rules = import_rules(client, RULES)
     objects = import_saved_objects(client, DASHBOARDS)
     assert rules == (len(ndjson_items(RULES)), len(ndjson_items(RULES)), [])
-    assert objects == (13, 13, [])
+    assert objects == (21, 21, [])
     assert sorted(kibana.rules) == sorted(item["rule_id"] for item in ndjson_items(RULES))
     assert kibana.rules[ndjson_items(RULES)[0]["rule_id"]] == ndjson_items(RULES)[0]
     assert ("dashboard", "win4658-handle-activity") in kibana.objects
@@ -137,7 +137,7 @@ def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
         ("POST", "/api/saved_objects/_import?overwrite=true")]
     assert {headers["authorization"] for method, path, headers in kibana.requests} == {f"ApiKey {SECRET}"}
     assert len(delete_rules(client, RULES)) == len(ndjson_items(RULES)) and kibana.rules == {}
-    assert len(delete_saved_objects(client, DASHBOARDS)) == 13 and kibana.objects == {}
+    assert len(delete_saved_objects(client, DASHBOARDS)) == 21 and kibana.objects == {}
     assert delete_rules(client, RULES) == []
 
 
@@ -161,7 +161,7 @@ def test_cli_reports_each_refused_rule_and_exits_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr == f"win4658 kibana: rule {first_rule}: bad rule\n"
     assert result.stdout == f"rules: {count - 1} of {count} imported\n"
-    assert (dashboards.returncode, dashboards.stdout) == (0, "dashboards: 13 of 13 imported\n")
+    assert (dashboards.returncode, dashboards.stdout) == (0, "dashboards: 21 of 21 imported\n")
     assert SECRET not in result.stdout + result.stderr
 
 
@@ -201,9 +201,9 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
                          RULES)
         assert server.requests == []
         verified = Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url}, ca_certs=certificate))
-        assert import_saved_objects(verified, DASHBOARDS).succeeded == 13
+        assert import_saved_objects(verified, DASHBOARDS).succeeded == 21
         insecure = Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url}, insecure=True))
-        assert import_saved_objects(insecure, DASHBOARDS).succeeded == 13
+        assert import_saved_objects(insecure, DASHBOARDS).succeeded == 21
     finally:
         server.close()
 
@@ -232,7 +232,37 @@ def test_live_rules_import_and_delete(live_kibana):
 
 
 def test_live_dashboards_import_and_delete(live_kibana):
-    assert import_saved_objects(live_kibana, DASHBOARDS) == (13, 13, [])
+    assert import_saved_objects(live_kibana, DASHBOARDS) == (21, 21, [])
     dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-activity")
     assert dashboard["attributes"]["title"] == "win4658: Handle activity"
-    assert len(delete_saved_objects(live_kibana, DASHBOARDS)) == 13
+    assert _found(live_kibana, "dashboard") == ["win4658-audit-volume", "win4658-handle-activity",
+                                                "win4658-handle-sessions"]  # the space holds only ours
+    _check_live_sessions(live_kibana)
+    assert len(delete_saved_objects(live_kibana, DASHBOARDS)) == 21
+    assert _found(live_kibana, "dashboard") == _found(live_kibana, "index-pattern") == []
+
+
+def _found(live_kibana, kind):
+    answer = live_kibana.request("GET", f"/api/saved_objects/_find?type={kind}&per_page=100")
+    return sorted(item["id"] for item in answer["saved_objects"])
+
+
+def _check_live_sessions(live_kibana):
+    """The sessions dashboard, its panels and the data view they read, as Kibana migrated and stored them."""
+    data_view = live_kibana.request("GET", "/api/saved_objects/index-pattern/win4658-sessions")["attributes"]
+    assert (data_view["title"], data_view["timeFieldName"]) == ("win4658-sessions*", "@timestamp")
+    assert json.loads(data_view["fieldFormatMap"])["event.duration"]["id"] == "duration"
+    dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-sessions")
+    assert dashboard["attributes"]["title"] == "win4658: Handle sessions"
+    panels = sorted((reference["type"], reference["id"]) for reference in dashboard["references"])
+    assert panels == [("search", "win4658-sessions-latest"), ("search", "win4658-sessions-longest"),
+                      ("visualization", "win4658-session-durations"),
+                      ("visualization", "win4658-sessions-by-object-type"),
+                      ("visualization", "win4658-sessions-by-process-duration"),
+                      ("visualization", "win4658-sessions-over-time-by-ending")]
+    stored = live_kibana.request("POST", "/api/saved_objects/_bulk_get",
+                                 [{"type": kind, "id": object_id} for kind, object_id in panels])["saved_objects"]
+    assert [item.get("error") for item in stored] == [None] * len(panels)
+    assert all([(reference["type"], reference["id"]) for reference in item["references"]]
+               == [("index-pattern", "win4658-sessions")] for item in stored)
+    assert stored[1]["attributes"]["sort"] == [["event.duration", "desc"]]

@@ -1,5 +1,6 @@
 """Handle sessions in Elasticsearch: the generated template, the Kibana rule over the sessions index, and (with
-WIN4658_ES_URL) shipping sessions to a real cluster and running the rule's query there."""
+WIN4658_ES_URL) shipping sessions to a real cluster, running the rule's query there and checking that every field the
+sessions dashboard reads is searchable (and aggregatable where a panel aggregates it) in that index."""
 import json
 import os
 import uuid
@@ -11,6 +12,7 @@ from tests.support.paths import ROOT, corpus_path, unshipped_reference
 from win4658 import reference
 from win4658.detections.definitions import load_bundle
 from win4658.detections.local_hunt import Hunt
+from win4658.kibana.dashboards import DASHBOARDS_FILE, INDEX_REF
 from win4658.mapping import flatten
 from win4658.sessions.artifacts import KIBANA_SESSION_RULES, SESSIONS_TEMPLATE_FILE
 from win4658.sessions.elastic import session_field_types, sessions_template_body
@@ -132,6 +134,33 @@ def test_shipped_sessions_are_searchable_with_the_rules_condition(sessions_index
     assert found == _long_sessions(documents, threshold_ns) and found
     mapping = request(client, "GET", f"/{index}/_mapping")[index]["mappings"]
     assert mapping["properties"]["event"]["properties"]["duration"]["type"] == "long"
+
+
+def _session_panel_fields():
+    """(field, aggregated) of every field the Kibana saved objects over the sessions data view read."""
+    with open(os.path.join(ROOT, DASHBOARDS_FILE), encoding="utf-8") as stream:
+        items = [item for item in map(json.loads, stream) if item["type"] in ("search", "visualization")
+                 and item["references"] == [{"name": INDEX_REF, "type": "index-pattern", "id": "win4658-sessions"}]]
+    fields = {(field, False) for item in items for field in item["attributes"].get("columns", [])}
+    fields |= {(field, True) for item in items for field, _order in item["attributes"].get("sort", [])}
+    for item in items:
+        if "visState" in item["attributes"]:
+            fields |= {(agg["params"]["field"], True) for agg in json.loads(item["attributes"]["visState"])["aggs"]
+                       if "field" in agg["params"]}
+    assert len(items) == 6 and len(fields) > 13
+    return fields
+
+
+def test_the_sessions_dashboard_fields_are_searchable_and_aggregatable_in_the_shipped_index(sessions_index):
+    from win4658.elasticsearch.client import request
+
+    client, index = sessions_index
+    wanted = _session_panel_fields()
+    names = sorted({field for field, _aggregated in wanted})
+    capabilities = request(client, "GET", f"/{index}/_field_caps?fields={','.join(names)}")["fields"]
+    assert sorted(capabilities) == names
+    assert [field for field, aggregated in sorted(wanted) if not all(
+        kind["searchable"] and (kind["aggregatable"] or not aggregated) for kind in capabilities[field].values())] == []
 
 
 def test_ship_sessions_sends_each_session_with_where_its_last_event_was_read():

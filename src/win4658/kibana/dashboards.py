@@ -60,13 +60,16 @@ def _data_view_ref(spec: Dict[str, Any]) -> List[Dict[str, str]]:
 
 
 def data_view(spec: Dict[str, Any]) -> Dict[str, Any]:
-    return _object("index-pattern", spec["id"], {"title": spec["title"], "timeFieldName": "@timestamp",
-                                                 "name": spec["name"]}, [])
+    attributes = {"title": spec["title"], "timeFieldName": "@timestamp", "name": spec["name"]}
+    if "formats" in spec:
+        attributes["fieldFormatMap"] = _text(spec["formats"])
+    return _object("index-pattern", spec["id"], attributes, [])
 
 
 def saved_search(spec: Dict[str, Any]) -> Dict[str, Any]:
     attributes = {"title": spec["title"], "description": "", "columns": spec["columns"],
-                  "sort": [["@timestamp", "desc"]], "kibanaSavedObjectMeta": _search_source(spec["query"])}
+                  "sort": spec.get("sort", [["@timestamp", "desc"]]),
+                  "kibanaSavedObjectMeta": _search_source(spec["query"])}
     return _object("search", spec["id"], attributes, _data_view_ref(spec))
 
 
@@ -108,14 +111,30 @@ def _histogram(spec: Dict[str, Any]) -> Dict[str, Any]:
     return {"type": "histogram", "params": params, "aggs": aggs}
 
 
+def _ranges(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Bars over ranges of a number (a duration histogram) instead of over time."""
+    ranges = {"id": "10", "enabled": True, "type": "range", "schema": "segment",
+              "params": {"field": spec["field"], "ranges": spec["ranges"]}}
+    chart = _histogram(spec)
+    chart["aggs"] = [ranges if agg["type"] == "date_histogram" else agg for agg in chart["aggs"]]
+    return chart
+
+
+def _order_by(spec: Dict[str, Any]) -> str:
+    """The id of the metric whose label `order_by` names (metrics are numbered from 2), else the count's."""
+    labels = [metric["label"] for metric in spec.get("metrics", [])]
+    return str(labels.index(spec["order_by"]) + 2) if "order_by" in spec else "1"
+
+
 def _table(spec: Dict[str, Any]) -> Dict[str, Any]:
-    aggs = _metrics(spec) + [_terms(str(10 + number), field, "bucket") for number, field in enumerate(spec["rows"])]
+    aggs = _metrics(spec) + [_terms(str(10 + number), field, "bucket", _order_by(spec))
+                             for number, field in enumerate(spec["rows"])]
     params = {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": False,
               "totalFunc": "sum", "percentageCol": ""}
     return {"type": "table", "params": params, "aggs": aggs}
 
 
-CHARTS = {"histogram": _histogram, "table": _table}
+CHARTS = {"histogram": _histogram, "ranges": _ranges, "table": _table}
 
 
 def visualization(spec: Dict[str, Any]) -> Dict[str, Any]:
@@ -139,6 +158,36 @@ def dashboard(spec: Dict[str, Any], kinds: Dict[str, str]) -> Dict[str, Any]:
                   "kibanaSavedObjectMeta": {"searchSourceJSON": _text({"query": {"query": "", "language": "kuery"},
                                                                        "filter": []})}}
     return _object("dashboard", spec["id"], attributes, references)
+
+
+def _renamed(spec: Dict[str, Any], names: Dict[str, str]) -> Dict[str, Any]:
+    def name(field: str) -> str:
+        if field not in names:
+            raise LookupError(f"{SOURCE}: {spec['id']}: no field {field!r} in the names of its data view")
+        return names[field]
+
+    renamed = dict(spec)
+    renamed.update((key, name(spec[key])) for key in ("split", "field") if key in spec)
+    renamed.update((key, [name(field) for field in spec[key]]) for key in ("columns", "rows") if key in spec)
+    if "metrics" in spec:
+        renamed["metrics"] = [dict(metric, field=name(metric["field"])) for metric in spec["metrics"]]
+    if "sort" in spec:
+        renamed["sort"] = [[name(field), order] for field, order in spec["sort"]]
+    if "formats" in spec:
+        renamed["formats"] = {name(field): form for field, form in spec["formats"].items()}
+    return renamed
+
+
+def with_field_names(source: Dict[str, Any], vocabularies: Dict[str, Dict[str, str]]) -> Dict[str, Any]:
+    """The source with the fields of every data view that declares ``fields: VOCABULARY``, and of the panels reading
+    it, renamed by ``vocabularies[VOCABULARY]`` (the session panels name fields as mappings/session.yml does)."""
+    names = {spec["id"]: vocabularies[spec["fields"]] for spec in source["data_views"] if "fields" in spec}
+    renamed = dict(source, data_views=[_renamed(spec, names[spec["id"]]) if spec["id"] in names else spec
+                                       for spec in source["data_views"]])
+    for kind in ("searches", "visualizations"):
+        renamed[kind] = [_renamed(spec, names[spec["data_view"]]) if spec["data_view"] in names else spec
+                         for spec in source[kind]]
+    return renamed
 
 
 def saved_objects(source: Dict[str, Any]) -> Iterator[Dict[str, Any]]:

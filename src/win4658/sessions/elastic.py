@@ -11,7 +11,7 @@ from ..elasticsearch.client import Cluster
 from ..elasticsearch.ship import Indexed, ShipSummary, ship_documents
 from ..elasticsearch.template import _properties
 from ..event import Origin, ReadStats, RecordError
-from .fields import to_ecs
+from .fields import ecs_names, to_ecs
 from .record import session_record
 from .stream import ended_handles, session_hunt, session_origin
 
@@ -57,12 +57,8 @@ def session_documents(paths: Iterable[str], window: int, max_open_handles: int,
         yield item if isinstance(item, RecordError) else (session_origin(item), to_ecs(session_record(item)))
 
 
-def _ecs_names(spec: Dict[str, Any]) -> Dict[str, str]:
-    return {field["name"]: field["ecs"] for field in spec["fields"]}
-
-
 def _threshold_query(seconds: float, spec: Dict[str, Any]) -> str:
-    names = _ecs_names(spec)
+    names = ecs_names(spec)
     return (f'event.dataset : {json.dumps(spec["ecs_constants"]["event.dataset"])} and {names["ending"]} : "closed" '
             f"and {names['duration_ns']} > {int(seconds * 1_000_000_000)}")
 
@@ -72,7 +68,7 @@ def session_rules(detections: List[Detection], event_rules: List[Dict[str, objec
     """The lifetime detection again, as a query over the sessions index of ``spec`` (session.yml; durations there
     are computed)."""
     rules = []
-    names = _ecs_names(spec)
+    names = ecs_names(spec)
     by_id = {rule["rule_id"]: rule for rule in event_rules}
     for detection in detections:
         if detection.kind != "handle_lifetime" or detection.spec["rule_id"] not in by_id:

@@ -21,6 +21,11 @@ def session_spec() -> dict:
     return read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE))
 
 
+def ecs_names(spec: dict) -> Dict[str, str]:
+    """The ECS name of every session field of ``spec`` (session.yml), by its name there."""
+    return {field["name"]: field["ecs"] for field in spec["fields"]}
+
+
 def _paths(schema: str) -> List[Tuple[str, Tuple[str, ...]]]:
     return [(field["name"], tuple(field[schema].split("."))) for field in session_spec()["fields"]]
 
