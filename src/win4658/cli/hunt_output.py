@@ -121,7 +121,7 @@ class TableWriter:
             lines += self._detection_lines(detection, width)
         lines += lifetime_lines(self.hunt)
         if self.sessions is not None:
-            lines += session_lines(self.sessions)
+            lines += session_lines(self.sessions, width)
         self.output.write("".join(_fit(line, width).rstrip() + "\n" for line in lines))
 
     def _detection_lines(self, detection: Detection, width: Optional[int]) -> List[str]:
@@ -199,8 +199,9 @@ def lifetime_lines(hunt: Hunt) -> List[str]:
 SHOWN_OBJECT_TYPES = 8
 
 
-def session_lines(sessions: SessionOverview) -> List[str]:
-    """The sessions by ending and object type, then the longest (as many as --limit)."""
+def session_lines(sessions: SessionOverview, width: Optional[int]) -> List[str]:
+    """The sessions by ending and object type, then the longest (as many as --limit); on a terminal (``width``)
+    the time, host and process in columns, cut to fit."""
     endings = ", ".join(f"{ending.replace('_', ' ')} {count:,}" for ending, count in sessions.ending_counts())
     types = sessions.by_object_type()
     shown_types = ", ".join(f"{name} {counts.sessions:,}" for name, counts in types[:SHOWN_OBJECT_TYPES])
@@ -210,19 +211,24 @@ def session_lines(sessions: SessionOverview) -> List[str]:
     longest = sessions.longest()
     if longest:
         lines.append(f"  the {len(longest)} longest of {sessions.with_duration:,} with a duration:")
-        lines.append(f"  {'seconds':>12} {'opened':<27} {'host':<16} {'process':<16} {'pid':>7} {'handle':<8} "
-                     "object, access requested")
-        lines += [_session_row(record) for record, _origin in longest]
+        sizes = SESSION_COLUMNS if width is not None else (None,) * len(SESSION_COLUMNS)
+        heading = " ".join(_fit(name, size) for name, size in zip(SESSION_HEADINGS, sizes))
+        lines.append(f"  {'seconds':>12} {heading} object, access requested")
+        lines += [_session_row(record, sizes) for record, _origin in longest]
     return lines
 
 
-def _session_row(record: Dict[str, Any]) -> str:
+SESSION_HEADINGS = ("opened", "host", "process", "pid", "handle")
+SESSION_COLUMNS = (27, 16, 16, 7, 8)  # their widths on a terminal
+
+
+def _session_row(record: Dict[str, Any], sizes: tuple) -> str:
     requested = " ".join(record.get("access_requested", ()))
     what = " ".join(str(part) for part in (record.get("object_type"), record.get("object_name")) if part)
-    return (f"  {record['duration_seconds']:>12,.3f} {_fit(record.get('start'), 27)} "
-            f"{_fit(record.get('host'), 16, host=True)} {_fit(record.get('process_name'), 16)} "
-            f"{record['process_id_hex']:>7} {_fit(record['handle_id'], 8)} {what or '-'}"
-            + (f" [{requested}]" if requested else ""))
+    values = (record.get("start"), record.get("host"), record.get("process_name"), record["process_id_hex"],
+              record["handle_id"])
+    cells = " ".join(_fit(value, size, host=index == 1) for index, (value, size) in enumerate(zip(values, sizes)))
+    return f"  {record['duration_seconds']:>12,.3f} {cells} {what or '-'}" + (f" [{requested}]" if requested else "")
 
 
 class SessionCsvWriter:
