@@ -1,5 +1,6 @@
 """`win4658 hunt --html`: the report loaded in a real browser (Debian's chromium, headless): the findings it shows
-are those of the JSON output, nothing is fetched, no console error, and hostile values stay text."""
+are those of the JSON output, the handle sessions (with --sessions) those of `convert --to sessions`, its tables
+filter and sort, nothing is fetched, no console error, and hostile values stay text."""
 import json
 import os
 import re
