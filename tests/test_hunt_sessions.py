@@ -3,6 +3,7 @@ each the sessions `win4658 convert --to sessions` gives for the same input (same
 The HTML report's section is tested in a browser by tests/test_hunt_report.py."""
 import csv
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -147,6 +148,8 @@ def test_where_the_sessions_cannot_go(capsys, tmp_path):
     same = tmp_path / "t.csv"
     status, _out, err = _hunt(capsys, "--format", "csv", "-o", str(same), "--sessions-out", str(same), str(events))
     assert status == 2 and "cannot also be the output (-o)" in err and not same.exists()
+    status, _out, _err = _hunt(capsys, "--format", "csv", "-o", os.devnull, "--sessions-out", os.devnull, str(events))
+    assert status == 0  # a device holds nothing to overwrite
 
 
 # --- the overview's bounds ---------------------------------------------------------------------------------------

@@ -191,8 +191,11 @@ def _sessions_path(args: argparse.Namespace, paths: List[str]) -> Optional[str]:
 
 
 def _same_file(path: str, other: str) -> bool:
+    """Whether writing ``path`` would overwrite ``other`` (a device such as /dev/null holds nothing to lose)."""
     if path == "-" or other == "-":
         return path == other
+    if os.path.exists(path) and not os.path.isfile(path):
+        return False
     return os.path.realpath(path) == os.path.realpath(other)
 
 
