@@ -62,7 +62,8 @@ def register(subparsers) -> None:
                            "table, the NDJSON of convert --to sessions with json or jsonl; never one of the inputs")
     hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     hunt.add_argument("--html", metavar="FILE",
-                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes)")
+                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes; "
+                           "with --sessions, the handle sessions)")
     hunt.add_argument("--limit", type=_count(0), default=10, metavar="N",
                       help="findings shown per detection in the table (default 10)")
     hunt.add_argument("--reorder-window", type=_count(1), default=DEFAULT_WINDOW, metavar="EVENTS",
