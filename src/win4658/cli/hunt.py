@@ -19,7 +19,7 @@ from ..readers import STDIN, input_files
 from ..sessions.record import session_record
 from ..sessions.stream import session_origin
 from ..times import format_ns
-from .common import Progress, ndjson_line, open_output, report_error
+from .common import OUTPUT_BUFFER, Progress, ndjson_line, open_output, report_error
 from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
@@ -241,7 +241,7 @@ def _hunt_into(hunt: Hunt, paths: List[str], writer, report: Optional[HtmlReport
 def _output(path: str, text: bool) -> ContextManager[IO]:
     if path == "-":
         return nullcontext(sys.stdout if text else sys.stdout.buffer)
-    return open(path, "w", encoding="utf-8", newline="") if text else open_output(path)
+    return open(path, "w", encoding="utf-8", newline="", buffering=OUTPUT_BUFFER) if text else open_output(path)
 
 
 def run_trace(args: argparse.Namespace, paths: List[str]) -> int:

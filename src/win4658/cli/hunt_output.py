@@ -238,20 +238,19 @@ class SessionCsvWriter:
     def __init__(self, output: IO[str]):
         fields = session_spec()["fields"]
         self.names = [field["name"] for field in fields]
-        self.rows = csv.writer(output, lineterminator="\n")
-        self.rows.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
+        self.writerow = csv.writer(output, lineterminator="\n").writerow  # None is written as an empty cell
+        self.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
 
     def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
-        self.rows.writerow([_cell(record.get(name)) for name in self.names] + [origin.path, origin.record])
+        row = list(map(record.get, self.names))
+        for index, value in enumerate(row):
+            if value.__class__ is list:  # names (access rights, privileges)
+                row[index] = " ".join(value)
+        row += origin.path, origin.record
+        self.writerow(row)
 
 
 SESSION_SOURCE_COLUMNS = ["source_file", "source_record"]
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    return " ".join(value) if isinstance(value, list) else value
 
 
 class SessionNdjsonWriter:
