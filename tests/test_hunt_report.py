@@ -159,9 +159,10 @@ def _check_sessions(dom, records, converted):
     listed = min(len(longest), 1000)
     assert re.search(r'id="sessions-match-count" data-matches="(\d+)"', dom).group(1) == str(listed)
     rows = _session_rows(dom)
-    assert [(row[0], row[1], row[3], row[7]) for row in rows] == [
+    assert [(row[0], row[1], row[2], row[6]) for row in rows] == [
         (f"{record['duration_seconds']:,.3f}", record["start"], record["host"], record["handle_id"])
         for record in longest[:100]]
+    assert re.findall(r'<td title="closed ([^"]+)">', dom) == [record["end"] for record in longest[:100]]
     more = re.search(r'id="sessions-more">([\d,]+) more sessions', dom)
     assert (more and int(more.group(1).replace(",", ""))) == (len(longest) - listed or None)
     return rows
@@ -176,9 +177,10 @@ def test_sessions_section_of_the_examples_is_convert_to_sessions(capsys, tmp_pat
     dom, console = _browser("--dump-dom", url=report.as_uri())
     assert console == [] and 'data-ready="1"' in dom
     rows = _check_sessions(dom, records, converted)
-    assert rows[1][9:13] == [r"\Device\HarddiskVolume2\Windows\System32\lsass.exe",
+    assert rows[1][8:12] == [r"\Device\HarddiskVolume2\Windows\System32\lsass.exe",
                              "PROCESS_VM_READ PROCESS_QUERY_LIMITED_INFORMATION", "PROCESS_VM_READ", "1"]
     assert re.search(r"<tr><td>File</td><td class=\"num\">2</td><td class=\"num\">2</td>", dom)
+    assert rows[0][12:] == ["hunt_examples.xml", "13"] and f'<td title="{EXAMPLE_FILES[1]}">' in dom
 
 
 @needs_chromium
@@ -219,7 +221,7 @@ def test_sessions_and_findings_tables_filter_and_sort(capsys, tmp_path):
     chosen = (f'{{ const s = document.getElementById("sessions-type"); s.value = "{type_code}";'
               's.dispatchEvent(new Event("change")); }')
     dom = _interacted(report, tmp_path, chosen)
-    assert matches(dom, "sessions-") == 2 and [row[9] for row in _session_rows(dom)] == [
+    assert matches(dom, "sessions-") == 2 and [row[8] for row in _session_rows(dom)] == [
         r"C:\Users\alice\Documents\Q1-budget.xlsx", r"C:\Windows\System32\config\SAM"]
     dom = _interacted(report, tmp_path, chosen + typed.format(id="sessions-filter", text="alice"))
     assert matches(dom, "sessions-") == 1
@@ -232,4 +234,4 @@ def test_hostile_values_stay_text_in_the_sessions_table(capsys, tmp_path):
     report, _records = _hunt_sessions(capsys, tmp_path, _hostile_examples(tmp_path))
     dom, console = _browser("--dump-dom", url=report.as_uri())
     assert console == [] and len(re.findall(r"<script", dom, re.IGNORECASE)) == 2
-    assert _session_rows(dom)[0][5] == "C:\\Temp\\&lt;script&gt;alert(1)&lt;/script&gt;\"'&gt;&lt;/x.exe"
+    assert _session_rows(dom)[0][4] == "C:\\Temp\\&lt;script&gt;alert(1)&lt;/script&gt;\"'&gt;&lt;/x.exe"

@@ -29,6 +29,10 @@ ROW_FIELDS = ["time", "severity", "detection", "host", "user", "process", "pid",
 TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "reason", "file")
 SESSION_ROW_FIELDS = ["seconds", "opened", "closed", "host", "user", "process", "pid", "handle", "object_type",
                       "object_name", "access_requested", "access_used", "accesses", "file", "record"]
+# the columns shown (the closing time is the opening cell's tooltip) and their share of the table's width
+SESSION_COLUMNS = {"seconds": 5, "opened": 7, "host": 7, "user": 8, "process": 11, "pid": 4, "handle": 4,
+                   "object_type": 6, "object_name": 13, "access_requested": 11, "access_used": 7, "accesses": 4,
+                   "file": 9, "record": 4}
 SESSION_TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "access_requested", "access_used",
                        "file")
 
@@ -82,7 +86,7 @@ class HtmlReport:
 
     def write(self, stream: IO[str]) -> None:
         summary = self.hunt.summary
-        stream.write(PAGE_HEAD)
+        stream.write(PAGE_HEAD + session_column_widths() + "</style></head><body>\n<h1>win4658 hunt report</h1>\n")
         stream.write(self._summary_section())
         stream.write(self._timeline_section())
         stream.write(FINDINGS_SECTION)
@@ -91,6 +95,7 @@ class HtmlReport:
         if self.sessions is not None:
             stream.write(self._sessions_section(self.sessions))
             sessions = {"fields": SESSION_ROW_FIELDS, "text_fields": SESSION_TEXT_FIELDS,
+                        "shown": list(SESSION_COLUMNS),
                         "rows": [self._session_row(record, origin) for record, origin in self.sessions.longest()]}
         stream.write(self._traces_section())
         data = {"fields": ROW_FIELDS, "text_fields": TEXT_FIELDS, "severities": list(SEVERITIES),
@@ -236,6 +241,12 @@ class HtmlReport:
                 f'accessed between open and close; the first {len(items)} are listed.</p>{"".join(items)}</section>')
 
 
+def session_column_widths() -> str:
+    """CSS: each column of the sessions table its share of the width (a fixed layout: long names wrap in place)."""
+    return "".join(f"#sessions-table th:nth-child({index}){{width:{share}%}}"
+                   for index, share in enumerate(SESSION_COLUMNS.values(), 1)) + "\n"
+
+
 def embedded_json(data: object) -> str:
     """JSON safe inside a <script> element: no character of it can close the element or start markup."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -263,9 +274,7 @@ th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 .sev{font-weight:bold;white-space:nowrap}.critical{color:#7b1fa2}.high{color:#c62828}.medium{color:#ef6c00}.low{color:#1565c0}
 .warn{color:#c62828}#controls{display:flex;gap:.6em;flex-wrap:wrap;align-items:center}
 #controls input,.controls input{min-width:20em}details{margin:.3em 0}
-.controls{display:flex;gap:.6em;flex-wrap:wrap;align-items:center}
-</style></head><body>
-<h1>win4658 hunt report</h1>
+.controls{display:flex;gap:.6em;flex-wrap:wrap;align-items:center}#sessions-table{font-size:13px;table-layout:fixed}
 """
 
 FINDINGS_SECTION = """<section id="findings"><h2>Findings</h2>
@@ -397,13 +406,18 @@ SCRIPT = r"""
     pagedTable({
       ids: {table: "sessions-table", filter: "sessions-filter", count: "sessions-match-count",
             page: "sessions-page", previous: "sessions-previous", next: "sessions-next"},
-      rows: sessions.rows, noun: "sessions", shown: sessions.fields,
+      rows: sessions.rows, noun: "sessions", shown: sessions.shown,
       heading: name => name.replace(/_/g, " "),
       value: (row, name) => name === "seconds" ? SECONDS.format(row[scol.seconds]) : session(row, name),
       sortValue: session,
       selects: [[typeSelect, (row, v) => row[scol.object_type] === v]],
       order: sessions.rows.map((_, i) => i),  // the longest first, as embedded
-      decorate: (td, name) => { if (name === "seconds" || name === "accesses") td.className = "num"; },
+      decorate: (td, name, row) => {
+        if (name === "seconds" || name === "accesses") td.className = "num";
+        if (name === "pid" || name === "handle") td.className = "nowrap";
+        if (name === "opened") td.title = "closed " + session(row, "closed");
+        if (name === "file") { td.title = td.textContent; td.textContent = td.textContent.split(/[\\/!]/).pop(); }
+      },
     });
   }
   for (const table of document.querySelectorAll("table.sortable")) {
