@@ -152,6 +152,16 @@ def test_where_the_sessions_cannot_go(capsys, tmp_path):
     assert status == 0  # a device holds nothing to overwrite
 
 
+def test_the_csv_joins_every_list_a_session_record_holds(tmp_path):
+    from win4658.cli.hunt_output import SESSION_LIST_FIELDS
+    from win4658.sessions.stream import handle_sessions, session_hunt
+
+    records = [item for item in handle_sessions([corpus_path()], session_hunt(10_000, 50_000))
+               if isinstance(item, dict)]
+    assert {name for record in records for name, value in record.items() if isinstance(value, list)} == set(
+        SESSION_LIST_FIELDS)
+
+
 # --- the overview's bounds ---------------------------------------------------------------------------------------
 
 def _record(duration_ns, object_type="File", ending="closed", handle="0x4"):

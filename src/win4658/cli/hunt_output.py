@@ -238,19 +238,21 @@ class SessionCsvWriter:
     def __init__(self, output: IO[str]):
         fields = session_spec()["fields"]
         self.names = [field["name"] for field in fields]
+        self.lists = [(self.names.index(name), name) for name in SESSION_LIST_FIELDS]
         self.writerow = csv.writer(output, lineterminator="\n").writerow  # None is written as an empty cell
         self.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
 
     def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
         row = list(map(record.get, self.names))
-        for index, value in enumerate(row):
-            if value.__class__ is list:  # names (access rights, privileges)
-                row[index] = " ".join(value)
+        for index, name in self.lists:
+            if name in record:
+                row[index] = " ".join(record[name])
         row += origin.path, origin.record
         self.writerow(row)
 
 
 SESSION_SOURCE_COLUMNS = ["source_file", "source_record"]
+SESSION_LIST_FIELDS = ("access_requested", "access_used", "privileges")  # the record's lists (sessions.record)
 
 
 class SessionNdjsonWriter:
