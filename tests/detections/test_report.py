@@ -1,10 +1,12 @@
 """`win4658 hunt --html`: the report loaded in a real browser (Debian's chromium, headless): the findings it shows
-are those of the JSON output, nothing is fetched, no console error, and hostile values stay text."""
+are those of the JSON output, the handle sessions (with --sessions) those of `convert --to sessions`, its tables
+filter and sort, nothing is fetched, no console error, and hostile values stay text."""
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -123,3 +125,113 @@ def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
     assert [round(handle["duration_seconds"], 3) for handle in longest] == [9161.578, 0.013, 0.002, 0.002]
     assert longest[0]["object_name"] == r"C:\Users\alice\Documents\Q1-budget.xlsx"
     assert longest[0]["handle_id"] == "0x1a8c"
+
+
+# --- the handle sessions (hunt --sessions) ------------------------------------------------------------------------
+
+def _hunt_sessions(capsys, tmp_path, *paths):
+    report = tmp_path / "sessions.html"
+    assert main(["hunt", "--format", "json", "--sessions", "--html", str(report), *paths]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return report, [line["session"] for line in lines if "session" in line]
+
+
+def _longest_first(records):
+    """The closed sessions as the report lists them: the longest first, equal durations in the order they ended."""
+    closed = [record for record in records if "duration_ns" in record]
+    return sorted(closed, key=lambda record: -record["duration_ns"])  # sorted is stable
+
+
+def _session_rows(dom):
+    body = re.search(r'<table id="sessions-table">.*?<tbody>(.*?)</tbody>', dom).group(1)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def _check_sessions(dom, records, converted):
+    """The section shows the sessions of convert --to sessions: counts by ending, the longest on the first page."""
+    assert [record["ending"] for record in records] == [document["win4658"]["handle"]["ending"]
+                                                        for document in converted]
+    endings = Counter(record["ending"] for record in records)
+    cards = dict(re.findall(r'<div class="card" data-ending="([a-z_]+)"><b>([\d,]+)</b>', dom))
+    assert {name: int(count.replace(",", "")) for name, count in cards.items() if count != "0"} == {
+        "sessions": len(records), **endings}
+    longest = _longest_first(records)
+    listed = min(len(longest), 1000)
+    assert re.search(r'id="sessions-match-count" data-matches="(\d+)"', dom).group(1) == str(listed)
+    rows = _session_rows(dom)
+    assert [(row[0], row[1], row[2], row[6]) for row in rows] == [
+        (f"{record['duration_seconds']:,.3f}", record["start"], record["host"], record["handle_id"])
+        for record in longest[:100]]
+    assert re.findall(r'<td title="closed ([^"]+)">', dom) == [record["end"] for record in longest[:100]]
+    more = re.search(r'id="sessions-more">([\d,]+) more sessions', dom)
+    assert (more and int(more.group(1).replace(",", ""))) == (len(longest) - listed or None)
+    return rows
+
+
+@needs_chromium
+def test_sessions_section_of_the_examples_is_convert_to_sessions(capsys, tmp_path):
+    from tests.cli.test_hunt_sessions import converted_sessions
+
+    report, records = _hunt_sessions(capsys, tmp_path, *EXAMPLE_FILES)
+    converted, _data = converted_sessions(tmp_path, *EXAMPLE_FILES)
+    dom, console = _browser("--dump-dom", url=report.as_uri())
+    assert console == [] and 'data-ready="1"' in dom
+    rows = _check_sessions(dom, records, converted)
+    assert rows[1][8:12] == [r"\Device\HarddiskVolume2\Windows\System32\lsass.exe",
+                             "PROCESS_VM_READ PROCESS_QUERY_LIMITED_INFORMATION", "PROCESS_VM_READ", "1"]
+    assert re.search(r"<tr><td>File</td><td class=\"num\">2</td><td class=\"num\">2</td>", dom)
+    assert rows[0][12:] == ["hunt_examples.xml", "13"] and f'<td title="{EXAMPLE_FILES[1]}">' in dom
+
+
+@needs_chromium
+def test_sessions_section_of_the_corpus_is_bounded_and_is_convert_to_sessions(capsys, tmp_path):
+    from tests.cli.test_hunt_sessions import converted_sessions
+
+    report, records = _hunt_sessions(capsys, tmp_path, corpus_path())
+    converted, _data = converted_sessions(tmp_path, corpus_path())
+    dom, console = _browser("--dump-dom", url=report.as_uri())
+    assert console == [] and 'data-ready="1"' in dom
+    _check_sessions(dom, records, converted)
+    assert len(records) == 5442 and "1,491 more sessions with a duration are not shown" in dom
+    assert len(re.search(r'"sessions":\{.*?"rows":(\[.*?\])\}\}</script>', report.read_text()).group(1)) < 400_000
+
+
+def _interacted(report, tmp_path, script):
+    """The report with ``script`` run after its own (as a user's clicks and typing), as the browser then shows it."""
+    page = tmp_path / "interacted.html"
+    page.write_text(report.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"),
+                    encoding="utf-8")
+    dom, console = _browser("--dump-dom", url=page.as_uri())
+    assert console == []
+    return dom
+
+
+@needs_chromium
+def test_sessions_and_findings_tables_filter_and_sort(capsys, tmp_path):
+    report, _records = _hunt_sessions(capsys, tmp_path, *EXAMPLE_FILES)
+    type_code = json.loads(re.search(r'id="data">(.*?)</script>', report.read_text()).group(1))["strings"].index("File")
+
+    def matches(dom, prefix=""):
+        return int(re.search(rf'id="{prefix}match-count" data-matches="(\d+)"', dom).group(1))
+
+    typed = '{{ const f = document.getElementById("{id}"); f.value = "{text}"; f.dispatchEvent(new Event("input")); }}'
+    dom = _interacted(report, tmp_path, typed.format(id="sessions-filter", text="LSASS")
+                      + typed.format(id="filter", text="mimikatz"))
+    assert (matches(dom, "sessions-"), matches(dom)) == (1, 4)
+    chosen = (f'{{ const s = document.getElementById("sessions-type"); s.value = "{type_code}";'
+              's.dispatchEvent(new Event("change")); }')
+    dom = _interacted(report, tmp_path, chosen)
+    assert matches(dom, "sessions-") == 2 and [row[8] for row in _session_rows(dom)] == [
+        r"C:\Users\alice\Documents\Q1-budget.xlsx", r"C:\Windows\System32\config\SAM"]
+    dom = _interacted(report, tmp_path, chosen + typed.format(id="sessions-filter", text="alice"))
+    assert matches(dom, "sessions-") == 1
+    dom = _interacted(report, tmp_path, 'document.querySelector("#sessions-table th").click();')  # seconds, rising
+    assert [row[0] for row in _session_rows(dom)] == ["0.002", "0.002", "0.013", "9,161.578"]
+
+
+@needs_chromium
+def test_hostile_values_stay_text_in_the_sessions_table(capsys, tmp_path):
+    report, _records = _hunt_sessions(capsys, tmp_path, _hostile_examples(tmp_path))
+    dom, console = _browser("--dump-dom", url=report.as_uri())
+    assert console == [] and len(re.findall(r"<script", dom, re.IGNORECASE)) == 2
+    assert _session_rows(dom)[0][4] == "C:\\Temp\\&lt;script&gt;alert(1)&lt;/script&gt;\"'&gt;&lt;/x.exe"

@@ -1,6 +1,7 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
 import argparse
 import math
+import os
 import sys
 from contextlib import ExitStack, nullcontext
 from typing import IO, Callable, ContextManager, Dict, List, Optional
@@ -12,11 +13,14 @@ from ..detections.local_hunt import Hunt, HandleQuery, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
-from ..event import Event, ReadStats, RecordError
+from ..event import Event, Origin, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
+from ..readers import STDIN
+from ..sessions.record import session_record
+from ..sessions.stream import session_origin
 from ..times import format_ns
-from .common import Progress, missing_paths, ndjson_line, open_output, report_error
-from .hunt_output import TEXT_FORMATS, WRITERS
+from .common import OUTPUT_BUFFER, Progress, missing_paths, ndjson_line, open_output, report_error
+from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
     "allowlist": "win4658_allowlist",
@@ -49,11 +53,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                            "as found, handle traces marked drilldown, then the summary; jsonl and csv: the timeline, "
                            "one finding per line or row, in time order")
     hunt.add_argument("--sessions", action="store_true",
-                      help="with --format json: also one line per handle session as it ends, {\"session\": {…}} "
-                           "(the fields of mappings/session.yml)")
+                      help="also the handle sessions (one per handle, 4656 to 4658; mappings/session.yml): json: a "
+                           "{\"session\": {…}} line each as it ends; table: their counts and the --limit longest; "
+                           "csv and jsonl: a file of their own, CSV or the NDJSON of convert --to sessions "
+                           "(--sessions-out, else FILE.sessions.csv or .jsonl beside -o FILE); --html: a section")
+    hunt.add_argument("--sessions-out", metavar="FILE",
+                      help="write the handle sessions to this file (implies --sessions): CSV with --format csv or "
+                           "table, the NDJSON of convert --to sessions with json or jsonl; never one of the inputs")
     hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     hunt.add_argument("--html", metavar="FILE",
-                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes)")
+                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes; "
+                           "with --sessions, the handle sessions)")
     hunt.add_argument("--limit", type=_count(0), default=10, metavar="N",
                       help="findings shown per detection in the table (default 10)")
     hunt.add_argument("--reorder-window", type=_count(1), default=DEFAULT_WINDOW, metavar="EVENTS",
@@ -122,49 +132,106 @@ def run_hunt(args: argparse.Namespace) -> int:
         return 2
     if args.trace:
         return run_trace(args, paths)
+    sessions = args.sessions or args.sessions_out is not None
     try:
+        sessions_path = _sessions_path(args, paths) if sessions else None
         hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
-                    max_open_handles=args.max_open_handles, sessions=args.sessions and args.format == "json")
-    except DefinitionError as error:
+                    max_open_handles=args.max_open_handles, sessions=sessions)
+    except (DefinitionError, ValueError) as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
     try:
         with ExitStack() as files:
             output = files.enter_context(_output(args.output, args.format in TEXT_FORMATS))
             html = files.enter_context(open(args.html, "w", encoding="utf-8")) if args.html else None
-            _hunt_into(hunt, paths, WRITERS[args.format](output, hunt, args.limit), html)
+            writer = WRITERS[args.format](output, hunt, args.limit)
+            report = HtmlReport(hunt) if html is not None else None
+            sinks = _session_sinks(args.format, writer, report, sessions_path, files) if sessions else []
+            written = _hunt_into(hunt, paths, writer, report, sinks)
+            if report is not None:
+                report.write(html)  # type: ignore[arg-type]  # html is set whenever report is
     except BrokenPipeError:
         raise  # a reader that stopped (| head): main ends quietly
     except OSError as error:  # an output that cannot be written, said before the hunt when it cannot be opened
         print(f"win4658: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
         return 2
+    if sessions_path not in (None, "-"):
+        print(f"win4658: {written:,} handle sessions written to {sessions_path}", file=sys.stderr)
     return 1 if hunt.summary.failed else 0
 
 
-def _hunt_into(hunt: Hunt, paths: List[str], writer, html: Optional[IO[str]]) -> None:
-    report = HtmlReport(hunt) if html is not None else None
+def _sessions_path(args: argparse.Namespace, paths: List[str]) -> Optional[str]:
+    """Where the sessions' own file goes: --sessions-out, else beside -o FILE for csv and jsonl (their timeline
+    holds findings only), else nowhere (json and the table show them). Raises ValueError for a file that would be
+    an input or another output, or csv/jsonl sessions with nowhere to go."""
+    path = args.sessions_out
+    if path is None and args.format in INLINE_SESSIONS:
+        return None
+    if path is None:
+        if args.output == "-":
+            raise ValueError(f"--sessions with --format {args.format} writes the sessions to a file of their own: "
+                             "give -o FILE (they go to FILE.sessions." + SESSION_FILES[args.format][0]
+                             + ") or --sessions-out FILE")
+        path = f"{os.path.splitext(args.output)[0]}.sessions.{SESSION_FILES[args.format][0]}"
+    for other, what in ((args.output, "the output (-o)"), (args.html, "the HTML report (--html)")):
+        if other is not None and _same_file(path, other):
+            raise ValueError(f"{path}: the sessions file cannot also be {what}")
+    if any(_same_file(path, input_path) for input_path in paths if input_path != STDIN):
+        raise ValueError(f"{path}: the sessions file would overwrite an input")
+    return path
+
+
+def _same_file(path: str, other: str) -> bool:
+    """Whether writing ``path`` would overwrite ``other`` (a device such as /dev/null holds nothing to lose)."""
+    if path == "-" or other == "-":
+        return path == other
+    if os.path.exists(path) and not os.path.isfile(path):
+        return False
+    return os.path.realpath(path) == os.path.realpath(other)
+
+
+def _session_sinks(output_format: str, writer, report: Optional[HtmlReport], path: Optional[str],
+                   files: ExitStack) -> List[Callable[[dict, Origin], None]]:
+    """Who takes each session: its own file, or the output that shows them; the HTML report."""
+    sinks = []
+    if path is not None:
+        kind, file_writer = SESSION_FILES[output_format]
+        sinks.append(file_writer(files.enter_context(_output(path, kind == "csv"))).add_session)
+    if path is None or output_format == "table":  # json's lines move to the file, the table's overview stays
+        sinks.append(writer.add_session)
+    if report is not None:
+        sinks.append(report.add_session)
+    return sinks
+
+
+def _hunt_into(hunt: Hunt, paths: List[str], writer, report: Optional[HtmlReport],
+               session_sinks: List[Callable[[dict, Origin], None]]) -> int:
+    """Run the hunt into its outputs; the number of handle sessions."""
     progress = Progress("hunted", hunt.summary.stats)
+    sessions = 0
     try:
         for item in hunt.run(paths):
             if isinstance(item, RecordError):
                 progress.error(item)
-                continue
-            writer.add(item)
-            if isinstance(item, Lifetime):  # a handle session: only --format json asks for them
-                continue
-            if report is not None:
-                report.add(item)
+            elif isinstance(item, Lifetime):  # a handle session, as it ended (only with --sessions)
+                sessions += 1
+                record, origin = session_record(item), session_origin(item)
+                for add in session_sinks:
+                    add(record, origin)
+            else:
+                writer.add(item)
+                if report is not None:
+                    report.add(item)
     finally:
         progress.close()
     writer.close()
-    if report is not None:
-        report.write(html)  # type: ignore[arg-type]  # html is set whenever report is
+    return sessions
 
 
 def _output(path: str, text: bool) -> ContextManager[IO]:
     if path == "-":
         return nullcontext(sys.stdout if text else sys.stdout.buffer)
-    return open(path, "w", encoding="utf-8", newline="") if text else open_output(path)
+    return open(path, "w", encoding="utf-8", newline="", buffering=OUTPUT_BUFFER) if text else open_output(path)
 
 
 def run_trace(args: argparse.Namespace, paths: List[str]) -> int:

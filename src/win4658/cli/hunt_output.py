@@ -1,21 +1,25 @@
-"""What `win4658 hunt` writes: the triage table, the JSON of today, and the timeline as JSON lines or CSV.
+"""What `win4658 hunt` writes: the triage table, the JSON of today, and the timeline as JSON lines or CSV; with
+--sessions, the handle sessions beside them.
 
 Each writer takes the findings as the hunt yields them (``add``) and finishes with the summary (``close``).
 The timeline forms (csv, jsonl) hold findings only, in the order found (time order, within the hunt's window);
-the handle trace's drill-downs are left to json, the table and the HTML report.
+the handle trace's drill-downs are left to json, the table and the HTML report. The handle sessions go, as they
+end, to json's lines and the table's overview (``add_session``), or to a file of their own: CSV (ECS names of
+mappings/session.yml) or NDJSON (the documents of `convert --to sessions`).
 """
 import csv
 import math
 import os
 import shutil
 import sys
-from typing import IO, Dict, List, Optional, Union
+from typing import IO, Any, Dict, List, Optional
 
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
-from ..detections.lifetime import Lifetime
 from ..detections.local_hunt import Hunt
-from ..sessions.record import session_record
+from ..event import Origin
+from ..sessions.fields import session_spec, to_ecs
+from ..sessions.overview import SessionOverview
 from ..windows import hex_to_int
 from .common import ndjson_line
 
@@ -32,11 +36,11 @@ class JsonWriter:
         self.write = output.write
         self.hunt = hunt
 
-    def add(self, item: Union[Finding, Lifetime]) -> None:
-        if isinstance(item, Lifetime):
-            self.write(ndjson_line({"session": session_record(item)}))
-        else:
-            self.write(ndjson_line(self.hunt.document(item)))
+    def add(self, finding: Finding) -> None:
+        self.write(ndjson_line(self.hunt.document(finding)))
+
+    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+        self.write(ndjson_line({"session": record}))
 
     def close(self) -> None:
         self.write(ndjson_line({"summary": self.hunt.summary.as_dict()}))
@@ -101,11 +105,15 @@ class TableWriter:
         self.hunt = hunt
         self.limit = limit
         self.shown: Dict[str, List[Finding]] = {}
+        self.sessions = SessionOverview(limit) if hunt.sessions else None
 
     def add(self, finding: Finding) -> None:
         shown = self.shown.setdefault(finding.detection, [])
         if len(shown) < self.limit:
             shown.append(finding)
+
+    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+        self.sessions.add(record, origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
 
     def close(self) -> None:
         width = table_width(self.output)
@@ -113,6 +121,8 @@ class TableWriter:
         for detection in triage_order(self.hunt.detections):
             lines += self._detection_lines(detection, width)
         lines += lifetime_lines(self.hunt)
+        if self.sessions is not None:
+            lines += session_lines(self.sessions, width)
         self.output.write("".join(_fit(line, width).rstrip() + "\n" for line in lines))
 
     def _detection_lines(self, detection: Detection, width: Optional[int]) -> List[str]:
@@ -187,6 +197,75 @@ def lifetime_lines(hunt: Hunt) -> List[str]:
     return lines
 
 
+SHOWN_OBJECT_TYPES = 8
+
+
+def session_lines(sessions: SessionOverview, width: Optional[int]) -> List[str]:
+    """The sessions by ending and object type, then the longest (as many as --limit); on a terminal (``width``)
+    the time, host and process in columns, cut to fit."""
+    endings = ", ".join(f"{ending.replace('_', ' ')} {count:,}" for ending, count in sessions.ending_counts())
+    types = sessions.by_object_type()
+    shown_types = ", ".join(f"{name} {counts.sessions:,}" for name, counts in types[:SHOWN_OBJECT_TYPES])
+    lines = ["", f"== Handle sessions: {sessions.total:,}", f"  {endings}",
+             f"  object types: {len(types)}" + (f": {shown_types}" if types else "")
+             + (f", … {len(types) - SHOWN_OBJECT_TYPES} more" if len(types) > SHOWN_OBJECT_TYPES else "")]
+    longest = sessions.longest()
+    if longest:
+        lines.append(f"  the {len(longest)} longest of {sessions.with_duration:,} with a duration:")
+        sizes = SESSION_COLUMNS if width is not None else (None,) * len(SESSION_COLUMNS)
+        heading = " ".join(_fit(name, size) for name, size in zip(SESSION_HEADINGS, sizes))
+        lines.append(f"  {'seconds':>12} {heading} object, access requested")
+        lines += [_session_row(record, sizes) for record, _origin in longest]
+    return lines
+
+
+SESSION_HEADINGS = ("opened", "host", "process", "pid", "handle")
+SESSION_COLUMNS = (27, 16, 16, 7, 8)  # their widths on a terminal
+
+
+def _session_row(record: Dict[str, Any], sizes: tuple) -> str:
+    requested = " ".join(record.get("access_requested", ()))
+    what = " ".join(str(part) for part in (record.get("object_type"), record.get("object_name")) if part)
+    values = (record.get("start"), record.get("host"), record.get("process_name"), record["process_id_hex"],
+              record["handle_id"])
+    cells = " ".join(_fit(value, size, host=index == 1) for index, (value, size) in enumerate(zip(values, sizes)))
+    return f"  {record['duration_seconds']:>12,.3f} {cells} {what or '-'}" + (f" [{requested}]" if requested else "")
+
+
+class SessionCsvWriter:
+    """The handle sessions for a spreadsheet, one row each as it ends: the fields of mappings/session.yml under
+    their ECS names (names joined with spaces), then where its last event was read."""
+
+    def __init__(self, output: IO[str]):
+        fields = session_spec()["fields"]
+        self.names = [field["name"] for field in fields]
+        self.lists = [(self.names.index(name), name) for name in SESSION_LIST_FIELDS]
+        self.writerow = csv.writer(output, lineterminator="\n").writerow  # None is written as an empty cell
+        self.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
+
+    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+        row = list(map(record.get, self.names))
+        for index, name in self.lists:
+            if name in record:
+                row[index] = " ".join(record[name])
+        row += origin.path, origin.record
+        self.writerow(row)
+
+
+SESSION_SOURCE_COLUMNS = ["source_file", "source_record"]
+SESSION_LIST_FIELDS = ("access_requested", "access_used", "privileges")  # the record's lists (sessions.record)
+
+
+class SessionNdjsonWriter:
+    """The handle sessions as `win4658 convert --to sessions` writes them: one ECS document per line."""
+
+    def __init__(self, output: IO[bytes]):
+        self.write = output.write
+
+    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+        self.write(ndjson_line(to_ecs(record)))
+
+
 # name, preferred width, narrowest width; "why" takes what is left
 COLUMNS = [("time", 27, 27), ("severity", 10, 10), ("host", 22, 12), ("user", 22, 12), ("process", 60, 20),
            ("pid", 8, 6), ("handle", 8, 6), ("att&ck", 9, 9)]
@@ -255,3 +334,7 @@ def _fit(value: Optional[object], width: Optional[int], host: bool = False) -> s
 
 WRITERS = {"table": TableWriter, "json": JsonWriter, "jsonl": JsonLinesWriter, "csv": CsvWriter}
 TEXT_FORMATS = ("table", "csv")
+INLINE_SESSIONS = ("table", "json")  # the formats whose output shows the sessions (json: unless --sessions-out)
+# the form of the sessions' own file, by --format
+SESSION_FILES = {"table": ("csv", SessionCsvWriter), "csv": ("csv", SessionCsvWriter),
+                 "json": ("jsonl", SessionNdjsonWriter), "jsonl": ("jsonl", SessionNdjsonWriter)}

@@ -1,31 +1,45 @@
 """`win4658 hunt --html`: one self-contained HTML file (inline CSS, JS and SVG; nothing fetched) for triage.
 
 The summary, the findings (sortable, filterable, paged by the inline script from an embedded JSON table), a
-timeline chart, the handle-lifetime view (histogram, longest handles, per-process statistics) and the handle
-traces. Values come from event logs an attacker may write: text is escaped for HTML, the JSON is embedded with
-``<``, ``>`` and ``&`` as \\u escapes and the script writes it with textContent only; a Content-Security-Policy
-forbids any load from the network.
+timeline chart, the handle-lifetime view (histogram, longest handles, per-process statistics), with
+``hunt --sessions`` the handle sessions (counts by ending and object type, the longest sessions in a table like
+the findings') and the handle traces. Values come from event logs an attacker may write: text is escaped for
+HTML, the JSON is embedded with ``<``, ``>`` and ``&`` as \\u escapes and the script writes it with textContent
+only; a Content-Security-Policy forbids any load from the network.
 """
 import json
 from html import escape
-from typing import IO, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional
 
+from ..event import Origin
+from ..sessions.overview import SessionOverview
 from ..times import time_ns
 from .definitions import SEVERITIES
 from .engine import Finding
+from .lifetime import CLOSED
 from .local_hunt import Hunt
 from .svg import gantt, histogram, timeline_chart
 
 MAX_EMBEDDED = 200_000  # findings embedded in the file (the rest are counted): memory and file size stay bounded
+MAX_SESSIONS_EMBEDDED = 1000  # the longest handle sessions embedded (the rest are counted)
 MAX_TRACES = 100
 TIMELINE_BINS = 60
 ROW_FIELDS = ["time", "severity", "detection", "host", "user", "process", "pid", "handle", "object_type",
               "object_name", "duration", "reason", "file", "record"]
 TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "reason", "file")
+SESSION_ROW_FIELDS = ["seconds", "opened", "closed", "host", "user", "process", "pid", "handle", "object_type",
+                      "object_name", "access_requested", "access_used", "accesses", "file", "record"]
+# the columns shown (the closing time is the opening cell's tooltip) and their share of the table's width
+SESSION_COLUMNS = {"seconds": 5, "opened": 7, "host": 7, "user": 8, "process": 11, "pid": 4, "handle": 4,
+                   "object_type": 6, "object_name": 13, "access_requested": 11, "access_used": 7, "accesses": 4,
+                   "file": 9, "record": 4}
+SESSION_TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "access_requested", "access_used",
+                       "file")
 
 
 class HtmlReport:
-    """Collects a hunt's findings (``add``) and writes the report once the hunt is over (``write``)."""
+    """Collects a hunt's findings (``add``) and handle sessions (``add_session``, when the hunt makes them) and
+    writes the report once the hunt is over (``write``)."""
 
     def __init__(self, hunt: Hunt):
         self.hunt = hunt
@@ -35,6 +49,10 @@ class HtmlReport:
         self.rows: List[list] = []
         self.not_embedded = 0
         self.traces: List[dict] = []
+        self.sessions = SessionOverview(MAX_SESSIONS_EMBEDDED) if hunt.sessions else None
+
+    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+        self.sessions.add(record, origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
 
     def add(self, finding: Finding) -> None:
         detection = self.detections[finding.detection]
@@ -68,17 +86,23 @@ class HtmlReport:
 
     def write(self, stream: IO[str]) -> None:
         summary = self.hunt.summary
-        stream.write(PAGE_HEAD)
+        stream.write(PAGE_HEAD + session_column_widths() + "</style></head><body>\n<h1>win4658 hunt report</h1>\n")
         stream.write(self._summary_section())
         stream.write(self._timeline_section())
         stream.write(FINDINGS_SECTION)
         stream.write(self._lifetime_section())
+        sessions = None
+        if self.sessions is not None:
+            stream.write(self._sessions_section(self.sessions))
+            sessions = {"fields": SESSION_ROW_FIELDS, "text_fields": SESSION_TEXT_FIELDS,
+                        "shown": list(SESSION_COLUMNS),
+                        "rows": [self._session_row(record, origin) for record, origin in self.sessions.longest()]}
         stream.write(self._traces_section())
         data = {"fields": ROW_FIELDS, "text_fields": TEXT_FIELDS, "severities": list(SEVERITIES),
                 "strings": list(self.strings),
                 "detections": [{"id": d.id, "number": d.number, "title": d.title, "severity": d.severity,
                                 "mitre": d.attack_ids} for d in self.hunt.detections],
-                "rows": self.rows, "total": sum(summary.findings.values())}
+                "rows": self.rows, "total": sum(summary.findings.values()), "sessions": sessions}
         stream.write(f'<script type="application/json" id="data">{embedded_json(data)}</script>')
         stream.write(f"<script>{SCRIPT}</script></body></html>\n")
 
@@ -157,6 +181,49 @@ class HtmlReport:
             '<h3>Per process</h3><table id="processes" class="sortable"><thead><tr><th>process</th><th>handles</th>'
             f'<th>mean s</th><th>longest s</th></tr></thead><tbody>{process_rows}</tbody></table></section>')
 
+    def _sessions_section(self, sessions: SessionOverview) -> str:
+        cards = [("sessions", sessions.total)] + sessions.ending_counts()
+        type_rows = "".join(
+            f"<tr><td>{escape(object_type)}</td><td class=num>{counts.sessions:,}</td>"
+            + "".join(f"<td class=num>{counts.endings[ending]:,}</td>" for ending, _count in sessions.ending_counts())
+            + f'<td class=num>{counts.accesses:,}</td><td class=num data-value="{counts.longest_ns / 1e9}">'
+            + (f"{counts.longest_ns / 1e9:,.3f}" if counts.endings[CLOSED] else "-") + "</td></tr>"
+            for object_type, counts in sessions.by_object_type())
+        ending_headings = "".join(f"<th>{ending.replace('_', ' ')}</th>" for ending, _count in sessions.ending_counts())
+        listed = min(sessions.with_duration, sessions.kept)
+        more = sessions.with_duration - listed
+        return (
+            '<section id="sessions"><h2>Handle sessions</h2><p>One per handle, from its 4656 to its 4658 with the '
+            "4663 accesses between, as <code>win4658 convert --to sessions</code> gives them; how each ended:</p>"
+            '<div class="cards">'
+            + "".join(f'<div class="card" data-ending="{name}"><b>{count:,}</b><span>{name.replace("_", " ")}'
+                      "</span></div>" for name, count in cards)
+            + "</div>" + histogram([(name.replace("_", " "), count) for name, count in cards[1:]],
+                                   "handle sessions by ending")
+            + '<h3>By object type</h3><table id="session-types" class="sortable"><thead><tr><th>object type</th>'
+            f"<th>sessions</th>{ending_headings}<th>accesses</th><th>longest s</th></tr></thead>"
+            f"<tbody>{type_rows}</tbody></table>"
+            f"<h3>The {listed:,} longest sessions</h3>"
+            + (f'<p class=warn id="sessions-more">{more:,} more sessions with a duration are not shown (the report '
+               f"keeps the {sessions.kept:,} longest).</p>" if more else "")
+            + '<div class="controls"><input id="sessions-filter" type="search" placeholder="filter: any text (host, '
+            'process, object, access...)"><select id="sessions-type"><option value="">every object type</option>'
+            '</select><span id="sessions-match-count"></span><button id="sessions-previous" type="button">previous'
+            '</button><span id="sessions-page"></span><button id="sessions-next" type="button">next</button></div>'
+            '<table id="sessions-table"><thead><tr></tr></thead><tbody></tbody></table></section>')
+
+    def _session_row(self, record: Dict[str, Any], origin: Origin) -> list:
+        user = "\\".join(part for part in (record.get("user_domain"), record.get("user_name")) if part) or None
+        texts = {"host": record.get("host"), "user": user, "process": record.get("process_executable"),
+                 "object_type": record.get("object_type"), "object_name": record.get("object_name"),
+                 "access_requested": " ".join(record.get("access_requested", ())) or None,
+                 "access_used": " ".join(record.get("access_used", ())) or None, "file": origin.path}
+        codes = {name: self._code(value) for name, value in texts.items()}
+        return [record["duration_seconds"], record.get("start"), record.get("end"), codes["host"], codes["user"],
+                codes["process"], record["process_id_hex"], record["handle_id"], codes["object_type"],
+                codes["object_name"], codes["access_requested"], codes["access_used"], record["access_count"],
+                codes["file"], origin.record]
+
     def _traces_section(self) -> str:
         items = []
         for trace in self.traces:
@@ -172,6 +239,12 @@ class HtmlReport:
         total = sum(self.hunt.summary.drilldowns.values())
         return (f'<section id="traces"><h2>Handle traces (drill-down, not findings)</h2><p>{total:,} handles were '
                 f'accessed between open and close; the first {len(items)} are listed.</p>{"".join(items)}</section>')
+
+
+def session_column_widths() -> str:
+    """CSS: each column of the sessions table its share of the width (a fixed layout: long names wrap in place)."""
+    return "".join(f"#sessions-table th:nth-child({index}){{width:{share}%}}"
+                   for index, share in enumerate(SESSION_COLUMNS.values(), 1)) + "\n"
 
 
 def embedded_json(data: object) -> str:
@@ -200,9 +273,8 @@ th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 .num{text-align:right;white-space:nowrap}.nowrap{white-space:nowrap}
 .sev{font-weight:bold;white-space:nowrap}.critical{color:#7b1fa2}.high{color:#c62828}.medium{color:#ef6c00}.low{color:#1565c0}
 .warn{color:#c62828}#controls{display:flex;gap:.6em;flex-wrap:wrap;align-items:center}
-#controls input{min-width:20em}details{margin:.3em 0}
-</style></head><body>
-<h1>win4658 hunt report</h1>
+#controls input,.controls input{min-width:20em}details{margin:.3em 0}
+.controls{display:flex;gap:.6em;flex-wrap:wrap;align-items:center}#sessions-table{font-size:13px;table-layout:fixed}
 """
 
 FINDINGS_SECTION = """<section id="findings"><h2>Findings</h2>
@@ -220,85 +292,134 @@ SCRIPT = r"""
 "use strict";
 (function () {
   const data = JSON.parse(document.getElementById("data").textContent);
-  const S = data.strings, F = data.fields, PAGE = 100;
-  const col = Object.fromEntries(F.map((name, i) => [name, i]));
+  const S = data.strings, PAGE = 100;
+  const columns = fields => Object.fromEntries(fields.map((name, i) => [name, i]));
+  const text = (v) => v < 0 ? "" : S[v];
+  // A table drawn from embedded rows: sorted by a click on a heading, filtered by text and by selects, paged.
+  // t: ids {table, filter, count, page, previous, next}; rows; shown (column names); heading(name);
+  // value(row, name) (what is shown, and sorted on unless sortValue says otherwise); selects [[element, test]];
+  // order (the first order, row indexes); noun; decorate(td, name, row).
+  function pagedTable(t) {
+    const rows = t.rows, sortValue = t.sortValue || t.value;
+    const haystack = rows.map(row => t.shown.map(name => String(t.value(row, name))).join("\u0001").toLowerCase());
+    let order = t.order, matches = order, page = 0, sortBy = null, descending = false;
+    const head = document.querySelector("#" + t.ids.table + " thead tr");
+    const body = document.querySelector("#" + t.ids.table + " tbody");
+    const filter = document.getElementById(t.ids.filter), count = document.getElementById(t.ids.count);
+    for (const name of t.shown) {
+      const th = document.createElement("th");
+      th.textContent = t.heading(name);
+      th.addEventListener("click", () => sortRows(name, th));
+      head.appendChild(th);
+    }
+    function sortRows(name, th) {
+      descending = sortBy === name ? !descending : false;
+      sortBy = name;
+      head.querySelectorAll("th").forEach(h => h.className = "");
+      th.className = descending ? "desc" : "asc";
+      order = order.slice().sort((a, b) => {
+        const x = sortValue(rows[a], name), y = sortValue(rows[b], name);
+        const c = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+        return descending ? -c : c;
+      });
+      apply();
+    }
+    function apply() {
+      const wanted = filter.value.toLowerCase();
+      const chosen = t.selects.map(([select, test]) => [select.value, test]);
+      matches = order.filter(i => chosen.every(([v, test]) => v === "" || test(rows[i], Number(v)))
+        && (wanted === "" || haystack[i].includes(wanted)));
+      page = 0;
+      render();
+    }
+    function render() {
+      const pages = Math.max(Math.ceil(matches.length / PAGE), 1);
+      page = Math.min(Math.max(page, 0), pages - 1);
+      count.textContent = matches.length + " of " + rows.length + " " + t.noun;
+      count.dataset.matches = String(matches.length);
+      document.getElementById(t.ids.page).textContent = "page " + (page + 1) + " of " + pages;
+      const fragment = document.createDocumentFragment();
+      for (const i of matches.slice(page * PAGE, (page + 1) * PAGE)) {
+        const tr = document.createElement("tr");
+        for (const name of t.shown) {
+          const td = document.createElement("td");
+          td.textContent = String(t.value(rows[i], name));
+          t.decorate(td, name, rows[i]);
+          tr.appendChild(td);
+        }
+        fragment.appendChild(tr);
+      }
+      body.replaceChildren(fragment);
+    }
+    let pending = null;
+    filter.addEventListener("input", () => { clearTimeout(pending); pending = setTimeout(apply, 150); });
+    for (const [select] of t.selects) select.addEventListener("change", apply);
+    document.getElementById(t.ids.previous).addEventListener("click", () => { page -= 1; render(); });
+    document.getElementById(t.ids.next).addEventListener("click", () => { page += 1; render(); });
+    apply();
+  }
+
+  const col = columns(data.fields);
   const TEXT = new Set(data.text_fields);
-  const shown = ["time", "severity", "detection", "att&ck", "host", "user", "process", "pid", "handle", "object_name",
-                 "duration", "reason", "file", "record"];
-  function value(row, name) {
+  function finding(row, name) {
     if (name === "att&ck") return data.detections[row[col.detection]].mitre.join(" ");
     const v = row[col[name]];
-    if (TEXT.has(name)) return v < 0 ? "" : S[v];
+    if (TEXT.has(name)) return text(v);
     if (name === "severity") return data.severities[v];
     if (name === "detection") return data.detections[v].number;
     return v === null || v === undefined ? "" : v;
   }
-  const rows = data.rows;
-  const haystack = rows.map(row => shown.map(name => String(value(row, name))).join("\u0001").toLowerCase());
-  // triage order first: the most severe, then as found (time order)
-  let order = rows.map((_, i) => i).sort((a, b) => rows[a][col.severity] - rows[b][col.severity] || a - b);
-  let matches = order, page = 0, sortBy = null, descending = false;
-  const head = document.querySelector("#findings-table thead tr");
-  const body = document.querySelector("#findings-table tbody");
-  for (const name of shown) {
-    const th = document.createElement("th");
-    th.textContent = name === "detection" ? "#" : name.replace("_", " ");
-    th.addEventListener("click", () => sortFindings(name, th));
-    head.appendChild(th);
-  }
   const severitySelect = document.getElementById("severity"), detectionSelect = document.getElementById("detection");
   data.severities.forEach((s, i) => severitySelect.add(new Option(s, String(i))));
   data.detections.forEach((d, i) => detectionSelect.add(new Option(d.number + ". " + d.title, String(i))));
-  function sortFindings(name, th) {
-    descending = sortBy === name ? !descending : false;
-    sortBy = name;
-    head.querySelectorAll("th").forEach(h => h.className = "");
-    th.className = descending ? "desc" : "asc";
-    const key = i => { const v = name === "severity" ? rows[i][col.severity] : value(rows[i], name); return v; };
-    order = order.slice().sort((a, b) => {
-      const x = key(a), y = key(b);
-      const c = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
-      return descending ? -c : c;
+  pagedTable({
+    ids: {table: "findings-table", filter: "filter", count: "match-count", page: "page", previous: "previous",
+          next: "next"},
+    rows: data.rows, noun: "findings",
+    shown: ["time", "severity", "detection", "att&ck", "host", "user", "process", "pid", "handle", "object_name",
+            "duration", "reason", "file", "record"],
+    heading: name => name === "detection" ? "#" : name.replace("_", " "),
+    value: finding,
+    sortValue: (row, name) => name === "severity" ? row[col.severity] : finding(row, name),
+    selects: [[severitySelect, (row, v) => row[col.severity] === v],
+              [detectionSelect, (row, v) => row[col.detection] === v]],
+    // triage order first: the most severe, then as found (time order)
+    order: data.rows.map((_, i) => i).sort((a, b) => data.rows[a][col.severity] - data.rows[b][col.severity] || a - b),
+    decorate: (td, name, row) => {
+      if (name === "severity") td.className = "sev " + td.textContent;
+      if (name === "detection") td.title = data.detections[row[col.detection]].title;
+      if (name === "time") td.className = "nowrap";
+    },
+  });
+
+  if (data.sessions) {
+    const sessions = data.sessions, scol = columns(sessions.fields), STEXT = new Set(sessions.text_fields);
+    const SECONDS = new Intl.NumberFormat("en-US", {minimumFractionDigits: 3, maximumFractionDigits: 3});
+    const session = (row, name) => {
+      const v = row[scol[name]];
+      if (STEXT.has(name)) return text(v);
+      return v === null || v === undefined ? "" : v;
+    };
+    const typeSelect = document.getElementById("sessions-type");
+    [...new Set(sessions.rows.map(row => row[scol.object_type]))].sort((a, b) => text(a).localeCompare(text(b)))
+      .forEach(code => typeSelect.add(new Option(text(code) || "(none)", String(code))));
+    pagedTable({
+      ids: {table: "sessions-table", filter: "sessions-filter", count: "sessions-match-count",
+            page: "sessions-page", previous: "sessions-previous", next: "sessions-next"},
+      rows: sessions.rows, noun: "sessions", shown: sessions.shown,
+      heading: name => name.replace(/_/g, " "),
+      value: (row, name) => name === "seconds" ? SECONDS.format(row[scol.seconds]) : session(row, name),
+      sortValue: session,
+      selects: [[typeSelect, (row, v) => row[scol.object_type] === v]],
+      order: sessions.rows.map((_, i) => i),  // the longest first, as embedded
+      decorate: (td, name, row) => {
+        if (name === "seconds" || name === "accesses") td.className = "num";
+        if (name === "pid" || name === "handle") td.className = "nowrap";
+        if (name === "opened") td.title = "closed " + session(row, "closed");
+        if (name === "file") { td.title = td.textContent; td.textContent = td.textContent.split(/[\\/!]/).pop(); }
+      },
     });
-    apply();
   }
-  function apply() {
-    const text = document.getElementById("filter").value.toLowerCase();
-    const severity = severitySelect.value, detection = detectionSelect.value;
-    matches = order.filter(i => (severity === "" || rows[i][col.severity] === Number(severity))
-      && (detection === "" || rows[i][col.detection] === Number(detection))
-      && (text === "" || haystack[i].includes(text)));
-    page = 0;
-    render();
-  }
-  function render() {
-    const pages = Math.max(Math.ceil(matches.length / PAGE), 1);
-    page = Math.min(Math.max(page, 0), pages - 1);
-    document.getElementById("match-count").textContent = matches.length + " of " + rows.length + " findings";
-    document.getElementById("match-count").dataset.matches = String(matches.length);
-    document.getElementById("page").textContent = "page " + (page + 1) + " of " + pages;
-    const fragment = document.createDocumentFragment();
-    for (const i of matches.slice(page * PAGE, (page + 1) * PAGE)) {
-      const tr = document.createElement("tr");
-      for (const name of shown) {
-        const td = document.createElement("td");
-        td.textContent = String(value(rows[i], name));
-        if (name === "severity") td.className = "sev " + td.textContent;
-        if (name === "detection") td.title = data.detections[rows[i][col.detection]].title;
-        if (name === "time") td.className = "nowrap";
-        tr.appendChild(td);
-      }
-      fragment.appendChild(tr);
-    }
-    body.replaceChildren(fragment);
-  }
-  let pending = null;
-  document.getElementById("filter").addEventListener("input", () => {
-    clearTimeout(pending); pending = setTimeout(apply, 150); });
-  severitySelect.addEventListener("change", apply);
-  detectionSelect.addEventListener("change", apply);
-  document.getElementById("previous").addEventListener("click", () => { page -= 1; render(); });
-  document.getElementById("next").addEventListener("click", () => { page += 1; render(); });
   for (const table of document.querySelectorAll("table.sortable")) {
     table.querySelectorAll("th").forEach((th, index) => th.addEventListener("click", () => {
       const down = th.className === "asc";
@@ -313,7 +434,6 @@ SCRIPT = r"""
       tbody.replaceChildren(...sorted);
     }));
   }
-  apply();
   document.body.dataset.loadMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
