@@ -192,3 +192,22 @@ def test_the_overview_folds_object_types_past_its_bound(monkeypatch):
         sessions.add(_record(7, object_type), Origin("f", 1))
     assert [(name, counts.sessions) for name, counts in sessions.by_object_type()] == [
         ("(other types)", 3), ("File", 1), ("Key", 1)]
+
+
+def test_no_csv_cell_from_the_logs_is_a_spreadsheet_formula(capsys, tmp_path):
+    from tests.support.paths import ROOT
+
+    formula = '=HYPERLINK("http://attacker.example/","Q1-budget.xlsx")'
+    source = os.path.join(ROOT, "src", "win4658", "examples", "hunt_examples.xml")
+    with open(source, encoding="utf-8") as stream:
+        text = stream.read()
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(text.replace("C:\\Users\\alice\\Documents\\Q1-budget.xlsx", formula), encoding="utf-8")
+    timeline = tmp_path / "timeline.csv"
+    status, _out, _err = _hunt(capsys, "--format", "csv", "--sessions", "--long-handle", "0.01", "-o", str(timeline),
+                               str(hostile))
+    sessions = _csv_rows(tmp_path / "timeline.sessions.csv")
+    findings = _csv_rows(timeline)
+    cells = [cell for row in findings + sessions for cell in row]
+    assert status == 0 and "'" + formula in cells
+    assert [cell for cell in cells if cell[:1] in ("=", "+", "@") or (cell[:1] == "-" and cell != "-")] == []

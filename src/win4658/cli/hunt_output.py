@@ -87,7 +87,22 @@ def csv_row(finding: Finding, detection: Detection) -> List[object]:
               " ".join(detection.attack_ids), finding.process, pid, None if pid is None else hex(pid),
               finding.handle_id, details.get("object_type"), details.get("object_name"),
               details.get("duration_seconds"), finding.reason, origin and origin.path, origin and origin.record]
-    return ["" if value is None else value for value in values]
+    return ["" if value is None else spreadsheet_text(value) for value in values]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A text from the logs that a spreadsheet would run as a formula (``=HYPERLINK(...)`` as an object name), quoted
+    with a leading apostrophe as OWASP advises; numbers, other texts and ``-`` unchanged."""
+    if value.__class__ is not str or not value.startswith(FORMULA_STARTS) or value == "-":
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
 
 
 def _number(process_id: Optional[str]) -> Optional[int]:
@@ -249,7 +264,7 @@ class SessionCsvWriter:
             if name in record:
                 row[index] = " ".join(record[name])
         row += origin.path, origin.record
-        self.writerow(row)
+        self.writerow(list(map(spreadsheet_text, row)))
 
 
 SESSION_SOURCE_COLUMNS = ["source_file", "source_record"]
