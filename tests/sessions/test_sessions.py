@@ -12,11 +12,11 @@ from tests.agreement.test_pairing_order import reversed_copy
 from tests.support.paths import ROOT, corpus_path
 from win4658 import reference
 from win4658.cli import main
+from win4658.detections.fields import installed
 from win4658.detections.lifetime import HandleTracker
 from win4658.detections.local_hunt import Hunt
 from win4658.event import Event, Origin
 from win4658.sessions.access import access_names
-from win4658.detections.fields import installed
 from win4658.sessions.fields import PLATFORMS, read_session_spec, resolved, session_spec, to_cim, to_ecs
 from win4658.sessions.record import session_record
 from win4658.sessions.stream import handle_sessions, session_hunt

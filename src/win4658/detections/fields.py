@@ -21,6 +21,15 @@ HANDLE_KEY = ("System.Computer", "EventData.ProcessId", "EventData.HandleId")
 WINDOWS_FIELD = re.compile(r"\b(?:(\w+)\()?((?:System|EventData)\.[A-Za-z]+)(?(1)\))")
 
 
+def parsed(written: str) -> Tuple[Optional[str], str]:
+    """A field as the sources write it → (transform or None, field): ``basename(EventData.ProcessName)`` →
+    ("basename", "EventData.ProcessName")."""
+    match = WINDOWS_FIELD.fullmatch(written)
+    if match is None:
+        raise ValueError(f"{written!r} is not a field of the Windows event (System.X, EventData.X, transform(...))")
+    return match[1], match[2]
+
+
 def section_and_name(field: str) -> Tuple[str, str]:
     """``EventData.ProcessName`` → ("EventData", "ProcessName")."""
     section, _, name = field.partition(".")
@@ -56,10 +65,8 @@ class FieldNames:
     def of(self, written: str) -> Optional[str]:
         """``own`` of a field written as the sources write it: ``EventData.ProcessName``,
         ``basename(EventData.ProcessName)``."""
-        match = WINDOWS_FIELD.fullmatch(written)
-        if match is None:
-            raise ValueError(f"{written!r} is not a field of the Windows event (System.X, EventData.X, transform(...))")
-        return self.own(match[2], match[1])
+        transform, field = parsed(written)
+        return self.own(field, transform)
 
     def raw(self, field: str) -> str:
         """Where the mapping keeps the EventData field under its Windows name (``HandleId``,
