@@ -77,7 +77,7 @@ def tags_conf(_sources: Sources) -> str:
 
 def savedsearches_conf(sources: Sources) -> str:
     return _appended(detection_searches.savedsearches_conf(sources.detections, sources.cim_names),
-                     session_searches.splunk_saved_searches())
+                     session_searches.splunk_saved_searches(sources.cim_names, sources.session_spec))
 
 
 def detection_lists(sources: Sources) -> Dict[str, str]:

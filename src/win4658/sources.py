@@ -15,7 +15,7 @@ from .kibana.dashboards import load_source as load_dashboards
 from .kibana.dashboards import with_field_names
 from .mapping import Mapping, load_mapping
 from .sessions.access import ACCESS_RIGHTS_FILE, AccessRights, read_access_rights
-from .sessions.fields import SESSION_FIELDS_FILE, ecs_names, read_session_spec
+from .sessions.fields import SESSION_FIELDS_FILE, ecs_names, read_session_spec, resolved
 from .volume import LIST_PATH as NOISY_PROCESSES
 from .volume import NoisyProcess, load_list
 
@@ -55,8 +55,10 @@ class Sources:
 
     @cached_property
     def session_spec(self) -> Dict[str, Any]:
-        """mappings/session.yml: the handle session's fields and their ECS and CIM names."""
-        return read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}"))
+        """mappings/session.yml: the handle session's fields and their ECS and CIM names, those of the fields that
+        carry an event field resolved through the checkout's mappings."""
+        return resolved(read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}")),
+                        {"ecs": self.ecs_names, "cim": self.cim_names})
 
     @cached_property
     def access_rights(self) -> AccessRights:

@@ -6,7 +6,9 @@ ECS) and in mappings/cim.yml (process_path → process_file_path); EventData.Han
 raw winlog.event_data, gets a target of its own (win4658.handle_id); and in mappings/session.yml the session's
 handle id gets another ECS name. `win4658 generate --root COPY` then runs the copy's own package over it. Each
 artifact that carries the field must follow the edit: the detections, the trace and lifetime searches and the
-dashboards resolve their fields through the mappings of the checkout generated (Sources, detections/fields.py).
+dashboards resolve their fields through the mappings of the checkout generated (Sources, detections/fields.py), and
+so do the handle sessions, whose process_executable carries EventData.ProcessName (mappings/session.yml): their
+template, documents, Kibana objects and Splunk search.
 """
 import json
 import os
@@ -29,6 +31,7 @@ from win4658.sources import READS, Sources
 # what makes a checkout (the package among it) and what generation reads, each by its top folder
 SOURCES = tuple(sorted({relative.split("/")[0] for relative in MARKERS + READS}))
 PATH = "C:\\Windows\\explorer.exe"
+SAMPLE = os.path.join(ROOT, "tests", "fixtures", "seed_sample.xml")  # a 4658 of explorer.exe: one session
 ECS_RULE = "{target: process.executable, source: EventData.ProcessName}"
 CIM_RULE = "{target: process_path, source: EventData.ProcessName}"
 HANDLE_RULE = "{target: winlog.logon.id, source: EventData.SubjectLogonId}"
@@ -71,6 +74,15 @@ def edited(tmp_path_factory) -> str:
     return root
 
 
+def _run_copy(root: str, *arguments: str) -> str:
+    """The output of the copy's own win4658 (its installed mappings are the edited ones)."""
+    environment = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
+    result = subprocess.run([sys.executable, "-m", "win4658", *arguments], cwd=root, env=environment,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def _text(root: str, relative: str) -> str:
     with open(os.path.join(root, relative), encoding="utf-8", newline="") as stream:
         return stream.read()
@@ -88,6 +100,9 @@ def test_the_sources_read_the_session_spec_and_the_access_rights_of_the_copy(edi
     handles = [next(field["ecs"] for field in spec["fields"] if field["name"] == "handle_id")
                for spec in (sources.session_spec, session_spec())]
     assert handles == [SESSION_HANDLE_TARGET, "win4658.handle.id"]
+    executables = [next((field["ecs"], field["cim"]) for field in spec["fields"]
+                        if field["name"] == "process_executable") for spec in (sources.session_spec, session_spec())]
+    assert executables == [("process.path", "process_file_path"), ("process.executable", "process_path")]
     first_file_rights = [by_type["File"][0] for _standard, by_type in (sources.access_rights, access_rights())]
     assert first_file_rights == [(1, "FILE_READ_DATA_EDITED"), (1, "FILE_READ_DATA")]
 
@@ -175,17 +190,38 @@ def test_the_session_artifacts_follow(edited):
               .splitlines()]
     assert SESSION_HANDLE_TARGET in rule["investigation_fields"]["field_names"]
     assert "win4658.handle.id" not in json.dumps(rule)
+    # the session fields that carry EventData.ProcessName follow ecs.yml, not a name of session.yml
+    process = template["template"]["mappings"]["properties"]["process"]["properties"]
+    assert process["path"] == {"type": "keyword"} and "executable" not in process
+    assert "process.path" in rule["investigation_fields"]["field_names"]
+    assert "process.executable" not in json.dumps(rule)
+
+
+def test_the_session_documents_follow(edited):
+    """The copy's `convert --to sessions` resolves session.yml through the copy's installed mappings."""
+    [ecs] = map(json.loads, _run_copy(edited, "convert", "--to", "sessions", SAMPLE).splitlines())
+    [cim] = map(json.loads, _run_copy(edited, "convert", "--to", "sessions", "--fields", "cim", SAMPLE).splitlines())
+    assert ecs["process"] == {"pid": 3824, "path": PATH, "name": "explorer.exe"}
+    assert (cim.get("process_file_path"), cim.get("process_name"), "process_path" in cim) == (PATH, "explorer.exe",
+                                                                                               False)
+
+
+def test_the_splunk_session_search_follows(edited):
+    search = _stanza(_text(edited, "addon/default/savedsearches.conf"), "win4658_handle_sessions")
+    assert ("first(eval(if(EventCode==4656 OR win4658_unmatched==1, process_file_path, null()))) "
+            "AS process_file_path") in search
+    assert not re.search(r"\bprocess_path\b", search)
 
 
 
 def _kibana_event_objects(root: str) -> list:
-    """Every Kibana saved object of the dashboards' file and of the Elastic package, as texts, but those of the handle
-    sessions (whose fields session.yml names)."""
+    """Every Kibana saved object of the dashboards' file and of the Elastic package, as texts, the handle sessions'
+    among them (their process fields follow ecs.yml through session.yml's event_field)."""
     kibana = "packages/win4658/kibana"
     objects = _text(root, "dashboards/generated/kibana_dashboards.ndjson").splitlines() + [
         _text(root, f"{kibana}/{kind}/{name}") for kind in sorted(os.listdir(os.path.join(root, kibana)))
         for name in sorted(os.listdir(os.path.join(root, kibana, kind)))]
-    return [text for text in objects if "win4658-sessions" not in text]
+    return objects
 
 
 def test_the_kibana_dashboards_and_the_elastic_package_follow(edited):

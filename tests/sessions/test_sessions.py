@@ -12,16 +12,18 @@ from tests.agreement.test_pairing_order import reversed_copy
 from tests.support.paths import ROOT, corpus_path
 from win4658 import reference
 from win4658.cli import main
+from win4658.detections.fields import installed
 from win4658.detections.lifetime import HandleTracker
 from win4658.detections.local_hunt import Hunt
 from win4658.event import Event, Origin
 from win4658.sessions.access import access_names
-from win4658.sessions.fields import session_spec, to_cim, to_ecs
+from win4658.sessions.fields import PLATFORMS, read_session_spec, resolved, session_spec, to_cim, to_ecs
 from win4658.sessions.record import session_record
 from win4658.sessions.stream import handle_sessions, session_hunt
 from win4658.times import time_ns
 
 MAPPINGS = os.path.join(ROOT, "mappings")
+WRITTEN = read_session_spec(os.path.join(MAPPINGS, "session.yml"))  # session.yml as written, names unresolved
 DUMPERT = ("json", "cmd_lsass_memory_dumpert_syscalls.zip")
 
 
@@ -36,9 +38,45 @@ def test_session_fields_validate_against_their_schema():
     with open(os.path.join(MAPPINGS, "session.schema.json"), encoding="utf-8") as stream:
         schema = json.load(stream)
     Draft202012Validator.check_schema(schema)
+    assert [error.message for error in Draft202012Validator(schema).iter_errors(WRITTEN)] == []
     assert [error.message for error in Draft202012Validator(schema).iter_errors(session_spec())] == []
-    bad = dict(session_spec(), fields=[dict(session_spec()["fields"][0], type="text")])
-    assert not Draft202012Validator(schema).is_valid(bad)
+    first = WRITTEN["fields"][0]
+    bad = [dict(first, type="text"), {name: value for name, value in first.items() if name != "cim"},
+           dict(first, event_field="ProcessName"), dict(first, event_field="basename(ProcessName)")]
+    assert [Draft202012Validator(schema).is_valid(dict(WRITTEN, fields=[field])) for field in bad] == [False] * 4
+    assert Draft202012Validator(schema).is_valid(dict(WRITTEN, fields=[
+        {"name": "process_name", "type": "keyword", "event_field": "basename(EventData.ProcessName)",
+         "description": "d"}]))
+
+
+def test_fields_carrying_an_event_field_take_the_event_mappings_names():
+    """session.yml names no ECS or CIM field the event mappings already give the event field it carries."""
+    by_name = {field["name"]: field for field in session_spec()["fields"]}
+    assert {name: (by_name[name]["ecs"], by_name[name]["cim"]) for name in (
+        "host", "user_sid", "user_name", "user_domain", "process_id", "process_executable", "process_name")} == {
+        "host": ("host.name", "dest"), "user_sid": ("user.id", "user_id"), "user_name": ("user.name", "user"),
+        "user_domain": ("user.domain", "src_nt_domain"), "process_id": ("process.pid", "process_id"),
+        "process_executable": ("process.executable", "process_path"),
+        "process_name": ("process.name", "process_name")}
+    assert (by_name["logon_id"]["cim"], by_name["object_name"]["cim"], by_name["object_basename"]["cim"]) == (
+        "session_id", "object_path", "object")
+    names = {platform: installed(platform) for platform in PLATFORMS}
+    declared = [(field["name"], platform) for field in WRITTEN["fields"] if "event_field" in field
+                for platform in PLATFORMS if platform in field]
+    # a declared name is one the event mapping does not give: none there (raw EventData only), or another
+    assert all(names[platform].of(by_name[name]["event_field"]) != by_name[name][platform]
+               for name, platform in declared)
+    assert sorted(declared) == [
+        ("handle_id", "cim"), ("handle_id", "ecs"), ("logon_id", "ecs"), ("object_basename", "ecs"),
+        ("object_name", "ecs"), ("object_server", "cim"), ("object_server", "ecs"), ("object_type", "cim"),
+        ("object_type", "ecs"), ("process_id_hex", "cim"), ("process_id_hex", "ecs")]
+
+
+def test_a_field_the_event_mapping_does_not_name_must_declare_its_names():
+    field = {"name": "object_server", "type": "keyword", "event_field": "EventData.ObjectServer", "description": "d"}
+    with pytest.raises(ValueError, match="field object_server: mappings/ecs.yml gives EventData.ObjectServer no "
+                                         "target of its own; declare its ecs name"):
+        resolved(dict(WRITTEN, fields=[field]), {platform: installed(platform) for platform in PLATFORMS})
 
 
 def test_ecs_targets_are_ecs_fields_of_the_same_type_or_in_the_custom_namespace():
@@ -66,11 +104,14 @@ def test_cim_targets_are_cim_fields_or_carry_the_custom_prefix():
     spec = session_spec()
     targets = [field["cim"] for field in spec["fields"]] + list(spec["cim_constants"])
     assert len(targets) == len(set(targets))
+    # the names resolved through cim.yml may be its own extra fields (src_nt_domain)
+    with open(os.path.join(MAPPINGS, "cim.yml"), encoding="utf-8") as stream:
+        extra = set(spec["cim_extra_fields"]) | set(yaml.safe_load(stream)["extra_fields"])
     for target in targets:
         if target.startswith(spec["cim_custom_prefix"]):
             assert target not in cim_fields
         else:
-            assert target in cim_fields or target in spec["cim_extra_fields"], target
+            assert target in cim_fields or target in extra, target
 
 
 def test_every_field_has_one_ecs_and_one_cim_name():

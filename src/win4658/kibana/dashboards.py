@@ -6,12 +6,11 @@ migrates them to its own format on import; ids are fixed, so an import overwrite
 """
 import json
 import os
-import re
 from typing import Any, Dict, Iterator, List
 
 import yaml
 
-from ..detections.fields import FieldNames
+from ..detections.fields import WINDOWS_FIELD, FieldNames
 
 SOURCE = "dashboards/win4658.yml"
 DASHBOARDS_FILE = "dashboards/generated/kibana_dashboards.ndjson"
@@ -19,9 +18,6 @@ INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 MIGRATION_VERSIONS = {"index-pattern": "7.6.0", "search": "7.9.3", "visualization": "7.10.0", "dashboard": "7.9.3"}
 PANEL_WIDTH = 24  # half of Kibana's 48-column grid
 PANEL_HEIGHT = 15
-# A field of the Windows event in the source, as it is or through a transform: System.EventID,
-# basename(EventData.ProcessName)
-WINDOWS_FIELD = re.compile(r"\b(?:(\w+)\()?((?:System|EventData)\.[A-Za-z]+)(?(1)\))")
 
 
 def load_source(root: str, ecs: FieldNames) -> Dict[str, Any]:

@@ -1,24 +1,47 @@
-"""Session records under their ECS or CIM names, as mappings/session.yml declares them."""
+"""Session records under their ECS or CIM names, as mappings/session.yml declares them or, for a field that
+carries a field of the Windows event, as the event mappings name that field."""
 import os
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
+from ..detections.fields import FieldNames, installed
 from ..mapping import MAPPINGS_DIR
 
 SESSION_FIELDS_FILE = "session.yml"
+PLATFORMS = ("ecs", "cim")
 
 
 def read_session_spec(path: str) -> dict:
+    """session.yml as written: a field carrying an event field may leave its ECS and CIM names to the mappings."""
     with open(path, encoding="utf-8") as stream:
         return yaml.safe_load(stream)
 
 
+def resolved(spec: dict, names: Dict[str, FieldNames]) -> dict:
+    """``spec`` (session.yml) with an ``ecs`` and a ``cim`` name for every field: its own where it declares one, else
+    the name ``names[platform]`` (the event mapping's) gives its ``event_field``."""
+    return dict(spec, fields=[_resolved_field(field, names) for field in spec["fields"]])
+
+
+def _resolved_field(field: dict, names: Dict[str, FieldNames]) -> dict:
+    resolved_names = {}
+    for platform in PLATFORMS:
+        name = field.get(platform) or (names[platform].of(field["event_field"]) if "event_field" in field else None)
+        if name is None:
+            raise ValueError(f"mappings/{SESSION_FIELDS_FILE}: field {field['name']}: mappings/{platform}.yml gives "
+                             f"{field.get('event_field')} no target of its own; declare its {platform} name")
+        resolved_names[platform] = name
+    return dict(field, **resolved_names)
+
+
 @lru_cache(maxsize=1)
 def session_spec() -> dict:
-    """The installed session.yml (generation reads the checkout's: Sources.session_spec)."""
-    return read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE))
+    """The installed session.yml, its names resolved through the installed mappings, once per process (generation
+    reads the checkout's: Sources.session_spec)."""
+    return resolved(read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE)),
+                    {platform: installed(platform) for platform in PLATFORMS})
 
 
 def ecs_names(spec: dict) -> Dict[str, str]:

@@ -18,12 +18,13 @@ multivalue fields. The search is kept as its commands, so the tests can replay e
 """
 import csv
 import io
-from typing import List
+from typing import Any, Dict, List
 
-from ..detections.fields import installed
-from ..detections.spl_order import Commands, handle_events, log_order, opens, spl_pipeline
+from ..detections.fields import FieldNames, installed, parsed
+from ..detections.spl_order import Commands, handle_events, handle_key, log_order, opens, spl_pipeline
 from ..quoting import spl_string
 from .access import AccessRights, bit_names
+from .fields import session_spec
 
 SEARCH_NAME = "win4658_handle_sessions"
 SOURCETYPE = "win4658:handle_session"
@@ -32,7 +33,6 @@ SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
 EVENTTYPE_TAGS = ("resource", "access")
 CRON_SCHEDULE = "5 * * * *"
-KEY = "dest process_id HandleId"
 ACCESS_RIGHTS_LOOKUP = "win4658_access_rights"
 ACCESS_RIGHTS_FILE = f"{ACCESS_RIGHTS_LOOKUP}.csv"
 ANY_OBJECT_TYPE = "*"  # the lookup's last row: the standard and generic rights of a type no table names
@@ -42,6 +42,10 @@ ACCESS_NAMES_MACRO = "win4658_access_names"
 ISO_TIME_MACRO = "win4658_iso_time"
 MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
 MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
+# session fields (session.yml) of who and which process, as the open shows them (the close, when there is no open)
+SUBJECT_FIELDS = ("user_name", "user_sid", "user_domain", "logon_id", "process_executable", "process_name")
+# session fields of the object, as the open's EventData names it (a 4658 names no object)
+OBJECT_FIELDS = ("object_server", "object_type", "object_name", "object_basename")
 
 
 def _bit_is_set(mask: str, bit: int) -> str:
@@ -60,67 +64,85 @@ def _hex(field: str) -> str:
 USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
 USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
 
-# the event fields the search reads, by their CIM names in the installed mapping (not yet the checkout's Sources)
-_CIM = installed("cim")
 
-# (command, arguments): the search, one command at a time
-COMMANDS: Commands = [
-    ("search", handle_events(_CIM)),
-    *log_order(_CIM),
-    ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0), "
-             "win4658_mask_text=trim(AccessMask), "
-             "win4658_mask=if(match(win4658_mask_text, \"^0[xX]\"), "
-             "tonumber(substr(win4658_mask_text, 3), 16), tonumber(win4658_mask_text)), "
-             "win4658_used=if(EventCode==4663, win4658_mask, null()), win4658_us=round(_time*1000000)"),
-    ("where", f"EventCode!=4656 OR ({opens(_CIM)})"),
-    ("streamstats", f"sum(win4658_open) AS win4658_generation BY {KEY}"),
-    ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {KEY} win4658_generation"),
-    ("streamstats", "count AS win4658_serial"),
-    ("eval", "win4658_closes_before=coalesce(win4658_closes_before, 0), "
-             "win4658_unmatched=if(win4658_close==1 AND (win4658_generation==0 OR win4658_closes_before>0), 1, 0), "
-             "win4658_session=if(win4658_unmatched==1, \"close-\" . win4658_serial, win4658_generation)"),
-    ("where", "win4658_unmatched==1 OR (win4658_generation>0 AND win4658_closes_before==0)"),
-    ("stats", "max(win4658_open) AS win4658_opened "
-              "max(eval(if(EventCode==4656, win4658_us, null()))) AS win4658_start_us "
-              "max(eval(if(EventCode==4658, win4658_us, null()))) AS win4658_end_us "
-              "count(eval(EventCode==4663)) AS handle_access_count "
-              "max(eval(if(EventCode==4656, win4658_mask, null()))) AS win4658_requested "
-              f"{USED_BITS} "
-              "first(eval(if(EventCode==4656, PrivilegeList, null()))) AS win4658_privileges "
-              "max(eval(if(EventCode==4656, win4658_record, null()))) AS handle_open_record_id "
-              "max(eval(if(EventCode==4658, win4658_record, null()))) AS handle_close_record_id "
-              # who and which process as the open shows them (as the close shows them when there is no open)
-              + " ".join(f"first(eval(if(EventCode==4656 OR win4658_unmatched==1, {field}, null()))) AS {field}"
-                         for field in ("user", "user_id", "src_nt_domain", "session_id", "process_path",
-                                       "process_name")) + " "
-              # the object as the open names it (a 4658 names no object; the local session takes no ObjectServer of it)
-              + " ".join(f"first(eval(if(EventCode==4656, {field}, null()))) AS {name}" for field, name in (
-                  ("ObjectServer", "handle_object_server"), ("ObjectType", "object_category"),
-                  ("ObjectName", "object_path"), ("object", "object"))) + " "
-              f"BY {KEY} win4658_session win4658_generation"),
-    ("eventstats", f"max(win4658_generation) AS win4658_last BY {KEY}"),
-    ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
-             "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
-             f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
-             f"handle_access_requested_mask={_hex('win4658_requested')}, "
-             f"handle_access_used_mask={_hex('win4658_used')}, "
-             "handle_duration_ns=(win4658_end_us-win4658_start_us)*1000, "
-             "duration=(win4658_end_us-win4658_start_us)/1000000, "
-             f"`{ISO_TIME_MACRO}(win4658_start_us, handle_start)`, `{ISO_TIME_MACRO}(win4658_end_us, handle_end)`, "
-             # PrivilegeList: names separated by white space, "-" for none
-             "win4658_privileges=trim(replace(win4658_privileges, \"[[:space:]]+\", \" \")), "
-             "handle_privileges=if(win4658_privileges==\"-\" OR win4658_privileges==\"\", null(), win4658_privileges), "
-             "handle_id=HandleId, handle_process_id_hex=printf(\"0x%x\", process_id), "
-             f"win4658_rights_type=coalesce(object_category, \"-\"), vendor_product=\"Microsoft Windows\", "
-             "_time=coalesce(win4658_end_us, win4658_start_us)/1000000"),
-    ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
-    ("eval", f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
-             f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
-             f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
-             f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})"),
-    ("fields", "- HandleId win4658_*"),
-    ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
-]
+def _event_name(cim: FieldNames, event_field: str, raw: bool = False) -> str:
+    """The CIM name of an event field as session.yml writes it (``basename(EventData.ProcessName)``); ``raw``: an
+    untransformed field as the raw EventData keeps it."""
+    transform, field = parsed(event_field)
+    if transform:
+        return cim.transformed(field, transform)
+    return cim.raw(field) if raw else cim(field)
+
+
+def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
+    """(command, arguments): the search, one command at a time, reading the events' fields by their names in ``cim``
+    and writing the sessions' by their CIM names in ``spec`` (session.yml, resolved)."""
+    fields = {field["name"]: field for field in spec["fields"]}
+    # the handle's key; its host and process fields name the session's too (session.yml takes them from cim.yml)
+    _host, process, handle = handle_key(cim)
+    key = " ".join(handle_key(cim))
+    return [
+        ("search", handle_events(cim)),
+        *log_order(cim),
+        ("eval", "win4658_open=if(EventCode==4656, 1, 0), win4658_close=if(EventCode==4658, 1, 0), "
+                 "win4658_mask_text=trim(AccessMask), "
+                 "win4658_mask=if(match(win4658_mask_text, \"^0[xX]\"), "
+                 "tonumber(substr(win4658_mask_text, 3), 16), tonumber(win4658_mask_text)), "
+                 "win4658_used=if(EventCode==4663, win4658_mask, null()), win4658_us=round(_time*1000000)"),
+        ("where", f"EventCode!=4656 OR ({opens(cim)})"),
+        ("streamstats", f"sum(win4658_open) AS win4658_generation BY {key}"),
+        ("streamstats", f"current=f sum(win4658_close) AS win4658_closes_before BY {key} win4658_generation"),
+        ("streamstats", "count AS win4658_serial"),
+        ("eval", "win4658_closes_before=coalesce(win4658_closes_before, 0), "
+                 "win4658_unmatched=if(win4658_close==1 AND (win4658_generation==0 OR win4658_closes_before>0), 1, 0), "
+                 "win4658_session=if(win4658_unmatched==1, \"close-\" . win4658_serial, win4658_generation)"),
+        ("where", "win4658_unmatched==1 OR (win4658_generation>0 AND win4658_closes_before==0)"),
+        ("stats", "max(win4658_open) AS win4658_opened "
+                  "max(eval(if(EventCode==4656, win4658_us, null()))) AS win4658_start_us "
+                  "max(eval(if(EventCode==4658, win4658_us, null()))) AS win4658_end_us "
+                  "count(eval(EventCode==4663)) AS handle_access_count "
+                  "max(eval(if(EventCode==4656, win4658_mask, null()))) AS win4658_requested "
+                  f"{USED_BITS} "
+                  "first(eval(if(EventCode==4656, PrivilegeList, null()))) AS win4658_privileges "
+                  "max(eval(if(EventCode==4656, win4658_record, null()))) AS handle_open_record_id "
+                  "max(eval(if(EventCode==4658, win4658_record, null()))) AS handle_close_record_id "
+                  + " ".join("first(eval(if(EventCode==4656 OR win4658_unmatched==1, "
+                             f"{_event_name(cim, fields[name]['event_field'])}, null()))) AS {fields[name]['cim']}"
+                             for name in SUBJECT_FIELDS) + " "
+                  # (the local session takes no ObjectServer of a 4658 either)
+                  + " ".join("first(eval(if(EventCode==4656, "
+                             f"{_event_name(cim, fields[name]['event_field'], raw=True)}, null()))) "
+                             f"AS {fields[name]['cim']}" for name in OBJECT_FIELDS) + " "
+                  f"BY {key} win4658_session win4658_generation"),
+        ("eventstats", f"max(win4658_generation) AS win4658_last BY {key}"),
+        ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
+                 "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
+                 f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
+                 f"handle_access_requested_mask={_hex('win4658_requested')}, "
+                 f"handle_access_used_mask={_hex('win4658_used')}, "
+                 "handle_duration_ns=(win4658_end_us-win4658_start_us)*1000, "
+                 "duration=(win4658_end_us-win4658_start_us)/1000000, "
+                 f"`{ISO_TIME_MACRO}(win4658_start_us, handle_start)`, `{ISO_TIME_MACRO}(win4658_end_us, handle_end)`, "
+                 # PrivilegeList: names separated by white space, "-" for none
+                 "win4658_privileges=trim(replace(win4658_privileges, \"[[:space:]]+\", \" \")), "
+                 "handle_privileges=if(win4658_privileges==\"-\" OR win4658_privileges==\"\", null(), "
+                 "win4658_privileges), "
+                 f"handle_id={handle}, handle_process_id_hex=printf(\"0x%x\", {process}), "
+                 f"win4658_rights_type=coalesce(object_category, \"-\"), vendor_product=\"Microsoft Windows\", "
+                 "_time=coalesce(win4658_end_us, win4658_start_us)/1000000"),
+        ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
+        ("eval", f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
+                 f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
+                 f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
+                 f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})"),
+        ("fields", f"- {handle} win4658_*"),
+        ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
+    ]
+
+
+# the search as the installed mappings name the fields (the tests replay it); generation builds it from the
+# checkout's Sources
+COMMANDS: Commands = commands(installed("cim"), session_spec())
 
 
 def access_rights_lookup(rights: AccessRights) -> str:
@@ -169,14 +191,14 @@ def session_search(commands: Commands = COMMANDS) -> str:
     return spl_pipeline(commands)
 
 
-def saved_search_stanza() -> str:
+def saved_search_stanza(search: str) -> str:
     return (f"[{SEARCH_NAME}]\n"
             "description = Handle sessions: one summary event per handle (its 4656, the 4663 accesses, its 4658), "
             f"sourcetype {SOURCETYPE}, written to the index of the macro {SUMMARY_INDEX_MACRO}. Paired as "
             "`win4658 hunt` and `win4658 convert --to sessions` pair. The hourly run reads the last 24 hours, so "
             "a handle is summarised again while its events stay in that window; search the sessions with "
             f"eventtype={EVENTTYPE} and dedup on dest, process_id, handle_id, handle_start.\n"
-            f"search = {session_search()}\n"
+            f"search = {search}\n"
             "disabled = 1\n"
             "enableSched = 1\n"
             f"cron_schedule = {CRON_SCHEDULE}\n"
@@ -196,8 +218,8 @@ def splunk_macros() -> List[str]:
             "UTC (2015-09-22T00:15:42.910428Z) in any time zone; uses win4658_iso_* working fields\n"]
 
 
-def splunk_saved_searches() -> List[str]:
-    return [saved_search_stanza()]
+def splunk_saved_searches(cim: FieldNames, spec: Dict[str, Any]) -> List[str]:
+    return [saved_search_stanza(session_search(commands(cim, spec)))]
 
 
 def splunk_props() -> List[str]:
