@@ -31,6 +31,8 @@ SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
 EVENTTYPE_TAGS = ("resource", "access")
 CRON_SCHEDULE = "5 * * * *"
+PERIOD_SECONDS = 3600  # between two runs of CRON_SCHEDULE; the time range is snapped to it (@h)
+EARLIEST_TIME, LATEST_TIME = "-24h@h", "@h"
 KEY = "dest process_id HandleId"
 ACCESS_RIGHTS_LOOKUP = "win4658_access_rights"
 ACCESS_RIGHTS_FILE = f"{ACCESS_RIGHTS_LOOKUP}.csv"
@@ -58,6 +60,15 @@ def _hex(field: str) -> str:
 # the 4663 masks or-ed: each bit's maximum over the accesses, then the bits summed
 USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
 USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
+
+# Each session is written by one run only: the run whose last period holds the time its ending became known (the
+# close; for a reused handle the next open), or, for a handle still open, the run whose first period holds its open
+# (the last run that sees it; its close, if any, comes after every later window begins: a close without an open).
+# Consecutive runs' time ranges (snapped to the period) move by one period, so their last periods tile the time.
+WRITTEN_THIS_RUN = (
+    f"(handle_ending==\"open_at_end\" AND win4658_start_us<(info_min_time+{PERIOD_SECONDS})*1000000) OR "
+    f"(handle_ending!=\"open_at_end\" AND coalesce(win4658_end_us, win4658_next_start)"
+    f">=(info_max_time-{PERIOD_SECONDS})*1000000)")
 
 # (command, arguments): the search, one command at a time
 COMMANDS: Commands = [
@@ -94,9 +105,11 @@ COMMANDS: Commands = [
                   ("ObjectServer", "handle_object_server"), ("ObjectType", "object_category"),
                   ("ObjectName", "object_path"), ("object", "object"))) + " "
               f"BY {KEY} win4658_session win4658_generation"),
-    ("eventstats", f"max(win4658_generation) AS win4658_last BY {KEY}"),
+    # the start of the handle's next generation: the time a reused one was found reused
+    ("sort", f"0 {KEY} -win4658_generation"),
+    ("streamstats", f"current=f last(win4658_start_us) AS win4658_next_start BY {KEY}"),
     ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
-             "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
+             "isnotnull(win4658_next_start), \"reused_before_close\", true(), \"open_at_end\"), "
              f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
              f"handle_access_requested_mask={_hex('win4658_requested')}, "
              f"handle_access_used_mask={_hex('win4658_used')}, "
@@ -109,12 +122,14 @@ COMMANDS: Commands = [
              "handle_id=HandleId, handle_process_id_hex=printf(\"0x%x\", process_id), "
              f"win4658_rights_type=coalesce(object_category, \"-\"), vendor_product=\"Microsoft Windows\", "
              "_time=coalesce(win4658_end_us, win4658_start_us)/1000000"),
+    ("addinfo", ""),
+    ("where", WRITTEN_THIS_RUN),
     ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
     ("eval", f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
              f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
              f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
              f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})"),
-    ("fields", "- HandleId win4658_*"),
+    ("fields", "- HandleId win4658_* info_*"),
     ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
 ]
 
@@ -167,15 +182,18 @@ def saved_search_stanza() -> str:
     return (f"[{SEARCH_NAME}]\n"
             "description = Handle sessions: one summary event per handle (its 4656, the 4663 accesses, its 4658), "
             f"sourcetype {SOURCETYPE}, written to the index of the macro {SUMMARY_INDEX_MACRO}. Paired as "
-            "`win4658 hunt` and `win4658 convert --to sessions` pair. The hourly run reads the last 24 hours, so "
-            "a handle is summarised again while its events stay in that window; search the sessions with "
-            f"eventtype={EVENTTYPE} and dedup on dest, process_id, handle_id, handle_start.\n"
+            "`win4658 hunt` and `win4658 convert --to sessions` pair. Each hourly run pairs over the 24 hours before "
+            "the hour it runs in and writes the sessions that ended in the last of those hours (closed, reused, "
+            "closes without an open) and those still open whose open is in the first (they leave the window): "
+            f"each session is written once, so search them with eventtype={EVENTTYPE}, no dedup needed. "
+            "Continuous scheduling: a delayed run still covers its own hour.\n"
             f"search = {session_search()}\n"
             "disabled = 1\n"
             "enableSched = 1\n"
             f"cron_schedule = {CRON_SCHEDULE}\n"
-            "dispatch.earliest_time = -24h@h\n"
-            "dispatch.latest_time = now\n")
+            "realtime_schedule = 0\n"
+            f"dispatch.earliest_time = {EARLIEST_TIME}\n"
+            f"dispatch.latest_time = {LATEST_TIME}\n")
 
 
 def splunk_macros() -> List[str]:
