@@ -20,9 +20,12 @@ import re
 from typing import Callable, Dict, List
 
 from ..quoting import spl_string
+from ..sessions import splunk as session_searches
+from ..sessions.fields import session_cim
 from .definitions import Detection
 from .fields import cim
 from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
+from .lifetime import CLOSED
 from .spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
 
 SAVEDSEARCHES_CONF = "addon/default/savedsearches.conf"
@@ -123,6 +126,29 @@ def _lifetime(detection: Detection) -> str:
             "| convert ctime(opened_time)")
 
 
+# The lifetime detection over the handle sessions (the summary events of the saved search win4658_handle_sessions):
+# each session is written once, when it ended, with its duration; the session fields a finding shows
+SESSIONS_SUFFIX = "_sessions"
+SESSION_EVIDENCE = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
+                    "access_requested", "access_used", "start", "end", "duration_seconds")
+# the session's key, as the summary holds it: one handle (host, process, handle value) opened at one time
+SESSION_KEY = tuple(map(session_cim, ("host", "process_id", "handle_id", "start")))
+
+
+def lifetime_session_commands() -> Commands:
+    return [("search", f"{session_searches.SUMMARY_EVENTS} {session_cim('ending')}={CLOSED}"),
+            ("where", f"{session_cim('duration_seconds')} > `{LONG_HANDLE_MACRO}`"),
+            ("table", " ".join(["_time", *map(session_cim, SESSION_EVIDENCE)]))]
+
+
+def sessions_stanza_name(detection: Detection) -> str:
+    return f"{detection.id}{SESSIONS_SUFFIX}"
+
+
+def session_search(detection: Detection) -> str:
+    return f"{spl_pipeline(lifetime_session_commands())} | `{sessions_stanza_name(detection)}_filter`"
+
+
 STATEFUL: Dict[str, Callable[[Detection], str]] = {"handle_trace": _trace, "handle_lifetime": _lifetime}
 
 
@@ -167,7 +193,39 @@ def _schedule(detection: Detection) -> List[str]:
             f"alert.severity = {SEVERITY[detection.spec['severity']]}", *suppression]
 
 
-def _enterprise_security(detection: Detection) -> List[str]:
+def _sessions_schedule(detection: Detection) -> List[str]:
+    """After the session search has written the last hour (its minute + the lag); two hours read, so a late session
+    run is still seen, and suppression on the session's key so that each alerts once."""
+    minute = int(session_searches.CRON_SCHEDULE.split()[0]) + INDEXING_LAG_MINUTES
+    period = f"{2 * session_searches.PERIOD_SECONDS // 3600}h"
+    return ["enableSched = 1", f"cron_schedule = {minute} * * * *", "schedule_window = auto",
+            f"dispatch.earliest_time = -{period}@h", "dispatch.latest_time = @h",
+            "counttype = number of events", "relation = greater than", "quantity = 0", "alert.track = 1",
+            f"alert.severity = {SEVERITY[detection.spec['severity']]}", "alert.digest_mode = 0", "alert.suppress = 1",
+            f"alert.suppress.fields = {','.join(SESSION_KEY)}", f"alert.suppress.period = {period}"]
+
+
+def _sessions_stanza(detection: Detection) -> str:
+    """The lifetime detection again, over the handle sessions: enabled instead of the search-time one by those who
+    enable the session search."""
+    title = f"{detection.title} (handle sessions)"
+    description = (f"{detection.number}. {title}. Closed handle sessions (eventtype {session_searches.EVENTTYPE}) open "
+                   f"longer than the macro {LONG_HANDLE_MACRO}. Reads the summary events the saved search "
+                   f"{session_searches.SEARCH_NAME} writes: enable that search and this one, or, without the sessions, "
+                   f"{stanza_name(detection)}, which pairs the events at search time (not both).")
+    return "\n".join([
+        f"[{sessions_stanza_name(detection)}]",
+        f"description = {description}",
+        f"search = {session_search(detection)}",
+        "disabled = 1",
+        *_sessions_schedule(detection),
+        *_enterprise_security(detection, title),
+        "",
+    ])
+
+
+def _enterprise_security(detection: Detection, title: str = "") -> List[str]:
+    title = title or detection.title
     annotations = json.dumps({"mitre_attack": attack_ids(detection)})
     lines = [f"action.correlationsearch.annotations = {annotations}"]
     if detection.kind == "handle_trace":
@@ -177,10 +235,10 @@ def _enterprise_security(detection: Detection) -> List[str]:
                        for field, kind in RISK_OBJECTS])
     return lines + [
         "action.correlationsearch.enabled = 1",
-        f"action.correlationsearch.label = win4658 - {detection.title} - Rule",
+        f"action.correlationsearch.label = win4658 - {title} - Rule",
         "action.risk = 1",
         f"action.risk.param._risk = {risk}",
-        f"action.risk.param._risk_message = {detection.title}: ${cim('EventData.ProcessName')}$ "
+        f"action.risk.param._risk_message = {title}: ${cim('EventData.ProcessName')}$ "
         f"on ${cim('System.Computer')}$ "
         f"(user ${cim('EventData.SubjectUserName')}$)",
         "action.risk.param._risk_score = 0",
@@ -202,7 +260,9 @@ def _stanza(detection: Detection) -> str:
 
 
 def savedsearches_conf(detections: List[Detection]) -> str:
-    return HEADER + "\n" + "\n".join(_stanza(detection) for detection in detections)
+    stanzas = [_stanza(detection) for detection in detections]
+    stanzas += [_sessions_stanza(detection) for detection in detections if detection.kind == "handle_lifetime"]
+    return HEADER + "\n" + "\n".join(stanzas)
 
 
 def macros(detections: List[Detection]) -> List[str]:
@@ -220,6 +280,9 @@ def macros(detections: List[Detection]) -> List[str]:
                 "description = win4658: every 4656, 4663 and 4658 of one handle, oldest first\n")
         stanzas.append(f"[{detection.id}_filter]\ndefinition = search *\n"
                        f"description = win4658: tune detection {detection.number} ({detection.title}) here\n")
+        if detection.kind == "handle_lifetime":
+            stanzas.append(f"[{sessions_stanza_name(detection)}_filter]\ndefinition = search *\n"
+                           f"description = win4658: tune detection {detection.number} over the handle sessions here\n")
     return stanzas
 
 

@@ -54,3 +54,8 @@ _ecs_paths = lru_cache(maxsize=1)(lambda: _paths("ecs"))
 _cim_paths = lru_cache(maxsize=1)(lambda: _paths("cim"))
 
 SESSION_SHAPES: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {"ecs": to_ecs, "cim": to_cim}
+
+
+def session_cim(name: str) -> str:
+    """The CIM name of a session field (``duration_seconds`` → ``duration``): what Splunk's summary events hold."""
+    return dict(_cim_paths())[name][0]

@@ -41,6 +41,8 @@ MASK_BITS = 32  # an ACCESS_MASK is 32 bits wide
 BIT_COLUMN = "win4658_bit_{}"
 ACCESS_NAMES_MACRO = "win4658_access_names"
 ISO_TIME_MACRO = "win4658_iso_time"
+# what a search of the sessions starts from: the summary events, wherever the macro says they are written
+SUMMARY_EVENTS = f"index=`{SUMMARY_INDEX_MACRO}` eventtype={EVENTTYPE}"
 MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
 MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
 
