@@ -50,7 +50,7 @@ HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 
 # --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
 # comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
-TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
+TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
                    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
 OPERATIONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
               ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
@@ -124,6 +124,9 @@ class Expression(SplExpression):
             negated = self._term()
             return lambda f: None if negated(f) is None else -_number(negated(f))
         kind, value = self._peek()
+        if kind == "number":  # whole or decimal
+            self._take()
+            return lambda f: _number(value)
         following = self.tokens[self.position + 1] if self.position + 1 < len(self.tokens) else (None, None)
         if kind == "word" and following != ("op", "("):
             self.referenced.append(value)
@@ -220,8 +223,10 @@ def _aggregations(text):
                     break
             argument = text[start + 1:position - 1]
         name = re.match(r"\s+AS\s+(\w+)\s*", text[position:])
-        position += name.end()
-        aggregations.append((function.group(1), argument, name.group(1)))
+        position += name.end() if name else len(re.match(r"\s*", text[position:]).group())
+        # without AS, Splunk names the result after the call: count, max(x)
+        default = function.group(1) if argument is None else f"{function.group(1)}({argument})"
+        aggregations.append((function.group(1), argument, name.group(1) if name else default))
     return aggregations, by.split(), options
 
 
@@ -289,7 +294,7 @@ def _running(function, values):
         return values[-1] if values else None
     if not present:
         return None
-    return {"sum": sum, "max": max}[function](present)
+    return {"sum": sum, "max": max, "avg": lambda numbers: sum(numbers) / len(numbers)}[function](present)
 
 
 def _streamstats(rows, arguments):

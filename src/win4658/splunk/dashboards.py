@@ -6,10 +6,13 @@ search, and reads only fields the add-on's knowledge produces; derived fields ar
 its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume.
 """
 import xml.etree.ElementTree as ET
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..detections import splunk as detection_searches
 from ..detections.definitions import Detection
+from ..detections.lifetime import CLOSED as CLOSED_ENDING
+from ..sessions import splunk as session_searches
+from ..sessions.fields import session_cim
 
 VIEWS_DIR = "addon/default/data/ui/views"
 NAV = "addon/default/data/ui/nav/default.xml"
@@ -32,6 +35,7 @@ class Panel(NamedTuple):
     base: Optional[str] = None  # id of the base search this post-processes
     drilldown_to_trace: bool = False
     depends: str = ""
+    trace_fields: Tuple[str, str, str] = ("dest", "process_id", "HandleId")  # the row's fields the trace tokens take
 
 
 class Dashboard(NamedTuple):
@@ -104,8 +108,46 @@ def audit_volume() -> Dashboard:
     )
 
 
+# The handle sessions dashboard reads the summary events of the saved search win4658_handle_sessions (each session
+# written once, at the time it ended), by the session fields' CIM names (mappings/session.yml)
+SESSIONS_VIEW = "win4658_sessions"
+SESSION_COLUMNS = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
+                   "access_requested", "access_used", "start", "end", "duration_seconds")
+SESSION_BASE_FIELDS = ("ending", *SESSION_COLUMNS)
+SESSION_TRACE_FIELDS = (session_cim("host"), session_cim("process_id"), session_cim("handle_id"))
+# Fields the session panels compute
+SESSION_DERIVED_FIELDS = frozenset({"sessions", "avg_seconds", "max_seconds", "count"})
+
+
+def handle_sessions() -> Dashboard:
+    ending, duration = session_cim("ending"), session_cim("duration_seconds")
+    closed = f'where {ending}=="{CLOSED_ENDING}"'
+    return Dashboard(
+        SESSIONS_VIEW, "Handle sessions",
+        "One row per handle, from its open (4656) to its close (4658), as the saved search "
+        f"{session_searches.SEARCH_NAME} writes them (enable it first): how they ended over time, on which objects, "
+        "the longest, and per process. Click a session to see its trace.",
+        {"sessions": f"{session_searches.SUMMARY_EVENTS} | fields _time "
+                     + " ".join(map(session_cim, SESSION_BASE_FIELDS))},
+        [
+            [Panel("Sessions by ending", f"timechart span=1h count BY {ending}", "chart", "column", base="sessions")],
+            [Panel("Object types", f"stats count BY {session_cim('object_type')} | sort 0 -count | head 10", "chart",
+                   "bar", base="sessions"),
+             Panel("Durations per process",
+                   f"{closed} | stats count AS sessions avg({duration}) AS avg_seconds max({duration}) AS max_seconds "
+                   f"BY {session_cim('host')} {session_cim('process_executable')} | sort 0 -sessions | head 50",
+                   "table", base="sessions")],
+            [Panel("Longest sessions", f"{closed} | sort 0 -{duration} | head 20 | table "
+                                       + " ".join(map(session_cim, SESSION_COLUMNS)),
+                   "table", base="sessions", drilldown_to_trace=True, trace_fields=SESSION_TRACE_FIELDS)],
+            [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
+                   "table", depends="$trace_handle$")],
+        ],
+    )
+
+
 def dashboards(detections: List[Detection]) -> List[Dashboard]:
-    return [handle_activity(detections), audit_volume()]
+    return [handle_activity(detections), audit_volume(), handle_sessions()]
 
 
 def panel_searches(dashboard: Dashboard) -> List[str]:
@@ -155,7 +197,7 @@ def _panel(row: ET.Element, panel: Panel) -> None:
         ET.SubElement(element, "option", name="drilldown").text = "row" if panel.drilldown_to_trace else "none"
     if panel.drilldown_to_trace:
         drilldown = ET.SubElement(element, "drilldown")
-        for token, field in zip(TRACE_TOKENS, ("dest", "process_id", "HandleId")):
+        for token, field in zip(TRACE_TOKENS, panel.trace_fields):
             ET.SubElement(drilldown, "set", token=token).text = f"$row.{field}$"
 
 
