@@ -13,8 +13,9 @@ hex and named by object type through the lookup win4658_access_rights (generated
 The bitwise eval functions (bit_and, bit_or) are documented from Splunk 9.2 on, not in 9.0/9.1, so bits are tested as
 floor(mask / 2^bit) % 2 and the 4663 masks are or-ed one bit at a time (max of each bit). Multivalue fields are
 written space-joined and split again at search time (props.conf), so they do not depend on how collect writes
-multivalue fields. The search is kept as its commands, so the tests can replay each one
-(tests/test_sessions_splunk.py).
+multivalue fields. Each hourly run pairs over 24 hours but writes only the sessions that ended in its last hour and
+those still open whose open is in its first (WRITTEN_THIS_RUN), so each session is written once. The search is kept
+as its commands, so the tests can replay each one (tests/test_sessions_splunk.py).
 """
 import csv
 import io
