@@ -24,8 +24,8 @@ from ..sessions import splunk as session_searches
 from ..sessions.fields import session_cim
 from .definitions import Detection
 from .fields import cim
-from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
 from .lifetime import CLOSED
+from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
 from .spl_order import HANDLE_EVENTS, LOG_ORDER, OPENS, Commands, spl_pipeline
 
 SAVEDSEARCHES_CONF = "addon/default/savedsearches.conf"
@@ -127,10 +127,8 @@ def _lifetime(detection: Detection) -> str:
 
 
 # The lifetime detection over the handle sessions (the summary events of the saved search win4658_handle_sessions):
-# each session is written once, when it ended, with its duration; the session fields a finding shows
+# each session is written once, when it ended, with its duration
 SESSIONS_SUFFIX = "_sessions"
-SESSION_EVIDENCE = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
-                    "access_requested", "access_used", "start", "end", "duration_seconds")
 # the session's key, as the summary holds it: one handle (host, process, handle value) opened at one time
 SESSION_KEY = tuple(map(session_cim, ("host", "process_id", "handle_id", "start")))
 
@@ -138,7 +136,7 @@ SESSION_KEY = tuple(map(session_cim, ("host", "process_id", "handle_id", "start"
 def lifetime_session_commands() -> Commands:
     return [("search", f"{session_searches.SUMMARY_EVENTS} {session_cim('ending')}={CLOSED}"),
             ("where", f"{session_cim('duration_seconds')} > `{LONG_HANDLE_MACRO}`"),
-            ("table", " ".join(["_time", *map(session_cim, SESSION_EVIDENCE)]))]
+            ("table", " ".join(["_time", *map(session_cim, session_searches.SHOWN_FIELDS)]))]
 
 
 def sessions_stanza_name(detection: Detection) -> str:

@@ -44,6 +44,9 @@ ACCESS_NAMES_MACRO = "win4658_access_names"
 ISO_TIME_MACRO = "win4658_iso_time"
 # what a search of the sessions starts from: the summary events, wherever the macro says they are written
 SUMMARY_EVENTS = f"index=`{SUMMARY_INDEX_MACRO}` eventtype={EVENTTYPE}"
+# the session fields (mappings/session.yml) a finding or a table of sessions shows
+SHOWN_FIELDS = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
+                "access_requested", "access_used", "start", "end", "duration_seconds")
 MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
 MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
 

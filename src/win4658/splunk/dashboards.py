@@ -111,9 +111,7 @@ def audit_volume() -> Dashboard:
 # The handle sessions dashboard reads the summary events of the saved search win4658_handle_sessions (each session
 # written once, at the time it ended), by the session fields' CIM names (mappings/session.yml)
 SESSIONS_VIEW = "win4658_sessions"
-SESSION_COLUMNS = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
-                   "access_requested", "access_used", "start", "end", "duration_seconds")
-SESSION_BASE_FIELDS = ("ending", *SESSION_COLUMNS)
+SESSION_BASE_FIELDS = ("ending", *session_searches.SHOWN_FIELDS)
 SESSION_TRACE_FIELDS = (session_cim("host"), session_cim("process_id"), session_cim("handle_id"))
 # Fields the session panels compute
 SESSION_DERIVED_FIELDS = frozenset({"sessions", "avg_seconds", "max_seconds", "count"})
@@ -138,7 +136,7 @@ def handle_sessions() -> Dashboard:
                    f"BY {session_cim('host')} {session_cim('process_executable')} | sort 0 -sessions | head 50",
                    "table", base="sessions")],
             [Panel("Longest sessions", f"{closed} | sort 0 -{duration} | head 20 | table "
-                                       + " ".join(map(session_cim, SESSION_COLUMNS)),
+                                       + " ".join(map(session_cim, session_searches.SHOWN_FIELDS)),
                    "table", base="sessions", drilldown_to_trace=True, trace_fields=SESSION_TRACE_FIELDS)],
             [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
                    "table", depends="$trace_handle$")],
