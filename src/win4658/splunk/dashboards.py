@@ -3,7 +3,8 @@
 Every panel search starts from the add-on's macros (`win4658_events`, the trace macro) or from a detection's own
 search, and reads only fields the add-on's knowledge produces; derived fields are named in DERIVED_FIELDS.
 "Handle activity" shows what is closed and found, the handle lifetimes and, on a click on a finding or a handle,
-its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume.
+its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume; "Handle sessions" reads
+the summary events of the handle-session search instead of pairing at search time.
 """
 import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Tuple
