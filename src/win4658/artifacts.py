@@ -17,6 +17,7 @@ from .elasticsearch.template import template_body
 from .kibana.dashboards import DASHBOARDS_FILE, dashboards_ndjson
 from .sessions import artifacts as session_files
 from .sessions import splunk as session_searches
+from .sessions.fields import cim_names
 from .sources import Sources
 from .splunk import app, knowledge
 from .splunk import dashboards as splunk_dashboards
@@ -76,7 +77,8 @@ def tags_conf(_sources: Sources) -> str:
 
 
 def savedsearches_conf(sources: Sources) -> str:
-    return _appended(detection_searches.savedsearches_conf(sources.detections, sources.cim_names),
+    return _appended(detection_searches.savedsearches_conf(sources.detections, sources.cim_names,
+                                                              cim_names(sources.session_spec)),
                      session_searches.splunk_saved_searches(sources.cim_names, sources.session_spec))
 
 
@@ -91,13 +93,17 @@ def sigma_rules(sources: Sources) -> Dict[str, str]:
             for detection in sources.detections if "sigma" in detection.spec}
 
 
+def _dashboards(sources: Sources) -> List[splunk_dashboards.Dashboard]:
+    return splunk_dashboards.dashboards(sources.detections, sources.cim_names, cim_names(sources.session_spec))
+
+
 def splunk_views(sources: Sources) -> Dict[str, str]:
-    views = splunk_dashboards.dashboards(sources.detections, sources.cim_names)
+    views = _dashboards(sources)
     return {f"{splunk_dashboards.VIEWS_DIR}/{view.name}.xml": splunk_dashboards.view_xml(view) for view in views}
 
 
 def splunk_nav(sources: Sources) -> str:
-    return splunk_dashboards.nav_xml(splunk_dashboards.dashboards(sources.detections, sources.cim_names))
+    return splunk_dashboards.nav_xml(_dashboards(sources))
 
 
 ARTIFACTS: List[Artifact] = [

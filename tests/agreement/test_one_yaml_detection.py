@@ -16,6 +16,7 @@ from win4658.artifacts import KIBANA_RULES, SIGMA_DIR, detection_lists, sigma_ru
 from win4658.detections import engine, kibana, sigma, splunk
 from win4658.detections.definitions import OPERATORS, DefinitionError, Detection, load_sources
 from win4658.event import Event, Origin
+from win4658.sessions.fields import cim_names
 from win4658.sources import Sources
 
 NEW_DETECTION = r"""
@@ -52,7 +53,8 @@ def generated(tmp_path_factory):
         shutil.copytree(os.path.join(ROOT, folder), root / folder, ignore=shutil.ignore_patterns("generated"))
     (root / "detections" / "sam_handle.yml").write_text(NEW_DETECTION, encoding="utf-8")
     sources = Sources(str(root))
-    return {splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(sources.detections, sources.cim_names),
+    return {splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(sources.detections, sources.cim_names,
+                                                                 cim_names(sources.session_spec)),
             KIBANA_RULES: kibana.rules_ndjson(sources.detections, sources.ecs_names), **sigma_rules(sources),
             **detection_lists(sources)}
 

@@ -1,17 +1,19 @@
-"""Against a real Splunk with TA-win4658 installed: the handle-session search, collect included, writes summary
-events that are the local sessions field by field (tests/sessions/test_splunk.py replays the same comparison on
-every corpus file).
+"""Against a real Splunk with TA-win4658 installed: the handle-session search, collect included, run as its hourly
+schedule runs it, writes summary events that are the local sessions field by field, each once
+(tests/sessions/test_splunk.py replays the same comparison on every corpus file), and the lifetime detection over
+the sessions finds the local long handles.
 
 Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD);
-the user needs to create and remove indexes (admin). The bundled examples and three corpus files, each moved so
-that its last event happened a minute ago under a host name of its own, go into a fresh index
-win4658_sessions_<random>; the search reads them there and collects the sessions into the same index; the index is
-removed at the end, whatever the outcome.
+the user needs to create and remove indexes (admin). The bundled examples and three corpus files, each under a host
+name of its own, go into a fresh index win4658_sessions_<random>, moved into one whole hour a day ago (a source
+that spans more than half an hour, the examples, has its events put one millisecond apart in the log's order).
+The search reads them there and collects the sessions into the same index twice, as the scheduled runs do: the run
+whose last hour is that hour (what ended in it) and the run whose first hour is that hour (what is still open when
+it leaves the range). The index is removed at the end, whatever the outcome.
 """
 import os
 import time
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 
@@ -23,7 +25,7 @@ from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES
 from win4658.readers import read_paths
 from win4658.sessions import splunk as session_splunk
-from win4658.sessions.fields import session_spec
+from win4658.sessions.fields import cim_names, session_spec
 from win4658.sessions.record import session_record
 from win4658.times import format_ns, time_ns
 
@@ -53,13 +55,24 @@ def splunk_index():
         service.indexes.delete(name)
 
 
+HOUR = session_splunk.PERIOD_SECONDS
+SPREAD_SECONDS = 30 * 60  # a source spanning more than this has its events put 1 ms apart (the order kept)
+
+
+def _hour():
+    """The whole hour the events go into: the 25th before the current one, so that both runs are in the past."""
+    return (int(time.time()) // HOUR - 25) * HOUR
+
+
 def _moved(events, host):
-    """The events in the log's order, under one host, the last one a minute ago."""
+    """The events in the log's order, under one host, within _hour(): the last 45 minutes into it."""
     ordered = _log_order(events)
-    shift = (time_ns(datetime.now(timezone.utc).isoformat()) - 60 * 10 ** 9
-             - max(time_ns(event.system["TimeCreated"]) for event in ordered))
-    return [Event(dict(event.system, Computer=host, TimeCreated=format_ns(time_ns(event.system["TimeCreated"]) + shift)),
-                  dict(event.data), event.origin) for event in ordered]
+    times = [time_ns(event.system["TimeCreated"]) for event in ordered]
+    if max(times) - min(times) > SPREAD_SECONDS * 10 ** 9:
+        times = [index * 10 ** 6 for index in range(len(ordered))]
+    shift = (_hour() + 45 * 60) * 10 ** 9 - max(times)
+    return [Event(dict(event.system, Computer=host, TimeCreated=format_ns(moved + shift)), dict(event.data),
+                  event.origin) for event, moved in zip(ordered, times)]
 
 
 def _local_sessions(events):
@@ -106,17 +119,46 @@ def sent(splunk_index):
     return sessions
 
 
-def test_the_summary_index_holds_the_local_sessions_field_by_field(splunk_index, sent):
+@pytest.fixture(scope="module")
+def summary(splunk_index, sent):
+    """The summary events of the two runs that write the hour of the events, once they are searchable."""
     from win4658.splunk.client import run_search
 
     service, index = splunk_index
     search = (session_splunk.session_search()
               .replace("`win4658_events`", f"`win4658_events` index={index}", 1)
               .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index))
-    list(run_search(service, "search " + search))
+    hour, range_seconds = _hour(), 24 * HOUR
+    for earliest, latest in ((hour + HOUR - range_seconds, hour + HOUR), (hour, hour + range_seconds)):
+        list(run_search(service, "search " + search, earliest_time=str(earliest), latest_time=str(latest)))
     summary = f'search index={index} sourcetype="{session_splunk.SOURCETYPE}"'
     _wait_for(service, summary, len(sent))
+    return summary
+
+
+def test_the_summary_index_holds_the_local_sessions_field_by_field(splunk_index, sent, summary):
+    from win4658.splunk.client import run_search
+
+    service, _index = splunk_index
     rows = list(run_search(service, f"{summary} | table {' '.join(CIM_FIELDS)}"))
     found = sorted(comparable({name: value for name, value in row.items() if name in CIM_FIELDS and value != ""})
                    for row in rows)
-    assert found == sorted(comparable(expected_summary(record)) for record in sent)
+    assert found == sorted(comparable(expected_summary(record)) for record in sent)  # each session once
+
+
+def test_the_session_detection_finds_the_long_handles(splunk_index, sent, summary):
+    from win4658.detections import splunk as detection_searches
+    from win4658.detections.definitions import by_kind, load_bundle
+    from win4658.splunk.client import run_search
+
+    service, index = splunk_index
+    threshold = 0.5
+    lifetime = by_kind(load_bundle())["handle_lifetime"]
+    search = (detection_searches.session_search(lifetime, cim_names(session_spec()))
+              .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index)
+              .replace(f"`{detection_searches.LONG_HANDLE_MACRO}`", str(threshold)))
+    found = sorted((row["dest"], int(row["process_id"]), row["handle_id"], row["handle_start"])
+                   for row in run_search(service, "search " + search))
+    expected = sorted((record["host"], record["process_id"], record["handle_id"], record["start"][:26] + "Z")
+                      for record in sent if record["ending"] == "closed" and record["duration_seconds"] > threshold)
+    assert expected and found == expected

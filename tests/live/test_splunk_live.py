@@ -22,6 +22,7 @@ from win4658.detections.definitions import load_bundle
 from win4658.detections.fields import installed
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
+from win4658.sessions.fields import cim_names, session_spec
 from win4658.splunk.app import APP_ID
 from win4658.splunk.client import URL_VARIABLE, ConnectionSettings, SplunkConnectionError, connect, run_search
 from win4658.splunk.dashboards import dashboards, panel_searches
@@ -152,7 +153,8 @@ def _saved_searches():
 
 
 def _panels():
-    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle(), installed("cim"))
+    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle(), installed("cim"),
+                                                                                    cim_names(session_spec()))
             for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))]
 
 

@@ -52,7 +52,7 @@ CIM, ECS = installed("cim"), installed("ecs")
 
 # --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
 # comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
-TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
+TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
                    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
 OPERATIONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
               ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
@@ -126,6 +126,9 @@ class Expression(SplExpression):
             negated = self._term()
             return lambda f: None if negated(f) is None else -_number(negated(f))
         kind, value = self._peek()
+        if kind == "number":  # whole or decimal
+            self._take()
+            return lambda f: _number(value)
         following = self.tokens[self.position + 1] if self.position + 1 < len(self.tokens) else (None, None)
         if kind == "word" and following != ("op", "("):
             self.referenced.append(value)
@@ -222,8 +225,10 @@ def _aggregations(text):
                     break
             argument = text[start + 1:position - 1]
         name = re.match(r"\s+AS\s+(\w+)\s*", text[position:])
-        position += name.end()
-        aggregations.append((function.group(1), argument, name.group(1)))
+        position += name.end() if name else len(re.match(r"\s*", text[position:]).group())
+        # without AS, Splunk names the result after the call: count, max(x)
+        default = function.group(1) if argument is None else f"{function.group(1)}({argument})"
+        aggregations.append((function.group(1), argument, name.group(1) if name else default))
     return aggregations, by.split(), options
 
 
@@ -269,14 +274,18 @@ def _eval(rows, arguments):
 
 
 def _sort(rows, arguments):
+    """sort 0 a -b: stable, by each field in turn (numbers numerically, before text), ``-`` descending."""
     limit, *fields = arguments.split()
     assert limit == "0"
+    for field in reversed(fields):  # stable sorts, least significant field first
+        name = field.lstrip("-")
 
-    def key(row):
-        values = [row.get(field) for field in fields]
-        assert all(value is not None for value in values), values
-        return [(0, _number(value), "") if _number(value) is not None else (1, 0, str(value)) for value in values]
-    return sorted(rows, key=key)
+        def key(row, name=name):
+            value = row.get(name)
+            assert value is not None, (name, row)
+            return (0, _number(value), "") if _number(value) is not None else (1, 0, str(value))
+        rows = sorted(rows, key=key, reverse=field.startswith("-"))
+    return rows
 
 
 def _running(function, values):
@@ -287,7 +296,7 @@ def _running(function, values):
         return values[-1] if values else None
     if not present:
         return None
-    return {"sum": sum, "max": max}[function](present)
+    return {"sum": sum, "max": max, "avg": lambda numbers: sum(numbers) / len(numbers)}[function](present)
 
 
 def _streamstats(rows, arguments):
@@ -390,16 +399,50 @@ def _lookup(rows, arguments):
     return rows
 
 
+def _addinfo(time_range):
+    """addinfo: the search's time range on every result (info_min_time, info_max_time: epoch seconds)."""
+    def add(rows, _arguments):
+        assert time_range is not None, "addinfo needs the run's time range"
+        return [dict(row, info_min_time=time_range[0], info_max_time=time_range[1]) for row in rows]
+    return add
+
+
 COMMANDS = {"search": _search, "lookup": _lookup, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort,
             "streamstats": _streamstats, "eventstats": _eventstats, "stats": _stats, "fields": _fields,
             "collect": lambda rows, arguments: rows}
 
 
-def replay(rows, commands=session_splunk.COMMANDS):
+def replay(rows, commands=session_splunk.COMMANDS, time_range=None):
+    """The commands over the rows (the events of the time range [earliest, latest), which addinfo reports)."""
     for command, arguments in commands:
-        rows = COMMANDS[command](rows, arguments if command == "search" else expand_macro_calls(arguments))
+        run = _addinfo(time_range) if command == "addinfo" else COMMANDS[command]
+        rows = run(rows, arguments if command == "search" else expand_macro_calls(arguments))
         rows = [{name: value for name, value in row.items() if value is not None} for row in rows]
     return rows
+
+
+# the scheduled search's time range: the RANGE_PERIODS periods before the period it runs in
+PERIOD = session_splunk.PERIOD_SECONDS
+RANGE_PERIODS = 24
+assert (session_splunk.EARLIEST_TIME, session_splunk.LATEST_TIME) == (f"-{RANGE_PERIODS}h@h", "@h")
+assert session_splunk.CRON_SCHEDULE.endswith(" * * * *") and PERIOD == 3600
+
+
+def scheduled_runs(rows, commands=session_splunk.COMMANDS):
+    """What every hourly run writes, from the first whose range holds an event to the last: each run's search
+    over the events of its range. The pairing (the commands before addinfo) is replayed once per set of events."""
+    split = [command for command, _arguments in commands].index("addinfo")
+    times = [row["_time"] for row in rows]
+    first_latest = (math.floor(min(times) / PERIOD) + 1) * PERIOD
+    last_latest = (math.floor(max(times) / PERIOD) + RANGE_PERIODS) * PERIOD
+    paired, written = {}, []
+    for latest in range(first_latest, last_latest + 1, PERIOD):
+        earliest = latest - RANGE_PERIODS * PERIOD
+        in_range = tuple(index for index, time in enumerate(times) if earliest <= time < latest)
+        if in_range not in paired:
+            paired[in_range] = replay([dict(rows[index]) for index in in_range], commands[:split])
+        written += replay([dict(row) for row in paired[in_range]], commands[split:], (earliest, latest))
+    return written
 
 
 # --- events as Splunk holds them ------------------------------------------------------------------------------
@@ -470,26 +513,62 @@ def test_the_replay_on_a_hand_made_sequence():
                      "source": "s", "_cd": f"0:{100 - record}"})
     replayed = sorted((row["handle_id"], row["handle_ending"], row.get("handle_open_record_id"),
                        row.get("handle_close_record_id"), row["handle_access_count"])
-                      for row in replay(list(reversed(rows))))
+                      for row in scheduled_runs(list(reversed(rows))))
     assert replayed == [("0x1", "close_without_open", None, 1, 0), ("0x1", "close_without_open", None, 5, 0),
                         ("0x1", "closed", 2, 4, 1), ("0x2", "closed", 6, 7, 0), ("0x2", "closed", 8, 9, 0),
                         ("0x3", "open_at_end", 11, None, 0), ("0x3", "reused_before_close", 10, None, 0)]
 
 
+def test_each_session_is_written_by_one_run():
+    """Over 31 hours, hourly runs each reading 24 hours: every session once, under the ending the whole data gives;
+    a handle open longer than the range is written open when its open leaves it, its close later without an open."""
+    hour = PERIOD
+    events = [(4656, 0.5, "0xa"), (4658, 2.5, "0xa"), (4658, 4.0, "0xa"),  # closed across runs, then a second close
+              (4656, 1.0, "0xb"), (4663, 1.5, "0xb"), (4656, 5.0, "0xb"), (4658, 6.0, "0xb"),  # reused, then closed
+              (4656, 1.2, "0xc"),  # still open when the data ends
+              (4656, 0.1, "0xd"), (4658, 30.0, "0xd"),  # open longer than a run's range
+              (4658, 3.0, "0xe")]  # a close without an open
+    rows = [{"EventCode": str(code), "dest": "H", "process_id": 4, "HandleId": handle, "action": "success",
+             "AccessMask": "0x1", "_time": 1_600_000_000 + hours * hour, "source": "s",
+             "_raw": f"<EventRecordID>{record}</EventRecordID>", "_cd": f"0:{record}"}
+            for record, (code, hours, handle) in enumerate(sorted(events, key=lambda event: event[1]), 1)]
+    by_record = {record: hours for record, (_code, hours, _handle) in enumerate(sorted(events, key=lambda e: e[1]), 1)}
+    written = sorted((row["handle_id"], row["handle_ending"], by_record.get(row.get("handle_open_record_id")),
+                      by_record.get(row.get("handle_close_record_id")), row["handle_access_count"])
+                     for row in scheduled_runs(rows))
+    assert written == [("0xa", "close_without_open", None, 4.0, 0), ("0xa", "closed", 0.5, 2.5, 0),
+                       ("0xb", "closed", 5.0, 6.0, 0), ("0xb", "reused_before_close", 1.0, None, 1),
+                       ("0xc", "open_at_end", 1.2, None, 0), ("0xd", "close_without_open", None, 30.0, 0),
+                       ("0xd", "open_at_end", 0.1, None, 0), ("0xe", "close_without_open", None, 3.0, 0)]
+
+
 _ROWS = {}
 
 
-def _replayed(relative, reverse=False, commands=session_splunk.COMMANDS):
-    """A search replayed over one corpus file (reversed: stored the other way round); the events read once."""
+def _corpus_rows(relative, reverse=False):
+    """One corpus file's events as indexed (reversed: stored the other way round); the events read once."""
     if relative not in _ROWS:
         _ROWS[relative] = _search_time_rows(_events(corpus_path(*relative.split("/"))))
     rows = _ROWS[relative][::-1] if reverse else _ROWS[relative]
-    return replay(_indexed([dict(row) for row in rows]), commands)
+    return _indexed([dict(row) for row in rows])
+
+
+def _replayed(relative, reverse=False, commands=session_splunk.COMMANDS):
+    """A search replayed over one corpus file, all its events at once."""
+    return replay(_corpus_rows(relative, reverse), commands)
 
 
 @functools.lru_cache(maxsize=None)
 def _replayed_sessions(relative, reverse=False):
-    return _replayed(relative, reverse)
+    """The summary events the scheduled runs write for one corpus file."""
+    return scheduled_runs(_corpus_rows(relative, reverse))
+
+
+def _moved_to_a_period_boundary(rows):
+    """The rows moved by whole seconds so that a period boundary falls at their median time: runs cut the file."""
+    median = sorted(row["_time"] for row in rows)[len(rows) // 2]
+    shift = -math.floor(median) % PERIOD
+    return [dict(row, _time=row["_time"] + shift) for row in rows]
 
 
 @pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES])
@@ -498,6 +577,8 @@ def test_splunk_search_replay_gives_the_local_sessions(relative):
     assert _pairs_of_splunk(_replayed_sessions(relative)) == local
     # the file the other way round gives the same sessions to Splunk too
     assert _pairs_of_splunk(_replayed_sessions(relative, reverse=True)) == local
+    # and so does a file cut by the runs: each session is written by one run only
+    assert _pairs_of_splunk(scheduled_runs(_moved_to_a_period_boundary(_corpus_rows(relative)))) == local
 
 
 # --- the EQL sequence -----------------------------------------------------------------------------------------
@@ -643,7 +724,7 @@ def test_the_session_fields_on_a_hand_made_session():
              "_time": 1442880942.910430, "_raw": "<EventRecordID>9</EventRecordID>", "source": "s", "_cd": "0:3"},
             {"EventCode": "4658", "dest": "H", "process_id": 4, "HandleId": "0x10", "_time": 1442880943.5,
              "_raw": "<EventRecordID>10</EventRecordID>", "source": "s", "_cd": "0:4"}]
-    (session,) = [summary_event(row) for row in replay(rows)]
+    (session,) = [summary_event(row) for row in scheduled_runs(rows)]
     assert session["handle_access_requested"][-3:] == ["SYNCHRONIZE", "0x4000", "0x8000"]
     assert session["handle_access_requested"][0] == "PROCESS_TERMINATE"
     assert (session["handle_access_requested_mask"], session["handle_access_used_mask"]) == ("0x1fffff", "0x100011")

@@ -21,7 +21,8 @@ from win4658.splunk import dashboards
 from win4658.splunk.runtime.render import render_event_xml
 
 CIM = installed("cim")
-DASHBOARDS = dashboards.dashboards(load_bundle(), CIM)
+# the dashboards of the events (the handle sessions dashboard: tests/sessions/test_splunk_reads.py)
+DASHBOARDS = [dashboards.handle_activity(load_bundle(), CIM), dashboards.audit_volume(CIM)]
 PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS
           for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))]
 SAMPLE_FORMS = [("XmlWinEventLog", f"XmlWinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")] + [
@@ -42,7 +43,7 @@ def test_views_are_simple_xml_1_1_in_the_nav_of_a_visible_app():
     with open(os.path.join(ROOT, dashboards.NAV), encoding="utf-8") as stream:
         nav = ET.fromstring(stream.read())
     views = [view.get("name") for view in nav.iter("view")]
-    assert views == ["win4658_handle_activity", "win4658_audit_volume", "search"]
+    assert views == ["win4658_handle_activity", "win4658_audit_volume", dashboards.SESSIONS_VIEW, "search"]
     app = configparser.RawConfigParser()
     app.read(os.path.join(ROOT, "addon", "default", "app.conf"), encoding="utf-8")
     assert app.get("ui", "is_visible") == "true"

@@ -73,7 +73,7 @@ def test_package_has_what_splunkbase_expects(package):
     assert manifest["schemaVersion"] == "2.0.0"
     assert manifest["info"]["id"] == {"group": None, "name": "TA-win4658", "version": __version__}
     assert manifest["info"]["license"]["text"] == "LICENSE"
-    assert len(views) == 2 and "TA-win4658/default/data/ui/nav/default.xml" in _names(package)
+    assert len(views) == 3 and "TA-win4658/default/data/ui/nav/default.xml" in _names(package)
     for heading in ("What it is", "Install", "Configure", "Sourcetypes and sources", "CIM fields",
                     "Beside Splunk_TA_windows", "AppInspect"):
         assert f"\n{heading}" in readme, heading

@@ -53,4 +53,4 @@ def log_order(cim: FieldNames) -> Commands:
 def spl_pipeline(commands: Commands) -> str:
     """The search text: the first command's arguments (the implicit search), then each command after a pipe."""
     first, *rest = commands
-    return " | ".join([first[1]] + [f"{command} {arguments}" for command, arguments in rest])
+    return " | ".join([first[1]] + [f"{command} {arguments}".rstrip() for command, arguments in rest])

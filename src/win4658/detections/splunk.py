@@ -20,8 +20,10 @@ import re
 from typing import Callable, Dict, List
 
 from ..quoting import spl_string
+from ..sessions import splunk as session_searches
 from .definitions import Detection
 from .fields import FieldNames
+from .lifetime import CLOSED
 from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
 from .spl_order import HANDLE_CODES, Commands, handle_events, handle_key, log_order, opens, spl_pipeline
 
@@ -133,6 +135,28 @@ def _lifetime(_detection: Detection, cim: FieldNames) -> str:
             "| convert ctime(opened_time)")
 
 
+# The lifetime detection over the handle sessions (the summary events of the saved search win4658_handle_sessions):
+# each session is written once, when it ended, with its duration
+SESSIONS_SUFFIX = "_sessions"
+# the session's key: one handle (host, process, handle value) opened at one time
+SESSION_KEY = ("host", "process_id", "handle_id", "start")
+
+
+def lifetime_session_commands(session: Dict[str, str]) -> Commands:
+    """The search over the summary events, whose fields ``session`` names (session field → CIM name)."""
+    return [("search", f"{session_searches.SUMMARY_EVENTS} {session['ending']}={CLOSED}"),
+            ("where", f"{session['duration_seconds']} > `{LONG_HANDLE_MACRO}`"),
+            ("table", " ".join(["_time", *(session[name] for name in session_searches.SHOWN_FIELDS)]))]
+
+
+def sessions_stanza_name(detection: Detection) -> str:
+    return f"{detection.id}{SESSIONS_SUFFIX}"
+
+
+def session_search(detection: Detection, session: Dict[str, str]) -> str:
+    return f"{spl_pipeline(lifetime_session_commands(session))} | `{sessions_stanza_name(detection)}_filter`"
+
+
 STATEFUL: Dict[str, Callable[[Detection, FieldNames], str]] = {"handle_trace": _trace, "handle_lifetime": _lifetime}
 
 
@@ -177,7 +201,40 @@ def _schedule(detection: Detection, cim: FieldNames) -> List[str]:
             f"alert.severity = {SEVERITY[detection.spec['severity']]}", *suppression]
 
 
-def _enterprise_security(detection: Detection, cim: FieldNames) -> List[str]:
+def _sessions_schedule(detection: Detection, session: Dict[str, str]) -> List[str]:
+    """After the session search has written the last hour (its minute + the lag); two hours read, so a late session
+    run is still seen, and suppression on the session's key so that each alerts once."""
+    minute = int(session_searches.CRON_SCHEDULE.split()[0]) + INDEXING_LAG_MINUTES
+    period = f"{2 * session_searches.PERIOD_SECONDS // 3600}h"
+    return ["enableSched = 1", f"cron_schedule = {minute} * * * *", "schedule_window = auto",
+            f"dispatch.earliest_time = -{period}@h", "dispatch.latest_time = @h",
+            "counttype = number of events", "relation = greater than", "quantity = 0", "alert.track = 1",
+            f"alert.severity = {SEVERITY[detection.spec['severity']]}", "alert.digest_mode = 0", "alert.suppress = 1",
+            f"alert.suppress.fields = {','.join(session[name] for name in SESSION_KEY)}",
+            f"alert.suppress.period = {period}"]
+
+
+def _sessions_stanza(detection: Detection, cim: FieldNames, session: Dict[str, str]) -> str:
+    """The lifetime detection again, over the handle sessions: enabled instead of the search-time one by those who
+    enable the session search."""
+    title = f"{detection.title} (handle sessions)"
+    description = (f"{detection.number}. {title}. Closed handle sessions (eventtype {session_searches.EVENTTYPE}) open "
+                   f"longer than the macro {LONG_HANDLE_MACRO}. Reads the summary events the saved search "
+                   f"{session_searches.SEARCH_NAME} writes: enable that search and this one, or, without the sessions, "
+                   f"{stanza_name(detection)}, which pairs the events at search time (not both).")
+    return "\n".join([
+        f"[{sessions_stanza_name(detection)}]",
+        f"description = {description}",
+        f"search = {session_search(detection, session)}",
+        "disabled = 1",
+        *_sessions_schedule(detection, session),
+        *_enterprise_security(detection, cim, title),
+        "",
+    ])
+
+
+def _enterprise_security(detection: Detection, cim: FieldNames, title: str = "") -> List[str]:
+    title = title or detection.title
     annotations = json.dumps({"mitre_attack": attack_ids(detection)})
     lines = [f"action.correlationsearch.annotations = {annotations}"]
     if detection.kind == "handle_trace":
@@ -187,10 +244,10 @@ def _enterprise_security(detection: Detection, cim: FieldNames) -> List[str]:
                        for field, kind in RISK_OBJECTS])
     return lines + [
         "action.correlationsearch.enabled = 1",
-        f"action.correlationsearch.label = win4658 - {detection.title} - Rule",
+        f"action.correlationsearch.label = win4658 - {title} - Rule",
         "action.risk = 1",
         f"action.risk.param._risk = {risk}",
-        f"action.risk.param._risk_message = {detection.title}: ${cim('EventData.ProcessName')}$ "
+        f"action.risk.param._risk_message = {title}: ${cim('EventData.ProcessName')}$ "
         f"on ${cim('System.Computer')}$ "
         f"(user ${cim('EventData.SubjectUserName')}$)",
         "action.risk.param._risk_score = 0",
@@ -211,8 +268,11 @@ def _stanza(detection: Detection, cim: FieldNames) -> str:
     ])
 
 
-def savedsearches_conf(detections: List[Detection], cim: FieldNames) -> str:
-    return HEADER + "\n" + "\n".join(_stanza(detection, cim) for detection in detections)
+def savedsearches_conf(detections: List[Detection], cim: FieldNames, session: Dict[str, str]) -> str:
+    """The saved searches; ``session``: the CIM name of each session field (the lifetime detection over sessions)."""
+    stanzas = [_stanza(detection, cim) for detection in detections]
+    stanzas += [_sessions_stanza(detection, cim, session) for detection in detections if detection.kind == "handle_lifetime"]
+    return HEADER + "\n" + "\n".join(stanzas)
 
 
 def _trace_macro(cim: FieldNames) -> str:
@@ -235,6 +295,9 @@ def macros(detections: List[Detection], cim: FieldNames) -> List[str]:
             stanzas.append(_trace_macro(cim))
         stanzas.append(f"[{detection.id}_filter]\ndefinition = search *\n"
                        f"description = win4658: tune detection {detection.number} ({detection.title}) here\n")
+        if detection.kind == "handle_lifetime":
+            stanzas.append(f"[{sessions_stanza_name(detection)}_filter]\ndefinition = search *\n"
+                           f"description = win4658: tune detection {detection.number} over the handle sessions here\n")
     return stanzas
 
 

@@ -49,6 +49,12 @@ def ecs_names(spec: dict) -> Dict[str, str]:
     return {field["name"]: field["ecs"] for field in spec["fields"]}
 
 
+def cim_names(spec: dict) -> Dict[str, str]:
+    """The CIM name of every session field of ``spec`` (``duration_seconds`` → ``duration``): what Splunk's summary
+    events hold."""
+    return {field["name"]: field["cim"] for field in spec["fields"]}
+
+
 def _paths(schema: str) -> List[Tuple[str, Tuple[str, ...]]]:
     return [(field["name"], tuple(field[schema].split("."))) for field in session_spec()["fields"]]
 
@@ -87,3 +93,4 @@ _ecs_paths = lru_cache(maxsize=1)(lambda: _paths("ecs"))
 _cim_paths = lru_cache(maxsize=1)(lambda: _paths("cim"))
 
 SESSION_SHAPES: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {"ecs": to_ecs, "cim": to_cim}
+

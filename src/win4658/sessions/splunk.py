@@ -13,8 +13,9 @@ hex and named by object type through the lookup win4658_access_rights (generated
 The bitwise eval functions (bit_and, bit_or) are documented from Splunk 9.2 on, not in 9.0/9.1, so bits are tested as
 floor(mask / 2^bit) % 2 and the 4663 masks are or-ed one bit at a time (max of each bit). Multivalue fields are
 written space-joined and split again at search time (props.conf), so they do not depend on how collect writes
-multivalue fields. The search is kept as its commands, so the tests can replay each one
-(tests/sessions/test_splunk.py).
+multivalue fields. Each hourly run pairs over 24 hours but writes only the sessions that ended in its last hour and
+those still open whose open is in its first (WRITTEN_THIS_RUN), so each session is written once. The search is kept
+as its commands, so the tests can replay each one (tests/sessions/test_splunk.py).
 """
 import csv
 import io
@@ -33,6 +34,8 @@ SUMMARY_INDEX = "summary"
 EVENTTYPE = "win4658_handle_session"
 EVENTTYPE_TAGS = ("resource", "access")
 CRON_SCHEDULE = "5 * * * *"
+PERIOD_SECONDS = 3600  # between two runs of CRON_SCHEDULE; the time range is snapped to it (@h)
+EARLIEST_TIME, LATEST_TIME = "-24h@h", "@h"
 ACCESS_RIGHTS_LOOKUP = "win4658_access_rights"
 ACCESS_RIGHTS_FILE = f"{ACCESS_RIGHTS_LOOKUP}.csv"
 ANY_OBJECT_TYPE = "*"  # the lookup's last row: the standard and generic rights of a type no table names
@@ -40,6 +43,11 @@ MASK_BITS = 32  # an ACCESS_MASK is 32 bits wide
 BIT_COLUMN = "win4658_bit_{}"
 ACCESS_NAMES_MACRO = "win4658_access_names"
 ISO_TIME_MACRO = "win4658_iso_time"
+# what a search of the sessions starts from: the summary events, wherever the macro says they are written
+SUMMARY_EVENTS = f"index=`{SUMMARY_INDEX_MACRO}` eventtype={EVENTTYPE}"
+# the session fields (mappings/session.yml) a finding or a table of sessions shows
+SHOWN_FIELDS = ("host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
+                "access_requested", "access_used", "start", "end", "duration_seconds")
 MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
 MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
 # session fields (session.yml) of who and which process, as the open shows them (the close, when there is no open)
@@ -63,6 +71,15 @@ def _hex(field: str) -> str:
 # the 4663 masks or-ed: each bit's maximum over the accesses, then the bits summed
 USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
 USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
+
+# Each session is written by one run only: the run whose last period holds the time its ending became known (the
+# close; for a reused handle the next open), or, for a handle still open, the run whose first period holds its open
+# (the last run that sees it; its close, if any, comes after every later window begins: a close without an open).
+# Consecutive runs' time ranges (snapped to the period) move by one period, so their last periods tile the time.
+WRITTEN_THIS_RUN = (
+    f"(handle_ending==\"open_at_end\" AND win4658_start_us<(info_min_time+{PERIOD_SECONDS})*1000000) OR "
+    f"(handle_ending!=\"open_at_end\" AND coalesce(win4658_end_us, win4658_next_start)"
+    f">=(info_max_time-{PERIOD_SECONDS})*1000000)")
 
 
 def _event_name(cim: FieldNames, event_field: str, raw: bool = False) -> str:
@@ -114,9 +131,11 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
                              f"{_event_name(cim, fields[name]['event_field'], raw=True)}, null()))) "
                              f"AS {fields[name]['cim']}" for name in OBJECT_FIELDS) + " "
                   f"BY {key} win4658_session win4658_generation"),
-        ("eventstats", f"max(win4658_generation) AS win4658_last BY {key}"),
+        # the start of the handle's next generation: the time a reused one was found reused
+        ("sort", f"0 {key} -win4658_generation"),
+        ("streamstats", f"current=f last(win4658_start_us) AS win4658_next_start BY {key}"),
         ("eval", "handle_ending=case(win4658_opened==0, \"close_without_open\", isnotnull(win4658_end_us), \"closed\", "
-                 "win4658_generation<win4658_last, \"reused_before_close\", true(), \"open_at_end\"), "
+                 "isnotnull(win4658_next_start), \"reused_before_close\", true(), \"open_at_end\"), "
                  f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
                  f"handle_access_requested_mask={_hex('win4658_requested')}, "
                  f"handle_access_used_mask={_hex('win4658_used')}, "
@@ -130,12 +149,14 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
                  f"handle_id={handle}, handle_process_id_hex=printf(\"0x%x\", {process}), "
                  f"win4658_rights_type=coalesce(object_category, \"-\"), vendor_product=\"Microsoft Windows\", "
                  "_time=coalesce(win4658_end_us, win4658_start_us)/1000000"),
+        ("addinfo", ""),
+        ("where", WRITTEN_THIS_RUN),
         ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
         ("eval", f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
                  f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
                  f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
                  f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})"),
-        ("fields", f"- {handle} win4658_*"),
+        ("fields", f"- {handle} win4658_* info_*"),
         ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
     ]
 
@@ -195,15 +216,18 @@ def saved_search_stanza(search: str) -> str:
     return (f"[{SEARCH_NAME}]\n"
             "description = Handle sessions: one summary event per handle (its 4656, the 4663 accesses, its 4658), "
             f"sourcetype {SOURCETYPE}, written to the index of the macro {SUMMARY_INDEX_MACRO}. Paired as "
-            "`win4658 hunt` and `win4658 convert --to sessions` pair. The hourly run reads the last 24 hours, so "
-            "a handle is summarised again while its events stay in that window; search the sessions with "
-            f"eventtype={EVENTTYPE} and dedup on dest, process_id, handle_id, handle_start.\n"
+            "`win4658 hunt` and `win4658 convert --to sessions` pair. Each hourly run pairs over the 24 hours before "
+            "the hour it runs in and writes the sessions that ended in the last of those hours (closed, reused, "
+            "closes without an open) and those still open whose open is in the first (they leave the window): "
+            f"each session is written once, so search them with eventtype={EVENTTYPE}, no dedup needed. "
+            "Continuous scheduling: a delayed run still covers its own hour.\n"
             f"search = {search}\n"
             "disabled = 1\n"
             "enableSched = 1\n"
             f"cron_schedule = {CRON_SCHEDULE}\n"
-            "dispatch.earliest_time = -24h@h\n"
-            "dispatch.latest_time = now\n")
+            "realtime_schedule = 0\n"
+            f"dispatch.earliest_time = {EARLIEST_TIME}\n"
+            f"dispatch.latest_time = {LATEST_TIME}\n")
 
 
 def splunk_macros() -> List[str]:

@@ -3,7 +3,8 @@
 Every panel search starts from the add-on's macros (`win4658_events`, the trace macro) or from a detection's own
 search, and reads only fields the add-on's knowledge produces; derived fields are named in DERIVED_FIELDS.
 "Handle activity" shows what is closed and found, the handle lifetimes and, on a click on a finding or a handle,
-its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume.
+its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume; "Handle sessions" reads
+the summary events of the handle-session search instead of pairing at search time.
 """
 import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Sequence
@@ -11,7 +12,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 from ..detections import splunk as detection_searches
 from ..detections.definitions import Detection
 from ..detections.fields import FieldNames
+from ..detections.lifetime import CLOSED as CLOSED_ENDING
 from ..detections.spl_order import handle_key
+from ..sessions import splunk as session_searches
 
 VIEWS_DIR = "addon/default/data/ui/views"
 NAV = "addon/default/data/ui/nav/default.xml"
@@ -32,6 +35,7 @@ class Panel(NamedTuple):
     base: Optional[str] = None  # id of the base search this post-processes
     drilldown_to_trace: bool = False
     depends: str = ""
+    trace_fields: Sequence[str] = ()  # the row's fields the trace tokens take, else the dashboard's
 
 
 class Dashboard(NamedTuple):
@@ -117,8 +121,47 @@ def audit_volume(cim: FieldNames) -> Dashboard:
     )
 
 
-def dashboards(detections: List[Detection], cim: FieldNames) -> List[Dashboard]:
-    return [handle_activity(detections, cim), audit_volume(cim)]
+# The handle sessions dashboard reads the summary events of the saved search win4658_handle_sessions (each session
+# written once, at the time it ended), by the session fields' CIM names (mappings/session.yml)
+SESSIONS_VIEW = "win4658_sessions"
+SESSION_BASE_FIELDS = ("ending", *session_searches.SHOWN_FIELDS)
+SESSION_TRACE_FIELDS = ("host", "process_id", "handle_id")
+# Fields the session panels compute
+SESSION_DERIVED_FIELDS = frozenset({"sessions", "avg_seconds", "max_seconds", "count"})
+
+
+def handle_sessions(session: Dict[str, str]) -> Dashboard:
+    """``session``: the CIM name of each session field, as the summary events hold it."""
+    ending, duration = session["ending"], session["duration_seconds"]
+    closed = f'where {ending}=="{CLOSED_ENDING}"'
+    return Dashboard(
+        SESSIONS_VIEW, "Handle sessions",
+        "One row per handle, from its open (4656) to its close (4658), as the saved search "
+        f"{session_searches.SEARCH_NAME} writes them (enable it first): how they ended over time, on which objects, "
+        "the longest, and per process. Click a session to see its trace.",
+        {"sessions": f"{session_searches.SUMMARY_EVENTS} | fields _time "
+                     + " ".join(session[name] for name in SESSION_BASE_FIELDS)},
+        [
+            [Panel("Sessions by ending", f"timechart span=1h count BY {ending}", "chart", "column", base="sessions")],
+            [Panel("Object types", f"stats count BY {session['object_type']} | sort 0 -count | head 10", "chart",
+                   "bar", base="sessions"),
+             Panel("Durations per process",
+                   f"{closed} | stats count AS sessions avg({duration}) AS avg_seconds max({duration}) AS max_seconds "
+                   f"BY {session['host']} {session['process_executable']} | sort 0 -sessions | head 50",
+                   "table", base="sessions")],
+            [Panel("Longest sessions", f"{closed} | sort 0 -{duration} | head 20 | table "
+                                       + " ".join(session[name] for name in session_searches.SHOWN_FIELDS),
+                   "table", base="sessions", drilldown_to_trace=True,
+                   trace_fields=tuple(session[name] for name in SESSION_TRACE_FIELDS))],
+            [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
+                   "table", depends="$trace_handle$")],
+        ],
+    )
+
+
+def dashboards(detections: List[Detection], cim: FieldNames, session: Dict[str, str]) -> List[Dashboard]:
+    """The dashboards; ``session``: the CIM name of each session field (the handle sessions dashboard)."""
+    return [handle_activity(detections, cim), audit_volume(cim), handle_sessions(session)]
 
 
 def panel_searches(dashboard: Dashboard) -> List[str]:
@@ -168,7 +211,7 @@ def _panel(row: ET.Element, panel: Panel, trace_fields: Sequence[str]) -> None:
         ET.SubElement(element, "option", name="drilldown").text = "row" if panel.drilldown_to_trace else "none"
     if panel.drilldown_to_trace:
         drilldown = ET.SubElement(element, "drilldown")
-        for token, field in zip(TRACE_TOKENS, trace_fields):
+        for token, field in zip(TRACE_TOKENS, panel.trace_fields or trace_fields):
             ET.SubElement(drilldown, "set", token=token).text = f"$row.{field}$"
 
 
