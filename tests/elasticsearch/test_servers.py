@@ -89,6 +89,22 @@ def test_install_puts_the_template_the_server_has_then_leaves_it_unchanged(name)
         assert {headers.get("authorization") for headers in wire.headers} == {f"ApiKey {SECRET}"}
 
 
+@pytest.mark.parametrize("number, eql", [("7.10.2", False), ("7.11.2", False), ("7.12.0", True)])
+def test_eql_rules_need_the_syntax_of_7_12(number, eql):
+    """7.10 and 7.11 have `_eql/search` but not `regex~` nor `:` with a list, which the generated rules use."""
+    assert server_from({"version": {"number": number, "build_flavor": "default"}}).eql is eql
+
+
+def test_sessions_template_installs_as_a_legacy_template_before_7_8():
+    with WireServer("elasticsearch-7.2.0") as wire:
+        installed = install(_cluster(wire), "p1", "t1", ["t1-*"], sessions=True)
+        stored = wire.store["template"]["win4658-sessions"]
+    assert [(item.kind, item.name, item.status) for item in installed][-1] == \
+           ("index template", "win4658-sessions", "created")
+    assert wire.store["index_template"] == {}
+    assert (stored["order"], stored["settings"], stored["mappings"]["dynamic"]) == (210, {}, "strict")
+
+
 def test_legacy_template_is_the_composable_one_reshaped():
     composable = template_body()
     legacy = legacy_template_body(composable)
@@ -149,7 +165,7 @@ def test_hunt_says_which_rules_cannot_run_on_the_server(name):
     if name == "elasticsearch-8.15.3":
         assert "cannot run" not in str(results["e"].error) + str(results["s"].error)
     else:
-        assert results["e"].error == f"this rule cannot run on {server}: EQL needs Elasticsearch 7.10 or later " \
+        assert results["e"].error == f"this rule cannot run on {server}: EQL needs Elasticsearch 7.12 or later " \
                                      "(default distribution)"
         assert results["s"].error == f"this rule cannot run on {server}: ES|QL needs Elasticsearch 8.11 or later"
 

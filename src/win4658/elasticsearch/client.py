@@ -105,7 +105,9 @@ class Server(NamedTuple):
 
     @property
     def eql(self) -> bool:
-        return self.at_least(7, 10) and self.flavor != "oss"
+        """EQL as the generated rules write it (`regex~`, `:` with a list): Elasticsearch 7.12+, not the OSS build.
+        7.10 and 7.11 have `_eql/search` but reject that syntax."""
+        return self.at_least(7, 12) and self.flavor != "oss"
 
     @property
     def esql(self) -> bool:

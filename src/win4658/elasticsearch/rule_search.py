@@ -89,7 +89,7 @@ def _missing_feature(server: Optional[Server], rule_type: str) -> Optional[str]:
     if server is None:
         return None
     if rule_type == "eql" and not server.eql:
-        return f"this rule cannot run on {server}: EQL needs Elasticsearch 7.10 or later (default distribution)"
+        return f"this rule cannot run on {server}: EQL needs Elasticsearch 7.12 or later (default distribution)"
     if rule_type == "esql" and not server.esql:
         return f"this rule cannot run on {server}: ES|QL needs Elasticsearch 8.11 or later"
     return None

@@ -60,7 +60,7 @@ def legacy_template_body(composable: Dict[str, Any]) -> Dict[str, Any]:
         "index_patterns": composable["index_patterns"],
         "order": composable["priority"],
         "version": composable["version"],
-        "settings": composable["template"]["settings"],
+        "settings": composable["template"].get("settings", {}),
         "mappings": dict(composable["template"]["mappings"], _meta=composable["_meta"]),
     }
 
