@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.es_wire import tls_files  # noqa: F401 - the fixture
 from tests.support.paths import ROOT
+from win4658.kibana import install as kibana_install
 from win4658.kibana.client import Kibana, KibanaError, kibana_settings
 from win4658.kibana.install import delete_rules, delete_saved_objects, import_rules, import_saved_objects, ndjson_items
 
@@ -250,26 +251,47 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
 
 @pytest.fixture(scope="module")
 def live_kibana():
+    """A Kibana space of its own (with, on Kibana 7.x, the space's signals index that rule imports need there),
+    deleted afterwards whatever the outcome: the rules and saved objects of a space go with it."""
     if not os.environ.get("WIN4658_KIBANA_URL"):
-        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into")
+        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into "
+                    "(WIN4658_KIBANA_API_KEY or WIN4658_KIBANA_USER/WIN4658_KIBANA_PASSWORD, WIN4658_KIBANA_CA_CERTS)")
     settings = kibana_settings(os.environ)
+    version = kibana_install.kibana_version(Kibana(settings))
     space = f"win4658-test-{uuid.uuid4().hex[:10]}"
     Kibana(settings).request("POST", "/api/spaces/space", {"id": space, "name": space})
-    yield Kibana(settings, space=space)
-    Kibana(settings).request("DELETE", f"/api/spaces/space/{space}")
+    in_space = Kibana(settings, space=space)
+    signals_index = version is not None and kibana_install.EQL_RULES_SINCE <= version < (8, 0)
+    try:
+        if signals_index:  # Kibana 7.x imports rules only into a space whose signals index exists
+            in_space.request("POST", "/api/detection_engine/index")
+        yield in_space, version
+    finally:
+        try:
+            if signals_index:  # not deleted with the space
+                in_space.request("DELETE", "/api/detection_engine/index")
+        finally:
+            Kibana(settings).request("DELETE", f"/api/spaces/space/{space}")
 
 
 def test_live_rules_import_and_delete(live_kibana):
+    live_kibana, version = live_kibana
     rules = ndjson_items(RULES)
+    if version is not None and version < kibana_install.EQL_RULES_SINCE:
+        with pytest.raises(KibanaError, match="cannot run these EQL rules"):
+            import_rules(live_kibana, RULES)
+        return
     assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])
     assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])  # overwrite: the same rules again
     found = live_kibana.request("GET", "/api/detection_engine/rules/_find?per_page=100")  # the space holds only ours
     assert sorted(rule["rule_id"] for rule in found["data"]) == sorted(rule["rule_id"] for rule in rules)
     assert all(rule["enabled"] is False for rule in found["data"])
     assert len(delete_rules(live_kibana, RULES)) == len(rules)
+    assert live_kibana.request("GET", "/api/detection_engine/rules/_find?per_page=100")["data"] == []
 
 
 def test_live_dashboards_import_and_delete(live_kibana):
+    live_kibana, _version = live_kibana
     assert import_saved_objects(live_kibana, DASHBOARDS) == (21, 21, [])
     dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-activity")
     assert dashboard["attributes"]["title"] == "win4658: Handle activity"
