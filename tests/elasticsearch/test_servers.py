@@ -105,6 +105,21 @@ def test_sessions_template_installs_as_a_legacy_template_before_7_8():
     assert (stored["order"], stored["settings"], stored["mappings"]["dynamic"]) == (210, {}, "strict")
 
 
+@pytest.mark.parametrize("name", SERVER_NAMES)
+def test_requests_are_plain_json_which_every_server_line_serves(name):
+    """No `compatible-with` media type (7.x and OpenSearch refuse those of elasticsearch-py 8 and 9)."""
+    rule = {"rule_id": "q", "type": "query", "language": "kuery", "query": "event.code : 4658"}
+    with WireServer(name) as wire:
+        cluster = _cluster(wire)
+        install(cluster, "p1", "t1", ["t1-*"])
+        results = list(hunt(cluster, [rule], ["x"]))
+        media = {(headers.get("accept"), headers.get("content-type")) for headers in wire.headers}
+        versioned = "application/vnd.elasticsearch+json; compatible-with=8"
+        refused = wire.refused_media_type({"accept": versioned, "content-type": versioned})
+    assert media == {("application/json", "application/json")} and results[0].error is None
+    assert (refused is None) == (name.startswith(("elasticsearch-8", "elasticsearch-9")))
+
+
 def test_legacy_template_is_the_composable_one_reshaped():
     composable = template_body()
     legacy = legacy_template_body(composable)
