@@ -174,11 +174,13 @@ def test_hunt_says_which_rules_cannot_run_on_the_server(name):
              {"rule_id": "s", "type": "esql", "query": "FROM x"},
              {"rule_id": "q", "type": "query", "language": "kuery", "query": "event.code : 4658"}]
     with WireServer(name) as wire:
-        results = {result.rule["rule_id"]: result for result in hunt(_cluster(wire), rules, ["x"])}
+        results = {result.rule["rule_id"]: result for result in hunt(_cluster(wire), rules, ["x", "y-*"])}
+        paths = [path for method, path, body in wire.requests]
     assert (results["q"].error, results["q"].hits) == (None, 0)
     server = server_from(recorded_info(name))
     if name == "elasticsearch-8.15.3":
         assert "cannot run" not in str(results["e"].error) + str(results["s"].error)
+        assert "/x,y-*/_eql/search?allow_no_indices=true" in paths
     else:
         assert results["e"].error == f"this rule cannot run on {server}: EQL needs Elasticsearch 7.12 or later " \
                                      "(default distribution)"
