@@ -17,6 +17,7 @@ from win4658.elasticsearch.rule_search import hunt
 from win4658.elasticsearch.ship import DUPLICATE_WINDOW, ShipAborted, ShipSummary, content_id, ship
 from win4658.elasticsearch.simulate import simulate_documents
 from win4658.elasticsearch.template import legacy_template_body, template_body
+from win4658.mapping import Mapping, bundled
 from win4658.readers import read_paths
 from win4658.winlogbeat import to_winlogbeat
 
@@ -76,7 +77,8 @@ def test_install_puts_the_template_the_server_has_then_leaves_it_unchanged(name)
         second = install(cluster, "p1", "t1", ["t1-*"])
         assert [(item.kind, item.status) for item in first] == [("pipeline", "created"), ("index template", "created")]
         assert [item.status for item in second] == ["unchanged", "unchanged"]
-        expected = template_body(pipeline_id="p1", index_patterns=["t1-*"], match_only_text=match_only_text)
+        substitutes = {} if match_only_text else {"match_only_text": "text"}
+        expected = template_body(pipeline_id="p1", index_patterns=["t1-*"], substitutes=substitutes)
         if composable:
             assert wire.store["index_template"] == {"t1": expected} and wire.store["template"] == {}
         else:
@@ -118,6 +120,23 @@ def test_requests_are_plain_json_which_every_server_line_serves(name):
         refused = wire.refused_media_type({"accept": versioned, "content-type": versioned})
     assert media == {("application/json", "application/json")} and results[0].error is None
     assert (refused is None) == (name.startswith(("elasticsearch-8", "elasticsearch-9")))
+
+
+@pytest.mark.parametrize("name, lacking", [
+    ("elasticsearch-7.2.0", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"}),
+    ("elasticsearch-7.10.2-oss", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"}),
+    ("elasticsearch-7.17.25", set()), ("elasticsearch-9.1.5", set()),
+    ("opensearch-2.11.0", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"})])
+def test_templates_map_a_type_the_server_lacks_as_a_portable_one(name, lacking):
+    server = server_from(recorded_info(name))
+    assert set(server.type_substitutes) == lacking
+    mapping = bundled("ecs")
+    late = dict(mapping.spec, custom_fields=dict(mapping.spec["custom_fields"], **{
+        "winlog.record_id": "wildcard", "winlog.channel": "constant_keyword"}))
+    types = template_body(Mapping(late, "late types"), substitutes=server.type_substitutes)["template"]["mappings"]
+    winlog = types["properties"]["winlog"]["properties"]
+    assert (winlog["record_id"]["type"], winlog["channel"]["type"]) == \
+           (("keyword", "keyword") if lacking else ("wildcard", "constant_keyword"))
 
 
 def test_legacy_template_is_the_composable_one_reshaped():
