@@ -106,10 +106,6 @@ class Server(NamedTuple):
         return self.at_least(7, 8) or not self.elasticsearch
 
     @property
-    def match_only_text(self) -> bool:
-        return self.at_least(7, 14)
-
-    @property
     def type_substitutes(self) -> Dict[str, str]:
         """{type this server lacks: the type to map instead}, for the types of LATE_TYPES."""
         return {kind: substitute for kind, (since, substitute) in LATE_TYPES.items()
