@@ -17,6 +17,7 @@ from win4658.elasticsearch.rule_search import hunt
 from win4658.elasticsearch.ship import DUPLICATE_WINDOW, ShipAborted, ShipSummary, content_id, ship
 from win4658.elasticsearch.simulate import simulate_documents
 from win4658.elasticsearch.template import legacy_template_body, template_body
+from win4658.mapping import Mapping, bundled
 from win4658.readers import read_paths
 from win4658.winlogbeat import to_winlogbeat
 
@@ -55,8 +56,8 @@ def test_the_recorded_servers_cover_every_line():
 @pytest.mark.parametrize("name", SERVER_NAMES)
 def test_server_features_follow_the_version(name):
     server = server_from(recorded_info(name))
-    assert (server.composable_templates, server.match_only_text, server.eql, server.esql, server.data_streams,
-            server.ignore_missing_component_templates) == FEATURES[name]
+    assert (server.composable_templates, "match_only_text" not in server.type_substitutes, server.eql, server.esql,
+            server.data_streams, server.ignore_missing_component_templates) == FEATURES[name]
 
 
 def test_server_names_and_versions():
@@ -76,7 +77,8 @@ def test_install_puts_the_template_the_server_has_then_leaves_it_unchanged(name)
         second = install(cluster, "p1", "t1", ["t1-*"])
         assert [(item.kind, item.status) for item in first] == [("pipeline", "created"), ("index template", "created")]
         assert [item.status for item in second] == ["unchanged", "unchanged"]
-        expected = template_body(pipeline_id="p1", index_patterns=["t1-*"], match_only_text=match_only_text)
+        substitutes = {} if match_only_text else {"match_only_text": "text"}
+        expected = template_body(pipeline_id="p1", index_patterns=["t1-*"], substitutes=substitutes)
         if composable:
             assert wire.store["index_template"] == {"t1": expected} and wire.store["template"] == {}
         else:
@@ -87,6 +89,54 @@ def test_install_puts_the_template_the_server_has_then_leaves_it_unchanged(name)
                                                   "/_ingest/pipeline/p1"]
         assert wire.store["pipeline"] == wire.store["template"] == wire.store["index_template"] == {}
         assert {headers.get("authorization") for headers in wire.headers} == {f"ApiKey {SECRET}"}
+
+
+@pytest.mark.parametrize("number, eql", [("7.10.2", False), ("7.11.2", False), ("7.12.0", True)])
+def test_eql_rules_need_the_syntax_of_7_12(number, eql):
+    """7.10 and 7.11 have `_eql/search` but not `regex~` nor `:` with a list, which the generated rules use."""
+    assert server_from({"version": {"number": number, "build_flavor": "default"}}).eql is eql
+
+
+def test_sessions_template_installs_as_a_legacy_template_before_7_8():
+    with WireServer("elasticsearch-7.2.0") as wire:
+        installed = install(_cluster(wire), "p1", "t1", ["t1-*"], sessions=True)
+        stored = wire.store["template"]["win4658-sessions"]
+    assert [(item.kind, item.name, item.status) for item in installed][-1] == \
+           ("index template", "win4658-sessions", "created")
+    assert wire.store["index_template"] == {}
+    assert (stored["order"], stored["settings"], stored["mappings"]["dynamic"]) == (210, {}, "strict")
+
+
+@pytest.mark.parametrize("name", SERVER_NAMES)
+def test_requests_are_plain_json_which_every_server_line_serves(name):
+    """No `compatible-with` media type (7.x and OpenSearch refuse those of elasticsearch-py 8 and 9)."""
+    rule = {"rule_id": "q", "type": "query", "language": "kuery", "query": "event.code : 4658"}
+    with WireServer(name) as wire:
+        cluster = _cluster(wire)
+        install(cluster, "p1", "t1", ["t1-*"])
+        results = list(hunt(cluster, [rule], ["x"]))
+        media = {(headers.get("accept"), headers.get("content-type")) for headers in wire.headers}
+        versioned = "application/vnd.elasticsearch+json; compatible-with=8"
+        refused = wire.refused_media_type({"accept": versioned, "content-type": versioned})
+    assert media == {("application/json", "application/json")} and results[0].error is None
+    assert (refused is None) == (name.startswith(("elasticsearch-8", "elasticsearch-9")))
+
+
+@pytest.mark.parametrize("name, lacking", [
+    ("elasticsearch-7.2.0", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"}),
+    ("elasticsearch-7.10.2-oss", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"}),
+    ("elasticsearch-7.17.25", set()), ("elasticsearch-9.1.5", set()),
+    ("opensearch-2.11.0", {"match_only_text", "wildcard", "constant_keyword", "flattened", "version"})])
+def test_templates_map_a_type_the_server_lacks_as_a_portable_one(name, lacking):
+    server = server_from(recorded_info(name))
+    assert set(server.type_substitutes) == lacking
+    mapping = bundled("ecs")
+    late = dict(mapping.spec, custom_fields=dict(mapping.spec["custom_fields"], **{
+        "winlog.record_id": "wildcard", "winlog.channel": "constant_keyword"}))
+    types = template_body(Mapping(late, "late types"), substitutes=server.type_substitutes)["template"]["mappings"]
+    winlog = types["properties"]["winlog"]["properties"]
+    assert (winlog["record_id"]["type"], winlog["channel"]["type"]) == \
+           (("keyword", "keyword") if lacking else ("wildcard", "constant_keyword"))
 
 
 def test_legacy_template_is_the_composable_one_reshaped():
@@ -143,13 +193,15 @@ def test_hunt_says_which_rules_cannot_run_on_the_server(name):
              {"rule_id": "s", "type": "esql", "query": "FROM x"},
              {"rule_id": "q", "type": "query", "language": "kuery", "query": "event.code : 4658"}]
     with WireServer(name) as wire:
-        results = {result.rule["rule_id"]: result for result in hunt(_cluster(wire), rules, ["x"])}
+        results = {result.rule["rule_id"]: result for result in hunt(_cluster(wire), rules, ["x", "y-*"])}
+        paths = [path for method, path, body in wire.requests]
     assert (results["q"].error, results["q"].hits) == (None, 0)
     server = server_from(recorded_info(name))
     if name == "elasticsearch-8.15.3":
         assert "cannot run" not in str(results["e"].error) + str(results["s"].error)
+        assert "/x,y-*/_eql/search?allow_no_indices=true" in paths
     else:
-        assert results["e"].error == f"this rule cannot run on {server}: EQL needs Elasticsearch 7.10 or later " \
+        assert results["e"].error == f"this rule cannot run on {server}: EQL needs Elasticsearch 7.12 or later " \
                                      "(default distribution)"
         assert results["s"].error == f"this rule cannot run on {server}: ES|QL needs Elasticsearch 8.11 or later"
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.es_wire import tls_files  # noqa: F401 - the fixture
 from tests.support.paths import ROOT
+from win4658.kibana import install as kibana_install
 from win4658.kibana.client import Kibana, KibanaError, kibana_settings
 from win4658.kibana.install import delete_rules, delete_saved_objects, import_rules, import_saved_objects, ndjson_items
 
@@ -27,8 +28,9 @@ SECRET = "a2liYW5hLWtleS1uZXZlci1wcmludGVk"
 class FakeKibana:
     """Kibana's rule and saved-object import/delete APIs, on the wire, with the rules and objects in memory."""
 
-    def __init__(self, ssl_context=None, refuse=()):
+    def __init__(self, ssl_context=None, refuse=(), version="8.15.3"):
         self.rules, self.objects, self.requests = {}, {}, []
+        self.version = version  # what GET /api/status says (None: the user may not read it, 403)
         self.refuse = set(refuse)  # rule_ids answered with an error
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         if ssl_context is not None:
@@ -46,6 +48,10 @@ class FakeKibana:
         if method in ("POST", "DELETE") and headers.get("kbn-xsrf") != "true":
             return 400, {"statusCode": 400, "error": "Bad Request",
                          "message": "Request must contain a kbn-xsrf header."}
+        if route == "/api/status" and method == "GET":
+            if self.version is None:
+                return 403, {"statusCode": 403, "error": "Forbidden", "message": "Forbidden"}
+            return 200, {"name": "kibana", "version": {"number": self.version, "build_snapshot": False}}
         if route == "/api/detection_engine/rules/_import":
             items = self._upload(headers, body)
             errors = [{"rule_id": item["rule_id"], "error": {"status_code": 400, "message": "bad rule"}}
@@ -133,12 +139,41 @@ def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
     assert kibana.rules[ndjson_items(RULES)[0]["rule_id"]] == ndjson_items(RULES)[0]
     assert ("dashboard", "win4658-handle-activity") in kibana.objects
     assert [(method, path) for method, path, headers in kibana.requests] == [
-        ("POST", "/api/detection_engine/rules/_import?overwrite=true"),
+        ("GET", "/api/status"), ("POST", "/api/detection_engine/rules/_import?overwrite=true"),
         ("POST", "/api/saved_objects/_import?overwrite=true")]
     assert {headers["authorization"] for method, path, headers in kibana.requests} == {f"ApiKey {SECRET}"}
     assert len(delete_rules(client, RULES)) == len(ndjson_items(RULES)) and kibana.rules == {}
     assert len(delete_saved_objects(client, DASHBOARDS)) == 21 and kibana.objects == {}
     assert delete_rules(client, RULES) == []
+
+
+@pytest.mark.parametrize("version, dropped", [("9.1.5", set()), ("8.11.0", set()), (None, set()),
+                                              ("8.10.4", {"investigation_fields"}),
+                                              ("8.2.3", {"investigation_fields", "tiebreaker_field"}),
+                                              ("7.17.25", {"investigation_fields", "tiebreaker_field"})])
+def test_rules_lose_only_the_fields_the_kibana_version_refuses(version, dropped):
+    server = FakeKibana(version=version)
+    try:
+        imported = import_rules(_client(server.url), RULES)
+    finally:
+        server.close()
+    rules = ndjson_items(RULES)
+    assert imported == (len(rules), len(rules), [])
+    assert {"investigation_fields", "tiebreaker_field"} <= {key for rule in rules for key in rule}
+    assert [server.rules[rule["rule_id"]] for rule in rules] == \
+           [{key: value for key, value in rule.items() if key not in dropped} for rule in rules]
+
+
+@pytest.mark.parametrize("version", ["7.10.2", "7.11.2"])
+def test_eql_rules_are_refused_before_kibana_7_12_and_nothing_is_sent(version):
+    server = FakeKibana(version=version)
+    try:
+        with pytest.raises(KibanaError, match=f"Kibana {version[:-2]} cannot run these EQL rules: they need "
+                                              r"Elasticsearch and Kibana 7\.12 or later"):
+            import_rules(_client(server.url), RULES)
+    finally:
+        server.close()
+    assert [(method, path) for method, path, headers in server.requests] == [("GET", "/api/status")]
 
 
 def test_a_space_prefixes_the_paths(kibana):
@@ -188,6 +223,10 @@ def test_settings_refuse_credentials_in_the_url_and_a_user_without_password():
 
 def test_an_answer_that_is_not_kibanas_is_an_error(kibana):
     kibana.answer = lambda method, path, headers, body: (200, {})
+    with pytest.raises(KibanaError, match="GET /api/status has no version.number"):
+        import_rules(_client(kibana.url), RULES)
+    kibana.answer = lambda method, path, headers, body: (200, {"version": {"number": "8.15.3"}} if path == "/api/status"
+                                                         else {})
     with pytest.raises(KibanaError, match="import answer has no success_count"):
         import_rules(_client(kibana.url), RULES)
 
@@ -212,26 +251,47 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
 
 @pytest.fixture(scope="module")
 def live_kibana():
+    """A Kibana space of its own (with, on Kibana 7.x, the space's signals index that rule imports need there),
+    deleted afterwards whatever the outcome: the rules and saved objects of a space go with it."""
     if not os.environ.get("WIN4658_KIBANA_URL"):
-        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into")
+        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into "
+                    "(WIN4658_KIBANA_API_KEY or WIN4658_KIBANA_USER/WIN4658_KIBANA_PASSWORD, WIN4658_KIBANA_CA_CERTS)")
     settings = kibana_settings(os.environ)
+    version = kibana_install.kibana_version(Kibana(settings))
     space = f"win4658-test-{uuid.uuid4().hex[:10]}"
     Kibana(settings).request("POST", "/api/spaces/space", {"id": space, "name": space})
-    yield Kibana(settings, space=space)
-    Kibana(settings).request("DELETE", f"/api/spaces/space/{space}")
+    in_space = Kibana(settings, space=space)
+    signals_index = version is not None and kibana_install.EQL_RULES_SINCE <= version < (8, 0)
+    try:
+        if signals_index:  # Kibana 7.x imports rules only into a space whose signals index exists
+            in_space.request("POST", "/api/detection_engine/index")
+        yield in_space, version
+    finally:
+        try:
+            if signals_index:  # not deleted with the space
+                in_space.request("DELETE", "/api/detection_engine/index")
+        finally:
+            Kibana(settings).request("DELETE", f"/api/spaces/space/{space}")
 
 
 def test_live_rules_import_and_delete(live_kibana):
+    live_kibana, version = live_kibana
     rules = ndjson_items(RULES)
+    if version is not None and version < kibana_install.EQL_RULES_SINCE:
+        with pytest.raises(KibanaError, match="cannot run these EQL rules"):
+            import_rules(live_kibana, RULES)
+        return
     assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])
     assert import_rules(live_kibana, RULES) == (len(rules), len(rules), [])  # overwrite: the same rules again
     found = live_kibana.request("GET", "/api/detection_engine/rules/_find?per_page=100")  # the space holds only ours
     assert sorted(rule["rule_id"] for rule in found["data"]) == sorted(rule["rule_id"] for rule in rules)
     assert all(rule["enabled"] is False for rule in found["data"])
     assert len(delete_rules(live_kibana, RULES)) == len(rules)
+    assert live_kibana.request("GET", "/api/detection_engine/rules/_find?per_page=100")["data"] == []
 
 
 def test_live_dashboards_import_and_delete(live_kibana):
+    live_kibana, _version = live_kibana
     assert import_saved_objects(live_kibana, DASHBOARDS) == (21, 21, [])
     dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-activity")
     assert dashboard["attributes"]["title"] == "win4658: Handle activity"

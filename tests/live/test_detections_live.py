@@ -10,6 +10,7 @@ saved search of savedsearches.conf runs on them.
 """
 import configparser
 import os
+from contextlib import contextmanager
 import random
 import time
 import uuid
@@ -73,24 +74,29 @@ def es_index():
     index = f"{name}-events"
     client = connect(settings_from(os.environ))
     if not client.server.eql:
-        pytest.skip(f"{client.server} has no EQL (Elasticsearch 7.10+, default distribution): the rules cannot run")
-    install(client, name, name, [f"{name}-*"])
-    summary = ShipSummary()
-    results = list(ship(client, EXAMPLE_FILES, index, HANDLE_EVENTS, summary, name))
-    assert all(result.ok for result in results) and summary.indexed == len(_examples())
-    request(client, "POST", f"/{index}/_refresh")
-    yield client, index
+        pytest.skip(f"{client.server} cannot run the rules' EQL (`regex~`, `:` lists): Elasticsearch 7.12+, "
+                    "default distribution")
     try:
-        request(client, "DELETE", f"/{index}")
-    except NotFoundError:
-        pass
-    uninstall(client, name, name)
+        install(client, name, name, [f"{name}-*"])
+        summary = ShipSummary()
+        results = list(ship(client, EXAMPLE_FILES, index, HANDLE_EVENTS, summary, name))
+        assert all(result.ok for result in results) and summary.indexed == len(_examples())
+        request(client, "POST", f"/{index}/_refresh")
+        yield client, index
+    finally:
+        try:
+            request(client, "DELETE", f"/{index}")
+        except NotFoundError:
+            pass
+        finally:
+            uninstall(client, name, name)
 
 
-def _eql_record_hits(client, index, query):
+def _eql_record_hits(client, index, query, tiebreaker):
     from win4658.elasticsearch.client import request
 
-    hits = request(client, "POST", f"/{index}/_eql/search", {"query": query, "size": 1000})["hits"]
+    body = {"query": query, "size": 1000, "tiebreaker_field": tiebreaker}  # equal times in the log's order, as Kibana
+    hits = request(client, "POST", f"/{index}/_eql/search", body)["hits"]
     if "sequences" in hits:
         return sorted(tuple(event["_source"]["winlog"]["record_id"] for event in sequence["events"])
                       for sequence in hits["sequences"])
@@ -100,41 +106,71 @@ def _eql_record_hits(client, index, query):
 @pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.spec["kibana"]], ids=lambda d: d.id)
 def test_kibana_rule_hits_what_hunt_hits_in_elasticsearch(es_index, detection):
     from win4658.detections.fields import installed
-    from win4658.detections.kibana import query
+    from win4658.detections.kibana import LIFETIME_TIEBREAKER, query
 
     client, index = es_index
     expected = _local_record_hits(detection, _examples())
     assert expected, "the examples must give every rule something to find"
-    assert _eql_record_hits(client, index, query(detection, installed("ecs"))) == expected
+    ecs = installed("ecs")
+    assert _eql_record_hits(client, index, query(detection, ecs), ecs(LIFETIME_TIEBREAKER)) == expected
 
 
 # --- Splunk --------------------------------------------------------------------------------------------------
 
+@contextmanager
+def splunk_index(service):
+    """WIN4658_SPLUNK_INDEX (default win4658_test); created when missing, and then removed afterwards."""
+    index = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
+    created = index not in service.indexes
+    if created:
+        service.indexes.create(index)
+    try:
+        yield index
+    finally:
+        if created:
+            service.indexes.delete(index)
+
+
 @pytest.fixture(scope="module")
 def splunk_events():
-    """The examples moved so that the last one happened a minute ago, under a host name of their own."""
+    """The examples moved to the last minutes, under a host name of their own."""
     if not SPLUNK_SET:
         pytest.skip(SPLUNK_REASON)
     from win4658.splunk.app import APP_ID
     from win4658.splunk.client import ConnectionSettings, connect
-    from win4658.splunk.runtime.render import render_event_xml
 
     service = connect(ConnectionSettings.from_environment(os.environ))
     assert APP_ID in service.apps, f"{APP_ID} is not installed: install the package first"
-    index = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
-    if index not in service.indexes:
-        service.indexes.create(index)
+    with splunk_index(service) as index:
+        yield _submit_examples(service, index)
+
+
+def _submit_examples(service, index):
+    from win4658.splunk.runtime.render import render_event_xml
+
     host = f"win4658-live-{random.randint(10 ** 8, 10 ** 9)}"
-    events = _examples()
-    shift = time_ns(datetime.now(timezone.utc).isoformat()) - 60 * 10 ** 9 - time_ns(events[-1].system["TimeCreated"])
-    moved = []
-    for event in events:
-        system = dict(event.system, Computer=host, TimeCreated=format_ns(time_ns(event.system["TimeCreated"]) + shift))
-        moved.append(Event(system, dict(event.data), event.origin))
-        service.indexes[index].submit(render_event_xml(moved[-1]), sourcetype="XmlWinEventLog",
+    moved = _moved_to_the_last_minutes(_examples(), host)
+    for event in moved:
+        service.indexes[index].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
                                       source="XmlWinEventLog:Security", host=host)
     _wait_for(service, index, host, len(moved))
     return service, index, host, moved
+
+
+def _moved_to_the_last_minutes(events, host):
+    """The events under ``host``, each file's moved so that its last event happened a minute ago (the examples are
+    years apart: Splunk restamps events older than MAX_DAYS_AGO and the searches look at the last day), in time
+    order."""
+    now = time_ns(datetime.now(timezone.utc).isoformat())
+    last = {}
+    for event in events:
+        last[event.origin.path] = max(last.get(event.origin.path, 0), time_ns(event.system["TimeCreated"]))
+    moved = []
+    for event in events:
+        at = time_ns(event.system["TimeCreated"]) + now - 60 * 10 ** 9 - last[event.origin.path]
+        moved.append(Event(dict(event.system, Computer=host, TimeCreated=format_ns(at)), dict(event.data),
+                           event.origin))
+    return sorted(moved, key=lambda event: time_ns(event.system["TimeCreated"]))
 
 
 def _wait_for(service, index, host, count):

@@ -3,7 +3,10 @@ the add-on's CIM fields, eventtype and tags; a saved search of the app runs thro
 saved search and every dashboard panel search runs with the app's knowledge on the sample without error.
 
 Runs when WIN4658_SPLUNK_URL is set with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER / WIN4658_SPLUNK_PASSWORD).
-WIN4658_SPLUNK_INDEX names the test index (default win4658_test; created when missing). Install the app first:
+WIN4658_SPLUNK_INDEX names the test index (default win4658_test; created when missing and then removed afterwards;
+an existing index keeps the test events, under host names and record numbers of their own). TLS is verified:
+WIN4658_SPLUNK_CA_CERTS names the CA of a self-signed server, WIN4658_SPLUNK_VERIFY=false turns the check off
+(docs/live-tests.md). Install the app first:
 `win4658 splunk package -o dist && splunk install app dist/TA-win4658-<version>.tgz`.
 """
 import configparser
@@ -17,6 +20,7 @@ from datetime import datetime, timezone
 import pytest
 from splunklib import results
 
+from tests.live.test_detections_live import splunk_index
 from tests.support.paths import ROOT, SAMPLE_XML
 from win4658.detections.definitions import load_bundle
 from win4658.detections.fields import installed
@@ -62,9 +66,9 @@ def service():
     except SplunkConnectionError as error:
         pytest.fail(str(error))
     assert APP_ID in service.apps, f"{APP_ID} is not installed on {os.environ[URL_VARIABLE]}: install the package first"
-    if INDEX not in service.indexes:
-        service.indexes.create(INDEX)
-    return service
+    with splunk_index(service) as index:
+        assert index == INDEX
+        yield service
 
 
 @pytest.fixture(scope="module")
@@ -178,13 +182,15 @@ def _dispatch(service, search, host):
         scoped = scoped.replace(token, value)
     query = scoped if scoped.startswith("|") else f"search {scoped}"
     job = service.jobs.create(query, earliest_time="-2h", latest_time="+1h", exec_mode="blocking")
-    job.refresh()
-    messages = job.content.get("messages") or {}
-    errors = messages.get("error") if isinstance(messages, dict) else None
-    assert job["isFailed"] == "0" and not errors, f"{query[:120]}: {messages}"
-    rows = [row for row in results.JSONResultsReader(job.results(output_mode="json", count=0)) if isinstance(row, dict)]
-    job.cancel()
-    return rows
+    try:
+        job.refresh()
+        messages = job.content.get("messages") or {}
+        errors = messages.get("error") if isinstance(messages, dict) else None
+        assert job["isFailed"] == "0" and not errors, f"{query[:120]}: {messages}"
+        return [row for row in results.JSONResultsReader(job.results(output_mode="json", count=0))
+                if isinstance(row, dict)]
+    finally:
+        job.cancel()
 
 
 @pytest.mark.parametrize("name, search", _saved_searches(), ids=[name for name, _s in _saved_searches()])

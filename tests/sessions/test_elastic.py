@@ -101,7 +101,7 @@ def sessions_index():
     from win4658.sessions.elastic import ship_sessions
 
     client = connect(settings_from(os.environ))
-    name = f"win4658-sessions-test-{uuid.uuid4().hex[:12]}"
+    name = f"test-win4658-sessions-{uuid.uuid4().hex[:12]}"  # outside the patterns of installed templates
     template = dict(sessions_template_body(session_spec()), index_patterns=[name], priority=500)
     path = template_path(client.server, name)
     request(client, "PUT", path, template if client.server.composable_templates else legacy_template_body(template))

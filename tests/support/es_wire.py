@@ -2,12 +2,16 @@
 version would, on the wire (JSON bodies, status codes and error objects of the REST API).
 
 It keeps pipelines, templates, ILM policies and bulk-indexed documents in memory, does not run pipelines
-(`_simulate` returns each source unchanged), and lacks the endpoints the recorded version lacks. ``faults`` holds
+(`_simulate` returns each source unchanged), and lacks the endpoints the recorded version lacks. Like the servers, it
+refuses a versioned media type (``application/vnd.elasticsearch+json; compatible-with=N``, which the
+elasticsearch-py 8/9 clients send) that the version does not serve: Elasticsearch serves its own major and the one
+before from 8.0 on (7.x none that a client of 8 or 9 asks for), OpenSearch none. ``faults`` holds
 scripted misbehaviour for the next requests to a path: ``"reset"`` (the connection is reset), or ``(status, body)``
 answered as is, or a callable that receives the parsed bulk lines and returns ``(status, body)``.
 """
 import json
 import os
+import re
 import socket
 import ssl
 import struct
@@ -151,6 +155,16 @@ class WireServer:
         return 200, {"took": 3, "errors": any(item[next(iter(item))]["status"] >= 300 for item in items),
                      "items": items}
 
+    def refused_media_type(self, headers: Any) -> Any:
+        """(406, error) for a compatible-with version the server does not serve, else None."""
+        for name in ("accept", "content-type"):
+            match = re.search(r"compatible-with=(\d+)", headers.get(name, ""))
+            served = () if self.opensearch or self.version < (8, 0) else (self.version[0] - 1, self.version[0])
+            if match and int(match[1]) not in served:
+                reason = f"{name.title()} header [{headers[name]}] is not supported"
+                return 406, {"error": reason, "status": 406}
+        return None
+
     # --- HTTP -----------------------------------------------------------------------------------------------
 
     def _handler(self):
@@ -172,6 +186,9 @@ class WireServer:
                 wire.requests.append((self.command, self.path, body))
                 wire.headers.append({key.lower(): value for key, value in self.headers.items()})
                 route = urlsplit(self.path).path
+                refused = wire.refused_media_type(self.headers)
+                if refused:
+                    wire.faults.setdefault(route, []).insert(0, refused)
                 faults = wire.faults.get(route)
                 fault = faults.pop(0) if faults else None
                 if fault == "reset":

@@ -11,7 +11,7 @@ Credentials are read from environment variables only (never argv) and never appe
 import base64
 import json
 import time
-from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypedDict
 from urllib.parse import quote, urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -81,6 +81,12 @@ def _without_credentials(url: str) -> str:
     return url.rsplit("@", 1)[-1] if "@" in url else url
 
 
+# Mapping types of ECS that a server line may lack: the first Elasticsearch that has the type (its default
+# distribution: the 7.x OSS build and OpenSearch lack them all) and the portable type a template uses instead.
+LATE_TYPES = {"match_only_text": ((7, 14), "text"), "wildcard": ((7, 9), "keyword"),
+              "constant_keyword": ((7, 7), "keyword"), "flattened": ((7, 3), "object"), "version": ((7, 10), "keyword")}
+
+
 class Server(NamedTuple):
     """What GET / says about the server, and the features this project uses that depend on it."""
 
@@ -100,12 +106,16 @@ class Server(NamedTuple):
         return self.at_least(7, 8) or not self.elasticsearch
 
     @property
-    def match_only_text(self) -> bool:
-        return self.at_least(7, 14)
+    def type_substitutes(self) -> Dict[str, str]:
+        """{type this server lacks: the type to map instead}, for the types of LATE_TYPES."""
+        return {kind: substitute for kind, (since, substitute) in LATE_TYPES.items()
+                if not self.at_least(*since) or self.flavor == "oss"}
 
     @property
     def eql(self) -> bool:
-        return self.at_least(7, 10) and self.flavor != "oss"
+        """EQL as the generated rules write it (`regex~`, `:` with a list): Elasticsearch 7.12+, not the OSS build.
+        7.10 and 7.11 have `_eql/search` but reject that syntax."""
+        return self.at_least(7, 12) and self.flavor != "oss"
 
     @property
     def esql(self) -> bool:

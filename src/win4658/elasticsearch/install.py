@@ -1,7 +1,8 @@
 """`win4658 es install`: put the generated pipeline and index template, reporting created / updated / unchanged.
 
 The template is adapted to the server (GET /): the composable `_index_template` where it exists (Elasticsearch 7.8+,
-OpenSearch), the legacy `_template` otherwise, `text` for `match_only_text` where that type is missing. With
+OpenSearch), the legacy `_template` otherwise, a portable type for a type the server lacks (`text` for
+`match_only_text` before 7.14 and on OpenSearch: client.LATE_TYPES). With
 ``data_stream`` (Elasticsearch 8.0+) the template creates data streams with an ILM policy (named as the template)
 and a `@custom` component template; both belong to the user once created and are never overwritten.
 """
@@ -46,7 +47,7 @@ def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str 
         raise InstallError(f"--data-stream needs Elasticsearch 8.0 or later with ILM; {server} gets classic indices "
                            "(run install without --data-stream)")
     template = template_body(pipeline_id=pipeline_id, index_patterns=index_patterns,
-                             match_only_text=server.match_only_text)
+                             substitutes=server.type_substitutes)
     installed = [_put(client, "pipeline", pipeline_id, f"/_ingest/pipeline/{path_part(pipeline_id)}", pipeline_body())]
     if data_stream:
         installed += _data_stream_parts(client, server, template_name)
@@ -58,7 +59,7 @@ def install(client: Cluster, pipeline_id: str = PIPELINE_ID, template_name: str 
         from ..sessions.elastic import SESSIONS_TEMPLATE_NAME, sessions_template_body
         from ..sessions.fields import session_spec
 
-        sessions_template = sessions_template_body(session_spec())
+        sessions_template = sessions_template_body(session_spec(), server.type_substitutes)
         installed.append(_put(client, "index template", SESSIONS_TEMPLATE_NAME,
                               template_path(server, SESSIONS_TEMPLATE_NAME),
                               sessions_template if server.composable_templates

@@ -28,13 +28,12 @@ def field_types(mapping: Mapping) -> Dict[str, str]:
 
 
 def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE_ID,
-                  index_patterns: Sequence[str] = (INDEX_PATTERN,), match_only_text: bool = True) -> Dict[str, Any]:
-    """The body of ``PUT _index_template/win4658``; ``match_only_text=False`` maps those fields as ``text`` for
-    servers without that type (Elasticsearch before 7.14, OpenSearch)."""
+                  index_patterns: Sequence[str] = (INDEX_PATTERN,),
+                  substitutes: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The body of ``PUT _index_template/win4658``; ``substitutes`` ({type: portable type}, a Server's
+    type_substitutes) maps the fields of a type the server lacks (``match_only_text`` before 7.14 …) as another."""
     mapping = mapping or bundled("ecs")
-    types = field_types(mapping)
-    if not match_only_text:
-        types = {field: "text" if kind == "match_only_text" else kind for field, kind in types.items()}
+    types = {field: (substitutes or {}).get(kind, kind) for field, kind in field_types(mapping).items()}
     return {
         "index_patterns": list(index_patterns),
         "priority": 200,
@@ -60,7 +59,7 @@ def legacy_template_body(composable: Dict[str, Any]) -> Dict[str, Any]:
         "index_patterns": composable["index_patterns"],
         "order": composable["priority"],
         "version": composable["version"],
-        "settings": composable["template"]["settings"],
+        "settings": composable["template"].get("settings", {}),
         "mappings": dict(composable["template"]["mappings"], _meta=composable["_meta"]),
     }
 

@@ -33,7 +33,11 @@ class _Retry(Retry):
 
 
 class KibanaError(ValueError):
-    """Settings that cannot work, or an answer Kibana refused or that is not Kibana's."""
+    """Settings that cannot work, or an answer Kibana refused (``status``: its HTTP status) or that is not Kibana's."""
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
 
 
 def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, insecure: bool = False) -> Settings:
@@ -115,5 +119,5 @@ class Kibana:
         if not 200 <= response.status < 300:
             message = answer.get("message") if isinstance(answer, dict) else None
             refused = f"Kibana refused {method} {path.split('?')[0]}: HTTP {response.status} {message or ''}"
-            raise KibanaError(refused.rstrip())
+            raise KibanaError(refused.rstrip(), response.status)
         return answer

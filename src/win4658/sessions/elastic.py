@@ -2,7 +2,7 @@
 `win4658 es ship --sessions`, and the lifetime detection as a Kibana rule over the sessions index."""
 import json
 import uuid
-from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ..detections.definitions import Detection
 from ..detections.lifetime import DEFAULT_MAX_OPEN
@@ -36,15 +36,17 @@ def session_field_types(spec: Dict[str, Any]) -> Dict[str, str]:
     return types
 
 
-def sessions_template_body(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """The body of ``PUT _index_template/win4658-sessions``: session documents are ECS already, no pipeline."""
+def sessions_template_body(spec: Dict[str, Any], substitutes: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The body of ``PUT _index_template/win4658-sessions``: session documents are ECS already, no pipeline;
+    ``substitutes`` as for the events template."""
+    types = {field: (substitutes or {}).get(kind, kind) for field, kind in session_field_types(spec).items()}
     return {
         "index_patterns": [SESSIONS_INDEX_PATTERN],
         "priority": TEMPLATE_PRIORITY,
         "version": TEMPLATE_VERSION,
         "_meta": {"description": "win4658: handle sessions (one document per handle, 4656 to 4658), "
                                  "fields of mappings/session.yml"},
-        "template": {"mappings": {"dynamic": "strict", "properties": _properties(session_field_types(spec))}},
+        "template": {"mappings": {"dynamic": "strict", "properties": _properties(types)}},
     }
 
 

@@ -149,8 +149,15 @@ def run_search(service: client.Service, query: str, **arguments: Any) -> Iterato
 
 
 def _job_results(job: client.Job) -> Iterator[Dict[str, Any]]:
+    """The rows of a finished job; a job Splunk failed (a search that does not parse, a missing lookup or index)
+    is an error with Splunk's messages, never an empty result."""
     while not job.is_done():
         time.sleep(POLL_SECONDS)
+    if job["isFailed"] == "1":
+        messages = job.content.get("messages") or {}
+        errors = messages.get("fatal") or messages.get("error") if isinstance(messages, dict) else None
+        text = "; ".join([errors] if isinstance(errors, str) else errors or ["no message"])
+        raise SplunkConnectionError(f"search job {job.sid} failed: {text}")
     stream = job.results(output_mode="json", count=0)
     for item in results.JSONResultsReader(stream):
         if isinstance(item, dict):
