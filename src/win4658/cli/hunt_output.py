@@ -15,7 +15,7 @@ from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
 from ..detections.lifetime import Lifetime
 from ..detections.local_hunt import Hunt
-from ..sessions.record import session_record
+from ..sessions.line import session_line
 from ..windows import hex_to_int
 from .common import ndjson_line
 
@@ -34,7 +34,7 @@ class JsonWriter:
 
     def add(self, item: Union[Finding, Lifetime]) -> None:
         if isinstance(item, Lifetime):
-            self.write(ndjson_line({"session": session_record(item)}))
+            self.write(session_line(item))
         else:
             self.write(ndjson_line(self.hunt.document(item)))
 
