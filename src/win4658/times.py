@@ -3,7 +3,7 @@ import re
 from datetime import date
 from functools import lru_cache
 from time import gmtime
-from typing import Optional
+from typing import Optional, overload
 
 ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$")
 # The usual spelling, "YYYY-MM-DDThh:mm:ss[.fraction]Z" in ASCII digits: its minute, then what follows it
@@ -73,6 +73,14 @@ def _day_start(year: str, month: str, day: str) -> Optional[int]:
         return (date(int(year), int(month), int(day)).toordinal() - EPOCH_ORDINAL) * 86400
     except ValueError:  # month 13, February 30, year 0
         return None
+
+
+@overload
+def format_ns(nanoseconds: int) -> str: ...
+@overload
+def format_ns(nanoseconds: None) -> None: ...
+@overload
+def format_ns(nanoseconds: Optional[int]) -> Optional[str]: ...
 
 
 def format_ns(nanoseconds: Optional[int]) -> Optional[str]:

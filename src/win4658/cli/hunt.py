@@ -1,10 +1,11 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
 import argparse
+import gc
 import math
 import os
 import sys
-from contextlib import ExitStack, nullcontext
-from typing import IO, Callable, ContextManager, Dict, List, Optional
+from contextlib import ExitStack, contextmanager, nullcontext
+from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional
 
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
@@ -13,11 +14,10 @@ from ..detections.local_hunt import Hunt, HandleQuery, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
-from ..event import Event, Origin, ReadStats, RecordError
+from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
 from ..readers import STDIN
-from ..sessions.record import session_record
-from ..sessions.stream import session_origin
+from ..sessions.stream import EndedSession
 from ..times import format_ns
 from .common import OUTPUT_BUFFER, Progress, missing_paths, ndjson_line, open_output, report_error
 from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
@@ -191,7 +191,7 @@ def _same_file(path: str, other: str) -> bool:
 
 
 def _session_sinks(output_format: str, writer, report: Optional[HtmlReport], path: Optional[str],
-                   files: ExitStack) -> List[Callable[[dict, Origin], None]]:
+                   files: ExitStack) -> List[Callable[[EndedSession], None]]:
     """Who takes each session: its own file, or the output that shows them; the HTML report."""
     sinks = []
     if path is not None:
@@ -205,27 +205,50 @@ def _session_sinks(output_format: str, writer, report: Optional[HtmlReport], pat
 
 
 def _hunt_into(hunt: Hunt, paths: List[str], writer, report: Optional[HtmlReport],
-               session_sinks: List[Callable[[dict, Origin], None]]) -> int:
+               session_sinks: List[Callable[[EndedSession], None]]) -> int:
     """Run the hunt into its outputs; the number of handle sessions."""
     progress = Progress("hunted", hunt.summary.stats)
     sessions = 0
     try:
-        for item in hunt.run(paths):
-            if isinstance(item, RecordError):
-                progress.error(item)
-            elif isinstance(item, Lifetime):  # a handle session, as it ended (only with --sessions)
-                sessions += 1
-                record, origin = session_record(item), session_origin(item)
-                for add in session_sinks:
-                    add(record, origin)
-            else:
-                writer.add(item)
-                if report is not None:
-                    report.add(item)
+        with streaming_collector():
+            for item in hunt.run(paths):
+                if isinstance(item, RecordError):
+                    progress.error(item)
+                elif isinstance(item, Lifetime):  # a handle session, as it ended (only with --sessions)
+                    sessions += 1
+                    ended = EndedSession(item)
+                    for add in session_sinks:
+                        add(ended)
+                else:
+                    writer.add(item)
+                    if report is not None:
+                        report.add(item)
     finally:
         progress.close()
     writer.close()
     return sessions
+
+
+YOUNG_OBJECTS_COLLECTED = 50_000  # the collector's first threshold while hunting (Python's default: 700)
+
+
+@contextmanager
+def streaming_collector() -> Iterator[None]:
+    """The garbage collector tuned for a long stream, then as it was.
+
+    The reorder window and the open-handle table keep some 10^5 objects alive for a while, which the default
+    thresholds walk again in every young and middle collection and, with the objects of start-up, in every full
+    one; they form no reference cycles. So the objects made so far are frozen (set apart from every walk) and
+    young objects are collected in larger batches: memory stays bounded, the walks are fewer.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS_COLLECTED, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _output(path: str, text: bool) -> ContextManager[IO]:

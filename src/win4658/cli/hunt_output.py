@@ -17,9 +17,10 @@ from typing import IO, Any, Dict, List, Optional
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
 from ..detections.local_hunt import Hunt
-from ..event import Origin
 from ..sessions.fields import session_spec, to_ecs
+from ..sessions.line import session_line
 from ..sessions.overview import SessionOverview
+from ..sessions.stream import EndedSession
 from ..windows import hex_to_int
 from .common import ndjson_line
 
@@ -39,8 +40,8 @@ class JsonWriter:
     def add(self, finding: Finding) -> None:
         self.write(ndjson_line(self.hunt.document(finding)))
 
-    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
-        self.write(ndjson_line({"session": record}))
+    def add_session(self, session: EndedSession) -> None:
+        self.write(session_line(session.lifetime))
 
     def close(self) -> None:
         self.write(ndjson_line({"summary": self.hunt.summary.as_dict()}))
@@ -127,8 +128,8 @@ class TableWriter:
         if len(shown) < self.limit:
             shown.append(finding)
 
-    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
-        self.sessions.add(record, origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
+    def add_session(self, session: EndedSession) -> None:
+        self.sessions.add(session.record, session.origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
 
     def close(self) -> None:
         width = table_width(self.output)
@@ -258,7 +259,8 @@ class SessionCsvWriter:
         self.writerow = csv.writer(output, lineterminator="\n").writerow  # None is written as an empty cell
         self.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
 
-    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
+    def add_session(self, session: EndedSession) -> None:
+        record, origin = session.record, session.origin
         row = list(map(record.get, self.names))
         for index, name in self.lists:
             if name in record:
@@ -277,8 +279,8 @@ class SessionNdjsonWriter:
     def __init__(self, output: IO[bytes]):
         self.write = output.write
 
-    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
-        self.write(ndjson_line(to_ecs(record)))
+    def add_session(self, session: EndedSession) -> None:
+        self.write(ndjson_line(to_ecs(session.record)))
 
 
 # name, preferred width, narrowest width; "why" takes what is left

@@ -6,7 +6,7 @@ millions of times.
 """
 import re
 from functools import lru_cache
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
 from .definitions import Condition, Detection, DetectionList
@@ -59,11 +59,14 @@ def event_process(event: Event) -> Optional[str]:
     return None if path is None or path in ABSENT else path
 
 
-def finding_for(detection: Detection, event: Event, reason: str, time: Optional[str]) -> Finding:
+def findings_for(hits: Tuple[Tuple[Detection, str], ...], event: Event, time: Optional[str]) -> List[Finding]:
+    """One Finding per (detection, reason) of one event, its fields read once."""
     data = event.data
+    shown = (time, event.system.get("Computer"), event_user(event), event_process(event), data.get("ProcessId"),
+             data.get("HandleId"))
     # tuple.__new__: the same Finding as Finding(…), without its Python-level __new__ (one per finding)
-    return new_finding(Finding, (detection.id, detection.number, time, event.system.get("Computer"), event_user(event),
-                                 event_process(event), data.get("ProcessId"), data.get("HandleId"), reason, event.origin, None))
+    return [new_finding(Finding, (detection.id, detection.number, *shown, reason, event.origin, None))
+            for detection, reason in hits]
 
 
 # The local backend's token table: operator → (list) → match(value, by value) → the row matched, or None
@@ -120,6 +123,21 @@ def _verdict(condition: Condition, rows: DetectionList, fields: List[str]) -> Ve
     return verdict
 
 
+Sections = Tuple[Dict[str, Any], Dict[str, Any]]  # an event's (system, data)
+
+
+def values_reader(places: List[Tuple[int, str]]) -> Callable[[Sections], Tuple[Optional[str], ...]]:
+    """(system, data) → the values at ``places`` ((0 for System or 1 for EventData, name) each). One or two fields,
+    what the shipped detections read, without a loop: the values are read for every event."""
+    if len(places) == 1:
+        (at, name), = places
+        return lambda sections: (sections[at].get(name),)
+    if len(places) == 2:
+        (first_at, first), (second_at, second) = places
+        return lambda sections: (sections[first_at].get(first), sections[second_at].get(second))
+    return lambda sections: tuple([sections[at].get(name) for at, name in places])
+
+
 class EventDetections:
     """The per-event detections of a run: ``findings(event, time)`` lists what the event triggers.
 
@@ -136,21 +154,19 @@ class EventDetections:
                                               self.fields))
                          for detection in conditional]
         self.event_ids = frozenset().union(*(detection.event_ids for detection, _verdict in self.verdicts))
-        self.readers = [(section == "System", name) for section, name in map(section_and_name, self.fields)]
+        self.values = values_reader([(0 if section == "System" else 1, name)
+                                     for section, name in map(section_and_name, self.fields)])
         self.reasons = lru_cache(maxsize=CACHE_SIZE)(self._reasons)
 
-    def _reasons(self, values: Tuple[Optional[str], ...]) -> Tuple[Tuple[Detection, str], ...]:
-        found = ((detection, verdict(values)) for detection, verdict in self.verdicts)
+    def _reasons(self, event_id: int, values: Tuple[Optional[str], ...]) -> Tuple[Tuple[Detection, str], ...]:
+        found = ((detection, verdict(values)) for detection, verdict in self.verdicts if event_id in detection.event_ids)
         return tuple((detection, reason) for detection, reason in found if reason is not None)
 
     def findings(self, event: Event, time: Optional[int]) -> List[Finding]:
         event_id = event.system["EventID"]
         if event_id not in self.event_ids:
             return []
-        system, data = event.system, event.data
-        hits = self.reasons(tuple([(system if in_system else data).get(name) for in_system, name in self.readers]))
+        hits = self.reasons(event_id, self.values((event.system, event.data)))
         if not hits:
             return []
-        time_text = format_ns(time) or event.system.get("TimeCreated")
-        return [finding_for(detection, event, reason, time_text)
-                for detection, reason in hits if event_id in detection.event_ids]
+        return findings_for(hits, event, format_ns(time) or event.system.get("TimeCreated"))

@@ -140,6 +140,9 @@ class Lifetime(NamedTuple):
         }
 
 
+new_lifetime = tuple.__new__  # Lifetime(…) without its Python-level __new__ (one per handle session)
+
+
 class ProcessStatistics:
     __slots__ = ("handles", "total_seconds", "longest_seconds")
 
@@ -187,7 +190,7 @@ class HandleTracker:
 
     def observe(self, event: Event, time: Optional[int]) -> Optional[Lifetime]:
         key = handle_key(event)
-        event_id = event.event_id
+        event_id = event.system["EventID"]
         if event_id == 4658:
             return self._close(key, event, time)
         if key is None:
@@ -235,12 +238,12 @@ class HandleTracker:
         if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             if self.ended is not None:
-                self.ended.append(Lifetime(key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))  # type: ignore[arg-type]
+                self.ended.append(new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN)))
             return None
         del self.open[key]  # type: ignore[arg-type]
         self.paired += 1
-        lifetime = Lifetime(key, handle.opened, event, handle.time, time, handle.accesses, handle.access_count,  # type: ignore[arg-type]
-                            handle.used_mask)
+        lifetime = new_lifetime(Lifetime, (key, handle.opened, event, handle.time, time, handle.accesses,
+                                           handle.access_count, handle.used_mask, CLOSED))
         process = event_process(event) or handle.opened.process or "(unknown)"
         self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
         return lifetime
@@ -266,8 +269,8 @@ class HandleTracker:
 
 
 def unclosed(key: HandleKey, handle: OpenHandle, ending: str) -> Lifetime:
-    return Lifetime(key, handle.opened, None, handle.time, None, handle.accesses, handle.access_count,  # type: ignore[arg-type]
-                    handle.used_mask, ending)
+    return new_lifetime(Lifetime, (key, handle.opened, None, handle.time, None, handle.accesses, handle.access_count,
+                                   handle.used_mask, ending))
 
 
 def lifetime_user(lifetime: Lifetime) -> Optional[str]:

@@ -13,7 +13,7 @@ from ..event import Event, ReadStats, RecordError
 from ..readers import read_paths
 from .definitions import SEVERITIES, Detection, DetectionList, by_kind, load_bundle
 from .durations import Durations
-from .engine import EventDetections, Finding, event_process
+from .engine import SHOWN_FIELDS, EventDetections, Finding, event_process
 from .lifetime import DEFAULT_MAX_OPEN, HandleKey, HandleTracker, Lifetime, handle_key, lifetime_user
 from ..times import format_ns, time_ns
 from .timeline import DEFAULT_WINDOW, TimeOrder
@@ -36,14 +36,6 @@ class HuntSummary(Summary):
         self.last_ns: Optional[int] = None
         self.late_events = 0
         self.lifetime: dict = {}
-
-    def saw(self, host: Optional[str], time: Optional[int]) -> None:
-        self.hosts[host] += 1
-        if time is not None:
-            if self.first_ns is None or time < self.first_ns:
-                self.first_ns = time
-            if self.last_ns is None or time > self.last_ns:
-                self.last_ns = time
 
     def count(self, finding: Finding) -> None:
         detection = self.detections.get(finding.detection)
@@ -99,16 +91,20 @@ class Hunt:
         self.sessions = sessions
         self.summary = HuntSummary(self.detections)
         self.durations = Durations()
+        # what a finding's document adds, per detection: severity and ATT&CK ids, or the drill-down mark
+        self.triage: Dict[str, dict] = {detection.id: {"drilldown": True} if detection.drilldown
+                       else {"severity": detection.severity, "mitre": detection.attack_ids}
+                       for detection in self.detections}
 
     def document(self, finding: Finding) -> dict:
         """A finding as JSON: its fields with its detection's severity and ATT&CK ids, or marked as a drill-down."""
-        detection = self.summary.detections[finding.detection]
-        document = finding.as_dict()
-        if detection.drilldown:
-            document["drilldown"] = True
+        if finding.details is None:  # the per-event findings: as as_dict gives them, without its general steps
+            document: dict = {name: value for name, value in zip(SHOWN_FIELDS, finding) if value is not None}
+            if finding.origin is not None:
+                document["source"] = str(finding.origin)
         else:
-            document["severity"] = detection.severity
-            document["mitre"] = detection.attack_ids
+            document = finding.as_dict()
+        document.update(self.triage[finding.detection])
         return document
 
     def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, Lifetime, RecordError]]:
@@ -134,7 +130,13 @@ class Hunt:
 
     def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Union[Finding, Lifetime]]:
         """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
-        self.summary.saw(event.system.get("Computer"), time)
+        summary = self.summary
+        summary.hosts[event.system.get("Computer")] += 1  # HuntSummary.saw, inline: it runs for every event
+        if time is not None:
+            if summary.first_ns is None or time < summary.first_ns:
+                summary.first_ns = time
+            if summary.last_ns is None or time > summary.last_ns:
+                summary.last_ns = time
         findings = self.per_event.findings(event, time)
         lifetime = tracker.observe(event, time)
         if lifetime is not None:

@@ -9,7 +9,7 @@ only; a Content-Security-Policy forbids any load from the network.
 """
 import json
 from html import escape
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..event import Origin
 from ..sessions.overview import SessionOverview
@@ -19,6 +19,9 @@ from .engine import Finding
 from .lifetime import CLOSED
 from .local_hunt import Hunt
 from .svg import gantt, histogram, timeline_chart
+
+if TYPE_CHECKING:
+    from ..sessions.stream import EndedSession
 
 MAX_EMBEDDED = 200_000  # findings embedded in the file (the rest are counted): memory and file size stay bounded
 MAX_SESSIONS_EMBEDDED = 1000  # the longest handle sessions embedded (the rest are counted)
@@ -51,8 +54,8 @@ class HtmlReport:
         self.traces: List[dict] = []
         self.sessions = SessionOverview(MAX_SESSIONS_EMBEDDED) if hunt.sessions else None
 
-    def add_session(self, record: Dict[str, Any], origin: Origin) -> None:
-        self.sessions.add(record, origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
+    def add_session(self, session: "EndedSession") -> None:
+        self.sessions.add(session.record, session.origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
 
     def add(self, finding: Finding) -> None:
         detection = self.detections[finding.detection]

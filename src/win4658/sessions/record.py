@@ -32,7 +32,7 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
     record["handle_id"] = handle_id
     record["access_count"] = lifetime.access_count
     if opened is not None:
-        domain, name = _user_parts(opened.user)
+        domain, name = user_parts(opened.user)
         _add_subject(record, opened.user_sid, name, domain, opened.logon_id, opened.process)
         _add_object_and_access(record, opened, lifetime.used_mask, lifetime.access_count)
         if opened.record_id is not None and opened.record_id != "":
@@ -49,14 +49,14 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _user_parts(user: Optional[str]) -> Tuple[str, str]:
+def user_parts(user: Optional[str]) -> Tuple[str, str]:
     """(domain, name) of 'DOMAIN\\name' (a log names a few hundred users)."""
     domain, _, name = (user or "").rpartition("\\")
     return domain, name
 
 
 @lru_cache(maxsize=1024)
-def _privileges(text: Optional[str]) -> Tuple[str, ...]:
+def privilege_names(text: Optional[str]) -> Tuple[str, ...]:
     privileges = tuple((text or "").split())
     return () if privileges == ("-",) else privileges
 
@@ -97,6 +97,6 @@ def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: in
     if access_count:
         record["access_used_mask"] = hex(used_mask)
         record["access_used"] = list(access_names(object_type, used_mask))
-    privileges = _privileges(opened.privileges)
+    privileges = privilege_names(opened.privileges)
     if privileges:
         record["privileges"] = list(privileges)

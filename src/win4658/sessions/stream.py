@@ -1,6 +1,7 @@
 """The handle sessions of event files, streaming: hunt's pipeline (reading, the log's order, HandleTracker)
 with no detection, each handle's record given as it ends. Memory is bounded by the open handles and the
 re-ordering window."""
+from functools import cached_property
 from typing import Any, Dict, Iterable, Iterator, Union
 
 from ..detections.lifetime import Lifetime
@@ -25,6 +26,22 @@ def handle_sessions(paths: Iterable[str], hunt: Hunt) -> Iterator[Union[Dict[str
 def session_origin(lifetime: Lifetime) -> Origin:
     """Where a session's last event was read: its close, else its open."""
     return lifetime.closed.origin if lifetime.closed is not None else lifetime.opened.origin
+
+
+class EndedSession:
+    """A handle as it ended, given to each of hunt's outputs: its record and origin are made once, when one asks
+    (hunt's JSON lines are built from the lifetime itself: sessions/line.py)."""
+
+    def __init__(self, lifetime: Lifetime):
+        self.lifetime = lifetime
+
+    @cached_property
+    def record(self) -> Dict[str, Any]:
+        return session_record(self.lifetime)
+
+    @cached_property
+    def origin(self) -> Origin:
+        return session_origin(self.lifetime)
 
 
 def session_hunt(window: int, max_open_handles: int) -> Hunt:
