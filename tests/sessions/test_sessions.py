@@ -2,6 +2,8 @@
 them (convert --to sessions, convert --enrich, hunt --sessions)."""
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -298,3 +300,47 @@ def test_hunt_json_lists_the_sessions_when_asked(capsys):
 def test_convert_refuses_workers_with_sessions(capsys):
     assert main(["convert", "--to", "sessions", "--workers", "2", corpus_path(*DUMPERT)]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+NO_HANDLE_EVENTS = [  # a close with ProcessId "-", a close without HandleId, an open without ProcessId
+    {"winlog": {"event_id": 4658, "computer_name": "h1", "record_id": 1,
+                "event_data": {"HandleId": "0x10", "ProcessId": "-", "ProcessName": "C:\\x.exe"}},
+     "@timestamp": "2024-01-01T00:00:00Z"},
+    {"winlog": {"event_id": 4658, "computer_name": "h1", "record_id": 2,
+                "event_data": {"ProcessId": "0x4", "ProcessName": "C:\\x.exe"}},
+     "@timestamp": "2024-01-01T00:00:01Z"},
+    {"winlog": {"event_id": 4656, "computer_name": "h1", "record_id": 3,
+                "event_data": {"ObjectType": "File", "ObjectName": "C:\\f", "HandleId": "0x20", "AccessMask": "0x1",
+                               "ProcessName": "C:\\x.exe"}},
+     "@timestamp": "2024-01-01T00:00:02Z"},
+]
+
+
+def _win4658(*argv):
+    return subprocess.run([sys.executable, "-m", "win4658", *argv], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("argv", [["convert", "--to", "sessions"], ["hunt", "--sessions", "--format", "json"]])
+def test_an_event_that_names_no_handle_is_an_error_not_a_session(tmp_path, argv):
+    events = tmp_path / "no-handle.jsonl"
+    events.write_text("".join(json.dumps(event) + "\n" for event in NO_HANDLE_EVENTS), encoding="utf-8")
+    result = _win4658(*argv, str(events))
+    assert result.returncode == 1 and '"session"' not in result.stdout and "handle_session" not in result.stdout
+    assert [line for line in result.stderr.splitlines() if "names no handle" in line] == [
+        f"win4658: {events}: record {record} (byte offset {offset}): a {event_id} with no readable ProcessId or HandleId names no "
+        "handle: no handle session" for record, offset, event_id in _offsets(events)]
+
+
+def _offsets(path):
+    offset, rows = 0, []
+    for number, line in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
+        rows.append((number, offset, json.loads(line)["winlog"]["event_id"]))
+        offset += len(line)
+    return rows
+
+
+def test_an_event_that_names_no_handle_is_no_error_for_hunt_without_sessions(tmp_path):
+    events = tmp_path / "no-handle.jsonl"
+    events.write_text("".join(json.dumps(event) + "\n" for event in NO_HANDLE_EVENTS), encoding="utf-8")
+    result = _win4658("hunt", "--format", "json", str(events))
+    assert result.returncode == 0 and "names no handle" not in result.stderr

@@ -16,9 +16,9 @@ Only the most recent open per key is kept, so memory is bounded by the number of
 from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from ..event import Event, Origin
+from ..event import Event, Origin, RecordError
 from ..windows import hex_to_int
 from .engine import ABSENT, event_process, event_user
 from ..times import format_ns
@@ -28,6 +28,11 @@ ZERO_HANDLES = ("0x0", "0", "0x00000000", "0x0000000000000000")
 MAX_TRACED_ACCESSES = 32
 DEFAULT_MAX_OPEN = 50_000
 HandleKey = Tuple[Optional[str], int, str]
+
+
+# An event whose ProcessId or HandleId is missing or unreadable names no handle it can be paired on: no session
+NO_HANDLE = "no handle"
+NO_HANDLE_MESSAGE = "a {} with no readable ProcessId or HandleId names no handle: no handle session"
 
 
 def handle_key(event: Event) -> Optional[HandleKey]:
@@ -174,7 +179,7 @@ class HandleTracker:
 
     def __init__(self, max_open: int = DEFAULT_MAX_OPEN, keep_endings: bool = False) -> None:
         self.max_open = max(max_open, 1)
-        self.ended: Optional[List[Lifetime]] = [] if keep_endings else None
+        self.ended: Optional[List[Union[Lifetime, RecordError]]] = [] if keep_endings else None
         # in the order the handles were opened: an OrderedDict forgets its oldest in constant time, where a dict
         # scans the slots its earlier deletions left (20 µs per open at 50,000 open handles)
         self.open: "OrderedDict[HandleKey, OpenHandle]" = OrderedDict()
@@ -194,6 +199,8 @@ class HandleTracker:
         if event_id == 4658:
             return self._close(key, event, time)
         if key is None:
+            if self.ended is not None:
+                self.ended.append(_no_handle(event))
             return None
         if event_id == 4656:
             self._open(key, event, time)
@@ -238,7 +245,8 @@ class HandleTracker:
         if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             if self.ended is not None:
-                self.ended.append(new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN)))
+                self.ended.append(new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))
+                                  if key is not None else _no_handle(event))
             return None
         del self.open[key]  # type: ignore[arg-type]
         self.paired += 1
@@ -266,6 +274,10 @@ class HandleTracker:
             "accesses": self.accesses,
             "by_process": {process: stats.as_dict() for process, stats in sorted(self.by_process.items())},
         }
+
+
+def _no_handle(event: Event) -> RecordError:
+    return RecordError(event.origin, NO_HANDLE, NO_HANDLE_MESSAGE.format(event.system["EventID"]))
 
 
 def unclosed(key: HandleKey, handle: OpenHandle, ending: str) -> Lifetime:

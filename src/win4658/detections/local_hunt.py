@@ -151,6 +151,9 @@ class Hunt:
             ended.append(lifetime)
         if not ended:
             return findings  # type: ignore[return-value]
+        for item in ended:
+            if item.__class__ is RecordError:
+                summary.record_error(item)
         findings += ended  # type: ignore[arg-type]
         ended.clear()
         return findings  # type: ignore[return-value]
