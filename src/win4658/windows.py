@@ -36,8 +36,10 @@ UNIQUE_PER_RECORD: FrozenSet[str] = frozenset(_LAYER["unique_per_record"])
 WINLOGBEAT_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["system"])
 WINLOGBEAT_FALLBACK_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["fallback"])
 WINLOGBEAT_EVENT_DATA_PATH: str = _LAYER["winlogbeat"]["event_data"]
-# Winlogbeat 6: System field → top-level key
+# Winlogbeat 6: System field → top-level key; the keys of the event id and of EventData
 WINLOGBEAT6_KEYS: Dict[str, str] = dict(_LAYER["winlogbeat6"]["system"])
+WINLOGBEAT6_EVENT_ID_KEY: str = _LAYER["winlogbeat6"]["event_id"]
+WINLOGBEAT6_EVENT_DATA_KEY: str = _LAYER["winlogbeat6"]["event_data"]
 
 
 def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
@@ -48,6 +50,7 @@ def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
 NXLOG_FIELDS: Tuple[Tuple[str, str, Optional[str]], ...] = tuple(
     (field, *_first_and_absent(keys)) for field, keys in _LAYER["nxlog"]["system"].items())
 NXLOG_OWN_KEYS: FrozenSet[str] = frozenset(_LAYER["nxlog"]["own_keys"])
+NXLOG_EVENT_ID_KEY: str = _LAYER["nxlog"]["event_id"]
 # The classic message: (section, label) → EventData name
 CLASSIC_LABELS: Dict[Tuple[str, str], str] = {
     (section, label): name for section, labels in _LAYER["classic_labels"].items() for label, name in labels.items()}
