@@ -32,7 +32,8 @@ SYSTEM_ELEMENTS: Tuple[str, ...] = tuple(_LAYER["system_elements"])
 SYSTEM_TEXT_ELEMENTS: FrozenSet[str] = frozenset(_LAYER["system_text_elements"])
 # element → its attributes in order: (attribute, System field or None when not read, whether it may be absent)
 SYSTEM_ATTRIBUTES: Dict[str, Tuple[Tuple[str, Optional[str], bool], ...]] = {
-    element: tuple((name.rstrip("?"), field, name.endswith("?")) for name, field in attributes.items())
+    element: tuple((name, field, name in _LAYER["optional_attributes"].get(element, ()))
+                   for name, field in attributes.items())
     for element, attributes in _LAYER["system_attributes"].items()}
 # System fields whose value differs in every record
 UNIQUE_PER_RECORD: FrozenSet[str] = frozenset(_LAYER["unique_per_record"])

@@ -9,13 +9,12 @@ from datetime import timedelta, timezone
 from functools import partial
 from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
-from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
-                     check_system, check_system_value, event_id_of_text, parse_event_id)
+from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, check_system,
+                     check_system_value, event_id_of_text, parse_event_id)
 from ..windows import NXLOG_EVENT_ID_KEY, WINLOGBEAT6_EVENT_DATA_KEY, WINLOGBEAT6_EVENT_ID_KEY, WINLOGBEAT6_KEYS
-from ..windows import NXLOG_FIELDS as FLAT_FIELDS
 from ..windows import NXLOG_OWN_KEYS as NXLOG_SYSTEM_KEYS
 from ..windows import WINLOGBEAT_EVENT_DATA_PATH, WINLOGBEAT_FALLBACK_PATHS, WINLOGBEAT_PATHS
-from .jsonlines_fast import local_to_utc_fast, new_origin, strptime, winlogbeat_system
+from .jsonlines_fast import local_to_utc_fast, new_origin, nxlog_system, strptime, winlogbeat_system
 
 try:
     import orjson
@@ -33,8 +32,6 @@ RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionErro
 WINLOG, WINLOG_EVENT_ID = WINLOGBEAT_PATHS["EventID"].split(".")
 EVENT, EVENT_CODE = WINLOGBEAT_FALLBACK_PATHS["EventID"].split(".")
 EVENT_DATA_OBJECT, EVENT_DATA_KEY = WINLOGBEAT_EVENT_DATA_PATH.split(".")
-# FLAT_FIELDS with whether the field holds text only (a whole number is checked further): no set lookup per field
-FLAT_FIELDS_TYPED = tuple((field, key, absent_key, field in TEXT_ONLY_FIELDS) for field, key, absent_key in FLAT_FIELDS)
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
@@ -133,13 +130,7 @@ def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
 
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
-    system = {}
-    for field, key, absent_key, text_only in FLAT_FIELDS_TYPED:
-        value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
-        if value is not None:
-            if value.__class__ is not str and (text_only or value.__class__ is not int):
-                check_system_value(field, value)
-            system[field] = value
+    system = nxlog_system(document)
     time_created = _flat_time(document)
     if time_created is not None:
         if time_created.__class__ is not str:
