@@ -154,9 +154,26 @@ def test_compiled_memos_stay_bounded():
 
 def test_compiled_documents_do_not_share_the_event_data_or_lists():
     mapping = bundled("ecs")
-    event = Event({"EventID": 4658}, {"SubjectUserName": "u", "HandleId": "0x1"}, Origin("fresh", 1))
+    event = Event({"EventID": 4658, "Keywords": "0x8020000000000000"}, {"SubjectUserName": "u", "HandleId": "0x1"},
+                  Origin("fresh", 1))
     first, second = mapping.apply(event), mapping.apply(event)
     assert first["winlog"]["event_data"] is not event.data and first["related"]["user"] is not second["related"]["user"]
+    # a remembered list (the lookup of Keywords) is copied for each document
+    assert first["winlog"]["keywords"] == second["winlog"]["keywords"] == ["Audit Success"]
+    first["winlog"]["keywords"].append("changed")
+    assert second["winlog"]["keywords"] is not first["winlog"]["keywords"]
+    assert mapping.apply(event)["winlog"]["keywords"] == ["Audit Success"]
+
+
+def test_record_numbers_are_not_remembered():
+    """A value unique to each record (windows.yml unique_per_record) gets no memo: it would only fill it."""
+    mapping = bundled("ecs")
+    documents = [mapping.apply(Event({"EventID": 4658, "EventRecordID": str(number)}, {}, Origin("unique", number)))
+                 for number in range(1000, 1100)]
+    assert [document["event"]["sequence"] for document in documents] == list(range(1000, 1100))
+    assert [document["winlog"]["record_id"] for document in documents] == [str(n) for n in range(1000, 1100)]
+    memos = [value for name, value in mapping.apply.__globals__.items() if name.startswith("memo_")]
+    assert memos and not any("1050" in memo for memo in memos)
 
 
 def test_compiled_mapping_values_are_not_shared_between_documents():

@@ -2,6 +2,7 @@
 Winlogbeat shape and the Splunk renderer; the add-on's runtime needs it and not the mapping compiler."""
 import os
 
+import pytest
 import yaml
 
 from win4658.mapping import MAPPINGS_DIR, bundled
@@ -32,8 +33,19 @@ def test_readers_renderers_and_the_winlogbeat_shape_take_their_tables_from_the_l
 
     assert winlogbeat.SYSTEM_PATHS is windows.WINLOGBEAT_PATHS is jsonlines_fast.SYSTEM_PATHS
     assert windows.WINLOGBEAT_FALLBACK_PATHS is jsonlines_fast.FALLBACK_PATHS
-    assert jsonlines.FLAT_FIELDS is windows.NXLOG_FIELDS and jsonlines.NXLOG_SYSTEM_KEYS is windows.NXLOG_OWN_KEYS
+    assert jsonlines_fast.NXLOG_FIELDS is windows.NXLOG_FIELDS and jsonlines.NXLOG_SYSTEM_KEYS is windows.NXLOG_OWN_KEYS
     assert classic.LABELS is windows.CLASSIC_LABELS is knowledge.LABELS
     assert windows.SYSTEM_TEXT_ELEMENTS < set(windows.SYSTEM_ELEMENTS)
     assert windows.NXLOG_FIELDS[6] == ("Opcode", "OpcodeValue", "Opcode")
     assert windows.CLASSIC_LABELS[("Object", "Handle ID")] == "HandleId" and len(windows.CLASSIC_LABELS) == 21
+
+
+@pytest.mark.parametrize("name", ["windows.yml", "ecs.yml", "cim.yml"])
+def test_libyaml_and_pure_python_yaml_read_the_sources_alike(name):
+    """The sources are read with libyaml when PyYAML has it (windows.SAFE_LOADER); the Splunk add-on's vendored
+    PyYAML reads them in pure Python: both give the same document."""
+    from win4658 import windows
+
+    with open(os.path.join(windows.MAPPINGS_DIR, name), encoding="utf-8") as stream:
+        text = stream.read()
+    assert yaml.load(text, Loader=windows.SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader)

@@ -14,7 +14,7 @@ from .event import Event
 from .rule_compiler import compile_rules
 from .times import readable_time
 from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
-from .windows import MAPPINGS_DIR, name_tables
+from .windows import MAPPINGS_DIR, SAFE_LOADER, UNIQUE_PER_RECORD, name_tables
 
 TIME_TARGET = "@timestamp"  # a date in the index: a value time_ns cannot read would be rejected there
 
@@ -90,7 +90,8 @@ class Mapping:
         # (the compiled function tests the time itself and hands an unreadable one to the checked rule-by-rule path)
         checked = _checking_time(self.apply_rule_by_rule, self.rules)
         time_test = None if checked == self.apply_rule_by_rule else (TIME_TARGET, readable_time)  # == : bound methods
-        compiled = compile_rules(self.rules, ABSENT_VALUES, checked, time_test)
+        unique = frozenset(("System", name) for name in UNIQUE_PER_RECORD)
+        compiled = compile_rules(self.rules, ABSENT_VALUES, checked, time_test, unique)
         self.apply: Callable[[Event], Dict[str, Any]] = compiled or checked
 
     def apply_rule_by_rule(self, event: Event) -> Dict[str, Any]:
@@ -138,7 +139,7 @@ def load_mapping(name_or_path: str) -> Mapping:
     path = name_or_path if os.sep in name_or_path else os.path.join(MAPPINGS_DIR, f"{name_or_path}.yml")
     try:
         with open(path, encoding="utf-8") as stream:
-            spec = yaml.safe_load(stream)
+            spec = yaml.load(stream, Loader=SAFE_LOADER)
     except (OSError, yaml.YAMLError) as error:
         raise MappingError(f"{path}: {error}") from None
     return Mapping(spec, path)

@@ -8,7 +8,7 @@ rules are contiguous and no rule writes inside another rule's value, so other ma
 (`compile_rules` returns None). On any conversion error the compiled function hands the event to the rule-by-rule
 path, which raises the precise MappingError.
 """
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
 from .transforms import TRANSFORMS
@@ -22,17 +22,20 @@ REMEMBERED = frozenset({str, int, type(None)})
 
 
 def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply,
-                  value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None) -> Optional[Apply]:
+                  value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None,
+                  unique_sources: AbstractSet[Tuple[str, str]] = frozenset()) -> Optional[Apply]:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal.
     ``value_test`` (top-level target, test): a document whose value there fails the test goes to ``rule_by_rule``,
-    which raises the error (tested inline: a wrapper around the compiled function would cost a call per event)."""
+    which raises the error (tested inline: a wrapper around the compiled function would cost a call per event).
+    ``unique_sources`` ((section, name)): sources whose value differs in every event, never remembered (a memo of
+    them would only miss)."""
     paths = [_path(rule) for rule in rules]
     if not _compilable(paths):
         return None
     namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "REMEMBERED": REMEMBERED}
     if value_test is not None:
         namespace["value_test"] = value_test[1]
-    sources = _Sources(rules, absent_values, namespace)
+    sources = _Sources(rules, absent_values, namespace, unique_sources)
     body = list(sources.lines)
     entries = []
     for index, (rule, path) in enumerate(zip(rules, paths)):
@@ -79,17 +82,23 @@ def _transform(rule: Any) -> str:
 
 
 def _remembered(rule: Any) -> bool:
-    """A pure conversion worth a memo: not a fresh list or dict (a remembered one would be shared between documents);
-    str() of a text is the text itself, cheaper than a memo of record numbers."""
-    transform = _transform(rule)
-    return transform != "copy" and not TRANSFORMS[transform].fresh and rule.convert is not str
+    """A conversion worth a memo: of one field (a whole section is no memo key), not a copy, str() (of a text the
+    text itself, cheaper than a memo of record numbers) or [value], which are written inline."""
+    return _transform(rule) not in ("copy", "as_list") and rule.convert is not str and bool(rule.source[1])
+
+
+def _fresh(rule: Any) -> bool:
+    """A fresh list or dict: remembered, each document gets its own copy (a new container holding the items a
+    computed one would hold)."""
+    return TRANSFORMS[_transform(rule)].fresh
 
 
 class _Sources:
     """Lines reading each source once. The results of the rules with a remembered conversion come from the source's
     memo as ``value_I``; ``source_N`` holds the value (None when absent) for the other rules."""
 
-    def __init__(self, rules: Sequence[Any], absent_values: Tuple[str, ...], namespace: Dict[str, Any]):
+    def __init__(self, rules: Sequence[Any], absent_values: Tuple[str, ...], namespace: Dict[str, Any],
+                 unique_sources: AbstractSet[Tuple[str, str]]):
         self.keys: List[Tuple[str, str]] = []
         self.lines: List[str] = []
         self.remembered: Set[int] = set()  # the rules whose value_I comes from a memo
@@ -98,7 +107,7 @@ class _Sources:
                 self.keys.append(rule.source)
         for number, key in enumerate(self.keys):
             using = [index for index, rule in enumerate(rules) if rule.source == key]
-            remembered = [index for index in using if _remembered(rules[index])]
+            remembered = [] if key in unique_sources else [index for index in using if _remembered(rules[index])]
             if remembered:  # with them, str() is remembered too
                 remembered = [index for index in using if _remembered(rules[index]) or rules[index].convert is str]
             self.remembered.update(remembered)
@@ -152,7 +161,7 @@ def _rule_value(index: int, rule: Any, sources: _Sources) -> Tuple[List[str], st
             return [], ("" if rule.spec["value"] is None else constant), None
         return [f"value_{index} = convert_{index}({constant})"], f"value_{index}", f"value_{index} is not None"
     if index in sources.remembered:
-        return [], f"value_{index}", f"value_{index} is not None"
+        return [], f"value_{index}.copy()" if _fresh(rule) else f"value_{index}", f"value_{index} is not None"
     local = sources.local(rule)
     if transform == "copy":
         return [], local, f"{local} is not None"

@@ -6,10 +6,11 @@ from time import gmtime
 from typing import Optional, overload
 
 ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$")
-# The usual spelling, "YYYY-MM-DDThh:mm:ss[.fraction]Z" in ASCII digits: its minute, then what follows it
+# The usual spelling, "YYYY-MM-DDThh:mm:ss[.fraction]Z" in ASCII digits: its minute, then what follows it (a second
+# up to 60, a leap second)
 UTC_MINUTE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})")
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-UTC_SECOND = re.compile(r":([0-9]{2})(?:[.,]([0-9]+))?Z")
+UTC_SECOND = re.compile(r":([0-5][0-9]|60)(?:[.,]([0-9]+))?Z")
 
 
 def time_ns(text: object) -> Optional[int]:
@@ -19,7 +20,7 @@ def time_ns(text: object) -> Optional[int]:
         if tail is not None:
             minute = _minute_ns(text[:16])
             second, fraction = tail.groups()
-            if minute is not None and int(second) <= 60:
+            if minute is not None:
                 return minute + int(second) * 1_000_000_000 + (int(fraction[:9].ljust(9, "0")) if fraction else 0)
     return _any_time_ns(text)
 
@@ -27,7 +28,7 @@ def time_ns(text: object) -> Optional[int]:
 def readable_time(text: object) -> bool:
     """Whether ``time_ns`` reads ``text``: the usual spelling checked without computing the time."""
     if (text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None
-            and text[17:19] <= "60" and _minute_ns(text[:16]) is not None):
+            and _minute_ns(text[:16]) is not None):
         return True
     return _any_time_ns(text) is not None
 

@@ -15,11 +15,14 @@ import yaml
 MAPPINGS_DIR = str(resources.files("win4658") / "mappings")
 WINDOWS_FILE = "windows.yml"
 NAME_TABLES = ("task_names", "opcode_names", "keywords_names")
+# yaml.safe_load's loader with libyaml's parser when PyYAML has it (the same documents, read about 10× faster: every
+# command reads this file and a mapping at start), else PyYAML's own (the Splunk add-on's vendored copy)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load_layer() -> Dict[str, Any]:
     with open(os.path.join(MAPPINGS_DIR, WINDOWS_FILE), encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
+        return yaml.load(stream, Loader=SAFE_LOADER)
 
 
 _LAYER = _load_layer()
@@ -27,12 +30,21 @@ _LAYER = _load_layer()
 # System's elements in RenderXml's order, and those whose value is their text
 SYSTEM_ELEMENTS: Tuple[str, ...] = tuple(_LAYER["system_elements"])
 SYSTEM_TEXT_ELEMENTS: FrozenSet[str] = frozenset(_LAYER["system_text_elements"])
+# element → its attributes in order: (attribute, System field or None when not read, whether it may be absent)
+SYSTEM_ATTRIBUTES: Dict[str, Tuple[Tuple[str, Optional[str], bool], ...]] = {
+    element: tuple((name, field, name in _LAYER["optional_attributes"].get(element, ()))
+                   for name, field in attributes.items())
+    for element, attributes in _LAYER["system_attributes"].items()}
+# System fields whose value differs in every record
+UNIQUE_PER_RECORD: FrozenSet[str] = frozenset(_LAYER["unique_per_record"])
 # Winlogbeat 7+/8+ and Elastic Agent: System field → dotted path; the path read when that one is absent
 WINLOGBEAT_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["system"])
 WINLOGBEAT_FALLBACK_PATHS: Dict[str, str] = dict(_LAYER["winlogbeat"]["fallback"])
 WINLOGBEAT_EVENT_DATA_PATH: str = _LAYER["winlogbeat"]["event_data"]
-# Winlogbeat 6: System field → top-level key
+# Winlogbeat 6: System field → top-level key; the keys of the event id and of EventData
 WINLOGBEAT6_KEYS: Dict[str, str] = dict(_LAYER["winlogbeat6"]["system"])
+WINLOGBEAT6_EVENT_ID_KEY: str = _LAYER["winlogbeat6"]["event_id"]
+WINLOGBEAT6_EVENT_DATA_KEY: str = _LAYER["winlogbeat6"]["event_data"]
 
 
 def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
@@ -43,6 +55,7 @@ def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
 NXLOG_FIELDS: Tuple[Tuple[str, str, Optional[str]], ...] = tuple(
     (field, *_first_and_absent(keys)) for field, keys in _LAYER["nxlog"]["system"].items())
 NXLOG_OWN_KEYS: FrozenSet[str] = frozenset(_LAYER["nxlog"]["own_keys"])
+NXLOG_EVENT_ID_KEY: str = _LAYER["nxlog"]["event_id"]
 # The classic message: (section, label) → EventData name
 CLASSIC_LABELS: Dict[Tuple[str, str], str] = {
     (section, label): name for section, labels in _LAYER["classic_labels"].items() for label, name in labels.items()}

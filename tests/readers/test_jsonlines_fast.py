@@ -168,3 +168,31 @@ def test_fast_time_parsing_equals_strptime(text, time_format):
 
     assert outcome(lambda _: strptime(text, time_format).isoformat(), None) == \
         outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)
+
+
+def _at(path, value):
+    """{"a": {"b": value}} for the dotted path "a.b"."""
+    *parents, leaf = path.split(".")
+    document = {leaf: value}
+    for key in reversed(parents):
+        document = {key: document}
+    return document
+
+
+def test_event_ids_are_read_where_the_windows_layer_puts_them():
+    from win4658 import windows
+
+    origin = Origin("layer", 1)
+    shapes = {
+        "winlogbeat": _at(windows.WINLOGBEAT_PATHS["EventID"], "4658"),
+        "winlogbeat fallback": {**_at(windows.WINLOGBEAT_PATHS["EventID"], None),
+                                **_at(windows.WINLOGBEAT_FALLBACK_PATHS["EventID"], "4658")},
+        "winlogbeat6": {windows.WINLOGBEAT6_EVENT_ID_KEY: 4658, windows.WINLOGBEAT6_EVENT_DATA_KEY: {"A": "b"}},
+        "nxlog": {windows.NXLOG_EVENT_ID_KEY: 4658, "A": "b"},
+    }
+    for shape, document in shapes.items():
+        event = document_to_event(document, origin, SUPPORTED_EVENT_IDS)
+        assert event is not None and event.event_id == 4658, shape
+    assert document_to_event(shapes["winlogbeat6"], origin, SUPPORTED_EVENT_IDS).data == {"A": "b"}
+    with pytest.raises(ValueError, match="^no winlog, event_id or EventID field$"):
+        document_to_event({"Other": 1}, origin, SUPPORTED_EVENT_IDS)

@@ -194,3 +194,21 @@ def test_doctype_attack_is_refused_without_expansion(monkeypatch):
     fast, _ = read_both(DOCTYPE_ATTACK, monkeypatch)
     assert [result[0] for result in fast] == ["error", "counts"]
     assert fast[0][1][1] == "unsafe-xml" and "LOL-EXPANSION" not in repr(fast)
+
+
+def test_the_plain_expression_is_built_from_the_windows_layer():
+    """System's elements in the layer's order, each with the layer's attributes; the captured fields are the layer's
+    System fields in the XML parser's order (its key order for a record holding them all)."""
+    from win4658 import windows
+    from win4658.readers.xml_plain import PLAIN_FIELDS, PLAIN_RECORD
+
+    positions = [PLAIN_RECORD.pattern.index(f"<{name}") for name in windows.SYSTEM_ELEMENTS]
+    assert positions == sorted(positions)
+    attributes = [(element, attribute) for element, declared in windows.SYSTEM_ATTRIBUTES.items()
+                  for attribute, _, _ in declared]
+    assert all(f" {attribute}=" in PLAIN_RECORD.pattern for _, attribute in attributes)
+    with_all = SYSTEM.replace("<Security/>", "<Security UserID='S-1-5-18'/>")
+    event = assert_same_as_expat(record("", system=with_all))
+    assert tuple(event.system) == PLAIN_FIELDS
+    declared = {field for declared in windows.SYSTEM_ATTRIBUTES.values() for _, field, _ in declared if field}
+    assert set(PLAIN_FIELDS) == declared | (set(windows.SYSTEM_TEXT_ELEMENTS) & set(windows.SYSTEM_ELEMENTS))

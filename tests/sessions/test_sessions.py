@@ -327,8 +327,8 @@ def test_an_event_that_names_no_handle_is_an_error_not_a_session(tmp_path, argv)
     result = _win4658(*argv, str(events))
     assert result.returncode == 1 and '"session"' not in result.stdout and "handle_session" not in result.stdout
     assert [line for line in result.stderr.splitlines() if "names no handle" in line] == [
-        f"win4658: {events}: record {record} (byte offset {offset}): a {event_id} with no readable ProcessId or HandleId names no "
-        "handle: no handle session" for record, offset, event_id in _offsets(events)]
+        f"win4658: {events}: record {record} (byte offset {offset}): a {event_id} with no readable ProcessId or "
+        "HandleId names no handle: no handle session" for record, offset, event_id in _offsets(events)]
 
 
 def _offsets(path):

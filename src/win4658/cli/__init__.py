@@ -2,7 +2,7 @@
 import argparse
 import importlib
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from .. import __version__
 
@@ -10,20 +10,24 @@ from .. import __version__
 SUBCOMMANDS = ["convert", "generate", "hunt", "es", "kibana", "splunk"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; given arguments that name one, of that one alone (its module imported, not
+    every other's with their libraries: start-up stays short), which parses them alike."""
     parser = argparse.ArgumentParser(
         prog="win4658",
         description="Windows Security event 4658 (handle closed): convert, hunt, and run in Splunk and Elasticsearch.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    named = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    for name in [named] if named else SUBCOMMANDS:
         importlib.import_module(f".{name}", __name__).register(subparsers)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = build_parser(arguments).parse_args(arguments)
     try:
         return args.func(args)
     except BrokenPipeError:

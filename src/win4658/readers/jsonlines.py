@@ -9,12 +9,12 @@ from datetime import timedelta, timezone
 from functools import partial
 from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type
 
-from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, TEXT_ONLY_FIELDS,
-                     check_system, check_system_value, event_id_of_text, parse_event_id)
-from ..windows import NXLOG_FIELDS as FLAT_FIELDS
+from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, check_system,
+                     check_system_value, event_id_of_text, parse_event_id)
+from ..windows import NXLOG_EVENT_ID_KEY, WINLOGBEAT6_EVENT_DATA_KEY, WINLOGBEAT6_EVENT_ID_KEY, WINLOGBEAT6_KEYS
 from ..windows import NXLOG_OWN_KEYS as NXLOG_SYSTEM_KEYS
-from ..windows import WINLOGBEAT6_KEYS
-from .jsonlines_fast import local_to_utc_fast, new_origin, strptime, winlogbeat_system
+from ..windows import WINLOGBEAT_EVENT_DATA_PATH, WINLOGBEAT_FALLBACK_PATHS, WINLOGBEAT_PATHS
+from .jsonlines_fast import local_to_utc_fast, new_origin, nxlog_system, strptime, winlogbeat_system
 
 try:
     import orjson
@@ -28,8 +28,10 @@ except ImportError:  # the Splunk app ships without compiled accelerators
 # overflows datetime; a deeply nested value exhausts the encoder's recursion).
 RECORD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, RecursionError)
 
-# FLAT_FIELDS with whether the field holds text only (a whole number is checked further): no set lookup per field
-FLAT_FIELDS_TYPED = tuple((field, key, absent_key, field in TEXT_ONLY_FIELDS) for field, key, absent_key in FLAT_FIELDS)
+# Where Winlogbeat 7+/8+ keeps the event id (an object and its key; event.code when absent) and EventData
+WINLOG, WINLOG_EVENT_ID = WINLOGBEAT_PATHS["EventID"].split(".")
+EVENT, EVENT_CODE = WINLOGBEAT_FALLBACK_PATHS["EventID"].split(".")
+EVENT_DATA_OBJECT, EVENT_DATA_KEY = WINLOGBEAT_EVENT_DATA_PATH.split(".")
 
 
 def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
@@ -81,16 +83,16 @@ def too_large(origin: Origin) -> RecordError:
 
 def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> Optional[Event]:
     """The canonical Event of one JSON document, or None when its event id is not wanted."""
-    winlog = document.get("winlog")
+    winlog = document.get(WINLOG)
     if winlog.__class__ is dict:
         convert = _from_winlogbeat
-        event_id = winlog.get("event_id") or _event_code(document)
-    elif "event_data" in document or "event_id" in document:
-        convert, event_id = _from_winlogbeat6, document.get("event_id")
-    elif "EventID" in document:
-        convert, event_id = _from_flat, document["EventID"]
+        event_id = winlog.get(WINLOG_EVENT_ID) or _event_code(document)
+    elif WINLOGBEAT6_EVENT_DATA_KEY in document or WINLOGBEAT6_EVENT_ID_KEY in document:
+        convert, event_id = _from_winlogbeat6, document.get(WINLOGBEAT6_EVENT_ID_KEY)
+    elif NXLOG_EVENT_ID_KEY in document:
+        convert, event_id = _from_flat, document[NXLOG_EVENT_ID_KEY]
     else:
-        raise ValueError("no winlog, event_id or EventID field")
+        raise ValueError(f"no {WINLOG}, {WINLOGBEAT6_EVENT_ID_KEY} or {NXLOG_EVENT_ID_KEY} field")
     if event_id.__class__ is str:  # Winlogbeat's text
         event_id = event_id_of_text(event_id)
     elif event_id.__class__ is not int or not 0 <= event_id <= MAX_EVENT_ID:  # a JSON integer in range is one already
@@ -103,8 +105,8 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
 
 
 def _event_code(document: dict) -> object:
-    event = document.get("event")
-    return event.get("code") if event.__class__ is dict else None
+    event = document.get(EVENT)
+    return event.get(EVENT_CODE) if event.__class__ is dict else None
 
 
 def as_texts(data: dict) -> dict:
@@ -119,22 +121,16 @@ def as_texts(data: dict) -> dict:
 
 
 def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
-    return winlogbeat_system(document), document["winlog"].get("event_data") or {}
+    return winlogbeat_system(document), document[EVENT_DATA_OBJECT].get(EVENT_DATA_KEY) or {}
 
 
 def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
     system = {field: document.get(key) for field, key in WINLOGBEAT6_KEYS.items()}
-    return check_system(_present(system)), document.get("event_data") or {}
+    return check_system(_present(system)), document.get(WINLOGBEAT6_EVENT_DATA_KEY) or {}
 
 
 def _from_flat(document: dict) -> Tuple[dict, dict]:
-    system = {}
-    for field, key, absent_key, text_only in FLAT_FIELDS_TYPED:
-        value = document.get(key) if absent_key is None or key in document else document.get(absent_key)
-        if value is not None:
-            if value.__class__ is not str and (text_only or value.__class__ is not int):
-                check_system_value(field, value)
-            system[field] = value
+    system = nxlog_system(document)
     time_created = _flat_time(document)
     if time_created is not None:
         if time_created.__class__ is not str:

@@ -3,6 +3,8 @@ them side by side):
 
 - ``winlogbeat_system``: Winlogbeat's System fields by straight-line code built from windows.WINLOGBEAT_PATHS; the
   reference walks each path of the table (the tests' ``_walked_system``).
+- ``nxlog_system``: NXLog's System fields found at their keys (windows.NXLOG_FIELDS) by straight-line code; the
+  reference reads them key by key (the tests' ``_plain_flat``).
 - ``local_to_utc_fast``: NXLog's local time to UTC by memos of whole minutes; the reference is
   jsonlines._local_to_utc (datetime arithmetic), which answers whatever this one leaves (None).
 - ``strptime``: datetime.strptime for canonical text; ``new_origin``: Origin(...) without NamedTuple's __new__.
@@ -13,6 +15,7 @@ from functools import lru_cache
 from typing import Callable, Dict, List, Optional
 
 from ..event import TEXT_ONLY_FIELDS, check_system_value
+from ..windows import NXLOG_FIELDS
 from ..windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS
 from ..windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 
@@ -76,6 +79,25 @@ def _path_lines(tree: dict, node: str, indent: str) -> List[str]:
 
 
 winlogbeat_system = compile_winlogbeat_reader()
+
+
+def compile_nxlog_reader() -> Callable[[dict], dict]:
+    """The System fields NXLog keeps at their keys (the time and Keywords aside) as straight-line code, from the
+    layer's table: each field at its key, else (only when that key is absent) at the next one; checked as above."""
+    lines = ["def nxlog_system(document):", "    system = {}"]
+    for field, key, absent_key in NXLOG_FIELDS:
+        read = f"document.get({key!r})"
+        if absent_key is not None:
+            read += f" if {key!r} in document else document.get({absent_key!r})"
+        lines += [f"    value = {read}", "    if value is not None:", f"        if {_unchecked_types(field)}:",
+                  f"            check_system_value({field!r}, value)", f"        system[{field!r}] = value"]
+    lines.append("    return system")
+    namespace: Dict[str, object] = {"check_system_value": check_system_value}
+    exec(compile("\n".join(lines), "<NXLog System fields>", "exec"), namespace)  # built from the table's names only
+    return namespace["nxlog_system"]  # type: ignore[return-value]
+
+
+nxlog_system = compile_nxlog_reader()
 
 
 def local_to_utc_fast(event_time: object, received: object, stamp: object) -> Optional[str]:

@@ -1,17 +1,18 @@
 """A fast path for event XML as Windows writes it: one regular expression instead of an XML parser.
 
 ``parse_plain`` reads a record only when it has the plain shape Windows gives every Security event (System's
-children in their usual order, then EventData holding only named Data elements quoted alike) and every
-character of it is one an XML parser returns verbatim: no comment, CDATA, processing instruction or DTD (a
+children in their usual order with their attributes, as the Windows event layer declares them, then EventData
+holding only named Data elements quoted alike) and every character of it is one an XML parser returns verbatim: no comment, CDATA, processing instruction or DTD (a
 ``<`` only opens the expected tags), no carriage return, no character XML forbids, no reference outside Data
 values and only valid references inside them. For such a record the result is exactly what
 ``parse_event_xml`` returns (tests/readers/test_xml_plain.py compares them); for any other record it returns None and
 the caller falls back to the XML parser, which also words every error.
 """
 import re
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..event import Event, Origin, event_id_of_text
+from ..windows import SYSTEM_ATTRIBUTES, SYSTEM_ELEMENTS, SYSTEM_TEXT_ELEMENTS
 
 # Bytes whose record the XML parser must read: characters XML forbids, and the carriage return it normalises.
 _FORBIDDEN_BYTES = bytes(range(0x20)).translate(None, b"\t\n")
@@ -29,8 +30,23 @@ def _optional(attribute: str) -> str:
     return f"(?:{attribute})?"
 
 
-def _text_element(name: str, attributes: str = "") -> str:
-    return f"<{name}{attributes}>{_TEXT}</{name}>"
+def _system_element(name: str) -> str:
+    """One of System's elements as the Windows event layer declares it: its attributes in order (those holding a
+    System field captured, those Windows may leave out optional), then its text, or none."""
+    attributes = "".join(_optional(_attribute(attribute, field is not None)) if may_be_absent
+                         else _attribute(attribute, field is not None)
+                         for attribute, field, may_be_absent in SYSTEM_ATTRIBUTES.get(name, ()))
+    return f"<{name}{attributes}>{_TEXT}</{name}>" if name in SYSTEM_TEXT_ELEMENTS else f"<{name}{attributes}/>"
+
+
+def _captured_fields() -> Tuple[str, ...]:
+    """The System fields PLAIN_RECORD captures, in its groups' order (the XML parser's key order)."""
+    fields: List[str] = []
+    for name in SYSTEM_ELEMENTS:
+        fields += [field for _, field, _ in SYSTEM_ATTRIBUTES.get(name, ()) if field is not None]
+        if name in SYSTEM_TEXT_ELEMENTS:
+            fields.append(name)
+    return tuple(fields)
 
 
 # Windows writes each record on one line, without whitespace between tags: the expression asks for just that
@@ -38,16 +54,13 @@ def _text_element(name: str, attributes: str = "") -> str:
 PLAIN_RECORD = re.compile(
     # the whitespace between one-line records, then the record up to its Data elements
     f"[ \t\r\n]*(?P<record>)<Event{_optional(_attribute('xmlns', False))}><System>"
-    f"<Provider{_attribute('Name')}{_optional(_attribute('Guid'))}/>"
-    + _text_element("EventID", _optional(_attribute("Qualifiers", False)))
-    + "".join(_text_element(name) for name in ("Version", "Level", "Task", "Opcode", "Keywords"))
-    + f"<TimeCreated{_attribute('SystemTime')}/>"
-    + _text_element("EventRecordID")
-    + f"<Correlation{_optional(_attribute('ActivityID', False))}{_optional(_attribute('RelatedActivityID', False))}/>"
-    + f"<Execution{_attribute('ProcessID')}{_attribute('ThreadID')}/>"
-    + _text_element("Channel") + _text_element("Computer")
-    + f"<Security{_optional(_attribute('UserID'))}/></System><EventData>"
+    + "".join(_system_element(name) for name in SYSTEM_ELEMENTS)
+    + "</System><EventData>"
 )
+PLAIN_FIELDS = _captured_fields()
+# the captured attributes Windows may leave out: absent, they are no key (as the XML parser leaves them)
+_MAY_BE_ABSENT = tuple(field for attributes in SYSTEM_ATTRIBUTES.values()
+                       for _, field, may_be_absent in attributes if may_be_absent and field is not None)
 # The Data elements and the record's end, matched apart (a repetition after PLAIN_RECORD's many groups would
 # make the regex engine save them all at each step): all alike, <Data Name='…'>…</Data> or <Data Name='…'/>.
 _DATA_END = "</EventData></Event>"
@@ -58,7 +71,7 @@ _DATA_ELEMENTS = {quote: re.compile(f"<Data Name={quote}([^{quote}]*){quote}(?:/
 PlainMatch = Tuple["re.Match[str]", "re.Match[str]"]  # System, then Data
 _SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
                        if index not in PLAIN_RECORD.groupindex.values())
-_EVENT_ID = _SYSTEM_GROUPS[2]  # the captures: Provider, ProviderGuid, EventID, … as _system unpacks them
+_EVENT_ID = _SYSTEM_GROUPS[PLAIN_FIELDS.index("EventID")]
 _REFERENCE = re.compile("&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
@@ -115,19 +128,23 @@ def plain_event(match: PlainMatch, origin: Origin) -> Optional[Event]:
         return None
 
 
-def _system(match: "re.Match[str]") -> Dict[str, object]:
-    (provider, guid, event_id, version, level, task, opcode, keywords, created, record_id,
-     process, thread, channel, computer, user) = match.group(*_SYSTEM_GROUPS)
-    # a literal dict, in the XML path's key order, is built faster than dict(zip(names, values))
-    system: Dict[str, object] = {
-        "Provider": provider, "ProviderGuid": guid, "EventID": event_id_of_text(event_id), "Version": version, "Level": level,
-        "Task": task, "Opcode": opcode, "Keywords": keywords, "TimeCreated": created, "EventRecordID": record_id,
-        "ProcessID": process, "ThreadID": thread, "Channel": channel, "Computer": computer, "UserID": user}
-    if guid is None:
-        del system["ProviderGuid"]
-    if user is None:
-        del system["UserID"]
-    return system
+def _compile_system() -> Callable[["re.Match[str]"], Dict[str, object]]:
+    """The System fields of a PLAIN_RECORD match as straight-line code built from PLAIN_FIELDS: a literal dict, in
+    the XML parser's key order, is built faster than dict(zip(names, values)); an absent attribute is no key."""
+    values = [f"value_{index}" for index in range(len(PLAIN_FIELDS))]
+    entries = [f"{field!r}: event_id_of_text({value})" if field == "EventID" else f"{field!r}: {value}"
+               for field, value in zip(PLAIN_FIELDS, values)]
+    lines = ["def system_fields(match):", f"    {', '.join(values)}, = match.group(*SYSTEM_GROUPS)",
+             f"    system = {{{', '.join(entries)}}}"]
+    for field in _MAY_BE_ABSENT:
+        lines += [f"    if {values[PLAIN_FIELDS.index(field)]} is None:", f"        del system[{field!r}]"]
+    lines.append("    return system")
+    namespace: Dict[str, Any] = {"SYSTEM_GROUPS": _SYSTEM_GROUPS, "event_id_of_text": event_id_of_text}
+    exec(compile("\n".join(lines), "<plain XML System fields>", "exec"), namespace)  # built from the layer's names
+    return namespace["system_fields"]
+
+
+_system = _compile_system()
 
 
 def _data(text: str, start: int, end: int) -> Dict[str, str]:
