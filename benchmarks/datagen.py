@@ -9,6 +9,7 @@
 - ``build_xml`` / ``build_jsonlines``: event XML (one event per line) and JSON-lines (Winlogbeat 8 and NXLog flat
   shapes), each event's fields sampled independently from the values the corpus really holds.
 """
+
 import argparse
 import os
 import random
@@ -19,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
-from win4658.event import Event, Origin, SUPPORTED_EVENT_IDS
+from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.evtx_file import CHUNK_MAGIC, CHUNK_SIZE, FILE_HEADER_SIZE, file_header
 from win4658.winlogbeat import to_winlogbeat
@@ -78,9 +79,13 @@ class ValuePool:
     def sample(self, rng: random.Random, record_id: int) -> Event:
         event_id = rng.choices(self.event_ids, self.weights)[0]
         system = {name: rng.choice(values) for name, values in self.system[event_id].items()}
-        system.update(EventID=event_id, EventRecordID=str(record_id), Keywords="0x8020000000000000",
-                      TimeCreated=f"2026-11-{1 + record_id % 28:02d}T{record_id % 24:02d}:{record_id % 60:02d}:"
-                                  f"{(record_id // 60) % 60:02d}.{record_id % 1000000:06d}Z")
+        system.update(
+            EventID=event_id,
+            EventRecordID=str(record_id),
+            Keywords="0x8020000000000000",
+            TimeCreated=f"2026-11-{1 + record_id % 28:02d}T{record_id % 24:02d}:{record_id % 60:02d}:"
+            f"{(record_id // 60) % 60:02d}.{record_id % 1000000:06d}Z",
+        )
         data = {name: rng.choice(values) for name, values in self.data[event_id].items()}
         return Event(system, data, Origin("generated", record_id))
 
@@ -100,20 +105,27 @@ def sampled_events(pool: ValuePool, count: int, seed: int = 4658) -> Iterator[Ev
 def event_xml(event: Event) -> str:
     """One event as Windows renders it (wevtutil qe /f:xml), on one line."""
     system = event.system
-    parts = [f"<Event xmlns='{EVENT_NAMESPACE}'><System>",
-             f"<Provider Name={quoteattr(str(system.get('Provider', '')))} Guid={quoteattr(str(system.get('ProviderGuid', '')))}/>",
-             f"<EventID>{event.event_id}</EventID>"]
+    parts = [
+        f"<Event xmlns='{EVENT_NAMESPACE}'><System>",
+        f"<Provider Name={quoteattr(str(system.get('Provider', '')))} "
+        f"Guid={quoteattr(str(system.get('ProviderGuid', '')))}/>",
+        f"<EventID>{event.event_id}</EventID>",
+    ]
     for name in ("Version", "Level", "Task", "Opcode", "Keywords"):
         if name in system:
             parts.append(f"<{name}>{escape(str(system[name]))}</{name}>")
     parts.append(f"<TimeCreated SystemTime={quoteattr(system['TimeCreated'])}/>")
     parts.append(f"<EventRecordID>{system['EventRecordID']}</EventRecordID><Correlation/>")
-    parts.append(f"<Execution ProcessID={quoteattr(str(system.get('ProcessID', '4')))} "
-                 f"ThreadID={quoteattr(str(system.get('ThreadID', '8')))}/>")
+    parts.append(
+        f"<Execution ProcessID={quoteattr(str(system.get('ProcessID', '4')))} "
+        f"ThreadID={quoteattr(str(system.get('ThreadID', '8')))}/>"
+    )
     for name in ("Channel", "Computer"):
         parts.append(f"<{name}>{escape(str(system.get(name, '')))}</{name}>")
     parts.append("<Security/></System><EventData>")
-    parts.extend(f"<Data Name={quoteattr(name)}>{escape(value, LINE_BREAKS)}</Data>" for name, value in event.data.items())
+    parts.extend(
+        f"<Data Name={quoteattr(name)}>{escape(value, LINE_BREAKS)}</Data>" for name, value in event.data.items()
+    )
     parts.append("</EventData></Event>")
     return "".join(parts)
 
@@ -124,14 +136,27 @@ def nxlog_document(event: Event) -> dict:
     created = datetime.strptime(system["TimeCreated"][:19], "%Y-%m-%dT%H:%M:%S")
     local = created - NXLOG_UTC_OFFSET  # NXLog writes EventTime and EventReceivedTime in the collector's local time
     document = {
-        "EventTime": f"{local:%Y-%m-%d %H:%M:%S}", "EventReceivedTime": f"{local + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}",
-        "@timestamp": f"{created + timedelta(seconds=1):%Y-%m-%dT%H:%M:%S}.000Z", "Hostname": system.get("Computer"),
+        "EventTime": f"{local:%Y-%m-%d %H:%M:%S}",
+        "EventReceivedTime": f"{local + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}",
+        "@timestamp": f"{created + timedelta(seconds=1):%Y-%m-%dT%H:%M:%S}.000Z",
+        "Hostname": system.get("Computer"),
         "Keywords": -9214364837600034816,
-        "EventType": "AUDIT_SUCCESS", "SeverityValue": 2, "Severity": "INFO", "EventID": event.event_id,
-        "SourceName": system.get("Provider"), "ProviderGuid": system.get("ProviderGuid"), "Version": 1,
-        "Task": system.get("Task"), "OpcodeValue": 0, "RecordNumber": int(system["EventRecordID"]),
-        "ExecutionProcessID": system.get("ProcessID"), "ThreadID": system.get("ThreadID"), "Channel": "Security",
-        "Category": "Other Object Access Events", "Opcode": "Info", "Message": "The handle to an object was closed.",
+        "EventType": "AUDIT_SUCCESS",
+        "SeverityValue": 2,
+        "Severity": "INFO",
+        "EventID": event.event_id,
+        "SourceName": system.get("Provider"),
+        "ProviderGuid": system.get("ProviderGuid"),
+        "Version": 1,
+        "Task": system.get("Task"),
+        "OpcodeValue": 0,
+        "RecordNumber": int(system["EventRecordID"]),
+        "ExecutionProcessID": system.get("ProcessID"),
+        "ThreadID": system.get("ThreadID"),
+        "Channel": "Security",
+        "Category": "Other Object Access Events",
+        "Opcode": "Info",
+        "Message": "The handle to an object was closed.",
     }
     document.update(event.data)
     return document
@@ -161,12 +186,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import corpus  # noqa: E402  (tools/corpus.py: where the corpus is)
 
 CORPUS, CORPUS_ABSENT = corpus.locate()
-CHUNK_SOURCE = os.path.join(CORPUS or "", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
+CHUNK_SOURCE = os.path.join(
+    CORPUS or "", "evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx"
+)
 MIB = 1 << 20
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="datagen.py", description="Build a benchmark input from the public corpus (tools/corpus.py).")
+    parser = argparse.ArgumentParser(
+        prog="datagen.py", description="Build a benchmark input from the public corpus (tools/corpus.py)."
+    )
     parser.add_argument("form", choices=("jsonl", "xml", "evtx"), help="what to write")
     parser.add_argument("size", type=int, help="events (jsonl, xml) or MiB at least (evtx)")
     parser.add_argument("output", help="file to write")

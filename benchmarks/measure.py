@@ -1,4 +1,5 @@
 """Run one command the way a user would and measure it: wall time and the peak RSS of that process alone."""
+
 import os
 import re
 import shutil
@@ -15,9 +16,11 @@ class Measurement(NamedTuple):
     stderr: str
 
 
-def run_measured(argv: List[str], stdout_path: str = os.devnull, stdin_path: str = os.devnull,
-                 env: Optional[Dict[str, str]] = None) -> Measurement:
-    """Spawn ``argv`` (stdin from ``stdin_path``, stdout to ``stdout_path``), wait, return its wall time and own peak RSS.
+def run_measured(
+    argv: List[str], stdout_path: str = os.devnull, stdin_path: str = os.devnull, env: Optional[Dict[str, str]] = None
+) -> Measurement:
+    """Spawn ``argv`` (stdin from ``stdin_path``, stdout to ``stdout_path``), wait, return its wall time and own peak
+    RSS.
 
     The peak RSS comes from GNU time, a small process that forks the command: a child spawned straight from this
     (large) Python process would carry this process's RSS as its high-water mark.
@@ -64,5 +67,5 @@ def count_occurrences(path: str, needle: bytes) -> int:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             window = tail + chunk
             count += window.count(needle)
-            tail = window[-(len(needle) - 1):]  # a needle cut by the chunk border is counted in the next window
+            tail = window[-(len(needle) - 1) :]  # a needle cut by the chunk border is counted in the next window
     return count

@@ -3,6 +3,7 @@ headless chromium takes to load it until its script has drawn the findings table
 
     .venv/bin/python benchmarks/report.py --events 250000     # about 100,000 findings
 """
+
 import argparse
 import json
 import os
@@ -30,23 +31,51 @@ def main() -> None:
         datagen.write_jsonlines(datagen.sampled_events(datagen.corpus_pool(args.corpus), args.events), events)
     report = os.path.join(data, "report.html")
     started = time.monotonic()
-    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "win4658"), "hunt", "--format", "json",
-                           "--html", report, events], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "win4658"),
+            "hunt",
+            "--format",
+            "json",
+            "--html",
+            report,
+            events,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     hunt_seconds = time.monotonic() - started
     summary = json.loads(done.stdout.splitlines()[-1])["summary"]
     findings = sum(summary["findings"].values())
-    print(f"events {args.events:,}, findings {findings:,}, hunt --html {hunt_seconds:.1f} s, "
-          f"report {os.path.getsize(report) / 2**20:.1f} MiB")
+    print(
+        f"events {args.events:,}, findings {findings:,}, hunt --html {hunt_seconds:.1f} s, "
+        f"report {os.path.getsize(report) / 2**20:.1f} MiB"
+    )
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     for _run in range(args.runs):
         started = time.monotonic()
-        dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
-                              "--dump-dom", "file://" + report], capture_output=True, text=True, check=True).stdout
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                "file://" + report,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         wall = time.monotonic() - started
         loaded = re.search(r'data-load-ms="(\d+)"', dom)
         shown = re.search(r'data-matches="(\d+)"', dom)
-        print(f"chromium: script done at {loaded.group(1) if loaded else '?'} ms after navigation start, "
-              f"findings in the table {shown.group(1) if shown else '?'}, whole process {wall:.1f} s")
+        print(
+            f"chromium: script done at {loaded.group(1) if loaded else '?'} ms after navigation start, "
+            f"findings in the table {shown.group(1) if shown else '?'}, whole process {wall:.1f} s"
+        )
 
 
 if __name__ == "__main__":

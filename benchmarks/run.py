@@ -4,6 +4,7 @@ Every contender of a benchmark runs on the same file in the same invocation, pai
 peer), as a separate process whose own peak RSS is taken from wait4(). The table shows medians over the runs;
 "× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our seconds).
 """
+
 import argparse
 import html
 import json
@@ -27,7 +28,9 @@ PEERS = os.path.join(HERE, ".peers")
 PEER_PACKAGES = ["evtx2es==1.8.0", "evtxtoelk==2.2.0"]
 BENCHMARKS = ["evtx", "xml", "json", "hunt", "sessions", "modinput", "workers", "memory"]
 ALL_EVENT_IDS = ["--event-id", "4656", "--event-id", "4658", "--event-id", "4663", "--event-id", "4690"]
-MODINPUT_PYTHON = os.path.join(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions", "3.13.0", "bin", "python3.13")
+MODINPUT_PYTHON = os.path.join(
+    os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions", "3.13.0", "bin", "python3.13"
+)
 
 
 class Contender(NamedTuple):
@@ -52,16 +55,25 @@ def win4658(*args: str) -> List[str]:
 
 
 def ours(*args: str) -> Contender:
-    return Contender("win4658", lambda output: win4658(*args, "-o", output),
-                     lambda output, measured: converted_counts(measured.stderr))
+    return Contender(
+        "win4658",
+        lambda output: win4658(*args, "-o", output),
+        lambda output, measured: converted_counts(measured.stderr),
+    )
 
 
 def peers_for(evtx_path: str) -> List[Contender]:
     return [
-        Contender("evtx2json 1.8.0", lambda output: [os.path.join(PEERS, "bin", "evtx2json"), evtx_path, "-q", "-o", output],
-                  lambda output, measured: (None, _indented_array_items(output))),
-        Contender("evtxtoelk 2.2.0", lambda output: [os.path.join(PEERS, "bin", "evtxtoelk"), evtx_path, output],
-                  lambda output, measured: (None, count_lines(output))),
+        Contender(
+            "evtx2json 1.8.0",
+            lambda output: [os.path.join(PEERS, "bin", "evtx2json"), evtx_path, "-q", "-o", output],
+            lambda output, measured: (None, _indented_array_items(output)),
+        ),
+        Contender(
+            "evtxtoelk 2.2.0",
+            lambda output: [os.path.join(PEERS, "bin", "evtxtoelk"), evtx_path, output],
+            lambda output, measured: (None, count_lines(output)),
+        ),
     ]
 
 
@@ -72,8 +84,9 @@ def hunter(path: str) -> Contender:
 
 def session_hunter(path: str) -> Contender:
     """win4658 hunt with a line per handle session as well (the findings' count; sessions are the other lines)."""
-    return Contender("win4658 hunt --sessions", lambda output: win4658("hunt", "--format", "json", "--sessions", path),
-                     _hunt_counts)
+    return Contender(
+        "win4658 hunt --sessions", lambda output: win4658("hunt", "--format", "json", "--sessions", path), _hunt_counts
+    )
 
 
 def _hunt_counts(output: str, measured: Measurement) -> Tuple[int, int]:
@@ -95,16 +108,21 @@ def modular_input(app: str, directory: str, python: str) -> Contender:
             stream.write(MODINPUT_DEFINITION.format(checkpoints=html.escape(checkpoints), path=html.escape(directory)))
         return [python, os.path.join(app, "bin", "win4658_files.py")]
 
-    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    return Contender(f"win4658_files (Python {version})", argv,
-                     lambda output, measured: (None, count_occurrences(output, b"<event")), definition)
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return Contender(
+        f"win4658_files (Python {version})",
+        argv,
+        lambda output, measured: (None, count_occurrences(output, b"<event")),
+        definition,
+    )
 
 
 MODINPUT_DEFINITION = (
     "<input><server_host>bench</server_host><server_uri>https://127.0.0.1:8089</server_uri><session_key>none</session_key>"
-    "<checkpoint_dir>{checkpoints}</checkpoint_dir><configuration><stanza name=\"win4658_files://bench\">"
-    "<param name=\"path\">{path}</param><param name=\"event_ids\">4656,4658,4663,4690</param>"
+    '<checkpoint_dir>{checkpoints}</checkpoint_dir><configuration><stanza name="win4658_files://bench">'
+    '<param name="path">{path}</param><param name="event_ids">4656,4658,4663,4690</param>'
     "</stanza></configuration></input>"
 )
 
@@ -125,14 +143,16 @@ def ensure_peers() -> None:
 
 def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
     os.makedirs(DATA, exist_ok=True)
-    paths = {"evtx": os.path.join(DATA, f"security-{args.evtx_mib}MiB.evtx"),
-             "xml": os.path.join(DATA, f"events-{args.xml_events}.xml"),
-             "json": os.path.join(DATA, f"events-{args.json_events}.ndjson"),
-             "parts": os.path.join(DATA, f"parts-{args.parts}x{args.evtx_mib // args.parts}MiB"),
-             "memory": os.path.join(DATA, f"security-{args.memory_mib}MiB.evtx"),
-             "hunt": os.path.join(DATA, f"hunt-{args.hunt_events}.ndjson"),
-             "modinput": os.path.join(DATA, f"modinput-{args.xml_events}-{args.json_events}"),
-             "app": ""}  # set once the package is built
+    paths = {
+        "evtx": os.path.join(DATA, f"security-{args.evtx_mib}MiB.evtx"),
+        "xml": os.path.join(DATA, f"events-{args.xml_events}.xml"),
+        "json": os.path.join(DATA, f"events-{args.json_events}.ndjson"),
+        "parts": os.path.join(DATA, f"parts-{args.parts}x{args.evtx_mib // args.parts}MiB"),
+        "memory": os.path.join(DATA, f"security-{args.memory_mib}MiB.evtx"),
+        "hunt": os.path.join(DATA, f"hunt-{args.hunt_events}.ndjson"),
+        "modinput": os.path.join(DATA, f"modinput-{args.xml_events}-{args.json_events}"),
+        "app": "",
+    }  # set once the package is built
     wanted = set(args.only)
     if "modinput" in wanted:
         wanted |= {"xml", "json"}
@@ -145,10 +165,15 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
     if "workers" in wanted and not os.path.isdir(paths["parts"]):
         os.makedirs(paths["parts"])
         for part in range(args.parts):
-            datagen.build_evtx(CHUNK_SOURCE, os.path.join(paths["parts"], f"part{part}.evtx"), args.evtx_mib // args.parts * MIB)
+            datagen.build_evtx(
+                CHUNK_SOURCE, os.path.join(paths["parts"], f"part{part}.evtx"), args.evtx_mib // args.parts * MIB
+            )
     pool = None
-    for name, count, write in (("xml", args.xml_events, datagen.write_xml), ("json", args.json_events, datagen.write_jsonlines),
-                               ("hunt", args.hunt_events, datagen.write_jsonlines)):
+    for name, count, write in (
+        ("xml", args.xml_events, datagen.write_xml),
+        ("json", args.json_events, datagen.write_jsonlines),
+        ("hunt", args.hunt_events, datagen.write_jsonlines),
+    ):
         if name in wanted and not os.path.exists(paths[name]):
             pool = pool or datagen.corpus_pool(CORPUS)
             write(datagen.sampled_events(pool, count), paths[name])
@@ -187,11 +212,25 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
     rows = []
     for contender in contenders:
         measured = results[contender.name]
-        ratios = {} if contender is not contenders[0] else {
-            peer.name: statistics.median(p.seconds / o for p, o in zip(results[peer.name], ours_times)) for peer in contenders[1:]}
-        rows.append(Row(name, contender.name, records, counts[contender.name][1],
-                        statistics.median(m.seconds for m in measured),
-                        max(m.peak_rss_kib for m in measured) / 1024, ratios))
+        ratios = (
+            {}
+            if contender is not contenders[0]
+            else {
+                peer.name: statistics.median(p.seconds / o for p, o in zip(results[peer.name], ours_times))
+                for peer in contenders[1:]
+            }
+        )
+        rows.append(
+            Row(
+                name,
+                contender.name,
+                records,
+                counts[contender.name][1],
+                statistics.median(m.seconds for m in measured),
+                max(m.peak_rss_kib for m in measured) / 1024,
+                ratios,
+            )
+        )
     return rows
 
 
@@ -205,10 +244,13 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         "workers": lambda: workers_benchmark(paths["parts"], args.runs),
         "hunt": lambda: run_benchmark("hunt, JSON-lines", [hunter(paths["hunt"])], args.runs),
         # hunt's row: "× peer" is hunt --sessions' time over hunt's, paired run by run
-        "sessions": lambda: run_benchmark("hunt + sessions, JSON-lines", [hunter(paths["hunt"]),
-                                                                         session_hunter(paths["hunt"])], args.runs),
+        "sessions": lambda: run_benchmark(
+            "hunt + sessions, JSON-lines", [hunter(paths["hunt"]), session_hunter(paths["hunt"])], args.runs
+        ),
         "modinput": lambda: modinput_benchmark(paths, args.runs),
-        "memory": lambda: run_benchmark(f"EVTX {args.memory_mib} MiB → ECS (memory)", [ours("convert", paths["memory"])], 1),
+        "memory": lambda: run_benchmark(
+            f"EVTX {args.memory_mib} MiB → ECS (memory)", [ours("convert", paths["memory"])], 1
+        ),
     }
     for name in args.only:
         if name in plan:
@@ -219,8 +261,11 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
 def modinput_benchmark(paths: Dict[str, str], runs: int) -> List[Row]:
     """The modular input over a directory holding the XML and the JSON-lines input; records = events in them."""
     interpreters = [path for path in (MODINPUT_PYTHON, sys.executable) if os.path.exists(path)]
-    rows = run_benchmark("modular input, directory → stdout",
-                         [modular_input(paths["app"], paths["modinput"], python) for python in interpreters], runs)
+    rows = run_benchmark(
+        "modular input, directory → stdout",
+        [modular_input(paths["app"], paths["modinput"], python) for python in interpreters],
+        runs,
+    )
     return [row._replace(records=row.documents or 0, ratios={}) for row in rows]
 
 
@@ -237,13 +282,17 @@ def _speedup(rows: List[Row]) -> float:
 
 
 def table(rows: List[Row]) -> str:
-    lines = ["| benchmark | tool | records | documents | seconds | records/s | peak RSS MiB | speed × peer |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| benchmark | tool | records | documents | seconds | records/s | peak RSS MiB | speed × peer |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for row in rows:
         ratios = ", ".join(f"{ratio:.1f}× {peer}" for peer, ratio in row.ratios.items())
         documents = "" if row.documents is None else f"{row.documents:,}"
-        lines.append(f"| {row.benchmark} | {row.tool} | {row.records:,} | {documents} | {row.seconds:.2f} | "
-                     f"{row.records / row.seconds:,.0f} | {row.peak_rss_mib:.0f} | {ratios} |")
+        lines.append(
+            f"| {row.benchmark} | {row.tool} | {row.records:,} | {documents} | {row.seconds:.2f} | "
+            f"{row.records / row.seconds:,.0f} | {row.peak_rss_mib:.0f} | {ratios} |"
+        )
     return "\n".join(lines)
 
 
@@ -256,8 +305,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--hunt-events", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=4, help="files in the --workers benchmark (default 4)")
     parser.add_argument("--memory-mib", type=int, default=1024, help="EVTX size of the memory check (default 1024 MiB)")
-    parser.add_argument("--only", type=lambda text: text.split(","), default=list(BENCHMARKS),
-                        help=f"comma-separated subset of: {','.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(BENCHMARKS),
+        help=f"comma-separated subset of: {','.join(BENCHMARKS)}",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip evtx2json and evtxtoelk")
     return parser.parse_args(argv)
 

@@ -5,6 +5,7 @@ Reads FILE three times in this process (CPU time): reading alone, reading + mapp
 to see what compiling the rules gains. For JSON-lines it also times ``orjson.loads`` + ``orjson.dumps`` of each line
 as it is, the least any JSON → JSON conversion costs in CPython.
 """
+
 import argparse
 import time
 from typing import Callable
@@ -53,9 +54,11 @@ def main() -> None:
     if _is_jsonlines(args.path):
         round_trip = _round_trip_seconds(args.path)
         print(f"orjson round trip of each line, no conversion: {round_trip * per_event:.1f} µs per event")
-    print(f"{events} events: read {read * per_event:.1f} µs, map {(mapped - read) * per_event:.1f} µs, "
-          f"serialize {(serialized - mapped) * per_event:.1f} µs, total {serialized * per_event:.1f} µs per event "
-          f"({events / serialized:,.0f} events/s of CPU time)")
+    print(
+        f"{events} events: read {read * per_event:.1f} µs, map {(mapped - read) * per_event:.1f} µs, "
+        f"serialize {(serialized - mapped) * per_event:.1f} µs, total {serialized * per_event:.1f} µs per event "
+        f"({events / serialized:,.0f} events/s of CPU time)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Hooks and fixtures for every test: snapshots (--update-snapshots), the corpus's events, the summary of skips."""
+
 import collections
 import gzip
 import os
@@ -9,8 +10,11 @@ from tests.support.paths import SNAPSHOTS, corpus_path
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-snapshots", action="store_true",
-                     help="rewrite the files of tests/snapshots/ from what the tests produce (review the diff)")
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite the files of tests/snapshots/ from what the tests produce (review the diff)",
+    )
 
 
 # A failure shows this many lines from the first one that differs.
@@ -21,6 +25,7 @@ SNAPSHOT_DIFF_LINES = 8
 def snapshot(request):
     """Compare a text with the committed tests/snapshots/<name> (gzip-compressed when the name ends in .gz); with
     ``pytest --update-snapshots`` write it there instead. A mismatch shows the first differing lines."""
+
     def matches(name: str, text: str) -> None:
         path = os.path.join(SNAPSHOTS, name)
         if request.config.getoption("--update-snapshots"):
@@ -28,14 +33,18 @@ def snapshot(request):
         if not os.path.exists(path):
             pytest.fail(f"tests/snapshots/{name} is missing: run pytest --update-snapshots and commit it")
         expected, produced = _read_snapshot(path).splitlines(), text.splitlines()
-        first = next((number for number, (old, new) in enumerate(zip(expected, produced)) if old != new),
-                     min(len(expected), len(produced)))
+        first = next(
+            (number for number, (old, new) in enumerate(zip(expected, produced)) if old != new),
+            min(len(expected), len(produced)),
+        )
         window = slice(first, first + SNAPSHOT_DIFF_LINES)
         assert produced[window] == expected[window], (
             f"tests/snapshots/{name} differs from line {first + 1} ({len(produced)} lines produced, "
             f"{len(expected)} expected); if the change is intended: pytest --update-snapshots, review, commit\n"
             f"- expected: {expected[first] if first < len(expected) else '(end)'}\n"
-            f"+ produced: {produced[first] if first < len(produced) else '(end)'}")
+            f"+ produced: {produced[first] if first < len(produced) else '(end)'}"
+        )
+
     return matches
 
 
@@ -66,9 +75,9 @@ def corpus_events():
 # The live tests of one server word their reasons variously; the summary gives one line per server.
 LIVE_SERVERS = {
     "WIN4658_ES_URL": "no Elasticsearch: set WIN4658_ES_URL (and WIN4658_ES_API_KEY, or WIN4658_ES_USER and "
-                      "WIN4658_ES_PASSWORD) to run the live tests against a cluster",
+    "WIN4658_ES_PASSWORD) to run the live tests against a cluster",
     "WIN4658_SPLUNK_URL": "no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER and "
-                          "WIN4658_SPLUNK_PASSWORD) to run the live tests against a Splunk with TA-win4658",
+    "WIN4658_SPLUNK_PASSWORD) to run the live tests against a Splunk with TA-win4658",
 }
 
 

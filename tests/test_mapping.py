@@ -1,4 +1,5 @@
 """The mapping files against their schema and against the official ECS and CIM field definitions."""
+
 import json
 import os
 import re
@@ -15,8 +16,16 @@ from win4658.readers import read_paths
 
 MAPPINGS = os.path.join(ROOT, "mappings")
 ECS_TYPES_FOR_PYTHON = {
-    "keyword": str, "constant_keyword": str, "wildcard": str, "match_only_text": str, "text": str,
-    "long": int, "integer": int, "date": str, "object": dict, "flattened": dict,
+    "keyword": str,
+    "constant_keyword": str,
+    "wildcard": str,
+    "match_only_text": str,
+    "text": str,
+    "long": int,
+    "integer": int,
+    "date": str,
+    "object": dict,
+    "flattened": dict,
 }
 
 
@@ -131,6 +140,7 @@ def spl_validity(expression: str):
         return lambda value: isinstance(value, (int, float))
     match = re.fullmatch(r'if\(match\((\w+),"(.*)"\),\1,null\(\)\)', expression)
     if match:
+
         def unescaped(escaped):
             return escaped.group(1) if escaped.group(1) in '\\"' else escaped.group(0)
 

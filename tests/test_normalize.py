@@ -1,4 +1,5 @@
 """The seed's sample event, read verbatim from Microsoft's documentation: every ECS and CIM value."""
+
 import pytest
 
 from tests.support.paths import SAMPLE_XML
@@ -92,7 +93,7 @@ def test_fixture_is_the_documentation_block_byte_for_byte():
     with open(SAMPLE_XML, "rb") as stream:
         raw = stream.read()
     assert raw.startswith(b'- <Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">\n- <System>')
-    assert b"<Data Name=\"ProcessName\">C:\\\\Windows\\\\explorer.exe</Data>" in raw
+    assert b'<Data Name="ProcessName">C:\\\\Windows\\\\explorer.exe</Data>' in raw
     assert raw.endswith(b"</Event>")
 
 

@@ -1,5 +1,6 @@
 """convert in worker processes (parallel.py) gives exactly what one process gives: the same documents in each file's
 order and the same counts; a failing worker, a closed output and a bad worker count are reported."""
+
 import queue
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def _in_workers(paths, output, workers=2, target="ecs", event_ids=SUPPORTED_EVEN
     reported = [item for item in converted if isinstance(item, Written)]
     written = output.read_bytes()
     assert written.startswith(before)
-    documents = written[len(before):].splitlines()
+    documents = written[len(before) :].splitlines()
     assert sum(item.documents for item in reported) == len(documents)
     return documents, summary
 
@@ -42,10 +43,14 @@ def test_workers_convert_the_corpus_like_one_process(tmp_path):
     documents, summary = _in_workers(corpus, tmp_path / "out.ndjson")
     assert sorted(documents) == sorted(expected)
     assert len(documents) == summary.converted == 12547
-    assert summary.lines() == expected_summary.lines() == [
-        "files: 15, records read: 103846, converted: 12547",
-        "skipped: not an event file: 1, other event id: 91299",
-    ]
+    assert (
+        summary.lines()
+        == expected_summary.lines()
+        == [
+            "files: 15, records read: 103846, converted: 12547",
+            "skipped: not an event file: 1, other event id: 91299",
+        ]
+    )
 
 
 def test_workers_keep_each_files_order(tmp_path):
@@ -71,8 +76,13 @@ def test_a_workers_sink_writes_whole_lines_in_order_and_counts_them(tmp_path, mo
     assert output.read_bytes() == b"kept\n" + b"".join(lines)
     written = [results.get_nowait() for _ in range(results.qsize())]
     # a write when the next line would not fit, a line longer than the buffer alone, the rest at the end
-    assert written == [("written", Written(2)), ("written", Written(1)), ("written", Written(1)),
-                       ("written", Written(1)), ("written", Written(1))]
+    assert written == [
+        ("written", Written(2)),
+        ("written", Written(1)),
+        ("written", Written(1)),
+        ("written", Written(1)),
+        ("written", Written(1)),
+    ]
 
 
 def test_a_failing_worker_is_reported_with_its_traceback(tmp_path):
@@ -95,9 +105,14 @@ def test_convert_cli_with_workers(tmp_path):
 
 def test_convert_cli_with_workers_to_standard_output(tmp_path):
     corpus = corpus_inputs(tmp_path)
-    results = {workers: subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", workers, *corpus],
-                                       capture_output=True, timeout=300)
-               for workers in ("1", "2")}
+    results = {
+        workers: subprocess.run(
+            [sys.executable, "-m", "win4658", "convert", "--workers", workers, *corpus],
+            capture_output=True,
+            timeout=300,
+        )
+        for workers in ("1", "2")
+    }
     for result in results.values():
         assert result.returncode == 0, result.stderr
         assert b"files: 15, records read: 103846, converted: 5419" in result.stderr
@@ -106,8 +121,11 @@ def test_convert_cli_with_workers_to_standard_output(tmp_path):
 
 
 def test_workers_stop_quietly_when_the_output_is_closed():
-    process = subprocess.Popen([sys.executable, "-m", "win4658", "convert", "--workers", "2", corpus_path()],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "win4658", "convert", "--workers", "2", corpus_path()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout.read(100)
     process.stdout.close()
     stderr = process.stderr.read().decode()
@@ -116,6 +134,10 @@ def test_workers_stop_quietly_when_the_output_is_closed():
 
 
 def test_workers_must_be_positive():
-    result = subprocess.run([sys.executable, "-m", "win4658", "convert", "--workers", "0", SAMPLE_XML],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "win4658", "convert", "--workers", "0", SAMPLE_XML],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "not a positive number: '0'" in result.stderr

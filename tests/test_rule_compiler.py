@@ -1,5 +1,6 @@
 """The compiled mapping (rule_compiler.py) gives exactly what the mapping applied rule by rule gives: the same
 documents on the corpus and on edge cases, the same errors; memos stay bounded and documents share nothing."""
+
 import orjson
 import pytest
 
@@ -40,12 +41,15 @@ def _edge_event(**data: str) -> Event:
     return Event({"EventID": 4658, "TimeCreated": "2026-01-01T00:00:00Z"}, data, Origin("edge", 1))
 
 
-@pytest.mark.parametrize("data", [
-    {"First": "Value", "Replace": "scalar", "Code": "0x1", "Number": "0x10"},
-    {"First": "-", "Replace": "", "Code": "0x2", "Number": "16"},
-    {"First": "Only"},
-    {"Replace": "r", "Code": "-", "Other": "o"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"First": "Value", "Replace": "scalar", "Code": "0x1", "Number": "0x10"},
+        {"First": "-", "Replace": "", "Code": "0x2", "Number": "16"},
+        {"First": "Only"},
+        {"Replace": "r", "Code": "-", "Other": "o"},
+    ],
+)
 def test_compiled_mapping_equals_rule_by_rule_on_edge_cases(data):
     mapping = Mapping(EDGE_SPEC)
     for _ in range(2):  # the second time through, conversions come from the memo
@@ -56,10 +60,19 @@ def test_compiled_mapping_equals_rule_by_rule_on_edge_cases(data):
 def test_edge_cases_cover_a_result_and_a_collision():
     mapping = Mapping(EDGE_SPEC)
     assert outcome(mapping.apply, _edge_event(First="Value", Replace="scalar")) == (
-        "error", "AttributeError", "'str' object has no attribute 'setdefault'")
+        "error",
+        "AttributeError",
+        "'str' object has no attribute 'setdefault'",
+    )
     assert mapping.apply(_edge_event(Replace="r", Code="-", Other="o")) == {
-        "a": "r", "constant": {"list": ["x", "y"], "empty": ""}, "name": "closed", "listed": [["a", "b"]],
-        "@timestamp": "2026-01-01T00:00:00Z", "Replace": "r", "Other": "o"}
+        "a": "r",
+        "constant": {"list": ["x", "y"], "empty": ""},
+        "name": "closed",
+        "listed": [["a", "b"]],
+        "@timestamp": "2026-01-01T00:00:00Z",
+        "Replace": "r",
+        "Other": "o",
+    }
 
 
 # A mapping the compiler takes: every kind of rule, nested objects present or not, a top-level merge last.
@@ -113,24 +126,44 @@ def test_compiled_mapping_equals_rule_by_rule_on_compiled_edge_cases():
 
 def test_compiled_edge_cases_cover_nesting_and_absence():
     mapping = Mapping(COMPILED_SPEC)
-    event = Event({"EventID": 4658, "TimeCreated": "t", "EventRecordID": 7}, {"Code": "0x1", "Number": "16"},
-                  Origin("edge", 1))
+    event = Event(
+        {"EventID": 4658, "TimeCreated": "t", "EventRecordID": 7}, {"Code": "0x1", "Number": "16"}, Origin("edge", 1)
+    )
     assert mapping.apply(event) == {
-        "@timestamp": "t", "constant": {"list": ["x", "y"], "empty": "", "named": "one"},
-        "event": {"code": "0x1", "name": "closed", "listed": [["a", "b"]]}, "kept": "one",
-        "deep": {"a": {"b": {"c": "0x1"}, "d": 16}, "e": "16", "f": ["16"]}, "record": "7", "number": 16,
-        "raw": {"Code": "0x1", "Number": "16"}, "Code": "0x1", "Number": "16"}
+        "@timestamp": "t",
+        "constant": {"list": ["x", "y"], "empty": "", "named": "one"},
+        "event": {"code": "0x1", "name": "closed", "listed": [["a", "b"]]},
+        "kept": "one",
+        "deep": {"a": {"b": {"c": "0x1"}, "d": 16}, "e": "16", "f": ["16"]},
+        "record": "7",
+        "number": 16,
+        "raw": {"Code": "0x1", "Number": "16"},
+        "Code": "0x1",
+        "Number": "16",
+    }
     absent = Event({"EventID": 1}, {"Code": "-"}, Origin("edge", 2))
-    assert mapping.apply(absent) == {"constant": {"list": ["x", "y"], "empty": "", "named": "one"},
-                                     "event": {"code": "1"}, "raw": {"Code": "-"}}
+    assert mapping.apply(absent) == {
+        "constant": {"list": ["x", "y"], "empty": "", "named": "one"},
+        "event": {"code": "1"},
+        "raw": {"Code": "-"},
+    }
 
 
-@pytest.mark.parametrize("fields", [
-    [{"target": "a.b", "source": "EventData.A"}, {"target": "c", "source": "EventData.C"},
-     {"target": "a.d", "source": "EventData.D"}],  # a's rules not contiguous: its place depends on which are present
-    [{"target": "a", "source": "EventData.A"}, {"target": "a.b", "source": "EventData.B"}],  # a target inside a value
-    [{"target": "", "source": "EventData", "transform": "all_fields"}, {"target": "c", "source": "EventData.C"}],
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [
+            {"target": "a.b", "source": "EventData.A"},
+            {"target": "c", "source": "EventData.C"},
+            {"target": "a.d", "source": "EventData.D"},
+        ],  # a's rules not contiguous: its place depends on which are present
+        [
+            {"target": "a", "source": "EventData.A"},
+            {"target": "a.b", "source": "EventData.B"},
+        ],  # a target inside a value
+        [{"target": "", "source": "EventData", "transform": "all_fields"}, {"target": "c", "source": "EventData.C"}],
+    ],
+)
 def test_mappings_the_compiler_cannot_order_are_applied_rule_by_rule(fields):
     mapping = Mapping({"event_ids": [4658], "fields": fields})
     assert mapping.apply == mapping.apply_rule_by_rule
@@ -154,8 +187,11 @@ def test_compiled_memos_stay_bounded():
 
 def test_compiled_documents_do_not_share_the_event_data_or_lists():
     mapping = bundled("ecs")
-    event = Event({"EventID": 4658, "Keywords": "0x8020000000000000"}, {"SubjectUserName": "u", "HandleId": "0x1"},
-                  Origin("fresh", 1))
+    event = Event(
+        {"EventID": 4658, "Keywords": "0x8020000000000000"},
+        {"SubjectUserName": "u", "HandleId": "0x1"},
+        Origin("fresh", 1),
+    )
     first, second = mapping.apply(event), mapping.apply(event)
     assert first["winlog"]["event_data"] is not event.data and first["related"]["user"] is not second["related"]["user"]
     # a remembered list (the lookup of Keywords) is copied for each document
@@ -168,8 +204,10 @@ def test_compiled_documents_do_not_share_the_event_data_or_lists():
 def test_record_numbers_are_not_remembered():
     """A value unique to each record (windows.yml unique_per_record) gets no memo: it would only fill it."""
     mapping = bundled("ecs")
-    documents = [mapping.apply(Event({"EventID": 4658, "EventRecordID": str(number)}, {}, Origin("unique", number)))
-                 for number in range(1000, 1100)]
+    documents = [
+        mapping.apply(Event({"EventID": 4658, "EventRecordID": str(number)}, {}, Origin("unique", number)))
+        for number in range(1000, 1100)
+    ]
     assert [document["event"]["sequence"] for document in documents] == list(range(1000, 1100))
     assert [document["winlog"]["record_id"] for document in documents] == [str(n) for n in range(1000, 1100)]
     memos = [value for name, value in mapping.apply.__globals__.items() if name.startswith("memo_")]
@@ -189,5 +227,7 @@ def test_compiled_mapping_raises_the_rule_by_rule_error():
         mapping.apply(_edge_event(Number="0xzz"))
     with pytest.raises(MappingError) as reference:
         mapping.apply_rule_by_rule(_edge_event(Number="0xzz"))
-    assert str(compiled.value) == str(reference.value) == "number: cannot hex_to_int '0xzz' from EventData.Number: " \
+    assert (
+        str(compiled.value) == str(reference.value) == "number: cannot hex_to_int '0xzz' from EventData.Number: "
         "invalid literal for int() with base 16: '0xzz'"
+    )

@@ -1,4 +1,5 @@
 """transforms.TRANSFORMS is the one list of mapping transforms: the mapping schema names exactly these."""
+
 import json
 import os
 
@@ -19,4 +20,3 @@ def test_the_schema_asks_a_table_of_exactly_the_table_transforms():
     table_rule = _rule_schema()["allOf"][0]
     assert table_rule["then"] == {"required": ["table"]}
     assert set(table_rule["if"]["properties"]["transform"]["enum"]) == TABLE_TRANSFORMS
-

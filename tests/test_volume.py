@@ -1,6 +1,7 @@
 """Pair-safe volume filters (win4658.volume): the Splunk blacklist, replayed with PCRE2 on the events as a forwarder
 renders them, and the Winlogbeat condition, evaluated on the documents Winlogbeat sends, drop a process's 4656 and
 4658 together, so the handle lifetimes of what is kept are exactly those of the unfiltered log."""
+
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -40,12 +41,12 @@ def _splunk_drops_classic(patterns, raw):
 
 def _condition(node, document):
     """Beats' conditions used by the example: and, or, equals (a field's whole value)."""
-    (kind, argument), = node.items()
+    ((kind, argument),) = node.items()
     if kind == "and":
         return all(_condition(child, document) for child in argument)
     if kind == "or":
         return any(_condition(child, document) for child in argument)
-    (path, expected), = argument.items()
+    ((path, expected),) = argument.items()
     value = document
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -79,14 +80,19 @@ def _lifetimes(events):
 
 
 def test_the_splunk_blacklist_drops_4656_and_4658_together_and_keeps_every_other_lifetime(
-        corpus_in_time_order, noisy_corpus_processes):
+    corpus_in_time_order, noisy_corpus_processes
+):
     patterns = _blacklist_patterns(volume.splunk_blacklists(noisy_corpus_processes)["xml"])
     names = {process.process_path.lower() for process in noisy_corpus_processes}
     dropped = [event for event in corpus_in_time_order if _splunk_drops_xml(patterns, render_event_xml(event))]
-    assert dropped and all(event.event_id in (4656, 4658) and event.data["ProcessName"].lower() in names
-                           for event in dropped)
-    assert len(dropped) == sum(1 for event in corpus_in_time_order if event.event_id in (4656, 4658)
-                               and event.data.get("ProcessName", "").lower() in names)
+    assert dropped and all(
+        event.event_id in (4656, 4658) and event.data["ProcessName"].lower() in names for event in dropped
+    )
+    assert len(dropped) == sum(
+        1
+        for event in corpus_in_time_order
+        if event.event_id in (4656, 4658) and event.data.get("ProcessName", "").lower() in names
+    )
     dropped_origins = {event.origin for event in dropped}
     kept = [event for event in corpus_in_time_order if event.origin not in dropped_origins]
     before = _lifetimes(corpus_in_time_order)
@@ -105,8 +111,9 @@ def test_the_winlogbeat_condition_drops_what_the_splunk_blacklist_drops(corpus_i
 
 @pytest.mark.parametrize("event_code, dropped", [(4658, True), (4656, True), (4663, False), (4624, False)])
 def test_the_classic_blacklist_on_the_sample(event_code, dropped):
-    patterns = _blacklist_patterns(volume.splunk_blacklists([volume.NoisyProcess("C:\\Windows\\explorer.exe", "x")])
-                                   ["classic"])
+    patterns = _blacklist_patterns(
+        volume.splunk_blacklists([volume.NoisyProcess("C:\\Windows\\explorer.exe", "x")])["classic"]
+    )
     raw = CLASSIC_SAMPLE.replace("EventCode=4658", f"EventCode={event_code}")
     assert _splunk_drops_classic(patterns, raw) is dropped
     assert _splunk_drops_classic(patterns, raw.replace("\n", "\r\n")) is dropped
@@ -129,8 +136,9 @@ def test_the_shipped_examples_hold_every_listed_process():
         assert process.process_path.replace("\\", "\\\\").replace(".", "\\.") in inputs
 
 
-@pytest.mark.parametrize("row", ["C:\\Tools\\*.exe", "C:\\Tools\\it's.exe", '"C:\\Tools\\a"".exe"', "tool.exe",
-                                 "\\\\server\\share\\a.exe"])
+@pytest.mark.parametrize(
+    "row", ["C:\\Tools\\*.exe", "C:\\Tools\\it's.exe", '"C:\\Tools\\a"".exe"', "tool.exe", "\\\\server\\share\\a.exe"]
+)
 def test_a_list_entry_that_is_not_a_plain_full_path_is_refused_naming_the_line(tmp_path, row):
     listed = tmp_path / "noisy.csv"
     listed.write_text(f"process_path,reason\nC:\\Tools\\a.exe,ok\n{row},bad\n", encoding="utf-8")

@@ -1,5 +1,6 @@
 """The Windows event layer (mappings/windows.yml, win4658.windows): declared once, read by the mappings, the
 Winlogbeat shape and the Splunk renderer; the add-on's runtime needs it and not the mapping compiler."""
+
 import os
 
 import pytest

@@ -10,6 +10,7 @@ REFERENCE_DIR holds `elasticsearch/ingest_pipeline.schema.json` and `sigma/sigma
 (`../shared/reference`). `--check` writes nothing and exits 1 if a committed file differs from what it would write.
 Provenance and licences: src/win4658/reference/NOTICE.md and tests/reference/NOTICE.md.
 """
+
 import argparse
 import json
 import os
@@ -38,10 +39,18 @@ def ecs_files(flat_path: str, version: str) -> Dict[str, str]:
     with open(flat_path, encoding="utf-8") as stream:
         flat = json.load(stream) if flat_path.endswith(".json") else yaml.safe_load(stream)
     fields = {name: {key: definition[key] for key in ECS_FIELD_KEYS} for name, definition in sorted(flat.items())}
-    allowed = {name: {"allowed_values": [value["name"] for value in definition["allowed_values"]],
-                      "expected_event_types": {value["name"]: value["expected_event_types"]
-                                               for value in definition["allowed_values"] if "expected_event_types" in value}}
-               for name, definition in sorted(flat.items()) if "allowed_values" in definition}
+    allowed = {
+        name: {
+            "allowed_values": [value["name"] for value in definition["allowed_values"]],
+            "expected_event_types": {
+                value["name"]: value["expected_event_types"]
+                for value in definition["allowed_values"]
+                if "expected_event_types" in value
+            },
+        }
+        for name, definition in sorted(flat.items())
+        if "allowed_values" in definition
+    }
     if not allowed:  # the JSON extraction keeps them in a file of their own
         with open(os.path.join(os.path.dirname(flat_path), "ecs_allowed_values.json"), encoding="utf-8") as stream:
             allowed = json.load(stream)
@@ -65,12 +74,25 @@ def cim_files(wheel_path: str) -> Dict[str, str]:
         for model, wanted in CIM_DATASETS.items():
             definition = json.loads(wheel.read(f"pytest_splunk_addon/data_models/{model}.json"))
             by_name = {dataset["name"]: dataset for dataset in _walk(definition["objects"])}
-            datasets = [{"model": model, "dataset": name, "tags": by_name[name]["tags"],
-                         "fields": {field["name"]: {key: field[key] for key in CIM_FIELD_KEYS if key in field}
-                                    for field in by_name[name]["fields"]}} for name in wanted]
+            datasets = [
+                {
+                    "model": model,
+                    "dataset": name,
+                    "tags": by_name[name]["tags"],
+                    "fields": {
+                        field["name"]: {key: field[key] for key in CIM_FIELD_KEYS if key in field}
+                        for field in by_name[name]["fields"]
+                    },
+                }
+                for name in wanted
+            ]
             files[os.path.join(PACKAGE_REFERENCE, "cim", f"{model}.json")] = _json(
-                {"source": f"pytest-splunk-addon {os.path.basename(wheel_path).split('-')[1]}: "
-                           f"pytest_splunk_addon/data_models/{model}.json", "datasets": datasets})
+                {
+                    "source": f"pytest-splunk-addon {os.path.basename(wheel_path).split('-')[1]}: "
+                    f"pytest_splunk_addon/data_models/{model}.json",
+                    "datasets": datasets,
+                }
+            )
     return files
 
 
@@ -94,8 +116,11 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--schemas", required=True, help="folder with elasticsearch/ and sigma/ schemas")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed file differs")
     options = parser.parse_args(argv)
-    files = {**ecs_files(options.ecs_flat, options.ecs_version), **cim_files(options.cim_wheel),
-             **schema_files(options.schemas)}
+    files = {
+        **ecs_files(options.ecs_flat, options.ecs_version),
+        **cim_files(options.cim_wheel),
+        **schema_files(options.schemas),
+    }
     differing = []
     for path, text in files.items():
         if os.path.exists(path):

@@ -12,6 +12,7 @@ sha256 match the manifest is moved into the cache. A mismatch is an error and th
 Tests read WIN4658_CORPUS=DIR, else the cache, else ../shared/corpus beside the checkout.
 Standard library only.
 """
+
 import argparse
 import hashlib
 import json
@@ -41,23 +42,31 @@ def manifest_files(manifest_path: str = MANIFEST) -> List[Dict]:
 
 
 def cache_dir() -> str:
-    return os.environ.get("WIN4658_CORPUS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "win4658", "corpus")
+    return os.environ.get("WIN4658_CORPUS_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "win4658", "corpus"
+    )
 
 
 def locate(files: Optional[List[Dict]] = None) -> Tuple[Optional[str], str]:
     """(the corpus folder the tests read, "") or (None, why there is none and how to get it)."""
     files = manifest_files() if files is None else files
     explicit = os.environ.get("WIN4658_CORPUS")
-    candidates = [("WIN4658_CORPUS", explicit)] if explicit else [("the cache", cache_dir()), ("../shared", SHARED_CORPUS)]
-    for label, folder in candidates:
-        missing = [entry["file"] for entry in files if not _has_size(os.path.join(folder, entry["file"]), entry["size"])]
+    candidates = [explicit] if explicit else [cache_dir(), SHARED_CORPUS]
+    for folder in candidates:
+        missing = [
+            entry["file"] for entry in files if not _has_size(os.path.join(folder, entry["file"]), entry["size"])
+        ]
         if not missing:
             return folder, ""
         if explicit:
-            return None, (f"WIN4658_CORPUS={folder} lacks {len(missing)} of the {len(files)} corpus files "
-                          f"(first: {missing[0]}): `python tools/corpus.py fetch --cache {folder}` fills it")
-    return None, (f"the public corpus is absent (not in {cache_dir()} nor ../shared/corpus): "
-                  "`python tools/corpus.py fetch` downloads it, or set WIN4658_CORPUS=DIR")
+            return None, (
+                f"WIN4658_CORPUS={folder} lacks {len(missing)} of the {len(files)} corpus files "
+                f"(first: {missing[0]}): `python tools/corpus.py fetch --cache {folder}` fills it"
+            )
+    return None, (
+        f"the public corpus is absent (not in {cache_dir()} nor ../shared/corpus): "
+        "`python tools/corpus.py fetch` downloads it, or set WIN4658_CORPUS=DIR"
+    )
 
 
 def _has_size(path: str, size: int) -> bool:
@@ -93,8 +102,10 @@ def fetch_file(entry: Dict, cache: str, base_url: str = GITHUB_RAW) -> str:
     resumed = _download(source_url(entry, base_url), part, offset, entry["size"])
     size, digest = os.path.getsize(part), sha256_of(part)
     if size != entry["size"] or digest != entry["sha256"]:
-        raise CorpusError(f"{entry['file']}: got {size} bytes with sha256 {digest}, the manifest says {entry['size']} "
-                          f"bytes with sha256 {entry['sha256']}: not used, kept as {part}")
+        raise CorpusError(
+            f"{entry['file']}: got {size} bytes with sha256 {digest}, the manifest says {entry['size']} "
+            f"bytes with sha256 {entry['sha256']}: not used, kept as {part}"
+        )
     os.makedirs(os.path.dirname(target), exist_ok=True)
     os.replace(part, target)
     return "resumed" if resumed else "downloaded"
@@ -106,8 +117,11 @@ def _download(url: str, part: str, offset: int, size: int) -> bool:
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            resumed = offset > 0 and response.status == 206 and \
-                response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+            resumed = (
+                offset > 0
+                and response.status == 206
+                and response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+            )
             with open(part, "ab" if resumed else "wb") as stream:
                 remaining = size + 1 - (offset if resumed else 0)
                 while remaining > 0:
@@ -168,7 +182,9 @@ def main(argv: List[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_command = commands.add_parser("fetch", help="download and verify every file of the manifest")
     fetch_command.add_argument("--cache", default=None, help="default: WIN4658_CORPUS_CACHE or ~/.cache/win4658/corpus")
-    fetch_command.add_argument("--base-url", default=GITHUB_RAW, help="a mirror with the layout <repository>/<commit>/<path>")
+    fetch_command.add_argument(
+        "--base-url", default=GITHUB_RAW, help="a mirror with the layout <repository>/<commit>/<path>"
+    )
     verify_command = commands.add_parser("verify", help="check every file's size and sha256")
     verify_command.add_argument("folder", nargs="?", default=None, help="default: the folder the tests read")
     commands.add_parser("where", help="print the folder the tests read")

@@ -2,6 +2,7 @@
 
 The library is vendored in ../lib.
 """
+
 import os
 import sys
 

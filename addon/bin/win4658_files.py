@@ -1,4 +1,5 @@
 """Modular input win4658_files: a thin entry point over win4658.splunk.runtime.modinput, vendored in ../lib."""
+
 import os
 import sys
 

@@ -4,6 +4,7 @@ An artifact is one path, whose render returns the file's text, or a pattern (``*
 family of files, whose render returns their texts by path. A conf file assembled from several areas is one
 artifact whose render calls each area's part.
 """
+
 from typing import Callable, Dict, List, NamedTuple, Union
 
 from .detections import kibana as detection_rules
@@ -54,8 +55,11 @@ def _appended(text: str, stanzas: List[str]) -> str:
 
 
 def macros_conf(sources: Sources) -> str:
-    macros = (knowledge.splunk_macros() + detection_searches.macros(sources.detections, sources.cim_names)
-              + session_searches.splunk_macros())
+    macros = (
+        knowledge.splunk_macros()
+        + detection_searches.macros(sources.detections, sources.cim_names)
+        + session_searches.splunk_macros()
+    )
     return MACROS_HEADER + "\n" + _stanzas(macros)
 
 
@@ -64,8 +68,10 @@ def props_conf(sources: Sources) -> str:
 
 
 def transforms_conf(sources: Sources) -> str:
-    return _appended(knowledge.transforms_conf(sources.cim),
-                     detection_searches.lookup_definitions(sources.detections) + session_searches.splunk_transforms())
+    return _appended(
+        knowledge.transforms_conf(sources.cim),
+        detection_searches.lookup_definitions(sources.detections) + session_searches.splunk_transforms(),
+    )
 
 
 def eventtypes_conf(_sources: Sources) -> str:
@@ -77,20 +83,27 @@ def tags_conf(_sources: Sources) -> str:
 
 
 def savedsearches_conf(sources: Sources) -> str:
-    return _appended(detection_searches.savedsearches_conf(sources.detections, sources.cim_names,
-                                                              cim_names(sources.session_spec)),
-                     session_searches.splunk_saved_searches(sources.cim_names, sources.session_spec))
+    return _appended(
+        detection_searches.savedsearches_conf(sources.detections, sources.cim_names, cim_names(sources.session_spec)),
+        session_searches.splunk_saved_searches(sources.cim_names, sources.session_spec),
+    )
 
 
 def detection_lists(sources: Sources) -> Dict[str, str]:
     """The lists users edit (allow-list, folders, substrings), one lookup each."""
-    return {f"{LOOKUPS}/{detection.list.file_name}": detection.list.to_csv()
-            for detection in sources.detections if detection.list is not None}
+    return {
+        f"{LOOKUPS}/{detection.list.file_name}": detection.list.to_csv()
+        for detection in sources.detections
+        if detection.list is not None
+    }
 
 
 def sigma_rules(sources: Sources) -> Dict[str, str]:
-    return {f"{SIGMA_DIR}/{detection.id}.yml": sigma.rule_yaml(detection)
-            for detection in sources.detections if "sigma" in detection.spec}
+    return {
+        f"{SIGMA_DIR}/{detection.id}.yml": sigma.rule_yaml(detection)
+        for detection in sources.detections
+        if "sigma" in detection.spec
+    }
 
 
 def _dashboards(sources: Sources) -> List[splunk_dashboards.Dashboard]:
@@ -110,8 +123,9 @@ ARTIFACTS: List[Artifact] = [
     # Elasticsearch, from mappings/ecs.yml and mappings/session.yml
     Artifact(PIPELINE_FILE, lambda sources: as_text(pipeline_body(sources.ecs))),
     Artifact(TEMPLATE_FILE, lambda sources: as_text(template_body(sources.ecs))),
-    Artifact(session_files.SESSIONS_TEMPLATE_FILE,
-             lambda sources: session_files.sessions_template(sources.session_spec)),
+    Artifact(
+        session_files.SESSIONS_TEMPLATE_FILE, lambda sources: session_files.sessions_template(sources.session_spec)
+    ),
     Artifact(f"{PACKAGE_DIR}/*", package_files),
     # the Splunk add-on, from mappings/cim.yml, detections/ and the handle sessions
     Artifact(f"{ADDON_DEFAULT}/props.conf", props_conf),
@@ -120,11 +134,12 @@ ARTIFACTS: List[Artifact] = [
     Artifact(f"{ADDON_DEFAULT}/tags.conf", tags_conf),
     Artifact(MACROS_CONF, macros_conf),
     Artifact(detection_searches.SAVEDSEARCHES_CONF, savedsearches_conf),
-    Artifact(f"{LOOKUPS}/{knowledge.EVENT_CODE_LOOKUP}.csv",
-             lambda sources: knowledge.event_code_lookup(sources.cim)),
+    Artifact(f"{LOOKUPS}/{knowledge.EVENT_CODE_LOOKUP}.csv", lambda sources: knowledge.event_code_lookup(sources.cim)),
     Artifact(f"{LOOKUPS}/*.csv", detection_lists),
-    Artifact(f"{LOOKUPS}/{session_searches.ACCESS_RIGHTS_FILE}",
-             lambda sources: session_searches.access_rights_lookup(sources.access_rights)),
+    Artifact(
+        f"{LOOKUPS}/{session_searches.ACCESS_RIGHTS_FILE}",
+        lambda sources: session_searches.access_rights_lookup(sources.access_rights),
+    ),
     Artifact(f"{splunk_dashboards.VIEWS_DIR}/*.xml", splunk_views),
     Artifact(splunk_dashboards.NAV, splunk_nav),
     Artifact(f"{ADDON_DEFAULT}/app.conf", lambda _sources: app.app_conf()),
@@ -132,15 +147,17 @@ ARTIFACTS: List[Artifact] = [
     # detections/*.yml for `win4658 hunt`, Kibana and Sigma
     Artifact(BUNDLE, lambda sources: bundle_text(sources.detection_specs)),
     Artifact(KIBANA_RULES, lambda sources: detection_rules.rules_ndjson(sources.detections, sources.ecs_names)),
-    Artifact(session_files.KIBANA_SESSION_RULES,
-             lambda sources: session_files.kibana_session_rules(sources.detections, sources.ecs_names,
-                                                                sources.session_spec)),
+    Artifact(
+        session_files.KIBANA_SESSION_RULES,
+        lambda sources: session_files.kibana_session_rules(sources.detections, sources.ecs_names, sources.session_spec),
+    ),
     Artifact(f"{SIGMA_DIR}/*.yml", sigma_rules),
     # Kibana dashboards, from dashboards/win4658.yml
     Artifact(DASHBOARDS_FILE, lambda sources: dashboards_ndjson(sources.dashboards)),
     # volume filters, from volume/noisy_processes.csv
     Artifact(f"{VOLUME_DIR}/inputs.conf.example", lambda sources: inputs_conf_example(sources.noisy_processes)),
-    Artifact(f"{VOLUME_DIR}/wef_subscription_query.xml",
-             lambda sources: wef_subscription_query(sources.noisy_processes)),
+    Artifact(
+        f"{VOLUME_DIR}/wef_subscription_query.xml", lambda sources: wef_subscription_query(sources.noisy_processes)
+    ),
     Artifact(f"{VOLUME_DIR}/winlogbeat_drop_noisy.yml", lambda sources: winlogbeat_example(sources.noisy_processes)),
 ]

@@ -3,13 +3,19 @@
 An installed win4658 carries what it runs with (mappings, detection bundle, example events, the add-on) as package
 data; only regenerating the committed files needs the sources, which live in a checkout.
 """
+
 import filecmp
 import os
 from importlib import resources
 from typing import Iterator, Optional
 
-MARKERS = ("pyproject.toml", "src/win4658/__init__.py", "mappings/ecs.yml", "detections/detection.schema.json",
-           "addon/default")
+MARKERS = (
+    "pyproject.toml",
+    "src/win4658/__init__.py",
+    "mappings/ecs.yml",
+    "detections/detection.schema.json",
+    "addon/default",
+)
 PACKAGE = "src/win4658"
 GENERATED_INTO_PACKAGE = ("addon", "detections/bundle.json")  # what generate writes: a checkout may be ahead
 
@@ -43,16 +49,22 @@ def require_installed_from(root: str) -> None:
     names = list(_package_files(checkout))
     _, differing, missing = filecmp.cmpfiles(checkout, installed, names, shallow=False)
     if differing or missing:
-        raise CheckoutError(f"{checkout}: {', '.join(sorted(differing + missing))} differ from the installed "
-                            f"win4658: install the checkout (pip install -e {root}) and generate again")
+        raise CheckoutError(
+            f"{checkout}: {', '.join(sorted(differing + missing))} differ from the installed "
+            f"win4658: install the checkout (pip install -e {root}) and generate again"
+        )
 
 
 def _package_files(package_dir: str) -> Iterator[str]:
     """The package's code and mappings, relative to package_dir."""
     for folder, subfolders, names in os.walk(package_dir, followlinks=True):
         relative_folder = os.path.relpath(folder, package_dir)
-        subfolders[:] = sorted(name for name in subfolders if name != "__pycache__"
-                               and os.path.normpath(os.path.join(relative_folder, name)) not in GENERATED_INTO_PACKAGE)
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if name != "__pycache__"
+            and os.path.normpath(os.path.join(relative_folder, name)) not in GENERATED_INTO_PACKAGE
+        )
         for name in sorted(names):
             relative = os.path.normpath(os.path.join(relative_folder, name))
             if relative not in GENERATED_INTO_PACKAGE and name.endswith((".py", ".yml", ".json", ".xml")):

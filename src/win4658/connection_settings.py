@@ -1,5 +1,6 @@
 """A server's connection settings as read from the environment (WIN4658_<SERVICE>_URL, _API_KEY, _USER, _PASSWORD,
 _CA_CERTS): shared by the Elasticsearch and the Kibana clients, so both name and read their variables alike."""
+
 from typing import Mapping, NamedTuple, Optional
 
 
@@ -18,8 +19,12 @@ def setting_variables(service: str) -> SettingVariables:
     return SettingVariables(*(f"WIN4658_{service}_{name.upper()}" for name in SettingVariables._fields))
 
 
-def environment_credentials(environ: Mapping[str, str], variables: SettingVariables, password: Optional[str] = None,
-                            ca_certs: Optional[str] = None) -> dict:
+def environment_credentials(
+    environ: Mapping[str, str],
+    variables: SettingVariables,
+    password: Optional[str] = None,
+    ca_certs: Optional[str] = None,
+) -> dict:
     """api_key, user, password and ca_certs of the settings: the given ones first, else the environment's (None when
     neither is set or a variable is empty)."""
     return {

@@ -1,4 +1,5 @@
 """Conversion runs: read any inputs, map each event, count everything for the closing summary."""
+
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Union
 
@@ -55,8 +56,12 @@ class Summary:
         self.failures += other.failures
 
 
-def convert(paths: Iterable[str], target: str = "ecs", event_ids: frozenset = DEFAULT_EVENT_IDS,
-            summary: Union[Summary, None] = None) -> Iterator[Union[Dict[str, Any], RecordError]]:
+def convert(
+    paths: Iterable[str],
+    target: str = "ecs",
+    event_ids: frozenset = DEFAULT_EVENT_IDS,
+    summary: Union[Summary, None] = None,
+) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """Yield one document per wanted event, and each RecordError where a record could not be used."""
     summary = summary if summary is not None else Summary()
     return convert_results(read_paths(paths, event_ids, summary.stats), target, summary)
@@ -67,8 +72,9 @@ def _converter(target: str) -> Callable[[Event], Dict[str, Any]]:
     return bundled(target).apply if target in ("ecs", "cim") else CONVERTERS[target]
 
 
-def convert_results(results: Iterable[ReadResult], target: str,
-                    summary: Summary) -> Iterator[Union[Dict[str, Any], RecordError]]:
+def convert_results(
+    results: Iterable[ReadResult], target: str, summary: Summary
+) -> Iterator[Union[Dict[str, Any], RecordError]]:
     """``convert`` over a stream of reader results (counted in ``summary.stats`` by the reader)."""
     to_document = _converter(target)
     for result in results:

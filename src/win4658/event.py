@@ -1,4 +1,5 @@
 """The canonical event every reader yields, whatever the input form."""
+
 from functools import lru_cache
 from typing import Any, Dict, NamedTuple, Optional, Union
 
@@ -47,7 +48,8 @@ def check_system_value(name: str, value: object) -> None:
     if name == "Keywords" and value.__class__ is list and all(item.__class__ is str for item in value):
         return
     kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a fractional number", int: "a number"}.get(
-        value.__class__, type(value).__name__)
+        value.__class__, type(value).__name__
+    )
     wanted = "text" if name in TEXT_ONLY_FIELDS else "text or a whole number"
     raise ValueError(f"System field {name} is {kind} ({str(value)[:60]}), not {wanted}")
 

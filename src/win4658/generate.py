@@ -4,6 +4,7 @@ Besides the artifacts, generation writes MANIFEST, the list of every generated p
 generated is then known, reported by `win4658 generate --check` and removed by `win4658 generate`, and
 tests/agreement/test_generated.py fails on any drift.
 """
+
 import os
 from fnmatch import fnmatchcase
 from typing import Dict, List, NamedTuple, Optional
@@ -59,8 +60,11 @@ def changes(root: str) -> Changes:
     """What `win4658 generate` would change under root."""
     generated = generated_files(root)
     stale = {relative: text for relative, text in sorted(generated.items()) if _committed(root, relative) != text}
-    leftovers = [relative for relative in committed_manifest(root)
-                 if relative not in generated and os.path.exists(os.path.join(root, relative))]
+    leftovers = [
+        relative
+        for relative in committed_manifest(root)
+        if relative not in generated and os.path.exists(os.path.join(root, relative))
+    ]
     return Changes(stale, leftovers)
 
 

@@ -5,6 +5,7 @@ whole) or a constant ``value``, and one transform from a small named set. The sa
 the Elasticsearch pipeline and the Splunk props by the generators; transforms.py declares each transform
 with all its forms; keep the set small.
 """
+
 import os
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -39,8 +40,10 @@ class Rule:
         try:
             return self.convert(raw)
         except (TypeError, ValueError) as error:
-            raise MappingError(f"{self.target or 'fields'}: cannot {self.spec.get('transform')} {raw!r} from "
-                               f"{self.spec.get('source')}: {error}") from None
+            raise MappingError(
+                f"{self.target or 'fields'}: cannot {self.spec.get('transform')} {raw!r} from "
+                f"{self.spec.get('source')}: {error}"
+            ) from None
 
 
 def _section_and_name(source: str) -> Tuple[str, str]:
@@ -165,4 +168,3 @@ def flatten(document: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
         else:
             flat[name] = value
     return flat
-

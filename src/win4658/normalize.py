@@ -1,4 +1,5 @@
 """The normalizer: canonical Event → ECS document / CIM fields, driven only by mappings/*.yml."""
+
 from typing import Any, Dict
 
 from .event import Event

@@ -4,6 +4,7 @@ Each worker writes its documents to the output itself, in blocks of whole lines 
 each file's documents in their own order, the files interleaving. Only counts, record errors and summaries come
 back to the caller, through a bounded queue, so memory stays flat however large the input.
 """
+
 import multiprocessing
 import os
 import traceback
@@ -29,9 +30,15 @@ class WorkerFailed(RuntimeError):
     """A worker process raised: its traceback is the message."""
 
 
-def convert_in_workers(paths: Iterable[str], output: str, serialize: Serializer, workers: int, target: str = "ecs",
-                       event_ids: frozenset = DEFAULT_EVENT_IDS, summary: Union[Summary, None] = None,
-                       ) -> Iterator[Union[Written, RecordError]]:
+def convert_in_workers(
+    paths: Iterable[str],
+    output: str,
+    serialize: Serializer,
+    workers: int,
+    target: str = "ecs",
+    event_ids: frozenset = DEFAULT_EVENT_IDS,
+    summary: Union[Summary, None] = None,
+) -> Iterator[Union[Written, RecordError]]:
     """Convert into ``output`` (an existing file, appended to, or "-" for standard output); yield what was written
     and each RecordError. ``summary`` receives every worker's counts."""
     summary = summary if summary is not None else Summary()
@@ -42,9 +49,12 @@ def convert_in_workers(paths: Iterable[str], output: str, serialize: Serializer,
         tasks.put(task)
     for _ in range(workers):
         tasks.put(None)
-    processes = [multiprocessing.Process(target=_work, daemon=True,
-                                         args=(tasks, results, output, output_lock, serialize, target, event_ids))
-                 for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(
+            target=_work, daemon=True, args=(tasks, results, output, output_lock, serialize, target, event_ids)
+        )
+        for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     try:
@@ -72,8 +82,9 @@ def _collect(results: Any, workers: int, summary: Summary) -> Iterator[Union[Wri
             yield payload
 
 
-def _work(tasks: Any, results: Any, output: str, output_lock: Any, serialize: Serializer, target: str,
-          event_ids: frozenset) -> None:
+def _work(
+    tasks: Any, results: Any, output: str, output_lock: Any, serialize: Serializer, target: str, event_ids: frozenset
+) -> None:
     try:
         sink = _Sink(output, output_lock, results)
         try:
@@ -91,8 +102,9 @@ def _work(tasks: Any, results: Any, output: str, output_lock: Any, serialize: Se
     results.put(("exit", None))
 
 
-def _convert_file(read_results: Iterable, sink: "_Sink", results: Any, serialize: Serializer, target: str,
-                  summary: Summary) -> None:
+def _convert_file(
+    read_results: Iterable, sink: "_Sink", results: Any, serialize: Serializer, target: str, summary: Summary
+) -> None:
     add = sink.add
     for item in convert_results(read_results, target, summary):
         if item.__class__ is dict:
@@ -123,20 +135,20 @@ class _Sink:
             if end > BUFFER_BYTES:  # a document larger than the buffer goes out alone
                 self._write(line, 1)
                 return
-        self.buffer[self.used:end] = line
+        self.buffer[self.used : end] = line
         self.used = end
         self.documents += 1
 
     def flush(self) -> None:
         if self.documents:
-            self._write(memoryview(self.buffer)[:self.used], self.documents)
+            self._write(memoryview(self.buffer)[: self.used], self.documents)
             self.used = self.documents = 0
 
     def _write(self, data: Any, documents: int) -> None:
         pending = memoryview(data)
         with self.lock:
             while pending:  # a pipe may take less than asked
-                pending = pending[os.write(self.descriptor, pending):]
+                pending = pending[os.write(self.descriptor, pending) :]
         self.results.put(("written", Written(documents)))
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ rules are contiguous and no rule writes inside another rule's value, so other ma
 (`compile_rules` returns None). On any conversion error the compiled function hands the event to the rule-by-rule
 path, which raises the precise MappingError.
 """
+
 from typing import AbstractSet, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
@@ -21,9 +22,13 @@ MEMO_LIMIT = 4096  # remembered source values per source
 REMEMBERED = frozenset({str, int, type(None)})
 
 
-def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_rule: Apply,
-                  value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None,
-                  unique_sources: AbstractSet[Tuple[str, str]] = frozenset()) -> Optional[Apply]:
+def compile_rules(
+    rules: Sequence[Any],
+    absent_values: Tuple[str, ...],
+    rule_by_rule: Apply,
+    value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None,
+    unique_sources: AbstractSet[Tuple[str, str]] = frozenset(),
+) -> Optional[Apply]:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal.
     ``value_test`` (top-level target, test): a document whose value there fails the test goes to ``rule_by_rule``,
     which raises the error (tested inline: a wrapper around the compiled function would cost a call per event).
@@ -47,12 +52,16 @@ def compile_rules(rules: Sequence[Any], absent_values: Tuple[str, ...], rule_by_
             entries.append(Entry(path, expression, condition))
     body += _object_lines("document", (), entries, _Names())
     if value_test is not None:
-        body += [f"tested = document.get({value_test[0]!r})",
-                 "if tested is not None and not value_test(tested):", "    return rule_by_rule(event)"]
-    source = "\n".join(["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
-                       + [f"        {line}" for line in body]
-                       + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)",
-                          "    return document"])
+        body += [
+            f"tested = document.get({value_test[0]!r})",
+            "if tested is not None and not value_test(tested):",
+            "    return rule_by_rule(event)",
+        ]
+    source = "\n".join(
+        ["def apply(event):", "    system = event.system", "    data = event.data", "    try:"]
+        + [f"        {line}" for line in body]
+        + ["    except (TypeError, ValueError):", "        return rule_by_rule(event)", "    return document"]
+    )
     exec(compile(source, "<compiled mapping>", "exec"), namespace)  # the source is built only from the rules' names
     return namespace["apply"]
 
@@ -71,7 +80,7 @@ def _compilable(paths: List[Path]) -> bool:
     if prefixes & set(paths):
         return False
     for prefix in prefixes:
-        inside = [index for index, path in enumerate(paths) if path[:len(prefix)] == prefix]
+        inside = [index for index, path in enumerate(paths) if path[: len(prefix)] == prefix]
         if inside[-1] - inside[0] + 1 != len(inside):
             return False
     return True
@@ -97,8 +106,13 @@ class _Sources:
     """Lines reading each source once. The results of the rules with a remembered conversion come from the source's
     memo as ``value_I``; ``source_N`` holds the value (None when absent) for the other rules."""
 
-    def __init__(self, rules: Sequence[Any], absent_values: Tuple[str, ...], namespace: Dict[str, Any],
-                 unique_sources: AbstractSet[Tuple[str, str]]):
+    def __init__(
+        self,
+        rules: Sequence[Any],
+        absent_values: Tuple[str, ...],
+        namespace: Dict[str, Any],
+        unique_sources: AbstractSet[Tuple[str, str]],
+    ):
         self.keys: List[Tuple[str, str]] = []
         self.lines: List[str] = []
         self.remembered: Set[int] = set()  # the rules whose value_I comes from a memo
@@ -115,15 +129,29 @@ class _Sources:
             self.lines.append(f"raw = {READ_EXPRESSIONS[section].format(name=name)}" if name else "raw = data or None")
             absent = absent_values if name else ()  # EventData as a whole is taken as it is
             if remembered:
-                self.lines.append(self._memo_line(number, [rules[index] for index in remembered], remembered,
-                                                  len(using) > len(remembered), absent, namespace))
+                self.lines.append(
+                    self._memo_line(
+                        number,
+                        [rules[index] for index in remembered],
+                        remembered,
+                        len(using) > len(remembered),
+                        absent,
+                        namespace,
+                    )
+                )
             else:
                 checks = " or ".join(f"raw == {value!r}" for value in absent)
                 self.lines.append(f"source_{number} = " + (f"None if {checks} else raw" if checks else "raw"))
 
     @staticmethod
-    def _memo_line(number: int, rules: List[Any], indexes: List[int], keep_source: bool,
-                   absent_values: Tuple[str, ...], namespace: Dict[str, Any]) -> str:
+    def _memo_line(
+        number: int,
+        rules: List[Any],
+        indexes: List[int],
+        keep_source: bool,
+        absent_values: Tuple[str, ...],
+        namespace: Dict[str, Any],
+    ) -> str:
         memo: Dict[Any, Any] = {}
         namespace[f"memo_{number}"] = memo
         namespace[f"group_{number}"] = _group([rule.convert for rule in rules], memo, absent_values, keep_source)
@@ -134,8 +162,9 @@ class _Sources:
         return f"source_{self.keys.index(rule.source)}"
 
 
-def _group(converts: List[Callable[[Any], Any]], memo: Dict[Any, tuple], absent_values: Tuple[str, ...],
-           keep_source: bool) -> Callable[[Any], tuple]:
+def _group(
+    converts: List[Callable[[Any], Any]], memo: Dict[Any, tuple], absent_values: Tuple[str, ...], keep_source: bool
+) -> Callable[[Any], tuple]:
     """The function computing (and remembering) one source's results: each remembered rule's value, then the
     source's own value when other rules use it; all None when the value is absent."""
     nothing = (None,) * (len(converts) + keep_source)
@@ -169,8 +198,11 @@ def _rule_value(index: int, rule: Any, sources: _Sources) -> Tuple[List[str], st
         return [], f"[{local}]", f"{local} is not None"
     if rule.convert is str:
         return [], f"({local} if {local}.__class__ is str else str({local}))", f"{local} is not None"
-    return [f"value_{index} = None if {local} is None else convert_{index}({local})"], f"value_{index}", \
-        f"value_{index} is not None"
+    return (
+        [f"value_{index} = None if {local} is None else convert_{index}({local})"],
+        f"value_{index}",
+        f"value_{index} is not None",
+    )
 
 
 class Entry(NamedTuple):

@@ -3,6 +3,7 @@
 Every artifact of win4658.artifacts renders from one Sources; READS names what it reads, so that a copy of the
 checkout made for generation (tests/agreement/test_one_yaml_edit.py) cannot leave a source behind.
 """
+
 import glob
 import os
 from functools import cached_property
@@ -57,8 +58,10 @@ class Sources:
     def session_spec(self) -> Dict[str, Any]:
         """mappings/session.yml: the handle session's fields and their ECS and CIM names, those of the fields that
         carry an event field resolved through the checkout's mappings."""
-        return resolved(read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}")),
-                        {"ecs": self.ecs_names, "cim": self.cim_names})
+        return resolved(
+            read_session_spec(self.path(f"{MAPPINGS_DIR}/{SESSION_FIELDS_FILE}")),
+            {"ecs": self.ecs_names, "cim": self.cim_names},
+        )
 
     @cached_property
     def access_rights(self) -> AccessRights:

@@ -1,4 +1,5 @@
 """Event times as integers: ISO-8601 text ↔ nanoseconds since the epoch, for ordering and for Splunk's _time."""
+
 import re
 from datetime import date
 from functools import lru_cache
@@ -27,8 +28,7 @@ def time_ns(text: object) -> Optional[int]:
 
 def readable_time(text: object) -> bool:
     """Whether ``time_ns`` reads ``text``: the usual spelling checked without computing the time."""
-    if (text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None
-            and _minute_ns(text[:16]) is not None):
+    if text.__class__ is str and UTC_SECOND.fullmatch(text, 16) is not None and _minute_ns(text[:16]) is not None:
         return True
     return _any_time_ns(text) is not None
 

@@ -6,6 +6,7 @@ documents), the ingest-pipeline processors that do the same in Elasticsearch (el
 SPL expression of the add-on's calculated fields (splunk/spl.py; None: no SPL twin). The tests evaluate every form
 against the Python one, and check mappings/mapping.schema.json's list of transform names against TRANSFORMS.
 """
+
 import ntpath
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
@@ -89,7 +90,9 @@ PAINLESS_PARENT_OF = """Map parentOf(def root, List path) {
 """
 
 # The twin of _table_lookup: by the value's text; a list (rendered keywords) item by item.
-LOOKUP_SCRIPT = PAINLESS_PARENT_OF + """Map source = parentOf(ctx, params.source);
+LOOKUP_SCRIPT = (
+    PAINLESS_PARENT_OF
+    + """Map source = parentOf(ctx, params.source);
 def value = source == null ? null : source.get(params.source.get(params.source.size() - 1));
 if (value == null) { return; }
 List found = new ArrayList();
@@ -112,12 +115,16 @@ for (int i = 0; i < params.target.size() - 1; i++) {
 }
 node.put(leaf, params.list ? found : found.get(0));
 """
+)
 
 
 def _ingest_string(source: str, target: str, spec: dict, tables: Tables) -> List[dict]:
     if source == target:
-        return [{"convert": {"tag": f"to_string_{target}", "field": target, "type": "string"}}] \
-            if spec.get("transform") == "to_string" else []
+        return (
+            [{"convert": {"tag": f"to_string_{target}", "field": target, "type": "string"}}]
+            if spec.get("transform") == "to_string"
+            else []
+        )
     return [{"set": {"tag": f"set_{target}", "field": target, "value": f"{{{{{{{source}}}}}}}"}}]
 
 
@@ -130,8 +137,15 @@ def _ingest_long(source: str, target: str, spec: dict, tables: Tables) -> List[d
 def _ingest_basename(source: str, target: str, spec: dict, tables: Tables) -> List[dict]:
     """Like ntpath.basename after stripping trailing separators: the last component, without a drive."""
     return [
-        {"gsub": {"tag": f"trailing_separators_{target}", "field": source, "target_field": target,
-                  "pattern": "[\\\\/]+$", "replacement": ""}},
+        {
+            "gsub": {
+                "tag": f"trailing_separators_{target}",
+                "field": source,
+                "target_field": target,
+                "pattern": "[\\\\/]+$",
+                "replacement": "",
+            }
+        },
         {"gsub": {"tag": f"basename_{target}", "field": target, "pattern": "^.*[\\\\/]|^[A-Za-z]:", "replacement": ""}},
     ]
 
@@ -166,6 +180,7 @@ def _ingest_all_fields(source: str, target: str, spec: dict, tables: Tables) -> 
 
 # --- SPL ---------------------------------------------------------------------------------------------------------
 
+
 def _spl_copy(spec: dict, field: str, tables: Tables) -> str:
     return field
 
@@ -192,8 +207,12 @@ TRANSFORMS: Dict[str, Transform] = {
     "to_int": Transform(_fixed(to_int), False, _ingest_long, lambda spec, field, tables: f"tonumber({field})"),
     "hex_to_int": Transform(_fixed(hex_to_int), False, _ingest_long, _spl_hex_to_int),
     "basename": Transform(_fixed(basename), False, _ingest_basename, _spl_basename),
-    "lowercase": Transform(_fixed(lambda value: str(value).lower()), False, _ingest_lowercase,
-                           lambda spec, field, tables: f"lower({field})"),
+    "lowercase": Transform(
+        _fixed(lambda value: str(value).lower()),
+        False,
+        _ingest_lowercase,
+        lambda spec, field, tables: f"lower({field})",
+    ),
     "as_list": Transform(_fixed(lambda value: [value]), True, _ingest_as_list, None),
     "lookup": Transform(_table_lookup, False, _ingest_lookup, _spl_case),
     "lookup_list": Transform(_table_lookup, True, _ingest_lookup, None),

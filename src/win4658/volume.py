@@ -10,6 +10,7 @@ same list gives the three places events can be dropped before they are indexed:
 A list entry is a full path exactly as Windows logs it (XPath and Winlogbeat compare the whole value; the Splunk
 regex ignores case).
 """
+
 import re
 from typing import Dict, List, NamedTuple
 
@@ -35,8 +36,9 @@ def load_list(path: str) -> List[NoisyProcess]:
     processes = [NoisyProcess(*row) for row in read_csv_rows(path, COLUMNS)]
     for number, process in enumerate(processes, start=2):
         if FORBIDDEN.search(process.process_path) or not re.match(r"^[A-Za-z]:\\", process.process_path):
-            raise DefinitionError(f"{path}: line {number}: {process.process_path!r} is not a full path without "
-                                  "quotes or wildcards")
+            raise DefinitionError(
+                f"{path}: line {number}: {process.process_path!r} is not a full path without quotes or wildcards"
+            )
     if not processes:
         raise DefinitionError(f"{path}: the list is empty")
     return processes
@@ -59,45 +61,52 @@ def splunk_blacklists(processes: List[NoisyProcess]) -> Dict[str, str]:
     names = "|".join(_regex(process.process_path) for process in processes)
     xml_names = "|".join(_regex(_xml_text(process.process_path)) for process in processes)
     return {
-        "xml": (f'$XmlRegex="(?is)<EventID(?:\\s[^>]*)?>(?:{_codes_regex()})</EventID>.*'
-                f"<Data Name='ProcessName'>(?:{xml_names})</Data>\""),
-        "classic": (f'EventCode="^(?:{_codes_regex()})$" '
-                    f'Message="(?im)^[ \\t]*Process Name:[ \\t]*(?:{names})[ \\t\\r]*$"'),
+        "xml": (
+            f'$XmlRegex="(?is)<EventID(?:\\s[^>]*)?>(?:{_codes_regex()})</EventID>.*'
+            f"<Data Name='ProcessName'>(?:{xml_names})</Data>\""
+        ),
+        "classic": (
+            f'EventCode="^(?:{_codes_regex()})$" Message="(?im)^[ \\t]*Process Name:[ \\t]*(?:{names})[ \\t\\r]*$"'
+        ),
     }
 
 
 def inputs_conf_example(processes: List[NoisyProcess]) -> str:
     blacklists = splunk_blacklists(processes)
     listed = "".join(f"#   {process.process_path}: {process.reason}\n" for process in processes)
-    return (f"# {HEADER}\n"
-            "# Drops the 4656 and the 4658 of these processes together (docs/splunk.md, 'Volume'):\n"
-            f"{listed}"
-            "# Copy into the forwarder's local/inputs.conf. Splunk_TA_windows already uses blacklist1 and blacklist2\n"
-            f"# of this stanza, hence {BLACKLIST}. For a Windows Event Forwarding collector, use the same line in\n"
-            "# [WinEventLog://ForwardedEvents].\n\n"
-            "[WinEventLog://Security]\n"
-            "renderXml = true\n"
-            f"{BLACKLIST} = {blacklists['xml']}\n\n"
-            "# With renderXml = false (classic WinEventLog events), this line instead:\n"
-            f"# {BLACKLIST} = {blacklists['classic']}\n")
+    return (
+        f"# {HEADER}\n"
+        "# Drops the 4656 and the 4658 of these processes together (docs/splunk.md, 'Volume'):\n"
+        f"{listed}"
+        "# Copy into the forwarder's local/inputs.conf. Splunk_TA_windows already uses blacklist1 and blacklist2\n"
+        f"# of this stanza, hence {BLACKLIST}. For a Windows Event Forwarding collector, use the same line in\n"
+        "# [WinEventLog://ForwardedEvents].\n\n"
+        "[WinEventLog://Security]\n"
+        "renderXml = true\n"
+        f"{BLACKLIST} = {blacklists['xml']}\n\n"
+        "# With renderXml = false (classic WinEventLog events), this line instead:\n"
+        f"# {BLACKLIST} = {blacklists['classic']}\n"
+    )
 
 
 def wef_subscription_query(processes: List[NoisyProcess]) -> str:
     selected = " or ".join(f"EventID={code}" for code in COLLECTED_EVENT_IDS)
     dropped = " or ".join(f"EventID={code}" for code in DROPPED_EVENT_IDS)
     names = " or ".join(f"Data[@Name='ProcessName']='{process.process_path}'" for process in processes)
-    query = (f"*[System[({dropped})]] and *[EventData[({names})]]")
-    return (f"<!-- {HEADER}\n"
-            "     The query of a Windows Event Forwarding subscription (Event Viewer: Subscriptions > Properties >\n"
-            "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 "
-            "and\n"
-            "     4658 of the listed processes together. -->\n"
-            "<QueryList>\n"
-            '  <Query Id="0" Path="Security">\n'
-            f'    <Select Path="Security">*[System[({selected})]]</Select>\n'
-            f'    <Suppress Path="Security">{_escape_xml(query)}</Suppress>\n'
-            "  </Query>\n"
-            "</QueryList>\n")
+    query = f"*[System[({dropped})]] and *[EventData[({names})]]"
+    return (
+        f"<!-- {HEADER}\n"
+        "     The query of a Windows Event Forwarding subscription (Event Viewer: Subscriptions > Properties >\n"
+        "     Select Events > XML > Edit query manually): collects 4656, 4658 and 4663 and suppresses the 4656 "
+        "and\n"
+        "     4658 of the listed processes together. -->\n"
+        "<QueryList>\n"
+        '  <Query Id="0" Path="Security">\n'
+        f'    <Select Path="Security">*[System[({selected})]]</Select>\n'
+        f'    <Suppress Path="Security">{_escape_xml(query)}</Suppress>\n'
+        "  </Query>\n"
+        "</QueryList>\n"
+    )
 
 
 def _escape_xml(text: str) -> str:
@@ -110,19 +119,23 @@ def _yaml_single_quoted(text: str) -> str:
 
 def winlogbeat_example(processes: List[NoisyProcess]) -> str:
     codes = "".join(f'                  - equals: {{event.code: "{code}"}}\n' for code in DROPPED_EVENT_IDS)
-    names = "".join(f"                  - equals: {{winlog.event_data.ProcessName: "
-                    f"{_yaml_single_quoted(process.process_path)}}}\n" for process in processes)
-    return (f"# {HEADER}\n"
-            "# winlogbeat.yml: collects 4656, 4658 and 4663 and drops the 4656 and 4658 of the listed processes\n"
-            "# together (event.code is a string in Winlogbeat 7 and 8).\n"
-            "winlogbeat.event_logs:\n"
-            "  - name: Security\n"
-            f"    event_id: {', '.join(map(str, COLLECTED_EVENT_IDS))}\n"
-            "    processors:\n"
-            "      - drop_event:\n"
-            "          when:\n"
-            "            and:\n"
-            "              - or:\n"
-            f"{codes}"
-            "              - or:\n"
-            f"{names}")
+    names = "".join(
+        f"                  - equals: {{winlog.event_data.ProcessName: {_yaml_single_quoted(process.process_path)}}}\n"
+        for process in processes
+    )
+    return (
+        f"# {HEADER}\n"
+        "# winlogbeat.yml: collects 4656, 4658 and 4663 and drops the 4656 and 4658 of the listed processes\n"
+        "# together (event.code is a string in Winlogbeat 7 and 8).\n"
+        "winlogbeat.event_logs:\n"
+        "  - name: Security\n"
+        f"    event_id: {', '.join(map(str, COLLECTED_EVENT_IDS))}\n"
+        "    processors:\n"
+        "      - drop_event:\n"
+        "          when:\n"
+        "            and:\n"
+        "              - or:\n"
+        f"{codes}"
+        "              - or:\n"
+        f"{names}"
+    )

@@ -6,6 +6,7 @@ Readers, renderers and the Winlogbeat shape depend on this alone, not on the map
 name tables as tables (mapping.Mapping). The file is read once, at import: every reader needs its tables then, and
 the JSON-lines reader builds its code from them.
 """
+
 import os
 from importlib import resources
 from typing import Any, Dict, FrozenSet, Optional, Tuple
@@ -32,9 +33,11 @@ SYSTEM_ELEMENTS: Tuple[str, ...] = tuple(_LAYER["system_elements"])
 SYSTEM_TEXT_ELEMENTS: FrozenSet[str] = frozenset(_LAYER["system_text_elements"])
 # element → its attributes in order: (attribute, System field or None when not read, whether it may be absent)
 SYSTEM_ATTRIBUTES: Dict[str, Tuple[Tuple[str, Optional[str], bool], ...]] = {
-    element: tuple((name, field, name in _LAYER["optional_attributes"].get(element, ()))
-                   for name, field in attributes.items())
-    for element, attributes in _LAYER["system_attributes"].items()}
+    element: tuple(
+        (name, field, name in _LAYER["optional_attributes"].get(element, ())) for name, field in attributes.items()
+    )
+    for element, attributes in _LAYER["system_attributes"].items()
+}
 # System fields whose value differs in every record
 UNIQUE_PER_RECORD: FrozenSet[str] = frozenset(_LAYER["unique_per_record"])
 # Winlogbeat 7+/8+ and Elastic Agent: System field → dotted path; the path read when that one is absent
@@ -53,12 +56,14 @@ def _first_and_absent(keys: Any) -> Tuple[str, Optional[str]]:
 
 # NXLog: (System field, key, key read when that one is absent)
 NXLOG_FIELDS: Tuple[Tuple[str, str, Optional[str]], ...] = tuple(
-    (field, *_first_and_absent(keys)) for field, keys in _LAYER["nxlog"]["system"].items())
+    (field, *_first_and_absent(keys)) for field, keys in _LAYER["nxlog"]["system"].items()
+)
 NXLOG_OWN_KEYS: FrozenSet[str] = frozenset(_LAYER["nxlog"]["own_keys"])
 NXLOG_EVENT_ID_KEY: str = _LAYER["nxlog"]["event_id"]
 # The classic message: (section, label) → EventData name
 CLASSIC_LABELS: Dict[Tuple[str, str], str] = {
-    (section, label): name for section, labels in _LAYER["classic_labels"].items() for label, name in labels.items()}
+    (section, label): name for section, labels in _LAYER["classic_labels"].items() for label, name in labels.items()
+}
 
 
 _NAME_TABLES = {name: _LAYER[name] for name in NAME_TABLES}

@@ -3,6 +3,7 @@
 ``SYSTEM_PATHS`` (the Windows event layer's, mappings/windows.yml) says where each System field travels in that
 document; the pipeline generator reads the same table to know where the mapping's sources arrive.
 """
+
 from functools import partial
 from typing import Any, Callable, Dict, List
 

@@ -1,4 +1,5 @@
 """The real corpus: per-file counts equal tests/corpus_manifest.json, and the mapping holds for every 4658."""
+
 import collections
 import re
 

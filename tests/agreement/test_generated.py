@@ -1,5 +1,6 @@
 """Every committed generated file equals what its source generates now; generated.txt lists exactly them, and no
 file an artifact's pattern covers is left over from an earlier generation."""
+
 import os
 import shutil
 from fnmatch import fnmatchcase
@@ -70,14 +71,19 @@ def test_a_file_no_longer_generated_is_reported_then_removed(tmp_path):
 
 def test_a_file_outside_its_artifacts_pattern_is_refused():
     stray = Artifact("detections/generated/sigma/*.yml", lambda _sources: {"detections/generated/stray.yml": ""})
-    with pytest.raises(GenerationError, match="^detections/generated/stray.yml: rendered by the artifact "
-                                              "detections/generated/sigma/\\*.yml, outside its pattern$"):
+    with pytest.raises(
+        GenerationError,
+        match="^detections/generated/stray.yml: rendered by the artifact "
+        "detections/generated/sigma/\\*.yml, outside its pattern$",
+    ):
         generate.rendered(stray, Sources(ROOT))
 
 
 def test_a_file_rendered_by_two_artifacts_is_refused(monkeypatch):
     second_owner = Artifact("addon/default/*.conf", lambda _sources: {"addon/default/tags.conf": ""})
     monkeypatch.setattr(generate, "ARTIFACTS", ARTIFACTS + [second_owner])
-    with pytest.raises(GenerationError, match="^addon/default/tags.conf: rendered by two artifacts "
-                                              "\\(the second: addon/default/\\*.conf\\)$"):
+    with pytest.raises(
+        GenerationError,
+        match="^addon/default/tags.conf: rendered by two artifacts \\(the second: addon/default/\\*.conf\\)$",
+    ):
         generated_files(ROOT)

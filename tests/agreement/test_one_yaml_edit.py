@@ -10,6 +10,7 @@ dashboards resolve their fields through the mappings of the checkout generated (
 so do the handle sessions, whose process_executable carries EventData.ProcessName (mappings/session.yml): their
 template, documents, Kibana objects and Splunk search.
 """
+
 import json
 import os
 import re
@@ -56,20 +57,37 @@ def edited(tmp_path_factory) -> str:
     for name in SOURCES:
         source = os.path.join(ROOT, name)
         if os.path.isdir(source):
-            shutil.copytree(source, os.path.join(root, name), symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                source,
+                os.path.join(root, name),
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+            )
         else:
             shutil.copy(source, root)
-    _edit(os.path.join(root, "mappings", "ecs.yml"), ECS_RULE, ECS_RULE.replace("process.executable", "process.path"),
-          appended=f"  process.path: keyword\n  {HANDLE_TARGET}: keyword\n")
-    _edit(os.path.join(root, "mappings", "ecs.yml"), HANDLE_RULE,
-          f"{HANDLE_RULE}\n  - {{target: {HANDLE_TARGET}, source: EventData.HandleId}}")
+    _edit(
+        os.path.join(root, "mappings", "ecs.yml"),
+        ECS_RULE,
+        ECS_RULE.replace("process.executable", "process.path"),
+        appended=f"  process.path: keyword\n  {HANDLE_TARGET}: keyword\n",
+    )
+    _edit(
+        os.path.join(root, "mappings", "ecs.yml"),
+        HANDLE_RULE,
+        f"{HANDLE_RULE}\n  - {{target: {HANDLE_TARGET}, source: EventData.HandleId}}",
+    )
     _edit(os.path.join(root, "mappings", "session.yml"), SESSION_HANDLE, f"ecs: {SESSION_HANDLE_TARGET},")
     _edit(os.path.join(root, "mappings", "access_rights.yml"), ACCESS_RIGHT, ACCESS_RIGHT + "_EDITED")
     _edit(os.path.join(root, "mappings", "cim.yml"), CIM_RULE, CIM_RULE.replace("process_path", "process_file_path"))
     environment = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
-    result = subprocess.run([sys.executable, "-m", "win4658", "generate", "--root", root], cwd=root, env=environment,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "win4658", "generate", "--root", root],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return root
 
@@ -77,8 +95,14 @@ def edited(tmp_path_factory) -> str:
 def _run_copy(root: str, *arguments: str) -> str:
     """The output of the copy's own win4658 (its installed mappings are the edited ones)."""
     environment = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
-    result = subprocess.run([sys.executable, "-m", "win4658", *arguments], cwd=root, env=environment,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "win4658", *arguments],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -97,11 +121,15 @@ def test_every_artifact_renders_from_the_sources_it_is_given(edited):
 
 def test_the_sources_read_the_session_spec_and_the_access_rights_of_the_copy(edited):
     sources = Sources(edited)
-    handles = [next(field["ecs"] for field in spec["fields"] if field["name"] == "handle_id")
-               for spec in (sources.session_spec, session_spec())]
+    handles = [
+        next(field["ecs"] for field in spec["fields"] if field["name"] == "handle_id")
+        for spec in (sources.session_spec, session_spec())
+    ]
     assert handles == [SESSION_HANDLE_TARGET, "win4658.handle.id"]
-    executables = [next((field["ecs"], field["cim"]) for field in spec["fields"]
-                        if field["name"] == "process_executable") for spec in (sources.session_spec, session_spec())]
+    executables = [
+        next((field["ecs"], field["cim"]) for field in spec["fields"] if field["name"] == "process_executable")
+        for spec in (sources.session_spec, session_spec())
+    ]
     assert executables == [("process.path", "process_file_path"), ("process.executable", "process_path")]
     first_file_rights = [by_type["File"][0] for _standard, by_type in (sources.access_rights, access_rights())]
     assert first_file_rights == [(1, "FILE_READ_DATA_EDITED"), (1, "FILE_READ_DATA")]
@@ -117,15 +145,20 @@ def test_the_python_mappings_follow(edited):
 
 def test_the_ingest_pipeline_follows(edited):
     pipeline = json.loads(_text(edited, "ingest_pipelines/win4658.json"))
-    written = [options.get("field") for processor in pipeline["processors"] for kind, options in processor.items()
-               if kind == "set"]
+    written = [
+        options.get("field")
+        for processor in pipeline["processors"]
+        for kind, options in processor.items()
+        if kind == "set"
+    ]
     assert "process.path" in written
     assert '"process.executable"' not in json.dumps(pipeline)
 
 
 def test_the_index_template_follows(edited):
-    process = json.loads(_text(edited, "ingest_pipelines/win4658-template.json"))["template"]["mappings"][
-        "properties"]["process"]["properties"]
+    process = json.loads(_text(edited, "ingest_pipelines/win4658-template.json"))["template"]["mappings"]["properties"][
+        "process"
+    ]["properties"]
     assert process["path"] == {"type": "keyword"}
     assert "executable" not in process
 
@@ -174,8 +207,9 @@ def test_the_trace_and_lifetime_searches_follow(edited):
 
 def test_the_splunk_dashboards_follow(edited):
     views = "addon/default/data/ui/views"
-    activity, volume = (_text(edited, f"{views}/{name}.xml") for name in ("win4658_handle_activity",
-                                                                            "win4658_audit_volume"))
+    activity, volume = (
+        _text(edited, f"{views}/{name}.xml") for name in ("win4658_handle_activity", "win4658_audit_volume")
+    )
     assert "| table detection _time dest user process_file_path process_id HandleId" in activity
     assert "BY dest process_file_path" in activity and "OVER process_file_path BY EventCode" in volume
     # process_path stays only as the allow-list's column
@@ -186,8 +220,9 @@ def test_the_session_artifacts_follow(edited):
     template = json.loads(_text(edited, "ingest_pipelines/win4658-sessions-template.json"))
     handle = template["template"]["mappings"]["properties"]["win4658"]["properties"]["handle"]["properties"]
     assert handle["value"] == {"type": "keyword"} and "id" not in handle
-    [rule] = [json.loads(line) for line in _text(edited, "detections/generated/kibana_session_rules.ndjson")
-              .splitlines()]
+    [rule] = [
+        json.loads(line) for line in _text(edited, "detections/generated/kibana_session_rules.ndjson").splitlines()
+    ]
     assert SESSION_HANDLE_TARGET in rule["investigation_fields"]["field_names"]
     assert "win4658.handle.id" not in json.dumps(rule)
     # the session fields that carry EventData.ProcessName follow ecs.yml, not a name of session.yml
@@ -202,16 +237,19 @@ def test_the_session_documents_follow(edited):
     [ecs] = map(json.loads, _run_copy(edited, "convert", "--to", "sessions", SAMPLE).splitlines())
     [cim] = map(json.loads, _run_copy(edited, "convert", "--to", "sessions", "--fields", "cim", SAMPLE).splitlines())
     assert ecs["process"] == {"pid": 3824, "path": PATH, "name": "explorer.exe"}
-    assert (cim.get("process_file_path"), cim.get("process_name"), "process_path" in cim) == (PATH, "explorer.exe",
-                                                                                               False)
+    assert (cim.get("process_file_path"), cim.get("process_name"), "process_path" in cim) == (
+        PATH,
+        "explorer.exe",
+        False,
+    )
 
 
 def test_the_splunk_session_search_follows(edited):
     search = _stanza(_text(edited, "addon/default/savedsearches.conf"), "win4658_handle_sessions")
-    assert ("first(eval(if(EventCode==4656 OR win4658_unmatched==1, process_file_path, null()))) "
-            "AS process_file_path") in search
+    assert (
+        "first(eval(if(EventCode==4656 OR win4658_unmatched==1, process_file_path, null()))) AS process_file_path"
+    ) in search
     assert not re.search(r"\bprocess_path\b", search)
-
 
 
 def _kibana_event_objects(root: str) -> list:
@@ -219,8 +257,10 @@ def _kibana_event_objects(root: str) -> list:
     among them (their process fields follow ecs.yml through session.yml's event_field)."""
     kibana = "packages/win4658/kibana"
     objects = _text(root, "dashboards/generated/kibana_dashboards.ndjson").splitlines() + [
-        _text(root, f"{kibana}/{kind}/{name}") for kind in sorted(os.listdir(os.path.join(root, kibana)))
-        for name in sorted(os.listdir(os.path.join(root, kibana, kind)))]
+        _text(root, f"{kibana}/{kind}/{name}")
+        for kind in sorted(os.listdir(os.path.join(root, kibana)))
+        for name in sorted(os.listdir(os.path.join(root, kibana, kind)))
+    ]
     return objects
 
 

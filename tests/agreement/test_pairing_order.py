@@ -1,6 +1,7 @@
 """Pairing follows the log's own order (DESIGN.md "Pairing order"): every corpus file stored the other way round
 gives the same pairs, durations and findings. JSON-lines are reversed line by line; EVTX files are rendered to
 event XML (by the evtx parser) and their records reversed."""
+
 import os
 import tarfile
 import zipfile
@@ -18,8 +19,13 @@ def _archive_lines(path):
         with zipfile.ZipFile(path) as archive:
             return [line for name in archive.namelist() for line in archive.read(name).splitlines() if line.strip()]
     with tarfile.open(path) as archive:
-        return [line for member in archive if member.isfile()
-                for line in archive.extractfile(member).read().splitlines() if line.strip()]
+        return [
+            line
+            for member in archive
+            if member.isfile()
+            for line in archive.extractfile(member).read().splitlines()
+            if line.strip()
+        ]
 
 
 def _evtx_records_as_xml(path):
@@ -43,8 +49,9 @@ def reversed_copy(path, directory):
 def _hunted(path):
     """Every finding (without where it was read) and the pairing counts, of a hunt listing every paired handle."""
     hunt = Hunt(long_handle_seconds=-1)
-    findings = sorted(repr(finding._replace(origin=None))
-                      for finding in hunt.run([path]) if isinstance(finding, Finding))
+    findings = sorted(
+        repr(finding._replace(origin=None)) for finding in hunt.run([path]) if isinstance(finding, Finding)
+    )
     counts = {name: value for name, value in hunt.summary.lifetime.items() if name != "by_process"}
     return findings, counts, hunt.summary.lifetime["by_process"]
 

@@ -1,4 +1,5 @@
 """The benchmark inputs are what they claim: a valid large EVTX of repeated corpus chunks, sampled XML, JSON-lines."""
+
 import os
 import struct
 import sys

@@ -1,4 +1,5 @@
 """`win4658 convert` as a user runs it: NDJSON on stdout, summary on stderr, exit status."""
+
 import json
 import subprocess
 import sys
@@ -55,8 +56,18 @@ def test_bad_event_id_is_refused():
 
 
 def test_convert_the_corpus_counts_every_record(tmp_path):
-    result = run("convert", "--event-id", "4658", "--event-id", "4656", "--event-id", "4663",
-                 "-o", "/dev/null", *corpus_inputs(tmp_path))
+    result = run(
+        "convert",
+        "--event-id",
+        "4658",
+        "--event-id",
+        "4656",
+        "--event-id",
+        "4663",
+        "-o",
+        "/dev/null",
+        *corpus_inputs(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     assert "files: 15, records read: 103846, converted: 10076" in result.stderr
     assert "skipped: not an event file: 1, other event id: 93770" in result.stderr

@@ -1,4 +1,5 @@
 """`win4658 es` without a cluster: connection settings and secrets, rule loading, KQL translation, CLI failures."""
+
 import json
 import os
 import shutil
@@ -9,8 +10,8 @@ import pytest
 
 from tests.support.paths import ROOT
 from win4658.elasticsearch.client import SettingsError, settings_from
-from win4658.elasticsearch.rule_search import HuntError, kql_to_query_string, load_rules
 from win4658.elasticsearch.install import _contains
+from win4658.elasticsearch.rule_search import HuntError, kql_to_query_string, load_rules
 from win4658.elasticsearch.ship import content_id
 from win4658.event import Origin
 from win4658.normalize import to_ecs
@@ -23,19 +24,37 @@ SECRET = "c2VjcmV0LWFwaS1rZXktZG8tbm90LWxvZw=="
 def run_cli(*args, env=None):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("WIN4658_ES_")}
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "win4658", *args], capture_output=True, text=True,
-                          env=environment, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", *args], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120
+    )
 
 
 def test_settings_come_from_the_environment():
-    settings = settings_from({"WIN4658_ES_URL": "https://es.example:9200", "WIN4658_ES_API_KEY": SECRET,
-                              "WIN4658_ES_CA_CERTS": "/etc/ca.pem"})
-    assert (settings.url, settings.api_key, settings.ca_certs, settings.verify) == \
-           ("https://es.example:9200", SECRET, "/etc/ca.pem", True)
+    settings = settings_from(
+        {
+            "WIN4658_ES_URL": "https://es.example:9200",
+            "WIN4658_ES_API_KEY": SECRET,
+            "WIN4658_ES_CA_CERTS": "/etc/ca.pem",
+        }
+    )
+    assert (settings.url, settings.api_key, settings.ca_certs, settings.verify) == (
+        "https://es.example:9200",
+        SECRET,
+        "/etc/ca.pem",
+        True,
+    )
     assert SECRET not in repr(settings)
-    explicit = settings_from({"WIN4658_ES_URL": "https://ignored:9200", "WIN4658_ES_USER": "elastic",
-                              "WIN4658_ES_PASSWORD": "pw"}, url="http://localhost:9200", insecure=True)
-    assert (explicit.url, explicit.user, explicit.password, explicit.verify) == ("http://localhost:9200", "elastic", "pw", False)
+    explicit = settings_from(
+        {"WIN4658_ES_URL": "https://ignored:9200", "WIN4658_ES_USER": "elastic", "WIN4658_ES_PASSWORD": "pw"},
+        url="http://localhost:9200",
+        insecure=True,
+    )
+    assert (explicit.url, explicit.user, explicit.password, explicit.verify) == (
+        "http://localhost:9200",
+        "elastic",
+        "pw",
+        False,
+    )
     assert "pw" not in repr(explicit)
 
 
@@ -77,11 +96,23 @@ def test_hunt_without_the_rules_file_is_a_clear_error(tmp_path):
 def test_load_rules_keeps_rules_and_filters_by_name(tmp_path):
     path = tmp_path / "rules.ndjson"
     lines = [
-        {"rule_id": "win4658-a", "name": "Handle closed by unexpected process", "type": "eql", "language": "eql",
-         "query": "any where true", "index": ["win4658-*"]},
+        {
+            "rule_id": "win4658-a",
+            "name": "Handle closed by unexpected process",
+            "type": "eql",
+            "language": "eql",
+            "query": "any where true",
+            "index": ["win4658-*"],
+        },
         {"list_id": "endpoint_list", "type": "endpoint", "name": "exception list"},
-        {"rule_id": "win4658-b", "name": "Process in restricted folder", "type": "query", "language": "kuery",
-         "query": "process.executable : *\\\\Temp\\\\*", "index": ["win4658-*"]},
+        {
+            "rule_id": "win4658-b",
+            "name": "Process in restricted folder",
+            "type": "query",
+            "language": "kuery",
+            "query": "process.executable : *\\\\Temp\\\\*",
+            "index": ["win4658-*"],
+        },
         {"exported_count": 2, "missing_rules": []},
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
@@ -92,14 +123,24 @@ def test_load_rules_keeps_rules_and_filters_by_name(tmp_path):
         load_rules(str(path))
 
 
-@pytest.mark.parametrize("kql, lucene", [
-    ('process.name : "explorer.exe" and event.code : 4658', 'process.name:"explorer.exe" AND event.code:4658'),
-    ("not user.name : SYSTEM or (host.name: dc01 and process.pid >= 4)",
-     "NOT user.name:SYSTEM OR (host.name:dc01 AND process.pid:>=4)"),
-    ('process.executable : C\\:\\\\Users\\\\*\\\\Temp\\\\* and message : "a and b : c"',
-     'process.executable:C\\:\\\\Users\\\\*\\\\Temp\\\\* AND message:"a and b : c"'),
-    ("process.name : android.exe or process.name : notepad.exe", "process.name:android.exe OR process.name:notepad.exe"),
-])
+@pytest.mark.parametrize(
+    "kql, lucene",
+    [
+        ('process.name : "explorer.exe" and event.code : 4658', 'process.name:"explorer.exe" AND event.code:4658'),
+        (
+            "not user.name : SYSTEM or (host.name: dc01 and process.pid >= 4)",
+            "NOT user.name:SYSTEM OR (host.name:dc01 AND process.pid:>=4)",
+        ),
+        (
+            'process.executable : C\\:\\\\Users\\\\*\\\\Temp\\\\* and message : "a and b : c"',
+            'process.executable:C\\:\\\\Users\\\\*\\\\Temp\\\\* AND message:"a and b : c"',
+        ),
+        (
+            "process.name : android.exe or process.name : notepad.exe",
+            "process.name:android.exe OR process.name:notepad.exe",
+        ),
+    ],
+)
 def test_kql_translates_to_query_string(kql, lucene):
     assert kql_to_query_string(kql) == lucene
 
@@ -119,15 +160,27 @@ def test_install_compares_only_what_it_sends():
 
 def test_shipped_documents_have_content_ids():
     first = {"winlog": {"record_id": 1}, "@timestamp": "2015-09-22T00:15:42Z"}
-    assert content_id(first) == content_id(json.loads(json.dumps(first))) != content_id({**first, "winlog": {"record_id": 2}})
+    assert (
+        content_id(first)
+        == content_id(json.loads(json.dumps(first)))
+        != content_id({**first, "winlog": {"record_id": 2}})
+    )
     assert len(content_id(first)) == 40
 
 
 def test_winlogbeat_documents_round_trip_to_the_same_ecs(corpus_events):
-    """The pipeline's input loses nothing: every corpus event reads back from its Winlogbeat document to the same ECS."""
-    different = [event.origin for event in corpus_events
-                 if to_ecs(document_to_event(json.loads(json.dumps(to_winlogbeat(event))), Origin("round trip", 1),
-                                             frozenset({event.event_id}))) != to_ecs(event)]
+    """The pipeline's input loses nothing: every corpus event reads back from its Winlogbeat document to the same
+    ECS."""
+    different = [
+        event.origin
+        for event in corpus_events
+        if to_ecs(
+            document_to_event(
+                json.loads(json.dumps(to_winlogbeat(event))), Origin("round trip", 1), frozenset({event.event_id})
+            )
+        )
+        != to_ecs(event)
+    ]
     assert len(corpus_events) == 5419 + 2523 + 2134
     assert different == []
 
@@ -147,14 +200,18 @@ def test_ship_sends_content_ids_and_reports_origins(tmp_path):
         cluster = connect(settings_from({}, url=wire.url))
         summary = ShipSummary()
         outcomes = list(ship(cluster, [str(tmp_path)], "win4658-events", frozenset({4658}), summary))
-        assert wire.requests[-1] == ("POST", "/_bulk?pipeline=win4658",
-                                     [{"index": {"_index": "win4658-events", "_id": content_id(document)}}, document])
+        assert wire.requests[-1] == (
+            "POST",
+            "/_bulk?pipeline=win4658",
+            [{"index": {"_index": "win4658-events", "_id": content_id(document)}}, document],
+        )
         (tmp_path / "broken.json").write_text('{"winlog": {"event_id": 4658}\n')
         broken = ShipSummary()
         list(ship(cluster, [str(tmp_path)], "win4658-events", frozenset({4658}), broken))
     assert [error.reason for error in outcomes if not hasattr(error, "ok")] == ["not an event file"]
-    assert [str(outcome.origin) for outcome in outcomes if hasattr(outcome, "ok")] == \
-           [f"{tmp_path / 'sample.xml'}: record 1 (byte offset 2)"]
+    assert [str(outcome.origin) for outcome in outcomes if hasattr(outcome, "ok")] == [
+        f"{tmp_path / 'sample.xml'}: record 1 (byte offset 2)"
+    ]
     assert (summary.stats.records, summary.converted, summary.indexed, summary.failed) == (1, 1, 1, False)
     assert broken.skipped["malformed"] == 1 and broken.failed
     assert broken.lines()[-1] == "indexed: 1, failed: 0, duplicates: 0"

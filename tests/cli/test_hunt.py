@@ -1,4 +1,5 @@
 """`win4658 hunt` and `win4658 baseline`: the command lines over the bundled examples and the corpus."""
+
 import csv
 import io
 import json
@@ -31,13 +32,25 @@ def test_hunt_with_no_path_gives_the_summary_then_findings_by_severity(capsys):
     assert "  hosts: 2: WS01.contoso.local (12), DC01.contoso.local (2)\n" in out
     assert "  time range: 2015-09-22T00:15:42.910428Z to 2026-03-02T11:32:45.090000Z\n" in out
     assert "files: 2, records read: 14, events hunted: 14, skipped: none" in out
-    headings = re.findall(r"^== \[([a-z-]+)\] (\d)\. .*: (\d+) (?:findings?|handles? traced.*?)(?:  ATT&CK (.*))?$",
-                          out, re.MULTILINE)
+    headings = re.findall(
+        r"^== \[([a-z-]+)\] (\d)\. .*: (\d+) (?:findings?|handles? traced.*?)(?:  ATT&CK (.*))?$", out, re.MULTILINE
+    )
     assert [(level, int(number), int(count)) for level, number, count, _attack in headings] == [
-        ("high", 3, 2), ("high", 4, 1), ("medium", 2, 3), ("low", 1, 4), ("low", 6, 1), ("drill-down", 5, 1)]
+        ("high", 3, 2),
+        ("high", 4, 1),
+        ("medium", 2, 3),
+        ("low", 1, 4),
+        ("low", 6, 1),
+        ("drill-down", 5, 1),
+    ]
     assert {int(number): attack for _level, number, _count, attack in headings} == {
-        3: "TA0002 T1204.002", 4: "TA0006 T1003", 2: "TA0005 T1036", 1: "TA0002 T1204", 6: "TA0009 T1005",
-        5: "TA0009 T1005"}
+        3: "TA0002 T1204.002",
+        4: "TA0006 T1003",
+        2: "TA0005 T1036",
+        1: "TA0002 T1204",
+        6: "TA0009 T1005",
+        5: "TA0009 T1005",
+    }
     assert "contains 'mimikatz'" in out
     assert r"in restricted folder *:\Users\*\AppData\Local\Temp\*" in out
     assert r"open 9,161.578 s, longer than 3600 s; File C:\Users\alice\Documents\Q1-budget.xlsx" in out
@@ -53,13 +66,19 @@ def test_hunt_json_streams_findings_then_the_summary(capsys):
     summary = lines.pop()["summary"]
     assert status == 0 and len(lines) == sum(EXAMPLE_COUNTS.values())
     assert summary["findings"] == {
-        "win4658_unexpected_process": 4, "win4658_process_outside_standard_folders": 3,
-        "win4658_process_in_restricted_folder": 2, "win4658_restricted_substring": 1, "win4658_handle_lifetime": 1}
+        "win4658_unexpected_process": 4,
+        "win4658_process_outside_standard_folders": 3,
+        "win4658_process_in_restricted_folder": 2,
+        "win4658_restricted_substring": 1,
+        "win4658_handle_lifetime": 1,
+    }
     assert summary["drilldowns"] == {"win4658_handle_trace": 1}
     assert summary["severities"] == {"high": 3, "medium": 3, "low": 5}
     assert summary["hosts"] == {"WS01.contoso.local": 12, "DC01.contoso.local": 2}
-    assert (summary["first_event"], summary["last_event"]) == ("2015-09-22T00:15:42.910428Z",
-                                                               "2026-03-02T11:32:45.090000Z")
+    assert (summary["first_event"], summary["last_event"]) == (
+        "2015-09-22T00:15:42.910428Z",
+        "2026-03-02T11:32:45.090000Z",
+    )
     trace = next(line for line in lines if line["number"] == 5)
     assert [event["event_id"] for event in trace["events"]] == [4656, 4663, 4658]
     assert trace["user"] == "CONTOSO\\alice" and trace["host"] == "WS01.contoso.local"
@@ -67,15 +86,21 @@ def test_hunt_json_streams_findings_then_the_summary(capsys):
     assert trace["drilldown"] is True and "severity" not in trace and "mitre" not in trace
     findings = [line for line in lines if line["number"] != 5]
     assert {(line["number"], line["severity"], tuple(line["mitre"])) for line in findings} == {
-        (1, "low", ("TA0002", "T1204")), (2, "medium", ("TA0005", "T1036")), (3, "high", ("TA0002", "T1204.002")),
-        (4, "high", ("TA0006", "T1003")), (6, "low", ("TA0009", "T1005"))}
+        (1, "low", ("TA0002", "T1204")),
+        (2, "medium", ("TA0005", "T1036")),
+        (3, "high", ("TA0002", "T1204.002")),
+        (4, "high", ("TA0006", "T1003")),
+        (6, "low", ("TA0009", "T1005")),
+    }
 
 
 def test_long_handle_threshold_is_an_option(capsys):
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--long-handle", "0.01", *EXAMPLE_FILES)
     long_handles = [json.loads(line) for line in out.splitlines()[:-1] if json.loads(line)["number"] == 6]
     assert sorted(line["process"] for line in long_handles) == [
-        r"C:\Users\alice\Downloads\mimikatz_trunk\x64\mimikatz.exe", r"C:\Windows\explorer.exe"]
+        r"C:\Users\alice\Downloads\mimikatz_trunk\x64\mimikatz.exe",
+        r"C:\Windows\explorer.exe",
+    ]
 
 
 def test_baseline_learns_an_allowlist_that_silences_detection_1(capsys, tmp_path):
@@ -85,8 +110,11 @@ def test_baseline_learns_an_allowlist_that_silences_detection_1(capsys, tmp_path
     rows = allowlist.read_text(encoding="utf-8").splitlines()
     assert status == 0 and "learned 4 allow-list rows" in err
     assert rows[0] == "host,process_path" and rows[1:] == [
-        r"*,C:\Program Files\procdump.exe", r"*,C:\Program Files\procdump64.exe",
-        r"*,C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe", r"*,C:\Windows\explorer.exe"]
+        r"*,C:\Program Files\procdump.exe",
+        r"*,C:\Program Files\procdump64.exe",
+        r"*,C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe",
+        r"*,C:\Windows\explorer.exe",
+    ]
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--allowlist", str(allowlist), corpus_file)
     summary = json.loads(out.splitlines()[-1])["summary"]
     assert "win4658_unexpected_process" not in summary["findings"]
@@ -108,8 +136,15 @@ def test_a_list_with_the_wrong_header_is_refused(capsys, tmp_path):
 def test_an_edited_substring_list_replaces_the_shipped_one(capsys, tmp_path):
     edited = tmp_path / "substrings.csv"
     edited.write_text("substring\nDUMPERT\n", encoding="utf-8")
-    _status, out, _err = _run(capsys, "hunt", "--format", "json", "--restricted-substrings", str(edited),
-                              corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"))
+    _status, out, _err = _run(
+        capsys,
+        "hunt",
+        "--format",
+        "json",
+        "--restricted-substrings",
+        str(edited),
+        corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"),
+    )
     hits = [json.loads(line) for line in out.splitlines()[:-1] if json.loads(line)["number"] == 4]
     assert len(hits) == 6 and {hit["reason"] for hit in hits} == {"contains 'dumpert'"}
 
@@ -132,27 +167,44 @@ def test_an_empty_directory_is_named(capsys, tmp_path):
     assert "files: 0, records read: 0" in out
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--limit", "-5", "must be at least 0"), ("--long-handle", "nan", "must be 0 or more seconds"),
-    ("--long-handle", "inf", "must be 0 or more seconds"), ("--long-handle", "-2", "must be 0 or more seconds"),
-    ("--reorder-window", "-1", "must be at least 1"), ("--max-open-handles", "0", "must be at least 1"),
-    ("--limit", "ten", "not a whole number"), ("--trace", "WS01,zz,0x2a4", "not a process id"),
-    ("--trace", "WS01,0x1b30,handle", "not a handle id"),
-    ("--trace", "WS01,0x1b30", "expected HOST,PROCESSID,HANDLEID"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--limit", "-5", "must be at least 0"),
+        ("--long-handle", "nan", "must be 0 or more seconds"),
+        ("--long-handle", "inf", "must be 0 or more seconds"),
+        ("--long-handle", "-2", "must be 0 or more seconds"),
+        ("--reorder-window", "-1", "must be at least 1"),
+        ("--max-open-handles", "0", "must be at least 1"),
+        ("--limit", "ten", "not a whole number"),
+        ("--trace", "WS01,zz,0x2a4", "not a process id"),
+        ("--trace", "WS01,0x1b30,handle", "not a handle id"),
+        ("--trace", "WS01,0x1b30", "expected HOST,PROCESSID,HANDLEID"),
+    ],
+)
 def test_out_of_range_options_are_refused(capsys, option, value, message):
     with pytest.raises(SystemExit) as exited:
         main(["hunt", f"{option}={value}"])
     assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("handle", ["ws01.contoso.local,6960,0x2A4", "WS01.contoso.local,0x1b30,0x2a4",
-                                    "WS01,0x1b30,0x2a4", "ws01,1b30,2a4", "WS01,6960,0x00000000000002A4"])
+@pytest.mark.parametrize(
+    "handle",
+    [
+        "ws01.contoso.local,6960,0x2A4",
+        "WS01.contoso.local,0x1b30,0x2a4",
+        "WS01,0x1b30,0x2a4",
+        "ws01,1b30,2a4",
+        "WS01,6960,0x00000000000002A4",
+    ],
+)
 def test_trace_lists_every_event_of_one_handle_oldest_first(capsys, handle):
     status, out, err = _run(capsys, "hunt", "--trace", handle)
     assert (status, err) == (0, "") and [line.split()[:2] for line in out.splitlines()] == [
-        ["2026-03-02T09:31:07.250118Z", "4656"], ["2026-03-02T09:31:07.250530Z", "4663"],
-        ["2026-03-02T09:31:07.262947Z", "4658"]]
+        ["2026-03-02T09:31:07.250118Z", "4656"],
+        ["2026-03-02T09:31:07.250530Z", "4663"],
+        ["2026-03-02T09:31:07.262947Z", "4658"],
+    ]
 
 
 @pytest.mark.parametrize("handle", ["WS02,0x1b30,0x2a4", "WS01.other.local,0x1b30,0x2a4", "WS01,0x1b31,0x2a4"])
@@ -167,8 +219,10 @@ def test_trace_puts_a_newest_first_export_back_in_order(capsys, handle):
     _status, out, _err = _run(capsys, "hunt", "--format", "json", "--trace", handle, dumpert)
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(row["time"], row["event_id"]) for row in rows] == [
-        ("2020-10-18T10:56:14.368000Z", 4656), ("2020-10-18T10:56:14.372000Z", 4663),
-        ("2020-10-18T10:56:14.646000Z", 4658)]
+        ("2020-10-18T10:56:14.368000Z", 4656),
+        ("2020-10-18T10:56:14.372000Z", 4663),
+        ("2020-10-18T10:56:14.646000Z", 4658),
+    ]
     assert rows[0]["object_name"] == r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
 
 
@@ -177,18 +231,42 @@ def test_timeline_as_csv_has_the_columns_a_spreadsheet_user_expects(capsys, tmp_
     status, out, _err = _run(capsys, "hunt", "--format", "csv", "-o", str(target), "--long-handle", "0.01")
     rows = list(csv.DictReader(target.open(encoding="utf-8", newline="")))
     assert status == 0 and out == ""
-    assert list(rows[0]) == ["time", "host", "user", "detection", "number", "severity", "mitre", "process", "pid",
-                             "pid_hex", "handle", "object_type", "object_name", "duration_seconds", "reason",
-                             "source_file", "source_record"]
+    assert list(rows[0]) == [
+        "time",
+        "host",
+        "user",
+        "detection",
+        "number",
+        "severity",
+        "mitre",
+        "process",
+        "pid",
+        "pid_hex",
+        "handle",
+        "object_type",
+        "object_name",
+        "duration_seconds",
+        "reason",
+        "source_file",
+        "source_record",
+    ]
     assert len(rows) == 12 and "win4658_handle_trace" not in {row["detection"] for row in rows}
     assert [row["time"] for row in rows] == sorted(row["time"] for row in rows[:-1]) + [rows[-1]["time"]]
     mimikatz = next(row for row in rows if row["detection"] == "win4658_restricted_substring")
-    assert (mimikatz["severity"], mimikatz["mitre"], mimikatz["pid"], mimikatz["pid_hex"], mimikatz["handle"]) == \
-        ("high", "TA0006 T1003", "6960", "0x1b30", "0x2a4")
+    assert (mimikatz["severity"], mimikatz["mitre"], mimikatz["pid"], mimikatz["pid_hex"], mimikatz["handle"]) == (
+        "high",
+        "TA0006 T1003",
+        "6960",
+        "0x1b30",
+        "0x2a4",
+    )
     assert mimikatz["source_file"].endswith("hunt_examples.xml") and mimikatz["source_record"] == "8"
     budget = next(row for row in rows if row["object_name"].endswith("Q1-budget.xlsx"))
-    assert (budget["object_type"], budget["duration_seconds"], budget["detection"]) == \
-        ("File", "9161.578", "win4658_handle_lifetime")
+    assert (budget["object_type"], budget["duration_seconds"], budget["detection"]) == (
+        "File",
+        "9161.578",
+        "win4658_handle_lifetime",
+    )
 
 
 def test_timeline_as_json_lines_holds_the_findings_only(capsys):
@@ -250,7 +328,7 @@ def test_readme_hunting_section_and_help_agree():
 
     with open(f"{ROOT}/README.md", encoding="utf-8") as stream:
         readme = stream.read()
-    section = readme[readme.index("## Hunting"):readme.index("\n## ", readme.index("## Hunting") + 1)]
+    section = readme[readme.index("## Hunting") : readme.index("\n## ", readme.index("## Hunting") + 1)]
     hunt = build_parser()._subparsers._group_actions[0].choices["hunt"]
     options = {option for action in hunt._actions for option in action.option_strings if option.startswith("--")}
     options -= {"--help"}

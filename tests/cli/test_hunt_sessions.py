@@ -1,6 +1,7 @@
 """`win4658 hunt --sessions` in every output: the sessions file (CSV, NDJSON), json's lines, the table's overview;
 each the sessions `win4658 convert --to sessions` gives for the same input (same count, pairs and durations).
 The HTML report's section is tested in a browser by tests/detections/test_report.py."""
+
 import csv
 import json
 import os
@@ -63,20 +64,50 @@ def test_the_csv_sessions_are_those_of_convert(name, capsys, tmp_path):
     header, *rows = _csv_rows(sessions_file)
     columns = [field["ecs"] for field in session_spec()["fields"]]
     assert header == columns + SOURCE_COLUMNS
-    assert [row[:len(columns)] for row in rows] == [[_ecs_value(document, column) for column in columns]
-                                                    for document in documents]
+    assert [row[: len(columns)] for row in rows] == [
+        [_ecs_value(document, column) for column in columns] for document in documents
+    ]
     assert all(row[-2].startswith(tuple(paths)) and int(row[-1]) >= 0 for row in rows)  # archives: zip!member
     endings = Counter(row[columns.index("win4658.handle.ending")] for row in rows)
     if name == "examples":
         assert endings == {"closed": 4, "close_without_open": 4}
         budget = next(row for row in rows if row[columns.index("win4658.handle.id")] == "0x1a8c")
-        assert dict(zip(header, budget)) == dict(zip(header, [
-            "2026-03-02T09:00:03.512000Z", "2026-03-02T11:32:45.090000Z", "9161578000000", "9161.578", "closed",
-            "WS01.contoso.local", "S-1-5-21-3457937927-2839227994-823803824-1107", "alice", "CONTOSO", "0x5a3c1",
-            "3824", "0xef0", r"C:\Windows\explorer.exe", "explorer.exe", "0x1a8c", "Security", "File",
-            r"C:\Users\alice\Documents\Q1-budget.xlsx", "Q1-budget.xlsx", "0x120089",
-            "FILE_READ_DATA FILE_READ_EA FILE_READ_ATTRIBUTES READ_CONTROL SYNCHRONIZE", "", "", "0", "", "500103",
-            "500113", EXAMPLE_FILES[1], "13"]))
+        assert dict(zip(header, budget)) == dict(
+            zip(
+                header,
+                [
+                    "2026-03-02T09:00:03.512000Z",
+                    "2026-03-02T11:32:45.090000Z",
+                    "9161578000000",
+                    "9161.578",
+                    "closed",
+                    "WS01.contoso.local",
+                    "S-1-5-21-3457937927-2839227994-823803824-1107",
+                    "alice",
+                    "CONTOSO",
+                    "0x5a3c1",
+                    "3824",
+                    "0xef0",
+                    r"C:\Windows\explorer.exe",
+                    "explorer.exe",
+                    "0x1a8c",
+                    "Security",
+                    "File",
+                    r"C:\Users\alice\Documents\Q1-budget.xlsx",
+                    "Q1-budget.xlsx",
+                    "0x120089",
+                    "FILE_READ_DATA FILE_READ_EA FILE_READ_ATTRIBUTES READ_CONTROL SYNCHRONIZE",
+                    "",
+                    "",
+                    "0",
+                    "",
+                    "500103",
+                    "500113",
+                    EXAMPLE_FILES[1],
+                    "13",
+                ],
+            )
+        )
     if name == ():
         assert endings == {"closed": 2491, "close_without_open": 2928, "open_at_end": 23}
     # the timeline beside it is the one hunted without sessions
@@ -90,8 +121,16 @@ def test_the_jsonl_sessions_file_is_convert_to_sessions(name, capsys, tmp_path):
     paths = _inputs(name)
     _documents, converted = converted_sessions(tmp_path, *paths)
     sessions_file = tmp_path / "mine.ndjson"
-    status, _out, _err = _hunt(capsys, "--format", "jsonl", "--sessions-out", str(sessions_file),
-                               "-o", str(tmp_path / "timeline.jsonl"), *paths)
+    status, _out, _err = _hunt(
+        capsys,
+        "--format",
+        "jsonl",
+        "--sessions-out",
+        str(sessions_file),
+        "-o",
+        str(tmp_path / "timeline.jsonl"),
+        *paths,
+    )
     assert status == 0 and sessions_file.read_bytes() == converted
     assert (tmp_path / "timeline.jsonl").read_bytes() == _hunt_bytes(capsys, tmp_path, "--format", "jsonl", *paths)
 
@@ -118,13 +157,26 @@ def test_the_table_shows_the_sessions_by_ending_and_the_longest(capsys, tmp_path
     status, out, _err = _hunt(capsys, "--sessions", "--limit", "2")
     section = out.split("== Handle sessions: ", 1)[1].splitlines()
     assert status == 0 and section[:4] == [
-        "8", "  closed 4, reused before close 0, open at end 0, close without open 4",
+        "8",
+        "  closed 4, reused before close 0, open at end 0, close without open 4",
         "  object types: 4: (none: no open) 4, File 2, Key 1, Process 1",
-        "  the 2 longest of 4 with a duration:"]
-    assert section[5].split() == ["9,161.578", "2026-03-02T09:00:03.512000Z", "WS01.contoso.local", "explorer.exe",
-                                  "0xef0", "0x1a8c", "File", r"C:\Users\alice\Documents\Q1-budget.xlsx",
-                                  "[FILE_READ_DATA", "FILE_READ_EA", "FILE_READ_ATTRIBUTES", "READ_CONTROL",
-                                  "SYNCHRONIZE]"]
+        "  the 2 longest of 4 with a duration:",
+    ]
+    assert section[5].split() == [
+        "9,161.578",
+        "2026-03-02T09:00:03.512000Z",
+        "WS01.contoso.local",
+        "explorer.exe",
+        "0xef0",
+        "0x1a8c",
+        "File",
+        r"C:\Users\alice\Documents\Q1-budget.xlsx",
+        "[FILE_READ_DATA",
+        "FILE_READ_EA",
+        "FILE_READ_ATTRIBUTES",
+        "READ_CONTROL",
+        "SYNCHRONIZE]",
+    ]
     assert section[6].split()[:2] == ["0.013", "2026-03-02T09:31:07.250118Z"] and len(section) == 7
     _status, plain, _err = _hunt(capsys, "--limit", "2")
     assert out.split("\n\n== Handle sessions")[0] + "\n" == plain
@@ -142,8 +194,9 @@ def test_where_the_sessions_cannot_go(capsys, tmp_path):
     events.write_bytes(original)
     status, _out, err = _hunt(capsys, "--format", "csv", "--sessions-out", str(events), str(events))
     assert status == 2 and "the sessions file would overwrite an input" in err and events.read_bytes() == original
-    status, _out, err = _hunt(capsys, "--sessions-out", str(tmp_path / "r.html"), "--html", str(tmp_path / "r.html"),
-                              str(events))
+    status, _out, err = _hunt(
+        capsys, "--sessions-out", str(tmp_path / "r.html"), "--html", str(tmp_path / "r.html"), str(events)
+    )
     assert status == 2 and "cannot also be the HTML report (--html)" in err and not (tmp_path / "r.html").exists()
     same = tmp_path / "t.csv"
     status, _out, err = _hunt(capsys, "--format", "csv", "-o", str(same), "--sessions-out", str(same), str(events))
@@ -156,13 +209,16 @@ def test_the_csv_joins_every_list_a_session_record_holds(tmp_path):
     from win4658.cli.hunt_output import SESSION_LIST_FIELDS
     from win4658.sessions.stream import handle_sessions, session_hunt
 
-    records = [item for item in handle_sessions([corpus_path()], session_hunt(10_000, 50_000))
-               if isinstance(item, dict)]
+    records = [
+        item for item in handle_sessions([corpus_path()], session_hunt(10_000, 50_000)) if isinstance(item, dict)
+    ]
     assert {name for record in records for name, value in record.items() if isinstance(value, list)} == set(
-        SESSION_LIST_FIELDS)
+        SESSION_LIST_FIELDS
+    )
 
 
 # --- the overview's bounds ---------------------------------------------------------------------------------------
+
 
 def _record(duration_ns, object_type="File", ending="closed", handle="0x4"):
     record = {"ending": ending, "access_count": 1, "handle_id": handle}
@@ -176,12 +232,17 @@ def _record(duration_ns, object_type="File", ending="closed", handle="0x4"):
 def test_the_overview_keeps_the_longest_first_ended_first_on_ties():
     sessions = SessionOverview(kept=3)
     for index, duration in enumerate([5, 9, 5, 1, 9, 5, None]):
-        sessions.add(_record(duration, handle=hex(index), ending="closed" if duration else "open_at_end"),
-                     Origin("f", index))
+        sessions.add(
+            _record(duration, handle=hex(index), ending="closed" if duration else "open_at_end"), Origin("f", index)
+        )
     assert [(record["duration_ns"], origin.record) for record, origin in sessions.longest()] == [(9, 1), (9, 4), (5, 0)]
     assert (sessions.total, sessions.with_duration) == (7, 6)
-    assert sessions.ending_counts() == [("closed", 6), ("reused_before_close", 0), ("open_at_end", 1),
-                                        ("close_without_open", 0)]
+    assert sessions.ending_counts() == [
+        ("closed", 6),
+        ("reused_before_close", 0),
+        ("open_at_end", 1),
+        ("close_without_open", 0),
+    ]
     assert SessionOverview(kept=0).longest() == []
 
 
@@ -191,7 +252,10 @@ def test_the_overview_folds_object_types_past_its_bound(monkeypatch):
     for object_type in ("File", "Key", "Process", "Token", None):
         sessions.add(_record(7, object_type), Origin("f", 1))
     assert [(name, counts.sessions) for name, counts in sessions.by_object_type()] == [
-        ("(other types)", 3), ("File", 1), ("Key", 1)]
+        ("(other types)", 3),
+        ("File", 1),
+        ("Key", 1),
+    ]
 
 
 def test_no_csv_cell_from_the_logs_is_a_spreadsheet_formula(capsys, tmp_path):
@@ -204,8 +268,9 @@ def test_no_csv_cell_from_the_logs_is_a_spreadsheet_formula(capsys, tmp_path):
     hostile = tmp_path / "hostile.xml"
     hostile.write_text(text.replace("C:\\Users\\alice\\Documents\\Q1-budget.xlsx", formula), encoding="utf-8")
     timeline = tmp_path / "timeline.csv"
-    status, _out, _err = _hunt(capsys, "--format", "csv", "--sessions", "--long-handle", "0.01", "-o", str(timeline),
-                               str(hostile))
+    status, _out, _err = _hunt(
+        capsys, "--format", "csv", "--sessions", "--long-handle", "0.01", "-o", str(timeline), str(hostile)
+    )
     sessions = _csv_rows(tmp_path / "timeline.sessions.csv")
     findings = _csv_rows(timeline)
     cells = [cell for row in findings + sessions for cell in row]

@@ -1,4 +1,5 @@
 """`win4658 splunk package|search`, the connection settings (secrets never printed) and AppInspect's verdict."""
+
 import os
 import shutil
 import socket
@@ -10,8 +11,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from tests.support.loopback import loopback_server, url
 
+from tests.support.loopback import loopback_server, url
 from win4658.splunk.appinspect import verdict
 from win4658.splunk.client import ConnectionSettings, SplunkConnectionError
 from win4658.splunk.package import package_name
@@ -21,9 +22,12 @@ SECRET = "s3cret-Passw0rd-4658"
 
 def run_cli(*arguments, environment=None):
     env = {"PATH": os.environ.get("PATH", ""), **(environment or {})}
-    return subprocess.run([sys.executable, "-c", "import sys; from win4658.cli import main; sys.exit(main(sys.argv[1:]))",
-                           *arguments],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from win4658.cli import main; sys.exit(main(sys.argv[1:]))", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def test_package_command_prints_the_package_path_and_warns_that_evtx_is_missing(tmp_path):
@@ -73,20 +77,25 @@ def _closed_port():
 
 
 def test_a_refused_connection_never_shows_the_password():
-    environment = {"WIN4658_SPLUNK_URL": f"https://127.0.0.1:{_closed_port()}", "WIN4658_SPLUNK_USER": "admin",
-                   "WIN4658_SPLUNK_PASSWORD": SECRET}
+    environment = {
+        "WIN4658_SPLUNK_URL": f"https://127.0.0.1:{_closed_port()}",
+        "WIN4658_SPLUNK_USER": "admin",
+        "WIN4658_SPLUNK_PASSWORD": SECRET,
+    }
     result = run_cli("splunk", "search", "anything", environment=environment)
     assert result.returncode == 2 and "127.0.0.1" in result.stderr
     assert SECRET not in result.stderr + result.stdout
 
 
 def test_settings_from_the_environment_hide_the_credential():
-    settings = ConnectionSettings.from_environment({"WIN4658_SPLUNK_URL": "https://splunk:8089",
-                                                    "WIN4658_SPLUNK_TOKEN": SECRET})
+    settings = ConnectionSettings.from_environment(
+        {"WIN4658_SPLUNK_URL": "https://splunk:8089", "WIN4658_SPLUNK_TOKEN": SECRET}
+    )
     assert settings.token == SECRET and SECRET not in repr(settings)
     with pytest.raises(SplunkConnectionError, match="no credential"):
-        ConnectionSettings.from_environment({"WIN4658_SPLUNK_URL": "https://splunk:8089",
-                                             "WIN4658_SPLUNK_USER": "admin"})
+        ConnectionSettings.from_environment(
+            {"WIN4658_SPLUNK_URL": "https://splunk:8089", "WIN4658_SPLUNK_USER": "admin"}
+        )
 
 
 @pytest.fixture
@@ -96,9 +105,28 @@ def self_signed_splunk(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make the test certificate")
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(certificate), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     received = []
 
     class RefuseEveryLogin(BaseHTTPRequestHandler):
@@ -123,8 +151,10 @@ def self_signed_splunk(tmp_path):
         yield url(server, "https"), str(certificate), received
 
 
-@pytest.mark.parametrize("credential", [{"WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET},
-                                        {"WIN4658_SPLUNK_TOKEN": SECRET}])
+@pytest.mark.parametrize(
+    "credential",
+    [{"WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET}, {"WIN4658_SPLUNK_TOKEN": SECRET}],
+)
 def test_an_unverified_certificate_is_refused_before_any_credential_is_sent(self_signed_splunk, credential):
     url, _certificate, received = self_signed_splunk
     result = run_cli("splunk", "search", "anything", environment={"WIN4658_SPLUNK_URL": url, **credential})
@@ -133,8 +163,15 @@ def test_an_unverified_certificate_is_refused_before_any_credential_is_sent(self
     assert SECRET not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("trust", [{"WIN4658_SPLUNK_CA_CERTS": "{certificate}"}, {"WIN4658_SPLUNK_VERIFY": "false"},
-                                   {"WIN4658_SPLUNK_VERIFY": "0"}, "--insecure"])
+@pytest.mark.parametrize(
+    "trust",
+    [
+        {"WIN4658_SPLUNK_CA_CERTS": "{certificate}"},
+        {"WIN4658_SPLUNK_VERIFY": "false"},
+        {"WIN4658_SPLUNK_VERIFY": "0"},
+        "--insecure",
+    ],
+)
 def test_a_trusted_ca_or_insecure_reaches_the_server(self_signed_splunk, trust):
     url, certificate, received = self_signed_splunk
     environment = {"WIN4658_SPLUNK_URL": url, "WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET}
@@ -149,25 +186,37 @@ def test_a_trusted_ca_or_insecure_reaches_the_server(self_signed_splunk, trust):
     assert SECRET not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("url, message", [
-    ("localhost:8089", "WIN4658_SPLUNK_URL must be https://host[:port] with its scheme, e.g. https://localhost:8089"),
-    ("http://[::1", "it is not a URL"),
-    ("https://splunk:port", "it is not a URL"),
-    (f"https://admin:{SECRET}@splunk:8089", "without credentials"),
-    ("ftp://splunk", "must be https://host[:port]"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "localhost:8089",
+            "WIN4658_SPLUNK_URL must be https://host[:port] with its scheme, e.g. https://localhost:8089",
+        ),
+        ("http://[::1", "it is not a URL"),
+        ("https://splunk:port", "it is not a URL"),
+        (f"https://admin:{SECRET}@splunk:8089", "without credentials"),
+        ("ftp://splunk", "must be https://host[:port]"),
+    ],
+)
 def test_a_url_that_is_not_http_s_host_port_is_a_clear_error(url, message):
-    result = run_cli("splunk", "search", "anything",
-                     environment={"WIN4658_SPLUNK_URL": url, "WIN4658_SPLUNK_TOKEN": "t"})
+    result = run_cli(
+        "splunk", "search", "anything", environment={"WIN4658_SPLUNK_URL": url, "WIN4658_SPLUNK_TOKEN": "t"}
+    )
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert SECRET not in result.stderr
 
 
 def test_a_ca_bundle_that_cannot_be_loaded_is_named(tmp_path):
-    environment = {"WIN4658_SPLUNK_URL": "https://127.0.0.1:8089", "WIN4658_SPLUNK_TOKEN": SECRET,
-                   "WIN4658_SPLUNK_CA_CERTS": str(tmp_path / "missing.pem")}
+    environment = {
+        "WIN4658_SPLUNK_URL": "https://127.0.0.1:8089",
+        "WIN4658_SPLUNK_TOKEN": SECRET,
+        "WIN4658_SPLUNK_CA_CERTS": str(tmp_path / "missing.pem"),
+    }
     result = run_cli("splunk", "search", "anything", environment=environment)
-    assert result.returncode == 2 and f"WIN4658_SPLUNK_CA_CERTS: cannot load {tmp_path / 'missing.pem'}" in result.stderr
+    assert (
+        result.returncode == 2 and f"WIN4658_SPLUNK_CA_CERTS: cannot load {tmp_path / 'missing.pem'}" in result.stderr
+    )
     assert SECRET not in result.stderr
 
 
@@ -185,12 +234,23 @@ def _report(summary, checks):
 
 
 def test_appinspect_verdict_fails_on_any_failure_or_error():
-    passed, lines = verdict(_report(
-        {"error": 0, "failure": 1, "warning": 2, "success": 100},
-        [{"name": "check_for_local_meta", "result": "failure", "messages": [{"message": "Do not supply a local.meta"}]},
-         {"name": "check_python_sdk_version", "result": "warning", "messages": [{"message": "outdated"}]}]))
+    passed, lines = verdict(
+        _report(
+            {"error": 0, "failure": 1, "warning": 2, "success": 100},
+            [
+                {
+                    "name": "check_for_local_meta",
+                    "result": "failure",
+                    "messages": [{"message": "Do not supply a local.meta"}],
+                },
+                {"name": "check_python_sdk_version", "result": "warning", "messages": [{"message": "outdated"}]},
+            ],
+        )
+    )
     assert not passed
-    assert lines == ["appinspect: error 0, failure 1, success 100, warning 2",
-                     "  failure: check_for_local_meta: Do not supply a local.meta"]
+    assert lines == [
+        "appinspect: error 0, failure 1, success 100, warning 2",
+        "  failure: check_for_local_meta: Do not supply a local.meta",
+    ]
     assert verdict(_report({"error": 1, "failure": 0}, []))[0] is False
     assert verdict(_report({"error": 0, "failure": 0, "warning": 4}, []))[0] is True

@@ -1,4 +1,5 @@
 """Detections 1–4: definitions, Windows path comparison, the corpus hits of the issue, and the Splunk searches."""
+
 import configparser
 import json
 import os
@@ -10,8 +11,7 @@ import pytest
 from tests.support.paths import ROOT, SAMPLE_XML, corpus_path
 from tests.support.spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, fields_used
 from win4658.detections import splunk
-from win4658.detections.definitions import (DefinitionError, Detection, DetectionList, by_kind, load_bundle,
-                                            load_sources)
+from win4658.detections.definitions import DefinitionError, Detection, DetectionList, by_kind, load_bundle, load_sources
 from win4658.detections.engine import Finding
 from win4658.detections.local_hunt import Hunt
 from win4658.detections.paths import PathPatterns, normalize_path, pattern_regex
@@ -38,47 +38,72 @@ def test_a_definition_that_breaks_the_schema_is_refused(tmp_path):
         load_sources(str(tmp_path))
 
 
-@pytest.mark.parametrize("raw, canonical", [
-    (r"C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
-    (r"\\?\C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
-    (r"\??\C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
-    (r"C:\\Windows\\\System32/svchost.exe", r"c:\windows\system32\svchost.exe"),
-    (r"\\?\UNC\fileserver\tools\x.exe", r"\\fileserver\tools\x.exe"),
-    (r"\\fileserver\\tools\x.exe", r"\\fileserver\tools\x.exe"),
-])
+@pytest.mark.parametrize(
+    "raw, canonical",
+    [
+        (r"C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
+        (r"\\?\C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
+        (r"\??\C:\Windows\System32\svchost.exe", r"c:\windows\system32\svchost.exe"),
+        (r"C:\\Windows\\\System32/svchost.exe", r"c:\windows\system32\svchost.exe"),
+        (r"\\?\UNC\fileserver\tools\x.exe", r"\\fileserver\tools\x.exe"),
+        (r"\\fileserver\\tools\x.exe", r"\\fileserver\tools\x.exe"),
+    ],
+)
 def test_paths_are_normalised_the_way_windows_compares_them(raw, canonical):
     assert normalize_path(raw) == canonical
 
 
-@pytest.mark.parametrize("path", [
-    r"C:\Windows\System32\svchost.exe", r"\\?\C:\Windows\System32\svchost.exe", r"\??\c:\windows\system32\SVCHOST.EXE",
-    r"C:\Windows\\System32\\\wbem\WmiPrvSE.exe", r"c:/windows/system32/lsass.exe", r"D:\Windows\SysWOW64\cmd.exe",
-    r"C:\Program Files\procdump64.exe", r"C:\PROGRA~2\Vendor\agent.exe", r"C:\Windows\explorer.exe",
-    r"C:\Windows\WinSxS\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.18362.1012_none_171983fb2a153d25\TiWorker.exe",
-    r"C:\Windows\servicing\TrustedInstaller.exe",
-    r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.2009.7-0\MsMpEng.exe",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        r"C:\Windows\System32\svchost.exe",
+        r"\\?\C:\Windows\System32\svchost.exe",
+        r"\??\c:\windows\system32\SVCHOST.EXE",
+        r"C:\Windows\\System32\\\wbem\WmiPrvSE.exe",
+        r"c:/windows/system32/lsass.exe",
+        r"D:\Windows\SysWOW64\cmd.exe",
+        r"C:\Program Files\procdump64.exe",
+        r"C:\PROGRA~2\Vendor\agent.exe",
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\WinSxS\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.18362.1012_none_171983fb2a153d25\TiWorker.exe",
+        r"C:\Windows\servicing\TrustedInstaller.exe",
+        r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.2009.7-0\MsMpEng.exe",
+    ],
+)
 def test_standard_folders(path):
     assert STANDARD.match(path) is not None
 
 
-@pytest.mark.parametrize("path", [
-    r"C:\Windows\evil.exe", r"C:\Windows\Sysmon.exe", r"C:\Windows\Temp\x.exe", r"C:\ProgramData\SharpView.exe",
-    r"C:\Windows\explorer.exe.exe", r"C:\Program Filesx\x.exe", r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        r"C:\Windows\evil.exe",
+        r"C:\Windows\Sysmon.exe",
+        r"C:\Windows\Temp\x.exe",
+        r"C:\ProgramData\SharpView.exe",
+        r"C:\Windows\explorer.exe.exe",
+        r"C:\Program Filesx\x.exe",
+        r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe",
+    ],
+)
 def test_not_standard_folders(path):
     assert STANDARD.match(path) is None
 
 
-@pytest.mark.parametrize("path, folder", [
-    (r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe", r"*:\Users\*\AppData\Local\Temp\*"),
-    (r"\\?\C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe", r"*:\Users\*\Downloads\*"),
-    (r"C:\WINDOWS\TEMP\a.exe", r"*:\Windows\Temp\*"),
-    (r"C:\$Recycle.Bin\S-1-5-21-1\$R0D1.exe", r"*:\$Recycle.Bin\*"),
-    (r"C:\Users\bob\AppData\Local\Microsoft\Windows\INetCache\IE\X1\setup[1].exe",
-     r"*:\Users\*\AppData\Local\Microsoft\Windows\INetCache\*"),
-    (r"C:\Users\Public\Documents\run.exe", r"*:\Users\Public\*"),
-])
+@pytest.mark.parametrize(
+    "path, folder",
+    [
+        (r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe", r"*:\Users\*\AppData\Local\Temp\*"),
+        (r"\\?\C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe", r"*:\Users\*\Downloads\*"),
+        (r"C:\WINDOWS\TEMP\a.exe", r"*:\Windows\Temp\*"),
+        (r"C:\$Recycle.Bin\S-1-5-21-1\$R0D1.exe", r"*:\$Recycle.Bin\*"),
+        (
+            r"C:\Users\bob\AppData\Local\Microsoft\Windows\INetCache\IE\X1\setup[1].exe",
+            r"*:\Users\*\AppData\Local\Microsoft\Windows\INetCache\*",
+        ),
+        (r"C:\Users\Public\Documents\run.exe", r"*:\Users\Public\*"),
+    ],
+)
 def test_restricted_folders(path, folder):
     assert RESTRICTED.match(path) == folder
 
@@ -113,38 +138,61 @@ def _by_number(findings, number):
 def test_detection_4_flags_exactly_the_three_mimikatz_closes(corpus_findings):
     hits = _by_number(corpus_findings, 4)
     files = Counter(os.path.basename(finding.origin.path.split("!")[0]) for finding in hits)
-    assert files == {"ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx": 1,
-                     "mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip": 2}
+    assert files == {
+        "ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx": 1,
+        "mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip": 2,
+    }
     assert {finding.reason for finding in hits} == {"contains 'mimikatz'"}
 
 
 def test_detection_2_flags_the_tools_outside_standard_folders(corpus_findings):
     flagged = {finding.process for finding in _by_number(corpus_findings, 2)}
-    assert {r"C:\TOOLS\Security_tool\Mimikatz-fev-2020\mimikatz.exe",
-            r"C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe",
-            r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe",
-            r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe",
-            r"C:\ProgramData\SharpView.exe"} <= flagged
+    assert {
+        r"C:\TOOLS\Security_tool\Mimikatz-fev-2020\mimikatz.exe",
+        r"C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe",
+        r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe",
+        r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe",
+        r"C:\ProgramData\SharpView.exe",
+    } <= flagged
     assert not [path for path in flagged if "\\system32\\" in path.lower()]
-    assert not flagged & {r"C:\Program Files\procdump64.exe", r"C:\Windows\explorer.exe",
-                          r"C:\Windows\servicing\TrustedInstaller.exe"}
+    assert not flagged & {
+        r"C:\Program Files\procdump64.exe",
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\servicing\TrustedInstaller.exe",
+    }
     assert not [path for path in flagged if path.endswith("TiWorker.exe")]
     # the rest: agents that install outside Program Files, which a user adds to the list
-    assert {path.split("\\")[1] for path in flagged} == {"TOOLS", "Users", "ProgramData", "Windows", "WindowsAzure", "Packages"}
+    assert {path.split("\\")[1] for path in flagged} == {
+        "TOOLS",
+        "Users",
+        "ProgramData",
+        "Windows",
+        "WindowsAzure",
+        "Packages",
+    }
     assert len(_by_number(corpus_findings, 2)) == 217
 
 
 def test_detection_3_flags_temp_and_downloads(corpus_findings):
     hits = _by_number(corpus_findings, 3)
     assert Counter((finding.process, finding.reason) for finding in hits) == {
-        (r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe", r"in restricted folder *:\Users\*\AppData\Local\Temp\*"): 6,
-        (r"C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe", r"in restricted folder *:\Users\*\Downloads\*"): 2,
+        (
+            r"C:\Users\NORA~1.QUE\AppData\Local\Temp\RarSFX1\winx64_payload.exe",
+            r"in restricted folder *:\Users\*\AppData\Local\Temp\*",
+        ): 6,
+        (
+            r"C:\Users\pgustavo\Downloads\mimikatz_trunk\x64\mimikatz.exe",
+            r"in restricted folder *:\Users\*\Downloads\*",
+        ): 2,
     }
 
 
 def test_detection_1_with_a_per_host_allowlist(corpus_findings):
-    allowlist = DetectionList("win4658_allowlist", ["host", "process_path"], [
-        ["*", r"*:\Windows\System32\*"], ["WORKSTATION5*", r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe"]])
+    allowlist = DetectionList(
+        "win4658_allowlist",
+        ["host", "process_path"],
+        [["*", r"*:\Windows\System32\*"], ["WORKSTATION5*", r"C:\Users\wardog\Desktop\Outflank-Dumpert.exe"]],
+    )
     hunt = Hunt(lists={"win4658_allowlist": allowlist})
     hits = [item for item in hunt.run([corpus_path("json")]) if isinstance(item, Finding) and item.number == 1]
     processes = {finding.process for finding in hits}
@@ -186,7 +234,9 @@ def test_every_detection_has_a_disabled_search_from_the_events_macro_to_its_filt
         assert stanza["disabled"] == "1"
         if detection.kind == "handle_trace":
             assert stanza["enableSched"] == "0" and "cron_schedule" not in stanza
-            assert not [key for key in stanza if key.startswith(("alert.", "action.risk", "action.correlationsearch.e"))]
+            assert not [
+                key for key in stanza if key.startswith(("alert.", "action.risk", "action.correlationsearch.e"))
+            ]
         else:
             assert stanza["enableSched"] == "1"
             assert stanza["cron_schedule"] == detection.spec["splunk"]["cron_schedule"]
@@ -197,8 +247,9 @@ def _minutes(relative):
     return 0 if relative == "now" else int(re.fullmatch(r"-(\d+)m@m", relative).group(1))
 
 
-@pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.kind not in ("handle_trace", "handle_lifetime")],
-                         ids=lambda d: d.id)
+@pytest.mark.parametrize(
+    "detection", [d for d in DETECTIONS if d.kind not in ("handle_trace", "handle_lifetime")], ids=lambda d: d.id
+)
 def test_per_event_searches_cover_each_minute_exactly_once(detection):
     stanza = SAVED[splunk.stanza_name(detection)]
     period = {"*/30 * * * *": 30, "*/15 * * * *": 15}[stanza["cron_schedule"]]
@@ -229,9 +280,14 @@ def test_handle_trace_is_a_drill_down_macro():
 def test_each_search_is_an_enterprise_security_correlation_search_with_risk(detection):
     stanza = SAVED[splunk.stanza_name(detection)]
     annotations = json.loads(stanza["action.correlationsearch.annotations"])
-    expected_ids = {"win4658_unexpected_process": ["T1204"], "win4658_process_outside_standard_folders": ["T1036"],
-                    "win4658_process_in_restricted_folder": ["T1204.002"], "win4658_restricted_substring": ["T1003"],
-                    "win4658_handle_trace": ["T1005"], "win4658_handle_lifetime": ["T1005"]}
+    expected_ids = {
+        "win4658_unexpected_process": ["T1204"],
+        "win4658_process_outside_standard_folders": ["T1036"],
+        "win4658_process_in_restricted_folder": ["T1204.002"],
+        "win4658_restricted_substring": ["T1003"],
+        "win4658_handle_trace": ["T1005"],
+        "win4658_handle_lifetime": ["T1005"],
+    }
     assert annotations == {"mitre_attack": expected_ids[detection.id]}
     if detection.kind == "handle_trace":
         assert "action.risk" not in stanza
@@ -241,7 +297,8 @@ def test_each_search_is_an_enterprise_security_correlation_search_with_risk(dete
     score = detection.spec["risk_score"]
     assert json.loads(stanza["action.risk.param._risk"]) == [
         {"risk_object_field": "dest", "risk_object_type": "system", "risk_score": score},
-        {"risk_object_field": "user", "risk_object_type": "user", "risk_score": score}]
+        {"risk_object_field": "user", "risk_object_type": "user", "risk_score": score},
+    ]
     table = re.search(r"\| table ([^|]+)", stanza["search"]).group(1).split()
     assert {"dest", "user"} <= set(table)
     assert set(re.findall(r"\$(\w+)\$", stanza["action.risk.param._risk_message"])) <= set(table)
@@ -282,11 +339,21 @@ def test_threshold_macro_holds_the_definitions_threshold():
     macros = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
     macros.read(os.path.join(ROOT, "addon", "default", "macros.conf"), encoding="utf-8")
     assert macros["win4658_long_handle_seconds"]["definition"] == str(
-        KINDS["handle_lifetime"].parameters["long_handle_seconds"])
+        KINDS["handle_lifetime"].parameters["long_handle_seconds"]
+    )
     assert "`win4658_long_handle_seconds`" in SAVED[splunk.stanza_name(KINDS["handle_lifetime"])]["search"]
 
 
 def test_detection_objects_expose_their_lists():
-    detection = Detection({"id": "win4658_x", "number": 9, "title": "x", "condition": {"field": "EventData.ProcessName", "operator": "contains_any", "reason": "contains {match}"},
-                           "event_ids": [4658], "severity": "high", "list": {"name": "win4658_x", "columns": ["substring"], "rows": [["a"]]}})
+    detection = Detection(
+        {
+            "id": "win4658_x",
+            "number": 9,
+            "title": "x",
+            "condition": {"field": "EventData.ProcessName", "operator": "contains_any", "reason": "contains {match}"},
+            "event_ids": [4658],
+            "severity": "high",
+            "list": {"name": "win4658_x", "columns": ["substring"], "rows": [["a"]]},
+        }
+    )
     assert detection.list.to_csv() == "substring\na\n"

@@ -1,4 +1,5 @@
 """The field resolver: the name each platform gives a field of the Windows event, read from the installed mappings."""
+
 import pytest
 
 from win4658.detections.fields import installed, parsed
@@ -28,7 +29,9 @@ def test_own_names_only_a_target_of_its_own_and_of_reads_the_sources_notation():
     assert [ECS.own("EventData.HandleId"), CIM.own("EventData.ObjectType")] == [None, None]
     assert CIM.own("EventData.ObjectType", "lowercase") == "object_category"
     assert [ECS.of("basename(EventData.ProcessName)"), CIM.of("basename(EventData.ObjectName)")] == [
-        "process.name", "object"]
+        "process.name",
+        "object",
+    ]
     assert [ECS.of("System.Computer"), ECS.of("basename(EventData.ObjectName)")] == ["host.name", None]
     with pytest.raises(LookupError, match="mappings/ecs.yml: no rule writes EventData.ObjectName through basename"):
         ECS.transformed("EventData.ObjectName", "basename")

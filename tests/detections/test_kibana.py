@@ -1,4 +1,5 @@
 """Kibana rules: importable shape, EQL that parses, and the same hits as the local engine on the corpus's ECS."""
+
 import json
 import os
 import re
@@ -14,10 +15,10 @@ from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections
 from win4658.detections.fields import installed
 from win4658.detections.lifetime import HandleTracker
-from win4658.times import time_ns
 from win4658.event import Event
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths
+from win4658.times import time_ns
 
 DETECTIONS = load_bundle()
 RULES_FILE = os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson")
@@ -31,15 +32,22 @@ def _rules():
 def test_one_rule_per_detection_with_a_kibana_version():
     rules = _rules()
     assert [rule["rule_id"] for rule in rules] == [d.spec["rule_id"] for d in DETECTIONS if d.spec["kibana"]]
-    assert [rule["name"].split(":")[0] for rule in rules] == ["win4658 1", "win4658 2", "win4658 3", "win4658 4", "win4658 6"]
+    assert [rule["name"].split(":")[0] for rule in rules] == [
+        "win4658 1",
+        "win4658 2",
+        "win4658 3",
+        "win4658 4",
+        "win4658 6",
+    ]
     for rule in rules:
         assert (rule["type"], rule["language"], rule["enabled"]) == ("eql", "eql", False)
         assert rule["index"] == ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 
 
 def test_rules_validate_against_kibanas_import_schema():
-    schema = unshipped_reference("elastic", "kibana_rule.schema.json",
-                                 why="derived from Kibana's sources under the Elastic License 2.0")
+    schema = unshipped_reference(
+        "elastic", "kibana_rule.schema.json", why="derived from Kibana's sources under the Elastic License 2.0"
+    )
     with open(schema, encoding="utf-8") as stream:
         validator = jsonschema.Draft202012Validator(json.load(stream))
     for rule in _rules():
@@ -50,10 +58,17 @@ def test_rules_validate_against_kibanas_import_schema():
 def test_mitre_mapping_of_every_rule():
     threats = {rule["name"].split(":")[0]: rule["threat"] for rule in _rules()}
     assert threats["win4658 4"][0]["technique"][0]["id"] == "T1003"
-    assert threats["win4658 3"][0]["technique"][0]["subtechnique"][0]["reference"] == \
-        "https://attack.mitre.org/techniques/T1204/002/"
-    assert threats["win4658 1"][0]["technique"][0]["id"] == "T1204" and "subtechnique" not in threats["win4658 1"][0]["technique"][0]
-    assert threats["win4658 6"][0]["tactic"]["id"] == "TA0009" and threats["win4658 6"][0]["technique"][0]["id"] == "T1005"
+    assert (
+        threats["win4658 3"][0]["technique"][0]["subtechnique"][0]["reference"]
+        == "https://attack.mitre.org/techniques/T1204/002/"
+    )
+    assert (
+        threats["win4658 1"][0]["technique"][0]["id"] == "T1204"
+        and "subtechnique" not in threats["win4658 1"][0]["technique"][0]
+    )
+    assert (
+        threats["win4658 6"][0]["tactic"]["id"] == "TA0009" and threats["win4658 6"][0]["technique"][0]["id"] == "T1005"
+    )
 
 
 def _parse(query):
@@ -78,8 +93,11 @@ def _run_eql(query, documents):
 
 
 def _ordered_events(relative):
-    events = [result for result in read_paths([corpus_path(*relative.split("/"))],
-                                              frozenset({4656, 4658, 4663})) if isinstance(result, Event)]
+    events = [
+        result
+        for result in read_paths([corpus_path(*relative.split("/"))], frozenset({4656, 4658, 4663}))
+        if isinstance(result, Event)
+    ]
     times = [time_ns(event.system.get("TimeCreated")) for event in events]
     return [event for _time, _position, event in sorted(zip(times, range(len(events)), events))]
 
@@ -110,8 +128,10 @@ def test_eql_rules_hit_exactly_what_the_local_engine_hits(relative):
 
 def test_the_agreement_covers_hits_of_every_rule():
     documents_hits = {}
-    for relative in ("json/metasploit_procdump_lsass_memory_dump.zip",
-                     "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip"):
+    for relative in (
+        "json/metasploit_procdump_lsass_memory_dump.zip",
+        "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip",
+    ):
         events = _ordered_events(relative)
         documents = [dict(to_ecs(event), _position=position) for position, event in enumerate(events)]
         for rule in _rules():
@@ -133,7 +153,7 @@ def test_a_per_host_allowlist_row_becomes_a_host_condition():
 
 def test_every_regex_fits_elasticsearchs_default_regex_length_limit():
     for rule in _rules():
-        for literal in re.findall(r'regex~ \(([^)]*)\)', rule["query"]):
+        for literal in re.findall(r"regex~ \(([^)]*)\)", rule["query"]):
             for regex in re.findall(r'"((?:[^"\\]|\\.)*)"', literal):
                 assert len(regex.replace("\\\\", "\\")) < 1000, rule["name"]
     assert "regex~ (" in _rules()[1]["query"]

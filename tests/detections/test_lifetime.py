@@ -1,13 +1,14 @@
 """Handle lifetime (detection 6): the pairing algorithm, on hand-made sequences and on the corpus."""
+
 import pytest
 
 from tests.support.paths import corpus_path
 from win4658.detections.engine import Finding
-from win4658.detections.local_hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
+from win4658.detections.local_hunt import Hunt
 from win4658.detections.timeline import TimeOrder
-from win4658.times import format_ns, time_ns
 from win4658.event import Event, Origin
+from win4658.times import format_ns, time_ns
 
 # The issue's expected pairs per corpus file (4658 closes paired with their 4656).
 EXPECTED_PAIRS = {
@@ -27,8 +28,12 @@ EXPECTED_PAIRS = {
 
 
 def _event(event_id, seconds, handle="0x10", pid="0x4d0", host="WS1", keywords="0x8020000000000000", record=0, **data):
-    system = {"EventID": event_id, "Computer": host, "Keywords": keywords,
-              "TimeCreated": f"2026-01-01T00:00:{seconds:09.6f}Z"}
+    system = {
+        "EventID": event_id,
+        "Computer": host,
+        "Keywords": keywords,
+        "TimeCreated": f"2026-01-01T00:00:{seconds:09.6f}Z",
+    }
     fields = {"ProcessId": pid, "HandleId": handle, "ProcessName": r"C:\Windows\System32\svchost.exe", **data}
     return Event(system, fields, Origin("test", record or int(seconds * 1000)))
 
@@ -44,8 +49,12 @@ def _pairs(events):
 
 
 def test_a_close_pairs_with_the_most_recent_open_and_discards_older_ones():
-    events = [_event(4656, 1, ObjectName="first"), _event(4656, 2, ObjectName="second"), _event(4658, 3),
-              _event(4658, 4)]
+    events = [
+        _event(4656, 1, ObjectName="first"),
+        _event(4656, 2, ObjectName="second"),
+        _event(4658, 3),
+        _event(4658, 4),
+    ]
     pairs, tracker = _pairs(events)
     assert pairs == [(2000, 3000)]
     assert (tracker.paired, tracker.unmatched_closes, tracker.discarded_opens, len(tracker.open)) == (1, 1, 1, 0)
@@ -70,9 +79,14 @@ def test_past_the_limit_the_oldest_open_handle_is_forgotten():
 
 
 def test_failed_requests_and_handle_zero_open_nothing():
-    events = [_event(4656, 1, keywords="0x8010000000000000"), _event(4658, 2),
-              _event(4656, 3, handle="0x0"), _event(4658, 4, handle="0x0"),
-              _event(4656, 5, keywords=["Audit Failure"]), _event(4658, 6)]
+    events = [
+        _event(4656, 1, keywords="0x8010000000000000"),
+        _event(4658, 2),
+        _event(4656, 3, handle="0x0"),
+        _event(4658, 4, handle="0x0"),
+        _event(4656, 5, keywords=["Audit Failure"]),
+        _event(4658, 6),
+    ]
     pairs, tracker = _pairs(events)
     assert pairs == []
     assert (tracker.not_opened, tracker.unmatched_closes) == (3, 3)
@@ -84,8 +98,13 @@ def test_an_open_without_keywords_counts_as_succeeded():
 
 
 def test_keys_are_host_process_and_handle():
-    events = [_event(4656, 1, host="A"), _event(4656, 2, pid="0x4D1"), _event(4658, 3, host="B"),
-              _event(4658, 4, pid="0x4d1"), _event(4658, 5)]
+    events = [
+        _event(4656, 1, host="A"),
+        _event(4656, 2, pid="0x4D1"),
+        _event(4658, 3, host="B"),
+        _event(4658, 4, pid="0x4d1"),
+        _event(4658, 5),
+    ]
     pairs, tracker = _pairs(events)
     assert pairs == [(2000, 4000)]  # ProcessId compares as a number, host and handle as written
     assert tracker.unmatched_closes == 2 and len(tracker.open) == 1
@@ -98,9 +117,14 @@ def test_lifetime_carries_duration_and_the_object_of_the_open():
     tracker.observe(_event(4663, 2, AccessMask="0x1"), time_ns("2026-01-01T00:00:02Z"))
     lifetime = tracker.observe(_event(4658, 4.75), time_ns("2026-01-01T00:00:04.75Z"))
     assert lifetime.seconds == 3.5
-    assert (lifetime.opened.object_type, lifetime.opened.object_name, lifetime.access_count) == ("File", r"C:\secret.txt", 1)
+    assert (lifetime.opened.object_type, lifetime.opened.object_name, lifetime.access_count) == (
+        "File",
+        r"C:\secret.txt",
+        1,
+    )
     assert tracker.summary()["by_process"] == {
-        r"C:\Windows\System32\svchost.exe": {"handles": 1, "mean_seconds": 3.5, "longest_seconds": 3.5}}
+        r"C:\Windows\System32\svchost.exe": {"handles": 1, "mean_seconds": 3.5, "longest_seconds": 3.5}
+    }
 
 
 def test_time_parsing_keeps_every_precision_and_zone():
@@ -125,7 +149,9 @@ def _released(order, events):
 
 def test_time_order_restores_order_within_the_window_ties_by_record_number():
     order = TimeOrder(window=3)
-    events = [_timed(4656, seconds, record) for seconds, record in ((5, 1), (3, 3), (3, 2), (1, 4), (9, 5), (8, 6), (7, 7))]
+    events = [
+        _timed(4656, seconds, record) for seconds, record in ((5, 1), (3, 3), (3, 2), (1, 4), (9, 5), (8, 6), (7, 7))
+    ]
     released = _released(order, events)
     assert [event.system["EventRecordID"] for event in released] == [4, 2, 3, 1, 7, 6, 5]
     assert order.late == 0 and len(order.heap) == 0
@@ -138,10 +164,18 @@ def test_time_order_passes_on_what_comes_too_late_and_counts_it():
 
 
 def test_without_record_numbers_ties_follow_the_direction_the_file_runs():
-    oldest_first = [_timed(4656, 1), _timed(4658, 2), _timed(4656, 2.5), _timed(4663, 2.5), _timed(4658, 2.5),
-                    _timed(4658, 3)]
-    newest_first = [_timed(event.event_id, float(event.system["TimeCreated"][17:-1]), path="reversed")
-                    for event in reversed(oldest_first)]
+    oldest_first = [
+        _timed(4656, 1),
+        _timed(4658, 2),
+        _timed(4656, 2.5),
+        _timed(4663, 2.5),
+        _timed(4658, 2.5),
+        _timed(4658, 3),
+    ]
+    newest_first = [
+        _timed(event.event_id, float(event.system["TimeCreated"][17:-1]), path="reversed")
+        for event in reversed(oldest_first)
+    ]
     assert [event.event_id for event in _released(TimeOrder(), oldest_first)] == [4656, 4658, 4656, 4663, 4658, 4658]
     assert [event.event_id for event in _released(TimeOrder(), newest_first)] == [4656, 4658, 4656, 4663, 4658, 4658]
     # a newest-first file longer than the window: the direction is voted on its first window of events
@@ -157,9 +191,15 @@ def test_equal_times_of_different_hosts_order_the_same_whichever_way_the_file_ru
 
 def test_reversed_input_gives_the_same_pairs_as_ordered_input():
     # the Exchange-like case: open, close, open, close of one handle, all in one millisecond
-    events = [_event(4656, 1, record=1), _event(4663, 2, record=2), _event(4658, 3, record=3),
-              _event(4656, 4, record=4), _event(4658, 4, record=5), _event(4656, 4, record=6),
-              _event(4658, 4, record=7)]
+    events = [
+        _event(4656, 1, record=1),
+        _event(4663, 2, record=2),
+        _event(4658, 3, record=3),
+        _event(4656, 4, record=4),
+        _event(4658, 4, record=5),
+        _event(4656, 4, record=6),
+        _event(4658, 4, record=7),
+    ]
     for event in events:
         event.system["EventRecordID"] = event.origin.record
     forward = _hunt_pairs(events)
@@ -168,10 +208,18 @@ def test_reversed_input_gives_the_same_pairs_as_ordered_input():
 
 
 def test_the_exchange_case_without_record_numbers_pairs_the_same_both_ways():
-    events = [_event(4656, 0.5, record=1), _event(4656, 4, record=4), _event(4658, 4, record=5),
-              _event(4656, 4, record=6), _event(4658, 4, record=7), _event(4658, 5, record=8)]
+    events = [
+        _event(4656, 0.5, record=1),
+        _event(4656, 4, record=4),
+        _event(4658, 4, record=5),
+        _event(4656, 4, record=6),
+        _event(4658, 4, record=7),
+        _event(4658, 5, record=8),
+    ]
     assert _hunt_pairs(events) == [(4, 5), (6, 7)]
-    reversed_events = [Event(event.system, event.data, Origin("reversed", event.origin.record)) for event in events[::-1]]
+    reversed_events = [
+        Event(event.system, event.data, Origin("reversed", event.origin.record)) for event in events[::-1]
+    ]
     assert _hunt_pairs(reversed_events) == [(4, 5), (6, 7)]
 
 
@@ -202,8 +250,11 @@ def test_corpus_pairs_per_file_match_the_issue(relative):
 
 def test_dumpert_export_runs_newest_first_and_is_put_back_in_order():
     hunt = Hunt()
-    findings = [item for item in hunt.run([corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")])
-                if isinstance(item, Finding) and item.number == 5]
+    findings = [
+        item
+        for item in hunt.run([corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip")])
+        if isinstance(item, Finding) and item.number == 5
+    ]
     # lsass handles 0xc4, 0x108 and 0xbc pair: the export has no record numbers and runs newest first, so
     # within a millisecond the later line comes first: each open before its access and its close
     assert sorted(finding.handle_id for finding in findings) == ["0x108", "0xbc", "0xc4"]

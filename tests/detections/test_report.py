@@ -1,6 +1,7 @@
 """`win4658 hunt --html`: the report loaded in a real browser (Debian's chromium, headless): the findings it shows
 are those of the JSON output, the handle sessions (with --sessions) those of `convert --to sessions`, its tables
 filter and sort, nothing is fetched, no console error, and hostile values stay text."""
+
 import json
 import os
 import re
@@ -16,15 +17,30 @@ from win4658.examples import EXAMPLE_FILES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = "C:\\Temp\\<script>alert(1)</script>\"'></x.exe"
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
-                                    "(apt-get install -y chromium; .ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
+)
 
 
 def _browser(*options, url):
     """chromium headless on a file: its stdout and the console messages it logged (errors included)."""
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                           "--virtual-time-budget=20000", *options, url],
-                          capture_output=True, text=True, timeout=180, check=True)
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=20000",
+            *options,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
     return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
 
 
@@ -42,7 +58,7 @@ def _check_in_browser(report, summary, tmp_path):
     assert re.search(r'id="match-count" data-matches="(\d+)"', dom).group(1) == str(total)
     shown = dict(re.findall(r'<tr data-detection="([a-z0-9_]+)" data-count="(\d+)"', dom))
     assert {name: int(count) for name, count in shown.items() if int(count)} == summary["findings"]
-    assert dom.count("<tr><td class=\"nowrap\">") == min(total, 100)  # the first page of the findings table
+    assert dom.count('<tr><td class="nowrap">') == min(total, 100)  # the first page of the findings table
     screenshot = tmp_path / "report.png"
     _browser("--hide-scrollbars", "--window-size=1400,2400", f"--screenshot={screenshot}", url=report.as_uri())
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 50_000
@@ -84,13 +100,22 @@ def test_report_is_self_contained():
 
 def _hostile_examples(tmp_path):
     """The bundled examples with explorer.exe and the budget file renamed to markup, as an attacker could."""
-    escaped = (HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-               .replace('"', "&quot;").replace("'", "&apos;"))
+    escaped = (
+        HOSTILE.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
     with open(EXAMPLE_FILES[1], encoding="utf-8") as stream:
         text = stream.read()
     hostile = tmp_path / "hostile.xml"
-    hostile.write_text(text.replace("C:\\Windows\\explorer.exe", escaped)
-                       .replace("C:\\Users\\alice\\Documents\\Q1-budget.xlsx", escaped), encoding="utf-8")
+    hostile.write_text(
+        text.replace("C:\\Windows\\explorer.exe", escaped).replace(
+            "C:\\Users\\alice\\Documents\\Q1-budget.xlsx", escaped
+        ),
+        encoding="utf-8",
+    )
     return str(hostile)
 
 
@@ -120,7 +145,10 @@ def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
     for _item in hunt.run(EXAMPLE_FILES):
         pass
     assert {label: count for label, count in hunt.durations.histogram() if count} == {
-        "1–10 ms": 2, "10–100 ms": 1, "1 h–1 day": 1}
+        "1–10 ms": 2,
+        "10–100 ms": 1,
+        "1 h–1 day": 1,
+    }
     longest = hunt.durations.longest()
     assert [round(handle["duration_seconds"], 3) for handle in longest] == [9161.578, 0.013, 0.002, 0.002]
     assert longest[0]["object_name"] == r"C:\Users\alice\Documents\Q1-budget.xlsx"
@@ -128,6 +156,7 @@ def test_lifetime_view_counts_every_paired_handle_and_keeps_the_longest():
 
 
 # --- the handle sessions (hunt --sessions) ------------------------------------------------------------------------
+
 
 def _hunt_sessions(capsys, tmp_path, *paths):
     report = tmp_path / "sessions.html"
@@ -149,19 +178,23 @@ def _session_rows(dom):
 
 def _check_sessions(dom, records, converted):
     """The section shows the sessions of convert --to sessions: counts by ending, the longest on the first page."""
-    assert [record["ending"] for record in records] == [document["win4658"]["handle"]["ending"]
-                                                        for document in converted]
+    assert [record["ending"] for record in records] == [
+        document["win4658"]["handle"]["ending"] for document in converted
+    ]
     endings = Counter(record["ending"] for record in records)
     cards = dict(re.findall(r'<div class="card" data-ending="([a-z_]+)"><b>([\d,]+)</b>', dom))
     assert {name: int(count.replace(",", "")) for name, count in cards.items() if count != "0"} == {
-        "sessions": len(records), **endings}
+        "sessions": len(records),
+        **endings,
+    }
     longest = _longest_first(records)
     listed = min(len(longest), 1000)
     assert re.search(r'id="sessions-match-count" data-matches="(\d+)"', dom).group(1) == str(listed)
     rows = _session_rows(dom)
     assert [(row[0], row[1], row[2], row[6]) for row in rows] == [
         (f"{record['duration_seconds']:,.3f}", record["start"], record["host"], record["handle_id"])
-        for record in longest[:100]]
+        for record in longest[:100]
+    ]
     assert re.findall(r'<td title="closed ([^"]+)">', dom) == [record["end"] for record in longest[:100]]
     more = re.search(r'id="sessions-more">([\d,]+) more sessions', dom)
     assert (more and int(more.group(1).replace(",", ""))) == (len(longest) - listed or None)
@@ -177,8 +210,12 @@ def test_sessions_section_of_the_examples_is_convert_to_sessions(capsys, tmp_pat
     dom, console = _browser("--dump-dom", url=report.as_uri())
     assert console == [] and 'data-ready="1"' in dom
     rows = _check_sessions(dom, records, converted)
-    assert rows[1][8:12] == [r"\Device\HarddiskVolume2\Windows\System32\lsass.exe",
-                             "PROCESS_VM_READ PROCESS_QUERY_LIMITED_INFORMATION", "PROCESS_VM_READ", "1"]
+    assert rows[1][8:12] == [
+        r"\Device\HarddiskVolume2\Windows\System32\lsass.exe",
+        "PROCESS_VM_READ PROCESS_QUERY_LIMITED_INFORMATION",
+        "PROCESS_VM_READ",
+        "1",
+    ]
     assert re.search(r"<tr><td>File</td><td class=\"num\">2</td><td class=\"num\">2</td>", dom)
     assert rows[0][12:] == ["hunt_examples.xml", "13"] and f'<td title="{EXAMPLE_FILES[1]}">' in dom
 
@@ -199,8 +236,9 @@ def test_sessions_section_of_the_corpus_is_bounded_and_is_convert_to_sessions(ca
 def _interacted(report, tmp_path, script):
     """The report with ``script`` run after its own (as a user's clicks and typing), as the browser then shows it."""
     page = tmp_path / "interacted.html"
-    page.write_text(report.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"),
-                    encoding="utf-8")
+    page.write_text(
+        report.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"), encoding="utf-8"
+    )
     dom, console = _browser("--dump-dom", url=page.as_uri())
     assert console == []
     return dom
@@ -215,14 +253,19 @@ def test_sessions_and_findings_tables_filter_and_sort(capsys, tmp_path):
         return int(re.search(rf'id="{prefix}match-count" data-matches="(\d+)"', dom).group(1))
 
     typed = '{{ const f = document.getElementById("{id}"); f.value = "{text}"; f.dispatchEvent(new Event("input")); }}'
-    dom = _interacted(report, tmp_path, typed.format(id="sessions-filter", text="LSASS")
-                      + typed.format(id="filter", text="mimikatz"))
+    dom = _interacted(
+        report, tmp_path, typed.format(id="sessions-filter", text="LSASS") + typed.format(id="filter", text="mimikatz")
+    )
     assert (matches(dom, "sessions-"), matches(dom)) == (1, 4)
-    chosen = (f'{{ const s = document.getElementById("sessions-type"); s.value = "{type_code}";'
-              's.dispatchEvent(new Event("change")); }')
+    chosen = (
+        f'{{ const s = document.getElementById("sessions-type"); s.value = "{type_code}";'
+        's.dispatchEvent(new Event("change")); }'
+    )
     dom = _interacted(report, tmp_path, chosen)
     assert matches(dom, "sessions-") == 2 and [row[8] for row in _session_rows(dom)] == [
-        r"C:\Users\alice\Documents\Q1-budget.xlsx", r"C:\Windows\System32\config\SAM"]
+        r"C:\Users\alice\Documents\Q1-budget.xlsx",
+        r"C:\Windows\System32\config\SAM",
+    ]
     dom = _interacted(report, tmp_path, chosen + typed.format(id="sessions-filter", text="alice"))
     assert matches(dom, "sessions-") == 1
     dom = _interacted(report, tmp_path, 'document.querySelector("#sessions-table th").click();')  # seconds, rising

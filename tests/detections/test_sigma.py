@@ -1,4 +1,5 @@
 """Sigma rules: valid by the Sigma specification's schema, loaded by pySigma, converted for Splunk and Elasticsearch."""
+
 import glob
 import json
 import os
@@ -29,15 +30,20 @@ def _text(path):
 def _allowlist_pipeline():
     """Fills %win4658_allowlist% from the shipped allow-list's every-host rows."""
     every_host = [sigma_value(path) for host, path in BY_ID["win4658_unexpected_process"].list.rows if host == "*"]
-    return ProcessingPipeline(name="win4658 allow-list",
-                              items=[ProcessingItem(ValueListPlaceholderTransformation())],
-                              vars={"win4658_allowlist": every_host})
+    return ProcessingPipeline(
+        name="win4658 allow-list",
+        items=[ProcessingItem(ValueListPlaceholderTransformation())],
+        vars={"win4658_allowlist": every_host},
+    )
 
 
 def test_rules_for_detections_1_to_4():
     assert [os.path.basename(path) for path in RULE_FILES] == [
-        "win4658_process_in_restricted_folder.yml", "win4658_process_outside_standard_folders.yml",
-        "win4658_restricted_substring.yml", "win4658_unexpected_process.yml"]
+        "win4658_process_in_restricted_folder.yml",
+        "win4658_process_outside_standard_folders.yml",
+        "win4658_restricted_substring.yml",
+        "win4658_unexpected_process.yml",
+    ]
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=os.path.basename)

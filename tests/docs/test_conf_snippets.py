@@ -3,6 +3,7 @@
 Splunk's .conf files have comments only on lines of their own; `path = /data  # where` makes `/data  # where` the
 path, and the input then fails. The examples are the ```ini blocks of README.md and docs/*.md.
 """
+
 import configparser
 import glob
 import os
@@ -34,7 +35,7 @@ def _doc_snippets():
             text = stream.read()
         for block in FENCED_INI.finditer(text):
             start = text.count("\n", 0, block.start()) + 2
-            body = "\n".join(line[len(block.group(1)):] for line in block.group(2).splitlines())
+            body = "\n".join(line[len(block.group(1)) :] for line in block.group(2).splitlines())
             yield f"{os.path.relpath(path, ROOT)}:{start}", body
 
 
@@ -43,7 +44,7 @@ SHIPPED_FILES = sorted(path for pattern in SHIPPED for path in glob.glob(os.path
 
 
 def test_the_checker_finds_a_comment_after_a_value_and_only_there():
-    text = "[a]\npath = /data/x   # where\n# a comment\nsearch = index=x | where x!=\"#1\"\nregex = a#b\n"
+    text = '[a]\npath = /data/x   # where\n# a comment\nsearch = index=x | where x!="#1"\nregex = a#b\n'
     assert inline_comments(text) == [(2, "path = /data/x   # where")]
 
 

@@ -1,5 +1,6 @@
 """README.md (and docs/) and `--help` agree: every option of every subcommand is documented, every
 `win4658 <command> --option` the docs show exists, and the event ids the docs name are the ones the code reads."""
+
 import argparse
 import glob
 import os
@@ -40,15 +41,19 @@ COMMANDS = dict(_commands(build_parser()))
 
 
 def _options(parser):
-    return {option for action in parser._actions for option in action.option_strings
-            if option.startswith("--") and option != "--help"}
+    return {
+        option
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
 
 
 def documented_commands(text):
     """(command words, options) of each `win4658 …` command line in text."""
     for start in re.finditer(r"(?<![\w/.-])win4658 ", text):
-        rest = text[start.end():]
-        line = rest[:COMMAND_END.search(rest).start()]
+        rest = text[start.end() :]
+        line = rest[: COMMAND_END.search(rest).start()]
         words = line.split()
         path = ()
         while words and (*path, words[0]) in COMMANDS:
@@ -64,14 +69,23 @@ def test_the_reader_of_docs_finds_commands_and_their_options():
 
 @pytest.mark.parametrize("command", sorted(COMMANDS), ids=lambda command: " ".join(command) or "win4658")
 def test_every_option_of_the_command_is_documented(command):
-    missing = sorted(option for option in _options(COMMANDS[command])
-                     if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", ALL_DOCS))
+    missing = sorted(
+        option
+        for option in _options(COMMANDS[command])
+        if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", ALL_DOCS)
+    )
     assert missing == [], f"win4658 {' '.join(command)}: not in README.md or docs/"
 
 
 def test_every_documented_option_exists():
-    unknown = sorted({f"win4658 {' '.join(path)} {option}" for path, options in documented_commands(ALL_DOCS)
-                      for option in options if option not in _options(COMMANDS[path])})
+    unknown = sorted(
+        {
+            f"win4658 {' '.join(path)} {option}"
+            for path, options in documented_commands(ALL_DOCS)
+            for option in options
+            if option not in _options(COMMANDS[path])
+        }
+    )
     assert unknown == []
     assert len(list(documented_commands(README))) >= 30
 

@@ -3,6 +3,7 @@ folder layout, the manifests' required and allowed keys, names and versions, fie
 names and references, changelog entries), and against the project's own sources (pipeline, fields, goldens, rules,
 dashboards). No package-spec validator is published on PyPI: these are the rules of elastic/package-spec's
 spec/integration/*.spec.yml, written out."""
+
 import json
 import os
 import re
@@ -23,14 +24,55 @@ NAME = "win4658"
 SEMVER = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+)?$")
 FIELD_NAME = re.compile(r"^[\-*_\/@A-Za-z0-9]+(\.[\-*_\/@A-Za-z0-9]+)*$")
 DATA_STREAM_NAME = re.compile(r"^([a-z0-9]{2}|[a-z0-9][a-z0-9_]+[a-z0-9])$")
-MANIFEST_KEYS = {"format_version", "name", "title", "description", "version", "source", "type", "categories",
-                 "conditions", "policy_templates", "icons", "screenshots", "vars", "owner", "agent", "elasticsearch"}
+MANIFEST_KEYS = {
+    "format_version",
+    "name",
+    "title",
+    "description",
+    "version",
+    "source",
+    "type",
+    "categories",
+    "conditions",
+    "policy_templates",
+    "icons",
+    "screenshots",
+    "vars",
+    "owner",
+    "agent",
+    "elasticsearch",
+}
 MANIFEST_REQUIRED = {"format_version", "name", "title", "description", "version", "type", "owner"}
-DATA_STREAM_KEYS = {"dataset", "title", "release", "ilm_policy", "dataset_is_prefix", "type", "hidden", "streams",
-                    "elasticsearch"}
+DATA_STREAM_KEYS = {
+    "dataset",
+    "title",
+    "release",
+    "ilm_policy",
+    "dataset_is_prefix",
+    "type",
+    "hidden",
+    "streams",
+    "elasticsearch",
+}
 VAR_TYPES = {"bool", "email", "integer", "password", "select", "text", "textarea", "time_zone", "url", "yaml"}
-FIELD_TYPES = {"constant_keyword", "text", "match_only_text", "keyword", "long", "integer", "date", "boolean", "ip",
-               "object", "group", "double", "float", "flattened", "wildcard", "nested"}
+FIELD_TYPES = {
+    "constant_keyword",
+    "text",
+    "match_only_text",
+    "keyword",
+    "long",
+    "integer",
+    "date",
+    "boolean",
+    "ip",
+    "object",
+    "group",
+    "double",
+    "float",
+    "flattened",
+    "wildcard",
+    "nested",
+}
 FIELD_KEYS = {"name", "type", "description", "object_type", "fields", "example", "external", "value"}
 KIBANA_FOLDERS = {"dashboard", "visualization", "search", "index_pattern", "security_rule", "lens", "map", "tag"}
 PREFIXED_FOLDERS = {"dashboard", "visualization", "search", "lens", "map", "tag"}  # `^{PACKAGE_NAME}-.+\.json$`
@@ -49,8 +91,9 @@ def _json(path):
 
 def _files(relative=""):
     top = os.path.join(PACKAGE, relative)
-    return sorted(os.path.relpath(os.path.join(folder, name), top)
-                  for folder, _dirs, names in os.walk(top) for name in names)
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), top) for folder, _dirs, names in os.walk(top) for name in names
+    )
 
 
 def _data_streams():
@@ -60,8 +103,20 @@ def _data_streams():
 def test_top_level_layout():
     top = set(os.listdir(PACKAGE))
     assert {"manifest.yml", "changelog.yml", "docs"} <= top
-    assert top <= {"manifest.yml", "changelog.yml", "docs", "data_stream", "kibana", "NOTICE.txt", "LICENSE.txt",
-                   "_dev", "elasticsearch", "agent", "img", "validation.yml"}
+    assert top <= {
+        "manifest.yml",
+        "changelog.yml",
+        "docs",
+        "data_stream",
+        "kibana",
+        "NOTICE.txt",
+        "LICENSE.txt",
+        "_dev",
+        "elasticsearch",
+        "agent",
+        "img",
+        "validation.yml",
+    }
     assert os.path.isfile(os.path.join(PACKAGE, "docs", "README.md"))
 
 
@@ -97,10 +152,19 @@ def test_data_stream_layout_and_manifest(stream):
     base = f"data_stream/{stream}"
     files = _files(base)
     assert {"manifest.yml", "elasticsearch/ingest_pipeline/default.json"} <= set(files)
-    assert {path.split("/")[0] for path in files} <= {"manifest.yml", "fields", "agent", "elasticsearch", "_dev",
-                                                      "sample_event.json", "routing_rules.yml", "lifecycle.yml"}
-    assert [path for path in files if path.startswith("fields/")] and \
-           all(path.endswith(".yml") for path in files if path.startswith("fields/"))
+    assert {path.split("/")[0] for path in files} <= {
+        "manifest.yml",
+        "fields",
+        "agent",
+        "elasticsearch",
+        "_dev",
+        "sample_event.json",
+        "routing_rules.yml",
+        "lifecycle.yml",
+    }
+    assert [path for path in files if path.startswith("fields/")] and all(
+        path.endswith(".yml") for path in files if path.startswith("fields/")
+    )
     manifest = _yaml(f"{base}/manifest.yml")
     assert "title" in manifest and set(manifest) <= DATA_STREAM_KEYS and manifest["type"] == "logs"
     for data_stream in manifest["streams"]:
@@ -126,8 +190,11 @@ def test_fields_are_valid_unique_and_match_the_template(stream):
         assert ("object_type" in field) == (field["type"] == "object")
     names = [field["name"] for field in fields]
     assert len(names) == len(set(names))
-    declared = {field["name"]: field["type"] for field in fields
-                if not field["name"].startswith("data_stream.") and field["name"] not in SHIPPER_FIELDS}
+    declared = {
+        field["name"]: field["type"]
+        for field in fields
+        if not field["name"].startswith("data_stream.") and field["name"] not in SHIPPER_FIELDS
+    }
     assert declared == field_types(bundled("ecs"))  # every field the pipeline writes, with the template's type
 
 
@@ -141,16 +208,20 @@ def test_every_field_of_the_expected_documents_is_declared(stream):
     for name in os.listdir(folder):
         if name.endswith("-expected.json"):
             for document in _json(os.path.join(folder, name))["expected"]:
-                undefined.update(field for field in flatten(document) if field not in declared
-                                 and not any(field.startswith(parent + ".") for parent in objects))
+                undefined.update(
+                    field
+                    for field in flatten(document)
+                    if field not in declared and not any(field.startswith(parent + ".") for parent in objects)
+                )
     assert undefined == set()
 
 
 @pytest.mark.parametrize("stream", _data_streams())
 def test_pipeline_tests_are_the_goldens(stream):
     tests = _files(f"data_stream/{stream}/_dev/test/pipeline")
-    goldens = sorted(name for name in os.listdir(os.path.join(ROOT, "ingest_pipelines", "tests"))
-                     if name.startswith("test-"))
+    goldens = sorted(
+        name for name in os.listdir(os.path.join(ROOT, "ingest_pipelines", "tests")) if name.startswith("test-")
+    )
     assert tests == goldens and len(tests) == 2 * 16
     for name in tests:
         if not name.endswith("-expected.json"):
@@ -172,10 +243,15 @@ def test_kibana_assets_named_by_id_with_the_package_prefix():
 
 
 def test_kibana_references_resolve_in_the_package_or_to_fleets_data_view():
-    assets = {asset["id"]: asset for asset in (_json(os.path.join(PACKAGE, "kibana", path))
-                                               for path in _files("kibana"))}
-    unresolved = [(asset["id"], reference["id"]) for asset in assets.values()
-                  for reference in asset.get("references", []) if reference["id"] not in assets]
+    assets = {
+        asset["id"]: asset for asset in (_json(os.path.join(PACKAGE, "kibana", path)) for path in _files("kibana"))
+    }
+    unresolved = [
+        (asset["id"], reference["id"])
+        for asset in assets.values()
+        for reference in asset.get("references", [])
+        if reference["id"] not in assets
+    ]
     assert sorted({target for _source, target in unresolved}) == ["logs-*"]
     assert {"win4658-handle-activity", "win4658-audit-volume", "win4658-handle-sessions"} <= set(assets)
     # the sessions are not a Fleet data stream (`win4658 es ship --sessions` writes them): their data view is packaged
@@ -186,8 +262,10 @@ def test_kibana_references_resolve_in_the_package_or_to_fleets_data_view():
 def test_security_rules_are_the_generated_rules():
     with open(os.path.join(ROOT, "detections", "generated", "kibana_rules.ndjson"), encoding="utf-8") as stream:
         generated = {rule["rule_id"]: rule for rule in map(json.loads, stream)}
-    packaged = {name[:-5]: _json(os.path.join(PACKAGE, "kibana", "security_rule", name))
-                for name in os.listdir(os.path.join(PACKAGE, "kibana", "security_rule"))}
+    packaged = {
+        name[:-5]: _json(os.path.join(PACKAGE, "kibana", "security_rule", name))
+        for name in os.listdir(os.path.join(PACKAGE, "kibana", "security_rule"))
+    }
     assert {rule_id: asset["attributes"] for rule_id, asset in packaged.items()} == generated
     assert all(asset["type"] == "security-rule" and asset["id"] == rule_id for rule_id, asset in packaged.items())
     sources = Sources(ROOT)

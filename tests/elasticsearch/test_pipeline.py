@@ -1,4 +1,5 @@
 """The generated ingest pipeline and index template: schema, portability, and the golden cases against to_ecs."""
+
 import glob
 import json
 import os
@@ -36,8 +37,19 @@ PORTABLE_OPTIONS = {
     "gsub": {"field", "pattern", "replacement", "target_field", "ignore_missing"},
     "join": {"field", "separator", "target_field"},
     "json": {"field", "target_field", "add_to_root"},
-    "kv": {"field", "field_split", "value_split", "target_field", "include_keys", "exclude_keys", "ignore_missing",
-           "prefix", "trim_key", "trim_value", "strip_brackets"},
+    "kv": {
+        "field",
+        "field_split",
+        "value_split",
+        "target_field",
+        "include_keys",
+        "exclude_keys",
+        "ignore_missing",
+        "prefix",
+        "trim_key",
+        "trim_value",
+        "strip_brackets",
+    },
     "lowercase": {"field", "target_field", "ignore_missing"},
     "pipeline": {"name"},
     "remove": {"field", "ignore_missing"},
@@ -56,8 +68,11 @@ def _load(path):
 
 
 def _committed_pipelines():
-    return [_load(path) for path in sorted(glob.glob(os.path.join(ROOT, "ingest_pipelines", "*.json")))
-            if "template" not in os.path.basename(path)]
+    return [
+        _load(path)
+        for path in sorted(glob.glob(os.path.join(ROOT, "ingest_pipelines", "*.json")))
+        if "template" not in os.path.basename(path)
+    ]
 
 
 def _processors(processors):
@@ -116,16 +131,19 @@ def test_failures_keep_the_document_with_error_message_and_tag():
 
 def test_pipeline_stamps_the_ecs_version_of_to_ecs():
     sample_event = document_to_event(_golden("seed-sample")[0][0], Origin("seed", 1), frozenset({4658}))
-    version = [options["value"] for processor in pipeline_body()["processors"] for kind, options in processor.items()
-               if kind == "set" and options["field"] == "ecs.version"]
+    version = [
+        options["value"]
+        for processor in pipeline_body()["processors"]
+        for kind, options in processor.items()
+        if kind == "set" and options["field"] == "ecs.version"
+    ]
     assert version == [to_ecs(sample_event)["ecs"]["version"]] == ["9.4.0"]
 
 
 def test_template_maps_every_field_the_pipeline_writes():
     template = _load(os.path.join(ROOT, TEMPLATE_FILE))
     properties = flatten(template["template"]["mappings"]["properties"])
-    mapped = {field[: -len(".type")].replace(".properties", ""): index_type
-              for field, index_type in properties.items()}
+    mapped = {field[: -len(".type")].replace(".properties", ""): index_type for field, index_type in properties.items()}
     assert mapped == field_types(bundled("ecs"))
     assert mapped["@timestamp"] == "date" and mapped["process.pid"] == "long"
     assert {mapped[f"winlog.{name}"] for name in ("event_id", "record_id", "logon.id", "provider_guid")} == {"keyword"}
@@ -138,8 +156,9 @@ def test_template_maps_every_field_the_pipeline_writes():
 def test_template_types_are_those_of_ecs():
     types = field_types(bundled("ecs"))
     custom = bundled("ecs").spec["custom_fields"]
-    assert {field: index_type for field, index_type in types.items() if field not in custom} == \
-        {field: ecs_fields()[field]["type"] for field in types if field not in custom}
+    assert {field: index_type for field, index_type in types.items() if field not in custom} == {
+        field: ecs_fields()[field]["type"] for field in types if field not in custom
+    }
     assert types["error.message"] == "match_only_text" and types["process.pid"] == "long"
 
 
@@ -158,10 +177,24 @@ def test_a_target_neither_ecs_nor_custom_is_refused():
 
 def test_golden_cases_cover_the_required_shapes():
     cases = golden_cases(GOLDEN_DIR)
-    names = {os.path.basename(case.path)[len("test-"):-len(".json")] for case in cases}
-    assert names >= {"seed-sample", "evtx", "nxlog", "otrf-export", "otrf-minimal-export", "winlogbeat6",
-                     "sam-object-server", "dwm-sid", "temp-short-name", "unc-path", "missing-optional-field",
-                     "dash-values", "event-id-types", "other-events", "winlogbeat8-and-agent"}
+    names = {os.path.basename(case.path)[len("test-") : -len(".json")] for case in cases}
+    assert names >= {
+        "seed-sample",
+        "evtx",
+        "nxlog",
+        "otrf-export",
+        "otrf-minimal-export",
+        "winlogbeat6",
+        "sam-object-server",
+        "dwm-sid",
+        "temp-short-name",
+        "unc-path",
+        "missing-optional-field",
+        "dash-values",
+        "event-id-types",
+        "other-events",
+        "winlogbeat8-and-agent",
+    }
     assert all(case.expected is not None for case in cases)
     assert sum(len(case.events) for case in cases) == 22
 
@@ -182,9 +215,9 @@ def test_to_ecs_reproduces_every_expected_document(case):
         assert differences(without_shipper_fields(output), to_ecs(event)) == [], f"record {record}"
         shipped = without_shipper_fields(document)
         mapped = flatten(without_shipper_fields(output))
-        assert {key: value for key, value in flatten(document).items() if key not in flatten(shipped)} == \
-               {key: value for key, value in flatten(output).items() if key not in mapped}, \
-            f"record {record}: the shipper's own fields must pass through unchanged"
+        assert {key: value for key, value in flatten(document).items() if key not in flatten(shipped)} == {
+            key: value for key, value in flatten(output).items() if key not in mapped
+        }, f"record {record}: the shipper's own fields must pass through unchanged"
 
 
 def test_golden_values_of_the_notable_cases():
@@ -207,6 +240,9 @@ def test_golden_values_of_the_notable_cases():
     events, expected = _golden("other-events")
     assert [document["winlog"]["event_id"] for document in events] == ["4624", "4625"] and expected == events
     winlogbeat8, agent = _golden("winlogbeat8-and-agent")[1]
-    assert (winlogbeat8["ecs"]["version"], winlogbeat8["host"]["hostname"], winlogbeat8["host"]["name"]) == \
-           ("9.4.0", "win-srv01", "WIN-SRV01.corp.example.com")
+    assert (winlogbeat8["ecs"]["version"], winlogbeat8["host"]["hostname"], winlogbeat8["host"]["name"]) == (
+        "9.4.0",
+        "win-srv01",
+        "WIN-SRV01.corp.example.com",
+    )
     assert agent["data_stream"]["dataset"] == "windows.forwarded" and agent["winlog"]["record_id"] == "1053993"

@@ -1,6 +1,7 @@
 """The generated Kibana saved objects: unique ids, every reference resolves inside the file, every panel's fields
 exist in the generated index template (or are Security alert fields, or, for the handle sessions, in the sessions
 template, with a type the panel can aggregate), and the dashboards hold what they promise."""
+
 import json
 import os
 import re
@@ -15,8 +16,15 @@ from win4658.sessions.fields import ecs_names, session_spec
 from win4658.sources import Sources
 
 # Fields of the Security app's alert documents (Kibana 8.0+) the alert panels read.
-ALERT_FIELDS = {"kibana.alert.rule.name", "kibana.alert.rule.tags", "host.name", "user.name", "process.executable",
-                "winlog.event_data.HandleId", "@timestamp"}
+ALERT_FIELDS = {
+    "kibana.alert.rule.name",
+    "kibana.alert.rule.tags",
+    "host.name",
+    "user.name",
+    "process.executable",
+    "winlog.event_data.HandleId",
+    "@timestamp",
+}
 KQL_FIELD = re.compile(r"([\w.@]+)\s*:")
 
 
@@ -39,6 +47,7 @@ def _template_fields():
                 walk(node["properties"], f"{prefix}{name}.")
             else:
                 fields.add(prefix + name)
+
     walk(mappings["properties"], "")
     dynamic = [next(iter(rule.values()))["path_match"] for rule in mappings["dynamic_templates"]]
     return fields, dynamic
@@ -46,8 +55,9 @@ def _template_fields():
 
 def _event_field_exists(field):
     fields, dynamic = _template_fields()
-    return field in fields or any(re.fullmatch(pattern.replace(".", r"\.").replace("*", r"[^.]+"), field)
-                                  for pattern in dynamic)
+    return field in fields or any(
+        re.fullmatch(pattern.replace(".", r"\.").replace("*", r"[^.]+"), field) for pattern in dynamic
+    )
 
 
 def _search_source(item):
@@ -80,8 +90,9 @@ def test_ids_are_unique_and_every_reference_resolves_to_an_earlier_object():
         seen.add(item["id"])
 
 
-@pytest.mark.parametrize("item", [item for item in OBJECTS if item["type"] in ("search", "visualization")],
-                         ids=lambda item: item["id"])
+@pytest.mark.parametrize(
+    "item", [item for item in OBJECTS if item["type"] in ("search", "visualization")], ids=lambda item: item["id"]
+)
 def test_every_field_a_panel_uses_exists_where_it_reads(item):
     (reference,) = item["references"]
     assert reference["name"] == INDEX_REF == _search_source(item)["indexRefName"]
@@ -100,8 +111,11 @@ def test_no_events_panel_counts_the_sessions_its_data_view_also_matches():
     events_pattern = BY_ID["win4658-events"]["attributes"]["title"]
     assert re.fullmatch(events_pattern.replace("*", ".*"), SESSIONS_INDEX_PATTERN.rstrip("*"))
     assert "event.code" not in session_field_types(SESSION_SPEC)
-    events_panels = [item for item in OBJECTS if item["type"] in ("search", "visualization")
-                     and item["references"][0]["id"] == "win4658-events"]
+    events_panels = [
+        item
+        for item in OBJECTS
+        if item["type"] in ("search", "visualization") and item["references"][0]["id"] == "win4658-events"
+    ]
     assert len(events_panels) == 7
     assert all("event.code" in KQL_FIELD.findall(_search_source(item)["query"]["query"]) for item in events_panels)
 
@@ -124,21 +138,34 @@ def test_dashboard_panels_match_their_references(dashboard_id):
 def _states(dashboard_id):
     """The visualization states of a dashboard's panels, by id."""
     panels = [BY_ID[reference["id"]] for reference in BY_ID[dashboard_id]["references"]]
-    return {item["id"]: json.loads(item["attributes"]["visState"])
-            for item in panels if item["type"] == "visualization"}
+    return {
+        item["id"]: json.loads(item["attributes"]["visState"]) for item in panels if item["type"] == "visualization"
+    }
 
 
 def test_handle_activity_shows_closes_by_host_and_process_alerts_and_lifetimes():
     states = _states("win4658-handle-activity")
     closed = states["win4658-closed-over-time-by-host"]
-    assert [(agg["type"], agg["params"].get("field")) for agg in closed["aggs"]] == \
-           [("count", None), ("date_histogram", "@timestamp"), ("terms", "host.name")]
-    assert [agg["params"].get("field") for agg in states["win4658-closed-by-process"]["aggs"]] == \
-           [None, "host.name", "process.executable"]
+    assert [(agg["type"], agg["params"].get("field")) for agg in closed["aggs"]] == [
+        ("count", None),
+        ("date_histogram", "@timestamp"),
+        ("terms", "host.name"),
+    ]
+    assert [agg["params"].get("field") for agg in states["win4658-closed-by-process"]["aggs"]] == [
+        None,
+        "host.name",
+        "process.executable",
+    ]
     lifetimes = states["win4658-handle-lifetimes"]["aggs"]
     assert [(agg["type"], agg["params"].get("field")) for agg in lifetimes] == [
-        ("count", None), ("min", "@timestamp"), ("max", "@timestamp"), ("top_hits", "winlog.event_data.ObjectName"),
-        ("terms", "host.name"), ("terms", "process.name"), ("terms", "winlog.event_data.HandleId")]
+        ("count", None),
+        ("min", "@timestamp"),
+        ("max", "@timestamp"),
+        ("top_hits", "winlog.event_data.ObjectName"),
+        ("terms", "host.name"),
+        ("terms", "process.name"),
+        ("terms", "winlog.event_data.HandleId"),
+    ]
     assert _search_source(BY_ID["win4658-detection-alerts"])["query"]["query"] == 'kibana.alert.rule.tags : "win4658"'
 
 
@@ -163,39 +190,74 @@ def test_the_sessions_data_view_reads_the_sessions_index_by_its_end():
     data_view = BY_ID["win4658-sessions"]["attributes"]
     assert (data_view["title"], data_view["timeFieldName"]) == (SESSIONS_INDEX_PATTERN, "@timestamp")
     assert session_field_types(SESSION_SPEC)["@timestamp"] == "date"
-    assert json.loads(data_view["fieldFormatMap"]) == {SESSION_NAMES["duration_ns"]: {
-        "id": "duration", "params": {"inputFormat": "nanoseconds", "outputFormat": "asSeconds", "outputPrecision": 3}}}
+    assert json.loads(data_view["fieldFormatMap"]) == {
+        SESSION_NAMES["duration_ns"]: {
+            "id": "duration",
+            "params": {"inputFormat": "nanoseconds", "outputFormat": "asSeconds", "outputPrecision": 3},
+        }
+    }
 
 
 def test_the_sessions_dashboard_shows_endings_durations_object_types_processes_and_the_longest():
     names = SESSION_NAMES
     states = _states("win4658-handle-sessions")
     assert _aggs(states["win4658-sessions-over-time-by-ending"]) == [
-        ("count", None, None), ("date_histogram", "@timestamp", None), ("terms", names["ending"], "1")]
+        ("count", None, None),
+        ("date_histogram", "@timestamp", None),
+        ("terms", names["ending"], "1"),
+    ]
     durations = states["win4658-session-durations"]
-    assert _aggs(durations) == [("count", None, None), ("range", names["duration_seconds"], None),
-                                ("terms", names["object_type"], "1")]
+    assert _aggs(durations) == [
+        ("count", None, None),
+        ("range", names["duration_seconds"], None),
+        ("terms", names["object_type"], "1"),
+    ]
     ranges = durations["aggs"][1]["params"]["ranges"]
     assert ranges[0] == {"from": 0, "to": 0.01} and ranges[-1] == {"from": 3600}
     assert all(low["to"] == high["from"] for low, high in zip(ranges, ranges[1:]))  # no gap, no overlap
     assert _aggs(states["win4658-sessions-by-object-type"]) == [
-        ("count", None, None), ("max", names["duration_seconds"], None), ("sum", names["access_count"], None),
-        ("terms", names["object_type"], "1")]
+        ("count", None, None),
+        ("max", names["duration_seconds"], None),
+        ("sum", names["access_count"], None),
+        ("terms", names["object_type"], "1"),
+    ]
     processes = states["win4658-sessions-by-process-duration"]
-    assert _aggs(processes) == [("count", None, None), ("sum", names["duration_seconds"], None),
-                                ("max", names["duration_seconds"], None), ("terms", names["process_executable"], "2")]
+    assert _aggs(processes) == [
+        ("count", None, None),
+        ("sum", names["duration_seconds"], None),
+        ("max", names["duration_seconds"], None),
+        ("terms", names["process_executable"], "2"),
+    ]
     assert processes["aggs"][1]["params"]["customLabel"] == "total open, s"  # ordered by the total
     longest = BY_ID["win4658-sessions-longest"]["attributes"]
     assert longest["sort"] == [[names["duration_ns"], "desc"]]
     listed = BY_ID["win4658-sessions-latest"]["attributes"]
     assert listed["sort"] == [["@timestamp", "desc"]]
-    assert listed["columns"] == [names[name] for name in (
-        "host", "user_name", "process_executable", "process_id", "handle_id", "object_type", "object_name",
-        "access_requested", "access_used", "start", "end", "duration_ns", "ending")]
+    assert listed["columns"] == [
+        names[name]
+        for name in (
+            "host",
+            "user_name",
+            "process_executable",
+            "process_id",
+            "handle_id",
+            "object_type",
+            "object_name",
+            "access_requested",
+            "access_used",
+            "start",
+            "end",
+            "duration_ns",
+            "ending",
+        )
+    ]
 
 
-@pytest.mark.parametrize("item", [item for item in OBJECTS if item["type"] == "visualization"
-                                  and item["references"][0]["id"] == "win4658-sessions"], ids=lambda item: item["id"])
+@pytest.mark.parametrize(
+    "item",
+    [item for item in OBJECTS if item["type"] == "visualization" and item["references"][0]["id"] == "win4658-sessions"],
+    ids=lambda item: item["id"],
+)
 def test_session_panels_aggregate_fields_of_a_type_that_allows_it(item):
     types = session_field_types(SESSION_SPEC)
     for agg in json.loads(item["attributes"]["visState"])["aggs"]:
@@ -211,8 +273,12 @@ def test_session_panels_aggregate_fields_of_a_type_that_allows_it(item):
 def test_session_panels_name_fields_as_session_yml_and_generation_renames_them():
     source = load_source(ROOT, Sources(ROOT).ecs_names)
     (session_view,) = [spec for spec in source["data_views"] if spec.get("fields") == session_spec()["schema"]]
-    panels = [spec for kind in ("searches", "visualizations") for spec in source[kind]
-              if spec["data_view"] == session_view["id"]]
+    panels = [
+        spec
+        for kind in ("searches", "visualizations")
+        for spec in source[kind]
+        if spec["data_view"] == session_view["id"]
+    ]
     assert len(panels) == 2 + 4 and all(column in SESSION_NAMES for column in panels[0]["columns"])
     renamed = with_field_names(source, {"session": dict(SESSION_NAMES, handle_id="win4658.handle.number")})
     (listed,) = [spec for spec in renamed["searches"] if spec["id"] == "win4658-sessions-latest"]

@@ -1,6 +1,7 @@
 """`win4658 kibana rules|dashboards install` over real HTTP(S) to a server on 127.0.0.1 that answers as Kibana's
 import APIs do; and, when WIN4658_KIBANA_URL is set, against a real Kibana, in a space of its own that is deleted
 afterwards (the rules and saved objects of a space go with it)."""
+
 import json
 import os
 import subprocess
@@ -46,25 +47,40 @@ class FakeKibana:
     def answer(self, method, path, headers, body):
         route, query = urlsplit(path).path, parse_qs(urlsplit(path).query)
         if method in ("POST", "DELETE") and headers.get("kbn-xsrf") != "true":
-            return 400, {"statusCode": 400, "error": "Bad Request",
-                         "message": "Request must contain a kbn-xsrf header."}
+            return 400, {
+                "statusCode": 400,
+                "error": "Bad Request",
+                "message": "Request must contain a kbn-xsrf header.",
+            }
         if route == "/api/status" and method == "GET":
             if self.version is None:
                 return 403, {"statusCode": 403, "error": "Forbidden", "message": "Forbidden"}
             return 200, {"name": "kibana", "version": {"number": self.version, "build_snapshot": False}}
         if route == "/api/detection_engine/rules/_import":
             items = self._upload(headers, body)
-            errors = [{"rule_id": item["rule_id"], "error": {"status_code": 400, "message": "bad rule"}}
-                      for item in items if item["rule_id"] in self.refuse]
+            errors = [
+                {"rule_id": item["rule_id"], "error": {"status_code": 400, "message": "bad rule"}}
+                for item in items
+                if item["rule_id"] in self.refuse
+            ]
             self.rules.update({item["rule_id"]: item for item in items if item["rule_id"] not in self.refuse})
-            return 200, {"success": not errors, "success_count": len(items) - len(errors), "rules_count": len(items),
-                         "errors": errors, "exceptions_success": True, "exceptions_success_count": 0,
-                         "exceptions_errors": []}
+            return 200, {
+                "success": not errors,
+                "success_count": len(items) - len(errors),
+                "rules_count": len(items),
+                "errors": errors,
+                "exceptions_success": True,
+                "exceptions_success_count": 0,
+                "exceptions_errors": [],
+            }
         if route == "/api/saved_objects/_import":
             items = self._upload(headers, body)
             self.objects.update({(item["type"], item["id"]): item for item in items})
-            return 200, {"success": True, "successCount": len(items),
-                         "successResults": [{"type": item["type"], "id": item["id"]} for item in items]}
+            return 200, {
+                "success": True,
+                "successCount": len(items),
+                "successResults": [{"type": item["type"], "id": item["id"]} for item in items],
+            }
         if route == "/api/detection_engine/rules" and method == "DELETE":
             rule_id = query["rule_id"][0]
             if self.rules.pop(rule_id, None) is None:
@@ -73,8 +89,11 @@ class FakeKibana:
         if route.startswith("/api/saved_objects/") and method == "DELETE":
             kind, object_id = map(unquote, route.split("/")[3:5])
             if self.objects.pop((kind, object_id), None) is None:
-                return 404, {"statusCode": 404, "error": "Not Found",
-                             "message": f"Saved object [{kind}/{object_id}] not found"}
+                return 404, {
+                    "statusCode": 404,
+                    "error": "Not Found",
+                    "message": f"Saved object [{kind}/{object_id}] not found",
+                }
             return 200, {}
         return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
 
@@ -125,8 +144,14 @@ def _client(url, **environ):
 def run_cli(*args, url):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("WIN4658_KIBANA_")}
     environment.update(WIN4658_KIBANA_URL=url, WIN4658_KIBANA_API_KEY=SECRET)
-    return subprocess.run([sys.executable, "-m", "win4658", "kibana", *args], capture_output=True, text=True,
-                          env=environment, cwd=tempfile.gettempdir(), timeout=120)  # the installed defaults
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", "kibana", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tempfile.gettempdir(),
+        timeout=120,
+    )  # the installed defaults
 
 
 def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
@@ -139,18 +164,27 @@ def test_rules_and_dashboards_import_with_xsrf_and_the_key(kibana):
     assert kibana.rules[ndjson_items(RULES)[0]["rule_id"]] == ndjson_items(RULES)[0]
     assert ("dashboard", "win4658-handle-activity") in kibana.objects
     assert [(method, path) for method, path, headers in kibana.requests] == [
-        ("GET", "/api/status"), ("POST", "/api/detection_engine/rules/_import?overwrite=true"),
-        ("POST", "/api/saved_objects/_import?overwrite=true")]
+        ("GET", "/api/status"),
+        ("POST", "/api/detection_engine/rules/_import?overwrite=true"),
+        ("POST", "/api/saved_objects/_import?overwrite=true"),
+    ]
     assert {headers["authorization"] for method, path, headers in kibana.requests} == {f"ApiKey {SECRET}"}
     assert len(delete_rules(client, RULES)) == len(ndjson_items(RULES)) and kibana.rules == {}
     assert len(delete_saved_objects(client, DASHBOARDS)) == 21 and kibana.objects == {}
     assert delete_rules(client, RULES) == []
 
 
-@pytest.mark.parametrize("version, dropped", [("9.1.5", set()), ("8.11.0", set()), (None, set()),
-                                              ("8.10.4", {"investigation_fields"}),
-                                              ("8.2.3", {"investigation_fields", "tiebreaker_field"}),
-                                              ("7.17.25", {"investigation_fields", "tiebreaker_field"})])
+@pytest.mark.parametrize(
+    "version, dropped",
+    [
+        ("9.1.5", set()),
+        ("8.11.0", set()),
+        (None, set()),
+        ("8.10.4", {"investigation_fields"}),
+        ("8.2.3", {"investigation_fields", "tiebreaker_field"}),
+        ("7.17.25", {"investigation_fields", "tiebreaker_field"}),
+    ],
+)
 def test_rules_lose_only_the_fields_the_kibana_version_refuses(version, dropped):
     server = FakeKibana(version=version)
     try:
@@ -160,16 +194,20 @@ def test_rules_lose_only_the_fields_the_kibana_version_refuses(version, dropped)
     rules = ndjson_items(RULES)
     assert imported == (len(rules), len(rules), [])
     assert {"investigation_fields", "tiebreaker_field"} <= {key for rule in rules for key in rule}
-    assert [server.rules[rule["rule_id"]] for rule in rules] == \
-           [{key: value for key, value in rule.items() if key not in dropped} for rule in rules]
+    assert [server.rules[rule["rule_id"]] for rule in rules] == [
+        {key: value for key, value in rule.items() if key not in dropped} for rule in rules
+    ]
 
 
 @pytest.mark.parametrize("version", ["7.10.2", "7.11.2"])
 def test_eql_rules_are_refused_before_kibana_7_12_and_nothing_is_sent(version):
     server = FakeKibana(version=version)
     try:
-        with pytest.raises(KibanaError, match=f"Kibana {version[:-2]} cannot run these EQL rules: they need "
-                                              r"Elasticsearch and Kibana 7\.12 or later"):
+        with pytest.raises(
+            KibanaError,
+            match=f"Kibana {version[:-2]} cannot run these EQL rules: they need "
+            r"Elasticsearch and Kibana 7\.12 or later",
+        ):
             import_rules(_client(server.url), RULES)
     finally:
         server.close()
@@ -217,16 +255,21 @@ def test_settings_refuse_credentials_in_the_url_and_a_user_without_password():
     assert "hunter2" not in str(refused.value)
     with pytest.raises(KibanaError, match="no password"):
         kibana_settings({"WIN4658_KIBANA_URL": "https://kibana:5601", "WIN4658_KIBANA_USER": "elastic"})
-    assert "pw" not in repr(kibana_settings({"WIN4658_KIBANA_URL": "https://k:5601", "WIN4658_KIBANA_USER": "u",
-                                              "WIN4658_KIBANA_PASSWORD": "pw"}))
+    assert "pw" not in repr(
+        kibana_settings(
+            {"WIN4658_KIBANA_URL": "https://k:5601", "WIN4658_KIBANA_USER": "u", "WIN4658_KIBANA_PASSWORD": "pw"}
+        )
+    )
 
 
 def test_an_answer_that_is_not_kibanas_is_an_error(kibana):
     kibana.answer = lambda method, path, headers, body: (200, {})
     with pytest.raises(KibanaError, match="GET /api/status has no version.number"):
         import_rules(_client(kibana.url), RULES)
-    kibana.answer = lambda method, path, headers, body: (200, {"version": {"number": "8.15.3"}} if path == "/api/status"
-                                                         else {})
+    kibana.answer = lambda method, path, headers, body: (
+        200,
+        {"version": {"number": "8.15.3"}} if path == "/api/status" else {},
+    )
     with pytest.raises(KibanaError, match="import answer has no success_count"):
         import_rules(_client(kibana.url), RULES)
 
@@ -236,8 +279,9 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
     server = FakeKibana(ssl_context=context)
     try:
         with pytest.raises(KibanaError, match="cannot reach Kibana.*SSL"):
-            import_rules(Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url, "WIN4658_KIBANA_API_KEY": SECRET})),
-                         RULES)
+            import_rules(
+                Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url, "WIN4658_KIBANA_API_KEY": SECRET})), RULES
+            )
         assert server.requests == []
         verified = Kibana(kibana_settings({"WIN4658_KIBANA_URL": server.url}, ca_certs=certificate))
         assert import_saved_objects(verified, DASHBOARDS).succeeded == 21
@@ -249,13 +293,16 @@ def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_file
 
 # --- a real Kibana ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def live_kibana():
     """A Kibana space of its own (with, on Kibana 7.x, the space's signals index that rule imports need there),
     deleted afterwards whatever the outcome: the rules and saved objects of a space go with it."""
     if not os.environ.get("WIN4658_KIBANA_URL"):
-        pytest.skip("WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into "
-                    "(WIN4658_KIBANA_API_KEY or WIN4658_KIBANA_USER/WIN4658_KIBANA_PASSWORD, WIN4658_KIBANA_CA_CERTS)")
+        pytest.skip(
+            "WIN4658_KIBANA_URL is not set: no Kibana to import the rules and dashboards into "
+            "(WIN4658_KIBANA_API_KEY or WIN4658_KIBANA_USER/WIN4658_KIBANA_PASSWORD, WIN4658_KIBANA_CA_CERTS)"
+        )
     settings = kibana_settings(os.environ)
     version = kibana_install.kibana_version(Kibana(settings))
     space = f"win4658-test-{uuid.uuid4().hex[:10]}"
@@ -295,8 +342,11 @@ def test_live_dashboards_import_and_delete(live_kibana):
     assert import_saved_objects(live_kibana, DASHBOARDS) == (21, 21, [])
     dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-activity")
     assert dashboard["attributes"]["title"] == "win4658: Handle activity"
-    assert _found(live_kibana, "dashboard") == ["win4658-audit-volume", "win4658-handle-activity",
-                                                "win4658-handle-sessions"]  # the space holds only ours
+    assert _found(live_kibana, "dashboard") == [
+        "win4658-audit-volume",
+        "win4658-handle-activity",
+        "win4658-handle-sessions",
+    ]  # the space holds only ours
     _check_live_sessions(live_kibana)
     assert len(delete_saved_objects(live_kibana, DASHBOARDS)) == 21
     assert _found(live_kibana, "dashboard") == _found(live_kibana, "index-pattern") == []
@@ -315,14 +365,21 @@ def _check_live_sessions(live_kibana):
     dashboard = live_kibana.request("GET", "/api/saved_objects/dashboard/win4658-handle-sessions")
     assert dashboard["attributes"]["title"] == "win4658: Handle sessions"
     panels = sorted((reference["type"], reference["id"]) for reference in dashboard["references"])
-    assert panels == [("search", "win4658-sessions-latest"), ("search", "win4658-sessions-longest"),
-                      ("visualization", "win4658-session-durations"),
-                      ("visualization", "win4658-sessions-by-object-type"),
-                      ("visualization", "win4658-sessions-by-process-duration"),
-                      ("visualization", "win4658-sessions-over-time-by-ending")]
-    stored = live_kibana.request("POST", "/api/saved_objects/_bulk_get",
-                                 [{"type": kind, "id": object_id} for kind, object_id in panels])["saved_objects"]
+    assert panels == [
+        ("search", "win4658-sessions-latest"),
+        ("search", "win4658-sessions-longest"),
+        ("visualization", "win4658-session-durations"),
+        ("visualization", "win4658-sessions-by-object-type"),
+        ("visualization", "win4658-sessions-by-process-duration"),
+        ("visualization", "win4658-sessions-over-time-by-ending"),
+    ]
+    stored = live_kibana.request(
+        "POST", "/api/saved_objects/_bulk_get", [{"type": kind, "id": object_id} for kind, object_id in panels]
+    )["saved_objects"]
     assert [item.get("error") for item in stored] == [None] * len(panels)
-    assert all([(reference["type"], reference["id"]) for reference in item["references"]]
-               == [("index-pattern", "win4658-sessions")] for item in stored)
+    assert all(
+        [(reference["type"], reference["id"]) for reference in item["references"]]
+        == [("index-pattern", "win4658-sessions")]
+        for item in stored
+    )
     assert stored[1]["attributes"]["sort"] == [["event.duration", "desc"]]

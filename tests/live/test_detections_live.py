@@ -8,13 +8,14 @@ with WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD) and T
 examples, moved to the last hours under a unique host, go into WIN4658_SPLUNK_INDEX (default win4658_test) and every
 saved search of savedsearches.conf runs on them.
 """
+
 import configparser
 import os
-from contextlib import contextmanager
 import random
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -23,20 +24,27 @@ from tests.support.paths import ROOT
 from win4658.detections import splunk as splunk_searches
 from win4658.detections.definitions import load_bundle
 from win4658.detections.engine import EventDetections, Finding
-from win4658.detections.local_hunt import Hunt
 from win4658.detections.lifetime import HandleTracker
-from win4658.times import format_ns, time_ns
+from win4658.detections.local_hunt import Hunt
 from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES
 from win4658.readers import read_paths
+from win4658.times import format_ns, time_ns
 
 DETECTIONS = load_bundle()
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 ES_REASON = "WIN4658_ES_URL is not set: no Elasticsearch cluster to run the detection rules against"
-SPLUNK_REASON = ("no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/"
-                 "WIN4658_SPLUNK_PASSWORD) to run the saved searches")
-SPLUNK_SET = bool(os.environ.get("WIN4658_SPLUNK_URL") and (os.environ.get("WIN4658_SPLUNK_TOKEN") or (
-    os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))))
+SPLUNK_REASON = (
+    "no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/"
+    "WIN4658_SPLUNK_PASSWORD) to run the saved searches"
+)
+SPLUNK_SET = bool(
+    os.environ.get("WIN4658_SPLUNK_URL")
+    and (
+        os.environ.get("WIN4658_SPLUNK_TOKEN")
+        or (os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))
+    )
+)
 
 
 def _examples():
@@ -60,6 +68,7 @@ def _local_record_hits(detection, events):
 
 # --- Elasticsearch -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def es_index():
     if not os.environ.get("WIN4658_ES_URL"):
@@ -74,8 +83,10 @@ def es_index():
     index = f"{name}-events"
     client = connect(settings_from(os.environ))
     if not client.server.eql:
-        pytest.skip(f"{client.server} cannot run the rules' EQL (`regex~`, `:` lists): Elasticsearch 7.12+, "
-                    "default distribution")
+        pytest.skip(
+            f"{client.server} cannot run the rules' EQL (`regex~`, `:` lists): Elasticsearch 7.12+, "
+            "default distribution"
+        )
     try:
         install(client, name, name, [f"{name}-*"])
         summary = ShipSummary()
@@ -98,8 +109,10 @@ def _eql_record_hits(client, index, query, tiebreaker):
     body = {"query": query, "size": 1000, "tiebreaker_field": tiebreaker}  # equal times in the log's order, as Kibana
     hits = request(client, "POST", f"/{index}/_eql/search", body)["hits"]
     if "sequences" in hits:
-        return sorted(tuple(event["_source"]["winlog"]["record_id"] for event in sequence["events"])
-                      for sequence in hits["sequences"])
+        return sorted(
+            tuple(event["_source"]["winlog"]["record_id"] for event in sequence["events"])
+            for sequence in hits["sequences"]
+        )
     return sorted((event["_source"]["winlog"]["record_id"],) for event in hits.get("events", []))
 
 
@@ -116,6 +129,7 @@ def test_kibana_rule_hits_what_hunt_hits_in_elasticsearch(es_index, detection):
 
 
 # --- Splunk --------------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def splunk_index(service):
@@ -148,11 +162,12 @@ def splunk_events():
 def _submit_examples(service, index):
     from win4658.splunk.runtime.render import render_event_xml
 
-    host = f"win4658-live-{random.randint(10 ** 8, 10 ** 9)}"
+    host = f"win4658-live-{random.randint(10**8, 10**9)}"
     moved = _moved_to_the_last_minutes(_examples(), host)
     for event in moved:
-        service.indexes[index].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
-                                      source="XmlWinEventLog:Security", host=host)
+        service.indexes[index].submit(
+            render_event_xml(event), sourcetype="XmlWinEventLog", source="XmlWinEventLog:Security", host=host
+        )
     _wait_for(service, index, host, len(moved))
     return service, index, host, moved
 
@@ -167,9 +182,10 @@ def _moved_to_the_last_minutes(events, host):
         last[event.origin.path] = max(last.get(event.origin.path, 0), time_ns(event.system["TimeCreated"]))
     moved = []
     for event in events:
-        at = time_ns(event.system["TimeCreated"]) + now - 60 * 10 ** 9 - last[event.origin.path]
-        moved.append(Event(dict(event.system, Computer=host, TimeCreated=format_ns(at)), dict(event.data),
-                           event.origin))
+        at = time_ns(event.system["TimeCreated"]) + now - 60 * 10**9 - last[event.origin.path]
+        moved.append(
+            Event(dict(event.system, Computer=host, TimeCreated=format_ns(at)), dict(event.data), event.origin)
+        )
     return sorted(moved, key=lambda event: time_ns(event.system["TimeCreated"]))
 
 

@@ -5,6 +5,7 @@ Runs when WIN4658_ES_URL is set (with WIN4658_ES_API_KEY or WIN4658_ES_USER/WIN4
 WIN4658_ES_CA_CERTS); everything is created under a unique test name and deleted afterwards, also when a test fails
 (docs/live-tests.md: versions and privileges).
 """
+
 import json
 import os
 import uuid
@@ -12,16 +13,17 @@ import uuid
 import pytest
 
 if not os.environ.get("WIN4658_ES_URL"):
-    pytest.skip("WIN4658_ES_URL is not set: no Elasticsearch cluster to run the live tests against",
-                allow_module_level=True)
+    pytest.skip(
+        "WIN4658_ES_URL is not set: no Elasticsearch cluster to run the live tests against", allow_module_level=True
+    )
 
 from elasticsearch import NotFoundError  # noqa: E402
 
 from tests.support.paths import ROOT  # noqa: E402
 from win4658.elasticsearch.client import connect, request, settings_from  # noqa: E402
-from win4658.elasticsearch.rule_search import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.install import install, uninstall  # noqa: E402
 from win4658.elasticsearch.pipeline import pipeline_body  # noqa: E402
+from win4658.elasticsearch.rule_search import hunt, load_rules  # noqa: E402
 from win4658.elasticsearch.ship import ShipError, ShipSummary, ship  # noqa: E402
 from win4658.elasticsearch.simulate import check_golden, golden_cases, simulate_documents, simulate_events  # noqa: E402,E501
 from win4658.examples import EXAMPLES_DIR  # noqa: E402
@@ -86,7 +88,11 @@ def test_generated_pipeline_simulates_the_sample_without_difference_from_to_ecs(
     results = list(simulate_events(client, read_paths([SAMPLE]), pipeline=pipeline_body()))
     assert len(results) == 1
     assert (results[0].error, results[0].differences) == (None, [])
-    assert results[0].document["process"] == {"pid": 3824, "executable": "C:\\Windows\\explorer.exe", "name": "explorer.exe"}
+    assert results[0].document["process"] == {
+        "pid": 3824,
+        "executable": "C:\\Windows\\explorer.exe",
+        "name": "explorer.exe",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -119,34 +125,83 @@ def test_shipped_index_has_the_template_mapping(client, shipped):
 
 
 def test_search_finds_the_shipped_event_by_its_ecs_fields(client, shipped):
-    query = {"bool": {"filter": [{"term": {"process.name": "explorer.exe"}}, {"term": {"event.code": "4658"}},
-                                 {"term": {"winlog.event_data.HandleId": "0x18a8"}}, {"term": {"process.pid": 3824}}]}}
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"process.name": "explorer.exe"}},
+                {"term": {"event.code": "4658"}},
+                {"term": {"winlog.event_data.HandleId": "0x18a8"}},
+                {"term": {"process.pid": 3824}},
+            ]
+        }
+    }
     assert request(client, "POST", f"/{INDEX}/_search", {"query": query})["hits"]["total"]["value"] == 1
 
 
 def test_hunt_runs_each_rule_type_against_the_shipped_event(client, shipped, tmp_path):
     rules = [
-        {"rule_id": "live-kql", "name": "kql", "type": "query", "language": "kuery", "index": [INDEX],
-         "query": 'process.name : "explorer.exe" and event.code : 4658 and not user.name : SYSTEM'},
-        {"rule_id": "live-lucene", "name": "lucene", "type": "query", "language": "lucene", "index": [INDEX],
-         "query": "process.executable:C\\:\\\\Windows\\\\* AND winlog.event_data.ObjectServer:Security"},
-        {"rule_id": "live-eql", "name": "eql", "type": "eql", "language": "eql", "index": [INDEX],
-         "query": 'any where event.code == "4658" and process.name == "explorer.exe"'},
-        {"rule_id": "live-threshold", "name": "threshold", "type": "threshold", "language": "kuery", "index": [INDEX],
-         "query": "event.code : 4658", "threshold": {"field": ["host.name"], "value": 1}},
-        {"rule_id": "live-none", "name": "no match", "type": "query", "language": "kuery", "index": [INDEX],
-         "query": "process.name : notepad.exe"},
+        {
+            "rule_id": "live-kql",
+            "name": "kql",
+            "type": "query",
+            "language": "kuery",
+            "index": [INDEX],
+            "query": 'process.name : "explorer.exe" and event.code : 4658 and not user.name : SYSTEM',
+        },
+        {
+            "rule_id": "live-lucene",
+            "name": "lucene",
+            "type": "query",
+            "language": "lucene",
+            "index": [INDEX],
+            "query": "process.executable:C\\:\\\\Windows\\\\* AND winlog.event_data.ObjectServer:Security",
+        },
+        {
+            "rule_id": "live-eql",
+            "name": "eql",
+            "type": "eql",
+            "language": "eql",
+            "index": [INDEX],
+            "query": 'any where event.code == "4658" and process.name == "explorer.exe"',
+        },
+        {
+            "rule_id": "live-threshold",
+            "name": "threshold",
+            "type": "threshold",
+            "language": "kuery",
+            "index": [INDEX],
+            "query": "event.code : 4658",
+            "threshold": {"field": ["host.name"], "value": 1},
+        },
+        {
+            "rule_id": "live-none",
+            "name": "no match",
+            "type": "query",
+            "language": "kuery",
+            "index": [INDEX],
+            "query": "process.name : notepad.exe",
+        },
     ]
     if client.server.esql:
-        rules.append({"rule_id": "live-esql", "name": "esql", "type": "esql", "language": "esql",
-                      "query": f'FROM {INDEX} | WHERE event.code == "4658" | KEEP process.name', "index": [INDEX]})
+        rules.append(
+            {
+                "rule_id": "live-esql",
+                "name": "esql",
+                "type": "esql",
+                "language": "esql",
+                "query": f'FROM {INDEX} | WHERE event.code == "4658" | KEEP process.name',
+                "index": [INDEX],
+            }
+        )
     path = tmp_path / "rules.ndjson"
     path.write_text("".join(json.dumps(rule) + "\n" for rule in rules))
     results = {result.rule["rule_id"]: result for result in hunt(client, load_rules(str(path)))}
     expected = {rule["rule_id"]: (None, 0 if rule["rule_id"] == "live-none" else 1) for rule in rules}
     if not client.server.eql:  # Elasticsearch before 7.12, OSS builds, OpenSearch
-        expected["live-eql"] = (f"this rule cannot run on {client.server}: EQL needs Elasticsearch 7.12 or later "
-                                "(default distribution)", 0)
+        expected["live-eql"] = (
+            f"this rule cannot run on {client.server}: EQL needs Elasticsearch 7.12 or later (default distribution)",
+            0,
+        )
     assert {rule_id: (result.error, result.hits) for rule_id, result in results.items()} == expected
     assert results["live-threshold"].samples == [{"key": {"host.name": "DC01.contoso.local"}, "count": 1}]
     if "live-esql" in results:
@@ -191,5 +246,11 @@ def test_data_stream_install_and_ship(client):
         assert [(item["name"], item["template"], item.get("ilm_policy")) for item in streams] == [(stream, name, name)]
         assert request(client, "POST", f"/{stream}/_count")["count"] == 1
     finally:
-        _delete(client, f"/_data_stream/{stream}", f"/_index_template/{name}", f"/_component_template/{name}@custom",
-                f"/_ilm/policy/{name}", f"/_ingest/pipeline/{name}")
+        _delete(
+            client,
+            f"/_data_stream/{stream}",
+            f"/_index_template/{name}",
+            f"/_component_template/{name}@custom",
+            f"/_ilm/policy/{name}",
+            f"/_ingest/pipeline/{name}",
+        )

@@ -11,15 +11,16 @@ The search reads them there and collects the sessions into the same index twice,
 whose last hour is that hour (what ended in it) and the run whose first hour is that hour (what is still open when
 it leaves the range). The index is removed at the end, whatever the outcome.
 """
+
 import os
 import time
 import uuid
 
 import pytest
 
-from tests.support.paths import corpus_path
 from tests.live.test_detections_live import SPLUNK_REASON, SPLUNK_SET
 from tests.sessions.test_splunk import _log_order, comparable, expected_summary
+from tests.support.paths import corpus_path
 from win4658.detections.lifetime import HandleTracker
 from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES
@@ -32,10 +33,14 @@ from win4658.times import format_ns, time_ns
 pytestmark = pytest.mark.skipif(not SPLUNK_SET, reason=SPLUNK_REASON)
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 # the examples, and corpus files with accesses named by object type and privileges
-SOURCES = [EXAMPLE_FILES] + [[corpus_path(*relative.split("/"))] for relative in (
-    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
-    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
-    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip")]
+SOURCES = [EXAMPLE_FILES] + [
+    [corpus_path(*relative.split("/"))]
+    for relative in (
+        "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
+        "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
+        "json/cmd_dumping_ntds_dit_file_ntdsutil.zip",
+    )
+]
 WAIT_SECONDS = 180
 CIM_FIELDS = [field["cim"] for field in session_spec()["fields"]] + list(session_spec()["cim_constants"])
 
@@ -68,11 +73,13 @@ def _moved(events, host):
     """The events in the log's order, under one host, within _hour(): the last 45 minutes into it."""
     ordered = _log_order(events)
     times = [time_ns(event.system["TimeCreated"]) for event in ordered]
-    if max(times) - min(times) > SPREAD_SECONDS * 10 ** 9:
-        times = [index * 10 ** 6 for index in range(len(ordered))]
-    shift = (_hour() + 45 * 60) * 10 ** 9 - max(times)
-    return [Event(dict(event.system, Computer=host, TimeCreated=format_ns(moved + shift)), dict(event.data),
-                  event.origin) for event, moved in zip(ordered, times)]
+    if max(times) - min(times) > SPREAD_SECONDS * 10**9:
+        times = [index * 10**6 for index in range(len(ordered))]
+    shift = (_hour() + 45 * 60) * 10**9 - max(times)
+    return [
+        Event(dict(event.system, Computer=host, TimeCreated=format_ns(moved + shift)), dict(event.data), event.origin)
+        for event, moved in zip(ordered, times)
+    ]
 
 
 def _local_sessions(events):
@@ -108,11 +115,17 @@ def sent(splunk_index):
     run = uuid.uuid4().hex[:8]
     sessions, total = [], 0
     for number, paths in enumerate(SOURCES):
-        events = _moved([item for item in read_paths(paths, HANDLE_EVENTS) if isinstance(item, Event)],
-                        f"win4658-sessions-{run}-{number}")
+        events = _moved(
+            [item for item in read_paths(paths, HANDLE_EVENTS) if isinstance(item, Event)],
+            f"win4658-sessions-{run}-{number}",
+        )
         for event in events:  # in the log's order, so that the indexed position runs with it
-            service.indexes[index].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
-                                          source="XmlWinEventLog:Security", host=event.system["Computer"])
+            service.indexes[index].submit(
+                render_event_xml(event),
+                sourcetype="XmlWinEventLog",
+                source="XmlWinEventLog:Security",
+                host=event.system["Computer"],
+            )
         sessions += _local_sessions(events)
         total += len(events)
     _wait_for(service, f"search index={index} sourcetype=XmlWinEventLog", total)
@@ -125,9 +138,11 @@ def summary(splunk_index, sent):
     from win4658.splunk.client import run_search
 
     service, index = splunk_index
-    search = (session_splunk.session_search()
-              .replace("`win4658_events`", f"`win4658_events` index={index}", 1)
-              .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index))
+    search = (
+        session_splunk.session_search()
+        .replace("`win4658_events`", f"`win4658_events` index={index}", 1)
+        .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index)
+    )
     hour, range_seconds = _hour(), 24 * HOUR
     for earliest, latest in ((hour + HOUR - range_seconds, hour + HOUR), (hour, hour + range_seconds)):
         list(run_search(service, "search " + search, earliest_time=str(earliest), latest_time=str(latest)))
@@ -141,8 +156,9 @@ def test_the_summary_index_holds_the_local_sessions_field_by_field(splunk_index,
 
     service, _index = splunk_index
     rows = list(run_search(service, f"{summary} | table {' '.join(CIM_FIELDS)}"))
-    found = sorted(comparable({name: value for name, value in row.items() if name in CIM_FIELDS and value != ""})
-                   for row in rows)
+    found = sorted(
+        comparable({name: value for name, value in row.items() if name in CIM_FIELDS and value != ""}) for row in rows
+    )
     assert found == sorted(comparable(expected_summary(record)) for record in sent)  # each session once
 
 
@@ -154,11 +170,18 @@ def test_the_session_detection_finds_the_long_handles(splunk_index, sent, summar
     service, index = splunk_index
     threshold = 0.5
     lifetime = by_kind(load_bundle())["handle_lifetime"]
-    search = (detection_searches.session_search(lifetime, cim_names(session_spec()))
-              .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index)
-              .replace(f"`{detection_searches.LONG_HANDLE_MACRO}`", str(threshold)))
-    found = sorted((row["dest"], int(row["process_id"]), row["handle_id"], row["handle_start"])
-                   for row in run_search(service, "search " + search))
-    expected = sorted((record["host"], record["process_id"], record["handle_id"], record["start"][:26] + "Z")
-                      for record in sent if record["ending"] == "closed" and record["duration_seconds"] > threshold)
+    search = (
+        detection_searches.session_search(lifetime, cim_names(session_spec()))
+        .replace(f"`{session_splunk.SUMMARY_INDEX_MACRO}`", index)
+        .replace(f"`{detection_searches.LONG_HANDLE_MACRO}`", str(threshold))
+    )
+    found = sorted(
+        (row["dest"], int(row["process_id"]), row["handle_id"], row["handle_start"])
+        for row in run_search(service, "search " + search)
+    )
+    expected = sorted(
+        (record["host"], record["process_id"], record["handle_id"], record["start"][:26] + "Z")
+        for record in sent
+        if record["ending"] == "closed" and record["duration_seconds"] > threshold
+    )
     assert expected and found == expected

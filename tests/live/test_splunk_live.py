@@ -9,6 +9,7 @@ WIN4658_SPLUNK_CA_CERTS names the CA of a self-signed server, WIN4658_SPLUNK_VER
 (docs/live-tests.md). Install the app first:
 `win4658 splunk package -o dist && splunk install app dist/TA-win4658-<version>.tgz`.
 """
+
 import configparser
 import os
 import random
@@ -33,20 +34,39 @@ from win4658.splunk.dashboards import dashboards, panel_searches
 from win4658.splunk.runtime.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
-    not os.environ.get(URL_VARIABLE) or not (os.environ.get("WIN4658_SPLUNK_TOKEN") or (
-        os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))),
-    reason="no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD)",
+    not os.environ.get(URL_VARIABLE)
+    or not (
+        os.environ.get("WIN4658_SPLUNK_TOKEN")
+        or (os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))
+    ),
+    reason="no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN "
+    "(or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD)",
 )
 INDEX = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
 WAIT_FOR_INDEXING_SECONDS = 120
 # The CIM fields the add-on gives the seed sample (tests/splunk/test_knowledge.py has the same table).
 EXPECTED = {
-    "signature_id": "4658", "signature": "The handle to an object was closed", "action": "success",
-    "status": "success", "dest": "DC01.contoso.local", "dvc": "DC01.contoso.local", "user": "dadmin",
-    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104", "src_user": "dadmin", "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b", "process_id": "3824", "process_name": "explorer.exe", "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "vendor": "Microsoft",
-    "product": "Windows", "vendor_product": "Microsoft Windows", "HandleId": "0x18a8", "ObjectServer": "Security",
+    "signature_id": "4658",
+    "signature": "The handle to an object was closed",
+    "action": "success",
+    "status": "success",
+    "dest": "DC01.contoso.local",
+    "dvc": "DC01.contoso.local",
+    "user": "dadmin",
+    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104",
+    "src_user": "dadmin",
+    "src_nt_domain": "CONTOSO",
+    "session_id": "0x4367b",
+    "process_id": "3824",
+    "process_name": "explorer.exe",
+    "process_exec": "explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe",
+    "process": "C:\\Windows\\explorer.exe",
+    "vendor": "Microsoft",
+    "product": "Windows",
+    "vendor_product": "Microsoft Windows",
+    "HandleId": "0x18a8",
+    "ObjectServer": "Security",
 }
 CLASSIC = (
     "{time}\nLogName=Security\nEventCode=4658\nEventType=0\nComputerName=DC01.contoso.local\n"
@@ -78,14 +98,15 @@ def windows_ta_installed(service):
 
 def _unique_sample():
     sample = next(result for result in read_paths([SAMPLE_XML]) if isinstance(result, Event))
-    record = random.randint(10 ** 9, 2 * 10 ** 9)
+    record = random.randint(10**9, 2 * 10**9)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
-    return Event(dict(sample.system, EventRecordID=str(record), TimeCreated=now), dict(sample.data), Origin("live", 1)), record
+    return Event(
+        dict(sample.system, EventRecordID=str(record), TimeCreated=now), dict(sample.data), Origin("live", 1)
+    ), record
 
 
 def _search_back(service, record, sourcetype):
-    query = (f'search index={INDEX} sourcetype={sourcetype} "{record}" '
-             f"| eval tags=mvjoin(tag, \" \") | fields - _raw")
+    query = f'search index={INDEX} sourcetype={sourcetype} "{record}" | eval tags=mvjoin(tag, " ") | fields - _raw'
     deadline = time.monotonic() + WAIT_FOR_INDEXING_SECONDS
     while True:
         rows = list(run_search(service, query, earliest_time="-2h", latest_time="+1h"))
@@ -105,17 +126,23 @@ def _check(row, windows_ta_installed):
 
 def test_xml_sample_gets_the_cim_fields(service, windows_ta_installed):
     event, record = _unique_sample()
-    service.indexes[INDEX].submit(render_event_xml(event), sourcetype="XmlWinEventLog",
-                                  source="XmlWinEventLog:Security", host="DC01.contoso.local")
+    service.indexes[INDEX].submit(
+        render_event_xml(event),
+        sourcetype="XmlWinEventLog",
+        source="XmlWinEventLog:Security",
+        host="DC01.contoso.local",
+    )
     rows = _search_back(service, record, "XmlWinEventLog")
     assert len(rows) == 1, f"event {record} not found in index {INDEX}"
     _check(rows[0], windows_ta_installed)
 
 
 def test_classic_sample_gets_the_cim_fields(service, windows_ta_installed):
-    record = random.randint(10 ** 9, 2 * 10 ** 9)
+    record = random.randint(10**9, 2 * 10**9)
     raw = CLASSIC.format(time=datetime.now().strftime("%m/%d/%Y %I:%M:%S %p"), record=record)
-    service.indexes[INDEX].submit(raw, sourcetype="WinEventLog", source="WinEventLog:Security", host="DC01.contoso.local")
+    service.indexes[INDEX].submit(
+        raw, sourcetype="WinEventLog", source="WinEventLog:Security", host="DC01.contoso.local"
+    )
     rows = _search_back(service, record, "WinEventLog")
     assert len(rows) == 1, f"event {record} not found in index {INDEX}"
     _check(rows[0], windows_ta_installed)
@@ -125,8 +152,12 @@ def test_other_event_codes_get_nothing_of_ours(service):
     """A 4624 with the same EventData: no calculated field of ours, so the copy lookups leave it alone."""
     event, record = _unique_sample()
     other = Event(dict(event.system, EventID=4624), dict(event.data), event.origin)
-    service.indexes[INDEX].submit(render_event_xml(other), sourcetype="XmlWinEventLog",
-                                  source="XmlWinEventLog:Security", host="DC01.contoso.local")
+    service.indexes[INDEX].submit(
+        render_event_xml(other),
+        sourcetype="XmlWinEventLog",
+        source="XmlWinEventLog:Security",
+        host="DC01.contoso.local",
+    )
     rows = _search_back(service, record, "XmlWinEventLog")
     assert len(rows) == 1, f"event {record} not found in index {INDEX}"
     assert rows[0].get("EventCode") == "4624"
@@ -135,11 +166,22 @@ def test_other_event_codes_get_nothing_of_ours(service):
 
 
 def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):
-    name = f"win4658_live_test_{random.randint(0, 10 ** 9)}"
-    service.saved_searches.create(name, f"| makeresults | eval answer=4658, index_checked=\"{INDEX}\"")
+    name = f"win4658_live_test_{random.randint(0, 10**9)}"
+    service.saved_searches.create(name, f'| makeresults | eval answer=4658, index_checked="{INDEX}"')
     try:
-        result = subprocess.run([sys.executable, "-c", "import sys; from win4658.cli import main; sys.exit(main())",
-                                 "splunk", "search", name], capture_output=True, text=True, env=dict(os.environ))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from win4658.cli import main; sys.exit(main())",
+                "splunk",
+                "search",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+        )
     finally:
         service.saved_searches.delete(name)
     assert result.returncode == 0, result.stderr
@@ -157,9 +199,11 @@ def _saved_searches():
 
 
 def _panels():
-    return [(f"{view.name}: {panel.title}", search) for view in dashboards(load_bundle(), installed("cim"),
-                                                                                    cim_names(session_spec()))
-            for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))]
+    return [
+        (f"{view.name}: {panel.title}", search)
+        for view in dashboards(load_bundle(), installed("cim"), cim_names(session_spec()))
+        for panel, search in zip([p for row in view.rows for p in row], panel_searches(view))
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -167,9 +211,12 @@ def sample_host(service):
     """The sample under a host and Computer of its own, indexed and searchable."""
     event, record = _unique_sample()
     host = f"win4658-panels-{record}"
-    service.indexes[INDEX].submit(render_event_xml(Event(dict(event.system, Computer=host), dict(event.data),
-                                                         event.origin)),
-                                  sourcetype="XmlWinEventLog", source="XmlWinEventLog:Security", host=host)
+    service.indexes[INDEX].submit(
+        render_event_xml(Event(dict(event.system, Computer=host), dict(event.data), event.origin)),
+        sourcetype="XmlWinEventLog",
+        source="XmlWinEventLog:Security",
+        host=host,
+    )
     assert len(_search_back(service, record, "XmlWinEventLog")) == 1, f"event {record} not found in index {INDEX}"
     return host
 
@@ -187,8 +234,9 @@ def _dispatch(service, search, host):
         messages = job.content.get("messages") or {}
         errors = messages.get("error") if isinstance(messages, dict) else None
         assert job["isFailed"] == "0" and not errors, f"{query[:120]}: {messages}"
-        return [row for row in results.JSONResultsReader(job.results(output_mode="json", count=0))
-                if isinstance(row, dict)]
+        return [
+            row for row in results.JSONResultsReader(job.results(output_mode="json", count=0)) if isinstance(row, dict)
+        ]
     finally:
         job.cancel()
 
@@ -203,8 +251,11 @@ def test_each_dashboard_panel_search_runs_without_error(service, sample_host, ti
     rows = _dispatch(service, search, sample_host)
     if title.endswith(("Handles closed by host", "Audit volume: Hosts")):
         # the sample is one 4658 of this host
-        counts = [int(row.get(sample_host) or row.get("4658") or 0) for row in rows
-                  if row.get(sample_host) or row.get("dest") == sample_host]
+        counts = [
+            int(row.get(sample_host) or row.get("4658") or 0)
+            for row in rows
+            if row.get(sample_host) or row.get("dest") == sample_host
+        ]
         assert sum(counts) == 1, rows
     if title.endswith("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$"):
         assert [(row["EventCode"], row["HandleId"]) for row in rows] == [("4658", "0x18a8")]

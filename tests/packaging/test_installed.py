@@ -3,6 +3,7 @@
 The wheel is built from this checkout and installed with `pip install --target` into a folder that is put first on
 PYTHONPATH, so `python -m win4658` runs the installed copy (not the editable one) with this venv's dependencies.
 """
+
 import os
 import shutil
 import subprocess
@@ -30,12 +31,16 @@ def wheel(tmp_path_factory):
     for name in BUILD_INPUTS:
         path = os.path.join(ROOT, name)
         if os.path.isdir(path):
-            shutil.copytree(path, source / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                path, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
         else:
             shutil.copy(path, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
+        check=True,
+        capture_output=True,
+    )
     [path] = wheels.glob("win4658-*.whl")
     return str(path)
 
@@ -43,20 +48,30 @@ def wheel(tmp_path_factory):
 @pytest.fixture(scope="module")
 def site(wheel, tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), wheel],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), wheel],
+        check=True,
+        capture_output=True,
+    )
     return str(target)
 
 
 def _win4658(site, cwd, *args):
     environment = {**os.environ, "PYTHONPATH": site}
-    return subprocess.run([sys.executable, "-m", "win4658", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", *args], cwd=cwd, env=environment, capture_output=True, text=True
+    )
 
 
 def test_the_installed_copy_runs_not_the_checkout(site, tmp_path):
-    result = subprocess.run([sys.executable, "-c", "import win4658; print(win4658.__file__)"], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": site}, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import win4658; print(win4658.__file__)"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": site},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.strip() == os.path.join(site, "win4658", "__init__.py")
 
 
@@ -65,16 +80,23 @@ def test_the_wheel_holds_every_file_of_the_addon_and_the_package_data(wheel):
         names = set(archive.namelist())
     addon = {f"win4658/addon/{relative}" for relative, _ in addon_files(os.path.join(ROOT, "addon"))}
     assert addon - names == set()
-    data = {"win4658/detections/bundle.json", "win4658/mappings/ecs.yml", "win4658/mappings/cim.yml",
-            "win4658/examples/hunt_examples.xml", "win4658/examples/4658_sample_documentation.xml",
-            "win4658/dashboards/win4658.yml", "win4658/dashboards/generated/kibana_dashboards.ndjson"}
+    data = {
+        "win4658/detections/bundle.json",
+        "win4658/mappings/ecs.yml",
+        "win4658/mappings/cim.yml",
+        "win4658/examples/hunt_examples.xml",
+        "win4658/examples/4658_sample_documentation.xml",
+        "win4658/dashboards/win4658.yml",
+        "win4658/dashboards/generated/kibana_dashboards.ndjson",
+    }
     assert data - names == set()
 
 
 def test_hunt_from_anywhere_finds_what_the_checkout_finds(site, tmp_path):
     installed = _win4658(site, tmp_path, "hunt", "--format", "json")
-    checkout = subprocess.run([sys.executable, "-m", "win4658", "hunt", "--format", "json"], cwd=ROOT,
-                              capture_output=True, text=True)
+    checkout = subprocess.run(
+        [sys.executable, "-m", "win4658", "hunt", "--format", "json"], cwd=ROOT, capture_output=True, text=True
+    )
     assert installed.returncode == checkout.returncode == 0, installed.stderr
     installed_findings = installed.stdout.replace(os.path.join(site, "win4658"), os.path.join(ROOT, "src", "win4658"))
     assert installed_findings == checkout.stdout and installed.stdout.count("\n") > 10

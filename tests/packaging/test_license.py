@@ -1,5 +1,6 @@
 """One licence: the checkout's LICENSE is the Apache-2.0 text pyproject.toml declares, and the Splunk app and the
 Elastic package ship that same text."""
+
 import os
 import re
 

@@ -1,5 +1,6 @@
 """EVTX chunk checksums: verified by the Rust parser where evtx can (0.14+), by damaged_chunks where it cannot
 (0.8.9, the add-on's on Python 3.9). Both routes must give the same events, errors and counts."""
+
 import pytest
 
 from tests.support.paths import CORPUS_FILES, corpus_path
@@ -21,7 +22,7 @@ def _damaged(tmp_path, name, damage):
 
 
 def _overwritten(data):
-    data[CHUNK_2 + 5000: CHUNK_2 + 9000] = bytes(4000)
+    data[CHUNK_2 + 5000 : CHUNK_2 + 9000] = bytes(4000)
 
 
 def _one_bit(data):
@@ -34,13 +35,21 @@ def _two_chunks(data):
 
 
 def _truncated(data):
-    del data[CHUNK_2 + 1000:]
+    del data[CHUNK_2 + 1000 :]
 
 
 def _read(path, stats):
-    return [(type(result).__name__, getattr(result, "system", None), getattr(result, "data", None),
-             getattr(result, "origin", None), getattr(result, "message", None), getattr(result, "reason", None))
-            for result in read_paths([path], SUPPORTED_EVENT_IDS, stats)]
+    return [
+        (
+            type(result).__name__,
+            getattr(result, "system", None),
+            getattr(result, "data", None),
+            getattr(result, "origin", None),
+            getattr(result, "message", None),
+            getattr(result, "reason", None),
+        )
+        for result in read_paths([path], SUPPORTED_EVENT_IDS, stats)
+    ]
 
 
 UNPATCHED = evtx.PyEvtxParser
@@ -93,8 +102,11 @@ def test_the_parser_words_a_checksum_failure_as_this_reader_expects(tmp_path):
     assert evtx.CHECKSUM_REFUSED.match(str(raised.value)).group(1) == "2"
 
 
-@pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES if entry["format"] == "evtx"],
-                         ids=lambda relative: relative.rsplit("/", 1)[-1])
+@pytest.mark.parametrize(
+    "relative",
+    [entry["file"] for entry in CORPUS_FILES if entry["format"] == "evtx"],
+    ids=lambda relative: relative.rsplit("/", 1)[-1],
+)
 def test_corpus_files_read_the_same_whoever_verifies_the_checksums(relative, monkeypatch):
     path = corpus_path(*relative.split("/"))
     verified, unverified, verified_stats, unverified_stats = _both_routes(path, monkeypatch)
@@ -104,8 +116,9 @@ def test_corpus_files_read_the_same_whoever_verifies_the_checksums(relative, mon
 def test_only_the_named_chunks_have_their_records_checksum_computed(tmp_path):
     path = _damaged(tmp_path, "one_bit.evtx", _one_bit)
     assert damaged_chunks(path, checksums_to_verify=()) == []
-    assert [error.message for error in damaged_chunks(path, checksums_to_verify={2})] == \
-        [error.message for error in damaged_chunks(path)]
+    assert [error.message for error in damaged_chunks(path, checksums_to_verify={2})] == [
+        error.message for error in damaged_chunks(path)
+    ]
 
 
 def vars_of(stats):

@@ -1,4 +1,5 @@
 """Every input form yields the same canonical event for the same 4658."""
+
 import io
 import json
 import tarfile
@@ -55,7 +56,9 @@ def test_many_events_one_per_line_and_wrapped(tmp_path, sample_bytes):
     line = one_line(sample_bytes)
     other = line.replace(b"<EventID>4658</EventID>", b"<EventID>4656</EventID>")
     (tmp_path / "lines.xml").write_bytes(b"\n".join([line, other, line]) + b"\n")
-    (tmp_path / "wrapped.xml").write_bytes(b'<?xml version="1.0" encoding="utf-8"?>\n<Events>' + line + other + line + b"</Events>")
+    (tmp_path / "wrapped.xml").write_bytes(
+        b'<?xml version="1.0" encoding="utf-8"?>\n<Events>' + line + other + line + b"</Events>"
+    )
     for name in ("lines.xml", "wrapped.xml"):
         stats = ReadStats()
         found = list(read_paths([str(tmp_path / name)], frozenset({4658}), stats))
@@ -101,13 +104,28 @@ def test_winlogbeat_8_event_id_as_number_or_string(sample_event):
 
 
 WINLOGBEAT6 = {
-    "@timestamp": "2019-05-18T20:36:53.316Z", "task": "Registry", "record_number": "287699", "thread_id": 6364,
-    "event_id": 4658, "process_id": 4, "opcode": "Info", "keywords": ["Audit Success"],
-    "provider_guid": "{54849625-5478-4994-a5ba-3e3b0328c30d}", "computer_name": "HR001.shire.com",
-    "source_name": "Microsoft-Windows-Security-Auditing", "log_name": "Security",
-    "event_data": {"SubjectLogonId": "0x3e4", "ObjectServer": "Security", "HandleId": "0x174c", "ProcessId": "0xd94",
-                   "ProcessName": "C:\\Windows\\System32\\svchost.exe", "SubjectUserSid": "S-1-5-20",
-                   "SubjectUserName": "HR001$", "SubjectDomainName": "SHIRE"},
+    "@timestamp": "2019-05-18T20:36:53.316Z",
+    "task": "Registry",
+    "record_number": "287699",
+    "thread_id": 6364,
+    "event_id": 4658,
+    "process_id": 4,
+    "opcode": "Info",
+    "keywords": ["Audit Success"],
+    "provider_guid": "{54849625-5478-4994-a5ba-3e3b0328c30d}",
+    "computer_name": "HR001.shire.com",
+    "source_name": "Microsoft-Windows-Security-Auditing",
+    "log_name": "Security",
+    "event_data": {
+        "SubjectLogonId": "0x3e4",
+        "ObjectServer": "Security",
+        "HandleId": "0x174c",
+        "ProcessId": "0xd94",
+        "ProcessName": "C:\\Windows\\System32\\svchost.exe",
+        "SubjectUserSid": "S-1-5-20",
+        "SubjectUserName": "HR001$",
+        "SubjectDomainName": "SHIRE",
+    },
 }
 
 
@@ -123,17 +141,40 @@ def test_winlogbeat_6_shape():
 
 
 NXLOG = {
-    "ObjectServer": "Security", "Channel": "Security", "EventReceivedTime": "2020-09-16 23:40:05",
-    "SourceName": "Microsoft-Windows-Security-Auditing", "EventType": "AUDIT_SUCCESS", "@version": "1",
-    "EventTime": "2020-09-16 23:40:04", "port": 58056, "Task": 12801, "Version": 0, "RecordNumber": 100601,
-    "ThreadID": 4976, "EventID": 4658, "host": "wec.internal.cloudapp.net", "Hostname": "WORKSTATION5.theshire.local",
-    "SubjectUserName": "pgustavo", "SubjectDomainName": "THESHIRE", "Severity": "INFO",
-    "ProviderGuid": "{54849625-5478-4994-A5BA-3E3B0328C30D}", "Category": "Registry", "HandleId": "0x1768",
-    "@timestamp": "2020-09-17T03:40:05.828Z", "Keywords": -9214364837600034816, "ExecutionProcessID": 4,
-    "OpcodeValue": 0, "Opcode": "Info", "SourceModuleName": "eventlog", "ProcessId": "0xbe8",
-    "SubjectUserSid": "S-1-5-21-265287011-2876628551-1792472658-1104", "tags": ["mordorDataset"],
-    "ProcessName": "C:\\Windows\\System32\\conhost.exe", "SourceModuleType": "im_msvistalog",
-    "SubjectLogonId": "0x29d9ba", "SeverityValue": 2,
+    "ObjectServer": "Security",
+    "Channel": "Security",
+    "EventReceivedTime": "2020-09-16 23:40:05",
+    "SourceName": "Microsoft-Windows-Security-Auditing",
+    "EventType": "AUDIT_SUCCESS",
+    "@version": "1",
+    "EventTime": "2020-09-16 23:40:04",
+    "port": 58056,
+    "Task": 12801,
+    "Version": 0,
+    "RecordNumber": 100601,
+    "ThreadID": 4976,
+    "EventID": 4658,
+    "host": "wec.internal.cloudapp.net",
+    "Hostname": "WORKSTATION5.theshire.local",
+    "SubjectUserName": "pgustavo",
+    "SubjectDomainName": "THESHIRE",
+    "Severity": "INFO",
+    "ProviderGuid": "{54849625-5478-4994-A5BA-3E3B0328C30D}",
+    "Category": "Registry",
+    "HandleId": "0x1768",
+    "@timestamp": "2020-09-17T03:40:05.828Z",
+    "Keywords": -9214364837600034816,
+    "ExecutionProcessID": 4,
+    "OpcodeValue": 0,
+    "Opcode": "Info",
+    "SourceModuleName": "eventlog",
+    "ProcessId": "0xbe8",
+    "SubjectUserSid": "S-1-5-21-265287011-2876628551-1792472658-1104",
+    "tags": ["mordorDataset"],
+    "ProcessName": "C:\\Windows\\System32\\conhost.exe",
+    "SourceModuleType": "im_msvistalog",
+    "SubjectLogonId": "0x29d9ba",
+    "SeverityValue": 2,
 }
 
 
@@ -141,16 +182,30 @@ def test_nxlog_flat_shape_recovers_utc_time_and_keywords():
     event = document_to_event(NXLOG, Origin("nxlog", 1), ALL_IDS)
     assert event.system["TimeCreated"] == "2020-09-17T03:40:04Z"  # EventTime was the collector's UTC-4
     assert event.system["Keywords"] == "0x8020000000000000"
-    assert set(event.data) == {"ObjectServer", "HandleId", "ProcessId", "ProcessName", "SubjectUserName",
-                               "SubjectDomainName", "SubjectUserSid", "SubjectLogonId"}
+    assert set(event.data) == {
+        "ObjectServer",
+        "HandleId",
+        "ProcessId",
+        "ProcessName",
+        "SubjectUserName",
+        "SubjectDomainName",
+        "SubjectUserSid",
+        "SubjectLogonId",
+    }
     ecs = flatten(to_ecs(event))
     assert (ecs["event.outcome"], ecs["winlog.task"], ecs["winlog.opcode"]) == ("success", "Registry", "Info")
     assert ecs["winlog.record_id"] == "100601"
 
 
 def test_otrf_minimal_export_time_is_utc():
-    document = {"TimeCreated": "2020-10-18 10:56:14.646", "EventID": 4658, "Hostname": "WORKSTATION5",
-                "HandleId": "0xc4", "ProcessId": "0x1a74", "ProcessName": "C:\\Users\\wardog\\Desktop\\Outflank-Dumpert.exe"}
+    document = {
+        "TimeCreated": "2020-10-18 10:56:14.646",
+        "EventID": 4658,
+        "Hostname": "WORKSTATION5",
+        "HandleId": "0xc4",
+        "ProcessId": "0x1a74",
+        "ProcessName": "C:\\Users\\wardog\\Desktop\\Outflank-Dumpert.exe",
+    }
     event = document_to_event(document, Origin("otrf", 1), ALL_IDS)
     assert event.system["TimeCreated"] == "2020-10-18T10:56:14.646Z"
 
@@ -185,13 +240,19 @@ Process Information:
 
 
 def test_classic_wineventlog_text_gives_the_same_cim(tmp_path, sample_event):
-    (tmp_path / "classic.log").write_text(CLASSIC + "\n" + CLASSIC.replace("RecordNumber=276724", "RecordNumber=276725"))
+    (tmp_path / "classic.log").write_text(
+        CLASSIC + "\n" + CLASSIC.replace("RecordNumber=276724", "RecordNumber=276725")
+    )
     found = events(tmp_path / "classic.log")
     assert [event.system["EventRecordID"] for event in found] == ["276724", "276725"]
     assert to_cim(found[0]) == to_cim(sample_event)
     ecs = flatten(to_ecs(found[0]))
     assert ecs["@timestamp"] == "2015-09-22T00:15:42Z"
-    assert (ecs["winlog.task"], ecs["winlog.keywords"], ecs["event.outcome"]) == ("File System", ["Audit Success"], "success")
+    assert (ecs["winlog.task"], ecs["winlog.keywords"], ecs["event.outcome"]) == (
+        "File System",
+        ["Audit Success"],
+        "success",
+    )
 
 
 def test_event_id_filter(tmp_path, sample_bytes):
@@ -214,8 +275,10 @@ def test_zip_and_tar_gz_archives_are_read_directly(tmp_path, sample_event):
         archive.addfile(info, io.BytesIO(data))
     found = events(tmp_path / "events.zip") + events(tmp_path / "events.tar.gz")
     assert [str(event.origin).split("/")[-1] for event in found] == [
-        "events.zip!a.json: record 1 (byte offset 0)", f"events.zip!a.json: record 2 (byte offset {len(line)})",
-        "events.zip!b.json: record 1 (byte offset 0)", "events.tar.gz!c.json: record 1 (byte offset 0)",
+        "events.zip!a.json: record 1 (byte offset 0)",
+        f"events.zip!a.json: record 2 (byte offset {len(line)})",
+        "events.zip!b.json: record 1 (byte offset 0)",
+        "events.tar.gz!c.json: record 1 (byte offset 0)",
         f"events.tar.gz!c.json: record 2 (byte offset {len(line)})",
         f"events.tar.gz!c.json: record 3 (byte offset {2 * len(line)})",
     ]
@@ -231,8 +294,13 @@ def test_directory_skips_and_counts_files_without_events(tmp_path, sample_bytes)
 
 
 def test_json_null_and_structured_event_data_values_become_text():
-    document = {"EventID": 4658, "ProcessId": "0x10", "SubjectUserName": None, "RestrictedSidCount": 0,
-                "Extra": {"a": 1}}
+    document = {
+        "EventID": 4658,
+        "ProcessId": "0x10",
+        "SubjectUserName": None,
+        "RestrictedSidCount": 0,
+        "Extra": {"a": 1},
+    }
     event = document_to_event(document, Origin("nulls", 1), ALL_IDS)
     assert event.data["SubjectUserName"] == "" and "user" not in to_ecs(event)
     assert (event.data["RestrictedSidCount"], event.data["Extra"]) == ("0", '{"a": 1}')

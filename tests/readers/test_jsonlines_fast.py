@@ -1,15 +1,22 @@
 """The JSON-lines reader's fast paths (readers/jsonlines_fast.py) give what the plain ones give: NXLog local times,
 Winlogbeat System fields, strptime."""
+
 import os
 import sys
 
 import pytest
 
-from tests.support.paths import ROOT, corpus_path
 from tests.support.outcome import outcome
+from tests.support.paths import ROOT, corpus_path
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
-from win4658.readers.jsonlines import (NXLOG_SYSTEM_KEYS, _flat_time, _from_flat, _keywords_hex, _local_to_utc,
-                                      document_to_event)
+from win4658.readers.jsonlines import (
+    NXLOG_SYSTEM_KEYS,
+    _flat_time,
+    _from_flat,
+    _keywords_hex,
+    _local_to_utc,
+    document_to_event,
+)
 from win4658.readers.jsonlines_fast import local_to_utc_fast, winlogbeat_system
 from win4658.winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS, to_winlogbeat
 
@@ -20,7 +27,11 @@ LOCAL_TIMES = [  # (EventTime, EventReceivedTime, @timestamp): what NXLog and Lo
     ("2020-09-16 23:40:04", "2020-09-16 23:40:05", "2020-09-17T03:40:05.828Z"),  # UTC-4, across midnight
     ("2020-09-16 23:40:04", "2020-09-16 23:40:05", "2020-09-16T18:10:05Z"),  # UTC+5:30
     ("2020-09-16 23:40:04", "2020-09-16 23:40:05", "2020-09-16T17:55:05"),  # UTC+5:45
-    ("2020-09-16 00:00:00", "2020-09-16 00:07:30", "2020-09-16T00:00:00Z"),  # exactly half a quarter hour: rounds to even
+    (
+        "2020-09-16 00:00:00",
+        "2020-09-16 00:07:30",
+        "2020-09-16T00:00:00Z",
+    ),  # exactly half a quarter hour: rounds to even
     ("2020-09-16 00:00:00", "2020-09-16 00:22:30", "2020-09-16T00:00:00Z"),
     ("2020-09-16 00:00:00", "2020-09-15 23:52:30", "2020-09-16T00:00:00Z"),
     ("2021-01-01 00:10:59", "2021-01-01 00:11:00", "2020-12-31T23:11:00Z"),  # back across a year
@@ -105,8 +116,11 @@ def test_sampled_nxlog_documents_recover_their_utc_time():
     for event in datagen.sampled_events(pool, 400):
         document = datagen.nxlog_document(event)
         expected = event.system["TimeCreated"][:19] + "Z"
-        assert _flat_time(document) == expected == _local_to_utc(document["EventTime"], document["EventReceivedTime"],
-                                                                  document["@timestamp"])
+        assert (
+            _flat_time(document)
+            == expected
+            == _local_to_utc(document["EventTime"], document["EventReceivedTime"], document["@timestamp"])
+        )
 
 
 def test_event_data_values_become_text_and_a_non_object_is_named():
@@ -121,12 +135,19 @@ def test_event_data_values_become_text_and_a_non_object_is_named():
 def _plain_flat(document: dict) -> tuple:
     """The reference: NXLog's System fields and EventData read key by key."""
     system = {
-        "Provider": document.get("SourceName"), "ProviderGuid": document.get("ProviderGuid"),
-        "TimeCreated": _flat_time(document), "EventRecordID": document.get("RecordNumber"),
-        "Channel": document.get("Channel"), "Computer": document.get("Hostname"), "Task": document.get("Task"),
-        "Opcode": document.get("OpcodeValue", document.get("Opcode")), "Keywords": _keywords_hex(document.get("Keywords")),
-        "Level": document.get("Level"), "Version": document.get("Version"),
-        "ProcessID": document.get("ExecutionProcessID", document.get("ProcessID")), "ThreadID": document.get("ThreadID"),
+        "Provider": document.get("SourceName"),
+        "ProviderGuid": document.get("ProviderGuid"),
+        "TimeCreated": _flat_time(document),
+        "EventRecordID": document.get("RecordNumber"),
+        "Channel": document.get("Channel"),
+        "Computer": document.get("Hostname"),
+        "Task": document.get("Task"),
+        "Opcode": document.get("OpcodeValue", document.get("Opcode")),
+        "Keywords": _keywords_hex(document.get("Keywords")),
+        "Level": document.get("Level"),
+        "Version": document.get("Version"),
+        "ProcessID": document.get("ExecutionProcessID", document.get("ProcessID")),
+        "ThreadID": document.get("ThreadID"),
     }
     data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
     return {name: value for name, value in system.items() if value is not None}, list(data.items())
@@ -136,8 +157,22 @@ FLAT_EDGES = [
     {"EventID": 4658},
     {"EventID": 4658, "HandleId": "0x1"},
     {"EventID": 4658, "Opcode": "Info", "ProcessID": 4, "HandleId": "0x1", "ProcessId": "0x2"},
-    {"EventID": 4658, "OpcodeValue": None, "Opcode": "Info", "ExecutionProcessID": None, "ProcessID": 4, "Hostname": None},
-    {"ProcessName": "a.exe", "EventID": 4658, "SourceName": "S", "Keywords": -9214364837600034816, "Zeta": 1, "Alpha": "x"},
+    {
+        "EventID": 4658,
+        "OpcodeValue": None,
+        "Opcode": "Info",
+        "ExecutionProcessID": None,
+        "ProcessID": 4,
+        "Hostname": None,
+    },
+    {
+        "ProcessName": "a.exe",
+        "EventID": 4658,
+        "SourceName": "S",
+        "Keywords": -9214364837600034816,
+        "Zeta": 1,
+        "Alpha": "x",
+    },
     {"EventID": 4658, "TimeCreated": "2020-10-18 10:56:14.646", "Level": 0, "Version": 0, "Task": 12800},
 ]
 
@@ -150,24 +185,28 @@ def test_nxlog_fields_equal_reading_key_by_key():
         assert (system, list(data.items())) == _plain_flat(document)
 
 
-@pytest.mark.parametrize("text, time_format", [
-    ("2020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
-    ("2020-10-18T10:56:16", "%Y-%m-%dT%H:%M:%S"),
-    ("2020-02-30 06:56:14", "%Y-%m-%d %H:%M:%S"),  # no such day
-    ("2020-10-18 06:56:60", "%Y-%m-%d %H:%M:%S"),  # strptime's own rule for second 60
-    ("0000-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
-    ("2020-1-8 6:56:14", "%Y-%m-%d %H:%M:%S"),  # not canonical: strptime reads it
-    ("2020-10-18 06:56:14", "%Y-%m-%dT%H:%M:%S"),
-    ("2020-10-18 06:56:14 ", "%Y-%m-%d %H:%M:%S"),
-    ("２020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),  # a non-ASCII digit
-])
+@pytest.mark.parametrize(
+    "text, time_format",
+    [
+        ("2020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+        ("2020-10-18T10:56:16", "%Y-%m-%dT%H:%M:%S"),
+        ("2020-02-30 06:56:14", "%Y-%m-%d %H:%M:%S"),  # no such day
+        ("2020-10-18 06:56:60", "%Y-%m-%d %H:%M:%S"),  # strptime's own rule for second 60
+        ("0000-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),
+        ("2020-1-8 6:56:14", "%Y-%m-%d %H:%M:%S"),  # not canonical: strptime reads it
+        ("2020-10-18 06:56:14", "%Y-%m-%dT%H:%M:%S"),
+        ("2020-10-18 06:56:14 ", "%Y-%m-%d %H:%M:%S"),
+        ("２020-10-18 06:56:14", "%Y-%m-%d %H:%M:%S"),  # a non-ASCII digit
+    ],
+)
 def test_fast_time_parsing_equals_strptime(text, time_format):
     from datetime import datetime
 
     from win4658.readers.jsonlines_fast import strptime
 
-    assert outcome(lambda _: strptime(text, time_format).isoformat(), None) == \
-        outcome(lambda _: datetime.strptime(text, time_format).isoformat(), None)
+    assert outcome(lambda _: strptime(text, time_format).isoformat(), None) == outcome(
+        lambda _: datetime.strptime(text, time_format).isoformat(), None
+    )
 
 
 def _at(path, value):
@@ -185,8 +224,10 @@ def test_event_ids_are_read_where_the_windows_layer_puts_them():
     origin = Origin("layer", 1)
     shapes = {
         "winlogbeat": _at(windows.WINLOGBEAT_PATHS["EventID"], "4658"),
-        "winlogbeat fallback": {**_at(windows.WINLOGBEAT_PATHS["EventID"], None),
-                                **_at(windows.WINLOGBEAT_FALLBACK_PATHS["EventID"], "4658")},
+        "winlogbeat fallback": {
+            **_at(windows.WINLOGBEAT_PATHS["EventID"], None),
+            **_at(windows.WINLOGBEAT_FALLBACK_PATHS["EventID"], "4658"),
+        },
         "winlogbeat6": {windows.WINLOGBEAT6_EVENT_ID_KEY: 4658, windows.WINLOGBEAT6_EVENT_DATA_KEY: {"A": "b"}},
         "nxlog": {windows.NXLOG_EVENT_ID_KEY: 4658, "A": "b"},
     }

@@ -1,4 +1,5 @@
 """The plain-record fast path for event XML gives exactly what expat gives, or hands the record to expat."""
+
 import io
 import os
 
@@ -13,11 +14,13 @@ from win4658.splunk.runtime.render import render_event_xml
 
 EXAMPLES = os.path.join(ROOT, "src", "win4658", "examples")
 NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
-SYSTEM = ("<System><Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-A5BA-3E3B0328C30D}'/>"
-          "<EventID>4658</EventID><Version>0</Version><Level>0</Level><Task>12800</Task><Opcode>0</Opcode>"
-          "<Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime='2026-01-02T03:04:05.678Z'/>"
-          "<EventRecordID>7</EventRecordID><Correlation/><Execution ProcessID='4' ThreadID='8'/>"
-          "<Channel>Security</Channel><Computer>host.example</Computer><Security/></System>")
+SYSTEM = (
+    "<System><Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-A5BA-3E3B0328C30D}'/>"
+    "<EventID>4658</EventID><Version>0</Version><Level>0</Level><Task>12800</Task><Opcode>0</Opcode>"
+    "<Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime='2026-01-02T03:04:05.678Z'/>"
+    "<EventRecordID>7</EventRecordID><Correlation/><Execution ProcessID='4' ThreadID='8'/>"
+    "<Channel>Security</Channel><Computer>host.example</Computer><Security/></System>"
+)
 
 
 def record(data: str, system: str = SYSTEM, start: str = f"<Event xmlns='{NAMESPACE}'>") -> bytes:
@@ -33,6 +36,7 @@ def outcome(result):
 
 def read_both(content: bytes, monkeypatch) -> tuple:
     """(fast paths' results, expat-only results) of one XML stream, each ending with the reader's counts."""
+
     def read():
         stream = io.BufferedReader(io.BytesIO(content))  # type: ignore[arg-type]
         stats = ReadStats()
@@ -56,8 +60,17 @@ def assert_same_as_expat(chunk: bytes) -> Event:
     return event
 
 
-WINDOWS_SYSTEM = {"Version": "1", "Level": "0", "Task": "12800", "Opcode": "0", "Keywords": "0x8020000000000000",
-                  "TimeCreated": "2026-01-02T03:04:05.678Z", "EventRecordID": "1", "ProcessID": "4", "ThreadID": "8"}
+WINDOWS_SYSTEM = {
+    "Version": "1",
+    "Level": "0",
+    "Task": "12800",
+    "Opcode": "0",
+    "Keywords": "0x8020000000000000",
+    "TimeCreated": "2026-01-02T03:04:05.678Z",
+    "EventRecordID": "1",
+    "ProcessID": "4",
+    "ThreadID": "8",
+}
 
 
 def windows_xml(event: Event) -> str:
@@ -85,10 +98,13 @@ def test_plain_path_equals_expat_on_every_corpus_event(render, corpus_events):
     assert all(plain) if render is not render_event_xml else any(plain)
 
 
-@pytest.mark.parametrize("path", [
-    *(os.path.join(FIXTURES, name) for name in sorted(os.listdir(FIXTURES)) if name.endswith(".xml")),
-    *(os.path.join(EXAMPLES, name) for name in sorted(os.listdir(EXAMPLES)) if name.endswith(".xml")),
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        *(os.path.join(FIXTURES, name) for name in sorted(os.listdir(FIXTURES)) if name.endswith(".xml")),
+        *(os.path.join(EXAMPLES, name) for name in sorted(os.listdir(EXAMPLES)) if name.endswith(".xml")),
+    ],
+)
 def test_reading_with_the_plain_path_equals_expat_on_sample_files(path, monkeypatch):
     with open(path, "rb") as stream:
         fast, reference = read_both(stream.read(), monkeypatch)
@@ -118,10 +134,14 @@ def test_plain_edge_cases_are_read_by_the_fast_path_as_expat_reads_them(data):
 
 def test_plain_system_variants_are_read_as_expat_reads_them():
     assert_same_as_expat(record("<Data Name='A'>1</Data>", start="<Event>"))
-    with_user = SYSTEM.replace("<Security/>", "<Security UserID='S-1-5-18'/>").replace(" Guid='{54849625-5478-4994-A5BA-3E3B0328C30D}'", "")
+    with_user = SYSTEM.replace("<Security/>", "<Security UserID='S-1-5-18'/>").replace(
+        " Guid='{54849625-5478-4994-A5BA-3E3B0328C30D}'", ""
+    )
     event = assert_same_as_expat(record("", system=with_user))
     assert event.system["UserID"] == "S-1-5-18" and "ProviderGuid" not in event.system
-    qualified = SYSTEM.replace("<EventID>", "<EventID Qualifiers=''>").replace("<Correlation/>", "<Correlation ActivityID='{1}'/>")
+    qualified = SYSTEM.replace("<EventID>", "<EventID Qualifiers=''>").replace(
+        "<Correlation/>", "<Correlation ActivityID='{1}'/>"
+    )
     assert assert_same_as_expat(record("", system=qualified)).system["EventID"] == 4658
 
 
@@ -159,32 +179,65 @@ def test_records_the_fast_path_cannot_vouch_for_go_to_expat(chunk):
     assert parse_plain(chunk, Origin("input.xml", 1, 0)) is None
 
 
-DOCTYPE_ATTACK = (b'<?xml version="1.0"?>\n<!DOCTYPE Event [<!ENTITY a "LOL-EXPANSION">]>\n'
-                  + record("<Data Name='A'>&a;</Data>") + b"\n")
+DOCTYPE_ATTACK = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE Event [<!ENTITY a "LOL-EXPANSION">]>\n'
+    + record("<Data Name='A'>&a;</Data>")
+    + b"\n"
+)
 
 
-@pytest.mark.parametrize("content", [
-    b"\n".join([record(data) for data in PLAIN_EDGE_CASES.values()]) + b"\n",
-    b"\n".join(FALLBACK_EDGE_CASES.values()) + b"\n",
-    # a malformed record among plain ones, and a truncated last record
-    record("<Data Name='A'>1</Data>") + b"\n" + record("<Data Name='A'>1</Dat>") + b"\n" + record("")[:90],
-    b"<?xml version='1.0' encoding='utf-8'?>\r\n<Events>\r\n" + record("<Data Name='A'>x</Data>") + b"\r\n"
-    + record("<Data Name='B'>y</Data>") + b"\r\n</Events>\r\n",
-    ("\ufeff" + record("<Data Name='A'>ü</Data>").decode("utf-8") + "\r\n").encode("utf-16"),
-    DOCTYPE_ATTACK,
-    # event ids not asked for, and EventID text a byte filter and the plain path must judge alike
-    b"\n".join(record("", system=SYSTEM.replace(">4658<", f">{event_id}<"))
-                for event_id in ("4624", " 4658 ", "4658\r", "\t4663\n", "04658", "4658 1", "46580", "4690")) + b"\n",
-    # a rendered record (backslashes doubled) between plain ones
-    record("<Data Name='A'>C:\\\\x</Data>") + b"\n- " + record("<Data Name='A'>C:\\\\x</Data>") + b"\n"
-    + record("<Data Name='A'>C:\\\\x\n - </Data>") + b"\n",
-    # ASCII records, so the whole-block path reads them, with carriage returns inside and between them
-    record("<Data Name='A'>one\r\ntwo\rthree</Data>") + b"\r\n" + record("<Data Name='A'>1</Data>") + b"\r\n"
-    + record("", system=SYSTEM.replace("host.example", "host\r\n")) + b"\r\n",
-    # records split across the reader's 1 MiB blocks
-    b"\n".join(record(f"<Data Name='A'>{index}</Data><Data Name='Pad'>{'x' * 997}</Data>") for index in range(1500)),
-], ids=["plain", "fallback", "malformed-and-truncated", "events-wrapper-crlf", "utf-16", "doctype", "event-ids",
-        "rendered", "carriage-returns", "block-split"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\n".join([record(data) for data in PLAIN_EDGE_CASES.values()]) + b"\n",
+        b"\n".join(FALLBACK_EDGE_CASES.values()) + b"\n",
+        # a malformed record among plain ones, and a truncated last record
+        record("<Data Name='A'>1</Data>") + b"\n" + record("<Data Name='A'>1</Dat>") + b"\n" + record("")[:90],
+        b"<?xml version='1.0' encoding='utf-8'?>\r\n<Events>\r\n"
+        + record("<Data Name='A'>x</Data>")
+        + b"\r\n"
+        + record("<Data Name='B'>y</Data>")
+        + b"\r\n</Events>\r\n",
+        ("\ufeff" + record("<Data Name='A'>ü</Data>").decode("utf-8") + "\r\n").encode("utf-16"),
+        DOCTYPE_ATTACK,
+        # event ids not asked for, and EventID text a byte filter and the plain path must judge alike
+        b"\n".join(
+            record("", system=SYSTEM.replace(">4658<", f">{event_id}<"))
+            for event_id in ("4624", " 4658 ", "4658\r", "\t4663\n", "04658", "4658 1", "46580", "4690")
+        )
+        + b"\n",
+        # a rendered record (backslashes doubled) between plain ones
+        record("<Data Name='A'>C:\\\\x</Data>")
+        + b"\n- "
+        + record("<Data Name='A'>C:\\\\x</Data>")
+        + b"\n"
+        + record("<Data Name='A'>C:\\\\x\n - </Data>")
+        + b"\n",
+        # ASCII records, so the whole-block path reads them, with carriage returns inside and between them
+        record("<Data Name='A'>one\r\ntwo\rthree</Data>")
+        + b"\r\n"
+        + record("<Data Name='A'>1</Data>")
+        + b"\r\n"
+        + record("", system=SYSTEM.replace("host.example", "host\r\n"))
+        + b"\r\n",
+        # records split across the reader's 1 MiB blocks
+        b"\n".join(
+            record(f"<Data Name='A'>{index}</Data><Data Name='Pad'>{'x' * 997}</Data>") for index in range(1500)
+        ),
+    ],
+    ids=[
+        "plain",
+        "fallback",
+        "malformed-and-truncated",
+        "events-wrapper-crlf",
+        "utf-16",
+        "doctype",
+        "event-ids",
+        "rendered",
+        "carriage-returns",
+        "block-split",
+    ],
+)
 def test_reading_with_the_plain_path_equals_expat_on_edge_streams(content, monkeypatch):
     fast, reference = read_both(content, monkeypatch)
     assert fast == reference and fast
@@ -204,8 +257,9 @@ def test_the_plain_expression_is_built_from_the_windows_layer():
 
     positions = [PLAIN_RECORD.pattern.index(f"<{name}") for name in windows.SYSTEM_ELEMENTS]
     assert positions == sorted(positions)
-    attributes = [(element, attribute) for element, declared in windows.SYSTEM_ATTRIBUTES.items()
-                  for attribute, _, _ in declared]
+    attributes = [
+        (element, attribute) for element, declared in windows.SYSTEM_ATTRIBUTES.items() for attribute, _, _ in declared
+    ]
     assert all(f" {attribute}=" in PLAIN_RECORD.pattern for _, attribute in attributes)
     with_all = SYSTEM.replace("<Security/>", "<Security UserID='S-1-5-18'/>")
     event = assert_same_as_expat(record("", system=with_all))

@@ -1,12 +1,13 @@
 """Bad input: named errors, the rest still read, nothing expanded or fetched, nothing dropped uncounted."""
+
 import http.server
 
 import pytest
 
-from tests.support.paths import SAMPLE_XML, corpus_path
+from tests.readers.test_forms import one_line
 from tests.support.loopback import loopback_server as serving
 from tests.support.loopback import url
-from tests.readers.test_forms import one_line
+from tests.support.paths import SAMPLE_XML, corpus_path
 from win4658.event import Event, ReadStats, RecordError
 from win4658.readers import read_paths
 
@@ -44,10 +45,18 @@ def test_truncated_xml_at_end_of_file_is_reported(tmp_path, good_line):
 
 def test_malformed_json_line_is_named_and_the_rest_is_read(tmp_path):
     path = tmp_path / "bad.json"
-    path.write_bytes(b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe"}\n{"EventID": 46\n'
-                     b'[1, 2]\n{"no": "shape"}\n{"EventID": 4658, "ProcessId": "0x11"}\n')
+    path.write_bytes(
+        b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe"}\n{"EventID": 46\n'
+        b'[1, 2]\n{"no": "shape"}\n{"EventID": 4658, "ProcessId": "0x11"}\n'
+    )
     results = read_all(path)
-    assert [getattr(result, "reason", "event") for result in results] == ["event", "malformed", "malformed", "unrecognised", "event"]
+    assert [getattr(result, "reason", "event") for result in results] == [
+        "event",
+        "malformed",
+        "malformed",
+        "unrecognised",
+        "event",
+    ]
     assert [result.origin.record for result in results] == [1, 2, 3, 4, 5]
 
 
@@ -85,14 +94,20 @@ def loopback_server():
 def unsafe_documents(url: str, secret_file: str) -> dict:
     return {
         "billion_laughs": BILLION_LAUGHS,
-        "external_entity": (f'<!DOCTYPE Event [<!ENTITY xxe SYSTEM "file://{secret_file}">]>'
-                            '<Event><System><EventID>4658</EventID></System><EventData>'
-                            '<Data Name="ProcessName">&xxe;</Data></EventData></Event>').encode(),
-        "external_dtd": (f'<!DOCTYPE Event SYSTEM "{url}/evil.dtd">'
-                         '<Event><System><EventID>4658</EventID></System><EventData>'
-                         '<Data Name="ProcessName">&secret;</Data></EventData></Event>').encode(),
-        "parameter_entity": (f'<!DOCTYPE Event [<!ENTITY % remote SYSTEM "{url}/p.dtd"> %remote;]>'
-                             '<Event><System><EventID>4658</EventID></System></Event>').encode(),
+        "external_entity": (
+            f'<!DOCTYPE Event [<!ENTITY xxe SYSTEM "file://{secret_file}">]>'
+            "<Event><System><EventID>4658</EventID></System><EventData>"
+            '<Data Name="ProcessName">&xxe;</Data></EventData></Event>'
+        ).encode(),
+        "external_dtd": (
+            f'<!DOCTYPE Event SYSTEM "{url}/evil.dtd">'
+            "<Event><System><EventID>4658</EventID></System><EventData>"
+            '<Data Name="ProcessName">&secret;</Data></EventData></Event>'
+        ).encode(),
+        "parameter_entity": (
+            f'<!DOCTYPE Event [<!ENTITY % remote SYSTEM "{url}/p.dtd"> %remote;]>'
+            "<Event><System><EventID>4658</EventID></System></Event>"
+        ).encode(),
     }
 
 
@@ -116,8 +131,10 @@ def test_inline_entity_declaration_inside_a_record_is_refused(tmp_path):
     from win4658.readers.xml import UnsafeXml, parse_event_xml
 
     with pytest.raises(UnsafeXml):
-        parse_event_xml(b'<!DOCTYPE Event [<!ENTITY a "b">]><Event><System><EventID>4658</EventID></System></Event>',
-                        Origin("inline", 1))
+        parse_event_xml(
+            b'<!DOCTYPE Event [<!ENTITY a "b">]><Event><System><EventID>4658</EventID></System></Event>',
+            Origin("inline", 1),
+        )
 
 
 def test_truncated_evtx_yields_the_records_before_the_damage_and_an_error(tmp_path):
@@ -141,7 +158,7 @@ def test_evtx_chunk_failing_its_checksum_is_reported(tmp_path):
     source = corpus_path("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
     with open(source, "rb") as stream:
         data = bytearray(stream.read())
-    data[4096 + 2 * 65536 + 5000: 4096 + 2 * 65536 + 9000] = bytes(4000)
+    data[4096 + 2 * 65536 + 5000 : 4096 + 2 * 65536 + 9000] = bytes(4000)
     path = tmp_path / "overwritten.evtx"
     path.write_bytes(bytes(data))
     errors = [result for result in read_all(path) if isinstance(result, RecordError)]

@@ -5,6 +5,7 @@ every record read is converted, of another event id, or counted as an error nami
 record after them is still converted (unless an error said the rest of the file could not be read); every document
 serialises and holds index-safe values; nothing outside the input is written and no connection is attempted.
 """
+
 import copy
 import hashlib
 import json
@@ -33,9 +34,28 @@ from win4658.winlogbeat import to_winlogbeat
 SEED = 4658
 ALL_IDS = frozenset(SUPPORTED_EVENT_IDS)
 # Keys whose odd values broke readers before: chosen more often than others.
-SENSITIVE_KEYS = ("event", "winlog", "host", "@timestamp", "computer_name", "event_data", "event_id", "EventID",
-                  "TimeCreated", "EventTime", "EventReceivedTime", "Hostname", "Keywords", "ProcessId", "HandleId",
-                  "record_id", "code", "name", "process", "pid")
+SENSITIVE_KEYS = (
+    "event",
+    "winlog",
+    "host",
+    "@timestamp",
+    "computer_name",
+    "event_data",
+    "event_id",
+    "EventID",
+    "TimeCreated",
+    "EventTime",
+    "EventReceivedTime",
+    "Hostname",
+    "Keywords",
+    "ProcessId",
+    "HandleId",
+    "record_id",
+    "code",
+    "name",
+    "process",
+    "pid",
+)
 
 
 def nested(depth: int) -> object:
@@ -45,12 +65,65 @@ def nested(depth: int) -> object:
     return value
 
 
-ODD_VALUES = [None, True, False, 0, -1, 4658, 4658.7, 2 ** 63, 2 ** 64 - 1, 1e300, "", " ", "-", "garbage",
-              "04658", " 4658", "0x" + "f" * 20, "-0x5", "２０２０-01-01T00:00:00Z", "2020-13-45T99:99:99Z",
-              "\ufeff{", "\x00", "a" * 5000, {}, {"a": 1}, {"code": {"x": []}}, [], [1, "x", None], nested(60)]
-SNIPPETS = [b"\xef\xbb\xbf", b"\x00", b"\xff\xfe", b"<", b">", b"</Event>", b"<Event>", b"<!DOCTYPE x [", b"&amp;",
-            b"&#0;", b"&bogus;", b'"', b"'", b"\r", b"\n", b"{", b"}", b"\\", b"\xc3", b"\xed\xa0\x80", b"-",
-            b"<![CDATA[", b"]]>", b"<?xml version='1.0'?>", b"0x10000000000000000", b"4658.7"]
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    4658,
+    4658.7,
+    2**63,
+    2**64 - 1,
+    1e300,
+    "",
+    " ",
+    "-",
+    "garbage",
+    "04658",
+    " 4658",
+    "0x" + "f" * 20,
+    "-0x5",
+    "２０２０-01-01T00:00:00Z",
+    "2020-13-45T99:99:99Z",
+    "\ufeff{",
+    "\x00",
+    "a" * 5000,
+    {},
+    {"a": 1},
+    {"code": {"x": []}},
+    [],
+    [1, "x", None],
+    nested(60),
+]
+SNIPPETS = [
+    b"\xef\xbb\xbf",
+    b"\x00",
+    b"\xff\xfe",
+    b"<",
+    b">",
+    b"</Event>",
+    b"<Event>",
+    b"<!DOCTYPE x [",
+    b"&amp;",
+    b"&#0;",
+    b"&bogus;",
+    b'"',
+    b"'",
+    b"\r",
+    b"\n",
+    b"{",
+    b"}",
+    b"\\",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"-",
+    b"<![CDATA[",
+    b"]]>",
+    b"<?xml version='1.0'?>",
+    b"0x10000000000000000",
+    b"4658.7",
+]
 
 
 def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
@@ -63,9 +136,9 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
         elif action == 1:
             data[position:position] = rng.choice(SNIPPETS)
         elif action == 2:
-            del data[position:position + rng.randint(1, 40)]
+            del data[position : position + rng.randint(1, 40)]
         elif action == 3:
-            data[position:position] = data[position:position + rng.randint(1, 200)]
+            data[position:position] = data[position : position + rng.randint(1, 200)]
         elif action == 4:
             del data[position:]
         else:
@@ -91,8 +164,11 @@ def mutate_document(document: dict, rng: random.Random) -> dict:
         if not holders:
             break
         sensitive = [(node, key) for node in holders for key in node if key in SENSITIVE_KEYS]
-        node, key = rng.choice(sensitive) if sensitive and rng.random() < 0.7 else \
-            (lambda node: (node, rng.choice(list(node))))(rng.choice(holders))
+        node, key = (
+            rng.choice(sensitive)
+            if sensitive and rng.random() < 0.7
+            else (lambda node: (node, rng.choice(list(node))))(rng.choice(holders))
+        )
         action = rng.randrange(4)
         if action == 0:
             del node[key]
@@ -123,8 +199,11 @@ def corpus_records() -> dict:
     documents: List[dict] = []
     for name in sorted(os.listdir(os.path.join(corpus, "json"))):
         path = os.path.join(corpus, "json", name)
-        documents += [document for document in map(orjson.loads, filter(None, _archive_lines(path)))
-                      if document_to_event(document, Origin(path, 0), ALL_IDS) is not None][:150]
+        documents += [
+            document
+            for document in map(orjson.loads, filter(None, _archive_lines(path)))
+            if document_to_event(document, Origin(path, 0), ALL_IDS) is not None
+        ][:150]
     evtx = []
     for folder, _, files in sorted(os.walk(os.path.join(corpus, "evtx"))):
         paths = [os.path.join(folder, name) for name in sorted(files)]
@@ -155,6 +234,7 @@ class Guard:
         def refused(*args, **kwargs):
             self.attempts.append((name, args[1:2]))
             raise OSError(f"fuzz test: no network ({name})")
+
         return refused
 
 
@@ -201,9 +281,12 @@ def _index_safe(document: dict) -> None:
     host = document.get("host", {}).get("name")
     assert host is None or isinstance(host, (str, int)) and not isinstance(host, bool), host
     for field in ("process", "winlog"):
-        pid = (document.get(field) or {}).get("pid") if field == "process" else \
-            (document.get("winlog", {}).get("process") or {}).get("pid")
-        assert pid is None or (type(pid) is int and 0 <= pid < 2 ** 63), pid
+        pid = (
+            (document.get(field) or {}).get("pid")
+            if field == "process"
+            else (document.get("winlog", {}).get("process") or {}).get("pid")
+        )
+        assert pid is None or (type(pid) is int and 0 <= pid < 2**63), pid
 
 
 def cases(records: dict, rng: random.Random, count: int) -> Iterator[tuple]:
@@ -217,7 +300,7 @@ def cases(records: dict, rng: random.Random, count: int) -> Iterator[tuple]:
             for _ in range(rng.randint(1, 8)):
                 position = rng.randrange(4096 + 512, len(data))  # past the file and chunk headers, in the records
                 noise = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
-                data[position:position + rng.randint(1, 16)] = noise
+                data[position : position + rng.randint(1, 16)] = noise
             yield f"case{number}.evtx", bytes(data)
             continue
         intact = records[kind][number % len(records[kind])]

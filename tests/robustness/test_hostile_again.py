@@ -4,6 +4,7 @@ Encodings and declarations of XML, a text export cut inside a character, the exi
 an EVTX header the parser refuses, archives on standard input, inside archives and listing special files, a file
 met twice.
 """
+
 import codecs
 import http.server
 import io
@@ -40,14 +41,18 @@ def users(results):
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "win4658", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize("declaration, codec", [
-    ('<?xml version="1.0" encoding="ISO-8859-1"?>', "latin-1"),
-    ("<?xml version='1.0' encoding='windows-1252' standalone='yes'?>", "cp1252"),
-])
+@pytest.mark.parametrize(
+    "declaration, codec",
+    [
+        ('<?xml version="1.0" encoding="ISO-8859-1"?>', "latin-1"),
+        ("<?xml version='1.0' encoding='windows-1252' standalone='yes'?>", "cp1252"),
+    ],
+)
 def test_xml_is_read_in_the_encoding_it_declares(tmp_path, event_xml, declaration, codec):
     path = tmp_path / "declared.xml"
     path.write_bytes(f"{declaration}\n<Events>{event_xml}\n{event_xml}</Events>\n".encode(codec))
@@ -77,8 +82,10 @@ def test_utf32_is_read(tmp_path, event_xml, codec, bom):
 
 def test_comments_and_processing_instructions_between_records_are_not_errors(tmp_path, event_xml):
     path = tmp_path / "commented.xml"
-    path.write_bytes(f'<?xml version="1.0"?>\n<?xml-stylesheet href="events.xsl"?>\n<!-- exported\n by hand -->\n'
-                     f"<Events>{event_xml}<!-- one --></Events>\n".encode("utf-8"))
+    path.write_bytes(
+        f'<?xml version="1.0"?>\n<?xml-stylesheet href="events.xsl"?>\n<!-- exported\n by hand -->\n'
+        f"<Events>{event_xml}<!-- one --></Events>\n".encode("utf-8")
+    )
     assert users(read_file(path)) == [NON_ASCII_USER]
 
 
@@ -105,6 +112,7 @@ def test_convert_to_sessions_exits_1_when_a_record_is_lost(tmp_path, event_xml):
 
 
 # --- files and archives -------------------------------------------------------------------------------------------
+
 
 def outcome(results):
     return ["event" if isinstance(result, Event) else result.reason for result in results]
@@ -139,8 +147,9 @@ def test_a_tar_gz_on_standard_input_is_read_within_its_bounds(tmp_path, event_xm
     """Before: io.UnsupportedOperation (the expansion bound seeks to learn the archive's size)."""
     archive = tmp_path / "events.tar.gz"
     tar_gz(archive, [("a.xml", event_xml.encode() + b"\n")])
-    result = subprocess.run([sys.executable, "-m", "win4658", "convert", "-"], input=archive.read_bytes(),
-                            capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "win4658", "convert", "-"], input=archive.read_bytes(), capture_output=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(b"\n") == 1 and b"converted: 1" in result.stderr
 
@@ -153,12 +162,27 @@ def test_archive_members_that_are_not_regular_files_are_counted_and_nested_archi
     with zipfile.ZipFile(inner, "w") as nested:
         nested.writestr("a.xml", record)
     archive = tmp_path / "listing.tar.gz"
-    tar_gz(archive, [("inner.zip", inner.getvalue()), ("fifo", {"type": tarfile.FIFOTYPE}),
-                     ("link", {"type": tarfile.SYMTYPE}), ("hard", {"type": tarfile.LNKTYPE}),
-                     ("null", {"type": tarfile.CHRTYPE}), ("README.txt", b"exported from WS01\n"),
-                     ("b.xml", record)])
-    assert outcome(read_file(archive)) == ["unreadable", "not a regular file", "not a regular file",
-                                           "not a regular file", "not a regular file", "not an event file", "event"]
+    tar_gz(
+        archive,
+        [
+            ("inner.zip", inner.getvalue()),
+            ("fifo", {"type": tarfile.FIFOTYPE}),
+            ("link", {"type": tarfile.SYMTYPE}),
+            ("hard", {"type": tarfile.LNKTYPE}),
+            ("null", {"type": tarfile.CHRTYPE}),
+            ("README.txt", b"exported from WS01\n"),
+            ("b.xml", record),
+        ],
+    )
+    assert outcome(read_file(archive)) == [
+        "unreadable",
+        "not a regular file",
+        "not a regular file",
+        "not a regular file",
+        "not a regular file",
+        "not an event file",
+        "event",
+    ]
     zipped = tmp_path / "listing.zip"
     with zipfile.ZipFile(zipped, "w") as writer:
         for name, mode in (("fifo", 0o010644), ("link", 0o120777)):
@@ -186,6 +210,7 @@ def test_a_file_met_twice_is_read_once_and_counted(tmp_path, event_xml):
 
 # --- servers and their URLs ----------------------------------------------------------------------------------------
 
+
 class _NotSplunk(http.server.BaseHTTPRequestHandler):
     """Answers every request 200 with a login page, as a proxy or a web UI port does."""
 
@@ -211,27 +236,40 @@ def html_server():
 
 
 def run_with(environment, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "win4658", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **environment})
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **environment},
+    )
 
 
 def test_splunk_search_against_a_server_that_is_not_splunk_is_a_usage_error(html_server):
     """Before: AttributeError out of splunk-sdk (exit 1 with a traceback)."""
-    result = run_with({"WIN4658_SPLUNK_URL": html_server, "WIN4658_SPLUNK_TOKEN": "t0ken"},
-                      "splunk", "search", "win4658_restricted_substring")
+    result = run_with(
+        {"WIN4658_SPLUNK_URL": html_server, "WIN4658_SPLUNK_TOKEN": "t0ken"},
+        "splunk",
+        "search",
+        "win4658_restricted_substring",
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"{html_server}: the answer is not splunkd's REST API" in result.stderr and "t0ken" not in result.stderr
 
 
-@pytest.mark.parametrize("variable, command", [
-    ("WIN4658_ES_URL", ["es", "install"]),
-    ("WIN4658_KIBANA_URL", ["kibana", "rules", "install"]),
-    ("WIN4658_SPLUNK_URL", ["splunk", "search", "x"]),
-])
+@pytest.mark.parametrize(
+    "variable, command",
+    [
+        ("WIN4658_ES_URL", ["es", "install"]),
+        ("WIN4658_KIBANA_URL", ["kibana", "rules", "install"]),
+        ("WIN4658_SPLUNK_URL", ["splunk", "search", "x"]),
+    ],
+)
 @pytest.mark.parametrize("url", ["http://127.0.0.1 :9", "http://127.0.0.1:9/a\nb", "http://127.0.0.1:9/\x7f"])
 def test_a_server_url_with_white_space_or_control_characters_is_refused_before_any_connection(variable, command, url):
     """Before: es raised urllib3's LocationParseError (a traceback), kibana printed the line break back."""
-    result = run_with({variable: url, "WIN4658_ES_API_KEY": "k", "WIN4658_KIBANA_API_KEY": "k",
-                       "WIN4658_SPLUNK_TOKEN": "t"}, *command)
+    result = run_with(
+        {variable: url, "WIN4658_ES_API_KEY": "k", "WIN4658_KIBANA_API_KEY": "k", "WIN4658_SPLUNK_TOKEN": "t"}, *command
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "it holds" in result.stderr and "at position" in result.stderr

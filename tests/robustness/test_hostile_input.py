@@ -1,5 +1,6 @@
 """Hostile and broken input, class by class: no exception escapes, every record is converted or counted as an error
 naming its file and record, memory stays bounded, and the exit status says whether anything was lost."""
+
 import io
 import json
 import os
@@ -23,8 +24,9 @@ from win4658.detections.local_hunt import Hunt
 from win4658.event import MAX_RECORD_BYTES, Event, ReadStats, RecordError, parse_event_id
 from win4658.readers import MAX_EXPANSION_RATIO, read_paths
 
-GOOD_JSON = (b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe", '
-             b'"TimeCreated": "2020-01-01T00:00:00Z"}\n')
+GOOD_JSON = (
+    b'{"EventID": 4658, "ProcessId": "0x10", "ProcessName": "C:\\\\a.exe", "TimeCreated": "2020-01-01T00:00:00Z"}\n'
+)
 SAMPLE_EVTX = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
 
 
@@ -43,8 +45,9 @@ def outcome(results):
 
 
 def run_cli(*args, **options) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "win4658", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, **options)
+    return subprocess.run(
+        [sys.executable, "-m", "win4658", *map(str, args)], capture_output=True, text=True, timeout=120, **options
+    )
 
 
 def converted_everywhere(path, summary=None):
@@ -87,8 +90,15 @@ ODD_TYPES = [  # (record, what it gives)
     ({"event_id": {"a": 1}, "event_data": {}}, "unrecognised"),
     ({"EventID": 4658, "Hostname": ["a"]}, "unrecognised"),
     ({"EventID": 4658, "TimeCreated": {"a": 1}, "@timestamp": {"b": 2}}, "unrecognised"),
-    ({"EventID": 4658, "EventTime": "0001-01-01 00:00:00", "EventReceivedTime": "0001-01-01 01:00:00",
-      "@timestamp": "0001-01-01T00:00:00Z"}, "unrecognised"),
+    (
+        {
+            "EventID": 4658,
+            "EventTime": "0001-01-01 00:00:00",
+            "EventReceivedTime": "0001-01-01 01:00:00",
+            "@timestamp": "0001-01-01T00:00:00Z",
+        },
+        "unrecognised",
+    ),
     ({"EventID": 4658, "EventTime": 1, "EventReceivedTime": {}, "@timestamp": []}, "unrecognised"),
     ({"EventID": 4658, "Keywords": True}, "event"),
     ({"EventID": None}, "unrecognised"),
@@ -101,10 +111,15 @@ def test_unexpected_json_types_are_converted_or_named_and_the_rest_is_read(tmp_p
     path.write_bytes(GOOD_JSON + json.dumps(document).encode() + b"\n" + GOOD_JSON)
     summary = Summary()
     documents = converted_everywhere(path, summary)
-    assert outcome(read_all(path)) == ["event", "mapping" if expected == "mapping" else expected, "event"] \
-        if expected != "mapping" else outcome(read_all(path)) == ["event"] * 3
-    assert [item if isinstance(item, RecordError) else "document" for item in documents["ecs"]][0::2] == \
-        ["document", "document"]
+    assert (
+        outcome(read_all(path)) == ["event", "mapping" if expected == "mapping" else expected, "event"]
+        if expected != "mapping"
+        else outcome(read_all(path)) == ["event"] * 3
+    )
+    assert [item if isinstance(item, RecordError) else "document" for item in documents["ecs"]][0::2] == [
+        "document",
+        "document",
+    ]
     middle = documents["ecs"][1]
     if expected == "event":
         assert isinstance(middle, dict)
@@ -128,8 +143,10 @@ def test_a_hunt_goes_on_past_every_odd_record(tmp_path):
 
 # --- 2. values that cannot be represented --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("process_id", ["0x10000000000000000", "18446744073709551616", "0x8000000000000000", "-5",
-                                        "-0x1", "1e3", "0x"])
+
+@pytest.mark.parametrize(
+    "process_id", ["0x10000000000000000", "18446744073709551616", "0x8000000000000000", "-5", "-0x1", "1e3", "0x"]
+)
 def test_a_process_id_outside_long_is_a_mapping_error_for_that_record(tmp_path, process_id):
     path = tmp_path / "pid.json"
     path.write_bytes(GOOD_JSON + GOOD_JSON.replace(b'"0x10"', json.dumps(process_id).encode()) + GOOD_JSON)
@@ -157,8 +174,9 @@ def test_convert_writes_every_other_document_when_a_pid_is_too_large(tmp_path, w
         (tmp_path / name).write_bytes(GOOD_JSON * 3 + big + GOOD_JSON * 2)
     output = tmp_path / "out.ndjson"
     output.write_bytes(b"")
-    result = run_cli("convert", "--to", target, "--workers", workers, "-o", output, tmp_path / "a.json",
-                     tmp_path / "b.json")
+    result = run_cli(
+        "convert", "--to", target, "--workers", workers, "-o", output, tmp_path / "a.json", tmp_path / "b.json"
+    )
     assert result.returncode == 1, result.stderr
     assert len(output.read_text().splitlines()) == 10
     assert result.stderr.count("record 4 (byte offset") == 2 and "outside 0..2^63-1" in result.stderr
@@ -177,8 +195,18 @@ def test_garbage_time_created_in_xml_is_a_mapping_error_not_a_malformed_timestam
 
 # --- 3. one event-id rule for every reader ---------------------------------------------------------------------------
 
-EVENT_ID_TEXTS = {"4658": 4658, "04658": 4658, " 4658 ": 4658, "0004656": 4656, "4658.7": None, "4_658": None,
-                  "+4658": None, "70000": None, "４６５８": None, "": None}
+EVENT_ID_TEXTS = {
+    "4658": 4658,
+    "04658": 4658,
+    " 4658 ": 4658,
+    "0004656": 4656,
+    "4658.7": None,
+    "4_658": None,
+    "+4658": None,
+    "70000": None,
+    "４６５８": None,
+    "": None,
+}
 
 
 @pytest.mark.parametrize("text, number", EVENT_ID_TEXTS.items())
@@ -188,8 +216,15 @@ def test_the_event_id_rule(text, number):
             parse_event_id(text)
     else:
         assert parse_event_id(text) == parse_event_id(text.encode()) == number
-    for value, expected in ((4658, 4658), (0, 0), (4658.7, None), (4658.0, None), (True, None), (-1, None),
-                            (None, None)):
+    for value, expected in (
+        (4658, 4658),
+        (0, 0),
+        (4658.7, None),
+        (4658.0, None),
+        (True, None),
+        (-1, None),
+        (None, None),
+    ):
         if expected is None:
             with pytest.raises(ValueError):
                 parse_event_id(value)
@@ -202,8 +237,10 @@ def xml_with_event_id(good_xml: bytes, text: str, plain: bool) -> bytes:
     return record if plain else record.replace(b"<System>", b"<System >")
 
 
-CLASSIC = ("01/02/2020 03:04:05 PM\nLogName=Security\nEventCode={}\nComputerName=WS01\nMessage=The handle to an object "
-           "was closed.\n\nSubject :\n\tAccount Name:\t\tbob\n\nProcess Information:\n\tProcess ID:\t\t0x10\n")
+CLASSIC = (
+    "01/02/2020 03:04:05 PM\nLogName=Security\nEventCode={}\nComputerName=WS01\nMessage=The handle to an object "
+    "was closed.\n\nSubject :\n\tAccount Name:\t\tbob\n\nProcess Information:\n\tProcess ID:\t\t0x10\n"
+)
 
 
 @pytest.mark.parametrize("text, number", EVENT_ID_TEXTS.items())
@@ -220,14 +257,18 @@ def test_every_reader_applies_the_same_event_id_rule(tmp_path, good_xml, text, n
         (tmp_path / name).write_bytes(content + b"\n")
         stats = ReadStats()
         results = read_all(tmp_path / name, stats=stats)
-        reasons = ["malformed" if result.reason in ("malformed", "unrecognised") else result.reason
-                   for result in results if isinstance(result, RecordError)]
+        reasons = [
+            "malformed" if result.reason in ("malformed", "unrecognised") else result.reason
+            for result in results
+            if isinstance(result, RecordError)
+        ]
         got = ["event"] * sum(isinstance(result, Event) for result in results) + reasons
         assert got == expected, (name, results)
         assert stats.records == 1 and stats.other_event_id == (number not in (None, 4658))
 
 
 # --- 4. archives ---------------------------------------------------------------------------------------------------
+
 
 def zip_bytes(members) -> bytearray:
     buffer = io.BytesIO()
@@ -298,9 +339,12 @@ def evtx_variants():
     with open(corpus_path(*SAMPLE_EVTX), "rb") as stream:
         data = stream.read()
     overwritten = bytearray(data)
-    overwritten[4096 + 2 * 65536 + 5000: 4096 + 2 * 65536 + 9000] = bytes(4000)
-    return {"whole.evtx": data, "truncated.evtx": data[: 4096 + 3 * 65536 + 1000],
-            "overwritten.evtx": bytes(overwritten)}
+    overwritten[4096 + 2 * 65536 + 5000 : 4096 + 2 * 65536 + 9000] = bytes(4000)
+    return {
+        "whole.evtx": data,
+        "truncated.evtx": data[: 4096 + 3 * 65536 + 1000],
+        "overwritten.evtx": bytes(overwritten),
+    }
 
 
 def described(results, prefix):
@@ -345,8 +389,9 @@ print(sum(isinstance(r, Event) for r in results), [str(r) for r in results if no
 
 def read_in_child(*paths):
     """(events, errors, peak MiB) of reading paths in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", MEASURE, *map(str, paths)], capture_output=True, text=True,
-                            timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, *map(str, paths)], capture_output=True, text=True, timeout=120, check=True
+    )
     events, errors, peak = result.stdout.rsplit(" ", 1)[0], None, int(result.stdout.rsplit(" ", 1)[1])
     events, _, errors = events.partition(" ")
     return int(events), eval(errors), peak  # noqa: S307 - our own child's repr of a list of strings
@@ -360,11 +405,14 @@ def sparse(path, head: bytes, size: int, tail: bytes = b""):
         stream.write(tail)
 
 
-@pytest.mark.parametrize("name, head, tail", [
-    ("zeros.json", GOOD_JSON + b'{"EventID": 4658,', b"\n" + GOOD_JSON),
-    ("zeros.xml", b"<Event>", b""),
-    ("zeros.txt", b"01/02/2020 03:04:05 PM\nEventCode=4658\nLogName=Security\nMessage=", b""),
-])
+@pytest.mark.parametrize(
+    "name, head, tail",
+    [
+        ("zeros.json", GOOD_JSON + b'{"EventID": 4658,', b"\n" + GOOD_JSON),
+        ("zeros.xml", b"<Event>", b""),
+        ("zeros.txt", b"01/02/2020 03:04:05 PM\nEventCode=4658\nLogName=Security\nMessage=", b""),
+    ],
+)
 def test_a_record_past_the_limit_is_too_large_and_memory_stays_bounded(tmp_path, name, head, tail):
     path = tmp_path / name
     sparse(path, head, 160 << 20, tail)
@@ -372,8 +420,10 @@ def test_a_record_past_the_limit_is_too_large_and_memory_stays_bounded(tmp_path,
     assert events == (2 if name.endswith(".json") else 0)
     (error,) = errors
     offset = len(GOOD_JSON) if name.endswith(".json") else 0
-    assert error.startswith(f"{path}: record {2 if name.endswith('.json') else 1} (byte offset {offset}): "
-                            f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB")
+    assert error.startswith(
+        f"{path}: record {2 if name.endswith('.json') else 1} (byte offset {offset}): "
+        f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB"
+    )
     assert peak < 100
 
 
@@ -387,8 +437,9 @@ def test_a_file_of_only_line_breaks_holds_nothing_and_costs_little_memory(tmp_pa
 
 def test_an_xml_record_too_large_is_skipped_up_to_its_end_and_the_next_is_read(tmp_path, good_xml):
     path = tmp_path / "long.xml"
-    huge = good_xml.replace(b"</EventData>",
-                            b"<Data Name='x'>" + b"a" * (MAX_RECORD_BYTES + 10) + b"</Data></EventData>")
+    huge = good_xml.replace(
+        b"</EventData>", b"<Data Name='x'>" + b"a" * (MAX_RECORD_BYTES + 10) + b"</Data></EventData>"
+    )
     path.write_bytes(good_xml + b"\n" + huge + b"\n" + good_xml + b"\n")
     stats = ReadStats()
     results = read_all(path, stats=stats)
@@ -423,8 +474,13 @@ def command_for_nobody() -> tuple:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for python in (sys.executable, shutil.which(version, path="/usr/local/bin:/usr/bin")):
         try:
-            probe = subprocess.run([python, "-c", "import win4658, orjson"], env=dict(os.environ, PYTHONPATH=path),
-                                   capture_output=True, timeout=60, **as_nobody())
+            probe = subprocess.run(
+                [python, "-c", "import win4658, orjson"],
+                env=dict(os.environ, PYTHONPATH=path),
+                capture_output=True,
+                timeout=60,
+                **as_nobody(),
+            )
         except (OSError, TypeError, subprocess.SubprocessError):
             continue
         if probe.returncode == 0:
@@ -446,8 +502,9 @@ def test_an_unlistable_subdirectory_is_reported_and_counted():
         if os.geteuid() == 0:  # root lists every directory: read as nobody
             command, environment = command_for_nobody()
             options = dict(as_nobody(), env=environment)
-        result = subprocess.run([*command, "convert", "-o", os.devnull, top], capture_output=True, text=True,
-                                timeout=120, **options)
+        result = subprocess.run(
+            [*command, "convert", "-o", os.devnull, top], capture_output=True, text=True, timeout=120, **options
+        )
         assert result.returncode == 1, result.stderr
         assert f"{locked}: record 0: cannot list directory: Permission denied; its files are not read" in result.stderr
         assert "converted: 2" in result.stderr and "unreadable: 1" in result.stderr
@@ -457,6 +514,7 @@ def test_an_unlistable_subdirectory_is_reported_and_counted():
 
 
 # --- 6. encodings --------------------------------------------------------------------------------------------------
+
 
 def test_a_utf8_bom_loses_nothing_and_reports_nothing(tmp_path, good_xml):
     bom = b"\xef\xbb\xbf"
@@ -489,6 +547,7 @@ def test_invalid_utf16_is_an_error_not_garbage(tmp_path):
 
 
 # --- 7. exit status ------------------------------------------------------------------------------------------------
+
 
 def test_exit_status_follows_one_rule(tmp_path):
     good = tmp_path / "good.json"
@@ -524,7 +583,9 @@ def test_a_header_declaring_too_many_chunks_gives_one_error(tmp_path):
     result = run_cli("convert", "-o", os.devnull, path)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("win4658: ")]
-    assert errors == [f"win4658: {path}: record 0 (byte offset {4096 + 17 * 65536}): EVTX chunks 17-65534: missing: "
-                      "the header declares 65535 chunks, the file ends after 17 (truncated, or a wrong header); "
-                      "their records are lost"]
+    assert errors == [
+        f"win4658: {path}: record 0 (byte offset {4096 + 17 * 65536}): EVTX chunks 17-65534: missing: "
+        "the header declares 65535 chunks, the file ends after 17 (truncated, or a wrong header); "
+        "their records are lost"
+    ]
     assert "converted: 77" in result.stderr

@@ -1,6 +1,7 @@
 """Handle sessions in Elasticsearch: the generated template, the Kibana rule over the sessions index, and (with
 WIN4658_ES_URL) shipping sessions to a real cluster, running the rule's query there and checking that every field the
 sessions dashboard reads is searchable (and aggregatable where a panel aggregates it) in that index."""
+
 import json
 import os
 import uuid
@@ -55,34 +56,47 @@ def test_every_corpus_session_document_fits_the_strict_template():
 
 
 def test_the_session_rule_validates_and_queries_the_sessions_index():
-    schema = unshipped_reference("elastic", "kibana_rule.schema.json",
-                                 why="derived from Kibana's sources under the Elastic License 2.0")
+    schema = unshipped_reference(
+        "elastic", "kibana_rule.schema.json", why="derived from Kibana's sources under the Elastic License 2.0"
+    )
     with open(schema, encoding="utf-8") as stream:
         validator = jsonschema.Draft202012Validator(json.load(stream))
     (rule,) = _rules()
     errors = sorted(validator.iter_errors(rule), key=lambda error: len(error.path))
     assert not errors, f"{errors[0].message} at {list(errors[0].absolute_path)}"
     assert (rule["type"], rule["language"], rule["index"], rule["enabled"]) == (
-        "query", "kuery", ["win4658-sessions*"], False)
+        "query",
+        "kuery",
+        ["win4658-sessions*"],
+        False,
+    )
     threshold_ns = int(LIFETIME.parameters["long_handle_seconds"] * 1_000_000_000)
-    assert rule["query"] == ('event.dataset : "win4658.handle_session" and win4658.handle.ending : "closed" '
-                             f"and event.duration > {threshold_ns}")
+    assert rule["query"] == (
+        'event.dataset : "win4658.handle_session" and win4658.handle.ending : "closed" '
+        f"and event.duration > {threshold_ns}"
+    )
 
 
 def _long_sessions(documents, threshold_ns):
     """The rule's query, term by term, over ECS session documents."""
-    return sorted((document["host"]["name"], document["win4658"]["handle"]["id"], document["event"]["end"])
-                  for document in documents if document["event"]["dataset"] == "win4658.handle_session"
-                  and document["win4658"]["handle"]["ending"] == "closed"
-                  and document["event"]["duration"] > threshold_ns)
+    return sorted(
+        (document["host"]["name"], document["win4658"]["handle"]["id"], document["event"]["end"])
+        for document in documents
+        if document["event"]["dataset"] == "win4658.handle_session"
+        and document["win4658"]["handle"]["ending"] == "closed"
+        and document["event"]["duration"] > threshold_ns
+    )
 
 
 def test_the_rules_condition_finds_what_hunts_lifetime_detection_finds():
     corpus = corpus_path()
     for seconds in (LIFETIME.parameters["long_handle_seconds"], 1, 0.1):
         hunt = Hunt(long_handle_seconds=seconds)
-        expected = sorted((finding.host, finding.handle_id, finding.details["closed"]) for finding in hunt.run([corpus])
-                          if getattr(finding, "number", None) == 6)
+        expected = sorted(
+            (finding.host, finding.handle_id, finding.details["closed"])
+            for finding in hunt.run([corpus])
+            if getattr(finding, "number", None) == 6
+        )
         assert _long_sessions(_session_documents(corpus), int(seconds * 1_000_000_000)) == expected
         assert seconds > 1 or expected
 
@@ -125,12 +139,20 @@ def test_shipped_sessions_are_searchable_with_the_rules_condition(sessions_index
     client, index = sessions_index
     documents = _session_documents(corpus_path(*FILE))
     threshold_ns = 100_000_000
-    query = {"bool": {"filter": [{"term": {"event.dataset": "win4658.handle_session"}},
-                                 {"term": {"win4658.handle.ending": "closed"}},
-                                 {"range": {"event.duration": {"gt": threshold_ns}}}]}}
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"event.dataset": "win4658.handle_session"}},
+                {"term": {"win4658.handle.ending": "closed"}},
+                {"range": {"event.duration": {"gt": threshold_ns}}},
+            ]
+        }
+    }
     hits = request(client, "POST", f"/{index}/_search", {"query": query, "size": 1000})["hits"]["hits"]
-    found = sorted((hit["_source"]["host"]["name"], hit["_source"]["win4658"]["handle"]["id"],
-                    hit["_source"]["event"]["end"]) for hit in hits)
+    found = sorted(
+        (hit["_source"]["host"]["name"], hit["_source"]["win4658"]["handle"]["id"], hit["_source"]["event"]["end"])
+        for hit in hits
+    )
     assert found == _long_sessions(documents, threshold_ns) and found
     mapping = request(client, "GET", f"/{index}/_mapping")[index]["mappings"]
     assert mapping["properties"]["event"]["properties"]["duration"]["type"] == "long"
@@ -139,14 +161,21 @@ def test_shipped_sessions_are_searchable_with_the_rules_condition(sessions_index
 def _session_panel_fields():
     """(field, aggregated) of every field the Kibana saved objects over the sessions data view read."""
     with open(os.path.join(ROOT, DASHBOARDS_FILE), encoding="utf-8") as stream:
-        items = [item for item in map(json.loads, stream) if item["type"] in ("search", "visualization")
-                 and item["references"] == [{"name": INDEX_REF, "type": "index-pattern", "id": "win4658-sessions"}]]
+        items = [
+            item
+            for item in map(json.loads, stream)
+            if item["type"] in ("search", "visualization")
+            and item["references"] == [{"name": INDEX_REF, "type": "index-pattern", "id": "win4658-sessions"}]
+        ]
     fields = {(field, False) for item in items for field in item["attributes"].get("columns", [])}
     fields |= {(field, True) for item in items for field, _order in item["attributes"].get("sort", [])}
     for item in items:
         if "visState" in item["attributes"]:
-            fields |= {(agg["params"]["field"], True) for agg in json.loads(item["attributes"]["visState"])["aggs"]
-                       if "field" in agg["params"]}
+            fields |= {
+                (agg["params"]["field"], True)
+                for agg in json.loads(item["attributes"]["visState"])["aggs"]
+                if "field" in agg["params"]
+            }
     assert len(items) == 6 and len(fields) > 13
     return fields
 
@@ -159,8 +188,13 @@ def test_the_sessions_dashboard_fields_are_searchable_and_aggregatable_in_the_sh
     names = sorted({field for field, _aggregated in wanted})
     capabilities = request(client, "GET", f"/{index}/_field_caps?fields={','.join(names)}")["fields"]
     assert sorted(capabilities) == names
-    assert [field for field, aggregated in sorted(wanted) if not all(
-        kind["searchable"] and (kind["aggregatable"] or not aggregated) for kind in capabilities[field].values())] == []
+    assert [
+        field
+        for field, aggregated in sorted(wanted)
+        if not all(
+            kind["searchable"] and (kind["aggregatable"] or not aggregated) for kind in capabilities[field].values()
+        )
+    ] == []
 
 
 def test_ship_sessions_sends_each_session_with_where_its_last_event_was_read():

@@ -1,5 +1,6 @@
 """hunt's session lines (sessions/line.py, built from JSON pieces) equal the reference, the session record written by
 orjson, byte for byte: on every corpus file (both ways round), on sampled JSON-lines and on edge cases."""
+
 import os
 import sys
 
@@ -42,8 +43,9 @@ def test_session_lines_equal_the_reference_on_the_corpus(tmp_path):
 
 
 def test_session_lines_equal_the_reference_on_a_reversed_corpus_file(tmp_path):
-    _assert_lines_equal(_sessions([reversed_copy(corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"),
-                                                 tmp_path)]))
+    _assert_lines_equal(
+        _sessions([reversed_copy(corpus_path("json", "cmd_lsass_memory_dumpert_syscalls.zip"), tmp_path)])
+    )
 
 
 def test_session_lines_equal_the_reference_on_sampled_json_lines(tmp_path):
@@ -53,27 +55,56 @@ def test_session_lines_equal_the_reference_on_sampled_json_lines(tmp_path):
 
 
 def _event(event_id, record, **data):
-    system = {"EventID": event_id, "Computer": data.pop("host", "WS1"), "TimeCreated": f"2026-01-01T00:00:0{record}Z",
-              "EventRecordID": data.pop("record_id", record)}
+    system = {
+        "EventID": event_id,
+        "Computer": data.pop("host", "WS1"),
+        "TimeCreated": f"2026-01-01T00:00:0{record}Z",
+        "EventRecordID": data.pop("record_id", record),
+    }
     return Event(system, dict({"ProcessId": "0x10", "HandleId": "0x4"}, **data), Origin("edge", record))
 
 
-ODD_OPEN = {"ObjectType": "Fichier «x»", "ObjectName": 'C:\\a "b"\\ç\u2028\x01.txt', "AccessMask": "not a mask",
-            "ObjectServer": "-", "SubjectUserName": "-", "SubjectDomainName": "", "SubjectUserSid": "",
-            "SubjectLogonId": "-", "PrivilegeList": "-", "ProcessName": "-"}
+ODD_OPEN = {
+    "ObjectType": "Fichier «x»",
+    "ObjectName": 'C:\\a "b"\\ç\u2028\x01.txt',
+    "AccessMask": "not a mask",
+    "ObjectServer": "-",
+    "SubjectUserName": "-",
+    "SubjectDomainName": "",
+    "SubjectUserSid": "",
+    "SubjectLogonId": "-",
+    "PrivilegeList": "-",
+    "ProcessName": "-",
+}
 
 
-@pytest.mark.parametrize("opened, closed", [
-    ({"ObjectType": "File", "ObjectName": "C:\\x.txt", "AccessMask": "0x120089",
-      "PrivilegeList": "SeBackupPrivilege\r\n\tSeRestorePrivilege", "SubjectUserName": "alice",
-      "SubjectDomainName": "CORP", "SubjectUserSid": "S-1-5-21-1", "SubjectLogonId": "0x3e7",
-      "ObjectServer": "Security", "ProcessName": "C:\\Windows\\explorer.exe"}, {}),
-    (dict(ODD_OPEN, host=""), {"host": "", "record_id": ""}),
-    ({"AccessMask": "0x80000000", "ObjectType": "Key", "record_id": "text id", "host": None},
-     {"record_id": None, "host": None}),
-    (None, {"SubjectUserName": "bob", "SubjectDomainName": "-", "ProcessName": "C:\\b\\é.exe", "host": "ws «1»"}),
-    (None, ODD_OPEN),
-])
+@pytest.mark.parametrize(
+    "opened, closed",
+    [
+        (
+            {
+                "ObjectType": "File",
+                "ObjectName": "C:\\x.txt",
+                "AccessMask": "0x120089",
+                "PrivilegeList": "SeBackupPrivilege\r\n\tSeRestorePrivilege",
+                "SubjectUserName": "alice",
+                "SubjectDomainName": "CORP",
+                "SubjectUserSid": "S-1-5-21-1",
+                "SubjectLogonId": "0x3e7",
+                "ObjectServer": "Security",
+                "ProcessName": "C:\\Windows\\explorer.exe",
+            },
+            {},
+        ),
+        (dict(ODD_OPEN, host=""), {"host": "", "record_id": ""}),
+        (
+            {"AccessMask": "0x80000000", "ObjectType": "Key", "record_id": "text id", "host": None},
+            {"record_id": None, "host": None},
+        ),
+        (None, {"SubjectUserName": "bob", "SubjectDomainName": "-", "ProcessName": "C:\\b\\é.exe", "host": "ws «1»"}),
+        (None, ODD_OPEN),
+    ],
+)
 def test_session_lines_equal_the_reference_on_edge_cases(opened, closed):
     tracker = HandleTracker(keep_endings=True)
     sessions = []
@@ -86,6 +117,7 @@ def test_session_lines_equal_the_reference_on_edge_cases(opened, closed):
         sessions += list(tracker.still_open())
     tracker.observe(_event(4658, 6, **dict(closed, HandleId="0x8")), None)  # no open of that handle
     sessions += tracker.ended
-    assert {lifetime.ending for lifetime in sessions} >= {CLOSE_WITHOUT_OPEN} | ({CLOSED, REUSED, OPEN_AT_END}
-                                                                                if opened is not None else set())
+    assert {lifetime.ending for lifetime in sessions} >= {CLOSE_WITHOUT_OPEN} | (
+        {CLOSED, REUSED, OPEN_AT_END} if opened is not None else set()
+    )
     _assert_lines_equal(sessions)

@@ -15,6 +15,7 @@ The EQL sequence of the lifetime rule runs with the eql package (its own engine)
 log's order. With WIN4658_SPLUNK_URL set, tests/live/test_sessions_splunk_live.py runs the search, collect
 included, on a real Splunk and compares the summary events the same way.
 """
+
 import configparser
 import fnmatch
 import functools
@@ -52,10 +53,18 @@ CIM, ECS = installed("cim"), installed("ecs")
 
 # --- an evaluator of the SPL expressions the search uses: test_splunk_knowledge's, with NOT, ordering
 # comparisons, arithmetic, "." and the functions below ------------------------------------------------------------
-TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
-                   r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
-OPERATIONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
-              ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
+TOKEN = re.compile(
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|[()<>,.+*/%-])|'
+    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
+)
+OPERATIONS = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+}
 
 
 def _number(value):
@@ -78,6 +87,7 @@ def _binary(left, right, combine):
     def evaluate(f):
         a, b = left(f), right(f)
         return None if a is None or b is None else combine(a, b)
+
     return evaluate
 
 
@@ -88,7 +98,7 @@ class Expression(SplExpression):
         self.tokens = [(match.lastgroup, match.group(match.lastgroup)) for match in matches]
         self.position, self.functions, self.referenced = 0, set(), []
         self.evaluate = self._or()
-        assert self.position == len(self.tokens), self.tokens[self.position:]
+        assert self.position == len(self.tokens), self.tokens[self.position :]
 
     def _comparison(self):
         if self._peek() == ("word", "NOT"):
@@ -106,18 +116,30 @@ class Expression(SplExpression):
         left = self._product()
         while self._peek()[1] in ("+", "-", "."):
             operator = self._take()[1]
-            left = _binary(left, self._product(), {"+": lambda a, b: _number(a) + _number(b),
-                                                    "-": lambda a, b: _number(a) - _number(b),
-                                                    ".": lambda a, b: f"{a}{b}"}[operator])
+            left = _binary(
+                left,
+                self._product(),
+                {
+                    "+": lambda a, b: _number(a) + _number(b),
+                    "-": lambda a, b: _number(a) - _number(b),
+                    ".": lambda a, b: f"{a}{b}",
+                }[operator],
+            )
         return left
 
     def _product(self):
         left = self._term()
         while self._peek()[1] in ("*", "/", "%"):
             operator = self._take()[1]
-            left = _binary(left, self._term(), {"*": lambda a, b: _number(a) * _number(b),
-                                                "/": lambda a, b: _number(a) / _number(b),
-                                                "%": lambda a, b: _number(a) % _number(b)}[operator])
+            left = _binary(
+                left,
+                self._term(),
+                {
+                    "*": lambda a, b: _number(a) * _number(b),
+                    "/": lambda a, b: _number(a) / _number(b),
+                    "%": lambda a, b: _number(a) % _number(b),
+                }[operator],
+            )
         return left
 
     def _term(self):
@@ -166,13 +188,16 @@ def _printf(arguments):
         if any(value is None for value in values):
             return None
         return values[0] % tuple(_number(value) for value in values[1:])
+
     return evaluate
 
 
 # the knowledge evaluator's functions where they are the same, then those only the session searches use
 FUNCTIONS = {
-    **{name: KNOWLEDGE_FUNCTIONS[name] for name in ("if", "case", "true", "null", "isnull", "in", "match", "replace",
-                                                     "substr", "tonumber")},
+    **{
+        name: KNOWLEDGE_FUNCTIONS[name]
+        for name in ("if", "case", "true", "null", "isnull", "in", "match", "replace", "substr", "tonumber")
+    },
     "isnotnull": lambda a: lambda f: a[0](f) is not None,
     "coalesce": lambda a: lambda f: next((value for value in (x(f) for x in a) if value is not None), None),
     "printf": _printf,
@@ -184,12 +209,16 @@ FUNCTIONS = {
     "trim": lambda a: lambda f: None if a[0](f) is None else str(a[0](f)).strip(" \t"),
     "floor": lambda a: lambda f: None if a[0](f) is None else math.floor(_number(a[0](f))),
     # round(X): half away from zero
-    "round": lambda a: lambda f: None if a[0](f) is None else int(math.copysign(math.floor(abs(_number(a[0](f))) + 0.5),
-                                                                               _number(a[0](f)))),
+    "round": lambda a: (
+        lambda f: (
+            None if a[0](f) is None else int(math.copysign(math.floor(abs(_number(a[0](f))) + 0.5), _number(a[0](f))))
+        )
+    ),
 }
 
 
 # --- the commands -----------------------------------------------------------------------------------------------
+
 
 def _split_top_level(text, separator=","):
     parts, depth, current, quoted = [], 0, "", False
@@ -223,7 +252,7 @@ def _aggregations(text):
                 position += 1
                 if depth == 0:
                     break
-            argument = text[start + 1:position - 1]
+            argument = text[start + 1 : position - 1]
         name = re.match(r"\s+AS\s+(\w+)\s*", text[position:])
         position += name.end() if name else len(re.match(r"\s*", text[position:]).group())
         # without AS, Splunk names the result after the call: count, max(x)
@@ -245,8 +274,13 @@ def _argument_value(argument):
 def _search(rows, arguments):
     assert arguments.startswith("`win4658_events` (EventCode=4656 OR EventCode=4663 OR EventCode=4658)")
     assert arguments.endswith("process_id=* HandleId=*")
-    return [row for row in rows if row.get("EventCode") in ("4656", "4663", "4658")
-            and row.get("process_id") is not None and row.get("HandleId") is not None]
+    return [
+        row
+        for row in rows
+        if row.get("EventCode") in ("4656", "4663", "4658")
+        and row.get("process_id") is not None
+        and row.get("HandleId") is not None
+    ]
 
 
 def _where(rows, arguments):
@@ -265,8 +299,9 @@ def _rex(rows, arguments):
 
 
 def _eval(rows, arguments):
-    assignments = [(part.split("=", 1)[0].strip(), Expression(part.split("=", 1)[1]))
-                   for part in _split_top_level(arguments)]
+    assignments = [
+        (part.split("=", 1)[0].strip(), Expression(part.split("=", 1)[1])) for part in _split_top_level(arguments)
+    ]
     for row in rows:
         for name, expression in assignments:
             row[name] = expression.evaluate(row)
@@ -284,6 +319,7 @@ def _sort(rows, arguments):
             value = row.get(name)
             assert value is not None, (name, row)
             return (0, _number(value), "") if _number(value) is not None else (1, 0, str(value))
+
         rows = sorted(rows, key=key, reverse=field.startswith("-"))
     return rows
 
@@ -329,9 +365,10 @@ def _windowed_streamstats(rows, aggregations, by, current, window):
     for row in rows:
         group = recent[tuple(row.get(field) for field in by)]
         visible = (group + [row])[-window:] if current else group
-        results = {name: _running(function, [value for value in map(_argument_value(argument), visible)
-                                             if value is not None])
-                   for function, argument, name in aggregations}
+        results = {
+            name: _running(function, [value for value in map(_argument_value(argument), visible) if value is not None])
+            for function, argument, name in aggregations
+        }
         group.append(dict(row))
         del group[:-window]
         row.update(results)
@@ -378,8 +415,10 @@ def _stats(rows, arguments):
 def _fields(rows, arguments):
     assert arguments.startswith("- ")
     patterns = arguments[2:].split()
-    return [{name: value for name, value in row.items() if not any(fnmatch.fnmatchcase(name, p) for p in patterns)}
-            for row in rows]
+    return [
+        {name: value for name, value in row.items() if not any(fnmatch.fnmatchcase(name, p) for p in patterns)}
+        for row in rows
+    ]
 
 
 def _lookup(rows, arguments):
@@ -387,8 +426,11 @@ def _lookup(rows, arguments):
     field (WILDCARD columns: * matches any text), every other column of them written to the event."""
     name, column, field = re.fullmatch(r"(\w+) (\w+) AS (\w+)", arguments).groups()
     table, wildcards, max_matches = lookup_table(name)
-    pattern_of = (lambda text: re.compile(".*".join(map(re.escape, text.split("*"))) + r"\Z")) if column in wildcards \
+    pattern_of = (
+        (lambda text: re.compile(".*".join(map(re.escape, text.split("*"))) + r"\Z"))
+        if column in wildcards
         else (lambda text: re.compile(re.escape(text) + r"\Z"))
+    )
     patterns = [pattern_of(entry[column]) for entry in table]
     for row in rows:
         if row.get(field) is None:
@@ -401,15 +443,27 @@ def _lookup(rows, arguments):
 
 def _addinfo(time_range):
     """addinfo: the search's time range on every result (info_min_time, info_max_time: epoch seconds)."""
+
     def add(rows, _arguments):
         assert time_range is not None, "addinfo needs the run's time range"
         return [dict(row, info_min_time=time_range[0], info_max_time=time_range[1]) for row in rows]
+
     return add
 
 
-COMMANDS = {"search": _search, "lookup": _lookup, "where": _where, "rex": _rex, "eval": _eval, "sort": _sort,
-            "streamstats": _streamstats, "eventstats": _eventstats, "stats": _stats, "fields": _fields,
-            "collect": lambda rows, arguments: rows}
+COMMANDS = {
+    "search": _search,
+    "lookup": _lookup,
+    "where": _where,
+    "rex": _rex,
+    "eval": _eval,
+    "sort": _sort,
+    "streamstats": _streamstats,
+    "eventstats": _eventstats,
+    "stats": _stats,
+    "fields": _fields,
+    "collect": lambda rows, arguments: rows,
+}
 
 
 def replay(rows, commands=session_splunk.COMMANDS, time_range=None):
@@ -447,6 +501,7 @@ def scheduled_runs(rows, commands=session_splunk.COMMANDS):
 
 # --- events as Splunk holds them ------------------------------------------------------------------------------
 
+
 def _events(path):
     return [result for result in read_paths([path], HANDLE_EVENTS) if isinstance(result, Event)]
 
@@ -457,8 +512,9 @@ def _search_time_rows(events):
         raw = render_event_xml(event)
         fields = search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")
         # Splunk keeps an event's time to the microsecond
-        fields.update(_raw=raw, _time=time_ns(event.system["TimeCreated"]) // 1000 / 1e6,
-                      source="XmlWinEventLog:Security")
+        fields.update(
+            _raw=raw, _time=time_ns(event.system["TimeCreated"]) // 1000 / 1e6, source="XmlWinEventLog:Security"
+        )
         rows.append(fields)
     return rows
 
@@ -469,11 +525,20 @@ def _indexed(rows):
 
 
 def _pairs_of_splunk(rows):
-    return sorted((row["dest"], row["process_id"], row["handle_id"], row["handle_ending"],
-                   str(row.get("handle_open_record_id", "")), str(row.get("handle_close_record_id", "")),
-                   round(row["duration"], 6) if "duration" in row else None, row["handle_access_count"],
-                   row["handle_process_id_hex"])
-                  for row in rows)
+    return sorted(
+        (
+            row["dest"],
+            row["process_id"],
+            row["handle_id"],
+            row["handle_ending"],
+            str(row.get("handle_open_record_id", "")),
+            str(row.get("handle_close_record_id", "")),
+            round(row["duration"], 6) if "duration" in row else None,
+            row["handle_access_count"],
+            row["handle_process_id_hex"],
+        )
+        for row in rows
+    )
 
 
 def _local_sessions(path):
@@ -481,14 +546,24 @@ def _local_sessions(path):
 
 
 def _pairs_of_local(records):
-    return sorted((record["host"], record["process_id"], record["handle_id"], record["ending"],
-                   record.get("open_record_id", ""), record.get("close_record_id", ""),
-                   round(record["duration_seconds"], 6) if "duration_seconds" in record else None,
-                   record["access_count"], record["process_id_hex"])
-                  for record in records)
+    return sorted(
+        (
+            record["host"],
+            record["process_id"],
+            record["handle_id"],
+            record["ending"],
+            record.get("open_record_id", ""),
+            record.get("close_record_id", ""),
+            round(record["duration_seconds"], 6) if "duration_seconds" in record else None,
+            record["access_count"],
+            record["process_id_hex"],
+        )
+        for record in records
+    )
 
 
 # --- the tests --------------------------------------------------------------------------------------------------
+
 
 def test_the_shipped_search_is_the_one_replayed():
     saved = configparser.ConfigParser(interpolation=None, delimiters=("=",))
@@ -504,42 +579,110 @@ def test_the_shipped_search_is_the_one_replayed():
 def test_the_replay_on_a_hand_made_sequence():
     """Open, access, close, a second close, open-close in one millisecond twice (the Exchange case), a reused open."""
     rows = []
-    for record, (code, millis, handle) in enumerate([
-            (4658, 0, "0x1"), (4656, 1, "0x1"), (4663, 2, "0x1"), (4658, 3, "0x1"), (4658, 4, "0x1"),
-            (4656, 5, "0x2"), (4658, 5, "0x2"), (4656, 5, "0x2"), (4658, 5, "0x2"),
-            (4656, 6, "0x3"), (4656, 7, "0x3")], 1):
-        rows.append({"EventCode": str(code), "dest": "H", "process_id": 4, "HandleId": handle, "action": "success",
-                     "AccessMask": "0x1", "_time": millis / 1000, "_raw": f"<EventRecordID>{record}</EventRecordID>",
-                     "source": "s", "_cd": f"0:{100 - record}"})
-    replayed = sorted((row["handle_id"], row["handle_ending"], row.get("handle_open_record_id"),
-                       row.get("handle_close_record_id"), row["handle_access_count"])
-                      for row in scheduled_runs(list(reversed(rows))))
-    assert replayed == [("0x1", "close_without_open", None, 1, 0), ("0x1", "close_without_open", None, 5, 0),
-                        ("0x1", "closed", 2, 4, 1), ("0x2", "closed", 6, 7, 0), ("0x2", "closed", 8, 9, 0),
-                        ("0x3", "open_at_end", 11, None, 0), ("0x3", "reused_before_close", 10, None, 0)]
+    for record, (code, millis, handle) in enumerate(
+        [
+            (4658, 0, "0x1"),
+            (4656, 1, "0x1"),
+            (4663, 2, "0x1"),
+            (4658, 3, "0x1"),
+            (4658, 4, "0x1"),
+            (4656, 5, "0x2"),
+            (4658, 5, "0x2"),
+            (4656, 5, "0x2"),
+            (4658, 5, "0x2"),
+            (4656, 6, "0x3"),
+            (4656, 7, "0x3"),
+        ],
+        1,
+    ):
+        rows.append(
+            {
+                "EventCode": str(code),
+                "dest": "H",
+                "process_id": 4,
+                "HandleId": handle,
+                "action": "success",
+                "AccessMask": "0x1",
+                "_time": millis / 1000,
+                "_raw": f"<EventRecordID>{record}</EventRecordID>",
+                "source": "s",
+                "_cd": f"0:{100 - record}",
+            }
+        )
+    replayed = sorted(
+        (
+            row["handle_id"],
+            row["handle_ending"],
+            row.get("handle_open_record_id"),
+            row.get("handle_close_record_id"),
+            row["handle_access_count"],
+        )
+        for row in scheduled_runs(list(reversed(rows)))
+    )
+    assert replayed == [
+        ("0x1", "close_without_open", None, 1, 0),
+        ("0x1", "close_without_open", None, 5, 0),
+        ("0x1", "closed", 2, 4, 1),
+        ("0x2", "closed", 6, 7, 0),
+        ("0x2", "closed", 8, 9, 0),
+        ("0x3", "open_at_end", 11, None, 0),
+        ("0x3", "reused_before_close", 10, None, 0),
+    ]
 
 
 def test_each_session_is_written_by_one_run():
     """Over 31 hours, hourly runs each reading 24 hours: every session once, under the ending the whole data gives;
     a handle open longer than the range is written open when its open leaves it, its close later without an open."""
     hour = PERIOD
-    events = [(4656, 0.5, "0xa"), (4658, 2.5, "0xa"), (4658, 4.0, "0xa"),  # closed across runs, then a second close
-              (4656, 1.0, "0xb"), (4663, 1.5, "0xb"), (4656, 5.0, "0xb"), (4658, 6.0, "0xb"),  # reused, then closed
-              (4656, 1.2, "0xc"),  # still open when the data ends
-              (4656, 0.1, "0xd"), (4658, 30.0, "0xd"),  # open longer than a run's range
-              (4658, 3.0, "0xe")]  # a close without an open
-    rows = [{"EventCode": str(code), "dest": "H", "process_id": 4, "HandleId": handle, "action": "success",
-             "AccessMask": "0x1", "_time": 1_600_000_000 + hours * hour, "source": "s",
-             "_raw": f"<EventRecordID>{record}</EventRecordID>", "_cd": f"0:{record}"}
-            for record, (code, hours, handle) in enumerate(sorted(events, key=lambda event: event[1]), 1)]
+    events = [
+        (4656, 0.5, "0xa"),
+        (4658, 2.5, "0xa"),
+        (4658, 4.0, "0xa"),  # closed across runs, then a second close
+        (4656, 1.0, "0xb"),
+        (4663, 1.5, "0xb"),
+        (4656, 5.0, "0xb"),
+        (4658, 6.0, "0xb"),  # reused, then closed
+        (4656, 1.2, "0xc"),  # still open when the data ends
+        (4656, 0.1, "0xd"),
+        (4658, 30.0, "0xd"),  # open longer than a run's range
+        (4658, 3.0, "0xe"),
+    ]  # a close without an open
+    rows = [
+        {
+            "EventCode": str(code),
+            "dest": "H",
+            "process_id": 4,
+            "HandleId": handle,
+            "action": "success",
+            "AccessMask": "0x1",
+            "_time": 1_600_000_000 + hours * hour,
+            "source": "s",
+            "_raw": f"<EventRecordID>{record}</EventRecordID>",
+            "_cd": f"0:{record}",
+        }
+        for record, (code, hours, handle) in enumerate(sorted(events, key=lambda event: event[1]), 1)
+    ]
     by_record = {record: hours for record, (_code, hours, _handle) in enumerate(sorted(events, key=lambda e: e[1]), 1)}
-    written = sorted((row["handle_id"], row["handle_ending"], by_record.get(row.get("handle_open_record_id")),
-                      by_record.get(row.get("handle_close_record_id")), row["handle_access_count"])
-                     for row in scheduled_runs(rows))
-    assert written == [("0xa", "close_without_open", None, 4.0, 0), ("0xa", "closed", 0.5, 2.5, 0),
-                       ("0xb", "closed", 5.0, 6.0, 0), ("0xb", "reused_before_close", 1.0, None, 1),
-                       ("0xc", "open_at_end", 1.2, None, 0), ("0xd", "close_without_open", None, 30.0, 0),
-                       ("0xd", "open_at_end", 0.1, None, 0), ("0xe", "close_without_open", None, 3.0, 0)]
+    written = sorted(
+        (
+            row["handle_id"],
+            row["handle_ending"],
+            by_record.get(row.get("handle_open_record_id")),
+            by_record.get(row.get("handle_close_record_id")),
+            row["handle_access_count"],
+        )
+        for row in scheduled_runs(rows)
+    )
+    assert written == [
+        ("0xa", "close_without_open", None, 4.0, 0),
+        ("0xa", "closed", 0.5, 2.5, 0),
+        ("0xb", "closed", 5.0, 6.0, 0),
+        ("0xb", "reused_before_close", 1.0, None, 1),
+        ("0xc", "open_at_end", 1.2, None, 0),
+        ("0xd", "close_without_open", None, 30.0, 0),
+        ("0xd", "open_at_end", 0.1, None, 0),
+        ("0xe", "close_without_open", None, 3.0, 0),
+    ]
 
 
 _ROWS = {}
@@ -583,6 +726,7 @@ def test_splunk_search_replay_gives_the_local_sessions(relative):
 
 # --- the EQL sequence -----------------------------------------------------------------------------------------
 
+
 def _log_order(events):
     order, ordered = TimeOrder(), []
     for event in events:
@@ -593,13 +737,16 @@ def _log_order(events):
 def _elasticsearch_order(events, tiebreaker):
     """Events in the order an EQL search puts their documents: @timestamp, the rule's tiebreaker_field (missing
     last), then the order they were indexed in (the implicit _shard_doc tie-breaker of one shard)."""
+
     def value(event):
         node = to_ecs(event)
         for name in tiebreaker.split("."):
             node = node.get(name) if isinstance(node, dict) else None
         return node
-    return sorted(events, key=lambda event: (time_ns(event.system["TimeCreated"]), value(event) is None,
-                                             value(event) or 0))
+
+    return sorted(
+        events, key=lambda event: (time_ns(event.system["TimeCreated"]), value(event) is None, value(event) or 0)
+    )
 
 
 LIFETIME = next(detection for detection in load_bundle() if detection.kind == "handle_lifetime")
@@ -618,9 +765,16 @@ def _eql_pairs(events):
     # the engine takes the events in the order given (their position as the timestamp)
     engine.stream_events(eql.Event("any", position, document) for position, document in enumerate(documents))
     engine.finalize()
-    return sorted(_pair(opened.data["host"]["name"], opened.data["process"]["pid"],
-                        opened.data["winlog"]["event_data"]["HandleId"], opened.data["_ns"], closed.data["_ns"])
-                  for opened, closed in found)
+    return sorted(
+        _pair(
+            opened.data["host"]["name"],
+            opened.data["process"]["pid"],
+            opened.data["winlog"]["event_data"]["HandleId"],
+            opened.data["_ns"],
+            closed.data["_ns"],
+        )
+        for opened, closed in found
+    )
 
 
 def _pair(host, process_id, handle_id, opened_ns, closed_ns):
@@ -632,18 +786,31 @@ def _pair(host, process_id, handle_id, opened_ns, closed_ns):
 @pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES])
 def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relative):
     path = corpus_path(*relative.split("/"))
-    local = sorted(_pair(record["host"], record["process_id"], record["handle_id"], time_ns(record["start"]),
-                         time_ns(record["end"]))
-                   for record in _local_sessions(path) if record["ending"] == "closed")
-    splunk = sorted(_pair(row["dest"], row["process_id"], row["handle_id"], time_ns(row["handle_start"]),
-                          time_ns(row["handle_end"]))
-                    for row in _replayed_sessions(relative) if row["handle_ending"] == "closed")
+    local = sorted(
+        _pair(
+            record["host"], record["process_id"], record["handle_id"], time_ns(record["start"]), time_ns(record["end"])
+        )
+        for record in _local_sessions(path)
+        if record["ending"] == "closed"
+    )
+    splunk = sorted(
+        _pair(
+            row["dest"], row["process_id"], row["handle_id"], time_ns(row["handle_start"]), time_ns(row["handle_end"])
+        )
+        for row in _replayed_sessions(relative)
+        if row["handle_ending"] == "closed"
+    )
     assert splunk == local
     # the lifetime detection's search (and the dashboards' lifetime panels) pairs the same, either way round
     lifetimes = lifetime_commands(CIM)
     for reverse in (False, True):
-        assert sorted(_pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9,
-                            row["_time"] * 1e9) for row in _replayed(relative, reverse, lifetimes)) == local
+        assert (
+            sorted(
+                _pair(row["dest"], row["process_id"], row["HandleId"], row["opened_time"] * 1e9, row["_time"] * 1e9)
+                for row in _replayed(relative, reverse, lifetimes)
+            )
+            == local
+        )
     events = _events(path)
     assert _eql_pairs(_log_order(events)) == local
     # in Elasticsearch's order (the rule's tiebreaker_field: the record number), either way round the file is
@@ -655,9 +822,11 @@ def test_local_splunk_and_eql_sessions_have_the_same_pairs_and_durations(relativ
     assert len(local) == EXPECTED_PAIRS.get(relative, (0, 0))[0]
 
 
-SUMMARY_EVALS = {name[len("EVAL-"):]: Expression(value)
-                 for name, value in generated_conf(f"{ADDON_DEFAULT}/props.conf")[session_splunk.SOURCETYPE].items()
-                 if name.startswith("EVAL-")}
+SUMMARY_EVALS = {
+    name[len("EVAL-") :]: Expression(value)
+    for name, value in generated_conf(f"{ADDON_DEFAULT}/props.conf")[session_splunk.SOURCETYPE].items()
+    if name.startswith("EVAL-")
+}
 
 
 def summary_event(row):
@@ -683,18 +852,21 @@ NUMBERS = {field["cim"] for field in session_spec()["fields"] if field["type"] i
 def comparable(document):
     """Values compared as Splunk shows them: numbers as numbers, multivalue fields as their values in order (one
     value is a single value in Splunk), everything else as text; sorted so that sessions compare as a set."""
+
     def value(name, item):
         if name in session_splunk.MULTIVALUE_FIELDS:
             return tuple(str(part) for part in (item if isinstance(item, list) else [item]))
         return float(item) if name in NUMBERS else str(item)
+
     return tuple(sorted((name, value(name, item)) for name, item in document.items()))
 
 
 @pytest.mark.parametrize("relative", [entry["file"] for entry in CORPUS_FILES])
 def test_the_summary_events_are_the_local_sessions_field_by_field(relative):
     """Every field of every session, as the summary index holds it, equals the local session's CIM form."""
-    local = sorted(comparable(expected_summary(record))
-                   for record in _local_sessions(corpus_path(*relative.split("/"))))
+    local = sorted(
+        comparable(expected_summary(record)) for record in _local_sessions(corpus_path(*relative.split("/")))
+    )
     for reverse in (False, True):  # the file stored either way round
         splunk = sorted(comparable(summary_event(row)) for row in _replayed_sessions(relative, reverse))
         assert len(splunk) == len(local)
@@ -707,29 +879,74 @@ def test_the_lookup_names_every_bit_as_the_local_sessions_do(object_type):
     """The lookup and the macro win4658_access_names give sessions/access.py's names, for every table and bit."""
     masks = [0xFFFFFFFF, 0x1FFFFF, 0x120089, 0x0, 0x80000000, 0xC000, 0x10000]
     rows = [{"win4658_rights_type": object_type or "-", "mask": mask} for mask in masks]
-    named = replay(rows, [("lookup", f"{session_splunk.ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
-                          ("eval", f"`{session_splunk.ACCESS_NAMES_MACRO}(mask, names)`")])
+    named = replay(
+        rows,
+        [
+            ("lookup", f"{session_splunk.ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
+            ("eval", f"`{session_splunk.ACCESS_NAMES_MACRO}(mask, names)`"),
+        ],
+    )
     assert [_values(row.get("names")) for row in named] == [list(access_names(object_type, mask)) for mask in masks]
 
 
 def test_the_session_fields_on_a_hand_made_session():
     """Names by object type (unnamed bits last, in hex), the 4663 masks or-ed, privileges split, ISO times."""
-    rows = [{"EventCode": "4656", "dest": "H", "process_id": 4, "HandleId": "0x10", "action": "success",
-             "AccessMask": "0x1fffff", "ObjectType": "Process",
-             "PrivilegeList": "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
-             "_time": 1442880942.910428, "_raw": "<EventRecordID>7</EventRecordID>", "source": "s", "_cd": "0:1"},
-            {"EventCode": "4663", "dest": "H", "process_id": 4, "HandleId": "0x10", "AccessMask": "0x10",
-             "_time": 1442880942.910429, "_raw": "<EventRecordID>8</EventRecordID>", "source": "s", "_cd": "0:2"},
-            {"EventCode": "4663", "dest": "H", "process_id": 4, "HandleId": "0x10", "AccessMask": "0x100001",
-             "_time": 1442880942.910430, "_raw": "<EventRecordID>9</EventRecordID>", "source": "s", "_cd": "0:3"},
-            {"EventCode": "4658", "dest": "H", "process_id": 4, "HandleId": "0x10", "_time": 1442880943.5,
-             "_raw": "<EventRecordID>10</EventRecordID>", "source": "s", "_cd": "0:4"}]
+    rows = [
+        {
+            "EventCode": "4656",
+            "dest": "H",
+            "process_id": 4,
+            "HandleId": "0x10",
+            "action": "success",
+            "AccessMask": "0x1fffff",
+            "ObjectType": "Process",
+            "PrivilegeList": "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
+            "_time": 1442880942.910428,
+            "_raw": "<EventRecordID>7</EventRecordID>",
+            "source": "s",
+            "_cd": "0:1",
+        },
+        {
+            "EventCode": "4663",
+            "dest": "H",
+            "process_id": 4,
+            "HandleId": "0x10",
+            "AccessMask": "0x10",
+            "_time": 1442880942.910429,
+            "_raw": "<EventRecordID>8</EventRecordID>",
+            "source": "s",
+            "_cd": "0:2",
+        },
+        {
+            "EventCode": "4663",
+            "dest": "H",
+            "process_id": 4,
+            "HandleId": "0x10",
+            "AccessMask": "0x100001",
+            "_time": 1442880942.910430,
+            "_raw": "<EventRecordID>9</EventRecordID>",
+            "source": "s",
+            "_cd": "0:3",
+        },
+        {
+            "EventCode": "4658",
+            "dest": "H",
+            "process_id": 4,
+            "HandleId": "0x10",
+            "_time": 1442880943.5,
+            "_raw": "<EventRecordID>10</EventRecordID>",
+            "source": "s",
+            "_cd": "0:4",
+        },
+    ]
     (session,) = [summary_event(row) for row in scheduled_runs(rows)]
     assert session["handle_access_requested"][-3:] == ["SYNCHRONIZE", "0x4000", "0x8000"]
     assert session["handle_access_requested"][0] == "PROCESS_TERMINATE"
     assert (session["handle_access_requested_mask"], session["handle_access_used_mask"]) == ("0x1fffff", "0x100011")
     assert session["handle_access_used"] == ["PROCESS_TERMINATE", "PROCESS_VM_READ", "SYNCHRONIZE"]
     assert session["handle_privileges"] == ["SeDebugPrivilege", "SeBackupPrivilege"]
-    assert (session["handle_start"], session["handle_end"]) == ("2015-09-22T00:15:42.910428Z",
-                                                                "2015-09-22T00:15:43.500000Z")
+    assert (session["handle_start"], session["handle_end"]) == (
+        "2015-09-22T00:15:42.910428Z",
+        "2015-09-22T00:15:43.500000Z",
+    )
     assert (session["handle_duration_ns"], session["duration"]) == (589572000, 0.589572)

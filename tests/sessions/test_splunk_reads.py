@@ -7,6 +7,7 @@ The first command is matched by tests/support/spl_search.py's BaseSearch after t
 after it, the replay's commands plus table, head, fields (a list kept) and timechart span=1h count BY field (events
 counted per hour bucket of _time and value).
 """
+
 import configparser
 import math
 import os
@@ -49,6 +50,7 @@ THRESHOLDS = (0.5, 60)  # seconds: the corpus has closed sessions above each, no
 
 # --- the replay of a search over summary events ---------------------------------------------------------------
 
+
 def _table(rows, arguments):
     names = arguments.split()
     return [{name: row[name] for name in names if name in row} for row in rows]
@@ -69,8 +71,13 @@ def _timechart(rows, arguments):
     return [{"_time": bucket, **{value: counts[bucket][value] for value in values}} for bucket in sorted(counts)]
 
 
-REPLAYED = {**COMMANDS, "table": _table, "head": lambda rows, arguments: rows[:int(arguments)], "fields": _fields,
-            "timechart": _timechart}
+REPLAYED = {
+    **COMMANDS,
+    "table": _table,
+    "head": lambda rows, arguments: rows[: int(arguments)],
+    "fields": _fields,
+    "timechart": _timechart,
+}
 
 
 def _search(rows, arguments):
@@ -88,7 +95,8 @@ def _commands(search):
     """A search's text, its macros expanded, as (command, arguments), the first one the implicit search."""
     first, *rest = _split_top_level(search, "|")
     return [("search", expand_macro_calls(first))] + [
-        tuple(f"{expand_macro_calls(part.strip())} ".split(" ", 1)) for part in rest]
+        tuple(f"{expand_macro_calls(part.strip())} ".split(" ", 1)) for part in rest
+    ]
 
 
 def run(search, rows, threshold=None):
@@ -104,9 +112,16 @@ def run(search, rows, threshold=None):
 
 def summary_index(relative):
     """The summary events of one corpus file as a search of the summary index returns them."""
-    return [dict(summary_event(row), _time=row["_time"], index=session_splunk.SUMMARY_INDEX,
-                 eventtype=session_splunk.EVENTTYPE, sourcetype=session_splunk.SOURCETYPE)
-            for row in _replayed_sessions(relative)]
+    return [
+        dict(
+            summary_event(row),
+            _time=row["_time"],
+            index=session_splunk.SUMMARY_INDEX,
+            eventtype=session_splunk.EVENTTYPE,
+            sourcetype=session_splunk.SOURCETYPE,
+        )
+        for row in _replayed_sessions(relative)
+    ]
 
 
 def _local(relative):
@@ -119,11 +134,14 @@ CORPUS = [entry["file"] for entry in CORPUS_FILES]
 
 # --- the detection --------------------------------------------------------------------------------------------
 
+
 def test_the_shipped_session_detection_is_generated_from_the_lifetime_definition():
     stanza = SAVED[detection_searches.sessions_stanza_name(LIFETIME)]
     search = stanza["search"]
-    assert search == f"{spl_pipeline(detection_searches.lifetime_session_commands(cim_names(session_spec())))} " \
-                     f"| `{LIFETIME.id}{detection_searches.SESSIONS_SUFFIX}_filter`"
+    assert (
+        search == f"{spl_pipeline(detection_searches.lifetime_session_commands(cim_names(session_spec())))} "
+        f"| `{LIFETIME.id}{detection_searches.SESSIONS_SUFFIX}_filter`"
+    )
     assert search.startswith(f"index=`{session_splunk.SUMMARY_INDEX_MACRO}` eventtype={session_splunk.EVENTTYPE} ")
     assert f"`{detection_searches.LONG_HANDLE_MACRO}`" in search  # the threshold the search-time one uses
     assert stanza["disabled"] == "1" and stanza["enableSched"] == "1"
@@ -153,8 +171,11 @@ def test_the_shipped_session_detection_is_generated_from_the_lifetime_definition
 def _hunt_long_handles(path, threshold):
     """hunt's lifetime findings: (host, pid, handle, close time to the microsecond)."""
     hunt = Hunt(long_handle_seconds=threshold)
-    return sorted((finding.host, int(finding.process_id, 16), finding.handle_id, time_ns(finding.time) // 1000)
-                  for finding in hunt.run([path]) if getattr(finding, "detection", None) == LIFETIME.id)
+    return sorted(
+        (finding.host, int(finding.process_id, 16), finding.handle_id, time_ns(finding.time) // 1000)
+        for finding in hunt.run([path])
+        if getattr(finding, "detection", None) == LIFETIME.id
+    )
 
 
 @pytest.mark.parametrize("relative", CORPUS)
@@ -162,23 +183,29 @@ def test_the_session_detection_finds_hunts_long_handles(relative):
     search = SAVED[detection_searches.sessions_stanza_name(LIFETIME)]["search"]
     summary = summary_index(relative)
     for threshold in THRESHOLDS:
-        found = sorted((row["dest"], int(row["process_id"]), row["handle_id"], time_ns(row["handle_end"]) // 1000)
-                       for row in run(search, summary, threshold))
+        found = sorted(
+            (row["dest"], int(row["process_id"]), row["handle_id"], time_ns(row["handle_end"]) // 1000)
+            for row in run(search, summary, threshold)
+        )
         assert found == _hunt_long_handles(corpus_path(*relative.split("/")), threshold)
 
 
 def test_the_session_detection_finds_long_handles_on_the_corpus():
     """The thresholds select sessions: the comparison above is not between empty lists."""
     search = SAVED[detection_searches.sessions_stanza_name(LIFETIME)]["search"]
-    found = {threshold: sum(len(run(search, summary_index(relative), threshold)) for relative in CORPUS)
-             for threshold in THRESHOLDS}
+    found = {
+        threshold: sum(len(run(search, summary_index(relative), threshold)) for relative in CORPUS)
+        for threshold in THRESHOLDS
+    }
     assert found == {0.5: 16, 60: 3}
 
 
 # --- the dashboard --------------------------------------------------------------------------------------------
 
-PANELS = {panel.title: search for panel, search in zip([p for row in SESSIONS_VIEW.rows for p in row],
-                                                       dashboards.panel_searches(SESSIONS_VIEW))}
+PANELS = {
+    panel.title: search
+    for panel, search in zip([p for row in SESSIONS_VIEW.rows for p in row], dashboards.panel_searches(SESSIONS_VIEW))
+}
 
 
 def test_the_sessions_dashboard_reads_only_session_fields_and_is_in_the_nav():
@@ -209,8 +236,9 @@ def test_the_sessions_dashboard_panels_agree_with_the_local_sessions(relative):
     longest = run(PANELS["Longest sessions"], summary)
     assert [row["duration"] for row in longest] == sorted((s["duration"] for s in closed), reverse=True)[:20]
     for row in longest:
-        assert comparable(row) in [comparable({name: value for name, value in session.items() if name in row})
-                                   for session in closed]
+        assert comparable(row) in [
+            comparable({name: value for name, value in session.items() if name in row}) for session in closed
+        ]
         assert set(row) <= set(PANELS["Longest sessions"].split("| table ")[1].split())
     # per process: how many closed sessions, their mean and longest duration
     per_process = defaultdict(list)
@@ -220,7 +248,10 @@ def test_the_sessions_dashboard_panels_agree_with_the_local_sessions(relative):
     for row in rows:  # the processes with the most sessions (which of equal counts make the 50 is Splunk's choice)
         durations = per_process[row["dest"], row["process_path"]]
         assert (row["sessions"], row["avg_seconds"], row["max_seconds"]) == (
-            len(durations), pytest.approx(sum(durations) / len(durations)), max(durations))
+            len(durations),
+            pytest.approx(sum(durations) / len(durations)),
+            max(durations),
+        )
     assert [row["sessions"] for row in rows] == sorted(map(len, per_process.values()), reverse=True)[:50]
     assert len(rows) == min(50, len(per_process))
 

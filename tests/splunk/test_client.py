@@ -1,6 +1,7 @@
 """`win4658 splunk search` over HTTP to a server on 127.0.0.1 that answers as splunkd's REST API does (login, the
 saved search's dispatch, the job's Atom entry, its JSON results): a job Splunk failed is an error with Splunk's
 message, never "0 results"."""
+
 import json
 import os
 import subprocess
@@ -19,12 +20,16 @@ NAMESPACES = 'xmlns="http://www.w3.org/2005/Atom" xmlns:s="http://dev.splunk.com
 
 def _entry(title, path, content, root=False):
     """An Atom entry as splunkd writes one: its content a <s:dict> of the keys."""
-    acl = {"eai:acl": f'<s:dict><s:key name="app">{APP_ID}</s:key><s:key name="owner">nobody</s:key>'
-                      '<s:key name="sharing">app</s:key></s:dict>'}
+    acl = {
+        "eai:acl": f'<s:dict><s:key name="app">{APP_ID}</s:key><s:key name="owner">nobody</s:key>'
+        '<s:key name="sharing">app</s:key></s:dict>'
+    }
     keys = "".join(f'<s:key name="{name}">{value}</s:key>' for name, value in dict(content, **acl).items())
-    return (f'<entry{" " + NAMESPACES if root else ""}><title>{title}</title><id>https://127.0.0.1/{path}</id>'
-            f'<link href="/{path}" rel="alternate"/><author><name>nobody</name></author>'
-            f'<content type="text/xml"><s:dict>{keys}</s:dict></content></entry>')
+    return (
+        f"<entry{' ' + NAMESPACES if root else ''}><title>{title}</title><id>https://127.0.0.1/{path}</id>"
+        f'<link href="/{path}" rel="alternate"/><author><name>nobody</name></author>'
+        f'<content type="text/xml"><s:dict>{keys}</s:dict></content></entry>'
+    )
 
 
 def _feed(title, path, content):
@@ -49,8 +54,11 @@ def splunkd(job_state, unknown):
             elif route == f"servicesNS/nobody/{APP_ID}/saved/searches":
                 answer = _feed("win4658_probe", saved, {"search": "| makeresults"})
             elif route in (saved, f"{saved}/dispatch"):
-                answer = "<response><sid>4658.1</sid></response>" if route.endswith("dispatch") else \
-                    _feed("win4658_probe", saved, {"search": "| makeresults"})
+                answer = (
+                    "<response><sid>4658.1</sid></response>"
+                    if route.endswith("dispatch")
+                    else _feed("win4658_probe", saved, {"search": "| makeresults"})
+                )
             elif route == job:
                 answer = _entry("job", job, job_state, root=True)
             elif route == f"{job}/results":
@@ -78,10 +86,19 @@ def splunkd(job_state, unknown):
 def _search(job_state):
     unknown = []
     with loopback_server(splunkd(job_state, unknown)) as server:
-        environment = {"PATH": os.environ.get("PATH", ""), "WIN4658_SPLUNK_URL": url(server),
-                       "WIN4658_SPLUNK_USER": "admin", "WIN4658_SPLUNK_PASSWORD": SECRET}
-        result = subprocess.run([sys.executable, "-m", "win4658", "splunk", "search", "win4658_probe"],
-                                capture_output=True, text=True, env=environment, timeout=120)
+        environment = {
+            "PATH": os.environ.get("PATH", ""),
+            "WIN4658_SPLUNK_URL": url(server),
+            "WIN4658_SPLUNK_USER": "admin",
+            "WIN4658_SPLUNK_PASSWORD": SECRET,
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "win4658", "splunk", "search", "win4658_probe"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+        )
     assert unknown == []
     return result
 
@@ -91,13 +108,22 @@ def test_a_finished_job_prints_its_rows():
     assert (result.returncode, result.stdout, result.stderr) == (0, '{"answer": "4658"}\n', "1 results\n")
 
 
-@pytest.mark.parametrize("messages, shown", [
-    ('<s:dict><s:key name="fatal">Error in \'lookup\' command: win4658_allowlist does not exist</s:key></s:dict>',
-     "Error in 'lookup' command: win4658_allowlist does not exist"),
-    ('<s:dict><s:key name="error"><s:list><s:item>Unknown search command \'x\'.</s:item>'
-     '<s:item>second</s:item></s:list></s:key></s:dict>', "Unknown search command 'x'.; second"),
-    ("", "no message"),
-])
+@pytest.mark.parametrize(
+    "messages, shown",
+    [
+        (
+            "<s:dict><s:key name=\"fatal\">Error in 'lookup' command: win4658_allowlist does not exist"
+            "</s:key></s:dict>",
+            "Error in 'lookup' command: win4658_allowlist does not exist",
+        ),
+        (
+            "<s:dict><s:key name=\"error\"><s:list><s:item>Unknown search command 'x'.</s:item>"
+            "<s:item>second</s:item></s:list></s:key></s:dict>",
+            "Unknown search command 'x'.; second",
+        ),
+        ("", "no message"),
+    ],
+)
 def test_a_failed_job_is_an_error_with_splunks_message(messages, shown):
     result = _search({"dispatchState": "FAILED", "isDone": "1", "isFailed": "1", "messages": messages})
     assert (result.returncode, result.stdout) == (2, "")

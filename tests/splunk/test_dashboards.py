@@ -2,6 +2,7 @@
 event selection replayed on the sample (in every form and channel) and on the corpus with the add-on's knowledge
 (tests.splunk.test_knowledge.search_time_fields, tests/support/spl_search.py). What follows the first pipe runs only
 on a real Splunk (tests/live/test_splunk_live.py)."""
+
 import configparser
 import os
 import re
@@ -23,10 +24,14 @@ from win4658.splunk.runtime.render import render_event_xml
 CIM = installed("cim")
 # the dashboards of the events (the handle sessions dashboard: tests/sessions/test_splunk_reads.py)
 DASHBOARDS = [dashboards.handle_activity(load_bundle(), CIM), dashboards.audit_volume(CIM)]
-PANELS = [(dashboard.name, panel, search) for dashboard in DASHBOARDS
-          for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))]
+PANELS = [
+    (dashboard.name, panel, search)
+    for dashboard in DASHBOARDS
+    for panel, search in zip([p for row in dashboard.rows for p in row], dashboards.panel_searches(dashboard))
+]
 SAMPLE_FORMS = [("XmlWinEventLog", f"XmlWinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")] + [
-    ("WinEventLog", f"WinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")]
+    ("WinEventLog", f"WinEventLog:{channel}") for channel in ("Security", "ForwardedEvents")
+]
 
 
 def _view(name):
@@ -76,8 +81,10 @@ def test_findings_cover_every_alerting_detection_and_drill_down_to_the_trace():
         assert {"dest", "process_id", "HandleId"} <= set(columns.split())
     root = _view(DASHBOARDS[0].name)
     sets = [[(s.get("token"), s.text) for s in drilldown.iter("set")] for drilldown in root.iter("drilldown")]
-    assert sets == [[("trace_dest", "$row.dest$"), ("trace_pid", "$row.process_id$"),
-                     ("trace_handle", "$row.HandleId$")]] * 2
+    assert (
+        sets
+        == [[("trace_dest", "$row.dest$"), ("trace_pid", "$row.process_id$"), ("trace_handle", "$row.HandleId$")]] * 2
+    )
 
 
 # --- the panels' event selection, replayed --------------------------------------------------------------------
@@ -87,8 +94,7 @@ def _event_search(search):
 
 
 def _fields(raw, sourcetype, source):
-    return dict(search_time_fields(raw, sourcetype, source), index="wineventlog", sourcetype=sourcetype,
-                source=source)
+    return dict(search_time_fields(raw, sourcetype, source), index="wineventlog", sourcetype=sourcetype, source=source)
 
 
 def _sample_fields(sourcetype, source, event_code=4658):
@@ -99,12 +105,17 @@ def _sample_fields(sourcetype, source, event_code=4658):
 
 # Which event codes of the sample each panel's first command keeps (the sample has a ProcessName and a HandleId)
 SELECTS = {
-    "Handles closed by host": {4658}, "Handles closed by process": {4658},
-    "Findings per detection": {4658}, "Findings": {4658},
+    "Handles closed by host": {4658},
+    "Handles closed by process": {4658},
+    "Findings per detection": {4658},
+    "Findings": {4658},
     # the lifetime panels read the 4663s too: the direction a source runs is voted on the handle events it holds
-    "Handle durations": {4656, 4658, 4663}, "Longest handles": {4656, 4658, 4663},
+    "Handle durations": {4656, 4658, 4663},
+    "Longest handles": {4656, 4658, 4663},
     "Handle lifetimes per process": {4656, 4658, 4663},
-    "Events by event code": {4656, 4658, 4663}, "Hosts": {4656, 4658, 4663}, "Processes": {4656, 4658, 4663},
+    "Events by event code": {4656, 4658, 4663},
+    "Hosts": {4656, 4658, 4663},
+    "Processes": {4656, 4658, 4663},
 }
 
 
@@ -125,8 +136,10 @@ def test_each_panel_selects_the_sample_in_every_form(sourcetype, source):
 @pytest.fixture(scope="module")
 def corpus_fields(corpus_events):
     """Search-time fields of every corpus event as XmlWinEventLog from the Security channel, with its to_cim."""
-    return [(event, _fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security"))
-            for event in corpus_events]
+    return [
+        (event, _fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security"))
+        for event in corpus_events
+    ]
 
 
 WITH_PROCESS, WITH_HANDLE = 5419, 7942  # every 4658 names its process; every 4656 and 4658 its handle
@@ -137,21 +150,33 @@ def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
     """Counted from the events themselves (event id, to_cim's process_path / process_id, the HandleId)."""
     codes = Counter(event.event_id for event, _fields in corpus_fields)
     with_process = sum(1 for event, _f in corpus_fields if event.event_id == 4658 and to_cim(event).get("process_path"))
-    with_handle = Counter(event.event_id for event, _f in corpus_fields
-                          if to_cim(event).get("process_id") is not None and event.data.get("HandleId"))
-    expected = {"Handles closed by host": codes[4658], "Handles closed by process": codes[4658],
-                "Findings per detection": with_process, "Findings": with_process,
-                **dict.fromkeys(("Handle durations", "Longest handles", "Handle lifetimes per process"),
-                                sum(with_handle.values())),
-                "Events by event code": len(corpus_fields), "Hosts": len(corpus_fields),
-                "Processes": len(corpus_fields)}
+    with_handle = Counter(
+        event.event_id
+        for event, _f in corpus_fields
+        if to_cim(event).get("process_id") is not None and event.data.get("HandleId")
+    )
+    expected = {
+        "Handles closed by host": codes[4658],
+        "Handles closed by process": codes[4658],
+        "Findings per detection": with_process,
+        "Findings": with_process,
+        **dict.fromkeys(
+            ("Handle durations", "Longest handles", "Handle lifetimes per process"), sum(with_handle.values())
+        ),
+        "Events by event code": len(corpus_fields),
+        "Hosts": len(corpus_fields),
+        "Processes": len(corpus_fields),
+    }
     for _view_name, panel, search in PANELS:
         selection = _event_search(search)
         if selection is not None:
             assert sum(1 for _event, fields in corpus_fields if selection.matches(fields)) == expected[panel.title]
     assert codes == {4656: 2523, 4658: 5419, 4663: 2134}
-    assert (with_process, with_handle[4656] + with_handle[4658], with_handle[4663]) == (WITH_PROCESS, WITH_HANDLE,
-                                                                                       WITH_HANDLE_ACCESS)
+    assert (with_process, with_handle[4656] + with_handle[4658], with_handle[4663]) == (
+        WITH_PROCESS,
+        WITH_HANDLE,
+        WITH_HANDLE_ACCESS,
+    )
 
 
 def _trace_selection(dest, process_id, handle_id):
@@ -178,11 +203,17 @@ def test_the_trace_drill_down_finds_the_samples_handle(sourcetype, source):
 
 
 def test_the_trace_drill_down_finds_every_event_of_a_corpus_handle(corpus_fields):
-    opened = next(event for event, _fields in corpus_fields if event.event_id == 4656 and event.data.get("HandleId")
-                  not in (None, "0x0"))
+    opened = next(
+        event
+        for event, _fields in corpus_fields
+        if event.event_id == 4656 and event.data.get("HandleId") not in (None, "0x0")
+    )
     key = (opened.system["Computer"], int(opened.data["ProcessId"], 16), opened.data["HandleId"])
     selection = _trace_selection(*key)
-    expected = sum(1 for event, _f in corpus_fields
-                   if (event.system["Computer"], int(event.data["ProcessId"], 16), event.data["HandleId"]) == key)
+    expected = sum(
+        1
+        for event, _f in corpus_fields
+        if (event.system["Computer"], int(event.data["ProcessId"], 16), event.data["HandleId"]) == key
+    )
     assert expected >= 2
     assert sum(1 for _event, fields in corpus_fields if selection.matches(fields)) == expected

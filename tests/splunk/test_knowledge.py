@@ -8,9 +8,10 @@ lookups: win4658_copy (OUTPUT, overwriting) on events that have its match field,
 field is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
 """
+
 import configparser
-import functools
 import csv
+import functools
 import io
 import os
 import re as stdlib_re
@@ -63,25 +64,40 @@ CLASSIC_SAMPLE = (
     "\tProcess Name:\t\tC:\\Windows\\explorer.exe\n"
 )
 SAMPLE_CIM = {
-    "signature_id": "4658", "signature": "The handle to an object was closed", "action": "success", "status": "success",
-    "dest": "DC01.contoso.local", "dvc": "DC01.contoso.local", "user": "dadmin",
-    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104", "src_user": "dadmin", "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b", "process_id": 3824, "process_name": "explorer.exe", "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "vendor": "Microsoft",
-    "product": "Windows", "vendor_product": "Microsoft Windows",
+    "signature_id": "4658",
+    "signature": "The handle to an object was closed",
+    "action": "success",
+    "status": "success",
+    "dest": "DC01.contoso.local",
+    "dvc": "DC01.contoso.local",
+    "user": "dadmin",
+    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104",
+    "src_user": "dadmin",
+    "src_nt_domain": "CONTOSO",
+    "session_id": "0x4367b",
+    "process_id": 3824,
+    "process_name": "explorer.exe",
+    "process_exec": "explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe",
+    "process": "C:\\Windows\\explorer.exe",
+    "vendor": "Microsoft",
+    "product": "Windows",
+    "vendor_product": "Microsoft Windows",
 }
 
 
 # --- a tiny evaluator of the SPL functions the add-on may use -------------------------------------------------
-TOKEN = stdlib_re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|[(),])|'
-                          r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
+TOKEN = stdlib_re.compile(
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|[(),])|'
+    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def _tokens(text):
     position, tokens = 0, []
     while position < len(text.rstrip()):
         match = TOKEN.match(text, position)
-        assert match, f"cannot read SPL at {text[position:position + 30]!r}"
+        assert match, f"cannot read SPL at {text[position : position + 30]!r}"
         kind = match.lastgroup
         tokens.append((kind, match.group(kind)))
         position = match.end()
@@ -96,7 +112,7 @@ class SplExpression:
         self.position = 0
         self.functions = set()
         self.evaluate = self._or()
-        assert self.position == len(self.tokens), f"trailing SPL: {self.tokens[self.position:]}"
+        assert self.position == len(self.tokens), f"trailing SPL: {self.tokens[self.position :]}"
 
     def _peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
@@ -132,6 +148,7 @@ class SplExpression:
                 if a is None or b is None:
                     return None
                 return (str(a) == str(b)) == (operator == "==")
+
             return compare
         return left
 
@@ -180,9 +197,13 @@ FUNCTIONS = {
     "null": lambda args: lambda f: None,
     "isnull": lambda args: lambda f: args[0](f) is None,
     "in": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)) in [str(a(f)) for a in args[1:]],
-    "match": lambda args: lambda f: None if args[0](f) is None else pcre2.search(args[1](f), str(args[0](f))) is not None,
-    "replace": lambda args: lambda f: None if args[0](f) is None else pcre2.sub(args[1](f), args[2](f), str(args[0](f))),
-    "substr": lambda args: lambda f: None if args[0](f) is None else str(args[0](f))[args[1](f) - 1:],
+    "match": lambda args: (
+        lambda f: None if args[0](f) is None else pcre2.search(args[1](f), str(args[0](f))) is not None
+    ),
+    "replace": lambda args: (
+        lambda f: None if args[0](f) is None else pcre2.sub(args[1](f), args[2](f), str(args[0](f)))
+    ),
+    "substr": lambda args: lambda f: None if args[0](f) is None else str(args[0](f))[args[1](f) - 1 :],
     "tonumber": lambda args: lambda f: None if args[0](f) is None else _tonumber(args[0](f), *(a(f) for a in args[1:])),
     "lower": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)).lower(),
 }
@@ -192,26 +213,34 @@ def test_the_evaluator_knows_exactly_the_documented_functions():
     assert set(FUNCTIONS) == SPL_FUNCTIONS
 
 
-@pytest.mark.parametrize("expression, fields, expected", [
-    ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "0xef0"}, 3824),
-    ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "4"}, 4),
-    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "C:\\Windows\\explorer.exe"}, "explorer.exe"),
-    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "C:\\Temp\\dir\\"}, "dir"),
-    ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "tool.exe"}, "tool.exe"),
-    ('case(k=="a", "x", true(), k)', {"k": "b"}, "b"),
-    ('case(k=="a", "x")', {"k": "b"}, None),
-    ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {"k": "-"}, None),
-    ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {}, None),
-    ('in(c,"4656","4658")', {"c": "4658"}, True),
-])
+@pytest.mark.parametrize(
+    "expression, fields, expected",
+    [
+        ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "0xef0"}, 3824),
+        ('if(match(p,"^0[xX]"), tonumber(substr(p,3),16), tonumber(p))', {"p": "4"}, 4),
+        (
+            'replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")',
+            {"p": "C:\\Windows\\explorer.exe"},
+            "explorer.exe",
+        ),
+        ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "C:\\Temp\\dir\\"}, "dir"),
+        ('replace(replace(p,"[\\\\\\\\/]+$",""),"^.*[\\\\\\\\/]","")', {"p": "tool.exe"}, "tool.exe"),
+        ('case(k=="a", "x", true(), k)', {"k": "b"}, "b"),
+        ('case(k=="a", "x")', {"k": "b"}, None),
+        ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {"k": "-"}, None),
+        ('if(isnull(k) OR k=="" OR k=="-", null(), k)', {}, None),
+        ('in(c,"4656","4658")', {"c": "4658"}, True),
+    ],
+)
 def test_spl_functions_behave_as_documented(expression, fields, expected):
     assert SplExpression(expression).evaluate(fields) == expected
 
 
 # --- the conf files as Splunk reads them ---------------------------------------------------------------------
 def _splunk_ta_windows_note():
-    return unshipped_reference("splunk", "splunk_ta_windows_4658.md",
-                               why="it lists the props of Splunk_TA_windows, Splunk's own files")
+    return unshipped_reference(
+        "splunk", "splunk_ta_windows_4658.md", why="it lists the props of Splunk_TA_windows, Splunk's own files"
+    )
 
 
 def _conf(text):
@@ -224,9 +253,14 @@ def _conf(text):
 
 PROPS = _conf(knowledge.props_conf(bundled("cim")))
 TRANSFORMS = _conf(knowledge.transforms_conf(bundled("cim")))
-EVALS = {stanza: [(attribute[5:], SplExpression(expression))
-                  for attribute, expression in PROPS.items(stanza) if attribute.startswith("EVAL-")]
-         for stanza in knowledge.SOURCE_STANZAS}
+EVALS = {
+    stanza: [
+        (attribute[5:], SplExpression(expression))
+        for attribute, expression in PROPS.items(stanza)
+        if attribute.startswith("EVAL-")
+    ]
+    for stanza in knowledge.SOURCE_STANZAS
+}
 
 
 @functools.lru_cache(maxsize=1)  # the generated CSV, read once: the corpus tests ask for it per event
@@ -254,20 +288,29 @@ def _extract(raw, stanza):
 def _format_pairs(match, fmt):
     for pair in fmt.split():
         key, _, value = pair.partition("::")
-        yield (stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
-               stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value))
+        yield (
+            stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
+            stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value),
+        )
 
 
-COPY_LOOKUPS = {stanza: [(attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
-                         for attribute, value in PROPS.items(stanza)
-                         if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")]
-                for stanza in knowledge.SOURCE_STANZAS}
+COPY_LOOKUPS = {
+    stanza: [
+        (attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
+        for attribute, value in PROPS.items(stanza)
+        if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")
+    ]
+    for stanza in knowledge.SOURCE_STANZAS
+}
 
 
 def source_stanza(source):
     """The one pattern stanza of ours a source matches (Splunk's * here: anything but a path separator)."""
-    matching = [stanza for stanza in knowledge.SOURCE_STANZAS
-                if stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", "[^/\\\\]*"), source)]
+    matching = [
+        stanza
+        for stanza in knowledge.SOURCE_STANZAS
+        if stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", "[^/\\\\]*"), source)
+    ]
     assert len(matching) == 1, source
     return matching[0]
 
@@ -291,8 +334,7 @@ def search_time_fields(raw, sourcetype, source, existing=None, windows_ta_evals=
         for field, value in row.items():
             if fields.get(field) is None:
                 fields[field] = value
-    return {field: value for field, value in fields.items()
-            if value is not None and not field.startswith("win4658_")}
+    return {field: value for field, value in fields.items() if value is not None and not field.startswith("win4658_")}
 
 
 def run_copy_lookup(value):
@@ -317,8 +359,11 @@ def _expected(event):
 def _comparable(fields):
     """Search-time fields without the System fields the EVALs read (to_cim does not output them)."""
     system = {"EventCode", *knowledge.system_fields(bundled("cim"))}
-    return {field: int(value) if field == "signature_id" else value
-            for field, value in fields.items() if value not in ("", "-") and field not in system}
+    return {
+        field: int(value) if field == "signature_id" else value
+        for field, value in fields.items()
+        if value not in ("", "-") and field not in system
+    }
 
 
 def _sample_event():
@@ -364,15 +409,18 @@ def test_every_corpus_event_beside_the_windows_ta_has_the_fields_of_to_cim(corpu
     contested = {rule.target for rule in knowledge.eval_rules(bundled("cim"))} & knowledge.WINDOWS_TA_EVALS
     theirs = {field: "their value" for field in contested}
     for event in corpus_events:
-        fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}",
-                                    windows_ta_evals=theirs)
+        fields = search_time_fields(
+            render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}", windows_ta_evals=theirs
+        )
         expected = _expected(event)
         expected.update({field: "their value" for field in contested if field not in expected})
         assert _comparable(fields) == expected, event
 
 
 def test_other_event_codes_keep_their_fields():
-    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    other = render_event_xml(
+        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+    )
     existing = {"process_id": "0xef0", "process_name": "C:\\Windows\\explorer.exe", "user": "someone", "action": "kept"}
     fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", existing)
     assert fields == dict(existing, EventCode="4624")
@@ -421,17 +469,26 @@ def test_forwarded_events_get_the_same_knowledge_as_the_security_channel():
     assert knowledge.SOURCE_STANZAS == ("source::*WinEventLog:Security", "source::*WinEventLog:ForwardedEvents")
 
 
-SOURCES = [("XmlWinEventLog", "XmlWinEventLog:Security"), ("WinEventLog", "WinEventLog:Security"),
-           ("XmlWinEventLog", "XmlWinEventLog:ForwardedEvents"), ("WinEventLog", "WinEventLog:ForwardedEvents")]
-ELSEWHERE = [("XmlWinEventLog", "XmlWinEventLog:System"), ("WinEventLog", "WinEventLog:Application"),
-             ("XmlWinEventLog:ForwardedEvents", "XmlWinEventLog:ForwardedEvents"), ("xmlwineventlog", "wec.log")]
+SOURCES = [
+    ("XmlWinEventLog", "XmlWinEventLog:Security"),
+    ("WinEventLog", "WinEventLog:Security"),
+    ("XmlWinEventLog", "XmlWinEventLog:ForwardedEvents"),
+    ("WinEventLog", "WinEventLog:ForwardedEvents"),
+]
+ELSEWHERE = [
+    ("XmlWinEventLog", "XmlWinEventLog:System"),
+    ("WinEventLog", "WinEventLog:Application"),
+    ("XmlWinEventLog:ForwardedEvents", "XmlWinEventLog:ForwardedEvents"),
+    ("xmlwineventlog", "wec.log"),
+]
 
 
 def _sample_in(sourcetype, source, event_code="4658"):
     raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(_sample_event())
     raw = raw.replace(">4658<", f">{event_code}<").replace("EventCode=4658", f"EventCode={event_code}")
-    fields = search_time_fields(raw, sourcetype, source) if (sourcetype, source) in SOURCES else {
-        "EventCode": event_code}
+    fields = (
+        search_time_fields(raw, sourcetype, source) if (sourcetype, source) in SOURCES else {"EventCode": event_code}
+    )
     return dict(fields, index="wineventlog", sourcetype=sourcetype, source=source, host="DC01")
 
 
@@ -444,8 +501,9 @@ def test_the_events_macro_and_eventtypes_select_the_sample_from_each_source(sour
     assert matched == ["win4658_handle_closed"]
     for code, eventtype in ((4656, "win4658_handle_requested"), (4663, "win4658_object_access"), (4624, None)):
         fields = _sample_in(sourcetype, source, str(code))
-        assert [name for name in eventtypes.sections()
-                if BaseSearch(eventtypes.get(name, "search")).matches(fields)] == ([eventtype] if eventtype else [])
+        assert [
+            name for name in eventtypes.sections() if BaseSearch(eventtypes.get(name, "search")).matches(fields)
+        ] == ([eventtype] if eventtype else [])
 
 
 @pytest.mark.parametrize("sourcetype, source", ELSEWHERE)
@@ -467,9 +525,14 @@ def test_generated_conf_files_exist_in_the_addon():
 
 
 SAMPLE_EVENT_DATA = {
-    "SubjectUserSid": "S-1-5-21-3457937927-2839227994-823803824-1104", "SubjectUserName": "dadmin",
-    "SubjectDomainName": "CONTOSO", "SubjectLogonId": "0x4367b", "ObjectServer": "Security", "HandleId": "0x18a8",
-    "ProcessId": "0xef0", "ProcessName": "C:\\Windows\\explorer.exe",
+    "SubjectUserSid": "S-1-5-21-3457937927-2839227994-823803824-1104",
+    "SubjectUserName": "dadmin",
+    "SubjectDomainName": "CONTOSO",
+    "SubjectLogonId": "0x4367b",
+    "ObjectServer": "Security",
+    "HandleId": "0x18a8",
+    "ProcessId": "0xef0",
+    "ProcessName": "C:\\Windows\\explorer.exe",
 }
 XML_EXTRACTIONS = {
     "win4658_xml_event_code": {"EventCode": "4658"},
@@ -481,13 +544,29 @@ CLASSIC_EXTRACTIONS = {
     "win4658_classic_event_code": {"EventCode": "4658"},
     "win4658_classic_Computer": {"Computer": "DC01.contoso.local"},
     "win4658_classic_Keywords": {"Keywords": "Audit Success"},
-    **{f"win4658_classic_{name}": {name: value if name != "SubjectLogonId" else "0x4367B"}
-       for name, value in SAMPLE_EVENT_DATA.items()},
+    **{
+        f"win4658_classic_{name}": {name: value if name != "SubjectLogonId" else "0x4367B"}
+        for name, value in SAMPLE_EVENT_DATA.items()
+    },
     # labels of 4656 / 4663 / 4690 that the 4658 sample does not have
-    **{f"win4658_classic_{name}": {} for name in ("ObjectType", "ObjectName", "ResourceAttributes", "TransactionId",
-                                                   "AccessList", "AccessReason", "AccessMask", "PrivilegeList",
-                                                   "RestrictedSidCount", "SourceHandleId", "SourceProcessId",
-                                                   "TargetHandleId", "TargetProcessId")},
+    **{
+        f"win4658_classic_{name}": {}
+        for name in (
+            "ObjectType",
+            "ObjectName",
+            "ResourceAttributes",
+            "TransactionId",
+            "AccessList",
+            "AccessReason",
+            "AccessMask",
+            "PrivilegeList",
+            "RestrictedSidCount",
+            "SourceHandleId",
+            "SourceProcessId",
+            "TargetHandleId",
+            "TargetProcessId",
+        )
+    },
 }
 
 
@@ -496,7 +575,7 @@ def _one_transform(name, raw):
     fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
     fields = {}
     for match in pattern.finditer(raw):
-        for field, value in (_format_pairs(match, fmt) if fmt else match.groupdict().items()):
+        for field, value in _format_pairs(match, fmt) if fmt else match.groupdict().items():
             fields.setdefault(field, value)
     return fields
 
@@ -513,16 +592,25 @@ def test_each_classic_regex_on_the_sample(name):
 
 
 def test_every_transform_of_ours_is_covered_and_used():
-    ours = {name for name in TRANSFORMS.sections() if name.startswith("win4658_") and TRANSFORMS.has_option(name, "REGEX")}
+    ours = {
+        name for name in TRANSFORMS.sections() if name.startswith("win4658_") and TRANSFORMS.has_option(name, "REGEX")
+    }
     assert ours == set(XML_EXTRACTIONS) | set(CLASSIC_EXTRACTIONS)
-    reported = {part.strip() for stanza in PROPS.sections() for attribute, value in PROPS.items(stanza)
-                if attribute.startswith("REPORT-") for part in value.split(",")}
+    reported = {
+        part.strip()
+        for stanza in PROPS.sections()
+        for attribute, value in PROPS.items(stanza)
+        if attribute.startswith("REPORT-")
+        for part in value.split(",")
+    }
     assert reported == ours
 
 
 @pytest.mark.parametrize("name", ["win4658_xml_Computer", "win4658_xml_Keywords", "win4658_xml_event_data"])
 def test_xml_regexes_leave_other_event_codes_alone(name):
-    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    other = render_event_xml(
+        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+    )
     assert _one_transform(name, other) == {}
 
 
@@ -543,31 +631,56 @@ def test_fields_the_windows_ta_calculates_are_ours_through_the_copy_lookup():
         ours = {attribute[5:] for attribute in PROPS.options(stanza) if attribute.startswith("EVAL-")}
         assert not ours & theirs
         copied = {output for _attribute, _match, output in COPY_LOOKUPS[stanza]}
-        assert copied == {"process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action"}
-        assert all(match == f"win4658_{output}" and f"win4658_{output}" in ours for _a, match, output in COPY_LOOKUPS[stanza])
+        assert copied == {
+            "process",
+            "process_path",
+            "process_id",
+            "process_exec",
+            "process_name",
+            "user",
+            "src_user",
+            "action",
+        }
+        assert all(
+            match == f"win4658_{output}" and f"win4658_{output}" in ours for _a, match, output in COPY_LOOKUPS[stanza]
+        )
     by_lookup = {rule.target for rule in knowledge.lookup_rules(bundled("cim"))}
     assert by_lookup & theirs == {"vendor", "product"}  # OUTPUTNEW: the TA's values, which are the same text
 
 
 # What Splunk_TA_windows's EVALs give the sample (the reference note's table): they win the EVAL phase.
 WINDOWS_TA_SAMPLE_EVALS = {
-    "process_id": "0xef0", "process_name": "C:\\Windows\\explorer.exe", "process_exec": "C:\\Windows\\explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe", "process": "C:\\Windows\\explorer.exe", "user": None,
-    "src_user": "dadmin", "action": "success", "vendor": "Microsoft", "product": "Windows",
+    "process_id": "0xef0",
+    "process_name": "C:\\Windows\\explorer.exe",
+    "process_exec": "C:\\Windows\\explorer.exe",
+    "process_path": "C:\\Windows\\explorer.exe",
+    "process": "C:\\Windows\\explorer.exe",
+    "user": None,
+    "src_user": "dadmin",
+    "action": "success",
+    "vendor": "Microsoft",
+    "product": "Windows",
 }
 
 
 def test_beside_the_windows_ta_the_sample_still_has_our_cim_fields():
-    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", "XmlWinEventLog:Security",
-                                windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS)
+    fields = search_time_fields(
+        render_event_xml(_sample_event()),
+        "XmlWinEventLog",
+        "XmlWinEventLog:Security",
+        windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS,
+    )
     assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
-    classic = search_time_fields(CLASSIC_SAMPLE, "WinEventLog", "WinEventLog:Security",
-                                 windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS)
+    classic = search_time_fields(
+        CLASSIC_SAMPLE, "WinEventLog", "WinEventLog:Security", windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS
+    )
     assert {field: classic.get(field) for field in SAMPLE_CIM} == dict(SAMPLE_CIM, session_id="0x4367B")
 
 
 def test_beside_the_windows_ta_other_event_codes_keep_the_ta_values():
-    other = render_event_xml(Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1)))
+    other = render_event_xml(
+        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+    )
     theirs = {field: value for field, value in WINDOWS_TA_SAMPLE_EVALS.items() if value is not None}
     fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", windows_ta_evals=theirs)
     assert fields == dict(theirs, EventCode="4624")
@@ -578,6 +691,7 @@ def test_beside_the_windows_ta_an_absent_value_of_ours_leaves_the_ta_value():
     events that have the match field)."""
     event = _sample_event()
     dashed = Event(dict(event.system), dict(event.data, ProcessName="-"), Origin("x", 1))
-    fields = search_time_fields(render_event_xml(dashed), "XmlWinEventLog", "XmlWinEventLog:Security",
-                                windows_ta_evals={"process_name": "-"})
+    fields = search_time_fields(
+        render_event_xml(dashed), "XmlWinEventLog", "XmlWinEventLog:Security", windows_ta_evals={"process_name": "-"}
+    )
     assert fields["process_name"] == "-" and fields["process_id"] == 3824

@@ -1,4 +1,5 @@
 """The package TA-win4658-<version>.tgz: Splunk's layout rules, the vendored libraries, EVTX in the app."""
+
 import configparser
 import json
 import os
@@ -46,11 +47,23 @@ def test_package_follows_splunk_layout_rules(package):
     assert not [part for part in parts if part.startswith(".")], "dotfiles"
     assert "local" not in parts and "__pycache__" not in parts
     assert not [name for name in names if name.endswith((".pyc", ".pyo"))]
-    for required in ("default/app.conf", "default/inputs.conf", "default/props.conf", "default/transforms.conf",
-                     "default/eventtypes.conf", "default/tags.conf", "default/macros.conf", "README/inputs.conf.spec",
-                     "metadata/default.meta", "bin/win4658_files.py", "lookups/win4658_event_codes.csv",
-                     "lib/splunklib/modularinput/script.py", "lib/yaml/__init__.py", "lib/win4658/mappings/cim.yml",
-                     "lib/win4658/splunk/runtime/modinput.py"):
+    for required in (
+        "default/app.conf",
+        "default/inputs.conf",
+        "default/props.conf",
+        "default/transforms.conf",
+        "default/eventtypes.conf",
+        "default/tags.conf",
+        "default/macros.conf",
+        "README/inputs.conf.spec",
+        "metadata/default.meta",
+        "bin/win4658_files.py",
+        "lookups/win4658_event_codes.csv",
+        "lib/splunklib/modularinput/script.py",
+        "lib/yaml/__init__.py",
+        "lib/win4658/mappings/cim.yml",
+        "lib/win4658/splunk/runtime/modinput.py",
+    ):
         assert f"TA-win4658/{required}" in names, required
 
 
@@ -61,10 +74,14 @@ def _png_size(data):
 
 def test_package_has_what_splunkbase_expects(package):
     with tarfile.open(package) as archive:
+
         def read(relative):
             return archive.extractfile(f"TA-win4658/{relative}").read()
-        sizes = {name: _png_size(read(f"static/{name}.png"))
-                 for name in ("appIcon", "appIcon_2x", "appIconAlt", "appIconAlt_2x")}
+
+        sizes = {
+            name: _png_size(read(f"static/{name}.png"))
+            for name in ("appIcon", "appIcon_2x", "appIconAlt", "appIconAlt_2x")
+        }
         assert sizes == {"appIcon": (36, 36), "appIcon_2x": (72, 72), "appIconAlt": (36, 36), "appIconAlt_2x": (72, 72)}
         assert read("LICENSE").decode("utf-8").lstrip().startswith("Apache License\n")
         manifest = json.loads(read("app.manifest"))
@@ -74,22 +91,37 @@ def test_package_has_what_splunkbase_expects(package):
     assert manifest["info"]["id"] == {"group": None, "name": "TA-win4658", "version": __version__}
     assert manifest["info"]["license"]["text"] == "LICENSE"
     assert len(views) == 3 and "TA-win4658/default/data/ui/nav/default.xml" in _names(package)
-    for heading in ("What it is", "Install", "Configure", "Sourcetypes and sources", "CIM fields",
-                    "Beside Splunk_TA_windows", "AppInspect"):
+    for heading in (
+        "What it is",
+        "Install",
+        "Configure",
+        "Sourcetypes and sources",
+        "CIM fields",
+        "Beside Splunk_TA_windows",
+        "AppInspect",
+    ):
         assert f"\n{heading}" in readme, heading
     cim_fields = {rule.target for rule in bundled("cim").rules if rule.target}
     assert not [field for field in cim_fields if not re.search(rf"\b{field}\b", readme)]
-    for source in ("XmlWinEventLog:Security", "WinEventLog:Security", "XmlWinEventLog:ForwardedEvents",
-                   "WinEventLog:ForwardedEvents"):
+    for source in (
+        "XmlWinEventLog:Security",
+        "WinEventLog:Security",
+        "XmlWinEventLog:ForwardedEvents",
+        "WinEventLog:ForwardedEvents",
+    ):
         assert source in readme
     for warning in EXPLAINED_APPINSPECT_WARNINGS:
         assert f"- {warning}:" in readme
 
 
 # AppInspect's warnings on this package (cloud and default tags), each explained in README.txt
-EXPLAINED_APPINSPECT_WARNINGS = ("check_that_app_contains_any_windows_specific_components",
-                                 "check_for_python_script_existence", "check_for_modular_inputs",
-                                 "check_python_sdk_version", "check_for_indexer_synced_configs")
+EXPLAINED_APPINSPECT_WARNINGS = (
+    "check_that_app_contains_any_windows_specific_components",
+    "check_for_python_script_existence",
+    "check_for_modular_inputs",
+    "check_python_sdk_version",
+    "check_for_indexer_synced_configs",
+)
 
 
 def test_modes_are_plain_and_owner_is_anonymous(package):
@@ -150,8 +182,9 @@ def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel
     app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    code, stdout, stderr = run_input(python, app_dir, input_definition(checkpoints, corpus, recursive="true",
-                                                                       event_ids="4658"))
+    code, stdout, stderr = run_input(
+        python, app_dir, input_definition(checkpoints, corpus, recursive="true", event_ids="4658")
+    )
     assert code == 0, stderr
     # MANIFEST.md: the EVTX files hold 1 + 77 + 20 + 0 + 1 + 0 events 4658
     assert len(event_keys(stdout)) == 99

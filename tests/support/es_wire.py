@@ -9,6 +9,7 @@ before from 8.0 on (7.x none that a client of 8 or 9 asks for), OpenSearch none.
 scripted misbehaviour for the next requests to a path: ``"reset"`` (the connection is reset), or ``(status, body)``
 answered as is, or a callable that receives the parsed bulk lines and returns ``(status, body)``.
 """
+
 import json
 import os
 import re
@@ -39,17 +40,38 @@ def tls_files(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1: (its PEM path, a server SSLContext that presents it)."""
     directory = tmp_path_factory.mktemp("tls")
     certificate, key = str(directory / "cert.pem"), str(directory / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            certificate,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate, key)
     return certificate, context
 
 
 def _error(status: int, kind: str, reason: str) -> Tuple[int, Dict[str, Any]]:
-    return status, {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
-                    "status": status}
+    return status, {
+        "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
+        "status": status,
+    }
 
 
 class WireServer:
@@ -58,8 +80,13 @@ class WireServer:
         version = self.info["version"]
         self.opensearch = version.get("distribution") == "opensearch"
         self.version = tuple(int(part) for part in version["number"].split(".")[:2])
-        self.store: Dict[str, Dict[str, Any]] = {"pipeline": {}, "index_template": {}, "template": {}, "ilm": {},
-                                                 "component_template": {}}
+        self.store: Dict[str, Dict[str, Any]] = {
+            "pipeline": {},
+            "index_template": {},
+            "template": {},
+            "ilm": {},
+            "component_template": {},
+        }
         self.documents: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self.data_streams: List[str] = []  # indices that take only `create`
         self.requests: List[Tuple[str, str, Any]] = []
@@ -83,8 +110,13 @@ class WireServer:
     def has(self, endpoint: str) -> bool:
         if self.opensearch:
             return endpoint in ("index_template", "component_template", "template", "pipeline")
-        needs = {"index_template": (7, 8), "component_template": (7, 8), "ilm": (6, 6), "template": (0, 0),
-                 "pipeline": (0, 0)}
+        needs = {
+            "index_template": (7, 8),
+            "component_template": (7, 8),
+            "ilm": (6, 6),
+            "template": (0, 0),
+            "pipeline": (0, 0),
+        }
         return self.version >= needs[endpoint]
 
     # --- answers ------------------------------------------------------------------------------------------
@@ -97,33 +129,44 @@ class WireServer:
             if parts[-1] == "_simulate":
                 if len(parts) == 4 and parts[2] not in self.store["pipeline"]:
                     return _error(404, "resource_not_found_exception", f"pipeline [{parts[2]}] is missing")
-                return 200, {"docs": [{"doc": {"_index": "_index", "_id": "_id", "_source": doc["_source"]}}
-                                      for doc in body["docs"]]}
+                return 200, {
+                    "docs": [
+                        {"doc": {"_index": "_index", "_id": "_id", "_source": doc["_source"]}} for doc in body["docs"]
+                    ]
+                }
             return self._stored("pipeline", method, parts[2], body)
         if parts[:1] == ["_bulk"]:
             return self._bulk(body)
-        endpoints = {"_index_template": "index_template", "_template": "template",
-                     "_component_template": "component_template"}
+        endpoints = {
+            "_index_template": "index_template",
+            "_template": "template",
+            "_component_template": "component_template",
+        }
         if parts[:1] == ["_ilm"] and parts[1:2] == ["policy"]:
             return self._stored("ilm", method, parts[2], body)
         if parts and parts[0] in endpoints:
             return self._stored(endpoints[parts[0]], method, parts[1], body)
         if parts[-1:] == ["_search"]:
-            return 200, {"took": 1, "timed_out": False, "hits": {"total": {"value": 0, "relation": "eq"},
-                                                                 "max_score": None, "hits": []}}
+            return 200, {
+                "took": 1,
+                "timed_out": False,
+                "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []},
+            }
         return _error(400, "illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
 
     def _stored(self, kind: str, method: str, name: str, body: Any) -> Any:
         if not self.has(kind):
-            return _error(400, "invalid_index_name_exception",
-                          f"Invalid index name [_{kind}], must not start with '_'.")
+            return _error(
+                400, "invalid_index_name_exception", f"Invalid index name [_{kind}], must not start with '_'."
+            )
         store = self.store[kind]
         if method == "PUT":
             store[name] = body
             return 200, {"acknowledged": True}
         if name not in store:
-            return 404, {} if kind in ("pipeline", "template") else _error(404, "resource_not_found_exception",
-                                                                             f"{kind} [{name}] missing")[1]
+            return 404, {} if kind in ("pipeline", "template") else _error(
+                404, "resource_not_found_exception", f"{kind} [{name}] missing"
+            )[1]
         if method == "DELETE":
             del store[name]
             return 200, {"acknowledged": True}
@@ -142,18 +185,33 @@ class WireServer:
             key = (meta["_index"], meta["_id"])
             item = {"_index": meta["_index"], "_id": meta["_id"]}
             if meta["_index"] in self.data_streams and operation != "create":
-                item.update(status=400, error={"type": "illegal_argument_exception", "reason": "only write ops "
-                                               "with an op_type of create are allowed in data streams"})
+                item.update(
+                    status=400,
+                    error={
+                        "type": "illegal_argument_exception",
+                        "reason": "only write ops with an op_type of create are allowed in data streams",
+                    },
+                )
             elif operation == "create" and key in self.documents:
-                item.update(status=409, error={"type": "version_conflict_engine_exception",
-                                               "reason": f"[{meta['_id']}]: version conflict, document already exists"})
+                item.update(
+                    status=409,
+                    error={
+                        "type": "version_conflict_engine_exception",
+                        "reason": f"[{meta['_id']}]: version conflict, document already exists",
+                    },
+                )
             else:
-                item.update(status=200 if key in self.documents else 201,
-                            result="updated" if key in self.documents else "created")
+                item.update(
+                    status=200 if key in self.documents else 201,
+                    result="updated" if key in self.documents else "created",
+                )
                 self.documents[key] = source
             items.append({operation: item})
-        return 200, {"took": 3, "errors": any(item[next(iter(item))]["status"] >= 300 for item in items),
-                     "items": items}
+        return 200, {
+            "took": 3,
+            "errors": any(item[next(iter(item))]["status"] >= 300 for item in items),
+            "items": items,
+        }
 
     def refused_media_type(self, headers: Any) -> Any:
         """(406, error) for a compatible-with version the server does not serve, else None."""
@@ -196,8 +254,9 @@ class WireServer:
                     self.connection.close()
                     self.close_connection = True
                     return
-                status, answer = fault(body) if callable(fault) else fault if fault else \
-                    wire.answer(self.command, self.path, body)
+                status, answer = (
+                    fault(body) if callable(fault) else fault if fault else wire.answer(self.command, self.path, body)
+                )
                 payload = json.dumps(answer).encode("utf-8")
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=UTF-8")

@@ -1,4 +1,5 @@
 """A local HTTP(S) server for the tests that need one: 127.0.0.1, a free port, served from a daemon thread."""
+
 import ssl
 import threading
 from contextlib import contextmanager
@@ -7,8 +8,9 @@ from typing import Iterator, Optional, Type
 
 
 @contextmanager
-def loopback_server(handler: Type[BaseHTTPRequestHandler],
-                    tls: Optional[ssl.SSLContext] = None) -> Iterator[ThreadingHTTPServer]:
+def loopback_server(
+    handler: Type[BaseHTTPRequestHandler], tls: Optional[ssl.SSLContext] = None
+) -> Iterator[ThreadingHTTPServer]:
     """The server answering with ``handler`` (over TLS with ``tls``) until the block ends; then it is shut down."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     if tls is not None:

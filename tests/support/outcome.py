@@ -1,4 +1,5 @@
 """What a call gives, for comparing a fast path with its reference: its result serialized, or its very exception."""
+
 import orjson
 
 

@@ -1,5 +1,6 @@
 """Where the tests' inputs are: the checkout, the committed fixtures, references and snapshots, and the public corpus
 (found by tools/corpus.py, the one place that knows where it is)."""
+
 import os
 import sys
 
@@ -42,6 +43,8 @@ def unshipped_reference(*parts: str, why: str) -> str:
     """A reference file this project may not redistribute, read from ../shared/reference, or skip saying why."""
     path = os.path.join(SHARED_REFERENCE, *parts)
     if not os.path.exists(path):
-        pytest.skip(f"../shared/reference/{'/'.join(parts)} is absent ({why}, so not shipped): "
-                    "put the shared reference folder beside the checkout to run this test")
+        pytest.skip(
+            f"../shared/reference/{'/'.join(parts)} is absent ({why}, so not shipped): "
+            "put the shared reference folder beside the checkout to run this test"
+        )
     return path

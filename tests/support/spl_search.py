@@ -5,6 +5,7 @@ expanded from the add-on's macros.conf. The tests use it to replay the saved and
 selection on the sample and the corpus; what follows the first pipe is not replayed here (the session search's
 replay, tests/sessions/test_splunk.py, takes macro calls with arguments and the add-on's lookup tables from here).
 """
+
 import configparser
 import csv
 import fnmatch
@@ -17,9 +18,11 @@ from win4658.artifacts import ADDON_DEFAULT, LOOKUPS, MACROS_CONF
 from win4658.generate import generated_files
 from win4658.mapping import bundled
 
-TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<macro>`[^`]+`)|'
-                   r'(?P<term>[A-Za-z_][A-Za-z0-9_.]*\s*(?:!=|=)\s*(?:"(?:[^"\\]|\\.)*"|[^\s()]+))|'
-                   r'(?P<in>[A-Za-z_][A-Za-z0-9_]*\s+IN\s*\([^)]*\))|(?P<word>[^\s()]+))')
+TOKEN = re.compile(
+    r"\s*(?:(?P<paren>[()])|(?P<macro>`[^`]+`)|"
+    r'(?P<term>[A-Za-z_][A-Za-z0-9_.]*\s*(?:!=|=)\s*(?:"(?:[^"\\]|\\.)*"|[^\s()]+))|'
+    r"(?P<in>[A-Za-z_][A-Za-z0-9_]*\s+IN\s*\([^)]*\))|(?P<word>[^\s()]+))"
+)
 
 
 def macros():
@@ -61,6 +64,7 @@ def expand_macro_calls(text):
         for argument, value in zip(names, values):
             definition = definition.replace(f"${argument}$", value)
         return expand_macro_calls(definition)
+
     return re.sub(r"`([A-Za-z0-9_]+)(?:\(([^`]*)\))?`", substitute, text)
 
 
@@ -105,11 +109,12 @@ class BaseSearch:
         text = expand(first_command(search)).strip()
         if "[" in text:
             raise ValueError(f"a subsearch cannot be replayed: {text[:60]}")
-        self.tokens = [(match.lastgroup, match.group(match.lastgroup).strip())
-                       for match in TOKEN.finditer(text) if match.lastgroup]
+        self.tokens = [
+            (match.lastgroup, match.group(match.lastgroup).strip()) for match in TOKEN.finditer(text) if match.lastgroup
+        ]
         self.position = 0
         self.matches = self._or()
-        assert self.position == len(self.tokens), f"cannot read {self.tokens[self.position:]}"
+        assert self.position == len(self.tokens), f"cannot read {self.tokens[self.position :]}"
 
     def _peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
@@ -142,7 +147,7 @@ class BaseSearch:
             self.position += 1
             return inner
         if kind == "term":
-            field, operator, value = re.fullmatch(r'([^\s!=]+)\s*(!=|=)\s*(.*)', text).groups()
+            field, operator, value = re.fullmatch(r"([^\s!=]+)\s*(!=|=)\s*(.*)", text).groups()
             return _comparison(field, operator, _value(value))
         if kind == "in":
             field, values = re.fullmatch(r"(\w+)\s+IN\s*\((.*)\)", text).groups()
@@ -162,6 +167,7 @@ def _comparison(field, operator, pattern):
             return False
         equal = fnmatch.fnmatchcase(str(value).lower(), pattern.lower().replace("[", "[[]").replace("?", "[?]"))
         return equal if operator == "=" else not equal
+
     return compare
 
 
@@ -170,17 +176,35 @@ CIM_FIELDS = {rule.target for rule in bundled("cim").rules if rule.target}
 EVENTDATA_FIELDS = {"HandleId", "ProcessId", "ProcessName", "ObjectName", "ObjectType", "AccessMask", "ObjectServer"}
 SEARCH_FIELDS = CIM_FIELDS | EVENTDATA_FIELDS | {"_time", "EventCode", "source"}  # source: Splunk's own
 # fields the detection searches compute (and command options that look like field=value)
-DETECTION_DERIVED_FIELDS = frozenset({
-    "opened_code", "opened_time", "object_type", "object_name", "access_mask", "duration_seconds", "first_time",
-    "last_time", "event_codes", "count", "current", "window", "global", "field"})
+DETECTION_DERIVED_FIELDS = frozenset(
+    {
+        "opened_code",
+        "opened_time",
+        "object_type",
+        "object_name",
+        "access_mask",
+        "duration_seconds",
+        "first_time",
+        "last_time",
+        "event_codes",
+        "count",
+        "current",
+        "window",
+        "global",
+        "field",
+    }
+)
 
 
 def fields_used(search):
     """Field names a search compares, tables, groups BY, OVER or tests for null (not win4658_* working fields)."""
     search = re.sub(r'"(?:[^"\\]|\\.)*"', '""', search)  # string literals are not field names
     used = set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|\bIN\b)", search))
-    for clause in (re.findall(r"\|\s*table ([^|]+)", search) + re.findall(r"\bBY ([^|]+)", search)
-                   + re.findall(r"\bOVER (\w+)", search)):
+    for clause in (
+        re.findall(r"\|\s*table ([^|]+)", search)
+        + re.findall(r"\bBY ([^|]+)", search)
+        + re.findall(r"\bOVER (\w+)", search)
+    ):
         used |= set(clause.split())
     used |= set(re.findall(r"\b(?:isnull|isnotnull)\((\w+)\)", search))
     used |= set(re.findall(r"\b(?:min|max|median|perc\d+|avg|sum|values|list|last)\((\w+)\)", search))

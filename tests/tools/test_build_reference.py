@@ -1,4 +1,5 @@
 """tools/build_reference.py on small inputs in the official formats: what it keeps and how it writes it."""
+
 import json
 import os
 import zipfile
@@ -36,19 +37,39 @@ def test_ecs_fields_and_allowed_values_from_the_official_ecs_flat_yml(tmp_path):
         "}}",
     ]
     assert json.loads(files[os.path.join(build_reference.PACKAGE_REFERENCE, "ecs_allowed_values.json")]) == {
-        "event.category": {"allowed_values": ["file", "host"],
-                           "expected_event_types": {"file": ["change", "creation"]}}}
+        "event.category": {"allowed_values": ["file", "host"], "expected_event_types": {"file": ["change", "creation"]}}
+    }
 
 
 def test_cim_datasets_from_the_pytest_splunk_addon_wheel(tmp_path, monkeypatch):
     monkeypatch.setattr(build_reference, "CIM_DATASETS", {"Endpoint": ["Processes"]})
-    model = {"model_name": "Endpoint", "objects": [
-        {"name": "Ports", "tags": [["listening", "port"]], "fields": [{"name": "dest_port", "type": "required"}]},
-        {"name": "Parent", "tags": [], "fields": [], "child_dataset": [
-            {"name": "Processes", "tags": [["process", "report"]], "fields_cluster": [], "fields": [
-                {"name": "process_id", "type": "required", "validity": "if(isnum(process_id),process_id,null())",
-                 "comment": "The numeric identifier of the process."},
-                {"name": "user", "type": "conditional", "condition": "action=x", "multi_value": True}]}]}]}
+    model = {
+        "model_name": "Endpoint",
+        "objects": [
+            {"name": "Ports", "tags": [["listening", "port"]], "fields": [{"name": "dest_port", "type": "required"}]},
+            {
+                "name": "Parent",
+                "tags": [],
+                "fields": [],
+                "child_dataset": [
+                    {
+                        "name": "Processes",
+                        "tags": [["process", "report"]],
+                        "fields_cluster": [],
+                        "fields": [
+                            {
+                                "name": "process_id",
+                                "type": "required",
+                                "validity": "if(isnum(process_id),process_id,null())",
+                                "comment": "The numeric identifier of the process.",
+                            },
+                            {"name": "user", "type": "conditional", "condition": "action=x", "multi_value": True},
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
     wheel = tmp_path / "pytest_splunk_addon-6.4.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("pytest_splunk_addon/data_models/Endpoint.json", json.dumps(model))
@@ -56,6 +77,15 @@ def test_cim_datasets_from_the_pytest_splunk_addon_wheel(tmp_path, monkeypatch):
     assert path == os.path.join(build_reference.PACKAGE_REFERENCE, "cim", "Endpoint.json")
     assert json.loads(text) == {
         "source": "pytest-splunk-addon 6.4.0: pytest_splunk_addon/data_models/Endpoint.json",
-        "datasets": [{"model": "Endpoint", "dataset": "Processes", "tags": [["process", "report"]], "fields": {
-            "process_id": {"type": "required", "validity": "if(isnum(process_id),process_id,null())"},
-            "user": {"type": "conditional", "condition": "action=x", "multi_value": True}}}]}
+        "datasets": [
+            {
+                "model": "Endpoint",
+                "dataset": "Processes",
+                "tags": [["process", "report"]],
+                "fields": {
+                    "process_id": {"type": "required", "validity": "if(isnum(process_id),process_id,null())"},
+                    "user": {"type": "conditional", "condition": "action=x", "multi_value": True},
+                },
+            }
+        ],
+    }

@@ -1,4 +1,5 @@
 """tools/corpus.py against a real HTTP server on 127.0.0.1: downloads, resumes, refuses what does not match."""
+
 import hashlib
 import http.server
 import os
@@ -25,7 +26,7 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         ranged = self.headers.get("Range") and self.server.honour_range
-        start = int(self.headers["Range"][len("bytes="):-1]) if ranged else None
+        start = int(self.headers["Range"][len("bytes=") : -1]) if ranged else None
         if start is not None and start >= len(body):
             self.send_error(416)
             return
@@ -34,7 +35,7 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         self.send_header("Content-Length", str(len(body) - (start or 0)))
         self.end_headers()
-        self.wfile.write(body[start or 0:])
+        self.wfile.write(body[start or 0 :])
 
     def log_message(self, *args):
         pass
@@ -48,8 +49,14 @@ def mirror():
 
 
 def _entry(name: str, content: bytes, commit=COMMIT) -> dict:
-    return {"file": f"json/{name}", "repository": REPOSITORY, "commit": commit, "path": f"datasets/a dir/{name}",
-            "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    return {
+        "file": f"json/{name}",
+        "repository": REPOSITORY,
+        "commit": commit,
+        "path": f"datasets/a dir/{name}",
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size": len(content),
+    }
 
 
 def _serve(server, entry, content):
@@ -81,7 +88,9 @@ def test_fetches_verifies_and_then_skips_what_is_present(mirror, tmp_path):
     assert corpus.fetch(cache, _base(mirror), entries) == ["downloaded: json/a.zip", "downloaded: json/b.evtx"]
     assert (tmp_path / "corpus" / "json" / "a.zip").read_bytes() == contents["a.zip"]
     assert [path for path, _ in mirror.requests] == [
-        f"/{REPOSITORY}/{COMMIT}/datasets/a%20dir/a.zip", f"/{REPOSITORY}/HEAD/datasets/a%20dir/b.evtx"]
+        f"/{REPOSITORY}/{COMMIT}/datasets/a%20dir/a.zip",
+        f"/{REPOSITORY}/HEAD/datasets/a%20dir/b.evtx",
+    ]
     assert corpus.fetch(cache, _base(mirror), entries) == ["present: json/a.zip", "present: json/b.evtx"]
     assert len(mirror.requests) == 2 and corpus.verify(cache, entries) == []
 
@@ -108,8 +117,11 @@ def test_a_truncated_file_is_an_error_and_kept_aside(mirror, tmp_path):
     content = os.urandom(100_000)
     entry = _entry("a.zip", content)
     _serve(mirror, entry, content[:60_000])
-    with pytest.raises(corpus.CorpusError, match=r"json/a.zip: got 60000 bytes with sha256 [0-9a-f]{64}, the manifest "
-                                                 r"says 100000 bytes .* not used, kept as .*a\.zip\.part"):
+    with pytest.raises(
+        corpus.CorpusError,
+        match=r"json/a.zip: got 60000 bytes with sha256 [0-9a-f]{64}, the manifest "
+        r"says 100000 bytes .* not used, kept as .*a\.zip\.part",
+    ):
         corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror))
     assert not (tmp_path / "corpus" / "json" / "a.zip").exists()
     assert (tmp_path / "corpus.partial" / "json" / "a.zip.part").stat().st_size == 60_000
@@ -144,7 +156,8 @@ def test_a_file_damaged_in_the_cache_is_fetched_again(mirror, tmp_path):
     target = tmp_path / "corpus" / "json" / "a.zip"
     _write(target, b"\0" * 10_000)
     assert corpus.verify(str(tmp_path / "corpus"), [entry]) == [
-        "error: json/a.zip: size or sha256 differs from the manifest"]
+        "error: json/a.zip: size or sha256 differs from the manifest"
+    ]
     assert corpus.fetch_file(entry, str(tmp_path / "corpus"), _base(mirror)) == "downloaded"
     assert target.read_bytes() == content
 
@@ -174,10 +187,14 @@ def test_the_corpus_is_found_in_the_order_documented(tmp_path, monkeypatch):
 def test_the_manifest_names_the_source_of_every_file():
     assert corpus.manifest_files() == CORPUS_FILES
     assert {entry["repository"] for entry in CORPUS_FILES} == {
-        "mdecrevoisier/EVTX-to-MITRE-Attack", "sbousseaden/EVTX-ATTACK-SAMPLES", "OTRF/Security-Datasets"}
+        "mdecrevoisier/EVTX-to-MITRE-Attack",
+        "sbousseaden/EVTX-ATTACK-SAMPLES",
+        "OTRF/Security-Datasets",
+    }
     assert corpus.source_url(CORPUS_FILES[0]) == (
         "https://raw.githubusercontent.com/mdecrevoisier/EVTX-to-MITRE-Attack/HEAD/"
-        "TA0006-Credential%20Access/T1003-Credential%20dumping/ID4656-4663-4658%20Mimikatz%20sekurlsa%20password%20dump.evtx")
+        "TA0006-Credential%20Access/T1003-Credential%20dumping/ID4656-4663-4658%20Mimikatz%20sekurlsa%20password%20dump.evtx"
+    )
     assert os.path.dirname(corpus.MANIFEST) == os.path.join(ROOT, "tests")
 
 
@@ -187,11 +204,16 @@ def test_a_mirror_laid_out_from_a_corpus_folder_serves_fetch(mirror, tmp_path):
     for name, content in contents.items():
         _write(tmp_path / "source" / "json" / name, content)
     assert corpus.mirror(str(tmp_path / "source"), str(tmp_path / "mirror"), entries) == [
-        "mirrored: json/a.zip", "mirrored: json/b.zip"]
+        "mirrored: json/a.zip",
+        "mirrored: json/b.zip",
+    ]
     for path in (tmp_path / "mirror").rglob("*.zip"):
         mirror.files["/" + urllib.parse.quote(path.relative_to(tmp_path / "mirror").as_posix())] = path.read_bytes()
     assert corpus.fetch(str(tmp_path / "corpus"), _base(mirror), entries) == [
-        "downloaded: json/a.zip", "downloaded: json/b.zip"]
+        "downloaded: json/a.zip",
+        "downloaded: json/b.zip",
+    ]
     (tmp_path / "source" / "json" / "b.zip").write_bytes(b"changed")
     assert corpus.mirror(str(tmp_path / "source"), str(tmp_path / "again"), entries) == [
-        "error: json/b.zip: size or sha256 differs from the manifest"]
+        "error: json/b.zip: size or sha256 differs from the manifest"
+    ]

@@ -1,4 +1,5 @@
 """The `win4658` command: one module per subcommand, each a thin shell over the library."""
+
 import argparse
 import importlib
 import sys

@@ -1,4 +1,5 @@
 """What the subcommands share: event-id options, NDJSON output, the progress line and the summary."""
+
 import argparse
 import json
 import os
@@ -17,15 +18,20 @@ try:
         """The document as one line of NDJSON, newline included."""
         return orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE)
 except ImportError:  # pragma: no cover - orjson is a dependency of the CLI; the Splunk app runs without it
+
     def ndjson_line(document: Any) -> bytes:
         return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def add_event_id_option(parser: argparse.ArgumentParser, default: frozenset = DEFAULT_EVENT_IDS) -> None:
     parser.add_argument(
-        "--event-id", dest="event_ids", action="append", type=_event_id, metavar="N",
+        "--event-id",
+        dest="event_ids",
+        action="append",
+        type=_event_id,
+        metavar="N",
         help=f"event id to read, repeatable (default: {', '.join(map(str, sorted(default)))}; "
-             f"supported: {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})",
+        f"supported: {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})",
     )
     parser.set_defaults(default_event_ids=default)
 
@@ -41,7 +47,8 @@ def _event_id(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an event id: {text!r}") from None
     if value not in SUPPORTED_EVENT_IDS:
         raise argparse.ArgumentTypeError(
-            f"event id {value} is not supported (choose from {sorted(SUPPORTED_EVENT_IDS)})")
+            f"event id {value} is not supported (choose from {sorted(SUPPORTED_EVENT_IDS)})"
+        )
     return value
 
 
@@ -60,8 +67,14 @@ class Progress:
     through ``error``, which clears the line first, so they never run into it.
     """
 
-    def __init__(self, label: str, stats: Optional[ReadStats] = None, stream: Optional[IO[str]] = None,
-                 delay: float = 1.0, interval: float = 0.2):
+    def __init__(
+        self,
+        label: str,
+        stats: Optional[ReadStats] = None,
+        stream: Optional[IO[str]] = None,
+        delay: float = 1.0,
+        interval: float = 0.2,
+    ):
         self.label = label
         self.stats = stats
         self.stream = stream = stream if stream is not None else sys.stderr

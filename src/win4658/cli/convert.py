@@ -1,4 +1,5 @@
 """win4658 convert: any input form → NDJSON in ECS, CIM or the Winlogbeat shape, or handle sessions."""
+
 import argparse
 import sys
 from typing import Any, Dict, Iterator, Union, cast
@@ -18,29 +19,52 @@ SESSIONS = "sessions"
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
-        "convert", help="convert event files to NDJSON (ECS, CIM or Winlogbeat shape, or handle sessions)",
+        "convert",
+        help="convert event files to NDJSON (ECS, CIM or Winlogbeat shape, or handle sessions)",
         description="Read EVTX, event XML, JSON-lines (Winlogbeat, Elastic Agent, NXLog), WinEventLog text, "
-                    "or .zip/.tar.gz archives of them, and write one JSON document per event, or with "
-                    "--to sessions one per handle (its 4656 open, 4663 accesses and 4658 close).",
+        "or .zip/.tar.gz archives of them, and write one JSON document per event, or with "
+        "--to sessions one per handle (its 4656 open, 4663 accesses and 4658 close).",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives")
-    parser.add_argument("--to", choices=sorted(CONVERTERS) + [SESSIONS], default="ecs",
-                        help="output shape (default: ecs)")
-    parser.add_argument("--fields", choices=sorted(SESSION_SHAPES), default="ecs",
-                        help="--to sessions: ECS or CIM field names (default: ecs; mappings/session.yml)")
-    parser.add_argument("--enrich", action="store_true",
-                        help="give each 4658 the ObjectServer, ObjectType and ObjectName of the 4656 that opened its "
-                             "handle (paired as hunt pairs; documents then come in the log's time order)")
-    parser.add_argument("--reorder-window", type=_positive, default=DEFAULT_WINDOW, metavar="EVENTS",
-                        help=f"--to sessions, --enrich: events held to restore the log's order "
-                             f"(default {DEFAULT_WINDOW})")
-    parser.add_argument("--max-open-handles", type=_positive, default=DEFAULT_MAX_OPEN, metavar="N",
-                        help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})")
+    parser.add_argument(
+        "--to", choices=sorted(CONVERTERS) + [SESSIONS], default="ecs", help="output shape (default: ecs)"
+    )
+    parser.add_argument(
+        "--fields",
+        choices=sorted(SESSION_SHAPES),
+        default="ecs",
+        help="--to sessions: ECS or CIM field names (default: ecs; mappings/session.yml)",
+    )
+    parser.add_argument(
+        "--enrich",
+        action="store_true",
+        help="give each 4658 the ObjectServer, ObjectType and ObjectName of the 4656 that opened its "
+        "handle (paired as hunt pairs; documents then come in the log's time order)",
+    )
+    parser.add_argument(
+        "--reorder-window",
+        type=_positive,
+        default=DEFAULT_WINDOW,
+        metavar="EVENTS",
+        help=f"--to sessions, --enrich: events held to restore the log's order (default {DEFAULT_WINDOW})",
+    )
+    parser.add_argument(
+        "--max-open-handles",
+        type=_positive,
+        default=DEFAULT_MAX_OPEN,
+        metavar="N",
+        help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})",
+    )
     parser.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: stdout)")
     add_event_id_option(parser)
-    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
-                        help="convert N files at a time in N processes (default 1); documents of different files "
-                             "then interleave, each file's in its own order (not with --to sessions or --enrich)")
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="convert N files at a time in N processes (default 1); documents of different files "
+        "then interleave, each file's in its own order (not with --to sessions or --enrich)",
+    )
     parser.set_defaults(func=run)
 
 

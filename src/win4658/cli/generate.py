@@ -1,4 +1,5 @@
 """win4658 generate: rewrite every generated file (pipeline, template, Splunk knowledge, rules) from its source."""
+
 import argparse
 import sys
 from typing import TYPE_CHECKING
@@ -12,12 +13,18 @@ if TYPE_CHECKING:
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
-        "generate", help="regenerate the committed files that follow from mappings/ and detections/",
-        description="Regenerate the files of a win4658 checkout that follow from mappings/ and detections/.")
-    parser.add_argument("--root", metavar="DIR",
-                        help="the win4658 checkout (default: the current directory, if it is one)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; list the files that differ from their sources, exit 1 if any")
+        "generate",
+        help="regenerate the committed files that follow from mappings/ and detections/",
+        description="Regenerate the files of a win4658 checkout that follow from mappings/ and detections/.",
+    )
+    parser.add_argument(
+        "--root", metavar="DIR", help="the win4658 checkout (default: the current directory, if it is one)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list the files that differ from their sources, exit 1 if any",
+    )
     parser.set_defaults(func=run)
 
 

@@ -1,4 +1,5 @@
 """win4658 hunt / win4658 baseline: every detection over event files with no SIEM, and allow-list learning."""
+
 import argparse
 import gc
 import math
@@ -10,8 +11,8 @@ from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import event_process, event_user
-from ..detections.local_hunt import Hunt, HandleQuery, trace_handle
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
+from ..detections.local_hunt import HandleQuery, Hunt, trace_handle
 from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
 from ..event import Event, ReadStats, RecordError
@@ -32,58 +33,107 @@ LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     hunt = subparsers.add_parser(
-        "hunt", help="run every detection over event files (no Splunk or Elasticsearch needed)",
+        "hunt",
+        help="run every detection over event files (no Splunk or Elasticsearch needed)",
         description="Run the detections of detections/*.yml over EVTX, XML and JSON-lines files (event ids 4656, "
-                    "4658, 4663) and print a summary (findings per severity and detection, hosts, time range, files "
-                    "and records read), then the findings, the most severe first, each with its severity and "
-                    "MITRE ATT&CK ids, then the handle-lifetime statistics. With no PATH, hunts over the bundled "
-                    "example events. Exit status: 0 done, 1 a file could not be read (or --trace found nothing), "
-                    "2 wrong options or a path that does not exist.",
+        "4658, 4663) and print a summary (findings per severity and detection, hosts, time range, files "
+        "and records read), then the findings, the most severe first, each with its severity and "
+        "MITRE ATT&CK ids, then the handle-lifetime statistics. With no PATH, hunts over the bundled "
+        "example events. Exit status: 0 done, 1 a file could not be read (or --trace found nothing), "
+        "2 wrong options or a path that does not exist.",
     )
-    hunt.add_argument("paths", nargs="*", metavar="PATH",
-                      help="files, directories or archives; - is standard input (default: the bundled examples)")
+    hunt.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, directories or archives; - is standard input (default: the bundled examples)",
+    )
     for option, name in LIST_OPTIONS.items():
-        hunt.add_argument(f"--{option.replace('_', '-')}", metavar="CSV",
-                          help=f"use this CSV (the header of lookups/{name}.csv) instead of the shipped list")
-    hunt.add_argument("--long-handle", type=_threshold, metavar="SECONDS",
-                      help="report handles open longer than this (default: the detection's threshold; "
-                           "-1 lists every paired handle with its duration)")
-    hunt.add_argument("--format", choices=sorted(WRITERS), default="table",
-                      help="table: the summary, then the findings by severity (default); json: one finding per line "
-                           "as found, handle traces marked drilldown, then the summary; jsonl and csv: the timeline, "
-                           "one finding per line or row, in time order")
-    hunt.add_argument("--sessions", action="store_true",
-                      help="also the handle sessions (one per handle, 4656 to 4658; mappings/session.yml): json: a "
-                           "{\"session\": {…}} line each as it ends; table: their counts and the --limit longest; "
-                           "csv and jsonl: a file of their own, CSV or the NDJSON of convert --to sessions "
-                           "(--sessions-out, else FILE.sessions.csv or .jsonl beside -o FILE); --html: a section")
-    hunt.add_argument("--sessions-out", metavar="FILE",
-                      help="write the handle sessions to this file (implies --sessions): CSV with --format csv or "
-                           "table, the NDJSON of convert --to sessions with json or jsonl; never one of the inputs")
+        hunt.add_argument(
+            f"--{option.replace('_', '-')}",
+            metavar="CSV",
+            help=f"use this CSV (the header of lookups/{name}.csv) instead of the shipped list",
+        )
+    hunt.add_argument(
+        "--long-handle",
+        type=_threshold,
+        metavar="SECONDS",
+        help="report handles open longer than this (default: the detection's threshold; "
+        "-1 lists every paired handle with its duration)",
+    )
+    hunt.add_argument(
+        "--format",
+        choices=sorted(WRITERS),
+        default="table",
+        help="table: the summary, then the findings by severity (default); json: one finding per line "
+        "as found, handle traces marked drilldown, then the summary; jsonl and csv: the timeline, "
+        "one finding per line or row, in time order",
+    )
+    hunt.add_argument(
+        "--sessions",
+        action="store_true",
+        help="also the handle sessions (one per handle, 4656 to 4658; mappings/session.yml): json: a "
+        '{"session": {…}} line each as it ends; table: their counts and the --limit longest; '
+        "csv and jsonl: a file of their own, CSV or the NDJSON of convert --to sessions "
+        "(--sessions-out, else FILE.sessions.csv or .jsonl beside -o FILE); --html: a section",
+    )
+    hunt.add_argument(
+        "--sessions-out",
+        metavar="FILE",
+        help="write the handle sessions to this file (implies --sessions): CSV with --format csv or "
+        "table, the NDJSON of convert --to sessions with json or jsonl; never one of the inputs",
+    )
     hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
-    hunt.add_argument("--html", metavar="FILE",
-                      help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes; "
-                           "with --sessions, the handle sessions)")
-    hunt.add_argument("--limit", type=_count(0), default=10, metavar="N",
-                      help="findings shown per detection in the table (default 10)")
-    hunt.add_argument("--reorder-window", type=_count(1), default=DEFAULT_WINDOW, metavar="EVENTS",
-                      help=f"events held to restore time order (default {DEFAULT_WINDOW})")
-    hunt.add_argument("--max-open-handles", type=_count(1), default=DEFAULT_MAX_OPEN, metavar="N",
-                      help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})")
-    hunt.add_argument("--trace", type=_handle, metavar="HOST,PROCESSID,HANDLEID",
-                      help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
-                           "(e.g. WS01.contoso.local,0x1b30,0x2a4; the host with or without its domain, the process id "
-                           "in hex or decimal (digits only are tried both ways), the handle id in hex)")
+    hunt.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report (summary, findings, timeline, handle lifetimes; "
+        "with --sessions, the handle sessions)",
+    )
+    hunt.add_argument(
+        "--limit",
+        type=_count(0),
+        default=10,
+        metavar="N",
+        help="findings shown per detection in the table (default 10)",
+    )
+    hunt.add_argument(
+        "--reorder-window",
+        type=_count(1),
+        default=DEFAULT_WINDOW,
+        metavar="EVENTS",
+        help=f"events held to restore time order (default {DEFAULT_WINDOW})",
+    )
+    hunt.add_argument(
+        "--max-open-handles",
+        type=_count(1),
+        default=DEFAULT_MAX_OPEN,
+        metavar="N",
+        help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})",
+    )
+    hunt.add_argument(
+        "--trace",
+        type=_handle,
+        metavar="HOST,PROCESSID,HANDLEID",
+        help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
+        "(e.g. WS01.contoso.local,0x1b30,0x2a4; the host with or without its domain, the process id "
+        "in hex or decimal (digits only are tried both ways), the handle id in hex)",
+    )
     hunt.set_defaults(func=run_hunt)
 
     baseline = subparsers.add_parser(
-        "baseline", help="learn an allow-list (detection 1) from known-good event files",
+        "baseline",
+        help="learn an allow-list (detection 1) from known-good event files",
         description="Write every process path seen in 4658 events as an allow-list CSV for `hunt --allowlist` "
-                    "and the Splunk lookup win4658_allowlist.csv.",
+        "and the Splunk lookup win4658_allowlist.csv.",
     )
-    baseline.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or archives of known-good events")
+    baseline.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, directories or archives of known-good events"
+    )
     baseline.add_argument("-o", "--output", default="-", metavar="CSV", help="output file (default: stdout)")
-    baseline.add_argument("--per-host", action="store_true", help="one row per host and path (default: host * for every path)")
+    baseline.add_argument(
+        "--per-host", action="store_true", help="one row per host and path (default: host * for every path)"
+    )
     baseline.set_defaults(func=run_baseline)
 
 
@@ -96,6 +146,7 @@ def _count(least: int) -> Callable[[str], int]:
         if value < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}: {text!r}")
         return value
+
     return parse
 
 
@@ -121,9 +172,11 @@ def _handle(text: str) -> HandleQuery:
 
 def _lists(args: argparse.Namespace) -> Dict[str, DetectionList]:
     shipped = {detection.list.name: detection.list for detection in load_bundle() if detection.list}
-    return {name: shipped[name].replaced_from(getattr(args, option))
-            for option, name in LIST_OPTIONS.items() if getattr(args, option)}
-
+    return {
+        name: shipped[name].replaced_from(getattr(args, option))
+        for option, name in LIST_OPTIONS.items()
+        if getattr(args, option)
+    }
 
 
 def run_hunt(args: argparse.Namespace) -> int:
@@ -135,8 +188,13 @@ def run_hunt(args: argparse.Namespace) -> int:
     sessions = args.sessions or args.sessions_out is not None
     try:
         sessions_path = _sessions_path(args, paths) if sessions else None
-        hunt = Hunt(lists=_lists(args), long_handle_seconds=args.long_handle, window=args.reorder_window,
-                    max_open_handles=args.max_open_handles, sessions=sessions)
+        hunt = Hunt(
+            lists=_lists(args),
+            long_handle_seconds=args.long_handle,
+            window=args.reorder_window,
+            max_open_handles=args.max_open_handles,
+            sessions=sessions,
+        )
     except (DefinitionError, ValueError) as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
@@ -169,9 +227,10 @@ def _sessions_path(args: argparse.Namespace, paths: List[str]) -> Optional[str]:
         return None
     if path is None:
         if args.output == "-":
-            raise ValueError(f"--sessions with --format {args.format} writes the sessions to a file of their own: "
-                             "give -o FILE (they go to FILE.sessions." + SESSION_FILES[args.format][0]
-                             + ") or --sessions-out FILE")
+            raise ValueError(
+                f"--sessions with --format {args.format} writes the sessions to a file of their own: "
+                "give -o FILE (they go to FILE.sessions." + SESSION_FILES[args.format][0] + ") or --sessions-out FILE"
+            )
         path = f"{os.path.splitext(args.output)[0]}.sessions.{SESSION_FILES[args.format][0]}"
     for other, what in ((args.output, "the output (-o)"), (args.html, "the HTML report (--html)")):
         if other is not None and _same_file(path, other):
@@ -190,8 +249,9 @@ def _same_file(path: str, other: str) -> bool:
     return os.path.realpath(path) == os.path.realpath(other)
 
 
-def _session_sinks(output_format: str, writer, report: Optional[HtmlReport], path: Optional[str],
-                   files: ExitStack) -> List[Callable[[EndedSession], None]]:
+def _session_sinks(
+    output_format: str, writer, report: Optional[HtmlReport], path: Optional[str], files: ExitStack
+) -> List[Callable[[EndedSession], None]]:
     """Who takes each session: its own file, or the output that shows them; the HTML report."""
     sinks = []
     if path is not None:
@@ -204,8 +264,13 @@ def _session_sinks(output_format: str, writer, report: Optional[HtmlReport], pat
     return sinks
 
 
-def _hunt_into(hunt: Hunt, paths: List[str], writer, report: Optional[HtmlReport],
-               session_sinks: List[Callable[[EndedSession], None]]) -> int:
+def _hunt_into(
+    hunt: Hunt,
+    paths: List[str],
+    writer,
+    report: Optional[HtmlReport],
+    session_sinks: List[Callable[[EndedSession], None]],
+) -> int:
     """Run the hunt into its outputs; the number of handle sessions."""
     progress = Progress("hunted", hunt.summary.stats)
     sessions = 0
@@ -279,8 +344,11 @@ def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
         finally:
             progress.close()
     if not found:
-        print(f"win4658: no events for this handle in {stats.files} file{'s' if stats.files != 1 else ''} "
-              f"({stats.records} records read)", file=sys.stderr)
+        print(
+            f"win4658: no events for this handle in {stats.files} file{'s' if stats.files != 1 else ''} "
+            f"({stats.records} records read)",
+            file=sys.stderr,
+        )
     return 1 if failed or not found else 0
 
 
@@ -289,10 +357,19 @@ TRACE_COLUMNS = ("time", "event_id", "user", "process", "access_mask", "object_t
 
 def _trace_row(event: Event, time: Optional[str]) -> dict:
     data = event.data
-    return {"time": time, "event_id": event.event_id, "host": event.system.get("Computer"), "user": event_user(event),
-            "process": event_process(event), "process_id": data.get("ProcessId"), "handle_id": data.get("HandleId"),
-            "access_mask": data.get("AccessMask"), "object_type": data.get("ObjectType"),
-            "object_name": data.get("ObjectName"), "source": str(event.origin)}
+    return {
+        "time": time,
+        "event_id": event.event_id,
+        "host": event.system.get("Computer"),
+        "user": event_user(event),
+        "process": event_process(event),
+        "process_id": data.get("ProcessId"),
+        "handle_id": data.get("HandleId"),
+        "access_mask": data.get("AccessMask"),
+        "object_type": data.get("ObjectType"),
+        "object_name": data.get("ObjectName"),
+        "source": str(event.origin),
+    }
 
 
 def run_baseline(args: argparse.Namespace) -> int:
@@ -311,6 +388,8 @@ def run_baseline(args: argparse.Namespace) -> int:
         else:
             with open(args.output, "w", encoding="utf-8", newline="") as stream:
                 stream.write(text)
-        print(f"learned {len(item.rows)} allow-list rows from {stats.records} records in {stats.files} files",
-              file=sys.stderr)
+        print(
+            f"learned {len(item.rows)} allow-list rows from {stats.records} records in {stats.files} files",
+            file=sys.stderr,
+        )
     return 1 if failed else 0

@@ -7,6 +7,7 @@ the handle trace's drill-downs are left to json, the table and the HTML report. 
 end, to json's lines and the table's overview (``add_session``), or to a file of their own: CSV (ECS names of
 mappings/session.yml) or NDJSON (the documents of `convert --to sessions`).
 """
+
 import csv
 import math
 import os
@@ -25,8 +26,25 @@ from ..windows import hex_to_int
 from .common import ndjson_line
 
 ELLIPSIS = "…"
-CSV_COLUMNS = ["time", "host", "user", "detection", "number", "severity", "mitre", "process", "pid", "pid_hex",
-               "handle", "object_type", "object_name", "duration_seconds", "reason", "source_file", "source_record"]
+CSV_COLUMNS = [
+    "time",
+    "host",
+    "user",
+    "detection",
+    "number",
+    "severity",
+    "mitre",
+    "process",
+    "pid",
+    "pid_hex",
+    "handle",
+    "object_type",
+    "object_name",
+    "duration_seconds",
+    "reason",
+    "source_file",
+    "source_record",
+]
 
 
 class JsonWriter:
@@ -84,10 +102,25 @@ def csv_row(finding: Finding, detection: Detection) -> List[object]:
     details = finding.details or {}
     pid = _number(finding.process_id)
     origin = finding.origin
-    values = [finding.time, finding.host, finding.user, detection.id, detection.number, detection.severity,
-              " ".join(detection.attack_ids), finding.process, pid, None if pid is None else hex(pid),
-              finding.handle_id, details.get("object_type"), details.get("object_name"),
-              details.get("duration_seconds"), finding.reason, origin and origin.path, origin and origin.record]
+    values = [
+        finding.time,
+        finding.host,
+        finding.user,
+        detection.id,
+        detection.number,
+        detection.severity,
+        " ".join(detection.attack_ids),
+        finding.process,
+        pid,
+        None if pid is None else hex(pid),
+        finding.handle_id,
+        details.get("object_type"),
+        details.get("object_name"),
+        details.get("duration_seconds"),
+        finding.reason,
+        origin and origin.path,
+        origin and origin.record,
+    ]
     return ["" if value is None else spreadsheet_text(value) for value in values]
 
 
@@ -145,11 +178,18 @@ class TableWriter:
         summary = self.hunt.summary
         counts = summary.drilldowns if detection.drilldown else summary.findings
         total = counts.get(detection.id, 0)
-        noun = ("handle" if total == 1 else "handles") + " traced (a drill-down, not counted as findings)" \
-            if detection.drilldown else "finding" if total == 1 else "findings"
+        noun = (
+            ("handle" if total == 1 else "handles") + " traced (a drill-down, not counted as findings)"
+            if detection.drilldown
+            else "finding"
+            if total == 1
+            else "findings"
+        )
         level = "drill-down" if detection.drilldown else detection.severity
-        lines = [f"== [{level}] {detection.number}. {detection.title}: {total} {noun}"
-                 + (f"  ATT&CK {' '.join(detection.attack_ids)}" if detection.attack_ids else "")]
+        lines = [
+            f"== [{level}] {detection.number}. {detection.title}: {total} {noun}"
+            + (f"  ATT&CK {' '.join(detection.attack_ids)}" if detection.attack_ids else "")
+        ]
         findings = self.shown.get(detection.id, [])
         if findings:
             columns = layout(width)
@@ -157,38 +197,50 @@ class TableWriter:
             lines += ["  " + _row(finding, detection, columns) for finding in findings]
             if total > len(findings):
                 lines.append(f"  … {total - len(findings)} more; by process:")
-                lines += [f"    {count:>7}  {process}"
-                          for process, count in summary.processes[detection.id].most_common(5)]
+                lines += [
+                    f"    {count:>7}  {process}" for process, count in summary.processes[detection.id].most_common(5)
+                ]
         return lines + [""]
 
 
 def triage_order(detections: List[Detection]) -> List[Detection]:
     """The most severe detections first, the drill-down after every finding."""
-    return sorted(detections, key=lambda detection: (detection.drilldown, severity_rank(detection.severity),
-                                                     detection.number))
+    return sorted(
+        detections, key=lambda detection: (detection.drilldown, severity_rank(detection.severity), detection.number)
+    )
 
 
 def summary_lines(hunt: Hunt) -> List[str]:
     summary = hunt.summary
     total = sum(summary.findings.values())
     severities = ", ".join(f"{severity} {count}" for severity, count in summary.severities().items())
-    lines = ["== Summary",
-             f"  findings: {total}" + (f" ({severities})" if severities else "")
-             + f"; handles traced (drill-down): {sum(summary.drilldowns.values())}"]
+    lines = [
+        "== Summary",
+        f"  findings: {total}"
+        + (f" ({severities})" if severities else "")
+        + f"; handles traced (drill-down): {sum(summary.drilldowns.values())}",
+    ]
     for detection in triage_order(hunt.detections):
         if not detection.drilldown:
-            lines.append(f"    {summary.findings.get(detection.id, 0):>7}  {detection.severity:<8} "
-                         f"{detection.number}. {detection.title}")
+            lines.append(
+                f"    {summary.findings.get(detection.id, 0):>7}  {detection.severity:<8} "
+                f"{detection.number}. {detection.title}"
+            )
     hosts = summary.hosts.most_common()
     shown_hosts = ", ".join(f"{host or '(unknown)'} ({events:,})" for host, events in hosts[:5])
-    lines.append(f"  hosts: {len(hosts)}" + (f": {shown_hosts}" if hosts else "")
-                 + (f", … {len(hosts) - 5} more" if len(hosts) > 5 else ""))
+    lines.append(
+        f"  hosts: {len(hosts)}"
+        + (f": {shown_hosts}" if hosts else "")
+        + (f", … {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    )
     first, last = summary.time_range()
     lines.append(f"  time range: {first or '-'} to {last or '-'}")
     skipped = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary.skipped.items())) or "none"
-    lines.append(f"  files: {summary.stats.files}, records read: {summary.stats.records}, events hunted: "
-                 f"{summary.events}, skipped: {skipped}"
-                 + (f", out of time order beyond the window: {summary.late_events}" if summary.late_events else ""))
+    lines.append(
+        f"  files: {summary.stats.files}, records read: {summary.stats.records}, events hunted: "
+        f"{summary.events}, skipped: {skipped}"
+        + (f", out of time order beyond the window: {summary.late_events}" if summary.late_events else "")
+    )
     if summary.stats.files and not summary.stats.records:
         lines.append("  no records were read: are these event files?")
     return lines + [""]
@@ -196,20 +248,28 @@ def summary_lines(hunt: Hunt) -> List[str]:
 
 def lifetime_lines(hunt: Hunt) -> List[str]:
     lifetime = hunt.summary.lifetime
-    lines = ["== Handle lifetime",
-             f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
-             f"unmatched {lifetime['unmatched_closes']}",
-             f"  opens {lifetime['opens']} "
-             f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
-             f"failed or handle 0x0 {lifetime['opens_not_counted']}"
-             + (f", forgotten over --max-open-handles {lifetime['opens_forgotten_over_limit']}"
-                if lifetime["opens_forgotten_over_limit"] else "")
-             + ")", f"  long-handle threshold {hunt.long_handle_seconds:g} s"]
+    lines = [
+        "== Handle lifetime",
+        f"  closes {lifetime['closes']}, paired with their open {lifetime['paired']}, "
+        f"unmatched {lifetime['unmatched_closes']}",
+        f"  opens {lifetime['opens']} "
+        f"(reused before close {lifetime['opens_discarded_by_reuse']}, still open {lifetime['still_open']}, "
+        f"failed or handle 0x0 {lifetime['opens_not_counted']}"
+        + (
+            f", forgotten over --max-open-handles {lifetime['opens_forgotten_over_limit']}"
+            if lifetime["opens_forgotten_over_limit"]
+            else ""
+        )
+        + ")",
+        f"  long-handle threshold {hunt.long_handle_seconds:g} s",
+    ]
     by_process = sorted(lifetime["by_process"].items(), key=lambda item: -item[1]["handles"])[:10]
     if by_process:
         lines.append(f"  {'handles':>8} {'mean s':>12} {'longest s':>12}  process")
-        lines += [f"  {stats['handles']:>8} {stats['mean_seconds']:>12.3f} {stats['longest_seconds']:>12.3f}  {process}"
-                  for process, stats in by_process]
+        lines += [
+            f"  {stats['handles']:>8} {stats['mean_seconds']:>12.3f} {stats['longest_seconds']:>12.3f}  {process}"
+            for process, stats in by_process
+        ]
     return lines
 
 
@@ -222,9 +282,14 @@ def session_lines(sessions: SessionOverview, width: Optional[int]) -> List[str]:
     endings = ", ".join(f"{ending.replace('_', ' ')} {count:,}" for ending, count in sessions.ending_counts())
     types = sessions.by_object_type()
     shown_types = ", ".join(f"{name} {counts.sessions:,}" for name, counts in types[:SHOWN_OBJECT_TYPES])
-    lines = ["", f"== Handle sessions: {sessions.total:,}", f"  {endings}",
-             f"  object types: {len(types)}" + (f": {shown_types}" if types else "")
-             + (f", … {len(types) - SHOWN_OBJECT_TYPES} more" if len(types) > SHOWN_OBJECT_TYPES else "")]
+    lines = [
+        "",
+        f"== Handle sessions: {sessions.total:,}",
+        f"  {endings}",
+        f"  object types: {len(types)}"
+        + (f": {shown_types}" if types else "")
+        + (f", … {len(types) - SHOWN_OBJECT_TYPES} more" if len(types) > SHOWN_OBJECT_TYPES else ""),
+    ]
     longest = sessions.longest()
     if longest:
         lines.append(f"  the {len(longest)} longest of {sessions.with_duration:,} with a duration:")
@@ -242,8 +307,13 @@ SESSION_COLUMNS = (27, 16, 16, 7, 8)  # their widths on a terminal
 def _session_row(record: Dict[str, Any], sizes: tuple) -> str:
     requested = " ".join(record.get("access_requested", ()))
     what = " ".join(str(part) for part in (record.get("object_type"), record.get("object_name")) if part)
-    values = (record.get("start"), record.get("host"), record.get("process_name"), record["process_id_hex"],
-              record["handle_id"])
+    values = (
+        record.get("start"),
+        record.get("host"),
+        record.get("process_name"),
+        record["process_id_hex"],
+        record["handle_id"],
+    )
     cells = " ".join(_fit(value, size, host=index == 1) for index, (value, size) in enumerate(zip(values, sizes)))
     return f"  {record['duration_seconds']:>12,.3f} {cells} {what or '-'}" + (f" [{requested}]" if requested else "")
 
@@ -284,8 +354,16 @@ class SessionNdjsonWriter:
 
 
 # name, preferred width, narrowest width; "why" takes what is left
-COLUMNS = [("time", 27, 27), ("severity", 10, 10), ("host", 22, 12), ("user", 22, 12), ("process", 60, 20),
-           ("pid", 8, 6), ("handle", 8, 6), ("att&ck", 9, 9)]
+COLUMNS = [
+    ("time", 27, 27),
+    ("severity", 10, 10),
+    ("host", 22, 12),
+    ("user", 22, 12),
+    ("process", 60, 20),
+    ("pid", 8, 6),
+    ("handle", 8, 6),
+    ("att&ck", 9, 9),
+]
 DROPPED_FIRST = ("att&ck", "user", "handle", "pid", "severity")  # when even the narrowest widths do not fit
 WHY_WIDTH = 24
 
@@ -326,11 +404,20 @@ def _shrunk(columns: List[tuple], room: int) -> Optional[List[tuple]]:
 
 def _row(finding: Finding, detection: Detection, columns: List[tuple]) -> str:
     details = finding.details or {}
-    why = finding.reason + (f"; {details['object_type']} {details['object_name']}"
-                            if details.get("object_name") else "")
-    values = {"time": finding.time, "severity": "drill-down" if detection.drilldown else detection.severity,
-              "host": finding.host, "user": finding.user, "process": finding.process, "pid": finding.process_id,
-              "handle": finding.handle_id, "att&ck": " ".join(_techniques(detection)), "why": why}
+    why = finding.reason + (
+        f"; {details['object_type']} {details['object_name']}" if details.get("object_name") else ""
+    )
+    values = {
+        "time": finding.time,
+        "severity": "drill-down" if detection.drilldown else detection.severity,
+        "host": finding.host,
+        "user": finding.user,
+        "process": finding.process,
+        "pid": finding.process_id,
+        "handle": finding.handle_id,
+        "att&ck": " ".join(_techniques(detection)),
+        "why": why,
+    }
     return " ".join(_fit(values[name], size, host=name == "host") for name, size in columns).rstrip()
 
 
@@ -346,12 +433,16 @@ def _fit(value: Optional[object], width: Optional[int], host: bool = False) -> s
         return text
     if host and len(text) > width and len(text.split(".", 1)[0]) <= width:
         text = text.split(".", 1)[0]
-    return text.ljust(width) if len(text) <= width else text[:width - 1] + ELLIPSIS
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + ELLIPSIS
 
 
 WRITERS = {"table": TableWriter, "json": JsonWriter, "jsonl": JsonLinesWriter, "csv": CsvWriter}
 TEXT_FORMATS = ("table", "csv")
 INLINE_SESSIONS = ("table", "json")  # the formats whose output shows the sessions (json: unless --sessions-out)
 # the form of the sessions' own file, by --format
-SESSION_FILES = {"table": ("csv", SessionCsvWriter), "csv": ("csv", SessionCsvWriter),
-                 "json": ("jsonl", SessionNdjsonWriter), "jsonl": ("jsonl", SessionNdjsonWriter)}
+SESSION_FILES = {
+    "table": ("csv", SessionCsvWriter),
+    "csv": ("csv", SessionCsvWriter),
+    "json": ("jsonl", SessionNdjsonWriter),
+    "jsonl": ("jsonl", SessionNdjsonWriter),
+}

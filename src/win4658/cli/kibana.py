@@ -3,6 +3,7 @@
 Exit status: 0 when every item was imported, 1 when Kibana refused some (each is printed), 2 for usage and
 connection errors.
 """
+
 import argparse
 import os
 import sys
@@ -15,20 +16,27 @@ from ..detections.kibana import rules_ndjson
 
 RULES_FILE = "the installed detections"
 DASHBOARDS_FILE = "the installed dashboards"
-SECRETS_HELP = ("Kibana comes from the environment only: WIN4658_KIBANA_URL, and WIN4658_KIBANA_API_KEY or "
-                "WIN4658_KIBANA_USER with WIN4658_KIBANA_PASSWORD; WIN4658_KIBANA_CA_CERTS sets the CA bundle")
+SECRETS_HELP = (
+    "Kibana comes from the environment only: WIN4658_KIBANA_URL, and WIN4658_KIBANA_API_KEY or "
+    "WIN4658_KIBANA_USER with WIN4658_KIBANA_PASSWORD; WIN4658_KIBANA_CA_CERTS sets the CA bundle"
+)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("kibana", help="Kibana: install the detection rules and dashboards",
-                                   description=SECRETS_HELP)
+    parser = subparsers.add_parser(
+        "kibana", help="Kibana: install the detection rules and dashboards", description=SECRETS_HELP
+    )
     kinds = parser.add_subparsers(dest="kibana_kind", required=True, metavar="KIND")
-    for kind, default, helptext in (("rules", RULES_FILE, "the detection rules (disabled until you enable them)"),
-                                    ("dashboards", DASHBOARDS_FILE, "the data views, searches and dashboards")):
+    for kind, default, helptext in (
+        ("rules", RULES_FILE, "the detection rules (disabled until you enable them)"),
+        ("dashboards", DASHBOARDS_FILE, "the data views, searches and dashboards"),
+    ):
         kind_parser = kinds.add_parser(kind, help=helptext, description=SECRETS_HELP)
         actions = kind_parser.add_subparsers(dest="kibana_action", required=True, metavar="ACTION")
-        for action, action_help in (("install", f"import {helptext}, overwriting earlier versions"),
-                                    ("uninstall", f"delete {helptext}")):
+        for action, action_help in (
+            ("install", f"import {helptext}, overwriting earlier versions"),
+            ("uninstall", f"delete {helptext}"),
+        ):
             action_parser = actions.add_parser(action, help=action_help, description=f"{action_help}. {SECRETS_HELP}")
             action_parser.add_argument("--file", help=f"NDJSON to import (default: {default})")
             action_parser.add_argument("--space", help="Kibana space id (default: the default space)")
@@ -39,8 +47,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     if args.file or args.kind == "dashboards":
-        return _run_with(args, args.file or str(resources.files("win4658") / "dashboards" / "generated"
-                                                / "kibana_dashboards.ndjson"))
+        return _run_with(
+            args, args.file or str(resources.files("win4658") / "dashboards" / "generated" / "kibana_dashboards.ndjson")
+        )
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "kibana_rules.ndjson")
         with open(path, "w", encoding="utf-8") as stream:

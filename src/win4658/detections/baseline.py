@@ -1,4 +1,5 @@
 """Learn an allow-list (detection 1) from known-good data: every process seen closing a handle."""
+
 from typing import Dict, Iterable, Iterator, Optional, Tuple, Union
 
 from ..event import DEFAULT_EVENT_IDS, ReadStats, RecordError
@@ -10,8 +11,9 @@ from .paths import normalize_path
 ALLOWLIST_COLUMNS = ["host", "process_path"]
 
 
-def learn_allowlist(paths: Iterable[str], per_host: bool = False, stats: Optional[ReadStats] = None,
-                    name: str = "win4658_allowlist") -> Iterator[Union[RecordError, DetectionList]]:
+def learn_allowlist(
+    paths: Iterable[str], per_host: bool = False, stats: Optional[ReadStats] = None, name: str = "win4658_allowlist"
+) -> Iterator[Union[RecordError, DetectionList]]:
     """Yield each RecordError met on the way, then the learned list (rows sorted; one per path, or per host and path).
 
     Paths that differ only in the way Windows ignores (case, prefixes, separators) are one row, spelled as first seen.

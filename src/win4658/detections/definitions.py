@@ -4,6 +4,7 @@
 bundle (`bundle.json` beside this module), so an installed win4658 hunts with exactly the definitions the
 Splunk, Kibana and Sigma files were generated from.
 """
+
 import csv
 import glob
 import io
@@ -69,9 +70,9 @@ def read_csv_rows(path: str, columns: List[str]) -> List[List[str]]:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             reader = csv.reader(stream)
             header = [name.strip() for name in next(reader, [])]
-            if header[:len(columns)] != columns:
+            if header[: len(columns)] != columns:
                 raise DefinitionError(f"{path}: the header must be {','.join(columns)} (found {','.join(header)})")
-            return [[value.strip() for value in row[:len(columns)]] for row in reader if any(v.strip() for v in row)]
+            return [[value.strip() for value in row[: len(columns)]] for row in reader if any(v.strip() for v in row)]
     except OSError as error:
         raise DefinitionError(f"{path}: {error.strerror}") from None
 
@@ -90,13 +91,16 @@ class Condition(NamedTuple):
 def _condition(spec: dict) -> Optional[Condition]:
     if "condition" not in spec:
         if spec.get("kind") not in STATEFUL_KINDS:
-            raise DefinitionError(f"{spec.get('id')}: kind {spec.get('kind')!r} is none of {', '.join(STATEFUL_KINDS)}"
-                                  " and there is no condition")
+            raise DefinitionError(
+                f"{spec.get('id')}: kind {spec.get('kind')!r} is none of {', '.join(STATEFUL_KINDS)}"
+                " and there is no condition"
+            )
         return None
     condition = Condition(**spec["condition"])
     if condition.operator not in OPERATORS:
-        raise DefinitionError(f"{spec.get('id')}: unknown operator {condition.operator!r} "
-                              f"(known: {', '.join(OPERATORS)})")
+        raise DefinitionError(
+            f"{spec.get('id')}: unknown operator {condition.operator!r} (known: {', '.join(OPERATORS)})"
+        )
     if (condition.by is not None) != (condition.operator == "path_in_for_host"):
         raise DefinitionError(f"{spec.get('id')}: `by` goes with path_in_for_host, and only with it")
     if "list" not in spec:
@@ -122,7 +126,8 @@ class Detection:
         list_spec = spec.get("list")
         self.list: Optional[DetectionList] = (
             DetectionList(list_spec["name"], list(list_spec["columns"]), [list(row) for row in list_spec["rows"]])
-            if list_spec else None
+            if list_spec
+            else None
         )
 
     @property

@@ -1,5 +1,6 @@
 """How long handles were open, for the report's lifetime view: a histogram of every paired handle's duration and
 the longest handles with their objects. Memory stays bounded: counts per bin and a fixed number of handles."""
+
 import heapq
 from bisect import bisect_right
 from itertools import count
@@ -10,8 +11,18 @@ from .lifetime import Lifetime
 
 # upper bounds of the histogram's bins in seconds (the last bin is everything longer)
 BIN_BOUNDS = (0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 86400.0)
-BIN_LABELS = ("< 1 ms", "1–10 ms", "10–100 ms", "0.1–1 s", "1–10 s", "10 s–1 min", "1–10 min", "10 min–1 h",
-              "1 h–1 day", "≥ 1 day")
+BIN_LABELS = (
+    "< 1 ms",
+    "1–10 ms",
+    "10–100 ms",
+    "0.1–1 s",
+    "1–10 s",
+    "10 s–1 min",
+    "1–10 min",
+    "10 min–1 h",
+    "1 h–1 day",
+    "≥ 1 day",
+)
 LONGEST_KEPT = 40
 
 
@@ -46,9 +57,15 @@ class Durations:
 def _handle(lifetime: Lifetime, seconds: float) -> dict:
     evidence = lifetime.evidence()
     closed = lifetime.closed
-    return {"host": closed.system.get("Computer"), "process": event_process(closed) or lifetime.opened.process,
-            "process_id": closed.data.get("ProcessId"), "handle_id": closed.data.get("HandleId"),
-            "opened": evidence["opened"], "closed": evidence["closed"], "duration_seconds": seconds,
-            "object_type": evidence["object_type"], "object_name": evidence["object_name"],
-            "source": str(closed.origin)}
-
+    return {
+        "host": closed.system.get("Computer"),
+        "process": event_process(closed) or lifetime.opened.process,
+        "process_id": closed.data.get("ProcessId"),
+        "handle_id": closed.data.get("HandleId"),
+        "opened": evidence["opened"],
+        "closed": evidence["closed"],
+        "duration_seconds": seconds,
+        "object_type": evidence["object_type"],
+        "object_name": evidence["object_name"],
+        "source": str(closed.origin),
+    }

@@ -4,17 +4,18 @@ Each detection's condition becomes a verdict over the event's values of the fiel
 the event is flagged, or None. Verdicts are cached per values (host, path): real logs repeat a few hundred paths
 millions of times.
 """
+
 import re
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin
+from ..mapping import ABSENT_VALUES as ABSENT
+from ..times import format_ns
 from .definitions import Condition, Detection, DetectionList
 from .fields import section_and_name
 from .paths import PathPatterns, wildcard_regex
-from ..times import format_ns
 
-from ..mapping import ABSENT_VALUES as ABSENT
 CACHE_SIZE = 8192
 
 
@@ -43,7 +44,7 @@ class Finding(NamedTuple):
 
 
 new_finding = tuple.__new__
-SHOWN_FIELDS = Finding._fields[:Finding._fields.index("origin")]  # as_dict shows origin and details its own way
+SHOWN_FIELDS = Finding._fields[: Finding._fields.index("origin")]  # as_dict shows origin and details its own way
 
 
 def event_user(event: Event) -> Optional[str]:
@@ -62,11 +63,19 @@ def event_process(event: Event) -> Optional[str]:
 def findings_for(hits: Tuple[Tuple[Detection, str], ...], event: Event, time: Optional[str]) -> List[Finding]:
     """One Finding per (detection, reason) of one event, its fields read once."""
     data = event.data
-    shown = (time, event.system.get("Computer"), event_user(event), event_process(event), data.get("ProcessId"),
-             data.get("HandleId"))
+    shown = (
+        time,
+        event.system.get("Computer"),
+        event_user(event),
+        event_process(event),
+        data.get("ProcessId"),
+        data.get("HandleId"),
+    )
     # tuple.__new__: the same Finding as Finding(…), without its Python-level __new__ (one per finding)
-    return [new_finding(Finding, (detection.id, detection.number, *shown, reason, event.origin, None))
-            for detection, reason in hits]
+    return [
+        new_finding(Finding, (detection.id, detection.number, *shown, reason, event.origin, None))
+        for detection, reason in hits
+    ]
 
 
 # The local backend's token table: operator → (list) → match(value, by value) → the row matched, or None
@@ -84,16 +93,21 @@ def _contains_any(rows: DetectionList) -> Match:
     def match(value: str, by: str) -> Optional[str]:
         lowered = value.lower()
         return next((substring for substring in substrings if substring in lowered), None)
+
     return match
 
 
 def _path_in_for_host(rows: DetectionList) -> Match:
-    allowed = [(re.compile(wildcard_regex(host), re.IGNORECASE), PathPatterns([path]), path)
-               for host, path in zip(rows.column(rows.columns[0]), rows.compared)]
+    allowed = [
+        (re.compile(wildcard_regex(host), re.IGNORECASE), PathPatterns([path]), path)
+        for host, path in zip(rows.column(rows.columns[0]), rows.compared)
+    ]
 
     def match(value: str, by: str) -> Optional[str]:
-        return next((path for host_regex, patterns, path in allowed
-                     if host_regex.fullmatch(by) and patterns.match(value)), None)
+        return next(
+            (path for host_regex, patterns, path in allowed if host_regex.fullmatch(by) and patterns.match(value)), None
+        )
+
     return match
 
 
@@ -120,6 +134,7 @@ def _verdict(condition: Condition, rows: DetectionList, fields: List[str]) -> Ve
         if condition.negate:
             return condition.reason if matched is None else None
         return condition.reason.format(match=matched) if matched is not None else None
+
     return verdict
 
 
@@ -130,7 +145,7 @@ def values_reader(places: List[Tuple[int, str]]) -> Callable[[Sections], Tuple[O
     """(system, data) → the values at ``places`` ((0 for System or 1 for EventData, name) each). One or two fields,
     what the shipped detections read, without a loop: the values are read for every event."""
     if len(places) == 1:
-        (at, name), = places
+        ((at, name),) = places
         return lambda sections: (sections[at].get(name),)
     if len(places) == 2:
         (first_at, first), (second_at, second) = places
@@ -147,19 +162,35 @@ class EventDetections:
     def __init__(self, detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None):
         lists = lists or {}
         conditional = [detection for detection in detections if detection.condition is not None]
-        self.fields = list(dict.fromkeys(field for detection in conditional
-                                         for field in (detection.condition.field, detection.condition.by)  # type: ignore[union-attr]
-                                         if field))
-        self.verdicts = [(detection, _verdict(detection.condition, lists.get(detection.list.name, detection.list),  # type: ignore[union-attr, arg-type]
-                                              self.fields))
-                         for detection in conditional]
+        self.fields = list(
+            dict.fromkeys(
+                field
+                for detection in conditional
+                for field in (detection.condition.field, detection.condition.by)  # type: ignore[union-attr]
+                if field
+            )
+        )
+        self.verdicts = [
+            (
+                detection,
+                _verdict(
+                    detection.condition,  # type: ignore[arg-type]
+                    lists.get(detection.list.name, detection.list),  # type: ignore[union-attr, arg-type]
+                    self.fields,
+                ),
+            )
+            for detection in conditional
+        ]
         self.event_ids = frozenset().union(*(detection.event_ids for detection, _verdict in self.verdicts))
-        self.values = values_reader([(0 if section == "System" else 1, name)
-                                     for section, name in map(section_and_name, self.fields)])
+        self.values = values_reader(
+            [(0 if section == "System" else 1, name) for section, name in map(section_and_name, self.fields)]
+        )
         self.reasons = lru_cache(maxsize=CACHE_SIZE)(self._reasons)
 
     def _reasons(self, event_id: int, values: Tuple[Optional[str], ...]) -> Tuple[Tuple[Detection, str], ...]:
-        found = ((detection, verdict(values)) for detection, verdict in self.verdicts if event_id in detection.event_ids)
+        found = (
+            (detection, verdict(values)) for detection, verdict in self.verdicts if event_id in detection.event_ids
+        )
         return tuple((detection, reason) for detection, reason in found if reason is not None)
 
     def findings(self, event: Event, time: Optional[int]) -> List[Finding]:

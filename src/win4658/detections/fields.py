@@ -6,6 +6,7 @@ mappings/cim.yml that copies the field with its value unchanged, else where the 
 (``winlog.event_data.HandleId`` in ECS, ``HandleId`` in Splunk). Generation resolves through the mappings of the
 checkout it reads (Sources.ecs_names, Sources.cim_names); commands over an installed win4658, through its own.
 """
+
 import re
 from typing import List, Optional, Tuple
 

@@ -3,6 +3,7 @@
 The lines import with `POST /api/detection_engine/rules/_import`. A path list becomes a `regex~` lookup list of
 the expressions `paths.pattern_regex` builds, the ones the local engine matches, so both flag the same events.
 """
+
 import json
 from typing import Callable, Dict, Iterable, List, Optional
 
@@ -15,8 +16,14 @@ from .paths import pattern_regex, wildcard_regex
 INDEX_PATTERNS = ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 ATTACK = "https://attack.mitre.org"
 # the fields an analyst investigates first, as the Windows event names them
-EVIDENCE_FIELDS = ("System.Computer", "EventData.SubjectUserName", "EventData.ProcessName", "EventData.ProcessId",
-                   "EventData.HandleId", "EventData.ObjectName")
+EVIDENCE_FIELDS = (
+    "System.Computer",
+    "EventData.SubjectUserName",
+    "EventData.ProcessName",
+    "EventData.ProcessId",
+    "EventData.HandleId",
+    "EventData.ObjectName",
+)
 # the lifetime's tiebreaker: the record number as a long (event.sequence in ECS, where winlog.record_id is a keyword)
 LIFETIME_TIEBREAKER = "System.EventRecordID"
 
@@ -34,9 +41,11 @@ def _path_in_for_host(detection: Detection, field: str, ecs: FieldNames) -> str:
     rows, host_field = detection.list, ecs(detection.condition.by)  # type: ignore[union-attr, arg-type]
     every_host = [path for host, path in rows.rows if host.strip() == "*"]  # type: ignore[union-attr]
     allowed = [f"{field} regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
-    allowed += [f"({host_field} regex~ {eql_string(wildcard_regex(host))} and "
-                f"{field} regex~ {eql_string(pattern_regex(path))})"
-                for host, path in rows.rows if host.strip() != "*"]  # type: ignore[union-attr]
+    allowed += [
+        f"({host_field} regex~ {eql_string(wildcard_regex(host))} and {field} regex~ {eql_string(pattern_regex(path))})"
+        for host, path in rows.rows  # type: ignore[union-attr]
+        if host.strip() != "*"
+    ]
     return f"({' or '.join(allowed) or 'false'})"
 
 
@@ -65,10 +74,12 @@ def _condition_query(detection: Detection, ecs: FieldNames) -> str:
 def _lifetime(_detection: Detection, ecs: FieldNames) -> str:
     zero = ", ".join(map(eql_string, ZERO_HANDLES))
     code, outcome, handle = ecs("System.EventID"), ecs.transformed("System.Keywords", "lookup"), ecs(HANDLE_KEY[-1])
-    return (f"sequence by {', '.join(map(ecs, HANDLE_KEY))}\n"
-            f'  [any where {code} == "4656" and ({outcome} == null or {outcome} != "failure")'
-            f" and not {handle} in ({zero})]\n"
-            f'  [any where {code} == "4658"]')
+    return (
+        f"sequence by {', '.join(map(ecs, HANDLE_KEY))}\n"
+        f'  [any where {code} == "4656" and ({outcome} == null or {outcome} != "failure")'
+        f" and not {handle} in ({zero})]\n"
+        f'  [any where {code} == "4658"]'
+    )
 
 
 # the handle trace is a drill-down: no rule
@@ -86,16 +97,31 @@ def _threat(detection: Detection) -> List[dict]:
     threats = []
     for entry in detection.spec.get("mitre", []):
         tactic, technique = entry["tactic"], entry["technique"]
-        item = {"id": technique["id"], "name": technique["name"],
-                "reference": f"{ATTACK}/techniques/{technique['id']}/"}
+        item = {
+            "id": technique["id"],
+            "name": technique["name"],
+            "reference": f"{ATTACK}/techniques/{technique['id']}/",
+        }
         if "subtechnique" in entry:
             sub = entry["subtechnique"]
-            item["subtechnique"] = [{"id": sub["id"], "name": sub["name"],
-                                     "reference": f"{ATTACK}/techniques/{sub['id'].replace('.', '/')}/"}]
-        threats.append({"framework": "MITRE ATT&CK",
-                        "tactic": {"id": tactic["id"], "name": tactic["name"],
-                                   "reference": f"{ATTACK}/tactics/{tactic['id']}/"},
-                        "technique": [item]})
+            item["subtechnique"] = [
+                {
+                    "id": sub["id"],
+                    "name": sub["name"],
+                    "reference": f"{ATTACK}/techniques/{sub['id'].replace('.', '/')}/",
+                }
+            ]
+        threats.append(
+            {
+                "framework": "MITRE ATT&CK",
+                "tactic": {
+                    "id": tactic["id"],
+                    "name": tactic["name"],
+                    "reference": f"{ATTACK}/tactics/{tactic['id']}/",
+                },
+                "technique": [item],
+            }
+        )
     return threats
 
 
@@ -128,16 +154,22 @@ def rule(detection: Detection, ecs: FieldNames) -> Dict[str, object]:
         # equal times in the log's order: by the record number (docs/pairing.md)
         document["tiebreaker_field"] = ecs(LIFETIME_TIEBREAKER)
         document["building_block_type"] = "default"
-        document["note"] = ("Each alert is one handle lifetime (its 4656 and 4658). Durations, per-process "
-                            "statistics and the long-handle threshold are computed by `win4658 hunt` and Splunk.")
+        document["note"] = (
+            "Each alert is one handle lifetime (its 4656 and 4658). Durations, per-process "
+            "statistics and the long-handle threshold are computed by `win4658 hunt` and Splunk."
+        )
     return document
 
 
 def rules(detections: List[Detection], ecs: FieldNames) -> List[Dict[str, object]]:
-    return [rule(detection, ecs) for detection in detections
-            if detection.spec["kibana"] and query(detection, ecs) is not None]
+    return [
+        rule(detection, ecs)
+        for detection in detections
+        if detection.spec["kibana"] and query(detection, ecs) is not None
+    ]
 
 
 def rules_ndjson(detections: List[Detection], ecs: FieldNames) -> str:
-    return "".join(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n"
-                   for document in rules(detections, ecs))
+    return "".join(
+        json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n" for document in rules(detections, ecs)
+    )

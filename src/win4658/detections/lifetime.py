@@ -13,15 +13,16 @@ the log's order (timeline.py):
 Only the most recent open per key is kept, so memory is bounded by the number of open handles (and that by
 ``max_open``).
 """
+
 from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..event import Event, Origin, RecordError
+from ..times import format_ns
 from ..windows import hex_to_int
 from .engine import ABSENT, event_process, event_user
-from ..times import format_ns
 
 FAILURE_KEYWORDS = ("0x8010000000000000", "Audit Failure")
 ZERO_HANDLES = ("0x0", "0", "0x00000000", "0x0000000000000000")
@@ -54,7 +55,11 @@ mask_number = lru_cache(maxsize=1024)(hex_to_int)  # access masks: a few dozen v
 def opens_handle(event: Event) -> bool:
     """A 4656 opens a handle unless it is known to have failed or its HandleId is 0x0."""
     keywords = event.system.get("Keywords")
-    failed = any(word in FAILURE_KEYWORDS for word in keywords) if isinstance(keywords, list) else keywords in FAILURE_KEYWORDS
+    failed = (
+        any(word in FAILURE_KEYWORDS for word in keywords)
+        if isinstance(keywords, list)
+        else keywords in FAILURE_KEYWORDS
+    )
     return not failed and event.data.get("HandleId") not in ZERO_HANDLES
 
 
@@ -78,13 +83,27 @@ class Opened(NamedTuple):
     def of(cls, event: Event, for_sessions: bool = True) -> "Opened":
         data = event.data
         # interned: thousands of open handles share a few hundred processes, users and objects
-        shown = (event.origin, _interned(event_process(event)), _interned(event_user(event)),
-                 _interned(data.get("ObjectType")), _interned(data.get("ObjectName")),
-                 _interned(data.get("AccessMask")), _interned(data.get("ObjectServer")))
+        shown = (
+            event.origin,
+            _interned(event_process(event)),
+            _interned(event_user(event)),
+            _interned(data.get("ObjectType")),
+            _interned(data.get("ObjectName")),
+            _interned(data.get("AccessMask")),
+            _interned(data.get("ObjectServer")),
+        )
         if not for_sessions:
             return new_opened(cls, shown + NOT_FOR_SESSIONS)
-        return new_opened(cls, shown + (_interned(data.get("SubjectUserSid")), _interned(data.get("SubjectLogonId")),
-                                        _interned(data.get("PrivilegeList")), event.system.get("EventRecordID")))
+        return new_opened(
+            cls,
+            shown
+            + (
+                _interned(data.get("SubjectUserSid")),
+                _interned(data.get("SubjectLogonId")),
+                _interned(data.get("PrivilegeList")),
+                event.system.get("EventRecordID"),
+            ),
+        )
 
 
 NOT_FOR_SESSIONS = (None, None, None, None)
@@ -111,7 +130,12 @@ class OpenHandle:
 # How a handle's record ended: its 4658 closed it; a later 4656 of the same key replaced it (reused: its close
 # was not logged); the data ended with it open; it was forgotten past max_open; a 4658 found no open.
 CLOSED, REUSED, OPEN_AT_END, FORGOTTEN, CLOSE_WITHOUT_OPEN = (
-    "closed", "reused_before_close", "open_at_end", "forgotten_over_limit", "close_without_open")
+    "closed",
+    "reused_before_close",
+    "open_at_end",
+    "forgotten_over_limit",
+    "close_without_open",
+)
 
 
 class Lifetime(NamedTuple):
@@ -163,8 +187,11 @@ class ProcessStatistics:
             self.longest_seconds = max(self.longest_seconds, seconds)
 
     def as_dict(self) -> dict:
-        return {"handles": self.handles, "mean_seconds": self.total_seconds / self.handles,
-                "longest_seconds": self.longest_seconds}
+        return {
+            "handles": self.handles,
+            "mean_seconds": self.total_seconds / self.handles,
+            "longest_seconds": self.longest_seconds,
+        }
 
 
 class HandleTracker:
@@ -235,9 +262,14 @@ class HandleTracker:
         except ValueError:
             pass
         if len(handle.accesses) < MAX_TRACED_ACCESSES:
-            handle.accesses.append({"time": format_ns(time), "event_id": 4663,
-                                    "access_mask": event.data.get("AccessMask"),
-                                    "object_name": event.data.get("ObjectName")})
+            handle.accesses.append(
+                {
+                    "time": format_ns(time),
+                    "event_id": 4663,
+                    "access_mask": event.data.get("AccessMask"),
+                    "object_name": event.data.get("ObjectName"),
+                }
+            )
 
     def _close(self, key: Optional[HandleKey], event: Event, time: Optional[int]) -> Optional[Lifetime]:
         self.closes += 1
@@ -245,13 +277,28 @@ class HandleTracker:
         if handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             if self.ended is not None:
-                self.ended.append(new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))
-                                  if key is not None else _no_handle(event))
+                self.ended.append(
+                    new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))
+                    if key is not None
+                    else _no_handle(event)
+                )
             return None
         del self.open[key]  # type: ignore[arg-type]
         self.paired += 1
-        lifetime = new_lifetime(Lifetime, (key, handle.opened, event, handle.time, time, handle.accesses,
-                                           handle.access_count, handle.used_mask, CLOSED))
+        lifetime = new_lifetime(
+            Lifetime,
+            (
+                key,
+                handle.opened,
+                event,
+                handle.time,
+                time,
+                handle.accesses,
+                handle.access_count,
+                handle.used_mask,
+                CLOSED,
+            ),
+        )
         process = event_process(event) or handle.opened.process or "(unknown)"
         self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
         return lifetime
@@ -281,8 +328,10 @@ def _no_handle(event: Event) -> RecordError:
 
 
 def unclosed(key: HandleKey, handle: OpenHandle, ending: str) -> Lifetime:
-    return new_lifetime(Lifetime, (key, handle.opened, None, handle.time, None, handle.accesses, handle.access_count,
-                                   handle.used_mask, ending))
+    return new_lifetime(
+        Lifetime,
+        (key, handle.opened, None, handle.time, None, handle.accesses, handle.access_count, handle.used_mask, ending),
+    )
 
 
 def lifetime_user(lifetime: Lifetime) -> Optional[str]:

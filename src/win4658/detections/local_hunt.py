@@ -5,17 +5,18 @@ per-event detections (1–4) and to the handle tracker, whose lifetimes give the
 (6) findings. Findings are yielded as they are found; the summary counts everything. The trace (5) is a
 drill-down: its items are yielded as Findings but counted apart, never among the findings.
 """
+
 from collections import Counter
 from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..convert import Summary
 from ..event import Event, ReadStats, RecordError
 from ..readers import read_paths
+from ..times import format_ns, time_ns
 from .definitions import SEVERITIES, Detection, DetectionList, by_kind, load_bundle
 from .durations import Durations
 from .engine import SHOWN_FIELDS, EventDetections, Finding, event_process
 from .lifetime import DEFAULT_MAX_OPEN, HandleKey, HandleTracker, Lifetime, handle_key, lifetime_user
-from ..times import format_ns, time_ns
 from .timeline import DEFAULT_WINDOW, TimeOrder
 
 HUNT_EVENT_IDS = frozenset({4656, 4658, 4663})
@@ -75,10 +76,15 @@ class HuntSummary(Summary):
 class Hunt:
     """The detections of one run; ``run(paths)`` yields Findings and RecordErrors."""
 
-    def __init__(self, detections: Optional[List[Detection]] = None,
-                 lists: Optional[Dict[str, DetectionList]] = None,
-                 long_handle_seconds: Optional[float] = None, window: int = DEFAULT_WINDOW,
-                 max_open_handles: int = DEFAULT_MAX_OPEN, sessions: bool = False):
+    def __init__(
+        self,
+        detections: Optional[List[Detection]] = None,
+        lists: Optional[Dict[str, DetectionList]] = None,
+        long_handle_seconds: Optional[float] = None,
+        window: int = DEFAULT_WINDOW,
+        max_open_handles: int = DEFAULT_MAX_OPEN,
+        sessions: bool = False,
+    ):
         self.detections = detections if detections is not None else load_bundle()
         self.per_event = EventDetections(self.detections, lists)
         kinds = by_kind(self.detections)
@@ -92,9 +98,12 @@ class Hunt:
         self.summary = HuntSummary(self.detections)
         self.durations = Durations()
         # what a finding's document adds, per detection: severity and ATT&CK ids, or the drill-down mark
-        self.triage: Dict[str, dict] = {detection.id: {"drilldown": True} if detection.drilldown
-                       else {"severity": detection.severity, "mitre": detection.attack_ids}
-                       for detection in self.detections}
+        self.triage: Dict[str, dict] = {
+            detection.id: {"drilldown": True}
+            if detection.drilldown
+            else {"severity": detection.severity, "mitre": detection.attack_ids}
+            for detection in self.detections
+        }
 
     def document(self, finding: Finding) -> dict:
         """A finding as JSON: its fields with its detection's severity and ATT&CK ids, or marked as a drill-down."""
@@ -162,27 +171,50 @@ class Hunt:
         findings = []
         seconds = lifetime.seconds
         if self.lifetime and seconds is not None and seconds > self.long_handle_seconds:
-            findings.append(_lifetime_finding(self.lifetime, lifetime,
-                                              f"open {seconds:,.3f} s, longer than {self.long_handle_seconds:g} s",
-                                              lifetime.evidence()))
+            findings.append(
+                _lifetime_finding(
+                    self.lifetime,
+                    lifetime,
+                    f"open {seconds:,.3f} s, longer than {self.long_handle_seconds:g} s",
+                    lifetime.evidence(),
+                )
+            )
         if self.trace and lifetime.access_count:
-            findings.append(_lifetime_finding(self.trace, lifetime,
-                                              f"opened, accessed {lifetime.access_count} time(s), closed",
-                                              dict(lifetime.evidence(), events=_trace_events(lifetime))))
+            findings.append(
+                _lifetime_finding(
+                    self.trace,
+                    lifetime,
+                    f"opened, accessed {lifetime.access_count} time(s), closed",
+                    dict(lifetime.evidence(), events=_trace_events(lifetime)),
+                )
+            )
         return findings
 
 
 def _lifetime_finding(detection: Detection, lifetime: Lifetime, reason: str, details: dict) -> Finding:
     closed = lifetime.closed
-    return Finding(detection.id, detection.number, format_ns(lifetime.closed_ns) or closed.system.get("TimeCreated"),
-                   closed.system.get("Computer"), lifetime_user(lifetime),
-                   event_process(closed) or lifetime.opened.process,
-                   closed.data.get("ProcessId"), closed.data.get("HandleId"), reason, closed.origin, details)
+    return Finding(
+        detection.id,
+        detection.number,
+        format_ns(lifetime.closed_ns) or closed.system.get("TimeCreated"),
+        closed.system.get("Computer"),
+        lifetime_user(lifetime),
+        event_process(closed) or lifetime.opened.process,
+        closed.data.get("ProcessId"),
+        closed.data.get("HandleId"),
+        reason,
+        closed.origin,
+        details,
+    )
 
 
 def _trace_events(lifetime: Lifetime) -> List[dict]:
-    opened = {"time": format_ns(lifetime.opened_ns), "event_id": 4656,
-              "access_mask": lifetime.opened.access_mask, "object_name": lifetime.opened.object_name}
+    opened = {
+        "time": format_ns(lifetime.opened_ns),
+        "event_id": 4656,
+        "access_mask": lifetime.opened.access_mask,
+        "object_name": lifetime.opened.object_name,
+    }
     closed = {"time": format_ns(lifetime.closed_ns), "event_id": 4658}
     return [opened, *lifetime.accesses, closed]
 
@@ -238,8 +270,9 @@ def same_host(wanted: str, host: str) -> bool:
     return ("." not in wanted or "." not in host) and wanted.split(".", 1)[0] == host.split(".", 1)[0]
 
 
-def trace_handle(paths: Iterable[str], query: HandleQuery, window: int = DEFAULT_WINDOW,
-                 stats: Optional[ReadStats] = None) -> Iterator[Union[Tuple[Optional[int], Event], RecordError]]:
+def trace_handle(
+    paths: Iterable[str], query: HandleQuery, window: int = DEFAULT_WINDOW, stats: Optional[ReadStats] = None
+) -> Iterator[Union[Tuple[Optional[int], Event], RecordError]]:
     """Detection 5 as a drill-down: every 4656, 4663 and 4658 of one handle, oldest first, with its time."""
     order = TimeOrder(window)
     for result in read_paths(paths, HUNT_EVENT_IDS, stats):

@@ -12,6 +12,7 @@ One regular expression per pattern serves the local engine (Python ``re``, full 
 ``regex~`` (Lucene syntax, always anchored) and Splunk (PCRE): it uses only the syntax the three share —
 groups ``(…)``, ``|``, ``?``, ``+``, ``*``, ``.``, bracket classes and backslash escapes.
 """
+
 import re
 from typing import Iterable, Optional
 
@@ -74,8 +75,7 @@ class PathPatterns:
     def __init__(self, patterns: Iterable[str]):
         self.patterns = [pattern for pattern in patterns if pattern.strip()]
         self.regexes = [re.compile(pattern_regex(pattern), re.IGNORECASE) for pattern in self.patterns]
-        self.combined = re.compile(any_of(pattern_regex(pattern) for pattern in self.patterns) or "(?!)",
-                                   re.IGNORECASE)
+        self.combined = re.compile(any_of(pattern_regex(pattern) for pattern in self.patterns) or "(?!)", re.IGNORECASE)
 
     def match(self, path: str) -> Optional[str]:
         if not self.combined.fullmatch(path):

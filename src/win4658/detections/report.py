@@ -7,6 +7,7 @@ the findings') and the handle traces. Values come from event logs an attacker ma
 HTML, the JSON is embedded with ``<``, ``>`` and ``&`` as \\u escapes and the script writes it with textContent
 only; a Content-Security-Policy forbids any load from the network.
 """
+
 import json
 from html import escape
 from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional
@@ -27,17 +28,67 @@ MAX_EMBEDDED = 200_000  # findings embedded in the file (the rest are counted): 
 MAX_SESSIONS_EMBEDDED = 1000  # the longest handle sessions embedded (the rest are counted)
 MAX_TRACES = 100
 TIMELINE_BINS = 60
-ROW_FIELDS = ["time", "severity", "detection", "host", "user", "process", "pid", "handle", "object_type",
-              "object_name", "duration", "reason", "file", "record"]
+ROW_FIELDS = [
+    "time",
+    "severity",
+    "detection",
+    "host",
+    "user",
+    "process",
+    "pid",
+    "handle",
+    "object_type",
+    "object_name",
+    "duration",
+    "reason",
+    "file",
+    "record",
+]
 TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "reason", "file")
-SESSION_ROW_FIELDS = ["seconds", "opened", "closed", "host", "user", "process", "pid", "handle", "object_type",
-                      "object_name", "access_requested", "access_used", "accesses", "file", "record"]
+SESSION_ROW_FIELDS = [
+    "seconds",
+    "opened",
+    "closed",
+    "host",
+    "user",
+    "process",
+    "pid",
+    "handle",
+    "object_type",
+    "object_name",
+    "access_requested",
+    "access_used",
+    "accesses",
+    "file",
+    "record",
+]
 # the columns shown (the closing time is the opening cell's tooltip) and their share of the table's width
-SESSION_COLUMNS = {"seconds": 5, "opened": 7, "host": 7, "user": 8, "process": 11, "pid": 4, "handle": 4,
-                   "object_type": 6, "object_name": 13, "access_requested": 11, "access_used": 7, "accesses": 4,
-                   "file": 9, "record": 4}
-SESSION_TEXT_FIELDS = ("host", "user", "process", "object_type", "object_name", "access_requested", "access_used",
-                       "file")
+SESSION_COLUMNS = {
+    "seconds": 5,
+    "opened": 7,
+    "host": 7,
+    "user": 8,
+    "process": 11,
+    "pid": 4,
+    "handle": 4,
+    "object_type": 6,
+    "object_name": 13,
+    "access_requested": 11,
+    "access_used": 7,
+    "accesses": 4,
+    "file": 9,
+    "record": 4,
+}
+SESSION_TEXT_FIELDS = (
+    "host",
+    "user",
+    "process",
+    "object_type",
+    "object_name",
+    "access_requested",
+    "access_used",
+    "file",
+)
 
 
 class HtmlReport:
@@ -70,14 +121,32 @@ class HtmlReport:
     def _row(self, finding: Finding) -> list:
         details = finding.details or {}
         origin = finding.origin
-        texts = {"host": finding.host, "user": finding.user, "process": finding.process,
-                 "object_type": details.get("object_type"), "object_name": details.get("object_name"),
-                 "reason": finding.reason, "file": origin.path if origin else None}
+        texts = {
+            "host": finding.host,
+            "user": finding.user,
+            "process": finding.process,
+            "object_type": details.get("object_type"),
+            "object_name": details.get("object_name"),
+            "reason": finding.reason,
+            "file": origin.path if origin else None,
+        }
         codes = {name: self._code(value) for name, value in texts.items()}
-        return [finding.time, SEVERITIES.index(self.detections[finding.detection].severity),
-                self.detection_index[finding.detection], codes["host"], codes["user"], codes["process"],
-                finding.process_id, finding.handle_id, codes["object_type"], codes["object_name"],
-                details.get("duration_seconds"), codes["reason"], codes["file"], origin.record if origin else None]
+        return [
+            finding.time,
+            SEVERITIES.index(self.detections[finding.detection].severity),
+            self.detection_index[finding.detection],
+            codes["host"],
+            codes["user"],
+            codes["process"],
+            finding.process_id,
+            finding.handle_id,
+            codes["object_type"],
+            codes["object_name"],
+            details.get("duration_seconds"),
+            codes["reason"],
+            codes["file"],
+            origin.record if origin else None,
+        ]
 
     def _code(self, text: Optional[str]) -> int:
         if text is None:
@@ -97,15 +166,26 @@ class HtmlReport:
         sessions = None
         if self.sessions is not None:
             stream.write(self._sessions_section(self.sessions))
-            sessions = {"fields": SESSION_ROW_FIELDS, "text_fields": SESSION_TEXT_FIELDS,
-                        "shown": list(SESSION_COLUMNS),
-                        "rows": [self._session_row(record, origin) for record, origin in self.sessions.longest()]}
+            sessions = {
+                "fields": SESSION_ROW_FIELDS,
+                "text_fields": SESSION_TEXT_FIELDS,
+                "shown": list(SESSION_COLUMNS),
+                "rows": [self._session_row(record, origin) for record, origin in self.sessions.longest()],
+            }
         stream.write(self._traces_section())
-        data = {"fields": ROW_FIELDS, "text_fields": TEXT_FIELDS, "severities": list(SEVERITIES),
-                "strings": list(self.strings),
-                "detections": [{"id": d.id, "number": d.number, "title": d.title, "severity": d.severity,
-                                "mitre": d.attack_ids} for d in self.hunt.detections],
-                "rows": self.rows, "total": sum(summary.findings.values()), "sessions": sessions}
+        data = {
+            "fields": ROW_FIELDS,
+            "text_fields": TEXT_FIELDS,
+            "severities": list(SEVERITIES),
+            "strings": list(self.strings),
+            "detections": [
+                {"id": d.id, "number": d.number, "title": d.title, "severity": d.severity, "mitre": d.attack_ids}
+                for d in self.hunt.detections
+            ],
+            "rows": self.rows,
+            "total": sum(summary.findings.values()),
+            "sessions": sessions,
+        }
         stream.write(f'<script type="application/json" id="data">{embedded_json(data)}</script>')
         stream.write(f"<script>{SCRIPT}</script></body></html>\n")
 
@@ -114,30 +194,43 @@ class HtmlReport:
         first, last = summary.time_range()
         cards = [("findings", f"{sum(summary.findings.values()):,}")]
         cards += [(severity, f"{count:,}") for severity, count in summary.severities().items()]
-        cards += [("hosts", f"{len(summary.hosts):,}"), ("files", f"{summary.stats.files:,}"),
-                  ("records read", f"{summary.stats.records:,}"), ("events hunted", f"{summary.events:,}"),
-                  ("handles traced (drill-down)", f"{sum(summary.drilldowns.values()):,}")]
+        cards += [
+            ("hosts", f"{len(summary.hosts):,}"),
+            ("files", f"{summary.stats.files:,}"),
+            ("records read", f"{summary.stats.records:,}"),
+            ("events hunted", f"{summary.events:,}"),
+            ("handles traced (drill-down)", f"{sum(summary.drilldowns.values()):,}"),
+        ]
         rows = "".join(
             f'<tr data-detection="{escape(d.id)}" data-count="{summary.findings.get(d.id, 0)}">'
             f'<td class="sev {d.severity}">{d.severity}</td><td>{d.number}</td><td>{escape(d.title)}</td>'
             f'<td>{escape(" ".join(d.attack_ids))}</td><td class="num">{summary.findings.get(d.id, 0):,}</td></tr>'
             for d in sorted(self.hunt.detections, key=lambda d: (SEVERITIES.index(d.severity), d.number))
-            if not d.drilldown)
-        hosts = "".join(f"<tr><td>{escape(host or '(unknown)')}</td><td class=num>{events:,}</td></tr>"
-                        for host, events in summary.hosts.most_common(20))
-        skipped = ", ".join(f"{escape(reason)}: {count:,}"
-                            for reason, count in sorted(summary.skipped.items())) or "none"
-        capped = (f"<p class=warn>{self.not_embedded:,} findings beyond the first {MAX_EMBEDDED:,} are counted "
-                  f"but not listed.</p>" if self.not_embedded else "")
+            if not d.drilldown
+        )
+        hosts = "".join(
+            f"<tr><td>{escape(host or '(unknown)')}</td><td class=num>{events:,}</td></tr>"
+            for host, events in summary.hosts.most_common(20)
+        )
+        skipped = (
+            ", ".join(f"{escape(reason)}: {count:,}" for reason, count in sorted(summary.skipped.items())) or "none"
+        )
+        capped = (
+            f"<p class=warn>{self.not_embedded:,} findings beyond the first {MAX_EMBEDDED:,} are counted "
+            f"but not listed.</p>"
+            if self.not_embedded
+            else ""
+        )
         return (
             '<section id="summary"><h2>Summary</h2><div class="cards">'
             + "".join(f'<div class="card"><b>{value}</b><span>{escape(name)}</span></div>' for name, value in cards)
-            + f'</div><p>Time range: {escape(first or "-")} to {escape(last or "-")}. Skipped records: {skipped}.'
+            + f"</div><p>Time range: {escape(first or '-')} to {escape(last or '-')}. Skipped records: {skipped}."
             + (f" Out of time order beyond the window: {summary.late_events:,}." if summary.late_events else "")
             + f'</p>{capped}<table id="detections" class="sortable"><thead><tr><th>severity</th><th>#</th>'
-            f'<th>detection</th><th>ATT&amp;CK</th><th>findings</th></tr></thead><tbody>{rows}</tbody></table>'
+            f"<th>detection</th><th>ATT&amp;CK</th><th>findings</th></tr></thead><tbody>{rows}</tbody></table>"
             f'<h3>Hosts</h3><table id="hosts" class="sortable"><thead><tr><th>host</th><th>events</th></tr></thead>'
-            f'<tbody>{hosts}</tbody></table></section>')
+            f"<tbody>{hosts}</tbody></table></section>"
+        )
 
     def _timeline_section(self) -> str:
         times = [(time_ns(row[0]), row[1]) for row in self.rows if row[0]]
@@ -150,8 +243,11 @@ class HtmlReport:
         for time, severity in known:
             counts = bins[min(int((time - start) / width), TIMELINE_BINS - 1)]
             counts[SEVERITIES[severity]] = counts.get(SEVERITIES[severity], 0) + 1
-        return ('<section id="timeline"><h2>Timeline of findings</h2>'
-                + timeline_chart(bins, start, end, list(reversed(SEVERITIES))) + "</section>")
+        return (
+            '<section id="timeline"><h2>Timeline of findings</h2>'
+            + timeline_chart(bins, start, end, list(reversed(SEVERITIES)))
+            + "</section>"
+        )
 
     def _lifetime_section(self) -> str:
         lifetime = self.hunt.summary.lifetime
@@ -160,29 +256,33 @@ class HtmlReport:
         chart = gantt(longest, [time_ns(h["opened"]) for h in longest], [time_ns(h["closed"]) for h in longest])
         longest_rows = "".join(
             f'<tr><td class=num data-value="{h["duration_seconds"]}">{h["duration_seconds"]:,.3f}</td>'
-            f'<td>{escape(h["opened"] or "-")}</td><td>{escape(str(h["host"] or "-"))}</td>'
-            f'<td>{escape(str(h["process"] or "-"))}</td><td>{escape(str(h["handle_id"] or "-"))}</td>'
-            f'<td>{escape(str(h["object_type"] or "-"))}</td><td>{escape(str(h["object_name"] or "-"))}</td>'
-            f'<td>{escape(h["source"])}</td></tr>' for h in longest)
+            f"<td>{escape(h['opened'] or '-')}</td><td>{escape(str(h['host'] or '-'))}</td>"
+            f"<td>{escape(str(h['process'] or '-'))}</td><td>{escape(str(h['handle_id'] or '-'))}</td>"
+            f"<td>{escape(str(h['object_type'] or '-'))}</td><td>{escape(str(h['object_name'] or '-'))}</td>"
+            f"<td>{escape(h['source'])}</td></tr>"
+            for h in longest
+        )
         by_process = sorted(lifetime.get("by_process", {}).items(), key=lambda item: -item[1]["handles"])[:200]
         process_rows = "".join(
-            f'<tr><td>{escape(process)}</td><td class=num>{stats["handles"]:,}</td>'
+            f"<tr><td>{escape(process)}</td><td class=num>{stats['handles']:,}</td>"
             f'<td class=num data-value="{stats["mean_seconds"]}">{stats["mean_seconds"]:,.3f}</td>'
             f'<td class=num data-value="{stats["longest_seconds"]}">{stats["longest_seconds"]:,.3f}</td></tr>'
-            for process, stats in by_process)
+            for process, stats in by_process
+        )
         return (
             '<section id="lifetime"><h2>Handle lifetime</h2>'
-            f'<p>Closes {lifetime.get("closes", 0):,}, paired with their open {lifetime.get("paired", 0):,}, '
-            f'unmatched {lifetime.get("unmatched_closes", 0):,}; still open {lifetime.get("still_open", 0):,}; '
-            f'long-handle threshold {self.hunt.long_handle_seconds:g} s.</p>'
-            '<h3>How long paired handles were open</h3>'
+            f"<p>Closes {lifetime.get('closes', 0):,}, paired with their open {lifetime.get('paired', 0):,}, "
+            f"unmatched {lifetime.get('unmatched_closes', 0):,}; still open {lifetime.get('still_open', 0):,}; "
+            f"long-handle threshold {self.hunt.long_handle_seconds:g} s.</p>"
+            "<h3>How long paired handles were open</h3>"
             + histogram(durations.histogram(), "handle durations")
-            + f'<h3>The {len(longest)} longest handles</h3>{chart}'
+            + f"<h3>The {len(longest)} longest handles</h3>{chart}"
             '<table id="longest" class="sortable"><thead><tr><th>seconds</th><th>opened</th><th>host</th>'
-            '<th>process</th><th>handle</th><th>object type</th><th>object name</th><th>source</th></tr></thead>'
-            f'<tbody>{longest_rows}</tbody></table>'
+            "<th>process</th><th>handle</th><th>object type</th><th>object name</th><th>source</th></tr></thead>"
+            f"<tbody>{longest_rows}</tbody></table>"
             '<h3>Per process</h3><table id="processes" class="sortable"><thead><tr><th>process</th><th>handles</th>'
-            f'<th>mean s</th><th>longest s</th></tr></thead><tbody>{process_rows}</tbody></table></section>')
+            f"<th>mean s</th><th>longest s</th></tr></thead><tbody>{process_rows}</tbody></table></section>"
+        )
 
     def _sessions_section(self, sessions: SessionOverview) -> str:
         cards = [("sessions", sessions.total)] + sessions.ending_counts()
@@ -190,8 +290,10 @@ class HtmlReport:
             f"<tr><td>{escape(object_type)}</td><td class=num>{counts.sessions:,}</td>"
             + "".join(f"<td class=num>{counts.endings[ending]:,}</td>" for ending, _count in sessions.ending_counts())
             + f'<td class=num>{counts.accesses:,}</td><td class=num data-value="{counts.longest_ns / 1e9}">'
-            + (f"{counts.longest_ns / 1e9:,.3f}" if counts.endings[CLOSED] else "-") + "</td></tr>"
-            for object_type, counts in sessions.by_object_type())
+            + (f"{counts.longest_ns / 1e9:,.3f}" if counts.endings[CLOSED] else "-")
+            + "</td></tr>"
+            for object_type, counts in sessions.by_object_type()
+        )
         ending_headings = "".join(f"<th>{ending.replace('_', ' ')}</th>" for ending, _count in sessions.ending_counts())
         listed = min(sessions.with_duration, sessions.kept)
         more = sessions.with_duration - listed
@@ -199,62 +301,104 @@ class HtmlReport:
             '<section id="sessions"><h2>Handle sessions</h2><p>One per handle, from its 4656 to its 4658 with the '
             "4663 accesses between, as <code>win4658 convert --to sessions</code> gives them; how each ended:</p>"
             '<div class="cards">'
-            + "".join(f'<div class="card" data-ending="{name}"><b>{count:,}</b><span>{name.replace("_", " ")}'
-                      "</span></div>" for name, count in cards)
-            + "</div>" + histogram([(name.replace("_", " "), count) for name, count in cards[1:]],
-                                   "handle sessions by ending")
+            + "".join(
+                f'<div class="card" data-ending="{name}"><b>{count:,}</b><span>{name.replace("_", " ")}</span></div>'
+                for name, count in cards
+            )
+            + "</div>"
+            + histogram([(name.replace("_", " "), count) for name, count in cards[1:]], "handle sessions by ending")
             + '<h3>By object type</h3><table id="session-types" class="sortable"><thead><tr><th>object type</th>'
             f"<th>sessions</th>{ending_headings}<th>accesses</th><th>longest s</th></tr></thead>"
             f"<tbody>{type_rows}</tbody></table>"
             f"<h3>The {listed:,} longest sessions</h3>"
-            + (f'<p class=warn id="sessions-more">{more:,} more sessions with a duration are not shown (the report '
-               f"keeps the {sessions.kept:,} longest).</p>" if more else "")
+            + (
+                f'<p class=warn id="sessions-more">{more:,} more sessions with a duration are not shown (the report '
+                f"keeps the {sessions.kept:,} longest).</p>"
+                if more
+                else ""
+            )
             + '<div class="controls"><input id="sessions-filter" type="search" placeholder="filter: any text (host, '
             'process, object, access...)"><select id="sessions-type"><option value="">every object type</option>'
             '</select><span id="sessions-match-count"></span><button id="sessions-previous" type="button">previous'
             '</button><span id="sessions-page"></span><button id="sessions-next" type="button">next</button></div>'
-            '<table id="sessions-table"><thead><tr></tr></thead><tbody></tbody></table></section>')
+            '<table id="sessions-table"><thead><tr></tr></thead><tbody></tbody></table></section>'
+        )
 
     def _session_row(self, record: Dict[str, Any], origin: Origin) -> list:
         user = "\\".join(part for part in (record.get("user_domain"), record.get("user_name")) if part) or None
-        texts = {"host": record.get("host"), "user": user, "process": record.get("process_executable"),
-                 "object_type": record.get("object_type"), "object_name": record.get("object_name"),
-                 "access_requested": " ".join(record.get("access_requested", ())) or None,
-                 "access_used": " ".join(record.get("access_used", ())) or None, "file": origin.path}
+        texts = {
+            "host": record.get("host"),
+            "user": user,
+            "process": record.get("process_executable"),
+            "object_type": record.get("object_type"),
+            "object_name": record.get("object_name"),
+            "access_requested": " ".join(record.get("access_requested", ())) or None,
+            "access_used": " ".join(record.get("access_used", ())) or None,
+            "file": origin.path,
+        }
         codes = {name: self._code(value) for name, value in texts.items()}
-        return [record["duration_seconds"], record.get("start"), record.get("end"), codes["host"], codes["user"],
-                codes["process"], record["process_id_hex"], record["handle_id"], codes["object_type"],
-                codes["object_name"], codes["access_requested"], codes["access_used"], record["access_count"],
-                codes["file"], origin.record]
+        return [
+            record["duration_seconds"],
+            record.get("start"),
+            record.get("end"),
+            codes["host"],
+            codes["user"],
+            codes["process"],
+            record["process_id_hex"],
+            record["handle_id"],
+            codes["object_type"],
+            codes["object_name"],
+            codes["access_requested"],
+            codes["access_used"],
+            record["access_count"],
+            codes["file"],
+            origin.record,
+        ]
 
     def _traces_section(self) -> str:
         items = []
         for trace in self.traces:
-            events = "".join(f"<li>{escape(str(event.get('time') or '-'))} {event.get('event_id')} "
-                             f"{escape(str(event.get('access_mask') or ''))} "
-                             f"{escape(str(event.get('object_name') or ''))}</li>"
-                             for event in trace.get("events", []))
-            items.append(f"<details><summary>{escape(str(trace.get('host') or '-'))} "
-                         f"{escape(str(trace.get('process') or '-'))} "
-                         f"handle {escape(str(trace.get('handle_id') or '-'))}: "
-                         f"{escape(str(trace.get('object_name') or '-'))}</summary><ol>{events}</ol>"
-                         f"<p>{escape(str(trace.get('source') or ''))}</p></details>")
+            events = "".join(
+                f"<li>{escape(str(event.get('time') or '-'))} {event.get('event_id')} "
+                f"{escape(str(event.get('access_mask') or ''))} "
+                f"{escape(str(event.get('object_name') or ''))}</li>"
+                for event in trace.get("events", [])
+            )
+            items.append(
+                f"<details><summary>{escape(str(trace.get('host') or '-'))} "
+                f"{escape(str(trace.get('process') or '-'))} "
+                f"handle {escape(str(trace.get('handle_id') or '-'))}: "
+                f"{escape(str(trace.get('object_name') or '-'))}</summary><ol>{events}</ol>"
+                f"<p>{escape(str(trace.get('source') or ''))}</p></details>"
+            )
         total = sum(self.hunt.summary.drilldowns.values())
-        return (f'<section id="traces"><h2>Handle traces (drill-down, not findings)</h2><p>{total:,} handles were '
-                f'accessed between open and close; the first {len(items)} are listed.</p>{"".join(items)}</section>')
+        return (
+            f'<section id="traces"><h2>Handle traces (drill-down, not findings)</h2><p>{total:,} handles were '
+            f"accessed between open and close; the first {len(items)} are listed.</p>{''.join(items)}</section>"
+        )
 
 
 def session_column_widths() -> str:
     """CSS: each column of the sessions table its share of the width (a fixed layout: long names wrap in place)."""
-    return "".join(f"#sessions-table th:nth-child({index}){{width:{share}%}}"
-                   for index, share in enumerate(SESSION_COLUMNS.values(), 1)) + "\n"
+    return (
+        "".join(
+            f"#sessions-table th:nth-child({index}){{width:{share}%}}"
+            for index, share in enumerate(SESSION_COLUMNS.values(), 1)
+        )
+        + "\n"
+    )
 
 
 def embedded_json(data: object) -> str:
     """JSON safe inside a <script> element: no character of it can close the element or start markup."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 PAGE_HEAD = """<!DOCTYPE html>

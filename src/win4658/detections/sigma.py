@@ -5,6 +5,7 @@ Sigma reads ``\\*`` as an escaped ``*``. The allow-list has no fixed content: it
 ``%<list name>%``, which a pySigma pipeline fills from the lookup (per-host rows cannot be expressed).
 Sigma cannot ignore ``\\\\?\\`` prefixes or repeated separators; `win4658 hunt`, Splunk and Kibana do.
 """
+
 import re
 from typing import Callable, Dict, List
 
@@ -15,7 +16,10 @@ from .fields import windows_name
 
 SIGMA_DATE = "2026-11-22"  # first published; bump `modified` when a rule's logic changes
 TACTIC_TAGS = {
-    "TA0002": "execution", "TA0005": "defense-evasion", "TA0006": "credential-access", "TA0009": "collection",
+    "TA0002": "execution",
+    "TA0005": "defense-evasion",
+    "TA0006": "credential-access",
+    "TA0009": "collection",
 }
 
 
@@ -49,9 +53,11 @@ def _detection_section(detection: Detection) -> Dict[str, object]:
     event_ids = sorted(detection.event_ids)
     # the selection is named for the list, a filter when the condition is negated
     name = ("filter_" if condition.negate else "") + detection.list.name.removeprefix("win4658_")  # type: ignore[union-attr]
-    return {"selection": {"EventID": event_ids[0] if len(event_ids) == 1 else event_ids},
-            name: OPERATORS[condition.operator](detection, windows_name(condition.field)),  # type: ignore[union-attr]
-            "condition": f"selection and {'not ' if condition.negate else ''}{name}"}  # type: ignore[union-attr]
+    return {
+        "selection": {"EventID": event_ids[0] if len(event_ids) == 1 else event_ids},
+        name: OPERATORS[condition.operator](detection, windows_name(condition.field)),  # type: ignore[union-attr]
+        "condition": f"selection and {'not ' if condition.negate else ''}{name}",  # type: ignore[union-attr]
+    }
 
 
 def _tags(detection: Detection) -> List[str]:
@@ -76,12 +82,14 @@ def rule(detection: Detection) -> Dict[str, object]:
     }
     if _tags(detection):
         document["tags"] = _tags(detection)
-    document.update({
-        "logsource": {"product": "windows", "service": "security"},
-        "detection": _detection_section(detection),
-        "falsepositives": spec["false_positives"],
-        "level": spec["sigma"]["level"],
-    })
+    document.update(
+        {
+            "logsource": {"product": "windows", "service": "security"},
+            "detection": _detection_section(detection),
+            "falsepositives": spec["false_positives"],
+            "level": spec["sigma"]["level"],
+        }
+    )
     return document
 
 

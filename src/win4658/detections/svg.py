@@ -2,6 +2,7 @@
 
 Every text that reaches the SVG is escaped: names come from event logs, which an attacker can write to.
 """
+
 from html import escape
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,8 +17,10 @@ def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "")
 
 
 def _rect(x: float, y: float, width: float, height: float, fill: str, title: str) -> str:
-    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" fill="{fill}">'
-            f'<title>{escape(title)}</title></rect>')
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" fill="{fill}">'
+        f"<title>{escape(title)}</title></rect>"
+    )
 
 
 def _time_span(left: float, right: float, y: float, start_ns: int, end_ns: int) -> str:
@@ -26,8 +29,10 @@ def _time_span(left: float, right: float, y: float, start_ns: int, end_ns: int) 
 
 
 def _svg(width: int, height: int, label: str, body: List[str]) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-            f'aria-label="{escape(label)}" {FONT}>' + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(label)}" {FONT}>' + "".join(body) + "</svg>"
+    )
 
 
 def timeline_chart(bins: List[dict], start_ns: int, end_ns: int, severities: Sequence[str]) -> str:
@@ -45,16 +50,22 @@ def timeline_chart(bins: List[dict], start_ns: int, end_ns: int, severities: Seq
                 continue
             size = count / peak * plot_height
             base -= size
-            body.append(_rect(left + index * bar, base, max(bar - 1, 1), size, SEVERITY_COLOURS[severity],
-                              f"{count} {severity}"))
+            body.append(
+                _rect(
+                    left + index * bar, base, max(bar - 1, 1), size, SEVERITY_COLOURS[severity], f"{count} {severity}"
+                )
+            )
     body.append(_time_span(left, width - 10, height - 8, start_ns, end_ns))
     return _svg(width, height, "findings over time", body)
 
 
 def _axis(left: float, top: float, width: float, height: float, peak: float) -> str:
-    return (f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#888"/>'
-            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + height}" stroke="#888"/>'
-            + _text(left - 4, top + 8, f"{peak:,.0f}", anchor="end") + _text(left - 4, top + height, "0", anchor="end"))
+    return (
+        f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#888"/>'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + height}" stroke="#888"/>'
+        + _text(left - 4, top + 8, f"{peak:,.0f}", anchor="end")
+        + _text(left - 4, top + height, "0", anchor="end")
+    )
 
 
 def histogram(bars: List[Tuple[str, int]], label: str) -> str:
@@ -98,8 +109,8 @@ def gantt(handles: List[dict], opened_ns: List[Optional[int]], closed_ns: List[O
             continue
         x = label_width + ((begin - start) / span * plot_width if shared else 0)
         bar = max((finish - begin) / span * plot_width, 2)
-        seconds = f'{handle["duration_seconds"]:,.3f} s'
-        body.append(_rect(x, y, bar, row - 5, "#00897b", f'{name} ({handle.get("process") or "-"}): {seconds}'))
+        seconds = f"{handle['duration_seconds']:,.3f} s"
+        body.append(_rect(x, y, bar, row - 5, "#00897b", f"{name} ({handle.get('process') or '-'}): {seconds}"))
         body.append(_text(x + bar + 4, y + 11, seconds))
     if shared:
         body.append(_time_span(label_width, label_width + plot_width, height - 8, start, end))
@@ -110,4 +121,4 @@ def gantt(handles: List[dict], opened_ns: List[Optional[int]], closed_ns: List[O
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    return text if len(text) <= width else "…" + text[-(width - 1) :]

@@ -11,6 +11,7 @@ Events pass through a heap of at most ``window`` events; once it is full, the ea
 earlier than one already released (further out of order than the window) is passed on at once and counted
 in ``late``. Memory stays bounded whatever the input size.
 """
+
 import heapq
 from typing import Iterator, List, Optional, Tuple
 
@@ -98,8 +99,14 @@ class TimeOrder:
         return released
 
     def _enter(self, time: Optional[int], event: Event, rank: int, position: int) -> Released:
-        entry = (time if time is not None else -1, self.file_index, event.system.get("Computer") or "", rank, position,
-                 (time, event))
+        entry = (
+            time if time is not None else -1,
+            self.file_index,
+            event.system.get("Computer") or "",
+            rank,
+            position,
+            (time, event),
+        )
         if self.released is not None and entry < self.released:
             self.late += 1
             return (entry[5],)

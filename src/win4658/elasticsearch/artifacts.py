@@ -1,4 +1,5 @@
 """Where `win4658 generate` writes the ingest pipeline and the index template (from mappings/ecs.yml), as JSON text."""
+
 import json
 from typing import Any, Dict
 

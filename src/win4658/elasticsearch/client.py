@@ -8,6 +8,7 @@ ApiError subclasses (NotFoundError for 404 …), so callers catch one family wha
 
 Credentials are read from environment variables only (never argv) and never appear in an error message.
 """
+
 import base64
 import json
 import time
@@ -49,8 +50,13 @@ class Settings(NamedTuple):
         return f"Settings(url={self.url!r}, user={self.user!r}, ca_certs={self.ca_certs!r}, verify={self.verify})"
 
 
-def settings_from(environ: Mapping[str, str], url: Optional[str] = None, ca_certs: Optional[str] = None,
-                  insecure: bool = False, password: Optional[str] = None) -> Settings:
+def settings_from(
+    environ: Mapping[str, str],
+    url: Optional[str] = None,
+    ca_certs: Optional[str] = None,
+    insecure: bool = False,
+    password: Optional[str] = None,
+) -> Settings:
     """Settings from the command line's non-secret options and the environment's credentials."""
     url = url or environ.get(URL_VARIABLE)
     if not url:
@@ -71,8 +77,10 @@ def _check_url(url: str) -> Tuple[str, str, int, str]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("the Elasticsearch URL must be http(s)://host[:port]")
     if parts.username or parts.password:
-        raise SettingsError(f"the Elasticsearch URL must not carry credentials: use {API_KEY_VARIABLE} "
-                            f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+        raise SettingsError(
+            f"the Elasticsearch URL must not carry credentials: use {API_KEY_VARIABLE} "
+            f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}"
+        )
     default_port = 443 if parts.scheme == "https" else 9200
     return parts.scheme, parts.hostname, port or default_port, parts.path.rstrip("/")
 
@@ -83,8 +91,13 @@ def _without_credentials(url: str) -> str:
 
 # Mapping types of ECS that a server line may lack: the first Elasticsearch that has the type (its default
 # distribution: the 7.x OSS build and OpenSearch lack them all) and the portable type a template uses instead.
-LATE_TYPES = {"match_only_text": ((7, 14), "text"), "wildcard": ((7, 9), "keyword"),
-              "constant_keyword": ((7, 7), "keyword"), "flattened": ((7, 3), "object"), "version": ((7, 10), "keyword")}
+LATE_TYPES = {
+    "match_only_text": ((7, 14), "text"),
+    "wildcard": ((7, 9), "keyword"),
+    "constant_keyword": ((7, 7), "keyword"),
+    "flattened": ((7, 3), "object"),
+    "version": ((7, 10), "keyword"),
+}
 
 
 class Server(NamedTuple):
@@ -108,8 +121,11 @@ class Server(NamedTuple):
     @property
     def type_substitutes(self) -> Dict[str, str]:
         """{type this server lacks: the type to map instead}, for the types of LATE_TYPES."""
-        return {kind: substitute for kind, (since, substitute) in LATE_TYPES.items()
-                if not self.at_least(*since) or self.flavor == "oss"}
+        return {
+            kind: substitute
+            for kind, (since, substitute) in LATE_TYPES.items()
+            if not self.at_least(*since) or self.flavor == "oss"
+        }
 
     @property
     def eql(self) -> bool:
@@ -165,8 +181,14 @@ class Cluster:
     indexing under content ids). A cluster that has never answered gets one retry: a wrong URL or a stopped
     cluster is reported within seconds, a cluster that goes away during a run gets the whole backoff."""
 
-    def __init__(self, transport: Transport, auth_header: Optional[str] = None, retries: int = RETRIES,
-                 first_backoff: float = FIRST_BACKOFF, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        transport: Transport,
+        auth_header: Optional[str] = None,
+        retries: int = RETRIES,
+        first_backoff: float = FIRST_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.transport = transport
         self._auth_header = auth_header
         self.retries = retries
@@ -204,7 +226,7 @@ class Cluster:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
-        return min(self.first_backoff * 2 ** attempt, MAX_BACKOFF)
+        return min(self.first_backoff * 2**attempt, MAX_BACKOFF)
 
     @property
     def server(self) -> Server:

@@ -2,6 +2,7 @@
 
 The pipeline keeps every field the shipper sent; the ones only a shipper adds are left out of the comparison.
 """
+
 import copy
 from typing import Any, Dict, List
 
@@ -9,8 +10,18 @@ from ..mapping import flatten
 
 # Fields Winlogbeat / Elastic Agent add that have no source in the event itself.
 SHIPPER_FIELDS = (
-    "agent", "log", "message", "input", "data_stream", "elastic_agent", "tags",
-    "event.created", "event.ingested", "event.original", "event.dataset", "event.module",
+    "agent",
+    "log",
+    "message",
+    "input",
+    "data_stream",
+    "elastic_agent",
+    "tags",
+    "event.created",
+    "event.ingested",
+    "event.original",
+    "event.dataset",
+    "event.module",
     "winlog.api",
 )
 # Of ``host``, only ``host.name`` comes from the event (System/Computer); the rest describes the shipper's machine.
@@ -36,5 +47,8 @@ def without_shipper_fields(document: Dict[str, Any]) -> Dict[str, Any]:
 def differences(expected: Dict[str, Any], actual: Dict[str, Any]) -> List[str]:
     """One line per field that differs: 'field: expected X, got Y'."""
     want, got = flatten(expected), flatten(actual)
-    return [f"{field}: expected {want.get(field, '(absent)')!r}, got {got.get(field, '(absent)')!r}"
-            for field in sorted(set(want) | set(got)) if want.get(field, ...) != got.get(field, ...)]
+    return [
+        f"{field}: expected {want.get(field, '(absent)')!r}, got {got.get(field, '(absent)')!r}"
+        for field in sorted(set(want) | set(got))
+        if want.get(field, ...) != got.get(field, ...)
+    ]

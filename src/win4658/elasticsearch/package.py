@@ -6,6 +6,7 @@ Elastic Agent's `winlog` input reads the Security channel (event ids 4656, 4658,
 data stream `logs-win4658.handles-*`, whose default pipeline is the generated one. Build the zip with
 `elastic-package build` or zip the folder, and upload it with `POST /api/fleet/epm/packages` (docs/elastic.md).
 """
+
 import json
 from typing import Any, Dict, List
 
@@ -34,14 +35,35 @@ EVENT_IDS = "4656,4658,4663,4690"
 # What Elastic Agent and Winlogbeat add to each event and the pipeline passes through, with ECS types: declared so
 # that `elastic-package test pipeline` finds every field of the expected documents defined.
 SHIPPER_FIELDS = {
-    "agent.ephemeral_id": "keyword", "agent.id": "keyword", "agent.name": "keyword", "agent.type": "keyword",
-    "agent.version": "keyword", "elastic_agent.id": "keyword", "elastic_agent.snapshot": "boolean",
-    "elastic_agent.version": "keyword", "event.created": "date", "event.dataset": "constant_keyword",
-    "event.module": "constant_keyword", "event.ingested": "date", "event.original": "keyword",
-    "host.architecture": "keyword", "host.hostname": "keyword", "host.id": "keyword", "host.ip": "ip",
-    "host.mac": "keyword", "host.os.build": "keyword", "host.os.family": "keyword", "host.os.kernel": "keyword",
-    "host.os.name": "keyword", "host.os.platform": "keyword", "host.os.type": "keyword", "host.os.version": "keyword",
-    "input.type": "keyword", "log.level": "keyword", "message": "match_only_text", "winlog.api": "keyword",
+    "agent.ephemeral_id": "keyword",
+    "agent.id": "keyword",
+    "agent.name": "keyword",
+    "agent.type": "keyword",
+    "agent.version": "keyword",
+    "elastic_agent.id": "keyword",
+    "elastic_agent.snapshot": "boolean",
+    "elastic_agent.version": "keyword",
+    "event.created": "date",
+    "event.dataset": "constant_keyword",
+    "event.module": "constant_keyword",
+    "event.ingested": "date",
+    "event.original": "keyword",
+    "host.architecture": "keyword",
+    "host.hostname": "keyword",
+    "host.id": "keyword",
+    "host.ip": "ip",
+    "host.mac": "keyword",
+    "host.os.build": "keyword",
+    "host.os.family": "keyword",
+    "host.os.kernel": "keyword",
+    "host.os.name": "keyword",
+    "host.os.platform": "keyword",
+    "host.os.type": "keyword",
+    "host.os.version": "keyword",
+    "input.type": "keyword",
+    "log.level": "keyword",
+    "message": "match_only_text",
+    "winlog.api": "keyword",
 }
 
 
@@ -60,19 +82,26 @@ def manifest() -> Dict[str, Any]:
         "title": "Windows handle events (4658)",
         "version": __version__,
         "description": "Collect Windows Security handle events (4656, 4658, 4663, 4690) with Elastic Agent, map them "
-                       "to ECS, and detect unexpected processes and long-held handles.",
+        "to ECS, and detect unexpected processes and long-held handles.",
         "type": "integration",
         "source": {"license": "Apache-2.0"},
         "categories": ["security", "os_system"],
         "conditions": {"kibana": {"version": KIBANA_VERSIONS}, "elastic": {"subscription": "basic"}},
-        "policy_templates": [{
-            "name": PACKAGE_NAME,
-            "title": "Windows handle events",
-            "description": "Collect handle events from the Windows Security event log with Elastic Agent.",
-            "data_streams": [DATA_STREAM],
-            "inputs": [{"type": "winlog", "title": "Collect handle events from the Security log",
-                        "description": "Collecting Windows Security events 4656, 4658, 4663 and 4690."}],
-        }],
+        "policy_templates": [
+            {
+                "name": PACKAGE_NAME,
+                "title": "Windows handle events",
+                "description": "Collect handle events from the Windows Security event log with Elastic Agent.",
+                "data_streams": [DATA_STREAM],
+                "inputs": [
+                    {
+                        "type": "winlog",
+                        "title": "Collect handle events from the Security log",
+                        "description": "Collecting Windows Security events 4656, 4658, 4663 and 4690.",
+                    }
+                ],
+            }
+        ],
         "owner": {"github": PACKAGE_NAME, "type": "community"},
     }
 
@@ -81,19 +110,35 @@ def data_stream_manifest() -> Dict[str, Any]:
     return {
         "title": "Windows handle events",
         "type": "logs",
-        "streams": [{
-            "input": "winlog",
-            "title": "Windows handle events",
-            "description": "Collect Windows Security handle events with Elastic Agent.",
-            "template_path": "winlog.yml.hbs",
-            "vars": [
-                {"name": "event_id", "type": "text", "title": "Event ids", "multi": False, "required": True,
-                 "show_user": True, "default": EVENT_IDS,
-                 "description": "The Security event ids to read (comma-separated)."},
-                {"name": "processors", "type": "yaml", "title": "Processors", "multi": False, "required": False,
-                 "show_user": False, "description": "Processors run by the agent before the events are sent."},
-            ],
-        }],
+        "streams": [
+            {
+                "input": "winlog",
+                "title": "Windows handle events",
+                "description": "Collect Windows Security handle events with Elastic Agent.",
+                "template_path": "winlog.yml.hbs",
+                "vars": [
+                    {
+                        "name": "event_id",
+                        "type": "text",
+                        "title": "Event ids",
+                        "multi": False,
+                        "required": True,
+                        "show_user": True,
+                        "default": EVENT_IDS,
+                        "description": "The Security event ids to read (comma-separated).",
+                    },
+                    {
+                        "name": "processors",
+                        "type": "yaml",
+                        "title": "Processors",
+                        "multi": False,
+                        "required": False,
+                        "show_user": False,
+                        "description": "Processors run by the agent before the events are sent.",
+                    },
+                ],
+            }
+        ],
     }
 
 
@@ -136,14 +181,18 @@ def field_files(mapping: Mapping) -> Dict[str, List[Dict[str, Any]]]:
         {"name": "data_stream.namespace", "type": "constant_keyword", "description": "Data stream namespace."},
         {"name": "@timestamp", "type": "date", "description": "When the event was logged (System.TimeCreated)."},
     ]
-    shipper = [_field(name, index_type, "Set by Elastic Agent or Winlogbeat; the pipeline keeps it.")
-               for name, index_type in SHIPPER_FIELDS.items()]
+    shipper = [
+        _field(name, index_type, "Set by Elastic Agent or Winlogbeat; the pipeline keeps it.")
+        for name, index_type in SHIPPER_FIELDS.items()
+    ]
     return {"base-fields.yml": base, "ecs.yml": ecs, "winlog.yml": winlog, "agent.yml": shipper}
 
 
 def security_rules(detections: List[Detection], ecs: FieldNames) -> Dict[str, Dict[str, Any]]:
-    return {rule["rule_id"]: {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}  # type: ignore[misc]
-            for rule in kibana_rules.rules(detections, ecs)}
+    return {
+        rule["rule_id"]: {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}  # type: ignore[misc]
+        for rule in kibana_rules.rules(detections, ecs)
+    }
 
 
 def kibana_objects(dashboards: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -152,8 +201,10 @@ def kibana_objects(dashboards: Dict[str, Any]) -> List[Dict[str, Any]]:
     for item in saved_objects(dashboards):
         if item["id"] in PACKAGE_DATA_VIEWS:
             continue
-        item["references"] = [dict(reference, id=PACKAGE_DATA_VIEWS.get(reference["id"], reference["id"]))
-                              for reference in item["references"]]
+        item["references"] = [
+            dict(reference, id=PACKAGE_DATA_VIEWS.get(reference["id"], reference["id"]))
+            for reference in item["references"]
+        ]
         objects.append(item)
     return objects
 
@@ -162,14 +213,29 @@ def dashboard_list(dashboards: Dict[str, Any]) -> str:
     return "\n".join(f'  - "{spec["title"]}": {spec["description"]}' for spec in dashboards["dashboards"])
 
 
-KIBANA_FOLDERS = {"index-pattern": "index_pattern", "search": "search", "visualization": "visualization",
-                  "dashboard": "dashboard"}
+KIBANA_FOLDERS = {
+    "index-pattern": "index_pattern",
+    "search": "search",
+    "visualization": "visualization",
+    "dashboard": "dashboard",
+}
 
 
 def changelog() -> List[Dict[str, Any]]:
-    return [{"version": __version__, "changes": [{
-        "description": "First package: the win4658 pipeline, fields, golden pipeline tests, rules and dashboards.",
-        "type": "enhancement", "link": "docs/elastic.md"}]}]
+    return [
+        {
+            "version": __version__,
+            "changes": [
+                {
+                    "description": (
+                        "First package: the win4658 pipeline, fields, golden pipeline tests, rules and dashboards."
+                    ),
+                    "type": "enhancement",
+                    "link": "docs/elastic.md",
+                }
+            ],
+        }
+    ]
 
 
 README = """# Windows handle events (win4658)
@@ -202,7 +268,8 @@ def package_files(sources: Sources) -> Dict[str, str]:
         f"{PACKAGE_DIR}/changelog.yml": _yaml(changelog()),
         f"{PACKAGE_DIR}/docs/README.md": README.format(
             rules=", ".join(sorted(rule["attributes"]["name"] for rule in rules.values())),
-            dashboards=dashboard_list(sources.dashboards)),
+            dashboards=dashboard_list(sources.dashboards),
+        ),
         f"{DATA_STREAM_DIR}/manifest.yml": _yaml(data_stream_manifest()),
         f"{DATA_STREAM_DIR}/agent/stream/winlog.yml.hbs": STREAM_TEMPLATE,
         f"{DATA_STREAM_DIR}/elasticsearch/ingest_pipeline/default.json": _json(pipeline_body(sources.ecs)),

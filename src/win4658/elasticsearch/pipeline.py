@@ -8,6 +8,7 @@ Order of the generated processors:
 Every processor runs only for the mapping's event ids; any other event passes through untouched. Only
 processors and options that exist since Elasticsearch 7.0 (and in OpenSearch) are used.
 """
+
 from typing import Any, Dict, List, Optional
 
 from .. import __version__
@@ -21,7 +22,9 @@ PIPELINE_ID = "win4658"
 ERROR_TAG = "win4658_pipeline_error"
 
 # No processor can drop the entries of a map whose names are not known in advance.
-DROP_ABSENT_SCRIPT = PAINLESS_PARENT_OF + """for (List path : params.fields) {
+DROP_ABSENT_SCRIPT = (
+    PAINLESS_PARENT_OF
+    + """for (List path : params.fields) {
   Map parent = parentOf(ctx, path);
   String leaf = path.get(path.size() - 1);
   if (parent != null && params.absent.contains(parent.get(leaf))) { parent.remove(leaf); }
@@ -38,11 +41,17 @@ for (List path : params.maps) {
   }
 }
 """
+)
 
 ON_FAILURE: List[Dict[str, Dict[str, Any]]] = [
-    {"set": {"field": "error.message", "value": "{{{_ingest.on_failure_message}}} (processor "
-                                                  "{{{_ingest.on_failure_processor_type}}} "
-                                                  "{{{_ingest.on_failure_processor_tag}}})"}},
+    {
+        "set": {
+            "field": "error.message",
+            "value": "{{{_ingest.on_failure_message}}} (processor "
+            "{{{_ingest.on_failure_processor_type}}} "
+            "{{{_ingest.on_failure_processor_tag}}})",
+        }
+    },
     {"append": {"field": "tags", "value": [ERROR_TAG]}},
 ]
 
@@ -57,9 +66,9 @@ def pipeline_body(mapping: Optional[Mapping] = None) -> Dict[str, Any]:
         processors.extend(_rule_processors(spec, mapping.tables, gate))
     return {
         "description": f"win4658 {__version__}: Windows Security events "
-                       f"{', '.join(map(str, sorted(mapping.event_ids)))} from Winlogbeat 7+/Elastic Agent to ECS "
-                       f"{mapping.spec.get('ecs_version')}, generated from mappings/ecs.yml; "
-                       "other events pass through untouched",
+        f"{', '.join(map(str, sorted(mapping.event_ids)))} from Winlogbeat 7+/Elastic Agent to ECS "
+        f"{mapping.spec.get('ecs_version')}, generated from mappings/ecs.yml; "
+        "other events pass through untouched",
         "version": pipeline_version(),
         "processors": processors,
         "on_failure": ON_FAILURE,
@@ -75,8 +84,7 @@ def _gate(event_ids: frozenset) -> str:
     """Painless: the document is Winlogbeat's and its event id (or the id's fallback) one of ``event_ids``."""
     ids = ", ".join(f"'{event_id}'" for event_id in sorted(event_ids))
     path, fallback = SYSTEM_PATHS["EventID"], FALLBACK_PATHS["EventID"].replace(".", "?.")
-    return (f"ctx.{path.split('.')[0]} instanceof Map && "
-            f"[{ids}].contains(String.valueOf(ctx.{path} ?: ctx.{fallback}))")
+    return f"ctx.{path.split('.')[0]} instanceof Map && [{ids}].contains(String.valueOf(ctx.{path} ?: ctx.{fallback}))"
 
 
 def _input_path(source: str) -> str:
@@ -112,10 +120,16 @@ def _keys(path: str) -> List[str]:
 
 def _fallbacks(specs: List[dict], gate: str) -> List[dict]:
     return [
-        {"set": {"tag": f"fallback_{SYSTEM_PATHS[name]}", "field": SYSTEM_PATHS[name],
-                 "value": f"{{{{{{{fallback}}}}}}}",
-                 "if": f"{gate} && {_painless(SYSTEM_PATHS[name])} == null && {_painless(fallback)} != null"}}
-        for name, fallback in FALLBACK_PATHS.items() if name in _system_fields(specs)
+        {
+            "set": {
+                "tag": f"fallback_{SYSTEM_PATHS[name]}",
+                "field": SYSTEM_PATHS[name],
+                "value": f"{{{{{{{fallback}}}}}}}",
+                "if": f"{gate} && {_painless(SYSTEM_PATHS[name])} == null && {_painless(fallback)} != null",
+            }
+        }
+        for name, fallback in FALLBACK_PATHS.items()
+        if name in _system_fields(specs)
     ]
 
 
@@ -125,14 +139,27 @@ def _drop_absent(specs: List[dict], gate: str) -> dict:
         "fields": [_keys(SYSTEM_PATHS[name]) for name in _system_fields(specs)],
         "maps": [_keys(EVENT_DATA_PATH)],
     }
-    return {"script": {"tag": "drop_absent_values", "lang": "painless", "source": DROP_ABSENT_SCRIPT,
-                       "params": params, "if": gate}}
+    return {
+        "script": {
+            "tag": "drop_absent_values",
+            "lang": "painless",
+            "source": DROP_ABSENT_SCRIPT,
+            "params": params,
+            "if": gate,
+        }
+    }
 
 
 def _remove_targets(specs: List[dict], gate: str) -> dict:
     targets = [spec["target"] for spec in specs if not _in_place(spec)]
-    return {"remove": {"tag": "remove_shipper_values_of_targets", "field": list(dict.fromkeys(targets)),
-                       "ignore_missing": True, "if": gate}}
+    return {
+        "remove": {
+            "tag": "remove_shipper_values_of_targets",
+            "field": list(dict.fromkeys(targets)),
+            "ignore_missing": True,
+            "if": gate,
+        }
+    }
 
 
 def _rule_processors(spec: dict, tables: Dict[str, dict], gate: str) -> List[dict]:
@@ -144,6 +171,8 @@ def _rule_processors(spec: dict, tables: Dict[str, dict], gate: str) -> List[dic
         raise MappingError(f"{target}: transform {transform!r} has no ingest-pipeline twin")
     source = _input_path(spec["source"])
     processors = TRANSFORMS[transform].ingest(source, target, spec, tables)
-    return [{kind: dict(options, **{"if": _present(source, gate)})}
-            for processor in processors for kind, options in processor.items()]
-
+    return [
+        {kind: dict(options, **{"if": _present(source, gate)})}
+        for processor in processors
+        for kind, options in processor.items()
+    ]

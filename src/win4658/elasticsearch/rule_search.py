@@ -4,6 +4,7 @@ Each rule type has its API: EQL → ``_eql/search``, KQL/Lucene → ``_search`` 
 ES|QL → ``_query``, threshold → ``_search`` with a composite aggregation over the threshold fields. Rules run over
 all time: a hunt looks at whatever was shipped, not at the rule's schedule window.
 """
+
 import json
 import re
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -61,8 +62,9 @@ def _read_rules(path: str) -> str:
         raise HuntError(f"cannot read the Kibana rules {path}: {error.strerror}") from None
 
 
-def hunt(client: Cluster, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None,
-         max_samples: int = 10) -> Iterator[HuntResult]:
+def hunt(
+    client: Cluster, rules: Sequence[Dict[str, Any]], index: Optional[Sequence[str]] = None, max_samples: int = 10
+) -> Iterator[HuntResult]:
     """Run each rule, against its own index patterns or ``index``; a rule the cluster refuses yields its error
     (an unreachable cluster raises: no rule could run)."""
     server = client.server_or_none()
@@ -78,8 +80,9 @@ def hunt(client: Cluster, rules: Sequence[Dict[str, Any]], index: Optional[Seque
             yield HuntResult(rule, 0, [], _api_error_text(error))
             continue
         except (KeyError, TypeError, AttributeError):
-            yield HuntResult(rule, 0, [], f"the server's answer to the {rule['type']} search is not the one the "
-                                          "API documents")
+            yield HuntResult(
+                rule, 0, [], f"the server's answer to the {rule['type']} search is not the one the API documents"
+            )
             continue
         yield HuntResult(rule, hits, samples)
 
@@ -122,8 +125,11 @@ def _run_eql(client: Cluster, rule: dict, indices: List[str], max_samples: int) 
 def _search_query(rule: dict) -> Dict[str, Any]:
     text = rule["query"]
     query_string = kql_to_query_string(text) if rule.get("language", "kuery") == "kuery" else text
-    must: List[Dict[str, Any]] = [{"query_string": {"query": query_string, "analyze_wildcard": True,
-                                                    "allow_leading_wildcard": True}}] if text.strip() else []
+    must: List[Dict[str, Any]] = (
+        [{"query_string": {"query": query_string, "analyze_wildcard": True, "allow_leading_wildcard": True}}]
+        if text.strip()
+        else []
+    )
     must_not: List[Dict[str, Any]] = []
     for kibana_filter in rule.get("filters", []):
         meta = kibana_filter.get("meta", {})
@@ -133,8 +139,12 @@ def _search_query(rule: dict) -> Dict[str, Any]:
 
 
 def _run_query(client: Cluster, rule: dict, indices: List[str], max_samples: int) -> Tuple[int, List[Any]]:
-    body = {"query": _search_query(rule), "size": max_samples, "track_total_hits": True,
-            "sort": [{"@timestamp": {"order": "asc", "unmapped_type": "date"}}]}
+    body = {
+        "query": _search_query(rule),
+        "size": max_samples,
+        "track_total_hits": True,
+        "sort": [{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
+    }
     hits = request(client, "POST", f"/{_index_path(indices)}/_search", body)["hits"]
     return hits["total"]["value"], [hit["_source"] for hit in hits["hits"]]
 
@@ -146,14 +156,16 @@ def _run_threshold(client: Cluster, rule: dict, indices: List[str], max_samples:
         total, samples = _run_query(client, rule, indices, max_samples)
         return (1, [{"count": total}]) if total >= threshold["value"] else (0, [])
     cardinality = (threshold.get("cardinality") or [None])[0]
-    buckets_agg: Dict[str, Any] = {"composite": {"size": 10000, "sources": [{field: {"terms": {"field": field}}}
-                                                                            for field in fields]}}
+    buckets_agg: Dict[str, Any] = {
+        "composite": {"size": 10000, "sources": [{field: {"terms": {"field": field}}} for field in fields]}
+    }
     if cardinality:
         buckets_agg["aggs"] = {"distinct": {"cardinality": {"field": cardinality["field"]}}}
     body = {"query": _search_query(rule), "size": 0, "aggs": {"groups": buckets_agg}}
     buckets = request(client, "POST", f"/{_index_path(indices)}/_search", body)["aggregations"]["groups"]["buckets"]
     matched = [
-        {"key": bucket["key"], "count": bucket["doc_count"]} for bucket in buckets
+        {"key": bucket["key"], "count": bucket["doc_count"]}
+        for bucket in buckets
         if bucket["doc_count"] >= threshold["value"]
         and (not cardinality or bucket["distinct"]["value"] >= cardinality["value"])
     ]

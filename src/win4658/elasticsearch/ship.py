@@ -6,6 +6,7 @@ duplicate and not sent again. Every document sent is confirmed by its item of th
 a run that cannot go on (the cluster unreachable after the retries, an answer that is not a bulk answer) raises
 ShipAborted after the summary has counted what was in flight as not sent.
 """
+
 import hashlib
 import json
 from collections import OrderedDict
@@ -84,12 +85,20 @@ class _Target:
 Documents = Iterable[Union[Tuple[Origin, Dict[str, Any]], RecordError]]
 
 
-def ship(client: Cluster, paths: Iterable[str], index: str, event_ids: frozenset, summary: ShipSummary,
-         pipeline_id: str = PIPELINE_ID, chunk_size: int = CHUNK_SIZE) -> Iterator[Union[Indexed, RecordError]]:
+def ship(
+    client: Cluster,
+    paths: Iterable[str],
+    index: str,
+    event_ids: frozenset,
+    summary: ShipSummary,
+    pipeline_id: str = PIPELINE_ID,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Union[Indexed, RecordError]]:
     """Index every wanted event of paths; yield each Indexed outcome and each RecordError, in stream order."""
     require_pipeline(client, pipeline_id)
-    yield from ship_documents(client, _event_documents(paths, event_ids, summary), index, summary, pipeline_id,
-                              chunk_size)
+    yield from ship_documents(
+        client, _event_documents(paths, event_ids, summary), index, summary, pipeline_id, chunk_size
+    )
 
 
 def _event_documents(paths: Iterable[str], event_ids: frozenset, summary: ShipSummary) -> Documents:
@@ -97,9 +106,14 @@ def _event_documents(paths: Iterable[str], event_ids: frozenset, summary: ShipSu
         yield result if isinstance(result, RecordError) else (result.origin, to_winlogbeat(result))
 
 
-def ship_documents(client: Cluster, documents: Documents, index: str, summary: ShipSummary,
-                   pipeline_id: Optional[str] = None, chunk_size: int = CHUNK_SIZE
-                   ) -> Iterator[Union[Indexed, RecordError]]:
+def ship_documents(
+    client: Cluster,
+    documents: Documents,
+    index: str,
+    summary: ShipSummary,
+    pipeline_id: Optional[str] = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Union[Indexed, RecordError]]:
     """Index documents (each with where it was read), through the pipeline if one is named."""
     target = _Target(index, pipeline_id)
     recent: "OrderedDict[str, None]" = OrderedDict()
@@ -159,10 +173,13 @@ def _send(client: Cluster, batch: List[_Pending], target: _Target, summary: Ship
                 rejected.append(document)
             else:
                 yield _outcome(document, item, summary)
-        for document in pending[len(items):]:
+        for document in pending[len(items) :]:
             summary.index_failed += 1
-            yield Indexed(document.origin, False, f"not confirmed: the bulk answer lists {len(items)} items "
-                                                  f"for {len(pending)} documents sent")
+            yield Indexed(
+                document.origin,
+                False,
+                f"not confirmed: the bulk answer lists {len(items)} items for {len(pending)} documents sent",
+            )
         if not rejected:
             return
         if any(_needs_create(item) for item in items):
@@ -178,21 +195,27 @@ def _needs_create(item: Any) -> bool:
 
 
 def _bulk(client: Cluster, batch: List[_Pending], target: _Target, summary: ShipSummary) -> List[Any]:
-    body = b"".join(_ndjson({target.operation: {"_index": target.index, "_id": document.document_id}}) + document.source
-                    for document in batch)
+    body = b"".join(
+        _ndjson({target.operation: {"_index": target.index, "_id": document.document_id}}) + document.source
+        for document in batch
+    )
     try:
         pipeline = f"?pipeline={path_part(target.pipeline_id)}" if target.pipeline_id else ""
         answer = client.request("POST", f"/_bulk{pipeline}", body, ndjson=True)
     except (TransportError, ApiError, ServerAnswerError) as error:
         summary.not_sent += len(batch)
-        raise ShipAborted(f"{_error_text(error)}; stopped at {batch[0].origin}: that batch of {len(batch)} "
-                          "documents and the rest of the input were not sent") from None
+        raise ShipAborted(
+            f"{_error_text(error)}; stopped at {batch[0].origin}: that batch of {len(batch)} "
+            "documents and the rest of the input were not sent"
+        ) from None
     items = answer.get("items") if isinstance(answer, dict) else None
     if not isinstance(items, list):
         summary.not_sent += len(batch)
-        raise ShipAborted(f"the server's answer to the bulk request has no items: is this Elasticsearch or "
-                          f"OpenSearch? Stopped at {batch[0].origin}: that batch of {len(batch)} documents is not "
-                          "confirmed and the rest of the input was not sent")
+        raise ShipAborted(
+            f"the server's answer to the bulk request has no items: is this Elasticsearch or "
+            f"OpenSearch? Stopped at {batch[0].origin}: that batch of {len(batch)} documents is not "
+            "confirmed and the rest of the input was not sent"
+        )
     return [next(iter(item.values()), None) if isinstance(item, dict) and item else None for item in items]
 
 

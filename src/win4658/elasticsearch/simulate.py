@@ -1,4 +1,5 @@
 """`win4658 es simulate`: run events through the cluster's pipeline and compare each result with `to_ecs`."""
+
 import glob
 import json
 import os
@@ -21,8 +22,12 @@ class Simulated(NamedTuple):
     differences: List[str]  # field by field, against to_ecs of the same event
 
 
-def simulate_documents(client: Cluster, documents: List[Dict[str, Any]], pipeline_id: Optional[str] = None,
-                       pipeline: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+def simulate_documents(
+    client: Cluster,
+    documents: List[Dict[str, Any]],
+    pipeline_id: Optional[str] = None,
+    pipeline: Optional[Dict[str, Any]] = None,
+) -> List[Dict[str, Any]]:
     """The raw `_simulate` results, one per document: ``{"doc": {"_source": …}}`` or ``{"error": …}``.
 
     Runs the installed pipeline ``pipeline_id``, or the given pipeline body without installing it.
@@ -39,8 +44,12 @@ def simulate_documents(client: Cluster, documents: List[Dict[str, Any]], pipelin
     return docs
 
 
-def simulate_events(client: Cluster, results: Iterable[Any], pipeline_id: Optional[str] = None,
-                    pipeline: Optional[Dict[str, Any]] = None) -> Iterator[Any]:
+def simulate_events(
+    client: Cluster,
+    results: Iterable[Any],
+    pipeline_id: Optional[str] = None,
+    pipeline: Optional[Dict[str, Any]] = None,
+) -> Iterator[Any]:
     """Each Event as a Simulated result; RecordErrors pass through in place."""
     batch: List[Event] = []
     for result in results:
@@ -55,8 +64,9 @@ def simulate_events(client: Cluster, results: Iterable[Any], pipeline_id: Option
         yield from _simulate_batch(client, batch, pipeline_id, pipeline)
 
 
-def _simulate_batch(client: Cluster, events: List[Event], pipeline_id: Optional[str],
-                    pipeline: Optional[Dict[str, Any]]) -> Iterator[Simulated]:
+def _simulate_batch(
+    client: Cluster, events: List[Event], pipeline_id: Optional[str], pipeline: Optional[Dict[str, Any]]
+) -> Iterator[Simulated]:
     outputs = simulate_documents(client, [to_winlogbeat(event) for event in events], pipeline_id, pipeline)
     for event, output in zip(events, outputs):
         if "doc" not in output:
@@ -95,12 +105,19 @@ def golden_cases(directory: str) -> List[GoldenCase]:
     return cases
 
 
-def check_golden(client: Cluster, case: GoldenCase, pipeline_id: Optional[str] = None,
-                 pipeline: Optional[Dict[str, Any]] = None, update: bool = False) -> List[Tuple[int, List[str]]]:
+def check_golden(
+    client: Cluster,
+    case: GoldenCase,
+    pipeline_id: Optional[str] = None,
+    pipeline: Optional[Dict[str, Any]] = None,
+    update: bool = False,
+) -> List[Tuple[int, List[str]]]:
     """Run a case through the pipeline: (record, differences from its expected document) for each record that
     differs; with ``update`` the pipeline's output becomes the expected file instead."""
-    outputs = [output["doc"]["_source"] if "doc" in output else {"error": output.get("error")}
-               for output in simulate_documents(client, case.events, pipeline_id, pipeline)]
+    outputs = [
+        output["doc"]["_source"] if "doc" in output else {"error": output.get("error")}
+        for output in simulate_documents(client, case.events, pipeline_id, pipeline)
+    ]
     if update:
         with open(case.path + EXPECTED_SUFFIX, "w", encoding="utf-8") as stream:
             stream.write(json.dumps({"expected": outputs}, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

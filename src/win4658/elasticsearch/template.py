@@ -1,5 +1,6 @@
 """The composable index template for the indices `win4658 es ship` writes: explicit types for every field the
 pipeline writes, and the pipeline as the index's default pipeline."""
+
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..mapping import Mapping, MappingError, bundled
@@ -10,6 +11,7 @@ from .pipeline import ON_FAILURE, PIPELINE_ID, pipeline_version
 TEMPLATE_NAME = "win4658"
 INDEX_PATTERN = "win4658-*"
 DEFAULT_INDEX = "win4658-events"
+
 
 def written_fields(mapping: Mapping) -> List[str]:
     """Every field the pipeline writes: the mapping's targets and what its failure handler sets."""
@@ -27,9 +29,12 @@ def field_types(mapping: Mapping) -> Dict[str, str]:
     return {field: custom[field] if field in custom else ecs[field]["type"] for field in written_fields(mapping)}
 
 
-def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE_ID,
-                  index_patterns: Sequence[str] = (INDEX_PATTERN,),
-                  substitutes: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def template_body(
+    mapping: Optional[Mapping] = None,
+    pipeline_id: str = PIPELINE_ID,
+    index_patterns: Sequence[str] = (INDEX_PATTERN,),
+    substitutes: Optional[Dict[str, str]] = None,
+) -> Dict[str, Any]:
     """The body of ``PUT _index_template/win4658``; ``substitutes`` ({type: portable type}, a Server's
     type_substitutes) maps the fields of a type the server lacks (``match_only_text`` before 7.14 …) as another."""
     mapping = mapping or bundled("ecs")
@@ -43,8 +48,13 @@ def template_body(mapping: Optional[Mapping] = None, pipeline_id: str = PIPELINE
             "settings": {"index": {"default_pipeline": pipeline_id}},
             "mappings": {
                 "dynamic_templates": [
-                    {"winlog_event_data": {"path_match": f"{EVENT_DATA_PATH}.*", "match_mapping_type": "string",
-                                           "mapping": {"type": "keyword"}}},
+                    {
+                        "winlog_event_data": {
+                            "path_match": f"{EVENT_DATA_PATH}.*",
+                            "match_mapping_type": "string",
+                            "mapping": {"type": "keyword"},
+                        }
+                    },
                 ],
                 "properties": _properties(types),
             },
@@ -64,8 +74,9 @@ def legacy_template_body(composable: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def data_stream_template_body(composable: Dict[str, Any], custom_template: str, policy: Optional[str],
-                              ignore_missing: bool) -> Dict[str, Any]:
+def data_stream_template_body(
+    composable: Dict[str, Any], custom_template: str, policy: Optional[str], ignore_missing: bool
+) -> Dict[str, Any]:
     """The composable template made a data stream's: ``data_stream: {}``, the ILM policy (when the server has
     ILM), and the users' ``@custom`` component template composed last so that its settings and mappings win."""
     body = dict(composable, data_stream={}, composed_of=[custom_template])

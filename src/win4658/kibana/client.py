@@ -5,6 +5,7 @@ dependency through elastic-transport) does it, with the same guarantees: certifi
 ``--insecure``, retries with exponential backoff on connection errors and 429/502/503/504 (imports with
 ``overwrite=true`` are idempotent), and credentials that never appear in argv, logs or errors.
 """
+
 import json
 import warnings
 from typing import Any, Dict, Mapping, Optional
@@ -53,10 +54,12 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise KibanaError(f"{URL_VARIABLE} must be http(s)://host[:port][/base-path]")
     if parts.username or parts.password:
-        raise KibanaError(f"{URL_VARIABLE} must not carry credentials: use {API_KEY_VARIABLE} or "
-                          f"{USER_VARIABLE}/{PASSWORD_VARIABLE}")
-    settings = Settings(url.rstrip("/"), **environment_credentials(environ, VARIABLES, ca_certs=ca_certs),
-                        verify=not insecure)
+        raise KibanaError(
+            f"{URL_VARIABLE} must not carry credentials: use {API_KEY_VARIABLE} or {USER_VARIABLE}/{PASSWORD_VARIABLE}"
+        )
+    settings = Settings(
+        url.rstrip("/"), **environment_credentials(environ, VARIABLES, ca_certs=ca_certs), verify=not insecure
+    )
     if settings.user and settings.password is None:
         raise KibanaError(f"{USER_VARIABLE} is set but no password: set {PASSWORD_VARIABLE}")
     return settings
@@ -65,16 +68,22 @@ def kibana_settings(environ: Mapping[str, str], ca_certs: Optional[str] = None, 
 class Kibana:
     """Requests to one Kibana (optionally in one space)."""
 
-    def __init__(self, settings: Settings, space: Optional[str] = None, retries: int = 5,
-                 backoff_factor: float = 1.0):
+    def __init__(self, settings: Settings, space: Optional[str] = None, retries: int = 5, backoff_factor: float = 1.0):
         self.base = settings.url + (f"/s/{quote(space, safe='')}" if space else "")
         verification: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE"}
         if settings.ca_certs:
             verification["ca_certs"] = settings.ca_certs
         # connect=1: a Kibana that never answers is a wrong URL or a stopped server, reported within a second;
         # read=1: one that accepts and then stays silent is given the read timeout twice (4 min), not six times
-        retry = _Retry(total=retries, connect=min(retries, 1), read=min(retries, 1), backoff_factor=backoff_factor,
-                       status_forcelist=RETRY_STATUSES, allowed_methods=None, raise_on_status=False)
+        retry = _Retry(
+            total=retries,
+            connect=min(retries, 1),
+            read=min(retries, 1),
+            backoff_factor=backoff_factor,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,
+            raise_on_status=False,
+        )
         self.verify = settings.verify
         self.pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(connect=10, read=120), **verification)
         self._headers = {"kbn-xsrf": "true", "accept": "application/json"}
@@ -114,8 +123,9 @@ class Kibana:
         try:
             answer = json.loads(response.data) if response.data else None
         except ValueError:
-            raise KibanaError(f"Kibana's answer to {method} {path.split('?')[0]} is not JSON "
-                              f"(HTTP {response.status})") from None
+            raise KibanaError(
+                f"Kibana's answer to {method} {path.split('?')[0]} is not JSON (HTTP {response.status})"
+            ) from None
         if not 200 <= response.status < 300:
             message = answer.get("message") if isinstance(answer, dict) else None
             refused = f"Kibana refused {method} {path.split('?')[0]}: HTTP {response.status} {message or ''}"

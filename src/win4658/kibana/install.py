@@ -7,6 +7,7 @@ same version, rejects the EQL the rules are written in). Dashboards: ``POST /api
 (fixed ids, references between them resolved by Kibana). Each answer is read item by item: what failed is reported
 with its id, never dropped.
 """
+
 import json
 import os
 from typing import Any, List, NamedTuple, Optional, Tuple
@@ -68,8 +69,10 @@ def rules_for(version: Optional[Tuple[int, int]], items: List[dict]) -> List[dic
         return items
     shown = ".".join(map(str, version))
     if version < EQL_RULES_SINCE and any(item.get("type") == "eql" for item in items):
-        raise KibanaError(f"Kibana {shown} cannot run these EQL rules: they need Elasticsearch and Kibana "
-                          f"{'.'.join(map(str, EQL_RULES_SINCE))} or later (`regex~` and `:` with a list)")
+        raise KibanaError(
+            f"Kibana {shown} cannot run these EQL rules: they need Elasticsearch and Kibana "
+            f"{'.'.join(map(str, EQL_RULES_SINCE))} or later (`regex~` and `:` with a list)"
+        )
     dropped = [field for field, since in RULE_FIELDS_SINCE.items() if version < since]
     return [{key: value for key, value in item.items() if key not in dropped} for item in items]
 
@@ -85,20 +88,34 @@ def import_rules(kibana: Kibana, path: str) -> Imported:
 def import_saved_objects(kibana: Kibana, path: str) -> Imported:
     count = len(ndjson_items(path))
     answer = _expect_dict(kibana.upload(OBJECTS_IMPORT, os.path.basename(path), _read(path)), "success")
-    errors = [f"{item.get('type', '?')} {item.get('id', '?')}: {_message(item.get('error'))}"
-              for item in answer.get("errors", [])]
+    errors = [
+        f"{item.get('type', '?')} {item.get('id', '?')}: {_message(item.get('error'))}"
+        for item in answer.get("errors", [])
+    ]
     return Imported(count, answer.get("successCount", 0), errors)
 
 
 def delete_rules(kibana: Kibana, path: str) -> List[str]:
     """Delete the rules of the file; return the rule_ids that existed."""
-    return _delete_each(kibana, [f"/api/detection_engine/rules?rule_id={quote(item['rule_id'], safe='')}"
-                                 for item in ndjson_items(path) if "rule_id" in item])
+    return _delete_each(
+        kibana,
+        [
+            f"/api/detection_engine/rules?rule_id={quote(item['rule_id'], safe='')}"
+            for item in ndjson_items(path)
+            if "rule_id" in item
+        ],
+    )
 
 
 def delete_saved_objects(kibana: Kibana, path: str) -> List[str]:
-    return _delete_each(kibana, [f"/api/saved_objects/{quote(item['type'], safe='')}/{quote(item['id'], safe='')}"
-                                 for item in ndjson_items(path) if "type" in item and "id" in item])
+    return _delete_each(
+        kibana,
+        [
+            f"/api/saved_objects/{quote(item['type'], safe='')}/{quote(item['id'], safe='')}"
+            for item in ndjson_items(path)
+            if "type" in item and "id" in item
+        ],
+    )
 
 
 def _delete_each(kibana: Kibana, paths: List[str]) -> List[str]:

@@ -3,14 +3,15 @@
 ``read_paths`` takes files, directories and archives, sniffs each file's form from its first bytes and
 streams it; nothing holds a whole file.
 """
+
 import codecs
 import io
 import lzma
 import os
 import re
 import shutil
-import sys
 import stat
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -30,8 +31,12 @@ ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = codecs.BOM_UTF8
 # UTF-32-LE's BOM before UTF-16-LE's, which starts it
-UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-                (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 # The encoding an XML declaration names (after a UTF-8 BOM, the text is UTF-8 whatever it declares)
 XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"'>]{1,40})["']""")
 # An archive expands to at most this many times its own size (the corpus's zips: 14-48x), and never past
@@ -43,11 +48,22 @@ EVTX_IN_MEMORY_BYTES = 64 << 20
 # What a damaged or unsupported archive member raises while it is read
 MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
 # Non-regular files, by what a directory walk or a path may hold: skipped, never opened (a FIFO blocks forever)
-SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                 (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"))
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
 # The same kinds as archives list them: tar member types (zip members carry a Unix mode, see _zip_member_kind)
-TAR_SPECIAL_TYPES = {tarfile.FIFOTYPE: "a FIFO", tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
-                     tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link"}
+TAR_SPECIAL_TYPES = {
+    tarfile.FIFOTYPE: "a FIFO",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.SYMTYPE: "a symbolic link",
+    tarfile.LNKTYPE: "a hard link",
+}
 StreamReader = Callable[..., Iterator[ReadResult]]  # (stream, name, event_ids, stats, offset of its first byte)
 
 
@@ -61,8 +77,12 @@ class InputFile(NamedTuple):
     reason: str = "unreadable"
 
 
-def read_paths(paths: Iterable[str], event_ids: frozenset = DEFAULT_EVENT_IDS,
-               stats: Optional[ReadStats] = None, recursive: bool = True) -> Iterator[ReadResult]:
+def read_paths(
+    paths: Iterable[str],
+    event_ids: frozenset = DEFAULT_EVENT_IDS,
+    stats: Optional[ReadStats] = None,
+    recursive: bool = True,
+) -> Iterator[ReadResult]:
     stats = stats if stats is not None else ReadStats()
     for item in input_files(paths, recursive):
         yield from read_file(item, event_ids, stats)
@@ -77,8 +97,9 @@ def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[InputF
         if identity is None:
             yield item
         elif identity in first_paths:
-            yield item._replace(problem=f"read already (as {first_paths[identity]}): not read again",
-                                reason="read already")
+            yield item._replace(
+                problem=f"read already (as {first_paths[identity]}): not read again", reason="read already"
+            )
         else:
             first_paths[identity] = item.path
             yield item
@@ -114,8 +135,9 @@ def _tolerate_unrecognised(results: Iterator[ReadResult]) -> Iterator[ReadResult
     (a FIFO, a socket) is skipped and counted, not fatal."""
     for result in results:
         if isinstance(result, RecordError) and result.fatal and result.reason in ("unrecognised", "not a regular file"):
-            result = result._replace(reason="not an event file" if result.reason == "unrecognised" else result.reason,
-                                     fatal=False)
+            result = result._replace(
+                reason="not an event file" if result.reason == "unrecognised" else result.reason, fatal=False
+            )
         yield result
 
 
@@ -134,11 +156,16 @@ def _walk(directory: str, recursive: bool) -> Iterator[InputFile]:
 def _unlisted(errors: List[OSError], directory: str) -> Iterator[InputFile]:
     while errors:
         error = errors.pop(0)
-        yield InputFile(error.filename or directory, True,
-                        f"cannot list directory: {error.strerror or error}; its files are not read")
+        yield InputFile(
+            error.filename or directory,
+            True,
+            f"cannot list directory: {error.strerror or error}; its files are not read",
+        )
 
 
-def read_path(path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Optional[ReadStats] = None) -> Iterator[ReadResult]:
+def read_path(
+    path: str, event_ids: frozenset = DEFAULT_EVENT_IDS, stats: Optional[ReadStats] = None
+) -> Iterator[ReadResult]:
     stats = stats if stats is not None else ReadStats()
     if path == STDIN:
         yield from read_stdin(event_ids, stats)
@@ -172,8 +199,7 @@ def read_stdin(event_ids: frozenset, stats: ReadStats, stdin: Optional[BinaryIO]
     file first (on disk: memory stays bounded), as EVTX and .zip need to seek and an archive's expansion is bounded
     by its size."""
     source = stdin if stdin is not None else sys.stdin.buffer
-    buffered: io.BufferedReader = (source if isinstance(source, io.BufferedReader)
-                                   else io.BufferedReader(source))  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
+    buffered: io.BufferedReader = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
     head = buffered.peek(8)[:8]
     if not head.startswith((EVTX_MAGIC, ZIP_MAGIC, GZIP_MAGIC)):
         stats.files += 1
@@ -198,15 +224,15 @@ def _special_file(mode: int) -> Optional[str]:
 
 def read_stream(stream: IO[bytes], name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
     """A stream in any of the forms but archives (XML, JSON-lines, WinEventLog text in UTF-8 or UTF-16; EVTX)."""
-    buffered: io.BufferedReader = (stream if isinstance(stream, io.BufferedReader)
-                                   else io.BufferedReader(stream))  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
+    buffered: io.BufferedReader = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]  # IO[bytes] declares no readinto; every stream given has it
     head = buffered.peek(4096)[:4096]
     if head.startswith(EVTX_MAGIC):
         yield from _read_evtx_stream(buffered, name, event_ids, stats)
         return
     if head.startswith((ZIP_MAGIC, GZIP_MAGIC)):
-        yield RecordError(Origin(name, 0), "unreadable", "an archive inside an archive is not read: extract it first",
-                          fatal=True)
+        yield RecordError(
+            Origin(name, 0), "unreadable", "an archive inside an archive is not read: extract it first", fatal=True
+        )
         return
     try:
         encoding, bom = _unicode_encoding(head) or (_declared_encoding(head), b"")
@@ -215,7 +241,9 @@ def read_stream(stream: IO[bytes], name: str, event_ids: frozenset, stats: ReadS
         return
     reader = sniff(head.decode(encoding, "ignore") if encoding else head)
     if reader is None:
-        yield RecordError(Origin(name, 0), "unrecognised", "not EVTX, event XML, JSON-lines or WinEventLog text", fatal=True)
+        yield RecordError(
+            Origin(name, 0), "unrecognised", "not EVTX, event XML, JSON-lines or WinEventLog text", fatal=True
+        )
         return
     if encoding is not None:
         buffered.read(len(bom))
@@ -277,15 +305,26 @@ def _declared_encoding(head: bytes) -> Optional[str]:
     return codec
 
 
-def _read_transcoded(stream: io.BufferedReader, encoding: str, offset: int, reader: StreamReader, name: str,
-                     event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
+def _read_transcoded(
+    stream: io.BufferedReader,
+    encoding: str,
+    offset: int,
+    reader: StreamReader,
+    name: str,
+    event_ids: frozenset,
+    stats: ReadStats,
+) -> Iterator[ReadResult]:
     """UTF-16/32 exports (wevtutil, PowerShell), and XML in the encoding it declares, re-encoded to UTF-8 on the fly
     (record offsets are then those of the UTF-8 text); the file ends at the first byte that is not valid text."""
     text = _Utf8Encoder(stream, encoding, offset)
     yield from reader(io.BufferedReader(text), name, event_ids, stats, 0)
     if text.invalid_at is not None:
-        yield RecordError(Origin(name, stats.records + 1, text.invalid_at), "malformed",
-                          f"not valid {encoding.upper()} text from here: the rest of the file is not read", fatal=True)
+        yield RecordError(
+            Origin(name, stats.records + 1, text.invalid_at),
+            "malformed",
+            f"not valid {encoding.upper()} text from here: the rest of the file is not read",
+            fatal=True,
+        )
 
 
 class _Utf8Encoder(io.RawIOBase):
@@ -322,7 +361,7 @@ class _Utf8Encoder(io.RawIOBase):
         except UnicodeDecodeError as error:  # error.object: the held-back bytes, then the chunk
             self.ended = True
             self.invalid_at = self.offset - len(chunk) - held_back + error.start
-            return error.object[:error.start].decode(self.encoding)
+            return error.object[: error.start].decode(self.encoding)
 
 
 def _read_evtx_stream(stream: BinaryIO, name: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
@@ -350,8 +389,10 @@ class _Expansion:
     def refused(self, member_size: int) -> Optional[str]:
         """Why a member of this size is not read, or None (then it counts against the limit)."""
         if self.expanded + member_size > self.limit:
-            return (f"expands to {member_size} bytes, past the archive's limit of {self.limit} bytes in all "
-                    f"({MAX_EXPANSION_RATIO}x its {self.size} bytes, at most {MAX_EXPANDED_BYTES >> 30} GiB): not read")
+            return (
+                f"expands to {member_size} bytes, past the archive's limit of {self.limit} bytes in all "
+                f"({MAX_EXPANSION_RATIO}x its {self.size} bytes, at most {MAX_EXPANDED_BYTES >> 30} GiB): not read"
+            )
         self.expanded += member_size
         return None
 
@@ -375,8 +416,11 @@ def _read_zip(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStat
                 with archive.open(member) as member_stream:
                     yield from _tolerate_unrecognised(read_stream(member_stream, name, event_ids, stats))
             except MEMBER_ERRORS as error:
-                yield RecordError(Origin(name, 0), "damaged", f"archive member damaged: {error}; "
-                                  "the records before were read, the rest of the member is not")
+                yield RecordError(
+                    Origin(name, 0),
+                    "damaged",
+                    f"archive member damaged: {error}; the records before were read, the rest of the member is not",
+                )
 
 
 def _read_tar(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats) -> Iterator[ReadResult]:
@@ -388,12 +432,19 @@ def _read_tar(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStat
                 name = f"{path}!{member.name}"
                 problem = expansion.refused(member.size + tarfile.BLOCKSIZE)
                 if problem is not None:  # a stream is only skipped by expanding it: the rest is not read
-                    yield RecordError(Origin(name, 0), "unreadable", f"archive member {problem}; "
-                                      "the rest of the archive is not read", fatal=True)
+                    yield RecordError(
+                        Origin(name, 0),
+                        "unreadable",
+                        f"archive member {problem}; the rest of the archive is not read",
+                        fatal=True,
+                    )
                     return
                 if member.type in TAR_SPECIAL_TYPES:
-                    yield RecordError(Origin(name, 0), "not a regular file",
-                                      f"archive member is {TAR_SPECIAL_TYPES[member.type]}: skipped")
+                    yield RecordError(
+                        Origin(name, 0),
+                        "not a regular file",
+                        f"archive member is {TAR_SPECIAL_TYPES[member.type]}: skipped",
+                    )
                     continue
                 member_stream = archive.extractfile(member) if member.isfile() else None  # None: a directory
                 if member_stream is not None:

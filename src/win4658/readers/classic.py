@@ -1,5 +1,6 @@
 """Splunk's classic WinEventLog text (renderXml=false): a header line with the local time, key=value
 lines, then Message= with the rendered, indented description whose labels depend on their section."""
+
 import re
 from datetime import datetime
 from functools import partial
@@ -15,8 +16,9 @@ LABEL_LINE = re.compile(r"^\s+([^:\t][^:]*?):\s*(.*?)\s*$")
 SECTION_LINE = re.compile(r"^(\S[^:]*?)\s*:\s*$")
 
 
-def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
-                 offset: int = 0) -> Iterator[ReadResult]:
+def read_classic(
+    stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats, offset: int = 0
+) -> Iterator[ReadResult]:
     lines: List[str] = []
     size = 0  # of the record's lines: past MAX_RECORD_BYTES they are no longer kept
     record = 0
@@ -40,12 +42,16 @@ def read_classic(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadS
         yield from _emit(lines, size, Origin(path, record), start, event_ids, stats)
 
 
-def _emit(lines: List[str], size: int, origin: Origin, offset: int, event_ids: frozenset,
-          stats: ReadStats) -> Iterator[ReadResult]:
+def _emit(
+    lines: List[str], size: int, origin: Origin, offset: int, event_ids: frozenset, stats: ReadStats
+) -> Iterator[ReadResult]:
     stats.records += 1
     if size > MAX_RECORD_BYTES:
-        yield RecordError(origin._replace(offset=offset), "too large",
-                          f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB before the next record; skipped")
+        yield RecordError(
+            origin._replace(offset=offset),
+            "too large",
+            f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB before the next record; skipped",
+        )
         return
     try:
         event = parse_classic(lines, origin)
@@ -82,10 +88,12 @@ def parse_classic(lines: List[str], origin: Origin) -> Event:
         "Task": header.get("TaskCategory"),
         "Opcode": header.get("OpCode"),
         "Keywords": header.get("Keywords"),  # rendered ("Audit Success"), as Winlogbeat sends it
-        "Provider": "Microsoft-Windows-Security-Auditing" if header.get("LogName") == "Security" else header.get("SourceName"),
+        "Provider": "Microsoft-Windows-Security-Auditing"
+        if header.get("LogName") == "Security"
+        else header.get("SourceName"),
     }
     system = {name: value for name, value in system.items() if value is not None}
-    return Event(system, _message_fields(lines[message_at + 1:]), origin)
+    return Event(system, _message_fields(lines[message_at + 1 :]), origin)
 
 
 def _message_fields(lines: List[str]) -> Dict[str, str]:

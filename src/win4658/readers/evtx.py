@@ -1,4 +1,5 @@
 """EVTX files through the `evtx` package (Rust), using its JSON output, which is several times faster than its XML."""
+
 import io
 import re
 from typing import Iterator, Optional, Set
@@ -24,7 +25,9 @@ class EvtxUnavailable(RuntimeError):
     """The `evtx` package cannot be imported on this interpreter."""
 
 
-def read_evtx(path: str, event_ids: frozenset, stats: ReadStats, source: Optional[EvtxSource] = None) -> Iterator[ReadResult]:
+def read_evtx(
+    path: str, event_ids: frozenset, stats: ReadStats, source: Optional[EvtxSource] = None
+) -> Iterator[ReadResult]:
     """The records of the EVTX file at ``path``, or of ``source`` (a seekable file, e.g. one out of an archive,
     named ``path`` in errors)."""
     if PyEvtxParser is None:

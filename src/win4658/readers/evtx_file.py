@@ -3,6 +3,7 @@
 The Rust parser drops a chunk it cannot use without a word, so ``damaged_chunks`` checks each chunk and words
 every loss with the record ids it held; ``single_chunk_file`` lets one chunk be parsed on its own.
 """
+
 import struct
 import zlib
 from contextlib import contextmanager
@@ -55,8 +56,9 @@ def single_chunk_file(source: EvtxSource, number: int) -> bytes:
         return file_header(header, 1) + stream.read(CHUNK_SIZE)
 
 
-def damaged_chunks(source: EvtxSource, checksums_to_verify: Optional[Collection[int]] = None,
-                   name: Optional[str] = None) -> List[RecordError]:
+def damaged_chunks(
+    source: EvtxSource, checksums_to_verify: Optional[Collection[int]] = None, name: Optional[str] = None
+) -> List[RecordError]:
     """The chunks the parser had to skip or could only partly read: missing, truncated, overwritten or failing
     their records checksum. ``checksums_to_verify``: the chunk numbers whose records CRC32 is computed here
     (None: all of them), when the parser has verified the others itself. ``name``: the file's name in errors
@@ -77,15 +79,20 @@ def damaged_chunks(source: EvtxSource, checksums_to_verify: Optional[Collection[
             if problem is not None:
                 errors.append(RecordError(Origin(path, 0, offset), "damaged", f"EVTX chunk {number}: {problem}"))
     if declared > present:  # one error for all of them: a header may declare up to 65,535 chunks
-        errors.append(RecordError(Origin(path, 0, FILE_HEADER_SIZE + present * CHUNK_SIZE), "damaged",
-                                  _missing_chunks(present, declared)))
+        errors.append(
+            RecordError(
+                Origin(path, 0, FILE_HEADER_SIZE + present * CHUNK_SIZE), "damaged", _missing_chunks(present, declared)
+            )
+        )
     return errors
 
 
 def _missing_chunks(present: int, declared: int) -> str:
     chunks = f"chunk {present}" if declared == present + 1 else f"chunks {present}-{declared - 1}"
-    return (f"EVTX {chunks}: missing: the header declares {declared} chunks, the file ends after {present} "
-            "(truncated, or a wrong header); their records are lost")
+    return (
+        f"EVTX {chunks}: missing: the header declares {declared} chunks, the file ends after {present} "
+        "(truncated, or a wrong header); their records are lost"
+    )
 
 
 def _chunk_problem(stream: IO[bytes], length: int, verify_checksum: bool) -> Optional[str]:
@@ -102,7 +109,9 @@ def _chunk_problem(stream: IO[bytes], length: int, verify_checksum: bool) -> Opt
         return None
     records = stream.read(CHUNK_SIZE - CHUNK_HEADER_SIZE)
     free_space, records_crc = struct.unpack_from("<II", head, 48)
-    if CHUNK_HEADER_SIZE <= free_space <= CHUNK_SIZE and \
-            zlib.crc32(memoryview(records)[:free_space - CHUNK_HEADER_SIZE]) != records_crc:
+    if (
+        CHUNK_HEADER_SIZE <= free_space <= CHUNK_SIZE
+        and zlib.crc32(memoryview(records)[: free_space - CHUNK_HEADER_SIZE]) != records_crc
+    ):
         return f"checksum mismatch: {held} are damaged and some were skipped"
     return None

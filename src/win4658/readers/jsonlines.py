@@ -4,16 +4,35 @@
 - Winlogbeat 6: ``event_data.*``, ``event_id``, ``computer_name`` at top level.
 - NXLog im_msvistalog / OTRF exports: EventData fields flat at top level beside ``EventID``, ``Hostname``.
 """
+
 import json
 from datetime import timedelta, timezone
 from functools import partial
 from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Type
 
-from ..event import (MAX_EVENT_ID, MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, check_system,
-                     check_system_value, event_id_of_text, parse_event_id)
-from ..windows import NXLOG_EVENT_ID_KEY, WINLOGBEAT6_EVENT_DATA_KEY, WINLOGBEAT6_EVENT_ID_KEY, WINLOGBEAT6_KEYS
+from ..event import (
+    MAX_EVENT_ID,
+    MAX_RECORD_BYTES,
+    Event,
+    Origin,
+    ReadResult,
+    ReadStats,
+    RecordError,
+    check_system,
+    check_system_value,
+    event_id_of_text,
+    parse_event_id,
+)
+from ..windows import (
+    NXLOG_EVENT_ID_KEY,
+    WINLOGBEAT6_EVENT_DATA_KEY,
+    WINLOGBEAT6_EVENT_ID_KEY,
+    WINLOGBEAT6_KEYS,
+    WINLOGBEAT_EVENT_DATA_PATH,
+    WINLOGBEAT_FALLBACK_PATHS,
+    WINLOGBEAT_PATHS,
+)
 from ..windows import NXLOG_OWN_KEYS as NXLOG_SYSTEM_KEYS
-from ..windows import WINLOGBEAT_EVENT_DATA_PATH, WINLOGBEAT_FALLBACK_PATHS, WINLOGBEAT_PATHS
 from .jsonlines_fast import local_to_utc_fast, new_origin, nxlog_system, strptime, winlogbeat_system
 
 try:
@@ -34,8 +53,9 @@ EVENT, EVENT_CODE = WINLOGBEAT_FALLBACK_PATHS["EventID"].split(".")
 EVENT_DATA_OBJECT, EVENT_DATA_KEY = WINLOGBEAT_EVENT_DATA_PATH.split(".")
 
 
-def read_jsonlines(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats,
-                   offset: int = 0) -> Iterator[ReadResult]:
+def read_jsonlines(
+    stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats, offset: int = 0
+) -> Iterator[ReadResult]:
     for record, line in enumerate(iter(partial(stream.readline, MAX_RECORD_BYTES + 1), b""), 1):
         origin = new_origin(Origin, (path, record, offset))
         offset += len(line)
@@ -77,8 +97,9 @@ def skip_line(stream: BinaryIO) -> int:
 
 
 def too_large(origin: Origin) -> RecordError:
-    return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB "
-                                            "without a line end; skipped")
+    return RecordError(
+        origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB without a line end; skipped"
+    )
 
 
 def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> Optional[Event]:
@@ -154,7 +175,11 @@ def _flat_time(document: dict) -> Optional[str]:
     created = document.get("TimeCreated")
     if isinstance(created, str):
         return _as_utc_iso(created)
-    event_time, received, stamp = document.get("EventTime"), document.get("EventReceivedTime"), document.get("@timestamp")
+    event_time, received, stamp = (
+        document.get("EventTime"),
+        document.get("EventReceivedTime"),
+        document.get("@timestamp"),
+    )
     if not (event_time and received and stamp):
         return stamp
     return local_to_utc_fast(event_time, received, stamp) or _local_to_utc(event_time, received, stamp)
@@ -191,4 +216,6 @@ def as_text(value: object) -> str:
     """An EventData value as Windows XML would carry it: text; null is empty, structures stay JSON."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
+    return (
+        value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
+    )

@@ -9,6 +9,7 @@ them side by side):
   jsonlines._local_to_utc (datetime arithmetic), which answers whatever this one leaves (None).
 - ``strptime``: datetime.strptime for canonical text; ``new_origin``: Origin(...) without NamedTuple's __new__.
 """
+
 import re
 from datetime import date, datetime
 from functools import lru_cache
@@ -20,8 +21,10 @@ from ..windows import WINLOGBEAT_FALLBACK_PATHS as FALLBACK_PATHS
 from ..windows import WINLOGBEAT_PATHS as SYSTEM_PATHS
 
 # "YYYY-MM-DD hh:mm:ss" / "YYYY-MM-DDThh:mm:ss" in ASCII digits, by the separator the format puts between date and time
-CANONICAL_TIME = {separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")
-                  for separator in (" ", "T")}
+CANONICAL_TIME = {
+    separator: re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{separator}[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}")
+    for separator in (" ", "T")
+}
 # Days (date.toordinal) whose year strftime writes with four digits: outside them the datetime path answers.
 FOUR_DIGIT_YEARS = range(date(1000, 1, 1).toordinal(), date(9999, 12, 31).toordinal() + 1)
 new_origin = tuple.__new__  # Origin(path, record, offset) without the Python-level __new__ of a NamedTuple
@@ -37,7 +40,9 @@ def compile_winlogbeat_reader() -> Callable[[dict], dict]:
         lines += _path_lines(_path_tree({field: path}), "document", "        ")
     lines.append("    return system")
     namespace: Dict[str, object] = {"check_system_value": check_system_value}
-    exec(compile("\n".join(lines), "<winlogbeat System fields>", "exec"), namespace)  # built from the table's names only
+    exec(
+        compile("\n".join(lines), "<winlogbeat System fields>", "exec"), namespace
+    )  # built from the table's names only
     return namespace["winlogbeat_system"]  # type: ignore[return-value]
 
 
@@ -45,8 +50,10 @@ def _unchecked_types(field: str) -> str:
     """The test, in the generated code, that sends a value to check_system_value: anything but text (and, for a
     numeric field, a whole number)."""
     if field == "Keywords":  # Winlogbeat's usual one rendered name passes without a call
-        return ("value.__class__ is not str and not (value.__class__ is list and len(value) == 1"
-                " and value[0].__class__ is str)")
+        return (
+            "value.__class__ is not str and not (value.__class__ is list and len(value) == 1"
+            " and value[0].__class__ is str)"
+        )
     if field in TEXT_ONLY_FIELDS:
         return "value.__class__ is not str"
     return "value.__class__ is not str and value.__class__ is not int"
@@ -68,9 +75,13 @@ def _path_lines(tree: dict, node: str, indent: str) -> List[str]:
     lines = []
     for key, branch in tree.items():
         if isinstance(branch, str):
-            lines += [f"{indent}value = {node}.get({key!r})", f"{indent}if value is not None:",
-                      f"{indent}    if {_unchecked_types(branch)}:", f"{indent}        check_system_value({branch!r}, value)",
-                      f"{indent}    system[{branch!r}] = value"]
+            lines += [
+                f"{indent}value = {node}.get({key!r})",
+                f"{indent}if value is not None:",
+                f"{indent}    if {_unchecked_types(branch)}:",
+                f"{indent}        check_system_value({branch!r}, value)",
+                f"{indent}    system[{branch!r}] = value",
+            ]
         else:
             child = f"node_{len(indent)}"
             lines += [f"{indent}{child} = {node}.get({key!r})", f"{indent}if isinstance({child}, dict):"]
@@ -89,8 +100,13 @@ def compile_nxlog_reader() -> Callable[[dict], dict]:
         read = f"document.get({key!r})"
         if absent_key is not None:
             read += f" if {key!r} in document else document.get({absent_key!r})"
-        lines += [f"    value = {read}", "    if value is not None:", f"        if {_unchecked_types(field)}:",
-                  f"            check_system_value({field!r}, value)", f"        system[{field!r}] = value"]
+        lines += [
+            f"    value = {read}",
+            "    if value is not None:",
+            f"        if {_unchecked_types(field)}:",
+            f"            check_system_value({field!r}, value)",
+            f"        system[{field!r}] = value",
+        ]
     lines.append("    return system")
     namespace: Dict[str, object] = {"check_system_value": check_system_value}
     exec(compile("\n".join(lines), "<NXLog System fields>", "exec"), namespace)  # built from the table's names only
@@ -101,10 +117,16 @@ nxlog_system = compile_nxlog_reader()
 
 
 def local_to_utc_fast(event_time: object, received: object, stamp: object) -> Optional[str]:
-    """jsonlines._local_to_utc on canonical text, by memos of whole minutes (several times faster); None for anything else."""
-    if not (event_time.__class__ is str and received.__class__ is str and stamp.__class__ is str
-            and CANONICAL_TIME[" "].fullmatch(event_time) and CANONICAL_TIME[" "].fullmatch(received)
-            and CANONICAL_TIME["T"].match(stamp)):
+    """jsonlines._local_to_utc on canonical text, by memos of whole minutes (several times faster); None for anything
+    else."""
+    if not (
+        event_time.__class__ is str
+        and received.__class__ is str
+        and stamp.__class__ is str
+        and CANONICAL_TIME[" "].fullmatch(event_time)
+        and CANONICAL_TIME[" "].fullmatch(received)
+        and CANONICAL_TIME["T"].match(stamp)
+    ):
         return None
     received_minute, stamp_minute = _minute_seconds(received[:16]), _minute_seconds(stamp[:16])
     if received_minute is None or stamp_minute is None or received[17:] > "59" or stamp[17:19] > "59":
@@ -140,11 +162,14 @@ def _shifted_minute(local_minute: str, quarter_hours: int) -> Optional[str]:
 
 
 def strptime(text: str, time_format: str) -> datetime:
-    """datetime.strptime(text, time_format) for the two formats of jsonlines._local_to_utc, several times faster on canonical text;
-    anything else (or an impossible date) goes to strptime itself, which gives its own answer or error."""
+    """datetime.strptime(text, time_format) for the two formats of jsonlines._local_to_utc, several times faster on
+    canonical text; anything else (or an impossible date) goes to strptime itself, which gives its own answer or
+    error."""
     if CANONICAL_TIME[time_format[8]].fullmatch(text):
         try:
-            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:]))
+            return datetime(
+                int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:])
+            )
         except ValueError:
             pass
     return datetime.strptime(text, time_format)

@@ -5,11 +5,21 @@ record costs only itself. A record in the plain shape Windows writes is read by 
 (xml_plain); any other is parsed by a fresh expat parser that refuses DTDs and entity declarations: entities
 are never expanded and nothing is ever fetched.
 """
+
 import re
 from typing import BinaryIO, Callable, Generator, Iterator, NoReturn, Optional, Tuple
 from xml.parsers import expat
 
-from ..event import MAX_RECORD_BYTES, Event, Origin, ReadResult, ReadStats, RecordError, event_id_of_text, parse_event_id
+from ..event import (
+    MAX_RECORD_BYTES,
+    Event,
+    Origin,
+    ReadResult,
+    ReadStats,
+    RecordError,
+    event_id_of_text,
+    parse_event_id,
+)
 from ..windows import SYSTEM_TEXT_ELEMENTS
 from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
@@ -105,7 +115,9 @@ def parse_event_xml(record: bytes, origin: Origin, rendered: bool = False) -> Ev
     return Event(system, data, origin)
 
 
-def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats, offset: int = 0) -> Iterator[ReadResult]:
+def read_xml(
+    stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats, offset: int = 0
+) -> Iterator[ReadResult]:
     """Yield the events (and record errors) of an XML byte stream, streaming in blocks."""
     buffer = b""
     buffer_offset = offset
@@ -127,13 +139,14 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
         text = plain_text(buffer) if len(buffer) <= 2 * BLOCK_SIZE else None
         while True:
             if text is not None:
-                position, record = yield from _plain_records(text, buffer, position, record,
-                                                             path, buffer_offset, event_ids, stats)
+                position, record = yield from _plain_records(
+                    text, buffer, position, record, path, buffer_offset, event_ids, stats
+                )
             end = search_from(END_TAG, b"</Event", buffer, position)
             if end is None:
                 break
             start = _last_start(buffer, position, end.start())
-            gap = buffer[position:start] if start >= 0 else buffer[position:end.start()]
+            gap = buffer[position:start] if start >= 0 else buffer[position : end.start()]
             problem = _gap_problem(gap, path, record + 1, buffer_offset + position)
             if problem is not None:
                 record += 1
@@ -157,8 +170,9 @@ def read_xml(stream: BinaryIO, path: str, event_ids: frozenset, stats: ReadStats
         if len(buffer) - position > MAX_RECORD_BYTES:
             record += 1
             stats.records += 1
-            yield _too_large(Origin(path, record, buffer_offset + position),
-                             "no </Event> yet: skipped up to the next </Event>")
+            yield _too_large(
+                Origin(path, record, buffer_offset + position), "no </Event> yet: skipped up to the next </Event>"
+            )
             position, skipping = len(buffer) - END_TAG_OVERLAP, True
         buffer = buffer[position:]
         buffer_offset += position
@@ -174,8 +188,16 @@ def _too_large(origin: Origin, skipped: str) -> RecordError:
     return RecordError(origin, "too large", f"record too large: more than {MAX_RECORD_BYTES >> 20} MiB; {skipped}")
 
 
-def _plain_records(text: str, buffer: bytes, position: int, record: int, path: str, buffer_offset: int,
-                   event_ids: frozenset, stats: ReadStats) -> Generator[ReadResult, None, Tuple[int, int]]:
+def _plain_records(
+    text: str,
+    buffer: bytes,
+    position: int,
+    record: int,
+    path: str,
+    buffer_offset: int,
+    event_ids: frozenset,
+    stats: ReadStats,
+) -> Generator[ReadResult, None, Tuple[int, int]]:
     """The run of plain records from ``position`` on, each matched once without cutting: they give what
     cutting them would (whitespace between them, none is rendered nor not wanted by the byte filter, which sees
     the same EventID). Returns where the run stops and the last record number."""
@@ -204,9 +226,11 @@ def _plain_or_parsed(text: str, buffer: bytes, start: int, end: int, match: Plai
 def _event_id_filter(event_ids: frozenset) -> Callable[[bytes], bool]:
     """A cheap byte test that skips records whose EventID is not wanted, before any parsing (a record without an
     EventID, or with one that is not an event id, is parsed: the parser words the error)."""
+
     def wanted(chunk: bytes) -> bool:
         match = search_from(EVENT_ID_ELEMENT, b"<EventID", chunk)
         return match is None or _wanted(match.group(1), event_ids)
+
     return wanted
 
 
@@ -231,7 +255,9 @@ def _gap_problem(gap: bytes, path: str, record: int, offset: int) -> Optional[Re
         return None
     origin = Origin(path, record, offset)
     if DTD_MARKUP.search(gap):
-        return RecordError(origin, "unsafe-xml", "DTD or entity declaration found: document rejected, nothing expanded", True)
+        return RecordError(
+            origin, "unsafe-xml", "DTD or entity declaration found: document rejected, nothing expanded", True
+        )
     if IGNORABLE_GAP.fullmatch(gap):
         return None
     excerpt = gap.strip()[:60].decode("utf-8", "replace")
@@ -242,8 +268,9 @@ def _rendered(buffer: bytes, start: int, end: int) -> bool:
     """Event Viewer's rendering: '- ' before the <Event> line or before a tag at the start of a line inside it
     (a line break is looked for first: one-line records have none, and '-' is frequent in them)."""
     line_start = buffer.rfind(b"\n", 0, start) + 1
-    return (buffer[line_start:start].strip() == b"-"
-            or (buffer.find(b"\n", start, end) >= 0 and RENDERED_LINE.search(buffer, start, end) is not None))
+    return buffer[line_start:start].strip() == b"-" or (
+        buffer.find(b"\n", start, end) >= 0 and RENDERED_LINE.search(buffer, start, end) is not None
+    )
 
 
 def _parse_record(buffer: bytes, start: int, chunk: bytes, origin: Origin) -> ReadResult:

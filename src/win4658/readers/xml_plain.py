@@ -2,12 +2,13 @@
 
 ``parse_plain`` reads a record only when it has the plain shape Windows gives every Security event (System's
 children in their usual order with their attributes, as the Windows event layer declares them, then EventData
-holding only named Data elements quoted alike) and every character of it is one an XML parser returns verbatim: no comment, CDATA, processing instruction or DTD (a
-``<`` only opens the expected tags), no carriage return, no character XML forbids, no reference outside Data
-values and only valid references inside them. For such a record the result is exactly what
-``parse_event_xml`` returns (tests/readers/test_xml_plain.py compares them); for any other record it returns None and
-the caller falls back to the XML parser, which also words every error.
+holding only named Data elements quoted alike) and every character of it is one an XML parser returns verbatim: no
+comment, CDATA, processing instruction or DTD (a ``<`` only opens the expected tags), no carriage return, no
+character XML forbids, no reference outside Data values and only valid references inside them. For such a record the
+result is exactly what ``parse_event_xml`` returns (tests/readers/test_xml_plain.py compares them); for any other
+record it returns None and the caller falls back to the XML parser, which also words every error.
 """
+
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -33,9 +34,12 @@ def _optional(attribute: str) -> str:
 def _system_element(name: str) -> str:
     """One of System's elements as the Windows event layer declares it: its attributes in order (those holding a
     System field captured, those Windows may leave out optional), then its text, or none."""
-    attributes = "".join(_optional(_attribute(attribute, field is not None)) if may_be_absent
-                         else _attribute(attribute, field is not None)
-                         for attribute, field, may_be_absent in SYSTEM_ATTRIBUTES.get(name, ()))
+    attributes = "".join(
+        _optional(_attribute(attribute, field is not None))
+        if may_be_absent
+        else _attribute(attribute, field is not None)
+        for attribute, field, may_be_absent in SYSTEM_ATTRIBUTES.get(name, ())
+    )
     return f"<{name}{attributes}>{_TEXT}</{name}>" if name in SYSTEM_TEXT_ELEMENTS else f"<{name}{attributes}/>"
 
 
@@ -59,18 +63,24 @@ PLAIN_RECORD = re.compile(
 )
 PLAIN_FIELDS = _captured_fields()
 # the captured attributes Windows may leave out: absent, they are no key (as the XML parser leaves them)
-_MAY_BE_ABSENT = tuple(field for attributes in SYSTEM_ATTRIBUTES.values()
-                       for _, field, may_be_absent in attributes if may_be_absent and field is not None)
+_MAY_BE_ABSENT = tuple(
+    field
+    for attributes in SYSTEM_ATTRIBUTES.values()
+    for _, field, may_be_absent in attributes
+    if may_be_absent and field is not None
+)
 # The Data elements and the record's end, matched apart (a repetition after PLAIN_RECORD's many groups would
 # make the regex engine save them all at each step): all alike, <Data Name='…'>…</Data> or <Data Name='…'/>.
 _DATA_END = "</EventData></Event>"
-PLAIN_DATA = re.compile(f"(?=<Data Name=([\"']))?(?:<Data Name=\\1{_ATTRIBUTE_VALUE}\\1(?:/>|>[^<]*</Data>))*"
-                        + _DATA_END)
+PLAIN_DATA = re.compile(
+    f"(?=<Data Name=([\"']))?(?:<Data Name=\\1{_ATTRIBUTE_VALUE}\\1(?:/>|>[^<]*</Data>))*" + _DATA_END
+)
 # one Data element, by its quote: (name, value), the value '' when the element closes itself
 _DATA_ELEMENTS = {quote: re.compile(f"<Data Name={quote}([^{quote}]*){quote}(?:/>|>([^<]*)</Data>)") for quote in "\"'"}
 PlainMatch = Tuple["re.Match[str]", "re.Match[str]"]  # System, then Data
-_SYSTEM_GROUPS = tuple(index for index in range(1, PLAIN_RECORD.groups + 1)
-                       if index not in PLAIN_RECORD.groupindex.values())
+_SYSTEM_GROUPS = tuple(
+    index for index in range(1, PLAIN_RECORD.groups + 1) if index not in PLAIN_RECORD.groupindex.values()
+)
 _EVENT_ID = _SYSTEM_GROUPS[PLAIN_FIELDS.index("EventID")]
 _REFERENCE = re.compile("&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -82,8 +92,9 @@ class _NotPlain(ValueError):
 
 def parse_plain(record: bytes, origin: Origin) -> Optional[Event]:
     """The Event ``parse_event_xml`` would return, or None when the record is not plain."""
-    if (len(record.translate(None, _FORBIDDEN_BYTES)) != len(record)
-            or b"\xef\xbf" in record or b"]]>" in record):  # U+FFFE and U+FFFF start with these bytes
+    if (
+        len(record.translate(None, _FORBIDDEN_BYTES)) != len(record) or b"\xef\xbf" in record or b"]]>" in record
+    ):  # U+FFFE and U+FFFF start with these bytes
         return None
     try:
         text = record.decode("utf-8")
@@ -132,10 +143,15 @@ def _compile_system() -> Callable[["re.Match[str]"], Dict[str, object]]:
     """The System fields of a PLAIN_RECORD match as straight-line code built from PLAIN_FIELDS: a literal dict, in
     the XML parser's key order, is built faster than dict(zip(names, values)); an absent attribute is no key."""
     values = [f"value_{index}" for index in range(len(PLAIN_FIELDS))]
-    entries = [f"{field!r}: event_id_of_text({value})" if field == "EventID" else f"{field!r}: {value}"
-               for field, value in zip(PLAIN_FIELDS, values)]
-    lines = ["def system_fields(match):", f"    {', '.join(values)}, = match.group(*SYSTEM_GROUPS)",
-             f"    system = {{{', '.join(entries)}}}"]
+    entries = [
+        f"{field!r}: event_id_of_text({value})" if field == "EventID" else f"{field!r}: {value}"
+        for field, value in zip(PLAIN_FIELDS, values)
+    ]
+    lines = [
+        "def system_fields(match):",
+        f"    {', '.join(values)}, = match.group(*SYSTEM_GROUPS)",
+        f"    system = {{{', '.join(entries)}}}",
+    ]
     for field in _MAY_BE_ABSENT:
         lines += [f"    if {values[PLAIN_FIELDS.index(field)]} is None:", f"        del system[{field!r}]"]
     lines.append("    return system")
@@ -175,6 +191,8 @@ def _referenced(reference: "re.Match[str]") -> str:
     if name is not None:
         return _PREDEFINED[name]
     code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if not (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF):
+    if not (
+        code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+    ):
         raise _NotPlain("a reference to a character XML does not allow")
     return chr(code)

@@ -1,4 +1,5 @@
 """Access masks as names, by object type: the bits of mappings/access_rights.yml."""
+
 import os
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple

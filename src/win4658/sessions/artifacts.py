@@ -1,5 +1,6 @@
 """The committed handle-session files (win4658.artifacts): the sessions' index template from mappings/session.yml,
 their Kibana rules from detections/."""
+
 import json
 from typing import Any, Dict, List
 

@@ -1,5 +1,6 @@
 """Handle sessions in Elasticsearch: their index template (from mappings/session.yml), shipping them with
 `win4658 es ship --sessions`, and the lifetime detection as a Kibana rule over the sessions index."""
+
 import json
 import uuid
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
@@ -44,14 +45,17 @@ def sessions_template_body(spec: Dict[str, Any], substitutes: Optional[Dict[str,
         "index_patterns": [SESSIONS_INDEX_PATTERN],
         "priority": TEMPLATE_PRIORITY,
         "version": TEMPLATE_VERSION,
-        "_meta": {"description": "win4658: handle sessions (one document per handle, 4656 to 4658), "
-                                 "fields of mappings/session.yml"},
+        "_meta": {
+            "description": "win4658: handle sessions (one document per handle, 4656 to 4658), "
+            "fields of mappings/session.yml"
+        },
         "template": {"mappings": {"dynamic": "strict", "properties": _properties(types)}},
     }
 
 
-def session_documents(paths: Iterable[str], window: int, max_open_handles: int,
-                      stats: ReadStats) -> Iterator[Union[Tuple[Origin, Dict[str, Any]], RecordError]]:
+def session_documents(
+    paths: Iterable[str], window: int, max_open_handles: int, stats: ReadStats
+) -> Iterator[Union[Tuple[Origin, Dict[str, Any]], RecordError]]:
     """(where its last event was read, ECS document) per session, and RecordErrors; reading counted in ``stats``."""
     hunt = session_hunt(window, max_open_handles)
     hunt.summary.stats = stats
@@ -61,12 +65,15 @@ def session_documents(paths: Iterable[str], window: int, max_open_handles: int,
 
 def _threshold_query(seconds: float, spec: Dict[str, Any]) -> str:
     names = ecs_names(spec)
-    return (f'event.dataset : {json.dumps(spec["ecs_constants"]["event.dataset"])} and {names["ending"]} : "closed" '
-            f"and {names['duration_ns']} > {int(seconds * 1_000_000_000)}")
+    return (
+        f'event.dataset : {json.dumps(spec["ecs_constants"]["event.dataset"])} and {names["ending"]} : "closed" '
+        f"and {names['duration_ns']} > {int(seconds * 1_000_000_000)}"
+    )
 
 
-def session_rules(detections: List[Detection], event_rules: List[Dict[str, object]],
-                  spec: Dict[str, Any]) -> List[Dict[str, object]]:
+def session_rules(
+    detections: List[Detection], event_rules: List[Dict[str, object]], spec: Dict[str, Any]
+) -> List[Dict[str, object]]:
     """The lifetime detection again, as a query over the sessions index of ``spec`` (session.yml; durations there
     are computed)."""
     rules = []
@@ -77,22 +84,35 @@ def session_rules(detections: List[Detection], event_rules: List[Dict[str, objec
             continue
         base = by_id[detection.spec["rule_id"]]
         seconds = detection.parameters["long_handle_seconds"]
-        rule = {name: value for name, value in base.items()
-                if name not in ("building_block_type", "note", "tiebreaker_field")}
-        rule.update({
-            "rule_id": str(uuid.uuid5(uuid.UUID(detection.spec["rule_id"]), "handle-sessions")),
-            "name": f"win4658 {detection.number}: {detection.title} (handle sessions)",
-            "type": "query", "language": "kuery", "query": _threshold_query(seconds, spec),
-            "index": [SESSIONS_INDEX_PATTERN],
-            "investigation_fields": {"field_names": [names[name] for name in EVIDENCE_FIELDS]},
-            "note": f"One alert per handle session open longer than {seconds:g} s, from the index "
-                    "`win4658 es ship --sessions` writes.",
-        })
+        rule = {
+            name: value
+            for name, value in base.items()
+            if name not in ("building_block_type", "note", "tiebreaker_field")
+        }
+        rule.update(
+            {
+                "rule_id": str(uuid.uuid5(uuid.UUID(detection.spec["rule_id"]), "handle-sessions")),
+                "name": f"win4658 {detection.number}: {detection.title} (handle sessions)",
+                "type": "query",
+                "language": "kuery",
+                "query": _threshold_query(seconds, spec),
+                "index": [SESSIONS_INDEX_PATTERN],
+                "investigation_fields": {"field_names": [names[name] for name in EVIDENCE_FIELDS]},
+                "note": f"One alert per handle session open longer than {seconds:g} s, from the index "
+                "`win4658 es ship --sessions` writes.",
+            }
+        )
         rules.append(rule)
     return rules
 
 
-def ship_sessions(client: Cluster, paths: Iterable[str], index: str, summary: ShipSummary, window: int = DEFAULT_WINDOW,
-                  max_open_handles: int = DEFAULT_MAX_OPEN) -> Iterator[Union[Indexed, RecordError]]:
+def ship_sessions(
+    client: Cluster,
+    paths: Iterable[str],
+    index: str,
+    summary: ShipSummary,
+    window: int = DEFAULT_WINDOW,
+    max_open_handles: int = DEFAULT_MAX_OPEN,
+) -> Iterator[Union[Indexed, RecordError]]:
     """Index one ECS document per handle session (no pipeline: the documents are ECS already)."""
     return ship_documents(client, session_documents(paths, window, max_open_handles, summary.stats), index, summary)

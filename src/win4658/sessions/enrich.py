@@ -1,6 +1,7 @@
 """4658 events carrying the object of their open: the 4658 itself has no ObjectType or ObjectName, its 4656
 has. Events go through the log's order and HandleTracker (hunt's pairing); a paired 4658 gets the ObjectServer,
 ObjectType and ObjectName of its open where it has none. Events leave in the log's order."""
+
 from typing import Iterable, Iterator, Optional
 
 from ..detections.lifetime import DEFAULT_MAX_OPEN, HandleTracker
@@ -13,8 +14,13 @@ PAIRING_EVENT_IDS = frozenset({4656, 4658, 4663})
 ENRICHED_FIELDS = (("ObjectServer", "object_server"), ("ObjectType", "object_type"), ("ObjectName", "object_name"))
 
 
-def read_enriched(paths: Iterable[str], event_ids: frozenset, stats: ReadStats, window: int = DEFAULT_WINDOW,
-                  max_open: int = DEFAULT_MAX_OPEN) -> Iterator[ReadResult]:
+def read_enriched(
+    paths: Iterable[str],
+    event_ids: frozenset,
+    stats: ReadStats,
+    window: int = DEFAULT_WINDOW,
+    max_open: int = DEFAULT_MAX_OPEN,
+) -> Iterator[ReadResult]:
     """The wanted events of ``paths`` (4656 and 4663 are read for the pairing and counted as other ids when
     not wanted), each paired 4658 enriched."""
     tracker = HandleTracker(max_open)

@@ -1,5 +1,6 @@
 """Session records under their ECS or CIM names, as mappings/session.yml declares them or, for a field that
 carries a field of the Windows event, as the event mappings name that field."""
+
 import os
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Tuple
@@ -30,8 +31,10 @@ def _resolved_field(field: dict, names: Dict[str, FieldNames]) -> dict:
     for platform in PLATFORMS:
         name = field.get(platform) or (names[platform].of(field["event_field"]) if "event_field" in field else None)
         if name is None:
-            raise ValueError(f"mappings/{SESSION_FIELDS_FILE}: field {field['name']}: mappings/{platform}.yml gives "
-                             f"{field.get('event_field')} no target of its own; declare its {platform} name")
+            raise ValueError(
+                f"mappings/{SESSION_FIELDS_FILE}: field {field['name']}: mappings/{platform}.yml gives "
+                f"{field.get('event_field')} no target of its own; declare its {platform} name"
+            )
         resolved_names[platform] = name
     return dict(field, **resolved_names)
 
@@ -40,8 +43,10 @@ def _resolved_field(field: dict, names: Dict[str, FieldNames]) -> dict:
 def session_spec() -> dict:
     """The installed session.yml, its names resolved through the installed mappings, once per process (generation
     reads the checkout's: Sources.session_spec)."""
-    return resolved(read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE)),
-                    {platform: installed(platform) for platform in PLATFORMS})
+    return resolved(
+        read_session_spec(os.path.join(MAPPINGS_DIR, SESSION_FIELDS_FILE)),
+        {platform: installed(platform) for platform in PLATFORMS},
+    )
 
 
 def ecs_names(spec: dict) -> Dict[str, str]:
@@ -93,4 +98,3 @@ _ecs_paths = lru_cache(maxsize=1)(lambda: _paths("ecs"))
 _cim_paths = lru_cache(maxsize=1)(lambda: _paths("cim"))
 
 SESSION_SHAPES: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {"ecs": to_ecs, "cim": to_cim}
-

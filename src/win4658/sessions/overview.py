@@ -1,6 +1,7 @@
 """The handle sessions at a glance, in bounded memory: counts by ending and by object type, and the longest
 sessions (those with a duration, so closed) with where each was read. What `hunt --sessions` shows in its table
 and its HTML report; the sessions themselves stream to a file or a line each."""
+
 import heapq
 from collections import Counter
 from itertools import count
@@ -74,8 +75,10 @@ class SessionOverview:
         return counts
 
     def longest(self) -> List[Tuple[Dict[str, Any], Origin]]:
-        return [(record, origin) for _duration, _order, record, origin in sorted(self._longest, reverse=True,
-                                                                                key=lambda item: item[:2])]
+        return [
+            (record, origin)
+            for _duration, _order, record, origin in sorted(self._longest, reverse=True, key=lambda item: item[:2])
+        ]
 
     def ending_counts(self) -> List[Tuple[str, int]]:
         """(ending, sessions) in the shown order; forgotten only when some were."""

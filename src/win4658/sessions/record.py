@@ -1,4 +1,5 @@
 """A handle's Lifetime as the canonical session record: the field names of mappings/session.yml."""
+
 from functools import lru_cache
 from typing import Any, Dict, Optional, Tuple
 
@@ -40,8 +41,14 @@ def session_record(lifetime: Lifetime) -> Dict[str, Any]:
     if closed is not None:
         if opened is None:
             data = closed.data
-            _add_subject(record, data.get("SubjectUserSid"), data.get("SubjectUserName"), data.get("SubjectDomainName"),
-                         data.get("SubjectLogonId"), data.get("ProcessName"))
+            _add_subject(
+                record,
+                data.get("SubjectUserSid"),
+                data.get("SubjectUserName"),
+                data.get("SubjectDomainName"),
+                data.get("SubjectLogonId"),
+                data.get("ProcessName"),
+            )
         record_id = closed.system.get("EventRecordID")
         if record_id is not None and record_id != "":
             record["close_record_id"] = str(record_id)
@@ -62,8 +69,14 @@ def privilege_names(text: Optional[str]) -> Tuple[str, ...]:
 
 
 # "-" counts as absent, as an empty value does (the checks are inline: they run several times per session)
-def _add_subject(record: Dict[str, Any], sid: Optional[str], name: Optional[str], domain: Optional[str],
-                 logon_id: Optional[str], process: Optional[str]) -> None:
+def _add_subject(
+    record: Dict[str, Any],
+    sid: Optional[str],
+    name: Optional[str],
+    domain: Optional[str],
+    logon_id: Optional[str],
+    process: Optional[str],
+) -> None:
     """Who and which process: from the open, or from the close when there was no open."""
     if sid and sid != "-":
         record["user_sid"] = sid

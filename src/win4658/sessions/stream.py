@@ -1,6 +1,7 @@
 """The handle sessions of event files, streaming: hunt's pipeline (reading, the log's order, HandleTracker)
 with no detection, each handle's record given as it ends. Memory is bounded by the open handles and the
 re-ordering window."""
+
 from functools import cached_property
 from typing import Any, Dict, Iterable, Iterator, Union
 

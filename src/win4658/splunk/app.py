@@ -1,4 +1,5 @@
 """app.conf and app.manifest of TA-win4658, generated so that their version is the package version."""
+
 import json
 from typing import Any, Dict
 
@@ -6,8 +7,10 @@ from .. import __version__
 
 APP_ID = "TA-win4658"
 APP_LABEL = "Windows 4658 handle-closed add-on (win4658)"
-APP_DESCRIPTION = ("Modular input for Windows event files and CIM knowledge for Windows Security events 4656/4658/4663, "
-                   "beside the Splunk Add-on for Microsoft Windows.")
+APP_DESCRIPTION = (
+    "Modular input for Windows event files and CIM knowledge for Windows Security events 4656/4658/4663, "
+    "beside the Splunk Add-on for Microsoft Windows."
+)
 
 
 def app_conf() -> str:
@@ -46,11 +49,17 @@ def app_manifest() -> str:
             "author": [{"name": "win4658 contributors", "email": None, "company": None}],
             "releaseDate": None,
             "description": APP_DESCRIPTION,
-            "classification": {"intendedAudience": "IT Professionals", "categories": ["Security, Fraud & Compliance"],
-                               "developmentStatus": "Production/Stable"},
+            "classification": {
+                "intendedAudience": "IT Professionals",
+                "categories": ["Security, Fraud & Compliance"],
+                "developmentStatus": "Production/Stable",
+            },
             "commonInformationModels": None,
-            "license": {"name": "Apache License 2.0", "text": "LICENSE",
-                        "uri": "https://www.apache.org/licenses/LICENSE-2.0"},
+            "license": {
+                "name": "Apache License 2.0",
+                "text": "LICENSE",
+                "uri": "https://www.apache.org/licenses/LICENSE-2.0",
+            },
             "privacyPolicy": {"name": None, "text": None, "uri": None},
             "releaseNotes": {"name": "README", "text": "README.txt", "uri": None},
         },

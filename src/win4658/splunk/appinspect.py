@@ -1,7 +1,8 @@
 """Read splunk-appinspect's JSON report: the exit status of `splunk-appinspect inspect` is 0 even when checks fail.
 
-    python -m win4658.splunk.appinspect REPORT.json   → prints the summary and each failure/error, exit 1 if any
+python -m win4658.splunk.appinspect REPORT.json   → prints the summary and each failure/error, exit 1 if any
 """
+
 import json
 import sys
 from typing import Any, Dict, List, Tuple

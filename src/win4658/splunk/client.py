@@ -6,6 +6,7 @@ WIN4658_SPLUNK_USER and WIN4658_SPLUNK_PASSWORD. The server's TLS certificate is
 CAs or the PEM bundle WIN4658_SPLUNK_CA_CERTS names; WIN4658_SPLUNK_VERIFY=false (or 0, no, off) or --insecure
 turns that off.
 """
+
 import http.client
 import ssl
 import time
@@ -39,8 +40,15 @@ class SplunkConnectionError(RuntimeError):
 class ConnectionSettings:
     """Where and how to log in; repr() shows the URL and the kind of credential, not the credential."""
 
-    def __init__(self, url: str, token: Optional[str] = None, user: Optional[str] = None,
-                 password: Optional[str] = None, verify: bool = True, ca_certs: Optional[str] = None):
+    def __init__(
+        self,
+        url: str,
+        token: Optional[str] = None,
+        user: Optional[str] = None,
+        password: Optional[str] = None,
+        verify: bool = True,
+        ca_certs: Optional[str] = None,
+    ):
         self.url = url
         self.token = token
         self.user = user
@@ -52,14 +60,17 @@ class ConnectionSettings:
     def from_environment(cls, environment: Mapping[str, str], insecure: bool = False) -> "ConnectionSettings":
         url = environment.get(URL_VARIABLE, "").strip()
         if not url:
-            raise SplunkConnectionError(f"set {URL_VARIABLE} (https://host:8089) and {TOKEN_VARIABLE} "
-                                        f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+            raise SplunkConnectionError(
+                f"set {URL_VARIABLE} (https://host:8089) and {TOKEN_VARIABLE} or {USER_VARIABLE}/{PASSWORD_VARIABLE}"
+            )
         _url_parts(url)
         token = environment.get(TOKEN_VARIABLE) or None
         user, password = environment.get(USER_VARIABLE) or None, environment.get(PASSWORD_VARIABLE) or None
         if token is None and (user is None or password is None):
-            raise SplunkConnectionError(f"{URL_VARIABLE} is set but no credential: set {TOKEN_VARIABLE}, "
-                                        f"or {USER_VARIABLE} and {PASSWORD_VARIABLE}")
+            raise SplunkConnectionError(
+                f"{URL_VARIABLE} is set but no credential: set {TOKEN_VARIABLE}, "
+                f"or {USER_VARIABLE} and {PASSWORD_VARIABLE}"
+            )
         verify = not insecure and environment.get(VERIFY_VARIABLE, "").strip().lower() not in VERIFY_OFF
         return cls(url, token, user, password, verify, environment.get(CA_CERTS_VARIABLE) or None)
 
@@ -78,8 +89,9 @@ def _url_parts(url: str) -> SplitResult:
     except ValueError as error:
         raise SplunkConnectionError(f"{expected}: it is not a URL ({error})") from None
     if parts.username or parts.password:
-        raise SplunkConnectionError(f"{expected}, without credentials: use {TOKEN_VARIABLE} "
-                                    f"or {USER_VARIABLE}/{PASSWORD_VARIABLE}")
+        raise SplunkConnectionError(
+            f"{expected}, without credentials: use {TOKEN_VARIABLE} or {USER_VARIABLE}/{PASSWORD_VARIABLE}"
+        )
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SplunkConnectionError(expected)
     return parts
@@ -96,20 +108,33 @@ def _tls_context(settings: ConnectionSettings) -> Optional[ssl.SSLContext]:
 
 def connect(settings: ConnectionSettings, app: str = APP_ID) -> client.Service:
     parts = _url_parts(settings.url)
-    credentials: Dict[str, Any] = ({"splunkToken": settings.token} if settings.token
-                                   else {"username": settings.user, "password": settings.password})
+    credentials: Dict[str, Any] = (
+        {"splunkToken": settings.token}
+        if settings.token
+        else {"username": settings.user, "password": settings.password}
+    )
     handler = binding.handler(timeout=REQUEST_TIMEOUT, verify=settings.verify, context=_tls_context(settings))
     try:
-        service = client.connect(host=parts.hostname, port=parts.port or 8089, scheme=parts.scheme, app=app,
-                                 owner="nobody", handler=handler, autologin=True, **credentials)
+        service = client.connect(
+            host=parts.hostname,
+            port=parts.port or 8089,
+            scheme=parts.scheme,
+            app=app,
+            owner="nobody",
+            handler=handler,
+            autologin=True,
+            **credentials,
+        )
         service.info  # noqa: B018  (a token is only checked on the first request: make it now)
         return service
     except binding.AuthenticationError:
         raise SplunkConnectionError(f"{settings.url}: login refused (check the token or user/password)") from None
     except ssl.SSLCertVerificationError as error:
-        raise SplunkConnectionError(f"{settings.url}: the server's certificate is not trusted ({error.verify_message}):"
-                                    f" set {CA_CERTS_VARIABLE} to its CA bundle, or {VERIFY_VARIABLE}=false "
-                                    "(--insecure) to skip the check") from None
+        raise SplunkConnectionError(
+            f"{settings.url}: the server's certificate is not trusted ({error.verify_message}):"
+            f" set {CA_CERTS_VARIABLE} to its CA bundle, or {VERIFY_VARIABLE}=false "
+            "(--insecure) to skip the check"
+        ) from None
     except (OSError, binding.HTTPError, *UNEXPECTED_ANSWER_ERRORS) as error:
         raise _connection_error(settings.url, error) from None
 
@@ -126,8 +151,10 @@ def answers_from(url: str) -> Iterator[None]:
 
 def _connection_error(url: str, error: Exception) -> SplunkConnectionError:
     if isinstance(error, UNEXPECTED_ANSWER_ERRORS) and not isinstance(error, OSError):
-        return SplunkConnectionError(f"{url}: the answer is not splunkd's REST API ({type(error).__name__}: "
-                                     f"{str(error)[:120]!r}): is this the management port (8089)?")
+        return SplunkConnectionError(
+            f"{url}: the answer is not splunkd's REST API ({type(error).__name__}: "
+            f"{str(error)[:120]!r}): is this the management port (8089)?"
+        )
     return SplunkConnectionError(f"{url}: {type(error).__name__}: {_status(error)}")
 
 

@@ -6,6 +6,7 @@ search, and reads only fields the add-on's knowledge produces; derived fields ar
 its trace; "Audit volume" shows which hosts and processes make the 4656/4658/4663 volume; "Handle sessions" reads
 the summary events of the handle-session search instead of pairing at search time.
 """
+
 import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
@@ -23,8 +24,9 @@ TRACE_TOKENS = ("trace_dest", "trace_pid", "trace_handle")
 HANDLE_EVENTS = "`win4658_events` (EventCode=4656 OR EventCode=4658 OR EventCode=4663)"
 CLOSED = "`win4658_events` EventCode=4658"
 # Fields the panels compute themselves (beside the add-on's and the detections' own)
-DERIVED_FIELDS = frozenset({"detection", "duration", "handles", "median_seconds", "p95_seconds", "max_seconds",
-                            "Total", "count"})
+DERIVED_FIELDS = frozenset(
+    {"detection", "duration", "handles", "median_seconds", "p95_seconds", "max_seconds", "Total", "count"}
+)
 
 
 class Panel(NamedTuple):
@@ -57,8 +59,11 @@ def lifetime_columns(cim: FieldNames) -> str:
 
 def findings_search(detections: List[Detection], cim: FieldNames) -> str:
     """Every alerting detection's search, each row labelled with its detection, appended into one."""
-    searches = [f"{detection_searches.search(detection, cim)} | eval detection={_label(detection)}"
-                for detection in detections if detection.kind != "handle_trace"]
+    searches = [
+        f"{detection_searches.search(detection, cim)} | eval detection={_label(detection)}"
+        for detection in detections
+        if detection.kind != "handle_trace"
+    ]
     appended = "".join(f" | append [search {search}]" for search in searches[1:])
     return f"{searches[0]}{appended} | table {finding_columns(cim)}"
 
@@ -75,30 +80,63 @@ def trace_search() -> str:
 def handle_activity(detections: List[Detection], cim: FieldNames) -> Dashboard:
     host, path = cim("System.Computer"), cim("EventData.ProcessName")
     name = cim.transformed("EventData.ProcessName", "basename")
-    duration = ('eval duration=case(duration_seconds<1, "1. under a second", duration_seconds<60, '
-                '"2. under a minute", duration_seconds<3600, "3. under an hour", true(), "4. an hour or more") '
-                "| stats count BY duration")
+    duration = (
+        'eval duration=case(duration_seconds<1, "1. under a second", duration_seconds<60, '
+        '"2. under a minute", duration_seconds<3600, "3. under an hour", true(), "4. an hour or more") '
+        "| stats count BY duration"
+    )
     return Dashboard(
-        "win4658_handle_activity", "Handle activity",
+        "win4658_handle_activity",
+        "Handle activity",
         "Handles closed (4658), the findings of the win4658 detections, and how long handles stay open. Click a "
         "finding or a handle to see its trace.",
-        {"findings": findings_search(detections, cim),
-         "lifetimes": f"{detection_searches.lifetime_pairs(cim)} | table {lifetime_columns(cim)}"},
+        {
+            "findings": findings_search(detections, cim),
+            "lifetimes": f"{detection_searches.lifetime_pairs(cim)} | table {lifetime_columns(cim)}",
+        },
         [
-            [Panel("Handles closed by host", f"{CLOSED} | timechart count BY {host}", "chart", "line"),
-             Panel("Handles closed by process", f"{CLOSED} | timechart count BY {name}", "chart", "line")],
-            [Panel("Findings per detection", "stats count BY detection | sort 0 detection", "chart", "bar",
-                   base="findings"),
-             Panel("Findings", "sort 0 - _time", "table", base="findings", drilldown_to_trace=True)],
-            [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
-                   "table", depends="$trace_handle$")],
-            [Panel("Handle durations", duration, "chart", "column", base="lifetimes"),
-             Panel("Longest handles", "sort 0 - duration_seconds | head 20", "table", base="lifetimes",
-                   drilldown_to_trace=True)],
-            [Panel("Handle lifetimes per process",
-                   "stats count AS handles median(duration_seconds) AS median_seconds "
-                   "perc95(duration_seconds) AS p95_seconds max(duration_seconds) AS max_seconds "
-                   f"BY {host} {path} | sort 0 - handles", "table", base="lifetimes")],
+            [
+                Panel("Handles closed by host", f"{CLOSED} | timechart count BY {host}", "chart", "line"),
+                Panel("Handles closed by process", f"{CLOSED} | timechart count BY {name}", "chart", "line"),
+            ],
+            [
+                Panel(
+                    "Findings per detection",
+                    "stats count BY detection | sort 0 detection",
+                    "chart",
+                    "bar",
+                    base="findings",
+                ),
+                Panel("Findings", "sort 0 - _time", "table", base="findings", drilldown_to_trace=True),
+            ],
+            [
+                Panel(
+                    "Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$",
+                    trace_search(),
+                    "table",
+                    depends="$trace_handle$",
+                )
+            ],
+            [
+                Panel("Handle durations", duration, "chart", "column", base="lifetimes"),
+                Panel(
+                    "Longest handles",
+                    "sort 0 - duration_seconds | head 20",
+                    "table",
+                    base="lifetimes",
+                    drilldown_to_trace=True,
+                ),
+            ],
+            [
+                Panel(
+                    "Handle lifetimes per process",
+                    "stats count AS handles median(duration_seconds) AS median_seconds "
+                    "perc95(duration_seconds) AS p95_seconds max(duration_seconds) AS max_seconds "
+                    f"BY {host} {path} | sort 0 - handles",
+                    "table",
+                    base="lifetimes",
+                )
+            ],
         ],
         handle_key(cim),
     )
@@ -107,16 +145,25 @@ def handle_activity(detections: List[Detection], cim: FieldNames) -> Dashboard:
 def audit_volume(cim: FieldNames) -> Dashboard:
     host, path = cim("System.Computer"), cim("EventData.ProcessName")
     return Dashboard(
-        "win4658_audit_volume", "Audit volume",
+        "win4658_audit_volume",
+        "Audit volume",
         "How many 4656 (requested), 4658 (closed) and 4663 (accessed) events each host and process sends: the "
         "processes to filter at the source, 4656 and 4658 together (docs/splunk.md, 'Volume').",
         {},
         [
             [Panel("Events by event code", f"{HANDLE_EVENTS} | timechart count BY EventCode", "chart", "column")],
-            [Panel("Hosts", f"{HANDLE_EVENTS} | chart count OVER {host} BY EventCode | addtotals "
-                            "| sort 0 - Total | head 50", "table"),
-             Panel("Processes", f"{HANDLE_EVENTS} | chart count OVER {path} BY EventCode | addtotals "
-                                "| sort 0 - Total | head 50", "table")],
+            [
+                Panel(
+                    "Hosts",
+                    f"{HANDLE_EVENTS} | chart count OVER {host} BY EventCode | addtotals | sort 0 - Total | head 50",
+                    "table",
+                ),
+                Panel(
+                    "Processes",
+                    f"{HANDLE_EVENTS} | chart count OVER {path} BY EventCode | addtotals | sort 0 - Total | head 50",
+                    "table",
+                ),
+            ],
         ],
     )
 
@@ -135,26 +182,52 @@ def handle_sessions(session: Dict[str, str]) -> Dashboard:
     ending, duration = session["ending"], session["duration_seconds"]
     closed = f'where {ending}=="{CLOSED_ENDING}"'
     return Dashboard(
-        SESSIONS_VIEW, "Handle sessions",
+        SESSIONS_VIEW,
+        "Handle sessions",
         "One row per handle, from its open (4656) to its close (4658), as the saved search "
         f"{session_searches.SEARCH_NAME} writes them (enable it first): how they ended over time, on which objects, "
         "the longest, and per process. Click a session to see its trace.",
-        {"sessions": f"{session_searches.SUMMARY_EVENTS} | fields _time "
-                     + " ".join(session[name] for name in SESSION_BASE_FIELDS)},
+        {
+            "sessions": f"{session_searches.SUMMARY_EVENTS} | fields _time "
+            + " ".join(session[name] for name in SESSION_BASE_FIELDS)
+        },
         [
             [Panel("Sessions by ending", f"timechart span=1h count BY {ending}", "chart", "column", base="sessions")],
-            [Panel("Object types", f"stats count BY {session['object_type']} | sort 0 -count | head 10", "chart",
-                   "bar", base="sessions"),
-             Panel("Durations per process",
-                   f"{closed} | stats count AS sessions avg({duration}) AS avg_seconds max({duration}) AS max_seconds "
-                   f"BY {session['host']} {session['process_executable']} | sort 0 -sessions | head 50",
-                   "table", base="sessions")],
-            [Panel("Longest sessions", f"{closed} | sort 0 -{duration} | head 20 | table "
-                                       + " ".join(session[name] for name in session_searches.SHOWN_FIELDS),
-                   "table", base="sessions", drilldown_to_trace=True,
-                   trace_fields=tuple(session[name] for name in SESSION_TRACE_FIELDS))],
-            [Panel("Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$", trace_search(),
-                   "table", depends="$trace_handle$")],
+            [
+                Panel(
+                    "Object types",
+                    f"stats count BY {session['object_type']} | sort 0 -count | head 10",
+                    "chart",
+                    "bar",
+                    base="sessions",
+                ),
+                Panel(
+                    "Durations per process",
+                    f"{closed} | stats count AS sessions avg({duration}) AS avg_seconds max({duration}) AS max_seconds "
+                    f"BY {session['host']} {session['process_executable']} | sort 0 -sessions | head 50",
+                    "table",
+                    base="sessions",
+                ),
+            ],
+            [
+                Panel(
+                    "Longest sessions",
+                    f"{closed} | sort 0 -{duration} | head 20 | table "
+                    + " ".join(session[name] for name in session_searches.SHOWN_FIELDS),
+                    "table",
+                    base="sessions",
+                    drilldown_to_trace=True,
+                    trace_fields=tuple(session[name] for name in SESSION_TRACE_FIELDS),
+                )
+            ],
+            [
+                Panel(
+                    "Handle trace: handle $trace_handle$ of process $trace_pid$ on $trace_dest$",
+                    trace_search(),
+                    "table",
+                    depends="$trace_handle$",
+                )
+            ],
         ],
     )
 
@@ -166,8 +239,11 @@ def dashboards(detections: List[Detection], cim: FieldNames, session: Dict[str, 
 
 def panel_searches(dashboard: Dashboard) -> List[str]:
     """Each panel's whole search: a post-process search with its base search in front."""
-    return [f"{dashboard.base_searches[panel.base]} | {panel.query}" if panel.base else panel.query
-            for row in dashboard.rows for panel in row]
+    return [
+        f"{dashboard.base_searches[panel.base]} | {panel.query}" if panel.base else panel.query
+        for row in dashboard.rows
+        for panel in row
+    ]
 
 
 def view_xml(dashboard: Dashboard) -> str:

@@ -12,6 +12,7 @@ Where each piece lives, and why (the README's "Beside Splunk_TA_windows" explain
 - Values that depend only on the EventCode (signature, vendor_product, …) come from a lookup with OUTPUTNEW,
   which never replaces a value another add-on already set.
 """
+
 import csv
 import io
 from typing import Dict, List, Tuple
@@ -34,10 +35,25 @@ EVENT_CODE_LOOKUP = "win4658_event_codes"
 COPY_LOOKUP = "win4658_copy"
 # The fields Splunk_TA_windows calculates (EVAL-*) in its [source::XmlWinEventLog:Security] stanza
 # (../shared/reference/splunk/splunk_ta_windows_4658.md; the same in its 6.0.0 to 8.5.0 releases).
-WINDOWS_TA_EVALS = frozenset({
-    "process", "process_path", "process_id", "process_exec", "process_name", "user", "src_user", "action", "vendor",
-    "product", "src", "file_name", "file_path", "Error_Code", "ta_windows_action",
-})
+WINDOWS_TA_EVALS = frozenset(
+    {
+        "process",
+        "process_path",
+        "process_id",
+        "process_exec",
+        "process_name",
+        "user",
+        "src_user",
+        "action",
+        "vendor",
+        "product",
+        "src",
+        "file_name",
+        "file_path",
+        "Error_Code",
+        "ta_windows_action",
+    }
+)
 CLASSIC_HEADERS = {"Computer": "ComputerName", "Keywords": "Keywords"}
 # eventtype, EventCode, tags: the Windows add-on's tags for the same events, so searches built on them still work
 EVENTTYPES: List[Tuple[str, int, List[str]]] = [
@@ -102,7 +118,9 @@ def calculated_fields(mapping: Mapping) -> List[str]:
         if copied_over(rule):
             field = f"win4658_{rule.target}"
             evals.append(f"EVAL-{field} = {eval_expression(rule, mapping, 'null()')}")
-            copies.append(f"LOOKUP-{field} = {COPY_LOOKUP} {INPUT_COLUMN} AS {field} OUTPUT {OUTPUT_COLUMN} AS {rule.target}")
+            copies.append(
+                f"LOOKUP-{field} = {COPY_LOOKUP} {INPUT_COLUMN} AS {field} OUTPUT {OUTPUT_COLUMN} AS {rule.target}"
+            )
         else:
             evals.append(f"EVAL-{rule.target} = {eval_expression(rule, mapping, rule.target)}")
     return evals + copies
@@ -112,21 +130,27 @@ def props_conf(mapping: Mapping) -> str:
     xml_reports = ", ".join(name for name, _regex, _format in xml_transforms(mapping))
     classic_reports = ", ".join(name for name, _regex, _format in classic_transforms(mapping))
     outputs = " ".join(rule.target for rule in lookup_rules(mapping))
-    return "\n".join([
-        HEADER,
-        "[XmlWinEventLog]",
-        f"REPORT-win4658_xml_fields = {xml_reports}",
-        "",
-        "[WinEventLog]",
-        f"REPORT-win4658_classic_fields = {classic_reports}",
-        "",
-        *(line for stanza in SOURCE_STANZAS for line in (
-            f"[{stanza}]",
-            *calculated_fields(mapping),
-            f"LOOKUP-win4658_event_codes = {EVENT_CODE_LOOKUP} EventCode OUTPUTNEW {outputs}",
+    return "\n".join(
+        [
+            HEADER,
+            "[XmlWinEventLog]",
+            f"REPORT-win4658_xml_fields = {xml_reports}",
             "",
-        )),
-    ])
+            "[WinEventLog]",
+            f"REPORT-win4658_classic_fields = {classic_reports}",
+            "",
+            *(
+                line
+                for stanza in SOURCE_STANZAS
+                for line in (
+                    f"[{stanza}]",
+                    *calculated_fields(mapping),
+                    f"LOOKUP-win4658_event_codes = {EVENT_CODE_LOOKUP} EventCode OUTPUTNEW {outputs}",
+                    "",
+                )
+            ),
+        ]
+    )
 
 
 def classic_labels() -> Dict[str, Tuple[str, str]]:
@@ -138,8 +162,10 @@ def transforms_conf(mapping: Mapping) -> str:
     stanzas = [HEADER.rstrip("\n")]
     stanzas += [_stanza(name, regex, fmt) for name, regex, fmt in xml_transforms(mapping) + classic_transforms(mapping)]
     stanzas.append(f"[{EVENT_CODE_LOOKUP}]\nfilename = {EVENT_CODE_LOOKUP}.csv")
-    stanzas.append(f"[{COPY_LOOKUP}]\nexternal_cmd = {COPY_LOOKUP}.py\nfields_list = {INPUT_COLUMN}, {OUTPUT_COLUMN}\n"
-                   "python.version = python3\npython.required = 3.9, 3.13\n")
+    stanzas.append(
+        f"[{COPY_LOOKUP}]\nexternal_cmd = {COPY_LOOKUP}.py\nfields_list = {INPUT_COLUMN}, {OUTPUT_COLUMN}\n"
+        "python.version = python3\npython.required = 3.9, 3.13\n"
+    )
     return "\n\n".join(stanzas)
 
 
@@ -163,12 +189,17 @@ def xml_transforms(mapping: Mapping) -> List[Tuple[str, str, str]]:
     """(name, REGEX, FORMAT): EventCode for every event; System and EventData fields for our EventCodes only."""
     codes = _family_codes(mapping)
     # \G continues right after the previous match, so the EventData items are only taken after our EventID
-    data = (f"(?:<EventID(?:\\s[^>]*)?>(?:{codes})</EventID>.*?<EventData>|\\G)\\s*"
-            "<Data Name=['\"]([^'\"]+)['\"](?:>([^<]*)</Data>|\\s*/>)")
+    data = (
+        f"(?:<EventID(?:\\s[^>]*)?>(?:{codes})</EventID>.*?<EventData>|\\G)\\s*"
+        "<Data Name=['\"]([^'\"]+)['\"](?:>([^<]*)</Data>|\\s*/>)"
+    )
     in_family = f"<EventID(?:\\s[^>]*)?>(?:{codes})</EventID>.*?"
     return [
         ("win4658_xml_event_code", "<EventID(?:\\s[^>]*)?>(?<EventCode>\\d+)</EventID>", ""),
-        *((f"win4658_xml_{name}", f"{in_family}<{name}>(?<{name}>[^<]+)</{name}>", "") for name in system_fields(mapping)),
+        *(
+            (f"win4658_xml_{name}", f"{in_family}<{name}>(?<{name}>[^<]+)</{name}>", "")
+            for name in system_fields(mapping)
+        ),
         ("win4658_xml_event_data", data, "$1::$2"),
     ]
 
@@ -178,14 +209,18 @@ def classic_transforms(mapping: Mapping) -> List[Tuple[str, str, str]]:
     in_family = f"\\A(?:[^\\n]*\\n)*?EventCode=(?:{_family_codes(mapping)})\\r?\\n(?:[^\\n]*\\n)*?"
     system = [
         ("win4658_classic_event_code", "(?m)^EventCode=(?<EventCode>\\d+)\\r?$", ""),
-        *((f"win4658_classic_{name}", f"{in_family}{header}=(?<{name}>[^\\r\\n]+)", "")
-          for name, header in CLASSIC_HEADERS.items()),
+        *(
+            (f"win4658_classic_{name}", f"{in_family}{header}=(?<{name}>[^\\r\\n]+)", "")
+            for name, header in CLASSIC_HEADERS.items()
+        ),
     ]
     labels = [
-        (f"win4658_classic_{name}",
-         in_family + f"{section}[ \\t]*:[ \\t]*\\r?\\n(?:[ \\t]+[^\\r\\n]*\\r?\\n)*?[ \\t]+{label}:[ \\t]*"
-                     f"(?<{name}>[^\\r\\n]*?)[ \\t]*(?:\\r?\\n|\\z)",
-         "")
+        (
+            f"win4658_classic_{name}",
+            in_family + f"{section}[ \\t]*:[ \\t]*\\r?\\n(?:[ \\t]+[^\\r\\n]*\\r?\\n)*?[ \\t]+{label}:[ \\t]*"
+            f"(?<{name}>[^\\r\\n]*?)[ \\t]*(?:\\r?\\n|\\z)",
+            "",
+        )
         for name, (section, label) in classic_labels().items()
     ]
     return system + labels

@@ -6,6 +6,7 @@ orjson is left out (the readers fall back to json). evtx is compiled: only the w
 (evtx 0.8.9's cp37-abi3 wheels load on Python 3.9 and 3.13; the Linux .so and the Windows .pyd sit side by side
 in lib/evtx/). Without them, the input logs each EVTX file as unreadable and XML / JSON-lines keep working.
 """
+
 import gzip
 import io
 import os
@@ -22,13 +23,27 @@ ADDON_DIR = str(resources.files("win4658") / "addon")  # a checkout's addon/, in
 # import in turn, packages with their __init__ (tests/splunk/runtime/test_shipped_modules.py pins it: it is exactly
 # their import set).
 SHIPPED_MODULES = (
-    "win4658", "win4658.event", "win4658.times", "win4658.windows",
-    "win4658.readers", "win4658.readers.classic", "win4658.readers.evtx", "win4658.readers.evtx_file",
-    "win4658.readers.jsonlines", "win4658.readers.jsonlines_fast", "win4658.readers.scan", "win4658.readers.xml",
+    "win4658",
+    "win4658.event",
+    "win4658.times",
+    "win4658.windows",
+    "win4658.readers",
+    "win4658.readers.classic",
+    "win4658.readers.evtx",
+    "win4658.readers.evtx_file",
+    "win4658.readers.jsonlines",
+    "win4658.readers.jsonlines_fast",
+    "win4658.readers.scan",
+    "win4658.readers.xml",
     "win4658.readers.xml_plain",
-    "win4658.splunk", "win4658.splunk.runtime", "win4658.splunk.runtime.checkpoint",
-    "win4658.splunk.runtime.copy_lookup", "win4658.splunk.runtime.modinput", "win4658.splunk.runtime.original",
-    "win4658.splunk.runtime.parameters", "win4658.splunk.runtime.render",
+    "win4658.splunk",
+    "win4658.splunk.runtime",
+    "win4658.splunk.runtime.checkpoint",
+    "win4658.splunk.runtime.copy_lookup",
+    "win4658.splunk.runtime.modinput",
+    "win4658.splunk.runtime.original",
+    "win4658.splunk.runtime.parameters",
+    "win4658.splunk.runtime.render",
 )
 WHOLE_PACKAGES = ("splunklib", "yaml")
 PACKAGE_DATA = ("mappings",)
@@ -54,8 +69,9 @@ def package_name() -> str:
 def build_package(output_dir: str, addon_dir: str = ADDON_DIR, evtx_wheels: Sequence[str] = ()) -> str:
     """Write the package into output_dir and return its path."""
     if not os.path.isdir(os.path.join(addon_dir, "default")):
-        raise PackageError(f"{addon_dir}: no add-on here (it needs default/): "
-                           "pass the addon folder of a win4658 checkout")
+        raise PackageError(
+            f"{addon_dir}: no add-on here (it needs default/): pass the addon folder of a win4658 checkout"
+        )
     contents: Dict[str, bytes] = {}
     for relative, path in [*addon_files(addon_dir), *vendored_files().items()]:
         with open(path, "rb") as stream:
@@ -79,8 +95,11 @@ def evtx_from_wheel(wheel: str) -> Dict[str, bytes]:
     """lib/evtx/* from an evtx wheel (pip download evtx==0.8.9 --no-deps --only-binary :all: --platform …)."""
     try:
         with zipfile.ZipFile(wheel) as archive:
-            files = {f"lib/{name}": archive.read(name) for name in archive.namelist()
-                     if name.startswith("evtx/") and not name.endswith("/")}
+            files = {
+                f"lib/{name}": archive.read(name)
+                for name in archive.namelist()
+                if name.startswith("evtx/") and not name.endswith("/")
+            }
     except (OSError, zipfile.BadZipFile) as error:
         raise PackageError(f"{wheel}: not a readable wheel: {error}") from None
     if not any(name.endswith((".so", ".pyd")) for name in files):

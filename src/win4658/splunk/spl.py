@@ -4,14 +4,16 @@ The expressions are declared with the transforms (transforms.TRANSFORMS). Every 
 SPL_FUNCTIONS; tests evaluate the generated EVALs with a small evaluator of exactly these functions and compare the
 result with the Python normalizer.
 """
+
 from typing import Dict, Sequence
 
 from ..mapping import ABSENT_VALUES, Rule
 from ..quoting import spl_string
 from ..transforms import TRANSFORMS
 
-SPL_FUNCTIONS = frozenset({"if", "in", "isnull", "null", "case", "true", "match", "replace", "substr", "tonumber",
-                           "lower"})
+SPL_FUNCTIONS = frozenset(
+    {"if", "in", "isnull", "null", "case", "true", "match", "replace", "substr", "tonumber", "lower"}
+)
 
 
 class UnsupportedRule(ValueError):

@@ -1,5 +1,6 @@
 """The modular input's checkpoint store: file identity by head CRC (EVTX: by its first records), rename, truncation,
 rewriting, growth, atomic owner-only saves, the lock."""
+
 import json
 import os
 import resource
@@ -9,10 +10,16 @@ import zlib
 
 import pytest
 
-from tests.support.paths import corpus_path
 from tests.splunk.runtime.test_modinput import EVTX_SOURCE, evtx_first_chunks
-from win4658.splunk.runtime.checkpoint import (EVTX_FIRST_RECORD, HEAD_BYTES, CheckpointStore, CorruptCheckpoint, FileState,
-                                       InputLock)
+from tests.support.paths import corpus_path
+from win4658.splunk.runtime.checkpoint import (
+    EVTX_FIRST_RECORD,
+    HEAD_BYTES,
+    CheckpointStore,
+    CorruptCheckpoint,
+    FileState,
+    InputLock,
+)
 
 
 def _write(path, text):
@@ -58,7 +65,9 @@ def test_rotation_new_file_at_the_old_path_and_the_old_file_renamed(tmp_path):
     store.match([path])[0][1].position = 9
     os.rename(path, tmp_path / "log.1")
     _write(tmp_path / "log", "new " * 400)
-    matched = {os.path.basename(p): (state.position, how) for p, state, how in store.match([path, str(tmp_path / "log.1")])}
+    matched = {
+        os.path.basename(p): (state.position, how) for p, state, how in store.match([path, str(tmp_path / "log.1")])
+    }
     assert matched == {"log": (0, "new"), "log.1": (9, "renamed")}
 
 
@@ -93,16 +102,25 @@ def test_two_files_with_the_same_head_keep_their_own_states(tmp_path):
     assert positions == {"a": 10, "b": 11}
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("{not json", "Expecting property name"),
-    ('{"version": 3, "files": []}', "unknown checkpoint version 3"),
-    ('{"version": 1, "files": [{"path": 1, "head_crc": 1, "head_length": 1, "position": 0, "offset": -1, "size": 0, "mtime": 0}]}',
-     "path is 1"),
-    ('{"version": 1, "files": [{"path": "p", "head_crc": 1, "head_length": 1, "position": -3, "offset": -1, "size": 0, "mtime": 0}]}',
-     "position -3"),
-    ('{"version": 1, "files": [{"path": "p"}]}', "a file entry has fields ['path']"),
-    ('[]', "'list' object has no attribute 'get'"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{not json", "Expecting property name"),
+        ('{"version": 3, "files": []}', "unknown checkpoint version 3"),
+        (
+            '{"version": 1, "files": [{"path": 1, "head_crc": 1, "head_length": 1, "position": 0, "offset": -1, '
+            '"size": 0, "mtime": 0}]}',
+            "path is 1",
+        ),
+        (
+            '{"version": 1, "files": [{"path": "p", "head_crc": 1, "head_length": 1, "position": -3, "offset": -1, '
+            '"size": 0, "mtime": 0}]}',
+            "position -3",
+        ),
+        ('{"version": 1, "files": [{"path": "p"}]}', "a file entry has fields ['path']"),
+        ("[]", "'list' object has no attribute 'get'"),
+    ],
+)
 def test_a_corrupt_checkpoint_is_refused_and_can_be_set_aside(tmp_path, content, reason):
     store = _store(tmp_path)
     _write(tmp_path / "my_input_1.json", content)
@@ -122,8 +140,15 @@ def test_saving_replaces_the_whole_file(tmp_path):
 
 def test_a_version_1_checkpoint_is_read_and_its_files_continued(tmp_path):
     path = _write(tmp_path / "a.json", "v" * 3000)
-    saved = {"path": path, "head_crc": zlib.crc32(b"v" * HEAD_BYTES), "head_length": HEAD_BYTES, "position": 12,
-             "offset": 2000, "size": 3000, "mtime": 1.5}
+    saved = {
+        "path": path,
+        "head_crc": zlib.crc32(b"v" * HEAD_BYTES),
+        "head_length": HEAD_BYTES,
+        "position": 12,
+        "offset": 2000,
+        "size": 3000,
+        "mtime": 1.5,
+    }
     _write(tmp_path / "my_input_1.json", json.dumps({"version": 1, "files": [saved]}))
     store = _store(tmp_path)
     store.load()
@@ -158,7 +183,7 @@ def test_an_evtx_whose_first_chunk_fills_keeps_its_identity(tmp_path):
     written = 700  # the chunk's first record, and the start of the second, written so far
     early = bytearray(full)
     struct.pack_into("<I", early, EVTX_FIRST_RECORD - 512 + 48, 512 + written)  # the chunk's free space offset
-    early[EVTX_FIRST_RECORD + written:] = bytes(len(early) - EVTX_FIRST_RECORD - written)
+    early[EVTX_FIRST_RECORD + written :] = bytes(len(early) - EVTX_FIRST_RECORD - written)
     path = tmp_path / "Security.evtx"
     path.write_bytes(early)
     store = _store(tmp_path)
@@ -173,8 +198,9 @@ def test_an_evtx_whose_first_chunk_fills_keeps_its_identity(tmp_path):
 def test_an_evtx_saved_by_version_1_is_rebased_on_its_records(tmp_path):
     path = tmp_path / "Security.evtx"
     path.write_bytes(_evtx(1))
-    store = CheckpointStore(str(tmp_path / "old.json"), [FileState(str(path), zlib.crc32(_evtx(1)[:HEAD_BYTES]),
-                                                                    HEAD_BYTES, position=12)])
+    store = CheckpointStore(
+        str(tmp_path / "old.json"), [FileState(str(path), zlib.crc32(_evtx(1)[:HEAD_BYTES]), HEAD_BYTES, position=12)]
+    )
     [(_path, state, how)] = store.match([str(path)])
     assert (how, state.position, state.head_offset) == ("known", 12, EVTX_FIRST_RECORD)
     path.write_bytes(_evtx(3))
@@ -215,8 +241,10 @@ def test_the_store_and_its_lock_are_the_owners_only(tmp_path):
     finally:
         os.umask(old_umask)
     lock.release()
-    assert {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in os.listdir(tmp_path)} == \
-        {"my_input_1.json": 0o600, "my_input_1.lock": 0o600}
+    assert {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in os.listdir(tmp_path)} == {
+        "my_input_1.json": 0o600,
+        "my_input_1.lock": 0o600,
+    }
 
 
 def test_the_lock_is_exclusive_until_released(tmp_path):
@@ -234,7 +262,7 @@ def test_a_save_that_cannot_be_written_raises_and_leaves_nothing(tmp_path):
     store.states = [FileState(str(tmp_path / "f"), 1, 1)]
     store.save()
     before = open(store.path).read()
-    store.states[0].position = 10 ** 12
+    store.states[0].position = 10**12
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (len(before), limits[1]))  # a full disk: the file cannot grow
     try:

@@ -1,4 +1,5 @@
 """The external lookup win4658_copy, run from the package the way splunkd runs it, under Splunk's Pythons."""
+
 import csv
 import io
 import os
@@ -27,8 +28,9 @@ def _csv(rows, header=("value", "copy")):
 
 def _run(python, app_dir, stdin):  # noqa: F811  (plain arguments, not the fixtures)
     script = os.path.join(app_dir, "bin", "win4658_copy.py")
-    result = subprocess.run([python, script], input=stdin.encode("utf-8"), capture_output=True,
-                            cwd=os.path.join(app_dir, "bin"), timeout=60)
+    result = subprocess.run(
+        [python, script], input=stdin.encode("utf-8"), capture_output=True, cwd=os.path.join(app_dir, "bin"), timeout=60
+    )
     assert result.returncode == 0, result.stderr.decode()
     return list(csv.reader(io.StringIO(result.stdout.decode("utf-8"))))
 
@@ -54,6 +56,7 @@ def test_lookup_definition_points_at_the_packaged_script(package):  # noqa: F811
     assert transforms.get("win4658_copy", "python.version") == "python3"
     assert transforms.get("win4658_copy", "python.required") == "3.9, 3.13"
     props = _conf(package, "default/props.conf")
-    lookups = [value for attribute, value in props.items("source::*WinEventLog:Security")
-               if value.startswith("win4658_copy ")]
+    lookups = [
+        value for attribute, value in props.items("source::*WinEventLog:Security") if value.startswith("win4658_copy ")
+    ]
     assert len(lookups) == 8

@@ -3,6 +3,7 @@
 The package is built and unpacked into a temporary folder; `bin/win4658_files.py` is started with the
 interpreter, the input-definition XML on stdin, and its `<stream><event>` output is parsed.
 """
+
 import collections
 import html
 import io
@@ -24,13 +25,13 @@ import zlib
 import pytest
 from splunklib.modularinput import EventWriter
 
-from tests.support.paths import SAMPLE_XML, corpus_path
 from tests.splunk.test_knowledge import _comparable, _expected, search_time_fields
+from tests.support.paths import SAMPLE_XML, corpus_path
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
-from win4658.splunk.runtime.modinput import BATCH, FileReader, StopFlag
 from win4658.splunk.package import build_package, extract_package
+from win4658.splunk.runtime.modinput import BATCH, FileReader, StopFlag
 from win4658.winlogbeat import to_winlogbeat
 
 PYENV_ROOT = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
@@ -95,17 +96,26 @@ def input_dirs(tmp_path):
 
 
 def input_definition(checkpoint_dir, path, **parameters):
-    params = "".join(f'<param name="{name}">{html.escape(str(value))}</param>'
-                     for name, value in dict(path=path, **parameters).items())
-    return (f"<input><server_host>sh</server_host><server_uri>https://127.0.0.1:8089</server_uri>"
-            f"<session_key>not-a-real-key</session_key><checkpoint_dir>{html.escape(str(checkpoint_dir))}</checkpoint_dir>"
-            f'<configuration><stanza name="win4658_files://test">{params}</stanza></configuration></input>')
+    params = "".join(
+        f'<param name="{name}">{html.escape(str(value))}</param>'
+        for name, value in dict(path=path, **parameters).items()
+    )
+    return (
+        f"<input><server_host>sh</server_host><server_uri>https://127.0.0.1:8089</server_uri>"
+        f"<session_key>not-a-real-key</session_key><checkpoint_dir>{html.escape(str(checkpoint_dir))}</checkpoint_dir>"
+        f'<configuration><stanza name="win4658_files://test">{params}</stanza></configuration></input>'
+    )
 
 
 def start_input(python, app_dir, stdin, *arguments, prefix=(), **options):
     """Start the input as splunkd does (``prefix``: a command that runs it, e.g. in a read-only mount)."""
-    process = subprocess.Popen([*prefix, python, os.path.join(app_dir, "bin", "win4658_files.py"), *arguments],
-                               stdin=subprocess.PIPE, cwd=app_dir, env={"PATH": os.environ.get("PATH", "")}, **options)
+    process = subprocess.Popen(
+        [*prefix, python, os.path.join(app_dir, "bin", "win4658_files.py"), *arguments],
+        stdin=subprocess.PIPE,
+        cwd=app_dir,
+        env={"PATH": os.environ.get("PATH", "")},
+        **options,
+    )
     process.stdin.write(stdin.encode("utf-8"))
     process.stdin.close()
     process.stdin = None
@@ -150,20 +160,25 @@ def test_scheme_declares_the_arguments(python, app_dir):
 
 def _validation(checkpoint_dir, **parameters):
     params = "".join(f'<param name="{name}">{html.escape(str(value))}</param>' for name, value in parameters.items())
-    return (f"<items><server_host>sh</server_host><server_uri>https://127.0.0.1:8089</server_uri>"
-            f"<session_key>k</session_key><checkpoint_dir>{checkpoint_dir}</checkpoint_dir>"
-            f'<item name="test">{params}</item></items>')
+    return (
+        f"<items><server_host>sh</server_host><server_uri>https://127.0.0.1:8089</server_uri>"
+        f"<session_key>k</session_key><checkpoint_dir>{checkpoint_dir}</checkpoint_dir>"
+        f'<item name="test">{params}</item></items>'
+    )
 
 
-@pytest.mark.parametrize("parameters, message", [
-    ({"path": "/nonexistent/win4658", "event_ids": "4658"}, "path '/nonexistent/win4658' does not exist"),
-    ({"path": "/nonexistent/dir/*.evtx"}, "the directory of the pattern does not exist"),
-    ({"path": "."}, None),
-    ({"path": ".", "event_ids": "4658,4624"}, "event_ids: '4624' is not a supported event id"),
-    ({"path": ".", "event_ids": "46x8"}, "event_ids: '46x8' is not a supported event id"),
-    ({"path": ".", "event_ids": " , "}, "event_ids is empty"),
-    ({"path": ""}, "path is required"),
-])
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"path": "/nonexistent/win4658", "event_ids": "4658"}, "path '/nonexistent/win4658' does not exist"),
+        ({"path": "/nonexistent/dir/*.evtx"}, "the directory of the pattern does not exist"),
+        ({"path": "."}, None),
+        ({"path": ".", "event_ids": "4658,4624"}, "event_ids: '4624' is not a supported event id"),
+        ({"path": ".", "event_ids": "46x8"}, "event_ids: '46x8' is not a supported event id"),
+        ({"path": ".", "event_ids": " , "}, "event_ids is empty"),
+        ({"path": ""}, "path is required"),
+    ],
+)
 def test_validate_arguments(python, app_dir, tmp_path, parameters, message):
     code, stdout, stderr = run_input(python, app_dir, _validation(tmp_path, **parameters), "--validate-arguments")
     if message is None:
@@ -192,11 +207,18 @@ def test_streams_xml_and_json_as_xmlwineventlog(python, app_dir, tmp_path):
     events = events_of(stdout)
     assert len(events) == 6
     first = events[0]
-    assert (first.findtext("source"), first.findtext("sourcetype"), first.findtext("index"), first.findtext("host")) == \
-        ("XmlWinEventLog:Security", "XmlWinEventLog", "wineventlog", "DC01.contoso.local")
+    assert (
+        first.findtext("source"),
+        first.findtext("sourcetype"),
+        first.findtext("index"),
+        first.findtext("host"),
+    ) == ("XmlWinEventLog:Security", "XmlWinEventLog", "wineventlog", "DC01.contoso.local")
     assert first.findtext("time") == "1442880942.910"
     raw = first.findtext("data")
-    assert raw.startswith("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>") and "\n" not in raw
+    assert (
+        raw.startswith("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>")
+        and "\n" not in raw
+    )
     parsed = parse_event_xml(raw.encode("utf-8"), Origin("stream", 1))
     assert (parsed.system, parsed.data) == (_sample().system, _sample().data)
     assert sorted(event_keys(stdout)) == [("DC01.contoso.local", n) for n in [1, 2, 3, 4, 5, 276724]]
@@ -281,8 +303,9 @@ def _crash_dataset(directory):
     for index in range(6):
         computer = f"HOST{index}.contoso.local"
         ids = range(1, 401)
-        (write_xml if index % 2 else write_jsonlines)(directory / f"part{index}.{'xml' if index % 2 else 'json'}",
-                                                      ids, computer)
+        (write_xml if index % 2 else write_jsonlines)(
+            directory / f"part{index}.{'xml' if index % 2 else 'json'}", ids, computer
+        )
         expected += [(computer, record_id) for record_id in ids]
     return sorted(expected)
 
@@ -297,8 +320,9 @@ def _stopped_then_finished(version, app_dir, tmp_path, stop_signal, runs, seed):
     received, stopped = [], 0
     randomness = random.Random(seed)
     for _attempt in range(runs):
-        code, stdout, _stderr = run_input(python, app_dir, definition, stop_after=randomness.uniform(0.05, 0.8),
-                                          stop_signal=stop_signal)
+        code, stdout, _stderr = run_input(
+            python, app_dir, definition, stop_after=randomness.uniform(0.05, 0.8), stop_signal=stop_signal
+        )
         received += event_keys(stdout)
         stopped += code == -stop_signal
     code, stdout, stderr = run_input(python, app_dir, definition)
@@ -328,8 +352,11 @@ def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(cor
     assert code == 0, stderr
     direct = [event for event in read_paths([source], FAMILY) if isinstance(event, Event)]
     emitted = [element.findtext("data") for element in events_of(stdout)]
-    assert len(emitted) == len(direct) == {"json/cmd_sharpview_pcre_net.zip": 34 + 17 + 6,
-                                           "json/empire_enable_rdp.tar.gz": 12 + 6 + 6}[corpus_file]
+    assert (
+        len(emitted)
+        == len(direct)
+        == {"json/cmd_sharpview_pcre_net.zip": 34 + 17 + 6, "json/empire_enable_rdp.tar.gz": 12 + 6 + 6}[corpus_file]
+    )
     for raw, event in zip(emitted, direct):
         assert _comparable(search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")) == _expected(event)
 
@@ -337,10 +364,10 @@ def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(cor
 NATIVE_LINE = (
     '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider '
     'Name="Microsoft-Windows-Security-Auditing" Guid="{54849625-5478-4994-a5ba-3e3b0328c30d}"/><EventID>4658</EventID>'
-    '<Version>0</Version><Level>0</Level><Task>12800</Task><Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>'
+    "<Version>0</Version><Level>0</Level><Task>12800</Task><Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>"
     '<TimeCreated SystemTime="2015-09-22T00:15:42.910428100Z"/><EventRecordID>276725</EventRecordID>'
     '<Correlation ActivityID="{A1B2C3D4-0000-0000-0000-000000000000}"/><Execution ProcessID="4" ThreadID="5056"/>'
-    '<Channel>Security</Channel><Computer>DC01.contoso.local</Computer><Security/></System><EventData>'
+    "<Channel>Security</Channel><Computer>DC01.contoso.local</Computer><Security/></System><EventData>"
     '<Data Name="SubjectUserSid">S-1-5-18</Data><Data Name="SubjectUserName">DC01$</Data>'
     '<Data Name="SubjectDomainName">CONTOSO</Data><Data Name="SubjectLogonId">0x3e7</Data>'
     '<Data Name="ObjectServer">Security</Data><Data Name="HandleId">0x1c4</Data><Data Name="ProcessId">0x26c</Data>'
@@ -351,12 +378,15 @@ NATIVE_LINE = (
 def test_one_line_xml_is_sent_with_the_files_own_bytes(app_dir, tmp_path):
     data, checkpoints = input_dirs(tmp_path)
     other = NATIVE_LINE.replace("<EventID>4658<", "<EventID>4624<")
-    (data / "native.xml").write_text(f"{other}\r\n{NATIVE_LINE}\r\n{NATIVE_LINE.replace('276725', '276726')}\r\n",
-                                     encoding="utf-8")
+    (data / "native.xml").write_text(
+        f"{other}\r\n{NATIVE_LINE}\r\n{NATIVE_LINE.replace('276725', '276726')}\r\n", encoding="utf-8"
+    )
     code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, data))
     assert code == 0, stderr
     assert [element.findtext("data") for element in events_of(stdout)] == [
-        NATIVE_LINE, NATIVE_LINE.replace("276725", "276726")]
+        NATIVE_LINE,
+        NATIVE_LINE.replace("276725", "276726"),
+    ]
     fields = search_time_fields(NATIVE_LINE, "XmlWinEventLog", "XmlWinEventLog:Security")
     assert (fields["process_id"], fields["process_name"], fields["user"]) == (620, "lsass.exe", "DC01$")
 
@@ -425,16 +455,34 @@ def evtx_first_chunks(full, chunks):
     struct.pack_into("<QQ", header, 16, chunks - 1, last_record_id + 1)  # last chunk number, next record id
     struct.pack_into("<H", header, 42, chunks)
     struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
-    return bytes(header) + full[EVTX_HEADER:EVTX_HEADER + chunks * EVTX_CHUNK]
+    return bytes(header) + full[EVTX_HEADER : EVTX_HEADER + chunks * EVTX_CHUNK]
 
 
 @pytest.fixture(scope="module")
 def evtx_wheel(tmp_path_factory):
     """evtx 0.8.9's cp37-abi3 Linux wheel, fetched with pip (the one network use of these tests)."""
     folder = tmp_path_factory.mktemp("wheels")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                             "--platform", "manylinux2014_x86_64", "--python-version", "3.9", "evtx==0.8.9",
-                             "-d", str(folder)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.9",
+            "evtx==0.8.9",
+            "-d",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+    )
     wheels = list(folder.glob("evtx-0.8.9-*.whl"))
     if result.returncode != 0 or not wheels:
         pytest.skip(f"cannot download the evtx 0.8.9 wheel from PyPI: {result.stderr.strip()[-200:]}")
@@ -462,8 +510,11 @@ def test_a_growing_evtx_is_continued_and_a_renamed_one_recognised(version, evtx_
         code, stdout, stderr = run_input(python, evtx_app_dir, definition)
         assert code == 0 and "ERROR" not in stderr and "WARN" not in stderr, stderr
         received += event_keys(stdout)
-    expected = [(event.system["Computer"], int(event.system["EventRecordID"]))
-                for event in read_paths([source], FAMILY) if isinstance(event, Event)]
+    expected = [
+        (event.system["Computer"], int(event.system["EventRecordID"]))
+        for event in read_paths([source], FAMILY)
+        if isinstance(event, Event)
+    ]
     assert len(expected) == 77
     assert _lost_and_repeated(received, expected) == (0, 0)
     os.rename(path, data / "Archive-Security-2015-09-22.evtx")
@@ -525,8 +576,9 @@ def test_an_unwritable_checkpoint_stops_the_input_before_it_sends(version, fault
         if fault == "read-only":
             code, stdout, stderr = run_input(python, app_dir, definition, prefix=_read_only(checkpoints))
         else:
-            code, stdout, stderr = _run_piped(python, app_dir, definition,
-                                              preexec_fn=_file_size_limit(os.path.getsize(checkpoints / "test.json")))
+            code, stdout, stderr = _run_piped(
+                python, app_dir, definition, preexec_fn=_file_size_limit(os.path.getsize(checkpoints / "test.json"))
+            )
         received += event_keys(stdout)
         assert code == 0 and "Traceback" not in stderr, stderr
         assert stderr.count("ERROR") == 1 and f"cannot write the checkpoint in {checkpoints}" in stderr, stderr
@@ -553,8 +605,10 @@ def test_two_instances_on_one_checkpoint_send_each_event_once(version, app_dir, 
         stdout.close()
         stderr.close()
     assert _lost_and_repeated(received, expected) == (0, 0)
-    assert "another instance of this input is running: waiting for it" in messages or \
-        messages.count("sent 2400 events") == 1
+    assert (
+        "another instance of this input is running: waiting for it" in messages
+        or messages.count("sent 2400 events") == 1
+    )
 
 
 def _poison(record_id):
@@ -579,8 +633,12 @@ def test_a_poison_record_is_reported_and_the_input_goes_on(version, app_dir, tmp
     definition = input_definition(checkpoints, data)
     code, stdout, stderr = run_input(python, app_dir, definition)
     assert code == 0 and "Traceback" not in stderr, stderr
-    assert sorted(event_keys(stdout)) == [("DC01.contoso.local", n) for n in range(1, 7)] + \
-        [("FIRST.contoso.local", 1), ("FIRST.contoso.local", 2), ("OTHER.contoso.local", 1), ("OTHER.contoso.local", 2)]
+    assert sorted(event_keys(stdout)) == [("DC01.contoso.local", n) for n in range(1, 7)] + [
+        ("FIRST.contoso.local", 1),
+        ("FIRST.contoso.local", 2),
+        ("OTHER.contoso.local", 1),
+        ("OTHER.contoso.local", 2),
+    ]
     assert re.search(r"(ERROR|WARN) win4658_files://test: \S*a\.json: record 4\b", stderr), stderr
     assert re.search(r"(ERROR|WARN) win4658_files://test: \S*0-reader-fault\.json: ", stderr), stderr
     assert event_keys(run_input(python, app_dir, definition)[1]) == []
@@ -623,9 +681,11 @@ def test_a_checkpoint_that_cannot_be_saved_midway_stops_the_run_and_repeats_one_
     received = event_keys(output.getvalue())
     assert len(received) == 2 * BATCH  # the save after the second batch failed: nothing more was read
     assert messages.getvalue().count("ERROR") == 1 and "Traceback" not in messages.getvalue()
-    assert f"cannot write the checkpoint in {checkpoints} (No such file or directory): nothing more is read " \
-           f"until it can be written; up to {BATCH} of the {2 * BATCH} events sent in this run will be sent again" \
+    assert (
+        f"cannot write the checkpoint in {checkpoints} (No such file or directory): nothing more is read "
+        f"until it can be written; up to {BATCH} of the {2 * BATCH} events sent in this run will be sent again"
         in messages.getvalue()
+    )
     moved.rename(checkpoints)
     assert sorted(os.listdir(checkpoints)) == ["test.json", "test.lock"]
     output = io.StringIO()

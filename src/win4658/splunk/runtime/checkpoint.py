@@ -14,6 +14,7 @@ The whole store is one JSON file, replaced atomically: written to a temporary fi
 renamed over the old one. Every file here is the owner's only; a lock file keeps a second instance of the input
 from reading at the same time.
 """
+
 import glob
 import json
 import os
@@ -47,11 +48,32 @@ class FileState:
     """What is known about one file: its identity (CRC of head_length bytes from head_offset), how far it was read,
     and the mark (CRC of the bytes before mark_end, 0 when there is none) that tells it was not rewritten since."""
 
-    __slots__ = ("path", "head_crc", "head_length", "position", "offset", "size", "mtime",
-                 "head_offset", "mark_end", "mark_crc")
+    __slots__ = (
+        "path",
+        "head_crc",
+        "head_length",
+        "position",
+        "offset",
+        "size",
+        "mtime",
+        "head_offset",
+        "mark_end",
+        "mark_crc",
+    )
 
-    def __init__(self, path: str, head_crc: int, head_length: int, position: int = 0, offset: int = -1,
-                 size: int = 0, mtime: float = 0.0, head_offset: int = 0, mark_end: int = 0, mark_crc: int = 0):
+    def __init__(
+        self,
+        path: str,
+        head_crc: int,
+        head_length: int,
+        position: int = 0,
+        offset: int = -1,
+        size: int = 0,
+        mtime: float = 0.0,
+        head_offset: int = 0,
+        mark_end: int = 0,
+        mark_crc: int = 0,
+    ):
         self.path = path
         self.head_crc = head_crc
         self.head_length = head_length
@@ -88,8 +110,18 @@ class FileState:
         return self.mark_end == 0 or _crc_at(path, self.mark_end - length, length) == self.mark_crc
 
 
-STATE_TYPES = {"path": (str,), "head_crc": (int,), "head_length": (int,), "position": (int,), "offset": (int,),
-               "size": (int,), "mtime": (int, float), "head_offset": (int,), "mark_end": (int,), "mark_crc": (int,)}
+STATE_TYPES = {
+    "path": (str,),
+    "head_crc": (int,),
+    "head_length": (int,),
+    "position": (int,),
+    "offset": (int,),
+    "size": (int,),
+    "mtime": (int, float),
+    "head_offset": (int,),
+    "mark_end": (int,),
+    "mark_crc": (int,),
+}
 FIELDS_OF_VERSION = {1: set(STATE_TYPES) - {"head_offset", "mark_end", "mark_crc"}, 2: set(STATE_TYPES)}
 
 
@@ -174,8 +206,9 @@ class CheckpointStore:
         """Replace the store (owner-only) atomically; OSError when it cannot be written, and then nothing is left
         behind. With ``room``, trailing blanks prove there is space for every state's numbers to grow."""
         text = json.dumps({"version": FORMAT_VERSION, "files": [state.as_dict() for state in self.states]})
-        descriptor, temporary = tempfile.mkstemp(prefix=f"{os.path.basename(self.path)}.", suffix=".tmp",
-                                                 dir=self.directory)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f"{os.path.basename(self.path)}.", suffix=".tmp", dir=self.directory
+        )
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                 stream.write(text + (" " * ROOM_PER_FILE * len(self.states) if room else ""))

@@ -7,6 +7,7 @@ copy AS <field>`` puts it in place of what another add-on's EVAL of the same fie
 other event. The protocol is Splunk's for external lookups: a CSV with a header of the ``fields_list`` columns on
 stdin, the same CSV with the output columns filled on stdout. Standard library only: it runs in Splunk's Python.
 """
+
 import csv
 from typing import TextIO
 

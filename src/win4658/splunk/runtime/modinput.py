@@ -10,30 +10,42 @@ current event and saves first, so nothing is sent twice. A run holds the input's
 and saves its checkpoint before sending anything: a checkpoint that cannot be written stops the run, once logged,
 since whatever it sent could not be recorded. A record that cannot be sent is reported and skipped.
 """
+
 import os
 import signal
 import time
 from types import FrameType
 from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from splunklib.modularinput import (Argument, Event as SplunkEvent, EventWriter, InputDefinition, Scheme, Script,
-                                    ValidationDefinition)
+from splunklib.modularinput import (
+    Argument,
+    EventWriter,
+    InputDefinition,
+    Scheme,
+    Script,
+    ValidationDefinition,
+)
+from splunklib.modularinput import (
+    Event as SplunkEvent,
+)
 
 from ...event import Event, ReadResult, ReadStats, RecordError
 from ...readers import read_path, read_stream
+from ...times import time_ns
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState, InputLock, make_private_directory
 from .original import OriginalXml, plain_text_kind
 from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, is_true, parse_event_ids
-from ...times import time_ns
 from .render import render_event_xml
 
 BATCH = 200
 DEFAULT_SOURCETYPE = "XmlWinEventLog"
 LOCK_WAIT_SECONDS, LOCK_POLL_SECONDS = 60.0, 0.2
-SAY_HOW = {"renamed": "renamed file, continuing",
-           "truncated": "truncated: read again from the start",
-           "rewritten": "changed before the position read: read again from the start "
-                        "(events already sent from it may be sent again)"}
+SAY_HOW = {
+    "renamed": "renamed file, continuing",
+    "truncated": "truncated: read again from the start",
+    "rewritten": "changed before the position read: read again from the start "
+    "(events already sent from it may be sent again)",
+}
 
 
 class StopFlag:
@@ -51,17 +63,36 @@ class StopFlag:
 
 def build_scheme() -> Scheme:
     scheme = Scheme("Windows event files (win4658)")
-    scheme.description = ("Reads Windows Security events 4658/4656/4663/4690 from EVTX, event XML and JSON-lines files "
-                          "and indexes them as XmlWinEventLog, the form native collection produces.")
+    scheme.description = (
+        "Reads Windows Security events 4658/4656/4663/4690 from EVTX, event XML and JSON-lines files "
+        "and indexes them as XmlWinEventLog, the form native collection produces."
+    )
     scheme.use_external_validation = True
     scheme.use_single_instance = False
     scheme.streaming_mode = Scheme.streaming_mode_xml
-    scheme.add_argument(Argument("path", title="Path", required_on_create=True,
-                                 description="A directory, a file or a glob pattern (** with recursive)."))
-    scheme.add_argument(Argument("recursive", title="Recursive", data_type=Argument.data_type_boolean,
-                                 description="Read sub-directories too (default false)."))
-    scheme.add_argument(Argument("event_ids", title="Event ids",
-                                 description=f"Comma-separated event ids to read (default {DEFAULT_EVENT_IDS})."))
+    scheme.add_argument(
+        Argument(
+            "path",
+            title="Path",
+            required_on_create=True,
+            description="A directory, a file or a glob pattern (** with recursive).",
+        )
+    )
+    scheme.add_argument(
+        Argument(
+            "recursive",
+            title="Recursive",
+            data_type=Argument.data_type_boolean,
+            description="Read sub-directories too (default false).",
+        )
+    )
+    scheme.add_argument(
+        Argument(
+            "event_ids",
+            title="Event ids",
+            description=f"Comma-separated event ids to read (default {DEFAULT_EVENT_IDS}).",
+        )
+    )
     return scheme
 
 
@@ -108,8 +139,11 @@ class FileReader:
         waiting = False
         while not self.lock.try_acquire():
             if self.stop.requested or time.monotonic() > deadline:
-                self.log(EventWriter.WARN, f"another instance of this input still holds {self.lock.path}: "
-                         "this run reads nothing, the next one will")
+                self.log(
+                    EventWriter.WARN,
+                    f"another instance of this input still holds {self.lock.path}: "
+                    "this run reads nothing, the next one will",
+                )
                 return False
             if not waiting:
                 self.log(EventWriter.INFO, "another instance of this input is running: waiting for it")
@@ -135,8 +169,11 @@ class FileReader:
             if not self._read_file_guarded(path, state):
                 break
         if not self.saving_failed and self._save():
-            self.log(EventWriter.INFO, f"sent {self.sent} events from {len(readable)} files"
-                     + (" (stopped by SIGTERM)" if self.stop.requested else ""))
+            self.log(
+                EventWriter.INFO,
+                f"sent {self.sent} events from {len(readable)} files"
+                + (" (stopped by SIGTERM)" if self.stop.requested else ""),
+            )
 
     def _read_file_guarded(self, path: str, state: FileState) -> bool:
         """Read one file; a fault in it is reported and the next file is read. False when the run must stop."""
@@ -145,8 +182,11 @@ class FileReader:
         except OSError as error:  # removed or made unreadable while we were at it: the next run decides
             self.log(EventWriter.WARN, f"{path}: {error}")
         except Exception as error:  # noqa: BLE001  (a reader fault must not stop the other files)
-            self.log(EventWriter.ERROR, f"{path}: reading stopped after the last event sent ({_describe(error)}); "
-                     "the rest of the file is tried again on the next run")
+            self.log(
+                EventWriter.ERROR,
+                f"{path}: reading stopped after the last event sent ({_describe(error)}); "
+                "the rest of the file is tried again on the next run",
+            )
         return not self.saving_failed
 
     def _load_checkpoint(self) -> None:
@@ -154,8 +194,11 @@ class FileReader:
             self.store.load()
         except CorruptCheckpoint as error:
             kept = self.store.set_aside()
-            self.log(EventWriter.ERROR, f"checkpoint unreadable ({error}); kept as {kept}; "
-                     "files are read from the start, so events already indexed may be sent again")
+            self.log(
+                EventWriter.ERROR,
+                f"checkpoint unreadable ({error}); kept as {kept}; "
+                "files are read from the start, so events already indexed may be sent again",
+            )
 
     def _save(self, room: bool = False) -> bool:
         try:
@@ -169,8 +212,11 @@ class FileReader:
         """Stop the run: whatever is sent from now on could not be recorded, so it would be sent again."""
         self.saving_failed = True
         resent = f"; up to {BATCH} of the {self.sent} events sent in this run will be sent again" if self.sent else ""
-        self.log(EventWriter.ERROR, f"cannot write the checkpoint in {self.store.directory} "
-                 f"({error.strerror or error}): nothing more is read until it can be written{resent}")
+        self.log(
+            EventWriter.ERROR,
+            f"cannot write the checkpoint in {self.store.directory} "
+            f"({error.strerror or error}): nothing more is read until it can be written{resent}",
+        )
 
     def _read_file(self, path: str, state: FileState) -> bool:
         """Send the file's events after the checkpoint; False when the run must stop."""
@@ -184,8 +230,9 @@ class FileReader:
         finally:
             original.close()
 
-    def _send_new_events(self, path: str, state: FileState, status: os.stat_result, kind: Optional[str],
-                         original: OriginalXml) -> bool:
+    def _send_new_events(
+        self, path: str, state: FileState, status: os.stat_result, kind: Optional[str], original: OriginalXml
+    ) -> bool:
         unsaved = 0
         complete = True
         for sequence, offset, result in self._new_results(path, state, kind):
@@ -225,8 +272,9 @@ class FileReader:
             state.set_mark(path, status.st_size)
         return self._save()
 
-    def _new_results(self, path: str, state: FileState,
-                     kind: Optional[str]) -> Iterator[Tuple[Optional[int], Optional[int], ReadResult]]:
+    def _new_results(
+        self, path: str, state: FileState, kind: Optional[str]
+    ) -> Iterator[Tuple[Optional[int], Optional[int], ReadResult]]:
         """(sequence, file offset, result) after the last sent record: read on from its offset in a plain text
         file, else counted from the start (sequence is None when reading on from an offset)."""
         if kind is not None and state.offset >= 0:
@@ -234,8 +282,11 @@ class FileReader:
             if resumed is not None:
                 yield from resumed
                 return
-            self.log(EventWriter.WARN, f"{path}: the record at byte {state.offset} is not the one sent last: "
-                     f"counting records from the start instead (events sent since may be sent again)")
+            self.log(
+                EventWriter.WARN,
+                f"{path}: the record at byte {state.offset} is not the one sent last: "
+                f"counting records from the start instead (events sent since may be sent again)",
+            )
         for sequence, result in enumerate(read_path(path, self.event_ids), 1):
             if sequence > state.position:
                 offset = result.origin.offset if kind is not None else None
@@ -284,8 +335,9 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _with_file_offsets(results: Iterator[ReadResult], base: int,
-                       stream: BinaryIO) -> Iterator[Tuple[None, Optional[int], ReadResult]]:
+def _with_file_offsets(
+    results: Iterator[ReadResult], base: int, stream: BinaryIO
+) -> Iterator[Tuple[None, Optional[int], ReadResult]]:
     with stream:
         for result in results:
             offset = result.origin.offset

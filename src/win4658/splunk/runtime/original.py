@@ -1,11 +1,12 @@
 """The one-line XML of a record exactly as a file holds it: what the input sends when no rendering is needed."""
+
 from typing import BinaryIO, Optional
 
 MAX_RECORD_BYTES = 1 << 20
 
 
 def plain_text_kind(path: str) -> Optional[str]:
-    """"json" or "xml" for UTF-8 JSON-lines or event XML, whose record offsets are file offsets; else None
+    """ "json" or "xml" for UTF-8 JSON-lines or event XML, whose record offsets are file offsets; else None
     (EVTX, archives, UTF-16, classic text, the '- <' documentation rendering)."""
     with open(path, "rb") as probe:
         head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -30,7 +31,7 @@ class OriginalXml:
                 return None
             record += block
         end = record.find(b"</Event>")
-        record = record[:end + len(b"</Event>")]
+        record = record[: end + len(b"</Event>")]
         if end < 0 or not record.startswith(b"<Event") or b"\n" in record or b"\r" in record:
             return None
         return record.decode("utf-8", "replace")

@@ -1,4 +1,5 @@
 """The parameters of a win4658_files input: checked for validate_input, and the files its path names."""
+
 import glob
 import os
 from typing import Dict, List
@@ -16,8 +17,10 @@ def parse_event_ids(text: str) -> frozenset:
     ids = set()
     for part in parts:
         if not part.isdigit() or int(part) not in SUPPORTED_EVENT_IDS:
-            raise ValueError(f"event_ids: {part!r} is not a supported event id "
-                             f"(choose from {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})")
+            raise ValueError(
+                f"event_ids: {part!r} is not a supported event id "
+                f"(choose from {', '.join(map(str, sorted(SUPPORTED_EVENT_IDS)))})"
+            )
         ids.add(int(part))
     return frozenset(ids)
 
@@ -56,4 +59,3 @@ def check_parameters(parameters: Dict[str, str]) -> None:
         raise ValueError(f"path {path!r} does not exist")
     if not os.access(path, os.R_OK):
         raise ValueError(f"path {path!r} is not readable by the Splunk user")
-

@@ -1,4 +1,5 @@
 """An Event as the one-line XML Windows renders (Splunk's XmlWinEventLog form), whatever form it was read from."""
+
 import re
 from typing import Any, Callable, Dict, List
 
@@ -62,19 +63,24 @@ def _provider(system: Dict[str, Any]) -> str:
 
 
 def _execution(system: Dict[str, Any]) -> str:
-    attributes = "".join(f" {name}='{_attribute(system[name])}'" for name in ("ProcessID", "ThreadID")
-                         if system.get(name) is not None)
+    attributes = "".join(
+        f" {name}='{_attribute(system[name])}'" for name in ("ProcessID", "ThreadID") if system.get(name) is not None
+    )
     return f"<Execution{attributes}/>" if attributes else ""
 
 
 # System's elements that carry attributes, each written from the System fields
 ATTRIBUTE_ELEMENTS: Dict[str, Callable[[Dict[str, Any]], str]] = {
-    "Provider": _provider, "TimeCreated": _time_created, "Correlation": _correlation, "Execution": _execution,
+    "Provider": _provider,
+    "TimeCreated": _time_created,
+    "Correlation": _correlation,
+    "Execution": _execution,
     "Security": _security,
 }
 # System's elements in the layer's order, each with its writer (None: a text element)
-SYSTEM_WRITERS = tuple((name, None if name in SYSTEM_TEXT_ELEMENTS else ATTRIBUTE_ELEMENTS[name])
-                       for name in SYSTEM_ELEMENTS)
+SYSTEM_WRITERS = tuple(
+    (name, None if name in SYSTEM_TEXT_ELEMENTS else ATTRIBUTE_ELEMENTS[name]) for name in SYSTEM_ELEMENTS
+)
 
 
 def _element(name: str, value: Any) -> str:
