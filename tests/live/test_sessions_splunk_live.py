@@ -33,14 +33,17 @@ from win4658.times import format_ns, time_ns
 pytestmark = pytest.mark.skipif(not SPLUNK_SET, reason=SPLUNK_REASON)
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 # the examples, and corpus files with accesses named by object type and privileges
-SOURCES = [EXAMPLE_FILES] + [
-    [corpus_path(*relative.split("/"))]
-    for relative in (
-        "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
-        "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
-        "json/cmd_dumping_ntds_dit_file_ntdsutil.zip",
-    )
-]
+CORPUS_SOURCES = (
+    "evtx/EVTX-to-MITRE-Attack/ID4688-4663-4656-LSASS_dump_with_LSASSY_process_.evtx",
+    "evtx/EVTX-ATTACK-SAMPLES/CA_hashdump_4663_4656_lsass_access.evtx",
+    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip",
+)
+
+
+def _sources():
+    return [EXAMPLE_FILES] + [[corpus_path(*relative.split("/"))] for relative in CORPUS_SOURCES]
+
+
 WAIT_SECONDS = 180
 CIM_FIELDS = [field["cim"] for field in session_spec()["fields"]] + list(session_spec()["cim_constants"])
 
@@ -114,7 +117,7 @@ def sent(splunk_index):
     service, index = splunk_index
     run = uuid.uuid4().hex[:8]
     sessions, total = [], 0
-    for number, paths in enumerate(SOURCES):
+    for number, paths in enumerate(_sources()):
         events = _moved(
             [item for item in read_paths(paths, HANDLE_EVENTS) if isinstance(item, Event)],
             f"win4658-sessions-{run}-{number}",
