@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 import pytest
 from splunklib import results
 
-from tests.live.test_detections_live import splunk_index
+from tests.support.live_splunk import SPLUNK_SET, splunk_index
 from tests.support.paths import ROOT, SAMPLE_XML
+from tests.support.sample import CIM_FIELDS, EXPECTED_CIM
 from win4658.detections.definitions import load_bundle
 from win4658.detections.fields import installed
 from win4658.event import Event, Origin
@@ -34,40 +35,14 @@ from win4658.splunk.dashboards import dashboards, panel_searches
 from win4658.splunk.runtime.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
-    not os.environ.get(URL_VARIABLE)
-    or not (
-        os.environ.get("WIN4658_SPLUNK_TOKEN")
-        or (os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))
-    ),
+    not SPLUNK_SET,
     reason="no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN "
     "(or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD)",
 )
 INDEX = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
 WAIT_FOR_INDEXING_SECONDS = 120
-# The CIM fields the add-on gives the seed sample (tests/splunk/test_knowledge.py has the same table).
-EXPECTED = {
-    "signature_id": "4658",
-    "signature": "The handle to an object was closed",
-    "action": "success",
-    "status": "success",
-    "dest": "DC01.contoso.local",
-    "dvc": "DC01.contoso.local",
-    "user": "dadmin",
-    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104",
-    "src_user": "dadmin",
-    "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b",
-    "process_id": "3824",
-    "process_name": "explorer.exe",
-    "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe",
-    "process": "C:\\Windows\\explorer.exe",
-    "vendor": "Microsoft",
-    "product": "Windows",
-    "vendor_product": "Microsoft Windows",
-    "HandleId": "0x18a8",
-    "ObjectServer": "Security",
-}
+# The fields the add-on gives the seed sample, as a search returns them: to_cim's, as text.
+EXPECTED = {field: str(EXPECTED_CIM[field]) for field in [*CIM_FIELDS, "HandleId", "ObjectServer"]}
 CLASSIC = (
     "{time}\nLogName=Security\nEventCode=4658\nEventType=0\nComputerName=DC01.contoso.local\n"
     "SourceName=Microsoft Windows security auditing.\nType=Information\nRecordNumber={record}\nKeywords=Audit Success\n"
