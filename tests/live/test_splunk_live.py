@@ -99,45 +99,35 @@ def _check(row, windows_ta_installed):
     assert {"resource", "file", "access", "stop"} <= set(row["tags"].split())
 
 
+def _sent_and_found(service, raw, sourcetype, record):
+    """The event sent to the test index from the Security channel of DC01, searched back: its one row."""
+    service.indexes[INDEX].submit(
+        raw, sourcetype=sourcetype, source=f"{sourcetype}:Security", host="DC01.contoso.local"
+    )
+    rows = _search_back(service, record, sourcetype)
+    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
+    return rows[0]
+
+
 def test_xml_sample_gets_the_cim_fields(service, windows_ta_installed):
     event, record = _unique_sample()
-    service.indexes[INDEX].submit(
-        render_event_xml(event),
-        sourcetype="XmlWinEventLog",
-        source="XmlWinEventLog:Security",
-        host="DC01.contoso.local",
-    )
-    rows = _search_back(service, record, "XmlWinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    _check(rows[0], windows_ta_installed)
+    _check(_sent_and_found(service, render_event_xml(event), "XmlWinEventLog", record), windows_ta_installed)
 
 
 def test_classic_sample_gets_the_cim_fields(service, windows_ta_installed):
     record = random.randint(10**9, 2 * 10**9)
     raw = CLASSIC.format(time=datetime.now().strftime("%m/%d/%Y %I:%M:%S %p"), record=record)
-    service.indexes[INDEX].submit(
-        raw, sourcetype="WinEventLog", source="WinEventLog:Security", host="DC01.contoso.local"
-    )
-    rows = _search_back(service, record, "WinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    _check(rows[0], windows_ta_installed)
+    _check(_sent_and_found(service, raw, "WinEventLog", record), windows_ta_installed)
 
 
 def test_other_event_codes_get_nothing_of_ours(service):
     """A 4624 with the same EventData: no calculated field of ours, so the copy lookups leave it alone."""
     event, record = _unique_sample()
     other = Event(dict(event.system, EventID=4624), dict(event.data), event.origin)
-    service.indexes[INDEX].submit(
-        render_event_xml(other),
-        sourcetype="XmlWinEventLog",
-        source="XmlWinEventLog:Security",
-        host="DC01.contoso.local",
-    )
-    rows = _search_back(service, record, "XmlWinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    assert rows[0].get("EventCode") == "4624"
-    assert not [field for field in rows[0] if field.startswith("win4658_")], rows[0]
-    assert "win4658_handle_closed" not in str(rows[0].get("eventtype"))
+    row = _sent_and_found(service, render_event_xml(other), "XmlWinEventLog", record)
+    assert row.get("EventCode") == "4624"
+    assert not [field for field in row if field.startswith("win4658_")], row
+    assert "win4658_handle_closed" not in str(row.get("eventtype"))
 
 
 def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):
