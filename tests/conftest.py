@@ -1,4 +1,5 @@
-"""Hooks and fixtures for every test: snapshots (--update-snapshots), the corpus's events, the summary of skips."""
+"""Hooks and fixtures for every test: snapshots (--update-snapshots), the corpus's events, a TLS certificate for
+127.0.0.1, the summary of skips."""
 
 import collections
 import gzip
@@ -6,6 +7,7 @@ import os
 
 import pytest
 
+from tests.support.loopback import self_signed_certificate, server_context
 from tests.support.paths import SNAPSHOTS, corpus_path
 
 
@@ -70,6 +72,14 @@ def corpus_events():
 
     results = read_paths([corpus_path()], frozenset({4656, 4658, 4663}))
     return [result for result in results if isinstance(result, Event)]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (its PEM path, a server SSLContext that presents it)."""
+    directory = tmp_path_factory.mktemp("tls")
+    certificate, key = self_signed_certificate(str(directory))
+    return certificate, server_context(certificate, key)
 
 
 # The live tests of one server word their reasons variously; the summary gives one line per server.

@@ -3,12 +3,11 @@
 import pytest
 
 from tests.support.paths import SAMPLE_XML
+from tests.support.sample import EXPECTED_CIM, SID
 from win4658.event import Event
 from win4658.mapping import flatten
 from win4658.normalize import to_cim, to_ecs
 from win4658.readers import read_paths
-
-SID = "S-1-5-21-3457937927-2839227994-823803824-1104"
 
 EXPECTED_ECS = {
     "@timestamp": "2015-09-22T00:15:42.910428100Z",
@@ -49,36 +48,6 @@ EXPECTED_ECS = {
     "winlog.opcode": "Info",
     "winlog.process.pid": 4,
     "winlog.process.thread.id": 5056,
-}
-
-EXPECTED_CIM = {
-    "signature_id": 4658,
-    "signature": "The handle to an object was closed",
-    "action": "success",
-    "status": "success",
-    "dest": "DC01.contoso.local",
-    "dvc": "DC01.contoso.local",
-    "user": "dadmin",
-    "user_id": SID,
-    "src_user": "dadmin",
-    "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b",
-    "process_id": 3824,
-    "process_name": "explorer.exe",
-    "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe",
-    "process": "C:\\Windows\\explorer.exe",
-    "vendor": "Microsoft",
-    "product": "Windows",
-    "vendor_product": "Microsoft Windows",
-    "SubjectUserSid": SID,
-    "SubjectUserName": "dadmin",
-    "SubjectDomainName": "CONTOSO",
-    "SubjectLogonId": "0x4367b",
-    "HandleId": "0x18a8",
-    "ObjectServer": "Security",
-    "ProcessId": "0xef0",
-    "ProcessName": "C:\\Windows\\explorer.exe",
 }
 
 

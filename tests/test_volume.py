@@ -11,8 +11,8 @@ import pcre2
 import pytest
 import yaml
 
-from tests.splunk.test_knowledge import CLASSIC_SAMPLE
 from tests.support.paths import ROOT
+from tests.support.sample import CLASSIC_SAMPLE
 from win4658 import volume
 from win4658.detections.definitions import DefinitionError
 from win4658.detections.lifetime import HandleTracker

@@ -79,16 +79,7 @@ def edited(tmp_path_factory) -> str:
     _edit(os.path.join(root, "mappings", "session.yml"), SESSION_HANDLE, f"ecs: {SESSION_HANDLE_TARGET},")
     _edit(os.path.join(root, "mappings", "access_rights.yml"), ACCESS_RIGHT, ACCESS_RIGHT + "_EDITED")
     _edit(os.path.join(root, "mappings", "cim.yml"), CIM_RULE, CIM_RULE.replace("process_path", "process_file_path"))
-    environment = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
-    result = subprocess.run(
-        [sys.executable, "-m", "win4658", "generate", "--root", root],
-        cwd=root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
+    _run_copy(root, "generate", "--root", root)
     return root
 
 

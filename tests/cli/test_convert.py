@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from tests.support.paths import SAMPLE_XML, corpus_inputs
-from tests.test_normalize import EXPECTED_CIM
+from tests.support.sample import EXPECTED_CIM
 from win4658.mapping import flatten
 from win4658.normalize import to_ecs
 from win4658.readers import read_paths

@@ -3,12 +3,12 @@ each the sessions `win4658 convert --to sessions` gives for the same input (same
 The HTML report's section is tested in a browser by tests/detections/test_report.py."""
 
 import csv
-import json
 import os
 from collections import Counter
 
 import pytest
 
+from tests.support.converted import converted_sessions
 from tests.support.paths import corpus_path
 from win4658.cli import main
 from win4658.event import Origin
@@ -19,14 +19,6 @@ from win4658.sessions.overview import SessionOverview
 
 DUMPERT = ("json", "cmd_lsass_memory_dumpert_syscalls.zip")
 SOURCE_COLUMNS = ["source_file", "source_record"]
-
-
-def converted_sessions(tmp_path, *paths):
-    """The ECS documents of `win4658 convert --to sessions`, and its output's bytes."""
-    output = tmp_path / "converted.ndjson"
-    assert main(["convert", "--to", "sessions", "-o", str(output), *paths]) in (0, 1)
-    data = output.read_bytes()
-    return [json.loads(line) for line in data.splitlines()], data
 
 
 def _ecs_value(document, dotted):

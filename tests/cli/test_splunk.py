@@ -3,16 +3,14 @@
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tarfile
 import zipfile
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.support.loopback import loopback_server, url
+from tests.support.loopback import answering, loopback_server, self_signed_certificate, server_context, url
 from win4658.splunk.appinspect import verdict
 from win4658.splunk.client import ConnectionSettings, SplunkConnectionError
 from win4658.splunk.package import package_name
@@ -104,51 +102,14 @@ def self_signed_splunk(tmp_path):
     records every request it gets: (url, certificate file, requests)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make the test certificate")
-    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    certificate, key = self_signed_certificate(str(tmp_path))
     received = []
 
-    class RefuseEveryLogin(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802  (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append((self.command, self.path, str(self.headers), body))
-            answer = b'<response><messages><msg type="WARN">Login failed</msg></messages></response>'
-            self.send_response(401)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        do_POST = do_GET
-
-        def log_message(self, *_arguments):
-            pass
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(certificate), str(key))
-    with loopback_server(RefuseEveryLogin, tls=context) as server:
-        yield url(server, "https"), str(certificate), received
+    refuse_every_login = answering(
+        401, "text/xml", b'<response><messages><msg type="WARN">Login failed</msg></messages></response>', received
+    )
+    with loopback_server(refuse_every_login, tls=server_context(certificate, key)) as server:
+        yield url(server, "https"), certificate, received
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.support.corpus_counts import EXPECTED_PAIRS
 from tests.support.paths import corpus_path
 from win4658.detections.engine import Finding
 from win4658.detections.lifetime import HandleTracker
@@ -9,22 +10,6 @@ from win4658.detections.local_hunt import Hunt
 from win4658.detections.timeline import TimeOrder
 from win4658.event import Event, Origin
 from win4658.times import format_ns, time_ns
-
-# The expected pairs per corpus file (4658 closes paired with their 4656).
-EXPECTED_PAIRS = {
-    "evtx/EVTX-to-MITRE-Attack/ID4688_6416_4648-SystemNightMare.evtx": (10, 20),
-    "json/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip": (35, 70),
-    "json/cmd_lsass_memory_dumpert_syscalls.zip": (3, 6),
-    "json/rdp_interactive_taskmanager_lsass_dump.zip": (77, 169),
-    "json/cmd_dumping_ntds_dit_file_ntdsutil.zip": (42, 456),
-    "json/metasploit_procdump_lsass_memory_dump.zip": (7, 26),
-    "json/empire_persistence_registry_modification_run_keys_standard_user.zip": (2294, 4547),
-    "json/cmd_sharpview_pcre_net.zip": (17, 34),
-    "json/empire_enable_rdp.tar.gz": (6, 12),
-    "evtx/EVTX-to-MITRE-Attack/ID4656-4663-4658_Mimikatz_sekurlsa_password_dump.evtx": (0, 1),
-    "evtx/EVTX-to-MITRE-Attack/ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx": (0, 77),
-    "evtx/EVTX-ATTACK-SAMPLES/4765_sidhistory_add_t1178.evtx": (0, 1),
-}
 
 
 def _event(event_id, seconds, handle="0x10", pid="0x4d0", host="WS1", keywords="0x8020000000000000", record=0, **data):

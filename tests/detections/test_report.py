@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from tests.support.converted import converted_sessions
 from tests.support.paths import corpus_path
 from win4658.cli import main
 from win4658.examples import EXAMPLE_FILES
@@ -203,8 +204,6 @@ def _check_sessions(dom, records, converted):
 
 @needs_chromium
 def test_sessions_section_of_the_examples_is_convert_to_sessions(capsys, tmp_path):
-    from tests.cli.test_hunt_sessions import converted_sessions
-
     report, records = _hunt_sessions(capsys, tmp_path, *EXAMPLE_FILES)
     converted, _data = converted_sessions(tmp_path, *EXAMPLE_FILES)
     dom, console = _browser("--dump-dom", url=report.as_uri())
@@ -222,8 +221,6 @@ def test_sessions_section_of_the_examples_is_convert_to_sessions(capsys, tmp_pat
 
 @needs_chromium
 def test_sessions_section_of_the_corpus_is_bounded_and_is_convert_to_sessions(capsys, tmp_path):
-    from tests.cli.test_hunt_sessions import converted_sessions
-
     report, records = _hunt_sessions(capsys, tmp_path, corpus_path())
     converted, _data = converted_sessions(tmp_path, corpus_path())
     dom, console = _browser("--dump-dom", url=report.as_uri())

@@ -10,7 +10,7 @@ import sys
 import pytest
 from elastic_transport import TlsError
 
-from tests.support.es_wire import SERVER_NAMES, WireServer, recorded_info, tls_files  # noqa: F401 - the fixture
+from tests.support.es_wire import SERVER_NAMES, WireServer, recorded_info
 from tests.support.paths import ROOT
 from win4658.elasticsearch.client import Server, ServerAnswerError, SettingsError, connect, server_from, settings_from
 from win4658.elasticsearch.install import InstallError, install, uninstall
@@ -443,7 +443,7 @@ def test_ipv6_and_several_nodes_connect():
     assert SECRET not in repr(connect(settings_from({"WIN4658_ES_API_KEY": SECRET}, url="http://[::1]:9200")))
 
 
-def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):  # noqa: F811
+def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):
     certificate, context = tls_files
     with WireServer("elasticsearch-9.1.5", ssl_context=context) as wire:
         environ = {"WIN4658_ES_API_KEY": SECRET}

@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.support.es_wire import tls_files  # noqa: F401 - the fixture
 from tests.support.paths import ROOT
 from win4658.kibana import install as kibana_install
 from win4658.kibana.client import Kibana, KibanaError, kibana_settings
@@ -274,7 +273,7 @@ def test_an_answer_that_is_not_kibanas_is_an_error(kibana):
         import_rules(_client(kibana.url), RULES)
 
 
-def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):  # noqa: F811
+def test_tls_is_verified_and_no_credential_reaches_an_unverified_server(tls_files):
     certificate, context = tls_files
     server = FakeKibana(ssl_context=context)
     try:

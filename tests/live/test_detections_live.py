@@ -15,11 +15,11 @@ import random
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 
+from tests.support.live_splunk import SPLUNK_REASON, SPLUNK_SET, splunk_index
 from tests.support.paths import ROOT
 from win4658.detections import splunk as splunk_searches
 from win4658.detections.definitions import load_bundle
@@ -34,17 +34,6 @@ from win4658.times import format_ns, time_ns
 DETECTIONS = load_bundle()
 HANDLE_EVENTS = frozenset({4656, 4658, 4663})
 ES_REASON = "WIN4658_ES_URL is not set: no Elasticsearch cluster to run the detection rules against"
-SPLUNK_REASON = (
-    "no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN (or WIN4658_SPLUNK_USER/"
-    "WIN4658_SPLUNK_PASSWORD) to run the saved searches"
-)
-SPLUNK_SET = bool(
-    os.environ.get("WIN4658_SPLUNK_URL")
-    and (
-        os.environ.get("WIN4658_SPLUNK_TOKEN")
-        or (os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))
-    )
-)
 
 
 def _examples():
@@ -129,20 +118,6 @@ def test_kibana_rule_hits_what_hunt_hits_in_elasticsearch(es_index, detection):
 
 
 # --- Splunk --------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def splunk_index(service):
-    """WIN4658_SPLUNK_INDEX (default win4658_test); created when missing, and then removed afterwards."""
-    index = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
-    created = index not in service.indexes
-    if created:
-        service.indexes.create(index)
-    try:
-        yield index
-    finally:
-        if created:
-            service.indexes.delete(index)
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ import uuid
 
 import pytest
 
-from tests.live.test_detections_live import SPLUNK_REASON, SPLUNK_SET
-from tests.sessions.test_splunk import _log_order, comparable, expected_summary
+from tests.support.live_splunk import SPLUNK_REASON, SPLUNK_SET
 from tests.support.paths import corpus_path
+from tests.support.sessions_replay import comparable, expected_summary, log_order
 from win4658.detections.lifetime import HandleTracker
 from win4658.event import Event
 from win4658.examples import EXAMPLE_FILES
@@ -74,7 +74,7 @@ def _hour():
 
 def _moved(events, host):
     """The events in the log's order, under one host, within _hour(): the last 45 minutes into it."""
-    ordered = _log_order(events)
+    ordered = log_order(events)
     times = [time_ns(event.system["TimeCreated"]) for event in ordered]
     if max(times) - min(times) > SPREAD_SECONDS * 10**9:
         times = [index * 10**6 for index in range(len(ordered))]
@@ -85,7 +85,7 @@ def _moved(events, host):
     ]
 
 
-def _local_sessions(events):
+def local_sessions(events):
     tracker, lifetimes = HandleTracker(keep_endings=True), []
     for event in events:
         lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
@@ -129,7 +129,7 @@ def sent(splunk_index):
                 source="XmlWinEventLog:Security",
                 host=event.system["Computer"],
             )
-        sessions += _local_sessions(events)
+        sessions += local_sessions(events)
         total += len(events)
     _wait_for(service, f"search index={index} sourcetype=XmlWinEventLog", total)
     return sessions

@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 import pytest
 from splunklib import results
 
-from tests.live.test_detections_live import splunk_index
+from tests.support.live_splunk import SPLUNK_SET, splunk_index
 from tests.support.paths import ROOT, SAMPLE_XML
+from tests.support.sample import CIM_FIELDS, EXPECTED_CIM
 from win4658.detections.definitions import load_bundle
 from win4658.detections.fields import installed
 from win4658.event import Event, Origin
@@ -34,40 +35,14 @@ from win4658.splunk.dashboards import dashboards, panel_searches
 from win4658.splunk.runtime.render import render_event_xml
 
 pytestmark = pytest.mark.skipif(
-    not os.environ.get(URL_VARIABLE)
-    or not (
-        os.environ.get("WIN4658_SPLUNK_TOKEN")
-        or (os.environ.get("WIN4658_SPLUNK_USER") and os.environ.get("WIN4658_SPLUNK_PASSWORD"))
-    ),
+    not SPLUNK_SET,
     reason="no Splunk: set WIN4658_SPLUNK_URL and WIN4658_SPLUNK_TOKEN "
     "(or WIN4658_SPLUNK_USER/WIN4658_SPLUNK_PASSWORD)",
 )
 INDEX = os.environ.get("WIN4658_SPLUNK_INDEX", "win4658_test")
 WAIT_FOR_INDEXING_SECONDS = 120
-# The CIM fields the add-on gives the seed sample (tests/splunk/test_knowledge.py has the same table).
-EXPECTED = {
-    "signature_id": "4658",
-    "signature": "The handle to an object was closed",
-    "action": "success",
-    "status": "success",
-    "dest": "DC01.contoso.local",
-    "dvc": "DC01.contoso.local",
-    "user": "dadmin",
-    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104",
-    "src_user": "dadmin",
-    "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b",
-    "process_id": "3824",
-    "process_name": "explorer.exe",
-    "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe",
-    "process": "C:\\Windows\\explorer.exe",
-    "vendor": "Microsoft",
-    "product": "Windows",
-    "vendor_product": "Microsoft Windows",
-    "HandleId": "0x18a8",
-    "ObjectServer": "Security",
-}
+# The fields the add-on gives the seed sample, as a search returns them: to_cim's, as text.
+EXPECTED = {field: str(EXPECTED_CIM[field]) for field in [*CIM_FIELDS, "HandleId", "ObjectServer"]}
 CLASSIC = (
     "{time}\nLogName=Security\nEventCode=4658\nEventType=0\nComputerName=DC01.contoso.local\n"
     "SourceName=Microsoft Windows security auditing.\nType=Information\nRecordNumber={record}\nKeywords=Audit Success\n"
@@ -124,45 +99,35 @@ def _check(row, windows_ta_installed):
     assert {"resource", "file", "access", "stop"} <= set(row["tags"].split())
 
 
+def _sent_and_found(service, raw, sourcetype, record):
+    """The event sent to the test index from the Security channel of DC01, searched back: its one row."""
+    service.indexes[INDEX].submit(
+        raw, sourcetype=sourcetype, source=f"{sourcetype}:Security", host="DC01.contoso.local"
+    )
+    rows = _search_back(service, record, sourcetype)
+    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
+    return rows[0]
+
+
 def test_xml_sample_gets_the_cim_fields(service, windows_ta_installed):
     event, record = _unique_sample()
-    service.indexes[INDEX].submit(
-        render_event_xml(event),
-        sourcetype="XmlWinEventLog",
-        source="XmlWinEventLog:Security",
-        host="DC01.contoso.local",
-    )
-    rows = _search_back(service, record, "XmlWinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    _check(rows[0], windows_ta_installed)
+    _check(_sent_and_found(service, render_event_xml(event), "XmlWinEventLog", record), windows_ta_installed)
 
 
 def test_classic_sample_gets_the_cim_fields(service, windows_ta_installed):
     record = random.randint(10**9, 2 * 10**9)
     raw = CLASSIC.format(time=datetime.now().strftime("%m/%d/%Y %I:%M:%S %p"), record=record)
-    service.indexes[INDEX].submit(
-        raw, sourcetype="WinEventLog", source="WinEventLog:Security", host="DC01.contoso.local"
-    )
-    rows = _search_back(service, record, "WinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    _check(rows[0], windows_ta_installed)
+    _check(_sent_and_found(service, raw, "WinEventLog", record), windows_ta_installed)
 
 
 def test_other_event_codes_get_nothing_of_ours(service):
     """A 4624 with the same EventData: no calculated field of ours, so the copy lookups leave it alone."""
     event, record = _unique_sample()
     other = Event(dict(event.system, EventID=4624), dict(event.data), event.origin)
-    service.indexes[INDEX].submit(
-        render_event_xml(other),
-        sourcetype="XmlWinEventLog",
-        source="XmlWinEventLog:Security",
-        host="DC01.contoso.local",
-    )
-    rows = _search_back(service, record, "XmlWinEventLog")
-    assert len(rows) == 1, f"event {record} not found in index {INDEX}"
-    assert rows[0].get("EventCode") == "4624"
-    assert not [field for field in rows[0] if field.startswith("win4658_")], rows[0]
-    assert "win4658_handle_closed" not in str(rows[0].get("eventtype"))
+    row = _sent_and_found(service, render_event_xml(other), "XmlWinEventLog", record)
+    assert row.get("EventCode") == "4624"
+    assert not [field for field in row if field.startswith("win4658_")], row
+    assert "win4658_handle_closed" not in str(row.get("eventtype"))
 
 
 def test_splunk_search_command_dispatches_a_saved_search_of_the_app(service):

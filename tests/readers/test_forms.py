@@ -8,6 +8,7 @@ import zipfile
 import pytest
 
 from tests.support.paths import FIXTURES, SAMPLE_XML
+from tests.support.sample import one_line
 from win4658.event import Event, Origin, ReadStats, RecordError
 from win4658.mapping import flatten
 from win4658.normalize import to_cim, to_ecs
@@ -16,12 +17,6 @@ from win4658.readers.jsonlines import document_to_event
 from win4658.winlogbeat import to_winlogbeat
 
 ALL_IDS = frozenset({4656, 4658, 4663, 4690})
-
-
-def one_line(rendered: bytes) -> bytes:
-    """The sample as Windows itself writes it (XmlWinEventLog): one line, single backslashes."""
-    lines = [line.strip() for line in rendered.decode().splitlines()]
-    return "".join(line[2:] if line.startswith("- ") else line for line in lines).replace("\\\\", "\\").encode()
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import http.server
 
 import pytest
 
-from tests.readers.test_forms import one_line
 from tests.support.loopback import loopback_server as serving
 from tests.support.loopback import url
 from tests.support.paths import SAMPLE_XML, corpus_path
+from tests.support.sample import one_line
 from win4658.event import Event, ReadStats, RecordError
 from win4658.readers import read_paths
 

@@ -20,8 +20,8 @@ from typing import Callable, Iterator, List
 
 import orjson
 
-from tests.readers.test_forms import one_line
 from tests.support.paths import corpus_path
+from tests.support.sample import one_line
 from win4658.convert import Summary, convert
 from win4658.detections.local_hunt import Hunt
 from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin, RecordError

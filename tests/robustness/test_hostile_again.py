@@ -6,7 +6,6 @@ met twice.
 """
 
 import codecs
-import http.server
 import io
 import os
 import subprocess
@@ -16,9 +15,9 @@ import zipfile
 
 import pytest
 
-from tests.readers.test_forms import one_line
-from tests.support.loopback import loopback_server, url
+from tests.support.loopback import answering, loopback_server, url
 from tests.support.paths import SAMPLE_XML
+from tests.support.sample import one_line
 from win4658.event import Event
 from win4658.readers import read_paths
 
@@ -211,27 +210,13 @@ def test_a_file_met_twice_is_read_once_and_counted(tmp_path, event_xml):
 # --- servers and their URLs ----------------------------------------------------------------------------------------
 
 
-class _NotSplunk(http.server.BaseHTTPRequestHandler):
-    """Answers every request 200 with a login page, as a proxy or a web UI port does."""
-
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = b"<html><body>Sign in</body></html>"
-        self.send_response(200)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args) -> None:
-        pass
+# Answers every request 200 with a login page, as a proxy or a web UI port does.
+NOT_SPLUNK = answering(200, "text/html", b"<html><body>Sign in</body></html>")
 
 
 @pytest.fixture
 def html_server():
-    with loopback_server(_NotSplunk) as server:
+    with loopback_server(NOT_SPLUNK) as server:
         yield url(server)
 
 

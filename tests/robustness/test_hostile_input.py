@@ -17,8 +17,8 @@ import zipfile
 import orjson
 import pytest
 
-from tests.readers.test_forms import one_line
 from tests.support.paths import ROOT, SAMPLE_XML, corpus_path
+from tests.support.sample import one_line
 from win4658.convert import Summary, convert
 from win4658.detections.local_hunt import Hunt
 from win4658.event import MAX_RECORD_BYTES, Event, ReadStats, RecordError, parse_event_id

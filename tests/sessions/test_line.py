@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tests.agreement.test_pairing_order import reversed_copy
 from tests.support.paths import ROOT, corpus_inputs, corpus_path
+from tests.support.reversed_files import reversed_copy
 from win4658.cli.common import ndjson_line
 from win4658.detections.lifetime import CLOSE_WITHOUT_OPEN, CLOSED, OPEN_AT_END, REUSED, HandleTracker, Lifetime
 from win4658.detections.local_hunt import Hunt

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.agreement.test_pairing_order import reversed_copy
 from tests.support.paths import ROOT, corpus_path
+from tests.support.reversed_files import reversed_copy
 from win4658 import reference
 from win4658.cli import main
 from win4658.detections.fields import installed

@@ -1,6 +1,6 @@
 """What reads the handle sessions in Splunk: the lifetime detection over the sessions and the "Handle sessions"
 dashboard, replayed over the summary events the scheduled session search writes for each corpus file
-(tests/sessions/test_splunk.py's replay, with the sourcetype's search-time EVALs), agree with the local sessions
+(tests/support/sessions_replay.py's replay, with the sourcetype's search-time EVALs), agree with the local sessions
 and with hunt's lifetime findings.
 
 The first command is matched by tests/support/spl_search.py's BaseSearch after the add-on's macros are expanded;
@@ -15,19 +15,18 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from tests.sessions.test_splunk import (
+from tests.support.paths import CORPUS_FILES, ROOT, corpus_path
+from tests.support.sessions_replay import (
     COMMANDS,
-    _corpus_rows,
-    _local_sessions,
-    _replayed_sessions,
-    _split_top_level,
     comparable,
+    corpus_rows,
     expected_summary,
+    local_sessions,
+    replayed_sessions,
+    split_top_level,
     summary_event,
 )
-from tests.splunk.test_dashboards import _trace_selection
-from tests.support.paths import CORPUS_FILES, ROOT, corpus_path
-from tests.support.spl_search import BaseSearch, expand_macro_calls, fields_used
+from tests.support.spl_search import BaseSearch, expand_macro_calls, fields_used, trace_selection
 from win4658.detections import splunk as detection_searches
 from win4658.detections.definitions import by_kind, load_bundle
 from win4658.detections.lifetime import CLOSED
@@ -93,7 +92,7 @@ REPLAYED["search"] = _search
 
 def _commands(search):
     """A search's text, its macros expanded, as (command, arguments), the first one the implicit search."""
-    first, *rest = _split_top_level(search, "|")
+    first, *rest = split_top_level(search, "|")
     return [("search", expand_macro_calls(first))] + [
         tuple(f"{expand_macro_calls(part.strip())} ".split(" ", 1)) for part in rest
     ]
@@ -120,13 +119,13 @@ def summary_index(relative):
             eventtype=session_splunk.EVENTTYPE,
             sourcetype=session_splunk.SOURCETYPE,
         )
-        for row in _replayed_sessions(relative)
+        for row in replayed_sessions(relative)
     ]
 
 
 def _local(relative):
     """The local sessions as Splunk holds them (the CIM form, times and durations to the microsecond)."""
-    return [expected_summary(record) for record in _local_sessions(corpus_path(*relative.split("/")))]
+    return [expected_summary(record) for record in local_sessions(corpus_path(*relative.split("/")))]
 
 
 CORPUS = [entry["file"] for entry in CORPUS_FILES]
@@ -262,7 +261,7 @@ def test_a_longest_session_drills_down_to_its_trace():
     assert panel.drilldown_to_trace and panel.trace_fields == ("dest", "process_id", "handle_id")
     relative = "json/cmd_dumping_ntds_dit_file_ntdsutil.zip"
     top = run(PANELS["Longest sessions"], summary_index(relative))[0]
-    selection = _trace_selection(top["dest"], top["process_id"], top["handle_id"])
-    indexed = [dict(row, index="wineventlog", sourcetype="XmlWinEventLog") for row in _corpus_rows(relative)]
+    selection = trace_selection(top["dest"], top["process_id"], top["handle_id"])
+    indexed = [dict(row, index="wineventlog", sourcetype="XmlWinEventLog") for row in corpus_rows(relative)]
     events = [row for row in indexed if selection.matches(row)]
     assert len(events) >= 2 and {row["EventCode"] for row in events} >= {"4656", "4658"}

@@ -1,6 +1,6 @@
 """The dashboards: valid Simple XML 1.1 in the app's nav, panels reading only the add-on's fields, and each panel's
 event selection replayed on the sample (in every form and channel) and on the corpus with the add-on's knowledge
-(tests.splunk.test_knowledge.search_time_fields, tests/support/spl_search.py). What follows the first pipe runs only
+(tests/support/spl_eval.py's search_time_fields, tests/support/spl_search.py). What follows the first pipe runs only
 on a real Splunk (tests/live/test_splunk_live.py)."""
 
 import configparser
@@ -11,9 +11,16 @@ from collections import Counter
 
 import pytest
 
-from tests.splunk.test_knowledge import CLASSIC_SAMPLE, _sample_event, search_time_fields
 from tests.support.paths import ROOT
-from tests.support.spl_search import DETECTION_DERIVED_FIELDS, SEARCH_FIELDS, BaseSearch, fields_used, first_command
+from tests.support.sample import CLASSIC_SAMPLE, sample_event
+from tests.support.spl_eval import search_time_fields
+from tests.support.spl_search import (
+    DETECTION_DERIVED_FIELDS,
+    SEARCH_FIELDS,
+    BaseSearch,
+    fields_used,
+    trace_selection,
+)
 from win4658.detections import splunk as detection_searches
 from win4658.detections.definitions import load_bundle
 from win4658.detections.fields import installed
@@ -98,7 +105,7 @@ def _fields(raw, sourcetype, source):
 
 
 def _sample_fields(sourcetype, source, event_code=4658):
-    raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(_sample_event())
+    raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(sample_event())
     raw = raw.replace(">4658<", f">{event_code}<").replace("EventCode=4658", f"EventCode={event_code}")
     return _fields(raw, sourcetype, source)
 
@@ -179,27 +186,11 @@ def test_panels_select_on_the_corpus_what_the_normalizer_says(corpus_fields):
     )
 
 
-def _trace_selection(dest, process_id, handle_id):
-    """The trace panel's search with the drill-down tokens set, its macro expanded as Splunk expands it."""
-    macros = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
-    macros.optionxform = str
-    macros.read(os.path.join(ROOT, "addon", "default", "macros.conf"), encoding="utf-8")
-    stanza = f"{detection_searches.TRACE_MACRO}(3)"
-    definition = macros.get(stanza, "definition")
-    for name, value in zip(macros.get(stanza, "args").split(", "), (dest, process_id, handle_id)):
-        definition = definition.replace(f"${name}$", str(value))
-    panel_search = dashboards.trace_search()
-    for token, value in zip(dashboards.TRACE_TOKENS, (dest, process_id, handle_id)):
-        panel_search = panel_search.replace(f"${token}$", str(value))
-    assert panel_search == f"`{stanza[:-3]}({dest},{process_id},{handle_id})`"
-    return BaseSearch(first_command(definition))
-
-
 @pytest.mark.parametrize("sourcetype, source", SAMPLE_FORMS)
 def test_the_trace_drill_down_finds_the_samples_handle(sourcetype, source):
     fields = _sample_fields(sourcetype, source)
-    assert _trace_selection(fields["dest"], fields["process_id"], fields["HandleId"]).matches(fields)
-    assert not _trace_selection(fields["dest"], fields["process_id"], "0x18a9").matches(fields)
+    assert trace_selection(fields["dest"], fields["process_id"], fields["HandleId"]).matches(fields)
+    assert not trace_selection(fields["dest"], fields["process_id"], "0x18a9").matches(fields)
 
 
 def test_the_trace_drill_down_finds_every_event_of_a_corpus_handle(corpus_fields):
@@ -209,7 +200,7 @@ def test_the_trace_drill_down_finds_every_event_of_a_corpus_handle(corpus_fields
         if event.event_id == 4656 and event.data.get("HandleId") not in (None, "0x0")
     )
     key = (opened.system["Computer"], int(opened.data["ProcessId"], 16), opened.data["HandleId"])
-    selection = _trace_selection(*key)
+    selection = trace_selection(*key)
     expected = sum(
         1
         for event, _f in corpus_fields

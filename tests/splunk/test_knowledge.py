@@ -9,203 +9,42 @@ field is still missing. The EVALs are evaluated by a small
 evaluator of exactly the documented SPL functions (win4658.splunk.spl.SPL_FUNCTIONS).
 """
 
-import configparser
-import csv
-import functools
-import io
 import os
 import re as stdlib_re
 
 import pcre2
 import pytest
 
-from tests.support.paths import ROOT, SAMPLE_XML, unshipped_reference
+from tests.support.paths import ROOT, unshipped_reference
+from tests.support.sample import CIM_FIELDS, CLASSIC_SAMPLE, EXPECTED_CIM, sample_event
+from tests.support.spl_eval import (
+    COPY_LOOKUPS,
+    FUNCTIONS,
+    PROPS,
+    TRANSFORMS,
+    SplExpression,
+    comparable_fields,
+    expected_fields,
+    format_pairs,
+    lookup_rows,
+    read_conf,
+    search_time_fields,
+)
 from tests.support.spl_search import BaseSearch
 from win4658.event import Event, Origin
 from win4658.generate import generated_files
 from win4658.mapping import bundled
-from win4658.normalize import to_cim
-from win4658.readers import read_paths
 from win4658.readers.classic import parse_classic
 from win4658.readers.jsonlines import document_to_event
 from win4658.splunk import knowledge
-from win4658.splunk.runtime.copy_lookup import copy_rows
 from win4658.splunk.runtime.render import render_event_xml
 from win4658.splunk.spl import SPL_FUNCTIONS
 from win4658.winlogbeat import to_winlogbeat
 
 FAMILY = frozenset({4656, 4658, 4663, 4690})
-CLASSIC_SAMPLE = (
-    "09/22/2015 12:15:42 AM\n"
-    "LogName=Security\n"
-    "EventCode=4658\n"
-    "EventType=0\n"
-    "ComputerName=DC01.contoso.local\n"
-    "SourceName=Microsoft Windows security auditing.\n"
-    "Type=Information\n"
-    "RecordNumber=276724\n"
-    "Keywords=Audit Success\n"
-    "TaskCategory=File System\n"
-    "OpCode=Info\n"
-    "Message=The handle to an object was closed.\n"
-    "\n"
-    "Subject :\n"
-    "\tSecurity ID:\t\tS-1-5-21-3457937927-2839227994-823803824-1104\n"
-    "\tAccount Name:\t\tdadmin\n"
-    "\tAccount Domain:\t\tCONTOSO\n"
-    "\tLogon ID:\t\t0x4367B\n"
-    "\n"
-    "Object:\n"
-    "\tObject Server:\t\tSecurity\n"
-    "\tHandle ID:\t\t0x18a8\n"
-    "\n"
-    "Process Information:\n"
-    "\tProcess ID:\t\t0xef0\n"
-    "\tProcess Name:\t\tC:\\Windows\\explorer.exe\n"
-)
+# The sample's CIM fields as the search-time knowledge gives them: as to_cim's, the event code as text.
 SAMPLE_CIM = {
-    "signature_id": "4658",
-    "signature": "The handle to an object was closed",
-    "action": "success",
-    "status": "success",
-    "dest": "DC01.contoso.local",
-    "dvc": "DC01.contoso.local",
-    "user": "dadmin",
-    "user_id": "S-1-5-21-3457937927-2839227994-823803824-1104",
-    "src_user": "dadmin",
-    "src_nt_domain": "CONTOSO",
-    "session_id": "0x4367b",
-    "process_id": 3824,
-    "process_name": "explorer.exe",
-    "process_exec": "explorer.exe",
-    "process_path": "C:\\Windows\\explorer.exe",
-    "process": "C:\\Windows\\explorer.exe",
-    "vendor": "Microsoft",
-    "product": "Windows",
-    "vendor_product": "Microsoft Windows",
-}
-
-
-# --- a tiny evaluator of the SPL functions the add-on may use -------------------------------------------------
-TOKEN = stdlib_re.compile(
-    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>\d+)|(?P<op>==|!=|[(),])|'
-    r"(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
-)
-
-
-def _tokens(text):
-    position, tokens = 0, []
-    while position < len(text.rstrip()):
-        match = TOKEN.match(text, position)
-        assert match, f"cannot read SPL at {text[position : position + 30]!r}"
-        kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
-
-
-class SplExpression:
-    """Parses an eval expression into a closure; null is None and counts as false."""
-
-    def __init__(self, text):
-        self.tokens = _tokens(text)
-        self.position = 0
-        self.functions = set()
-        self.evaluate = self._or()
-        assert self.position == len(self.tokens), f"trailing SPL: {self.tokens[self.position :]}"
-
-    def _peek(self):
-        return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
-
-    def _take(self, value=None):
-        token = self._peek()
-        assert value is None or token[1] == value, f"expected {value}, got {token}"
-        self.position += 1
-        return token
-
-    def _or(self):
-        parts = [self._and()]
-        while self._peek() == ("word", "OR"):
-            self._take()
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda fields: any(part(fields) for part in parts))
-
-    def _and(self):
-        parts = [self._comparison()]
-        while self._peek() == ("word", "AND"):
-            self._take()
-            parts.append(self._comparison())
-        return parts[0] if len(parts) == 1 else (lambda fields: all(part(fields) for part in parts))
-
-    def _comparison(self):
-        left = self._term()
-        if self._peek()[1] in ("==", "!="):
-            operator = self._take()[1]
-            right = self._term()
-
-            def compare(fields):
-                a, b = left(fields), right(fields)
-                if a is None or b is None:
-                    return None
-                return (str(a) == str(b)) == (operator == "==")
-
-            return compare
-        return left
-
-    def _term(self):
-        kind, value = self._take()
-        if kind == "string":
-            text = stdlib_re.sub(r"\\(.)", r"\1", value[1:-1])
-            return lambda fields: text
-        if kind == "number":
-            return lambda fields: int(value)
-        if kind == "op" and value == "(":
-            inner = self._or()
-            self._take(")")
-            return inner
-        if self._peek() == ("op", "("):
-            return self._call(value)
-        return lambda fields: fields.get(value)
-
-    def _call(self, name):
-        self._take("(")
-        arguments = []
-        while self._peek() != ("op", ")"):
-            arguments.append(self._or())
-            if self._peek() == ("op", ","):
-                self._take()
-        self._take(")")
-        self.functions.add(name)
-        return self.function_table()[name](arguments)
-
-    @staticmethod
-    def function_table():
-        return FUNCTIONS
-
-
-def _tonumber(text, base=10):
-    try:
-        return int(str(text), base)
-    except (TypeError, ValueError):
-        return None
-
-
-FUNCTIONS = {
-    "if": lambda args: lambda f: args[1](f) if args[0](f) else args[2](f),
-    "case": lambda args: lambda f: next((args[i + 1](f) for i in range(0, len(args), 2) if args[i](f)), None),
-    "true": lambda args: lambda f: True,
-    "null": lambda args: lambda f: None,
-    "isnull": lambda args: lambda f: args[0](f) is None,
-    "in": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)) in [str(a(f)) for a in args[1:]],
-    "match": lambda args: (
-        lambda f: None if args[0](f) is None else pcre2.search(args[1](f), str(args[0](f))) is not None
-    ),
-    "replace": lambda args: (
-        lambda f: None if args[0](f) is None else pcre2.sub(args[1](f), args[2](f), str(args[0](f)))
-    ),
-    "substr": lambda args: lambda f: None if args[0](f) is None else str(args[0](f))[args[1](f) - 1 :],
-    "tonumber": lambda args: lambda f: None if args[0](f) is None else _tonumber(args[0](f), *(a(f) for a in args[1:])),
-    "lower": lambda args: lambda f: None if args[0](f) is None else str(args[0](f)).lower(),
+    field: str(EXPECTED_CIM[field]) if field == "signature_id" else EXPECTED_CIM[field] for field in CIM_FIELDS
 }
 
 
@@ -243,138 +82,11 @@ def _splunk_ta_windows_note():
     )
 
 
-def _conf(text):
-    """The knowledge's own part of a conf file (the detections and the sessions add stanzas of their own)."""
-    parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
-    parser.optionxform = str
-    parser.read_string(text)
-    return parser
-
-
-PROPS = _conf(knowledge.props_conf(bundled("cim")))
-TRANSFORMS = _conf(knowledge.transforms_conf(bundled("cim")))
-EVALS = {
-    stanza: [
-        (attribute[5:], SplExpression(expression))
-        for attribute, expression in PROPS.items(stanza)
-        if attribute.startswith("EVAL-")
-    ]
-    for stanza in knowledge.SOURCE_STANZAS
-}
-
-
-@functools.lru_cache(maxsize=1)  # the generated CSV, read once: the corpus tests ask for it per event
-def _lookup_rows():
-    return list(csv.DictReader(io.StringIO(knowledge.event_code_lookup(bundled("cim")))))
-
-
-def _extract(raw, stanza):
-    """REPORT transforms of a stanza in order; the first value of a field stays (MV_ADD = false)."""
-    fields = {}
-    for attribute, transforms in PROPS.items(stanza):
-        if not attribute.startswith("REPORT-"):
-            continue
-        for name in (part.strip() for part in transforms.split(",")):
-            pattern = pcre2.compile(TRANSFORMS.get(name, "REGEX"))
-            fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
-            for match in pattern.finditer(raw):
-                pairs = _format_pairs(match, fmt) if fmt else match.groupdict().items()
-                for field, value in pairs:
-                    if value is not None and field not in fields:
-                        fields[field] = value
-    return fields
-
-
-def _format_pairs(match, fmt):
-    for pair in fmt.split():
-        key, _, value = pair.partition("::")
-        yield (
-            stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", key),
-            stdlib_re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", value),
-        )
-
-
-COPY_LOOKUPS = {
-    stanza: [
-        (attribute, *stdlib_re.fullmatch(r"win4658_copy value AS (\w+) OUTPUT copy AS (\w+)", value).groups())
-        for attribute, value in PROPS.items(stanza)
-        if attribute.startswith("LOOKUP-") and value.startswith("win4658_copy ")
-    ]
-    for stanza in knowledge.SOURCE_STANZAS
-}
-
-
-def source_stanza(source):
-    """The one pattern stanza of ours a source matches (Splunk's * here: anything but a path separator)."""
-    matching = [
-        stanza
-        for stanza in knowledge.SOURCE_STANZAS
-        if stdlib_re.fullmatch(stanza.replace("source::", "").replace("*", "[^/\\\\]*"), source)
-    ]
-    assert len(matching) == 1, source
-    return matching[0]
-
-
-def search_time_fields(raw, sourcetype, source, existing=None, windows_ta_evals=None):
-    """Fields Splunk would show: extraction, the EVALs (in parallel; ``windows_ta_evals`` are the values the
-    Windows add-on's literal-stanza EVALs give, which win for the same field), then the lookups."""
-    extracted = dict(existing or {})
-    for field, value in _extract(raw, sourcetype).items():
-        extracted.setdefault(field, value)
-    stanza = source_stanza(source)
-    fields = dict(extracted)
-    for field, expression in EVALS[stanza]:
-        fields[field] = expression.evaluate(extracted)
-    fields.update(windows_ta_evals or {})
-    for _attribute, match_field, output_field in COPY_LOOKUPS[stanza]:
-        if fields.get(match_field) is not None:
-            fields[output_field] = run_copy_lookup(fields[match_field])
-    row = next((row for row in _lookup_rows() if row["EventCode"] == fields.get("EventCode")), None)
-    if row is not None:
-        for field, value in row.items():
-            if fields.get(field) is None:
-                fields[field] = value
-    return {field: value for field, value in fields.items() if value is not None and not field.startswith("win4658_")}
-
-
-def run_copy_lookup(value):
-    """The value the external lookup returns, through its CSV protocol (a number comes back as its text)."""
-    rows_out = io.StringIO()
-    copy_rows(io.StringIO(f"value,copy\n{_csv_cell(value)},\n"), rows_out)
-    text = next(csv.DictReader(io.StringIO(rows_out.getvalue())))["copy"]
-    return int(text) if isinstance(value, int) else text
-
-
-def _csv_cell(value):
-    output = io.StringIO()
-    csv.writer(output, lineterminator="").writerow([value])
-    return output.getvalue()
-
-
-def _expected(event):
-    """to_cim's fields as Splunk shows them: numbers are numbers, everything else is text."""
-    return {field: value if isinstance(value, int) else str(value) for field, value in to_cim(event).items()}
-
-
-def _comparable(fields):
-    """Search-time fields without the System fields the EVALs read (to_cim does not output them)."""
-    system = {"EventCode", *knowledge.system_fields(bundled("cim"))}
-    return {
-        field: int(value) if field == "signature_id" else value
-        for field, value in fields.items()
-        if value not in ("", "-") and field not in system
-    }
-
-
-def _sample_event():
-    return next(result for result in read_paths([SAMPLE_XML]) if isinstance(result, Event))
-
-
 @pytest.mark.parametrize("channel", knowledge.CHANNELS)
 def test_sample_as_xmlwineventlog_has_the_cim_fields(channel):
-    fields = search_time_fields(render_event_xml(_sample_event()), "XmlWinEventLog", f"XmlWinEventLog:{channel}")
+    fields = search_time_fields(render_event_xml(sample_event()), "XmlWinEventLog", f"XmlWinEventLog:{channel}")
     assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
-    assert _comparable(fields) == _expected(_sample_event())
+    assert comparable_fields(fields) == expected_fields(sample_event())
 
 
 @pytest.mark.parametrize("channel", knowledge.CHANNELS)
@@ -383,11 +95,11 @@ def test_sample_as_classic_wineventlog_has_the_cim_fields(channel):
     expected = dict(SAMPLE_CIM, session_id="0x4367B")
     assert {field: fields.get(field) for field in SAMPLE_CIM} == expected
     event = parse_classic(CLASSIC_SAMPLE.splitlines(), Origin("classic", 1))
-    assert _comparable(fields) == _expected(event)
+    assert comparable_fields(fields) == expected_fields(event)
 
 
 def test_sample_through_winlogbeat_json_and_our_input_has_the_same_fields():
-    document = to_winlogbeat(_sample_event())
+    document = to_winlogbeat(sample_event())
     event = document_to_event(document, Origin("winlogbeat", 1), FAMILY)
     fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", "XmlWinEventLog:Security")
     assert {field: fields.get(field) for field in SAMPLE_CIM} == SAMPLE_CIM
@@ -398,7 +110,7 @@ def test_every_corpus_event_rendered_for_splunk_has_the_fields_of_to_cim(corpus_
     compared = 0
     for event in corpus_events:
         fields = search_time_fields(render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}")
-        assert _comparable(fields) == _expected(event), event
+        assert comparable_fields(fields) == expected_fields(event), event
         compared += 1
     assert compared == 5419 + 2523 + 2134
 
@@ -412,14 +124,14 @@ def test_every_corpus_event_beside_the_windows_ta_has_the_fields_of_to_cim(corpu
         fields = search_time_fields(
             render_event_xml(event), "XmlWinEventLog", f"XmlWinEventLog:{channel}", windows_ta_evals=theirs
         )
-        expected = _expected(event)
+        expected = expected_fields(event)
         expected.update({field: "their value" for field in contested if field not in expected})
-        assert _comparable(fields) == expected, event
+        assert comparable_fields(fields) == expected, event
 
 
 def test_other_event_codes_keep_their_fields():
     other = render_event_xml(
-        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+        Event(dict(sample_event().system, EventID=4624), dict(sample_event().data), Origin("x", 1))
     )
     existing = {"process_id": "0xef0", "process_name": "C:\\Windows\\explorer.exe", "user": "someone", "action": "kept"}
     fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", existing)
@@ -450,8 +162,8 @@ def test_no_attribute_collides_with_splunk_ta_windows():
 
 
 def test_eventtypes_and_tags_keep_the_windows_add_on_tags():
-    eventtypes = _conf(knowledge.eventtypes_conf())
-    tags = _conf(knowledge.tags_conf())
+    eventtypes = read_conf(knowledge.eventtypes_conf())
+    tags = read_conf(knowledge.tags_conf())
     assert eventtypes.get("win4658_handle_closed", "search").endswith("EventCode=4658")
     assert set(tags.options("eventtype=win4658_handle_closed")) == {"resource", "file", "access", "stop"}
     assert set(tags.options("eventtype=win4658_handle_requested")) == {"resource", "file", "access", "start"}
@@ -484,7 +196,7 @@ ELSEWHERE = [
 
 
 def _sample_in(sourcetype, source, event_code="4658"):
-    raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(_sample_event())
+    raw = CLASSIC_SAMPLE if sourcetype == "WinEventLog" else render_event_xml(sample_event())
     raw = raw.replace(">4658<", f">{event_code}<").replace("EventCode=4658", f"EventCode={event_code}")
     fields = (
         search_time_fields(raw, sourcetype, source) if (sourcetype, source) in SOURCES else {"EventCode": event_code}
@@ -494,7 +206,7 @@ def _sample_in(sourcetype, source, event_code="4658"):
 
 @pytest.mark.parametrize("sourcetype, source", SOURCES)
 def test_the_events_macro_and_eventtypes_select_the_sample_from_each_source(sourcetype, source):
-    eventtypes = _conf(knowledge.eventtypes_conf())
+    eventtypes = read_conf(knowledge.eventtypes_conf())
     fields = _sample_in(sourcetype, source)
     assert BaseSearch("`win4658_events`").matches(fields)
     matched = [name for name in eventtypes.sections() if BaseSearch(eventtypes.get(name, "search")).matches(fields)]
@@ -512,7 +224,7 @@ def test_the_events_macro_leaves_other_channels_and_sourcetypes(sourcetype, sour
 
 
 def test_lookup_rows_are_what_the_normalizer_computes():
-    rows = {row["EventCode"]: row for row in _lookup_rows()}
+    rows = {row["EventCode"]: row for row in lookup_rows()}
     assert set(rows) == {str(code) for code in bundled("cim").event_ids}
     assert rows["4658"]["signature"] == "The handle to an object was closed"
     assert rows["4658"]["vendor_product"] == "Microsoft Windows"
@@ -575,14 +287,14 @@ def _one_transform(name, raw):
     fmt = TRANSFORMS.get(name, "FORMAT", fallback="")
     fields = {}
     for match in pattern.finditer(raw):
-        for field, value in _format_pairs(match, fmt) if fmt else match.groupdict().items():
+        for field, value in format_pairs(match, fmt) if fmt else match.groupdict().items():
             fields.setdefault(field, value)
     return fields
 
 
 @pytest.mark.parametrize("name", sorted(XML_EXTRACTIONS))
 def test_each_xml_regex_on_the_sample(name):
-    assert _one_transform(name, render_event_xml(_sample_event())) == XML_EXTRACTIONS[name]
+    assert _one_transform(name, render_event_xml(sample_event())) == XML_EXTRACTIONS[name]
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIC_EXTRACTIONS))
@@ -609,7 +321,7 @@ def test_every_transform_of_ours_is_covered_and_used():
 @pytest.mark.parametrize("name", ["win4658_xml_Computer", "win4658_xml_Keywords", "win4658_xml_event_data"])
 def test_xml_regexes_leave_other_event_codes_alone(name):
     other = render_event_xml(
-        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+        Event(dict(sample_event().system, EventID=4624), dict(sample_event().data), Origin("x", 1))
     )
     assert _one_transform(name, other) == {}
 
@@ -665,7 +377,7 @@ WINDOWS_TA_SAMPLE_EVALS = {
 
 def test_beside_the_windows_ta_the_sample_still_has_our_cim_fields():
     fields = search_time_fields(
-        render_event_xml(_sample_event()),
+        render_event_xml(sample_event()),
         "XmlWinEventLog",
         "XmlWinEventLog:Security",
         windows_ta_evals=WINDOWS_TA_SAMPLE_EVALS,
@@ -679,7 +391,7 @@ def test_beside_the_windows_ta_the_sample_still_has_our_cim_fields():
 
 def test_beside_the_windows_ta_other_event_codes_keep_the_ta_values():
     other = render_event_xml(
-        Event(dict(_sample_event().system, EventID=4624), dict(_sample_event().data), Origin("x", 1))
+        Event(dict(sample_event().system, EventID=4624), dict(sample_event().data), Origin("x", 1))
     )
     theirs = {field: value for field, value in WINDOWS_TA_SAMPLE_EVALS.items() if value is not None}
     fields = search_time_fields(other, "XmlWinEventLog", "XmlWinEventLog:Security", windows_ta_evals=theirs)
@@ -689,7 +401,7 @@ def test_beside_the_windows_ta_other_event_codes_keep_the_ta_values():
 def test_beside_the_windows_ta_an_absent_value_of_ours_leaves_the_ta_value():
     """No match field, no lookup: an event whose ProcessName is "-" keeps what the TA gave (OUTPUT only runs on
     events that have the match field)."""
-    event = _sample_event()
+    event = sample_event()
     dashed = Event(dict(event.system), dict(event.data, ProcessName="-"), Origin("x", 1))
     fields = search_time_fields(
         render_event_xml(dashed), "XmlWinEventLog", "XmlWinEventLog:Security", windows_ta_evals={"process_name": "-"}

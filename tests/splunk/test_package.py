@@ -1,6 +1,5 @@
 """The package TA-win4658-<version>.tgz: Splunk's layout rules, the vendored libraries, EVTX in the app."""
 
-import configparser
 import json
 import os
 import re
@@ -8,8 +7,8 @@ import tarfile
 
 import pytest
 
-from tests.splunk.runtime.test_modinput import _interpreter, event_keys, evtx_wheel, input_definition, run_input  # noqa: F401
 from tests.support.paths import corpus_path
+from tests.support.splunkd import event_keys, input_definition, interpreter, packaged_conf, run_input
 from win4658 import __version__
 from win4658.mapping import bundled
 from win4658.splunk.package import PackageError, build_package, evtx_from_wheel, extract_package, package_name
@@ -17,23 +16,9 @@ from win4658.splunk.package import PackageError, build_package, evtx_from_wheel,
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    return build_package(str(tmp_path_factory.mktemp("dist")))
-
-
 def _names(package):
     with tarfile.open(package) as archive:
         return archive.getnames()
-
-
-def _conf(package, relative):
-    with tarfile.open(package) as archive:
-        text = archive.extractfile(f"TA-win4658/{relative}").read().decode("utf-8")
-    parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
-    parser.optionxform = str
-    parser.read_string(text)
-    return parser
 
 
 def test_package_is_named_for_the_version(package):
@@ -145,14 +130,14 @@ def test_two_builds_are_byte_identical(package, tmp_path):
 
 
 def test_app_conf_has_a_semver_version_and_package_id(package):
-    app = _conf(package, "default/app.conf")
+    app = packaged_conf(package, "default/app.conf")
     assert app.get("launcher", "version") == app.get("id", "version") == __version__
     assert SEMVER.match(__version__)
     assert app.get("package", "id") == app.get("id", "name") == "TA-win4658"
 
 
 def test_inputs_conf_names_the_python_versions(package):
-    inputs = _conf(package, "default/inputs.conf")
+    inputs = packaged_conf(package, "default/inputs.conf")
     assert inputs.get("win4658_files", "python.version") == "python3"
     assert [v.strip() for v in inputs.get("win4658_files", "python.required").split(",")] == ["3.9", "3.13"]
     assert inputs.get("win4658_files", "sourcetype") == "XmlWinEventLog"
@@ -176,8 +161,8 @@ def test_a_file_that_is_not_an_evtx_wheel_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):  # noqa: F811
-    python = _interpreter(version)
+def test_vendored_evtx_reads_the_corpus_under_splunk_pythons(version, evtx_wheel, tmp_path):
+    python = interpreter(version)
     corpus = corpus_path("evtx")
     app_dir = extract_package(build_package(str(tmp_path / "dist"), evtx_wheels=[evtx_wheel]), str(tmp_path / "apps"))
     checkpoints = tmp_path / "checkpoints"

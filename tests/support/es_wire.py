@@ -16,13 +16,10 @@ import re
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Tuple
 from urllib.parse import unquote, urlsplit
-
-import pytest
 
 from tests.support.paths import FIXTURES
 
@@ -33,38 +30,6 @@ SERVER_NAMES = sorted(name[:-5] for name in os.listdir(SERVERS_DIR) if name.ends
 def recorded_info(name: str) -> Dict[str, Any]:
     with open(os.path.join(SERVERS_DIR, name + ".json"), encoding="utf-8") as stream:
         return json.load(stream)
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1: (its PEM path, a server SSLContext that presents it)."""
-    directory = tmp_path_factory.mktemp("tls")
-    certificate, key = str(directory / "cert.pem"), str(directory / "key.pem")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            certificate,
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate, key)
-    return certificate, context
 
 
 def _error(status: int, kind: str, reason: str) -> Tuple[int, Dict[str, Any]]:

@@ -11,12 +11,15 @@ import csv
 import fnmatch
 import functools
 import io
+import os
 import re
 
 from tests.support.paths import ROOT
 from win4658.artifacts import ADDON_DEFAULT, LOOKUPS, MACROS_CONF
+from win4658.detections import splunk as detection_searches
 from win4658.generate import generated_files
 from win4658.mapping import bundled
+from win4658.splunk import dashboards
 
 TOKEN = re.compile(
     r"\s*(?:(?P<paren>[()])|(?P<macro>`[^`]+`)|"
@@ -209,3 +212,19 @@ def fields_used(search):
     used |= set(re.findall(r"\b(?:isnull|isnotnull)\((\w+)\)", search))
     used |= set(re.findall(r"\b(?:min|max|median|perc\d+|avg|sum|values|list|last)\((\w+)\)", search))
     return {name for name in used if not name.startswith("win4658_") and name not in ("AS", "]")}
+
+
+def trace_selection(dest, process_id, handle_id):
+    """The trace panel's search with the drill-down tokens set, its macro expanded as Splunk expands it."""
+    macros = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    macros.optionxform = str
+    macros.read(os.path.join(ROOT, "addon", "default", "macros.conf"), encoding="utf-8")
+    stanza = f"{detection_searches.TRACE_MACRO}(3)"
+    definition = macros.get(stanza, "definition")
+    for name, value in zip(macros.get(stanza, "args").split(", "), (dest, process_id, handle_id)):
+        definition = definition.replace(f"${name}$", str(value))
+    panel_search = dashboards.trace_search()
+    for token, value in zip(dashboards.TRACE_TOKENS, (dest, process_id, handle_id)):
+        panel_search = panel_search.replace(f"${token}$", str(value))
+    assert panel_search == f"`{stanza[:-3]}({dest},{process_id},{handle_id})`"
+    return BaseSearch(first_command(definition))

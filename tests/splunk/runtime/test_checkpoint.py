@@ -10,8 +10,8 @@ import zlib
 
 import pytest
 
-from tests.splunk.runtime.test_modinput import EVTX_SOURCE, evtx_first_chunks
 from tests.support.paths import corpus_path
+from tests.support.splunkd import EVTX_SOURCE, evtx_first_chunks
 from win4658.splunk.runtime.checkpoint import (
     EVTX_FIRST_RECORD,
     HEAD_BYTES,

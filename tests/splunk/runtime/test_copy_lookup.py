@@ -5,8 +5,7 @@ import io
 import os
 import subprocess
 
-from tests.splunk.runtime.test_modinput import app_dir, python  # noqa: F401  (fixtures)
-from tests.splunk.test_package import _conf, package  # noqa: F401  (fixtures)
+from tests.support.splunkd import packaged_conf
 
 ROWS = [
     ("3824", ""),
@@ -26,7 +25,7 @@ def _csv(rows, header=("value", "copy")):
     return output.getvalue()
 
 
-def _run(python, app_dir, stdin):  # noqa: F811  (plain arguments, not the fixtures)
+def _run(python, app_dir, stdin):
     script = os.path.join(app_dir, "bin", "win4658_copy.py")
     result = subprocess.run(
         [python, script], input=stdin.encode("utf-8"), capture_output=True, cwd=os.path.join(app_dir, "bin"), timeout=60
@@ -35,27 +34,27 @@ def _run(python, app_dir, stdin):  # noqa: F811  (plain arguments, not the fixtu
     return list(csv.reader(io.StringIO(result.stdout.decode("utf-8"))))
 
 
-def test_each_row_comes_back_with_its_value_copied(python, app_dir):  # noqa: F811
+def test_each_row_comes_back_with_its_value_copied(python, app_dir):
     rows = _run(python, app_dir, _csv(ROWS))
     assert rows == [["value", "copy"]] + [[value, value] for value, _old in ROWS]
 
 
-def test_columns_keep_the_order_splunk_sent(python, app_dir):  # noqa: F811
+def test_columns_keep_the_order_splunk_sent(python, app_dir):
     rows = _run(python, app_dir, _csv([("", "0xef0")], header=("copy", "value")))
     assert rows == [["copy", "value"], ["0xef0", "0xef0"]]
 
 
-def test_no_rows_gives_just_the_header(python, app_dir):  # noqa: F811
+def test_no_rows_gives_just_the_header(python, app_dir):
     assert _run(python, app_dir, "value,copy\n") == [["value", "copy"]]
 
 
-def test_lookup_definition_points_at_the_packaged_script(package):  # noqa: F811
-    transforms = _conf(package, "default/transforms.conf")
+def test_lookup_definition_points_at_the_packaged_script(package):
+    transforms = packaged_conf(package, "default/transforms.conf")
     assert transforms.get("win4658_copy", "external_cmd") == "win4658_copy.py"
     assert transforms.get("win4658_copy", "fields_list") == "value, copy"
     assert transforms.get("win4658_copy", "python.version") == "python3"
     assert transforms.get("win4658_copy", "python.required") == "3.9, 3.13"
-    props = _conf(package, "default/props.conf")
+    props = packaged_conf(package, "default/props.conf")
     lookups = [
         value for attribute, value in props.items("source::*WinEventLog:Security") if value.startswith("win4658_copy ")
     ]

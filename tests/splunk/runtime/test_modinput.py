@@ -14,19 +14,25 @@ import re
 import resource
 import signal
 import stat
-import struct
 import subprocess
-import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
-import zlib
 
 import pytest
 from splunklib.modularinput import EventWriter
 
-from tests.splunk.test_knowledge import _comparable, _expected, search_time_fields
 from tests.support.paths import SAMPLE_XML, corpus_path
+from tests.support.spl_eval import comparable_fields, expected_fields, search_time_fields
+from tests.support.splunkd import (
+    EVTX_SOURCE,
+    event_keys,
+    events_of,
+    evtx_first_chunks,
+    input_definition,
+    interpreter,
+    run_input,
+    start_input,
+)
 from win4658.event import Event, Origin
 from win4658.readers import read_paths
 from win4658.readers.xml import parse_event_xml
@@ -34,32 +40,7 @@ from win4658.splunk.package import build_package, extract_package
 from win4658.splunk.runtime.modinput import BATCH, FileReader, StopFlag
 from win4658.winlogbeat import to_winlogbeat
 
-PYENV_ROOT = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-INTERPRETERS = {
-    "3.9": os.path.join(PYENV_ROOT, "versions", "3.9.18", "bin", "python3.9"),
-    "3.13": os.path.join(PYENV_ROOT, "versions", "3.13.0", "bin", "python3.13"),
-}
-EVENT = re.compile(r"<event\b[^>]*>.*?</event>", re.S)
 FAMILY = frozenset({4656, 4658, 4663})
-
-
-def _interpreter(version):
-    path = INTERPRETERS[version]
-    if not os.path.exists(path):
-        pytest.skip(f"Python {version} not found at {path} (pyenv install {version}) — splunkd's interpreter is needed")
-    return path
-
-
-@pytest.fixture(scope="session")
-def app_dir(tmp_path_factory):
-    """The package as splunkd would install it."""
-    build = tmp_path_factory.mktemp("package")
-    return extract_package(build_package(str(build / "dist")), str(build / "apps"))
-
-
-@pytest.fixture(params=["3.9", "3.13"])
-def python(request):
-    return _interpreter(request.param)
 
 
 def _sample():
@@ -93,60 +74,6 @@ def input_dirs(tmp_path):
     data.mkdir()
     checkpoints.mkdir()
     return data, checkpoints
-
-
-def input_definition(checkpoint_dir, path, **parameters):
-    params = "".join(
-        f'<param name="{name}">{html.escape(str(value))}</param>'
-        for name, value in dict(path=path, **parameters).items()
-    )
-    return (
-        f"<input><server_host>sh</server_host><server_uri>https://127.0.0.1:8089</server_uri>"
-        f"<session_key>not-a-real-key</session_key><checkpoint_dir>{html.escape(str(checkpoint_dir))}</checkpoint_dir>"
-        f'<configuration><stanza name="win4658_files://test">{params}</stanza></configuration></input>'
-    )
-
-
-def start_input(python, app_dir, stdin, *arguments, prefix=(), **options):
-    """Start the input as splunkd does (``prefix``: a command that runs it, e.g. in a read-only mount)."""
-    process = subprocess.Popen(
-        [*prefix, python, os.path.join(app_dir, "bin", "win4658_files.py"), *arguments],
-        stdin=subprocess.PIPE,
-        cwd=app_dir,
-        env={"PATH": os.environ.get("PATH", "")},
-        **options,
-    )
-    process.stdin.write(stdin.encode("utf-8"))
-    process.stdin.close()
-    process.stdin = None
-    return process
-
-
-def run_input(python, app_dir, stdin, *arguments, stop_after=None, stop_signal=signal.SIGKILL, prefix=()):
-    """Run the input as splunkd does; stdout and stderr go to files, drained at once as splunkd drains its pipes."""
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        process = start_input(python, app_dir, stdin, *arguments, stdout=stdout, stderr=stderr, prefix=prefix)
-        if stop_after is not None:
-            time.sleep(stop_after)
-            if process.poll() is None:
-                process.send_signal(stop_signal)
-        process.wait()
-        stdout.seek(0)
-        stderr.seek(0)
-        return process.returncode, stdout.read().decode("utf-8"), stderr.read().decode("utf-8")
-
-
-def events_of(stdout):
-    """Every complete <event> of the stream (a kill may cut the last one, which splunkd would drop too)."""
-    return [ET.fromstring(text) for text in EVENT.findall(stdout)]
-
-
-def event_keys(stdout):
-    keys = []
-    for element in events_of(stdout):
-        event = parse_event_xml(element.findtext("data").encode("utf-8"), Origin("stream", 0))
-        keys.append((event.system["Computer"], int(event.system["EventRecordID"])))
-    return keys
 
 
 def test_scheme_declares_the_arguments(python, app_dir):
@@ -313,7 +240,7 @@ def _crash_dataset(directory):
 def _stopped_then_finished(version, app_dir, tmp_path, stop_signal, runs, seed):
     """``runs`` runs of the input over the crash dataset, each sent ``stop_signal`` at a random moment, then one run
     to the end: (the events expected, the events received over all runs, how many runs the signal ended)."""
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     definition = input_definition(checkpoints, data)
@@ -348,7 +275,7 @@ def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(cor
     source = corpus_path(*corpus_file.split("/"))
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
+    code, stdout, stderr = run_input(interpreter("3.13"), app_dir, input_definition(checkpoints, source))
     assert code == 0, stderr
     direct = [event for event in read_paths([source], FAMILY) if isinstance(event, Event)]
     emitted = [element.findtext("data") for element in events_of(stdout)]
@@ -358,7 +285,9 @@ def test_json_inputs_get_the_same_cim_fields_at_search_time_as_read_directly(cor
         == {"json/cmd_sharpview_pcre_net.zip": 34 + 17 + 6, "json/empire_enable_rdp.tar.gz": 12 + 6 + 6}[corpus_file]
     )
     for raw, event in zip(emitted, direct):
-        assert _comparable(search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")) == _expected(event)
+        assert comparable_fields(
+            search_time_fields(raw, "XmlWinEventLog", "XmlWinEventLog:Security")
+        ) == expected_fields(event)
 
 
 NATIVE_LINE = (
@@ -381,7 +310,7 @@ def test_one_line_xml_is_sent_with_the_files_own_bytes(app_dir, tmp_path):
     (data / "native.xml").write_text(
         f"{other}\r\n{NATIVE_LINE}\r\n{NATIVE_LINE.replace('276725', '276726')}\r\n", encoding="utf-8"
     )
-    code, stdout, stderr = run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, data))
+    code, stdout, stderr = run_input(interpreter("3.13"), app_dir, input_definition(checkpoints, data))
     assert code == 0, stderr
     assert [element.findtext("data") for element in events_of(stdout)] == [
         NATIVE_LINE,
@@ -404,8 +333,8 @@ def _sent(app_dir, tmp_path, name, records):
     path = data / name
     write_jsonlines(path, range(1, records + 1))
     definition = input_definition(checkpoints, data)
-    assert len(event_keys(run_input(_interpreter("3.13"), app_dir, definition)[1])) == records
-    return path, lambda: run_input(_interpreter("3.13"), app_dir, definition)
+    assert len(event_keys(run_input(interpreter("3.13"), app_dir, definition)[1])) == records
+    return path, lambda: run_input(interpreter("3.13"), app_dir, definition)
 
 
 def test_a_growing_json_file_is_read_on_from_the_last_sent_record(app_dir, tmp_path):
@@ -432,7 +361,7 @@ def test_archives_and_evtx_are_counted_not_offset(app_dir, tmp_path):
     source = corpus_path("json", "empire_enable_rdp.tar.gz")
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    run_input(_interpreter("3.13"), app_dir, input_definition(checkpoints, source))
+    run_input(interpreter("3.13"), app_dir, input_definition(checkpoints, source))
     [state] = json.loads((checkpoints / "test.json").read_text())["files"]
     assert (state["offset"], state["position"]) == (-1, 12 + 6 + 6)  # results (not records) up to the last event
 
@@ -441,52 +370,6 @@ def _lost_and_repeated(received, expected):
     """(events never received, events received more than once) over a sequence of runs."""
     counts = collections.Counter(received)
     return len(set(expected) - set(counts)), sum(count - 1 for count in counts.values())
-
-
-EVTX_SOURCE = ("evtx", "EVTX-to-MITRE-Attack", "ID4661-4658_Mimikatz_sekurlsa_password_dump_SAM.evtx")
-EVTX_HEADER, EVTX_CHUNK = 4096, 65536
-
-
-def evtx_first_chunks(full, chunks):
-    """The EVTX as it was when only its first ``chunks`` chunks were written: header counts and checksum say so."""
-    last_chunk = EVTX_HEADER + (chunks - 1) * EVTX_CHUNK
-    last_record_id = struct.unpack_from("<Q", full, last_chunk + 32)[0]
-    header = bytearray(full[:EVTX_HEADER])
-    struct.pack_into("<QQ", header, 16, chunks - 1, last_record_id + 1)  # last chunk number, next record id
-    struct.pack_into("<H", header, 42, chunks)
-    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
-    return bytes(header) + full[EVTX_HEADER : EVTX_HEADER + chunks * EVTX_CHUNK]
-
-
-@pytest.fixture(scope="module")
-def evtx_wheel(tmp_path_factory):
-    """evtx 0.8.9's cp37-abi3 Linux wheel, fetched with pip (the one network use of these tests)."""
-    folder = tmp_path_factory.mktemp("wheels")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--platform",
-            "manylinux2014_x86_64",
-            "--python-version",
-            "3.9",
-            "evtx==0.8.9",
-            "-d",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    wheels = list(folder.glob("evtx-0.8.9-*.whl"))
-    if result.returncode != 0 or not wheels:
-        pytest.skip(f"cannot download the evtx 0.8.9 wheel from PyPI: {result.stderr.strip()[-200:]}")
-    return str(wheels[0])
 
 
 @pytest.fixture(scope="module")
@@ -498,7 +381,7 @@ def evtx_app_dir(evtx_wheel, tmp_path_factory):
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_a_growing_evtx_is_continued_and_a_renamed_one_recognised(version, evtx_app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     source = corpus_path(*EVTX_SOURCE)
     full = open(source, "rb").read()
@@ -525,7 +408,7 @@ def test_a_growing_evtx_is_continued_and_a_renamed_one_recognised(version, evtx_
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 @pytest.mark.parametrize("write", [write_jsonlines, write_xml])
 def test_a_file_rewritten_larger_with_the_same_first_records_is_read_again(version, write, app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     path = data / "rewritten.log"
     write(path, range(1, 201))
@@ -562,7 +445,7 @@ def _run_piped(python, app_dir, definition, **options):
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 @pytest.mark.parametrize("fault", ["read-only", "full"])
 def test_an_unwritable_checkpoint_stops_the_input_before_it_sends(version, fault, app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     later = sorted(data.glob("part[345].*"))
@@ -589,7 +472,7 @@ def test_an_unwritable_checkpoint_stops_the_input_before_it_sends(version, fault
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_two_instances_on_one_checkpoint_send_each_event_once(version, app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     expected = _crash_dataset(data)
     definition = input_definition(checkpoints, data)
@@ -620,7 +503,7 @@ def _poison(record_id):
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_a_poison_record_is_reported_and_the_input_goes_on(version, app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, checkpoints = input_dirs(tmp_path)
     write_jsonlines(data / "a.json", range(1, 4))
     with open(data / "a.json", "a", encoding="utf-8") as stream:
@@ -646,7 +529,7 @@ def test_a_poison_record_is_reported_and_the_input_goes_on(version, app_dir, tmp
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_checkpoint_files_are_the_owners_only(version, app_dir, tmp_path):
-    python = _interpreter(version)
+    python = interpreter(version)
     data, _checkpoints = input_dirs(tmp_path)
     checkpoints = tmp_path / "modinputs" / "win4658_files"  # not there yet
     write_jsonlines(data / "a.json", range(1, 3))

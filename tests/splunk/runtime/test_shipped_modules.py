@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.splunk.runtime.test_modinput import _interpreter, app_dir  # noqa: F401  (fixture)
+from tests.support.splunkd import interpreter
 from win4658.splunk.package import ADDON_DIR, SHIPPED_MODULES, WHOLE_PACKAGES
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__import__("win4658").__file__)))
@@ -55,8 +55,8 @@ def test_the_bin_scripts_are_thin_over_the_runtime_package():
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_the_runtime_imports_exactly_the_shipped_modules(version, app_dir):  # noqa: F811
-    python = _interpreter(version)
+def test_the_runtime_imports_exactly_the_shipped_modules(version, app_dir):
+    python = interpreter(version)
     result = subprocess.run(
         [python, "-I", "-S", "-c", PROBE, SOURCE_ROOT, os.path.join(app_dir, "lib"), *entry_modules()],
         capture_output=True,
