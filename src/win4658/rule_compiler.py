@@ -163,20 +163,33 @@ class _Sources:
         namespace: Dict[str, Any],
     ) -> str:
         memo: Dict[Any, Any] = {}
-        namespace[f"memo_{number}"] = memo
-        namespace[f"group_{number}"] = _group([rule.convert for rule in rules], memo, absent_values, keep_source)
+        one_text_lists: Dict[str, Any] = {}
+        namespace[f"memo_{number}"], namespace[f"lists_{number}"] = memo, one_text_lists
+        converts = [rule.convert for rule in rules]
+        namespace[f"group_{number}"] = _group(converts, memo, one_text_lists, absent_values, keep_source)
         names = [f"value_{index}" for index in indexes] + ([f"source_{number}"] if keep_source else [])
-        return f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw)) or group_{number}(raw)"
+        one_text_list = "raw.__class__ is list and len(raw) == 1 and raw[0].__class__ is str"
+        return (
+            f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw))"
+            + ("" if keep_source else f" or ({one_text_list} and lists_{number}.get(raw[0]))")
+            + f" or group_{number}(raw)"
+        )
 
     def local(self, rule: Any) -> str:
         return f"source_{self.keys.index(rule.source)}"
 
 
 def _group(
-    converts: List[Callable[[Any], Any]], memo: Dict[Any, tuple], absent_values: Tuple[str, ...], keep_source: bool
+    converts: List[Callable[[Any], Any]],
+    memo: Dict[Any, tuple],
+    one_text_lists: Dict[str, tuple],
+    absent_values: Tuple[str, ...],
+    keep_source: bool,
 ) -> Callable[[Any], tuple]:
     """The function computing (and remembering) one source's results: each remembered rule's value, then the
-    source's own value when other rules use it; all None when the value is absent."""
+    source's own value when other rules use it; all None when the value is absent. A list of one text (Winlogbeat's
+    rendered keywords) is remembered by its text in a memo of its own, unless the source itself is among the values
+    (a list is never shared between documents)."""
     nothing = (None,) * (len(converts) + keep_source)
 
     def group(raw: Any) -> tuple:
@@ -186,6 +199,14 @@ def _group(
             values = tuple([convert(raw) for convert in converts]) + ((raw,) if keep_source else ())
         if raw.__class__ in REMEMBERED and len(memo) < MEMO_LIMIT:
             memo[raw] = values
+        elif (
+            not keep_source
+            and raw.__class__ is list
+            and len(raw) == 1
+            and raw[0].__class__ is str
+            and len(one_text_lists) < MEMO_LIMIT
+        ):
+            one_text_lists[raw[0]] = values
         return values
 
     return group
