@@ -5,8 +5,9 @@ import orjson
 import pytest
 
 from tests.support.outcome import outcome
-from win4658.event import Event, Origin
+from win4658.event import Event, Origin, TimedEvent
 from win4658.mapping import Mapping, MappingError, bundled
+from win4658.windows import LARGEST_NUMBER
 
 
 @pytest.mark.parametrize("name", ["ecs", "cim"])
@@ -231,3 +232,46 @@ def test_compiled_mapping_raises_the_rule_by_rule_error():
         str(compiled.value) == str(reference.value) == "number: cannot hex_to_int '0xzz' from EventData.Number: "
         "invalid literal for int() with base 16: '0xzz'"
     )
+
+
+def test_a_list_of_one_text_is_remembered_and_each_document_gets_its_own_lists():
+    """Winlogbeat's rendered keywords (["Audit Success"]) come from a memo of their own; lists of other shapes are
+    converted each time; every answer equals the rule-by-rule one."""
+    mapping = bundled("ecs")
+    keywords = [["Audit Success"], ["Audit Failure"], ["Audit Success"], ["x", "y"], [1], [True], [], ["0x1"], "-"]
+    documents = []
+    for number, value in enumerate(keywords * 2):
+        event = Event({"EventID": 4658, "Keywords": value}, {}, Origin("lists", number))
+        assert outcome(mapping.apply, event) == outcome(mapping.apply_rule_by_rule, event)
+        documents.append(mapping.apply(event))
+    lists = [value for name, value in mapping.apply.__globals__.items() if name.startswith("lists_")]
+    assert any(set(memo) >= {"Audit Success", "Audit Failure", "0x1"} for memo in lists)
+    assert all(key.__class__ is str for memo in lists for key in memo)
+    assert documents[0]["winlog"]["keywords"] == documents[2]["winlog"]["keywords"] == ["Audit Success"]
+    assert documents[0]["winlog"]["keywords"] is not documents[2]["winlog"]["keywords"]
+    assert documents[0]["event"]["outcome"] == "success" and documents[1]["event"]["outcome"] == "failure"
+
+
+@pytest.mark.parametrize("number", [0, 7, LARGEST_NUMBER, LARGEST_NUMBER + 1, -1, True, "12", " 12 ", "1_2", "x", 1.5])
+def test_to_int_written_inline_equals_the_rule_by_rule_path(number):
+    mapping = bundled("ecs")
+    event = Event({"EventID": 4658, "EventRecordID": number}, {}, Origin("numbers", 1))
+    assert outcome(mapping.apply, event) == outcome(mapping.apply_rule_by_rule, event)
+
+
+def test_only_a_timed_event_skips_the_time_check_and_only_where_the_time_is_copied():
+    """A TimedEvent's reader proved its TimeCreated readable: the compiled mapping does not read it again. A plain
+    Event with the same unreadable text is refused; a mapping that transforms the time checks every event."""
+    unreadable = {"EventID": 4658, "TimeCreated": "2026-02-30T00:00:00Z"}
+    mapping = bundled("ecs")
+    with pytest.raises(MappingError, match="@timestamp: cannot read '2026-02-30T00:00:00Z'"):
+        mapping.apply(Event(dict(unreadable), {}, Origin("plain", 1)))
+    assert mapping.apply(TimedEvent(dict(unreadable), {}, Origin("timed", 1)))["@timestamp"] == "2026-02-30T00:00:00Z"
+    lowered = Mapping(
+        {
+            "event_ids": [4658],
+            "fields": [{"target": "@timestamp", "source": "System.TimeCreated", "transform": "lowercase"}],
+        }
+    )
+    with pytest.raises(MappingError, match="@timestamp: cannot read"):
+        lowered.apply(TimedEvent(dict(unreadable), {}, Origin("timed", 1)))

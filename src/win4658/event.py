@@ -91,6 +91,14 @@ class Event:
         return f"Event({self.event_id}, {self.origin})"
 
 
+class TimedEvent(Event):
+    """An Event whose reader wrote TimeCreated itself, as "YYYY-MM-DDThh:mm:ssZ" of a real day and time (a time
+    times.time_ns reads): a mapping copying it into a date field need not read it again. A reader yields one only
+    from a time it has proven so; tests/readers check that every such time is readable."""
+
+    __slots__ = ()
+
+
 # Reasons a file is passed over on purpose (inside a directory or an archive: a README, a FIFO; a file given twice):
 # counted, not a failure.
 SKIPPED_BY_DESIGN = frozenset({"not an event file", "not a regular file", "read already"})

@@ -11,8 +11,8 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
-from .event import Event
-from .rule_compiler import compile_rules
+from .event import Event, TimedEvent
+from .rule_compiler import ValueTest, compile_rules
 from .times import readable_time
 from .transforms import ABSENT_VALUES, TABLE_TRANSFORMS, TRANSFORMS, MappingError
 from .windows import MAPPINGS_DIR, SAFE_LOADER, UNIQUE_PER_RECORD, name_tables
@@ -92,7 +92,9 @@ class Mapping:
         # apply(event) → the nested document; the rules compiled into one function when they can be (same result)
         # (the compiled function tests the time itself and hands an unreadable one to the checked rule-by-rule path)
         checked = _checking_time(self.apply_rule_by_rule, self.rules)
-        time_test = None if checked == self.apply_rule_by_rule else (TIME_TARGET, readable_time)  # == : bound methods
+        time_test = None
+        if checked != self.apply_rule_by_rule:  # != : bound methods
+            time_test = ValueTest(TIME_TARGET, readable_time, TimedEvent if _copies_time(self.rules) else None)
         unique = frozenset(("System", name) for name in UNIQUE_PER_RECORD)
         compiled = compile_rules(self.rules, ABSENT_VALUES, checked, time_test, unique)
         self.apply: Callable[[Event], Dict[str, Any]] = compiled or checked
@@ -125,6 +127,17 @@ def _checking_time(apply: Callable[[Event], Dict[str, Any]], rules: List[Rule]) 
         return document
 
     return checked
+
+
+def _copies_time(rules: List[Rule]) -> bool:
+    """Whether the time written is TimeCreated as it is (a TimedEvent's is proven readable): one rule writes it, a
+    copy of System.TimeCreated."""
+    writing = [rule for rule in rules if rule.path[:1] == (TIME_TARGET,)]
+    return (
+        len(writing) == 1
+        and writing[0].source == ("System", "TimeCreated")
+        and writing[0].spec.get("transform", "copy") == "copy"
+    )
 
 
 def _put(document: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:

@@ -12,7 +12,8 @@ path, which raises the precise MappingError.
 from typing import AbstractSet, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .event import Event
-from .transforms import TRANSFORMS
+from .transforms import TRANSFORMS, to_int
+from .windows import LARGEST_NUMBER
 
 Apply = Callable[[Event], Dict[str, Any]]
 Path = Tuple[str, ...]
@@ -22,24 +23,33 @@ MEMO_LIMIT = 4096  # remembered source values per source
 REMEMBERED = frozenset({str, int, type(None)})
 
 
+class ValueTest(NamedTuple):
+    """A top-level target whose value must pass ``test``; the events of class ``trusted`` (None: none) are known to
+    pass it and are not tested."""
+
+    target: str
+    test: Callable[[Any], bool]
+    trusted: Optional[type] = None
+
+
 def compile_rules(
     rules: Sequence[Any],
     absent_values: Tuple[str, ...],
     rule_by_rule: Apply,
-    value_test: Optional[Tuple[str, Callable[[Any], bool]]] = None,
+    value_test: Optional[ValueTest] = None,
     unique_sources: AbstractSet[Tuple[str, str]] = frozenset(),
 ) -> Optional[Apply]:
     """``rules`` are mapping.Rule objects; ``rule_by_rule`` is the reference implementation they must equal.
-    ``value_test`` (top-level target, test): a document whose value there fails the test goes to ``rule_by_rule``,
-    which raises the error (tested inline: a wrapper around the compiled function would cost a call per event).
+    ``value_test``: a document whose value there fails the test goes to ``rule_by_rule``, which raises the error
+    (tested inline: a wrapper around the compiled function would cost a call per event).
     ``unique_sources`` ((section, name)): sources whose value differs in every event, never remembered (a memo of
     them would only miss)."""
     paths = [_path(rule) for rule in rules]
     if not _compilable(paths):
         return None
-    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "REMEMBERED": REMEMBERED}
+    namespace: Dict[str, Any] = {"rule_by_rule": rule_by_rule, "REMEMBERED": REMEMBERED, "LARGEST": LARGEST_NUMBER}
     if value_test is not None:
-        namespace["value_test"] = value_test[1]
+        namespace["value_test"], namespace["trusted"] = value_test.test, value_test.trusted
     sources = _Sources(rules, absent_values, namespace, unique_sources)
     body = list(sources.lines)
     entries = []
@@ -53,8 +63,8 @@ def compile_rules(
     body += _object_lines("document", (), entries, _Names())
     if value_test is not None:
         body += [
-            f"tested = document.get({value_test[0]!r})",
-            "if tested is not None and not value_test(tested):",
+            f"tested = document.get({value_test.target!r})",
+            "if tested is not None and event.__class__ is not trusted and not value_test(tested):",
             "    return rule_by_rule(event)",
         ]
     source = "\n".join(
@@ -153,20 +163,33 @@ class _Sources:
         namespace: Dict[str, Any],
     ) -> str:
         memo: Dict[Any, Any] = {}
-        namespace[f"memo_{number}"] = memo
-        namespace[f"group_{number}"] = _group([rule.convert for rule in rules], memo, absent_values, keep_source)
+        one_text_lists: Dict[str, Any] = {}
+        namespace[f"memo_{number}"], namespace[f"lists_{number}"] = memo, one_text_lists
+        converts = [rule.convert for rule in rules]
+        namespace[f"group_{number}"] = _group(converts, memo, one_text_lists, absent_values, keep_source)
         names = [f"value_{index}" for index in indexes] + ([f"source_{number}"] if keep_source else [])
-        return f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw)) or group_{number}(raw)"
+        one_text_list = "raw.__class__ is list and len(raw) == 1 and raw[0].__class__ is str"
+        return (
+            f"{', '.join(names)}, = (raw.__class__ in REMEMBERED and memo_{number}.get(raw))"
+            + ("" if keep_source else f" or ({one_text_list} and lists_{number}.get(raw[0]))")
+            + f" or group_{number}(raw)"
+        )
 
     def local(self, rule: Any) -> str:
         return f"source_{self.keys.index(rule.source)}"
 
 
 def _group(
-    converts: List[Callable[[Any], Any]], memo: Dict[Any, tuple], absent_values: Tuple[str, ...], keep_source: bool
+    converts: List[Callable[[Any], Any]],
+    memo: Dict[Any, tuple],
+    one_text_lists: Dict[str, tuple],
+    absent_values: Tuple[str, ...],
+    keep_source: bool,
 ) -> Callable[[Any], tuple]:
     """The function computing (and remembering) one source's results: each remembered rule's value, then the
-    source's own value when other rules use it; all None when the value is absent."""
+    source's own value when other rules use it; all None when the value is absent. A list of one text (Winlogbeat's
+    rendered keywords) is remembered by its text in a memo of its own, unless the source itself is among the values
+    (a list is never shared between documents)."""
     nothing = (None,) * (len(converts) + keep_source)
 
     def group(raw: Any) -> tuple:
@@ -176,6 +199,14 @@ def _group(
             values = tuple([convert(raw) for convert in converts]) + ((raw,) if keep_source else ())
         if raw.__class__ in REMEMBERED and len(memo) < MEMO_LIMIT:
             memo[raw] = values
+        elif (
+            not keep_source
+            and raw.__class__ is list
+            and len(raw) == 1
+            and raw[0].__class__ is str
+            and len(one_text_lists) < MEMO_LIMIT
+        ):
+            one_text_lists[raw[0]] = values
         return values
 
     return group
@@ -198,6 +229,13 @@ def _rule_value(index: int, rule: Any, sources: _Sources) -> Tuple[List[str], st
         return [], f"[{local}]", f"{local} is not None"
     if rule.convert is str:
         return [], f"({local} if {local}.__class__ is str else str({local}))", f"{local} is not None"
+    if rule.convert is to_int:  # a whole number in range is its own value, without the call
+        usual = f"{local}.__class__ is int and 0 <= {local} <= LARGEST"
+        return (
+            [f"value_{index} = None if {local} is None else {local} if {usual} else convert_{index}({local})"],
+            f"value_{index}",
+            f"value_{index} is not None",
+        )
     return (
         [f"value_{index} = None if {local} is None else convert_{index}({local})"],
         f"value_{index}",

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.outcome import outcome
 from tests.support.paths import ROOT, corpus_path
-from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin
+from win4658.event import SUPPORTED_EVENT_IDS, Event, Origin, TimedEvent
 from win4658.readers.jsonlines import (
     NXLOG_SYSTEM_KEYS,
     _flat_time,
@@ -18,6 +18,7 @@ from win4658.readers.jsonlines import (
     document_to_event,
 )
 from win4658.readers.jsonlines_fast import local_to_utc_fast, winlogbeat_system
+from win4658.times import readable_time, time_ns
 from win4658.winlogbeat import FALLBACK_PATHS, SYSTEM_PATHS, to_winlogbeat
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -64,7 +65,36 @@ LOCAL_TIMES = [  # (EventTime, EventReceivedTime, @timestamp): what NXLog and Lo
 def test_nxlog_local_time_equals_the_datetime_conversion(event_time, received, stamp):
     document = {"EventTime": event_time, "EventReceivedTime": received, "@timestamp": stamp}
     for _ in range(2):  # the second time through, minutes come from the memos
-        assert outcome(_flat_time, document) == outcome(lambda _: _local_to_utc(event_time, received, stamp), None)
+        assert outcome(lambda _: _flat_time(document)[0], None) == outcome(
+            lambda _: _local_to_utc(event_time, received, stamp), None
+        )
+
+
+def test_only_a_time_the_fast_path_wrote_makes_a_timed_event_and_its_time_is_readable():
+    pool = datagen.corpus_pool(corpus_path())
+    cases = [
+        (document["EventTime"], document["EventReceivedTime"], document["@timestamp"])
+        for document in (datagen.nxlog_document(event) for event in datagen.sampled_events(pool, 200))
+    ]
+    timed = 0
+    for event_time, received, stamp in LOCAL_TIMES + cases:
+        document = {"EventID": 4658, "EventTime": event_time, "EventReceivedTime": received, "@timestamp": stamp}
+        fast = local_to_utc_fast(event_time, received, stamp)
+        if fast is not None:
+            event = document_to_event(document, Origin("nxlog", 1), SUPPORTED_EVENT_IDS)
+            assert event.__class__ is TimedEvent and event.system["TimeCreated"] == fast
+            assert readable_time(fast) and time_ns(fast) == time_ns(_local_to_utc(event_time, received, stamp))
+            timed += 1
+        elif outcome(lambda _: _local_to_utc(event_time, received, stamp), None)[0] == "result":
+            assert document_to_event(document, Origin("nxlog", 1), SUPPORTED_EVENT_IDS).__class__ is Event
+    assert timed == 10 + len(cases)
+    winlogbeat = document_to_event(
+        {"winlog": {"event_id": 4658}, "@timestamp": "2020-09-16T10:00:00Z"}, Origin("w", 1), SUPPORTED_EVENT_IDS
+    )
+    flat = document_to_event(
+        {"EventID": 4658, "TimeCreated": "2020-10-18 10:56:14.646"}, Origin("n", 1), SUPPORTED_EVENT_IDS
+    )
+    assert winlogbeat.__class__ is flat.__class__ is Event
 
 
 def test_local_time_cases_cover_answers_errors_and_the_fast_path():
@@ -117,7 +147,7 @@ def test_sampled_nxlog_documents_recover_their_utc_time():
         document = datagen.nxlog_document(event)
         expected = event.system["TimeCreated"][:19] + "Z"
         assert (
-            _flat_time(document)
+            _flat_time(document)[0]
             == expected
             == _local_to_utc(document["EventTime"], document["EventReceivedTime"], document["@timestamp"])
         )
@@ -137,7 +167,7 @@ def _plain_flat(document: dict) -> tuple:
     system = {
         "Provider": document.get("SourceName"),
         "ProviderGuid": document.get("ProviderGuid"),
-        "TimeCreated": _flat_time(document),
+        "TimeCreated": _flat_time(document)[0],
         "EventRecordID": document.get("RecordNumber"),
         "Channel": document.get("Channel"),
         "Computer": document.get("Hostname"),
@@ -181,7 +211,7 @@ def test_nxlog_fields_equal_reading_key_by_key():
     pool = datagen.corpus_pool(corpus_path())
     documents = [datagen.nxlog_document(event) for event in datagen.sampled_events(pool, 200)] + FLAT_EDGES
     for document in documents + FLAT_EDGES:  # the edges twice: times come from the memos
-        system, data = _from_flat(document)
+        system, data, _ = _from_flat(document)
         assert (system, list(data.items())) == _plain_flat(document)
 
 

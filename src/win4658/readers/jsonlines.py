@@ -18,6 +18,7 @@ from ..event import (
     ReadResult,
     ReadStats,
     RecordError,
+    TimedEvent,
     check_system,
     check_system_value,
     event_id_of_text,
@@ -120,9 +121,9 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         event_id = parse_event_id(event_id)
     if event_id not in event_ids:
         return None
-    system, data = convert(document)
+    system, data, event_class = convert(document)
     system["EventID"] = event_id
-    return Event(system, as_texts(data), origin)
+    return event_class(system, as_texts(data), origin)
 
 
 def _event_code(document: dict) -> object:
@@ -141,18 +142,22 @@ def as_texts(data: dict) -> dict:
         return {name: value if value.__class__ is str else as_text(value) for name, value in data.items()}
 
 
-def _from_winlogbeat(document: dict) -> Tuple[dict, dict]:
-    return winlogbeat_system(document), document[EVENT_DATA_OBJECT].get(EVENT_DATA_KEY) or {}
+# A document's System fields, its EventData and the class of Event they make
+Parts = Tuple[dict, dict, Type[Event]]
 
 
-def _from_winlogbeat6(document: dict) -> Tuple[dict, dict]:
+def _from_winlogbeat(document: dict) -> Parts:
+    return winlogbeat_system(document), document[EVENT_DATA_OBJECT].get(EVENT_DATA_KEY) or {}, Event
+
+
+def _from_winlogbeat6(document: dict) -> Parts:
     system = {field: document.get(key) for field, key in WINLOGBEAT6_KEYS.items()}
-    return check_system(_present(system)), document.get(WINLOGBEAT6_EVENT_DATA_KEY) or {}
+    return check_system(_present(system)), document.get(WINLOGBEAT6_EVENT_DATA_KEY) or {}, Event
 
 
-def _from_flat(document: dict) -> Tuple[dict, dict]:
+def _from_flat(document: dict) -> Parts:
     system = nxlog_system(document)
-    time_created = _flat_time(document)
+    time_created, event_class = _flat_time(document)
     if time_created is not None:
         if time_created.__class__ is not str:
             check_system_value("TimeCreated", time_created)
@@ -163,26 +168,30 @@ def _from_flat(document: dict) -> Tuple[dict, dict]:
         if keywords.__class__ is not str:
             check_system_value("Keywords", keywords)
     data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
-    return system, data
+    return system, data, event_class
 
 
-def _flat_time(document: dict) -> Optional[str]:
-    """When the event happened, in UTC.
+def _flat_time(document: dict) -> Tuple[object, Type[Event]]:
+    """When the event happened, in UTC, and the class of Event it makes (a TimedEvent when local_to_utc_fast wrote
+    the time: it writes only "YYYY-MM-DDThh:mm:ssZ" of a real day and time).
 
     NXLog writes EventTime in the collector's local time without an offset; the offset is recovered from
     EventReceivedTime (same clock) against Logstash's @timestamp (UTC) for the same moment.
     """
     created = document.get("TimeCreated")
     if isinstance(created, str):
-        return _as_utc_iso(created)
+        return _as_utc_iso(created), Event
     event_time, received, stamp = (
         document.get("EventTime"),
         document.get("EventReceivedTime"),
         document.get("@timestamp"),
     )
     if not (event_time and received and stamp):
-        return stamp
-    return local_to_utc_fast(event_time, received, stamp) or _local_to_utc(event_time, received, stamp)
+        return stamp, Event
+    utc = local_to_utc_fast(event_time, received, stamp)
+    if utc is not None:
+        return utc, TimedEvent
+    return _local_to_utc(event_time, received, stamp), Event
 
 
 def _local_to_utc(event_time: str, received: str, stamp: str) -> str:
