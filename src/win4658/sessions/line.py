@@ -104,8 +104,11 @@ def _record_id(label: bytes, record_id: object) -> bytes:
 
 CLOSE_RECORD_ID = b',"close_record_id":'
 OPEN_RECORD_ID = b',"open_record_id":'
-# a close without an open: its time (if readable), host, process and handle ids, the close's subject, its record id
-CLOSE_WITHOUT_OPEN_LINE = b'{"session":{%b' + ENDINGS[CLOSE_WITHOUT_OPEN] + b'%b%b%b,"access_count":0%b%b%b%b%b%b}}\n'
+# a close without an open: its host, process and handle ids, the close's subject and record id, after its time when
+# it has one (the templates' first piece)
+CLOSE_WITHOUT_OPEN_FIELDS = ENDINGS[CLOSE_WITHOUT_OPEN] + b'%b%b%b,"access_count":0%b%b%b%b%b%b}}\n'
+TIMED_CLOSE_WITHOUT_OPEN = b'{"session":{"end":"%b",' + CLOSE_WITHOUT_OPEN_FIELDS
+UNTIMED_CLOSE_WITHOUT_OPEN = b'{"session":{%b' + CLOSE_WITHOUT_OPEN_FIELDS
 
 
 def session_line(lifetime: Lifetime) -> bytes:
@@ -153,8 +156,8 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
     """Most sessions of a log that starts mid-way: the close's subject and nothing of an open."""
     host, process_number, handle_id = key
     value = closed.data.get
-    return CLOSE_WITHOUT_OPEN_LINE % (
-        b"" if closed_ns is None else b'"end":"%b",' % format_ns(closed_ns).encode(),
+    return (UNTIMED_CLOSE_WITHOUT_OPEN if closed_ns is None else TIMED_CLOSE_WITHOUT_OPEN) % (
+        b"" if closed_ns is None else format_ns(closed_ns).encode(),
         HOSTS[host],
         PROCESS_IDS[process_number],
         HANDLE_IDS[handle_id],
