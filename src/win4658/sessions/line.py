@@ -4,11 +4,21 @@
 objects, access names, privileges) are encoded once per value, the rest by orjson as the reference does."""
 
 from functools import lru_cache
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import orjson
 
-from ..detections.lifetime import CLOSE_WITHOUT_OPEN, CLOSED, FORGOTTEN, OPEN_AT_END, REUSED, Lifetime, mask_number
+from ..detections.lifetime import (
+    CLOSE_WITHOUT_OPEN,
+    CLOSED,
+    FORGOTTEN,
+    OPEN_AT_END,
+    REUSED,
+    HandleKey,
+    Lifetime,
+    mask_number,
+)
+from ..event import Event
 from ..times import format_ns
 from .access import access_names
 from .record import cached_basename, privilege_names, user_parts
@@ -20,33 +30,42 @@ ENDINGS = {
 }
 
 
-def _piece(name: str, absent: tuple = (None, "", "-")) -> Callable[[Optional[str]], bytes]:
-    """value → ``,"name":value``, or nothing for an ``absent`` value, remembered per value."""
+class Pieces(dict):
+    """value → its JSON piece, made by ``make`` once per value: a dict look-up when seen (faster than lru_cache's
+    call, several times per session); forgotten all at once past PIECE_CACHE values, so memory stays bounded."""
+
+    def __init__(self, make: Callable[[Any], bytes]):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, value: Any) -> bytes:
+        if len(self) >= PIECE_CACHE:
+            self.clear()
+        self[value] = piece = self.make(value)
+        return piece
+
+
+def _piece(name: str, absent: tuple = (None, "", "-")) -> Pieces:
+    """value → ``,"name":value``, or nothing for an ``absent`` value."""
     label = b"," + dumps(name) + b":"
-
-    def piece(value: Optional[str]) -> bytes:
-        return b"" if value in absent else label + dumps(value)
-
-    return lru_cache(maxsize=PIECE_CACHE)(piece)
+    return Pieces(lambda value: b"" if value in absent else label + dumps(value))
 
 
-_host = _piece("host", absent=(None,))
-_sid, _name, _domain, _logon = _piece("user_sid"), _piece("user_name"), _piece("user_domain"), _piece("logon_id")
-_server, _type = _piece("object_server"), _piece("object_type")
+def _based(name: str, base: str) -> Pieces:
+    """A path → ``,"name":path,"base":its base name``, or nothing for an absent one."""
+    template = b",%b:%%b,%b:%%b" % (dumps(name), dumps(base))
+    return Pieces(
+        lambda path: b"" if not path or path == "-" else template % (dumps(path), dumps(cached_basename(path)))
+    )
 
 
-@lru_cache(maxsize=PIECE_CACHE)
-def _process(process: Optional[str]) -> bytes:
-    if not process or process == "-":
-        return b""
-    return b',"process_executable":%b,"process_name":%b' % (dumps(process), dumps(cached_basename(process)))
-
-
-@lru_cache(maxsize=PIECE_CACHE)
-def _object_name(name: Optional[str]) -> bytes:
-    if not name or name == "-":
-        return b""
-    return b',"object_name":%b,"object_basename":%b' % (dumps(name), dumps(cached_basename(name)))
+HOSTS = _piece("host", absent=(None,))
+SIDS, NAMES, DOMAINS, LOGONS = _piece("user_sid"), _piece("user_name"), _piece("user_domain"), _piece("logon_id")
+SERVERS, TYPES = _piece("object_server"), _piece("object_type")
+PROCESSES = _based("process_executable", "process_name")
+OBJECT_NAMES = _based("object_name", "object_basename")
+HANDLE_IDS = Pieces(lambda handle_id: b',"handle_id":' + dumps(handle_id))
+PROCESS_IDS = Pieces(lambda number: b',"process_id":%d,"process_id_hex":"%b"' % (number, hex(number).encode()))
 
 
 @lru_cache(maxsize=PIECE_CACHE)
@@ -69,21 +88,35 @@ def _used(object_type: Optional[str], used_mask: int) -> bytes:
     )
 
 
-@lru_cache(maxsize=PIECE_CACHE)
 def _privilege_list(text: Optional[str]) -> bytes:
     privileges = privilege_names(text)
     return b',"privileges":' + dumps(privileges) if privileges else b""
 
 
+PRIVILEGES = Pieces(_privilege_list)
+
+
 def _record_id(label: bytes, record_id: object) -> bytes:
+    if record_id.__class__ is int:  # as the readers give it: written as str() writes it, with nothing to escape
+        return b'%b"%d"' % (label, record_id)
     return label + dumps(str(record_id)) if record_id is not None and record_id != "" else b""
+
+
+CLOSE_RECORD_ID = b',"close_record_id":'
+OPEN_RECORD_ID = b',"open_record_id":'
+# a close without an open: its host, process and handle ids, the close's subject and record id, after its time when
+# it has one (the templates' first piece)
+CLOSE_WITHOUT_OPEN_FIELDS = ENDINGS[CLOSE_WITHOUT_OPEN] + b'%b%b%b,"access_count":0%b%b%b%b%b%b}}\n'
+TIMED_CLOSE_WITHOUT_OPEN = b'{"session":{"end":"%b",' + CLOSE_WITHOUT_OPEN_FIELDS
+UNTIMED_CLOSE_WITHOUT_OPEN = b'{"session":{%b' + CLOSE_WITHOUT_OPEN_FIELDS
 
 
 def session_line(lifetime: Lifetime) -> bytes:
     """``{"session": {…}}`` and a newline: the fields of session_record, in its order."""
-    opened, closed = lifetime.opened, lifetime.closed
-    host, process_number, handle_id = lifetime.key
-    opened_ns, closed_ns = lifetime.opened_ns, lifetime.closed_ns
+    key, opened, closed, opened_ns, closed_ns, _accesses, access_count, used_mask, ending = lifetime
+    if opened is None:
+        return _close_without_open(key, closed, closed_ns)
+    host, process_number, handle_id = key
     line = b'{"session":{'
     if opened_ns is not None:
         line += b'"start":"%b",' % format_ns(opened_ns).encode()
@@ -92,39 +125,46 @@ def session_line(lifetime: Lifetime) -> bytes:
         if opened_ns is not None:
             duration = closed_ns - opened_ns
             line += b'"duration_ns":%b,"duration_seconds":%b,' % (dumps(duration), dumps(duration / 1e9))
-    pieces = [
-        line + ENDINGS[lifetime.ending],
-        _host(host),
-        b',"process_id":%d,"process_id_hex":"%b","handle_id":%b,"access_count":%d'
-        % (process_number, hex(process_number).encode(), dumps(handle_id), lifetime.access_count),
-    ]
-    if opened is not None:
-        domain, name = user_parts(opened.user)
-        object_type = opened.object_type
-        pieces += (
-            _sid(opened.user_sid),
-            _name(name),
-            _domain(domain),
-            _logon(opened.logon_id),
-            _process(opened.process),
-            _server(opened.object_server),
-            _type(object_type),
-            _object_name(opened.object_name),
+    domain, name = user_parts(opened.user)
+    object_type = opened.object_type
+    return b"".join(
+        (
+            line + ENDINGS[ending],
+            HOSTS[host],
+            PROCESS_IDS[process_number],
+            HANDLE_IDS[handle_id],
+            b',"access_count":%d' % access_count,
+            SIDS[opened.user_sid],
+            NAMES[name],
+            DOMAINS[domain],
+            LOGONS[opened.logon_id],
+            PROCESSES[opened.process],
+            SERVERS[opened.object_server],
+            TYPES[object_type],
+            OBJECT_NAMES[opened.object_name],
             _requested(object_type, opened.access_mask),
-            _used(object_type, lifetime.used_mask) if lifetime.access_count else b"",
-            _privilege_list(opened.privileges),
-            _record_id(b',"open_record_id":', opened.record_id),
+            _used(object_type, used_mask) if access_count else b"",
+            PRIVILEGES[opened.privileges],
+            _record_id(OPEN_RECORD_ID, opened.record_id),
+            b"" if closed is None else _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
+            b"}}\n",
         )
-    if closed is not None:
-        if opened is None:
-            data = closed.data
-            pieces += (
-                _sid(data.get("SubjectUserSid")),
-                _name(data.get("SubjectUserName")),
-                _domain(data.get("SubjectDomainName")),
-                _logon(data.get("SubjectLogonId")),
-                _process(data.get("ProcessName")),
-            )
-        pieces.append(_record_id(b',"close_record_id":', closed.system.get("EventRecordID")))
-    pieces.append(b"}}\n")
-    return b"".join(pieces)
+    )
+
+
+def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int]) -> bytes:
+    """Most sessions of a log that starts mid-way: the close's subject and nothing of an open."""
+    host, process_number, handle_id = key
+    value = closed.data.get
+    return (UNTIMED_CLOSE_WITHOUT_OPEN if closed_ns is None else TIMED_CLOSE_WITHOUT_OPEN) % (
+        b"" if closed_ns is None else format_ns(closed_ns).encode(),
+        HOSTS[host],
+        PROCESS_IDS[process_number],
+        HANDLE_IDS[handle_id],
+        SIDS[value("SubjectUserSid")],
+        NAMES[value("SubjectUserName")],
+        DOMAINS[value("SubjectDomainName")],
+        LOGONS[value("SubjectLogonId")],
+        PROCESSES[value("ProcessName")],
+        _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
+    )
