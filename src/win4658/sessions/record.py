@@ -68,7 +68,13 @@ def privilege_names(text: Optional[str]) -> Tuple[str, ...]:
     return () if privileges == ("-",) else privileges
 
 
-# "-" counts as absent, as an empty value does (the checks are inline: they run several times per session)
+def _add_present(record: Dict[str, Any], fields: Tuple[Tuple[str, Optional[str]], ...]) -> None:
+    """Each (name, value) whose value is present: "-" counts as absent, as an empty value does."""
+    for name, value in fields:
+        if value and value != "-":
+            record[name] = value
+
+
 def _add_subject(
     record: Dict[str, Any],
     sid: Optional[str],
@@ -78,27 +84,27 @@ def _add_subject(
     process: Optional[str],
 ) -> None:
     """Who and which process: from the open, or from the close when there was no open."""
-    if sid and sid != "-":
-        record["user_sid"] = sid
-    if name and name != "-":
-        record["user_name"] = name
-    if domain and domain != "-":
-        record["user_domain"] = domain
-    if logon_id and logon_id != "-":
-        record["logon_id"] = logon_id
-    if process and process != "-":
-        record["process_executable"] = process
+    _add_present(
+        record,
+        (
+            ("user_sid", sid),
+            ("user_name", name),
+            ("user_domain", domain),
+            ("logon_id", logon_id),
+            ("process_executable", process),
+        ),
+    )
+    if "process_executable" in record:
         record["process_name"] = cached_basename(process)
 
 
 def _add_object_and_access(record: Dict[str, Any], opened: Opened, used_mask: int, access_count: int) -> None:
-    object_type, object_name, object_server = opened.object_type, opened.object_name, opened.object_server
-    if object_server and object_server != "-":
-        record["object_server"] = object_server
-    if object_type and object_type != "-":
-        record["object_type"] = object_type
-    if object_name and object_name != "-":
-        record["object_name"] = object_name
+    object_type, object_name = opened.object_type, opened.object_name
+    _add_present(
+        record,
+        (("object_server", opened.object_server), ("object_type", object_type), ("object_name", object_name)),
+    )
+    if "object_name" in record:
         record["object_basename"] = cached_basename(object_name)
     try:
         requested = mask_number(opened.access_mask)
