@@ -18,7 +18,7 @@ Without ES these attributes are inert (docs/splunk.md).
 
 import json
 import re
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from ..quoting import spl_string
 from ..sessions import splunk as session_searches
@@ -218,32 +218,13 @@ def _schedule(detection: Detection, cim: FieldNames) -> List[str]:
         return ["enableSched = 0", "dispatch.earliest_time = -24h@h", "dispatch.latest_time = now"]
     cron = detection.spec["splunk"]["cron_schedule"]
     if detection.kind == "handle_lifetime":
-        window = ["dispatch.earliest_time = -24h@h", "dispatch.latest_time = now"]
-        suppression = [
-            "alert.digest_mode = 0",
-            "alert.suppress = 1",
-            f"alert.suppress.fields = {','.join(lifetime_key(cim))}",
-            "alert.suppress.period = 24h",
-        ]
+        window = ("-24h@h", "now")
+        suppression = _suppression(lifetime_key(cim), "24h")
     else:
         minutes = schedule_minutes(cron)
-        window = [
-            f"dispatch.earliest_time = -{minutes + INDEXING_LAG_MINUTES}m@m",
-            f"dispatch.latest_time = -{INDEXING_LAG_MINUTES}m@m",
-        ]
+        window = (f"-{minutes + INDEXING_LAG_MINUTES}m@m", f"-{INDEXING_LAG_MINUTES}m@m")
         suppression = ["alert.suppress = 0"]
-    return [
-        "enableSched = 1",
-        f"cron_schedule = {cron}",
-        "schedule_window = auto",
-        *window,
-        "counttype = number of events",
-        "relation = greater than",
-        "quantity = 0",
-        "alert.track = 1",
-        f"alert.severity = {SEVERITY[detection.spec['severity']]}",
-        *suppression,
-    ]
+    return _alerting(detection, cron, window, suppression)
 
 
 def _sessions_schedule(detection: Detection, session: Dict[str, str]) -> List[str]:
@@ -251,21 +232,33 @@ def _sessions_schedule(detection: Detection, session: Dict[str, str]) -> List[st
     run is still seen, and suppression on the session's key so that each alerts once."""
     minute = int(session_searches.CRON_SCHEDULE.split()[0]) + INDEXING_LAG_MINUTES
     period = f"{2 * session_searches.PERIOD_SECONDS // 3600}h"
+    suppression = _suppression([session[name] for name in SESSION_KEY], period)
+    return _alerting(detection, f"{minute} * * * *", (f"-{period}@h", "@h"), suppression)
+
+
+def _suppression(fields: Sequence[str], period: str) -> List[str]:
+    return [
+        "alert.digest_mode = 0",
+        "alert.suppress = 1",
+        f"alert.suppress.fields = {','.join(fields)}",
+        f"alert.suppress.period = {period}",
+    ]
+
+
+def _alerting(detection: Detection, cron: str, window: Tuple[str, str], suppression: List[str]) -> List[str]:
+    """A scheduled alert on every result, over the time range ``window`` (earliest, latest)."""
     return [
         "enableSched = 1",
-        f"cron_schedule = {minute} * * * *",
+        f"cron_schedule = {cron}",
         "schedule_window = auto",
-        f"dispatch.earliest_time = -{period}@h",
-        "dispatch.latest_time = @h",
+        f"dispatch.earliest_time = {window[0]}",
+        f"dispatch.latest_time = {window[1]}",
         "counttype = number of events",
         "relation = greater than",
         "quantity = 0",
         "alert.track = 1",
         f"alert.severity = {SEVERITY[detection.spec['severity']]}",
-        "alert.digest_mode = 0",
-        "alert.suppress = 1",
-        f"alert.suppress.fields = {','.join(session[name] for name in SESSION_KEY)}",
-        f"alert.suppress.period = {period}",
+        *suppression,
     ]
 
 
