@@ -90,7 +90,7 @@ def format_ns(nanoseconds: Optional[int]) -> Optional[str]:
         return None
     seconds, remainder = divmod(nanoseconds, 1_000_000_000)
     minute, second = divmod(seconds, 60)
-    return f"{_minute_text(minute)}:{second:02d}.{remainder // 1000:06d}Z"
+    return "%s:%02d.%06dZ" % (_minute_text(minute), second, remainder // 1000)
 
 
 @lru_cache(maxsize=4096)

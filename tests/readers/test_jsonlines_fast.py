@@ -82,8 +82,10 @@ def test_only_a_time_the_fast_path_wrote_makes_a_timed_event_and_its_time_is_rea
         fast = local_to_utc_fast(event_time, received, stamp)
         if fast is not None:
             event = document_to_event(document, Origin("nxlog", 1), SUPPORTED_EVENT_IDS)
-            assert event.__class__ is TimedEvent and event.system["TimeCreated"] == fast
-            assert readable_time(fast) and time_ns(fast) == time_ns(_local_to_utc(event_time, received, stamp))
+            text, nanoseconds = fast
+            assert event.__class__ is TimedEvent and event.system["TimeCreated"] == text
+            assert readable_time(text) and time_ns(text) == time_ns(_local_to_utc(event_time, received, stamp))
+            assert event.time_ns() == event.nanoseconds == nanoseconds == time_ns(text)
             timed += 1
         elif outcome(lambda _: _local_to_utc(event_time, received, stamp), None)[0] == "result":
             assert document_to_event(document, Origin("nxlog", 1), SUPPORTED_EVENT_IDS).__class__ is Event

@@ -6,7 +6,8 @@ import os
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, List, Optional
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Iterator, List, Optional
 
 from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
 from ..readers import STDIN, input_files
@@ -55,8 +56,23 @@ def _event_id(text: str) -> int:
 OUTPUT_BUFFER = 1 << 20  # bytes: with the default 8 KiB, the write system calls took twice the kernel time
 
 
-def open_output(path: str) -> IO[bytes]:
-    return sys.stdout.buffer if path == "-" else open(path, "wb", buffering=OUTPUT_BUFFER)
+@contextmanager
+def open_output(path: str) -> Iterator[IO[bytes]]:
+    """The file, or standard output for "-", written through a buffer of OUTPUT_BUFFER bytes (standard output's
+    own is 8 KiB, and none at all under PYTHONUNBUFFERED: a system call per line); flushed at the end, standard
+    output left open."""
+    if path != "-":
+        with open(path, "wb", buffering=OUTPUT_BUFFER) as output:
+            yield output
+        return
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a standard output with no file behind it (a test's capture)
+        yield sys.stdout.buffer
+        return
+    sys.stdout.flush()
+    with open(descriptor, "wb", buffering=OUTPUT_BUFFER, closefd=False) as output:
+        yield output
 
 
 class Progress:

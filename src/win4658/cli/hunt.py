@@ -277,13 +277,14 @@ def _hunt_into(
     try:
         with streaming_collector():
             for item in hunt.run(paths):
-                if isinstance(item, RecordError):
-                    progress.error(item)
-                elif isinstance(item, Lifetime):  # a handle session, as it ended (only with --sessions)
+                kind = item.__class__
+                if kind is Lifetime:  # a handle session, as it ended (only with --sessions)
                     sessions += 1
                     ended = EndedSession(item)
                     for add in session_sinks:
                         add(ended)
+                elif kind is RecordError:
+                    progress.error(item)
                 else:
                     writer.add(item)
                     if report is not None:
@@ -317,9 +318,11 @@ def streaming_collector() -> Iterator[None]:
 
 
 def _output(path: str, text: bool) -> ContextManager[IO]:
+    if not text:
+        return open_output(path)
     if path == "-":
-        return nullcontext(sys.stdout if text else sys.stdout.buffer)
-    return open(path, "w", encoding="utf-8", newline="", buffering=OUTPUT_BUFFER) if text else open_output(path)
+        return nullcontext(sys.stdout)
+    return open(path, "w", encoding="utf-8", newline="", buffering=OUTPUT_BUFFER)
 
 
 def run_trace(args: argparse.Namespace, paths: List[str]) -> int:

@@ -12,7 +12,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Option
 from ..convert import Summary
 from ..event import Event, ReadStats, RecordError
 from ..readers import read_paths
-from ..times import format_ns, time_ns
+from ..times import format_ns
 from .definitions import SEVERITIES, Detection, DetectionList, by_kind, load_bundle
 from .durations import Durations
 from .engine import SHOWN_FIELDS, EventDetections, Finding, event_process
@@ -126,7 +126,7 @@ class Hunt:
                 yield result
                 continue
             self.summary.events += 1
-            for time, event in order.push(time_ns(result.system.get("TimeCreated")), result):
+            for time, event in order.push(result.time_ns(), result):
                 findings = self._examine(event, time, tracker)
                 if findings:
                     yield from findings
@@ -280,5 +280,5 @@ def trace_handle(
             yield result
             continue
         if query.matches(handle_key(result)):
-            yield from order.push(time_ns(result.system.get("TimeCreated")), result)
+            yield from order.push(result.time_ns(), result)
     yield from order.drain()

@@ -121,9 +121,11 @@ def document_to_event(document: dict, origin: Origin, event_ids: frozenset) -> O
         event_id = parse_event_id(event_id)
     if event_id not in event_ids:
         return None
-    system, data, event_class = convert(document)
+    system, data, nanoseconds = convert(document)
     system["EventID"] = event_id
-    return event_class(system, as_texts(data), origin)
+    if nanoseconds is None:
+        return Event(system, as_texts(data), origin)
+    return TimedEvent(system, as_texts(data), origin, nanoseconds)
 
 
 def _event_code(document: dict) -> object:
@@ -142,22 +144,22 @@ def as_texts(data: dict) -> dict:
         return {name: value if value.__class__ is str else as_text(value) for name, value in data.items()}
 
 
-# A document's System fields, its EventData and the class of Event they make
-Parts = Tuple[dict, dict, Type[Event]]
+# A document's System fields, its EventData and, when the reader wrote TimeCreated itself, its nanoseconds
+Parts = Tuple[dict, dict, Optional[int]]
 
 
 def _from_winlogbeat(document: dict) -> Parts:
-    return winlogbeat_system(document), document[EVENT_DATA_OBJECT].get(EVENT_DATA_KEY) or {}, Event
+    return winlogbeat_system(document), document[EVENT_DATA_OBJECT].get(EVENT_DATA_KEY) or {}, None
 
 
 def _from_winlogbeat6(document: dict) -> Parts:
     system = {field: document.get(key) for field, key in WINLOGBEAT6_KEYS.items()}
-    return check_system(_present(system)), document.get(WINLOGBEAT6_EVENT_DATA_KEY) or {}, Event
+    return check_system(_present(system)), document.get(WINLOGBEAT6_EVENT_DATA_KEY) or {}, None
 
 
 def _from_flat(document: dict) -> Parts:
     system = nxlog_system(document)
-    time_created, event_class = _flat_time(document)
+    time_created, nanoseconds = _flat_time(document)
     if time_created is not None:
         if time_created.__class__ is not str:
             check_system_value("TimeCreated", time_created)
@@ -168,30 +170,30 @@ def _from_flat(document: dict) -> Parts:
         if keywords.__class__ is not str:
             check_system_value("Keywords", keywords)
     data = {key: value for key, value in document.items() if key not in NXLOG_SYSTEM_KEYS}
-    return system, data, event_class
+    return system, data, nanoseconds
 
 
-def _flat_time(document: dict) -> Tuple[object, Type[Event]]:
-    """When the event happened, in UTC, and the class of Event it makes (a TimedEvent when local_to_utc_fast wrote
-    the time: it writes only "YYYY-MM-DDThh:mm:ssZ" of a real day and time).
+def _flat_time(document: dict) -> Tuple[object, Optional[int]]:
+    """When the event happened, in UTC, and in nanoseconds when local_to_utc_fast wrote the time (it writes only
+    "YYYY-MM-DDThh:mm:ssZ" of a real day and time: the event is a TimedEvent).
 
     NXLog writes EventTime in the collector's local time without an offset; the offset is recovered from
     EventReceivedTime (same clock) against Logstash's @timestamp (UTC) for the same moment.
     """
     created = document.get("TimeCreated")
     if isinstance(created, str):
-        return _as_utc_iso(created), Event
+        return _as_utc_iso(created), None
     event_time, received, stamp = (
         document.get("EventTime"),
         document.get("EventReceivedTime"),
         document.get("@timestamp"),
     )
     if not (event_time and received and stamp):
-        return stamp, Event
+        return stamp, None
     utc = local_to_utc_fast(event_time, received, stamp)
     if utc is not None:
-        return utc, TimedEvent
-    return _local_to_utc(event_time, received, stamp), Event
+        return utc
+    return _local_to_utc(event_time, received, stamp), None
 
 
 def _local_to_utc(event_time: str, received: str, stamp: str) -> str:

@@ -8,7 +8,6 @@ from ..detections.lifetime import DEFAULT_MAX_OPEN, HandleTracker
 from ..detections.timeline import DEFAULT_WINDOW, TimeOrder
 from ..event import Event, ReadResult, ReadStats, RecordError
 from ..readers import read_paths
-from ..times import time_ns
 
 PAIRING_EVENT_IDS = frozenset({4656, 4658, 4663})
 ENRICHED_FIELDS = (("ObjectServer", "object_server"), ("ObjectType", "object_type"), ("ObjectName", "object_name"))
@@ -42,7 +41,7 @@ def read_enriched(
         if isinstance(result, RecordError):
             yield result
             continue
-        for time, event in order.push(time_ns(result.system.get("TimeCreated")), result):
+        for time, event in order.push(result.time_ns(), result):
             yield from passed(time, event)
     for time, event in order.drain():
         yield from passed(time, event)

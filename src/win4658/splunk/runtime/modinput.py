@@ -31,7 +31,6 @@ from splunklib.modularinput import (
 
 from ...event import Event, ReadResult, ReadStats, RecordError
 from ...readers import read_path, read_stream
-from ...times import time_ns
 from .checkpoint import CheckpointStore, CorruptCheckpoint, FileState, InputLock, make_private_directory
 from .original import OriginalXml, plain_text_kind
 from .parameters import DEFAULT_EVENT_IDS, check_parameters, discover, is_true, parse_event_ids
@@ -304,7 +303,7 @@ class FileReader:
         return _with_file_offsets(results, offset, stream)
 
     def _splunk_event(self, event: Event, original_xml: Optional[str]) -> SplunkEvent:
-        nanoseconds = time_ns(event.system.get("TimeCreated"))
+        nanoseconds = event.time_ns()
         return SplunkEvent(
             data=original_xml or render_event_xml(event),
             time=None if nanoseconds is None else f"{nanoseconds / 1e9:.3f}",
