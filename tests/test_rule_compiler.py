@@ -266,7 +266,9 @@ def test_only_a_timed_event_skips_the_time_check_and_only_where_the_time_is_copi
     mapping = bundled("ecs")
     with pytest.raises(MappingError, match="@timestamp: cannot read '2026-02-30T00:00:00Z'"):
         mapping.apply(Event(dict(unreadable), {}, Origin("plain", 1)))
-    assert mapping.apply(TimedEvent(dict(unreadable), {}, Origin("timed", 1), 0))["@timestamp"] == "2026-02-30T00:00:00Z"
+    assert (
+        mapping.apply(TimedEvent(dict(unreadable), {}, Origin("timed", 1), 0))["@timestamp"] == "2026-02-30T00:00:00Z"
+    )
     lowered = Mapping(
         {
             "event_ids": [4658],
