@@ -6,11 +6,11 @@ import math
 import os
 import sys
 from contextlib import ExitStack, contextmanager, nullcontext
-from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional
+from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional, cast
 
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
-from ..detections.engine import event_process, event_user
+from ..detections.engine import Finding, event_process, event_user
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.local_hunt import HandleQuery, Hunt, trace_handle
 from ..detections.report import HtmlReport
@@ -204,8 +204,8 @@ def run_hunt(args: argparse.Namespace) -> int:
             html = files.enter_context(open(args.html, "w", encoding="utf-8")) if args.html else None
             writer = WRITERS[args.format](output, hunt, args.limit)
             report = HtmlReport(hunt) if html is not None else None
-            sinks = _session_sinks(args.format, writer, report, sessions_path, files) if sessions else []
-            written = _hunt_into(hunt, paths, writer, report, sinks)
+            add_session = _session_sink(args.format, writer, report, sessions_path, files) if sessions else None
+            written = _hunt_into(hunt, paths, writer, report, add_session)
             if report is not None:
                 report.write(html)  # type: ignore[arg-type]  # html is set whenever report is
     except BrokenPipeError:
@@ -249,19 +249,28 @@ def _same_file(path: str, other: str) -> bool:
     return os.path.realpath(path) == os.path.realpath(other)
 
 
-def _session_sinks(
+def _session_sink(
     output_format: str, writer, report: Optional[HtmlReport], path: Optional[str], files: ExitStack
-) -> List[Callable[[EndedSession], None]]:
-    """Who takes each session: its own file, or the output that shows them; the HTML report."""
-    sinks = []
+) -> Callable[[Lifetime], None]:
+    """What takes each session as it ends: its own file, or the output that shows them; the HTML report. JSON lines
+    alone are built from the lifetime itself (sessions/line.py); other takers share one EndedSession."""
+    takers: List[Callable[[EndedSession], None]] = []
     if path is not None:
         kind, file_writer = SESSION_FILES[output_format]
-        sinks.append(file_writer(files.enter_context(_output(path, kind == "csv"))).add_session)
+        takers.append(file_writer(files.enter_context(_output(path, kind == "csv"))).add_session)
     if path is None or output_format == "table":  # json's lines move to the file, the table's overview stays
-        sinks.append(writer.add_session)
+        if output_format == "json" and report is None:
+            return writer.add_session_line
+        takers.append(writer.add_session)
     if report is not None:
-        sinks.append(report.add_session)
-    return sinks
+        takers.append(report.add_session)
+
+    def give(lifetime: Lifetime) -> None:
+        ended = EndedSession(lifetime)
+        for take in takers:
+            take(ended)
+
+    return give
 
 
 def _hunt_into(
@@ -269,7 +278,7 @@ def _hunt_into(
     paths: List[str],
     writer,
     report: Optional[HtmlReport],
-    session_sinks: List[Callable[[EndedSession], None]],
+    add_session: Optional[Callable[[Lifetime], None]],
 ) -> int:
     """Run the hunt into its outputs; the number of handle sessions."""
     progress = Progress("hunted", hunt.summary.stats)
@@ -277,18 +286,16 @@ def _hunt_into(
     try:
         with streaming_collector():
             for item in hunt.run(paths):
-                kind = item.__class__
-                if kind is Lifetime:  # a handle session, as it ended (only with --sessions)
+                kind = item.__class__  # tested by class, the cheapest test (mypy does not narrow on it: cast)
+                if kind is Lifetime:  # a handle session as it ended: only with --sessions, which sets add_session
                     sessions += 1
-                    ended = EndedSession(item)
-                    for add in session_sinks:
-                        add(ended)
+                    add_session(cast(Lifetime, item))  # type: ignore[misc]
                 elif kind is RecordError:
-                    progress.error(item)
+                    progress.error(cast(RecordError, item))
                 else:
                     writer.add(item)
                     if report is not None:
-                        report.add(item)
+                        report.add(cast(Finding, item))
     finally:
         progress.close()
     writer.close()

@@ -17,6 +17,7 @@ from typing import IO, Any, Dict, List, Optional
 
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
+from ..detections.lifetime import Lifetime
 from ..detections.local_hunt import Hunt
 from ..sessions.fields import session_spec, to_ecs
 from ..sessions.line import session_line
@@ -59,7 +60,10 @@ class JsonWriter:
         self.write(ndjson_line(self.hunt.document(finding)))
 
     def add_session(self, session: EndedSession) -> None:
-        self.write(session_line(session.lifetime))
+        self.add_session_line(session.lifetime)
+
+    def add_session_line(self, lifetime: Lifetime) -> None:
+        self.write(session_line(lifetime))
 
     def close(self) -> None:
         self.write(ndjson_line({"summary": self.hunt.summary.as_dict()}))
