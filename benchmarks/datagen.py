@@ -1,6 +1,7 @@
 """Benchmark inputs built from the shared corpus: nothing here is committed, everything is rebuilt on demand.
 
     python benchmarks/datagen.py jsonl 1000000 events.jsonl    # sampled events, Winlogbeat 8 and NXLog shapes
+    python benchmarks/datagen.py paired 1000000 paired.jsonl   # events whose handles pair as in a real log
     python benchmarks/datagen.py xml 200000 events.xml         # sampled events, one XML event per line
     python benchmarks/datagen.py evtx 256 security.evtx        # an EVTX of at least 256 MiB of corpus chunks
 
@@ -8,6 +9,7 @@
   with the header's chunk count, last chunk number and CRC32 set and the dirty flag cleared.
 - ``build_xml`` / ``build_jsonlines``: event XML (one event per line) and JSON-lines (Winlogbeat 8 and NXLog flat
   shapes), each event's fields sampled independently from the values the corpus really holds.
+- ``paired_events``: JSON-lines events whose handles open, are used and close as in a real log (handle sessions).
 """
 
 import argparse
@@ -100,6 +102,67 @@ def sampled_events(pool: ValuePool, count: int, seed: int = 4658) -> Iterator[Ev
     rng = random.Random(seed)
     for record_id in range(1, count + 1):
         yield pool.sample(rng, record_id)
+
+
+# paired_events: the handles open at once, and the 4663s each reads or writes through its handle (0 to this many)
+OPEN_HANDLES = 64
+MAX_ACCESSES = 3
+HANDLE_FIELDS = ("ObjectServer", "ObjectType", "ObjectName")  # a handle's object, the same in its 4656 and 4663s
+SUBJECT_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "ProcessName")
+
+
+def paired_events(pool: ValuePool, count: int, seed: int = 4658) -> Iterator[Event]:
+    """Events that pair as a real log's do: each handle opened by a 4656, used by 0-3 4663s and closed by a 4658,
+    all by one process of one host and user, about OPEN_HANDLES handles open at once, times rising 1 s a record (the
+    precision NXLog writes: no two records share a time); every other field sampled from the corpus as in
+    sampled_events."""
+    rng = random.Random(seed)
+    handles: List[dict] = []
+    next_handle = 0x100
+    for record_id in range(1, count + 1):
+        if len(handles) < OPEN_HANDLES and (not handles or rng.random() < 0.5):
+            opened = _paired_sample(pool, rng, 4656, record_id)
+            next_handle += 4
+            handle = {name: opened.data.get(name) for name in HANDLE_FIELDS + SUBJECT_FIELDS}
+            handle.update(
+                HandleId=hex(next_handle),
+                ProcessId=hex(rng.choice((4, 612, 1044, 2156, 4472, 7104))),
+                Computer=opened.system.get("Computer"),
+                accesses=rng.randint(0, MAX_ACCESSES),
+            )
+            handles.append(handle)
+            yield _in_handle(opened, handle)
+            continue
+        handle = rng.choice(handles)
+        if handle["accesses"]:
+            handle["accesses"] -= 1
+            yield _in_handle(_paired_sample(pool, rng, 4663, record_id), handle)
+        else:
+            handles.remove(handle)
+            yield _in_handle(_paired_sample(pool, rng, 4658, record_id), handle)
+
+
+def _paired_sample(pool: ValuePool, rng: random.Random, event_id: int, record_id: int) -> Event:
+    """A sampled event of ``event_id`` timed 1 s after the record before it, audited as a success."""
+    system = {name: rng.choice(values) for name, values in pool.system[event_id].items()}
+    seconds = timedelta(seconds=record_id)
+    system.update(
+        EventID=event_id,
+        EventRecordID=str(record_id),
+        Keywords="0x8020000000000000",
+        TimeCreated=f"{datetime(2026, 11, 1) + seconds:%Y-%m-%dT%H:%M:%S.%f}Z",
+    )
+    data = {name: rng.choice(values) for name, values in pool.data[event_id].items()}
+    return Event(system, data, Origin("generated", record_id))
+
+
+def _in_handle(event: Event, handle: dict) -> Event:
+    """The event made one of ``handle``'s: its host, process, handle id, subject and (4656, 4663) object."""
+    event.system["Computer"] = handle["Computer"]
+    for name in ("HandleId", "ProcessId", *SUBJECT_FIELDS, *HANDLE_FIELDS):
+        if name in event.data or name in ("HandleId", "ProcessId"):
+            event.data[name] = handle[name]
+    return event
 
 
 def event_xml(event: Event) -> str:
@@ -196,7 +259,11 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="datagen.py", description="Build a benchmark input from the public corpus (tools/corpus.py)."
     )
-    parser.add_argument("form", choices=("jsonl", "xml", "evtx"), help="what to write")
+    parser.add_argument(
+        "form",
+        choices=("jsonl", "paired", "xml", "evtx"),
+        help="what to write (paired: JSON-lines whose handles open, are used and close as in a real log)",
+    )
     parser.add_argument("size", type=int, help="events (jsonl, xml) or MiB at least (evtx)")
     parser.add_argument("output", help="file to write")
     parser.add_argument("--seed", type=int, default=4658, help="random seed of the sampled events (default 4658)")
@@ -207,8 +274,9 @@ def main(argv: Sequence[str]) -> int:
         chunks = build_evtx(CHUNK_SOURCE, args.output, args.size * MIB)
         print(f"{args.output}: {chunks} chunks")
         return 0
-    write = write_jsonlines if args.form == "jsonl" else write_xml
-    count = write(sampled_events(corpus_pool(CORPUS), args.size, args.seed), args.output)
+    write = write_xml if args.form == "xml" else write_jsonlines
+    events = paired_events if args.form == "paired" else sampled_events
+    count = write(events(corpus_pool(CORPUS), args.size, args.seed), args.output)
     print(f"{args.output}: {count} events")
     return 0
 

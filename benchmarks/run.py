@@ -150,6 +150,7 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
         "parts": os.path.join(DATA, f"parts-{args.parts}x{args.evtx_mib // args.parts}MiB"),
         "memory": os.path.join(DATA, f"security-{args.memory_mib}MiB.evtx"),
         "hunt": os.path.join(DATA, f"hunt-{args.hunt_events}.ndjson"),
+        "paired": os.path.join(DATA, f"paired-{args.hunt_events}.ndjson"),
         "modinput": os.path.join(DATA, f"modinput-{args.xml_events}-{args.json_events}"),
         "app": "",
     }  # set once the package is built
@@ -157,7 +158,7 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
     if "modinput" in wanted:
         wanted |= {"xml", "json"}
     if "sessions" in wanted:
-        wanted.add("hunt")
+        wanted |= {"hunt", "paired"}
     if {"evtx", "workers"} & wanted and not os.path.exists(paths["evtx"]):
         datagen.build_evtx(CHUNK_SOURCE, paths["evtx"], args.evtx_mib * MIB)
     if "memory" in wanted and not os.path.exists(paths["memory"]):
@@ -169,14 +170,15 @@ def build_inputs(args: argparse.Namespace) -> Dict[str, str]:
                 CHUNK_SOURCE, os.path.join(paths["parts"], f"part{part}.evtx"), args.evtx_mib // args.parts * MIB
             )
     pool = None
-    for name, count, write in (
-        ("xml", args.xml_events, datagen.write_xml),
-        ("json", args.json_events, datagen.write_jsonlines),
-        ("hunt", args.hunt_events, datagen.write_jsonlines),
+    for name, count, write, events in (
+        ("xml", args.xml_events, datagen.write_xml, datagen.sampled_events),
+        ("json", args.json_events, datagen.write_jsonlines, datagen.sampled_events),
+        ("hunt", args.hunt_events, datagen.write_jsonlines, datagen.sampled_events),
+        ("paired", args.hunt_events, datagen.write_jsonlines, datagen.paired_events),
     ):
         if name in wanted and not os.path.exists(paths[name]):
             pool = pool or datagen.corpus_pool(CORPUS)
-            write(datagen.sampled_events(pool, count), paths[name])
+            write(events(pool, count), paths[name])
     if "modinput" in wanted:
         _modinput_inputs(paths)
     return paths
@@ -244,8 +246,15 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         "workers": lambda: workers_benchmark(paths["parts"], args.runs),
         "hunt": lambda: run_benchmark("hunt, JSON-lines", [hunter(paths["hunt"])], args.runs),
         # hunt's row: "× peer" is hunt --sessions' time over hunt's, paired run by run
-        "sessions": lambda: run_benchmark(
-            "hunt + sessions, JSON-lines", [hunter(paths["hunt"]), session_hunter(paths["hunt"])], args.runs
+        "sessions": lambda: (
+            run_benchmark(
+                "hunt + sessions, JSON-lines", [hunter(paths["hunt"]), session_hunter(paths["hunt"])], args.runs
+            )
+            + run_benchmark(
+                "hunt + sessions, paired JSON-lines",
+                [hunter(paths["paired"]), session_hunter(paths["paired"])],
+                args.runs,
+            )
         ),
         "modinput": lambda: modinput_benchmark(paths, args.runs),
         "memory": lambda: run_benchmark(

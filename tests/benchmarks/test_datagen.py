@@ -1,13 +1,17 @@
-"""The benchmark inputs are what they claim: a valid large EVTX of repeated corpus chunks, sampled XML, JSON-lines."""
+"""The benchmark inputs are what they claim: a valid large EVTX of repeated corpus chunks, sampled XML, JSON-lines,
+JSON-lines whose handles pair."""
 
 import os
 import struct
 import sys
 import zlib
+from collections import Counter
 
 from tests.support.paths import ROOT, corpus_path
+from win4658.detections.lifetime import CLOSED, OPEN_AT_END, Lifetime
 from win4658.event import SUPPORTED_EVENT_IDS, Event, ReadStats
 from win4658.readers import read_paths
+from win4658.sessions.stream import ended_handles, session_hunt
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import datagen  # noqa: E402
@@ -56,3 +60,19 @@ def test_the_command_line_writes_the_same_events_as_the_functions(tmp_path, caps
     expected = list(datagen.sampled_events(datagen.corpus_pool(datagen.CORPUS), 300, seed=7))
     events = list(read_paths([target], SUPPORTED_EVENT_IDS))
     assert [event.data for event in events] == [event.data for event in expected]
+
+
+def test_paired_events_open_use_and_close_their_handles_as_a_real_log(tmp_path):
+    """Every handle of the paired input is opened by a 4656, used by 0-3 4663s of the same handle and closed by one
+    4658, in time order: hunt's sessions are all closed but those still open when the input ends."""
+    pool = datagen.corpus_pool(corpus_path())
+    target = str(tmp_path / "paired.ndjson")
+    assert datagen.write_jsonlines(datagen.paired_events(pool, 3000), target) == 3000
+    hunt = session_hunt(window=10_000, max_open_handles=50_000)
+    endings = Counter(item.ending for item in ended_handles([target], hunt) if isinstance(item, Lifetime))
+    opened = sum(1 for event in datagen.paired_events(pool, 3000) if event.event_id == 4656)
+    assert endings[CLOSED] + endings[OPEN_AT_END] == opened == sum(endings.values())
+    assert 0 < endings[OPEN_AT_END] <= datagen.OPEN_HANDLES
+    assert hunt.summary.lifetime["accesses"] == sum(
+        1 for event in datagen.paired_events(pool, 3000) if event.event_id == 4663
+    )
