@@ -90,10 +90,10 @@ def format_ns(nanoseconds: Optional[int]) -> Optional[str]:
         return None
     seconds, remainder = divmod(nanoseconds, 1_000_000_000)
     minute, second = divmod(seconds, 60)
-    return "%s:%02d.%06dZ" % (_minute_text(minute), second, remainder // 1000)
+    return "%s:%02d.%06dZ" % (minute_text(minute), second, remainder // 1000)
 
 
 @lru_cache(maxsize=4096)
-def _minute_text(minute: int) -> str:
+def minute_text(minute: int) -> str:
     """'YYYY-MM-DDThh:mm' of a minute since the epoch (memo: times of one minute share it)."""
     return "%04d-%02d-%02dT%02d:%02d" % gmtime(minute * 60)[:5]

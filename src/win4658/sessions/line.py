@@ -19,7 +19,7 @@ from ..detections.lifetime import (
     mask_number,
 )
 from ..event import Event
-from ..times import format_ns
+from ..times import minute_text
 from .access import access_names
 from .record import cached_basename, privilege_names, user_parts
 
@@ -88,6 +88,18 @@ def _used(object_type: Optional[str], used_mask: int) -> bytes:
     )
 
 
+@lru_cache(maxsize=PIECE_CACHE)
+def _minute(minute: int) -> bytes:
+    return minute_text(minute).encode()
+
+
+def _time(nanoseconds: int) -> bytes:
+    """times.format_ns as bytes."""
+    seconds, remainder = divmod(nanoseconds, 1_000_000_000)
+    minute, second = divmod(seconds, 60)
+    return b"%b:%02d.%06dZ" % (_minute(minute), second, remainder // 1000)
+
+
 def _privilege_list(text: Optional[str]) -> bytes:
     privileges = privilege_names(text)
     return b',"privileges":' + dumps(privileges) if privileges else b""
@@ -119,9 +131,9 @@ def session_line(lifetime: Lifetime) -> bytes:
     host, process_number, handle_id = key
     line = b'{"session":{'
     if opened_ns is not None:
-        line += b'"start":"%b",' % format_ns(opened_ns).encode()
+        line += b'"start":"%b",' % _time(opened_ns)
     if closed_ns is not None:
-        line += b'"end":"%b",' % format_ns(closed_ns).encode()
+        line += b'"end":"%b",' % _time(closed_ns)
         if opened_ns is not None:
             duration = closed_ns - opened_ns
             line += b'"duration_ns":%b,"duration_seconds":%b,' % (dumps(duration), dumps(duration / 1e9))
@@ -157,7 +169,7 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
     host, process_number, handle_id = key
     value = closed.data.get
     return (UNTIMED_CLOSE_WITHOUT_OPEN if closed_ns is None else TIMED_CLOSE_WITHOUT_OPEN) % (
-        b"" if closed_ns is None else format_ns(closed_ns).encode(),
+        b"" if closed_ns is None else _time(closed_ns),
         HOSTS[host],
         PROCESS_IDS[process_number],
         HANDLE_IDS[handle_id],
