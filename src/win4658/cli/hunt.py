@@ -6,11 +6,11 @@ import math
 import os
 import sys
 from contextlib import ExitStack, contextmanager, nullcontext
-from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional, cast
+from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional
 
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
-from ..detections.engine import Finding, event_process, event_user
+from ..detections.engine import event_process, event_user
 from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
 from ..detections.local_hunt import HandleQuery, Hunt, trace_handle
 from ..detections.report import HtmlReport
@@ -286,16 +286,16 @@ def _hunt_into(
     try:
         with streaming_collector():
             for item in hunt.run(paths):
-                kind = item.__class__  # tested by class, the cheapest test (mypy does not narrow on it: cast)
+                kind = item.__class__  # the cheapest test, once per item (mypy does not narrow on it)
                 if kind is Lifetime:  # a handle session as it ended: only with --sessions, which sets add_session
                     sessions += 1
-                    add_session(cast(Lifetime, item))  # type: ignore[misc]
+                    add_session(item)  # type: ignore[arg-type, misc]
                 elif kind is RecordError:
-                    progress.error(cast(RecordError, item))
+                    progress.error(item)
                 else:
                     writer.add(item)
                     if report is not None:
-                        report.add(cast(Finding, item))
+                        report.add(item)  # type: ignore[arg-type]
     finally:
         progress.close()
     writer.close()
