@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.paths import SAMPLE_XML
 from win4658.cli import main
+from win4658.cli.common import refused_outputs
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,14 @@ def test_hunt_names_every_output_it_refuses(capsys, tmp_path):
         f"win4658: {events / 'timeline.sessions.csv'}: the sessions file lies inside {events}, {READ_BACK}\n"
         f"win4658: {timeline}: the output (-o) lies inside {events}, {READ_BACK}\n"
     )
+
+
+def test_streams_and_devices_are_never_refused_but_standard_output_is_one_output(capsys, tmp_path):
+    events = _events_directory(tmp_path)
+    fifo = events / "pipe"  # inside the input directory: the walk skips what is no regular file
+    os.mkfifo(fifo)
+    streams = [("-", "a"), ("/dev/stdout", "b"), (os.devnull, "c"), (os.devnull, "d"), (str(fifo), "e"), (None, "f")]
+    assert refused_outputs(streams, [str(events)]) == [] and capsys.readouterr().err == ""
+    assert refused_outputs([("-", "the output (-o)"), ("-", "the sessions file")], [str(events)]) == [
+        "-: the output (-o) cannot also be the sessions file"
+    ]

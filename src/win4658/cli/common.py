@@ -170,9 +170,12 @@ def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[s
     return problems
 
 
+STREAM_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")  # the run's own streams, wherever they go
+
+
 def _device(path: str) -> bool:
-    """Standard output, or a path that is no regular file to write (/dev/stdout counts, wherever it points)."""
-    if path == "-" or os.path.abspath(path).startswith("/dev/"):
+    """Standard output, one of the run's streams, or a path that is no regular file to write."""
+    if path == "-" or os.path.abspath(path).startswith(STREAM_PATHS):
         return True
     return os.path.exists(path) and not os.path.isfile(path)
 
@@ -193,6 +196,13 @@ def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
         real_input = os.path.realpath(given)
         if real_path == real_input:
             return "would overwrite an input"
-        if os.path.isdir(given) and os.path.commonpath([real_path, real_input]) == real_input:
+        if os.path.isdir(given) and _inside(real_path, real_input):
             return f"lies inside {given}, an input directory: the run (or a later one) would read it back"
     return None
+
+
+def _inside(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([path, directory]) == directory
+    except ValueError:  # on Windows, paths on two drives
+        return False

@@ -321,7 +321,7 @@ def _output(path: str, text: bool) -> ContextManager[IO]:
 
 
 def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
-    combined = [option for option, given in TRACE_EXCLUDES.items() if getattr(args, given)]
+    combined = [option for option, given in TRACE_EXCLUDES.items() if getattr(args, given) not in (None, False)]
     if combined:
         print(
             f"win4658: --trace lists one handle's events; {' and '.join(combined)} cannot be combined with it",
