@@ -14,6 +14,7 @@ import pytest
 from tests.support.converted import converted_sessions
 from tests.support.paths import corpus_path
 from win4658.cli import main
+from win4658.detections import report as report_module
 from win4658.examples import EXAMPLE_FILES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -281,15 +282,36 @@ def test_sessions_and_findings_tables_filter_and_sort(capsys, tmp_path):
     assert [row[0] for row in _session_rows(dom)] == ["0.002", "0.002", "0.013", "9,161.578"]
 
 
-@needs_chromium
-def test_handles_still_open_at_the_end_follow_the_longest_sessions(capsys, tmp_path):
+def _unclosed_examples(tmp_path):
     """The examples without the closes of the lsass and SAM handles: both are still open at the end of the data."""
     unclosed = tmp_path / "unclosed.xml"
     with open(EXAMPLE_FILES[1], encoding="utf-8") as stream:
         unclosed.write_text(
             "".join(line for line in stream if not re.search(r"<EventRecordID>5001(08|10)<", line)), encoding="utf-8"
         )
-    report, records = _hunt_sessions(capsys, tmp_path, str(unclosed))
+    return str(unclosed)
+
+
+def test_the_report_counts_the_sessions_past_its_bounds(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "MAX_SESSIONS_EMBEDDED", 1)
+    report, _records = _hunt_sessions(capsys, tmp_path, _unclosed_examples(tmp_path))
+    text = report.read_text(encoding="utf-8")
+    assert "<h3>The 1 longest sessions, then 1 still open at the end of the data</h3>" in text
+    assert '<p class=warn id="sessions-more">1 more sessions with a duration are not shown' in text
+    assert (
+        '<p class=warn id="sessions-open-more">1 more sessions still open at the end of the data are not shown '
+        "(the report keeps the 1 opened first).</p>"
+    ) in text
+    rows = json.loads(re.search(r'id="data">(.*?)</script>', text).group(1))["sessions"]["rows"]
+    assert [(row[0], row[1]) for row in rows] == [
+        (9161.578, "2026-03-02T09:00:03.512000Z"),
+        (None, "2026-03-02T09:31:07.250118Z"),
+    ]
+
+
+@needs_chromium
+def test_handles_still_open_at_the_end_follow_the_longest_sessions(capsys, tmp_path):
+    report, records = _hunt_sessions(capsys, tmp_path, _unclosed_examples(tmp_path))
     dom, console = _browser("--dump-dom", url=report.as_uri())
     assert console == [] and 'data-ready="1"' in dom
     assert [(row[0], row[1], row[6], row[8]) for row in _session_rows(dom)] == [
