@@ -207,6 +207,34 @@ def test_trace_lists_every_event_of_one_handle_oldest_first(capsys, handle):
     ]
 
 
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        (["--sessions"], "--sessions"),
+        (["--sessions-out", "OUT"], "--sessions-out"),
+        (["--html", "OUT"], "--html"),
+        (["--sessions", "--html", "OUT"], "--sessions and --html"),
+    ],
+)
+def test_trace_lists_events_only_so_sessions_and_the_report_are_refused(capsys, tmp_path, options, named):
+    out = tmp_path / "out"
+    argv = [str(out) if word == "OUT" else word for word in options]
+    status, stdout, err = _run(capsys, "hunt", "--trace", "WS01,0x1b30,0x2a4", *argv)
+    assert (status, stdout) == (2, "") and not out.exists()
+    assert err == f"win4658: --trace lists one handle's events; {named} cannot be combined with it\n"
+
+
+def test_trace_refuses_an_output_inside_an_input_directory(capsys, tmp_path):
+    (tmp_path / "events.xml").write_bytes(open(SAMPLE_XML, "rb").read())
+    out = tmp_path / "trace.txt"
+    status, stdout, err = _run(capsys, "hunt", "--trace", "WS01,0x1b30,0x2a4", "-o", str(out), str(tmp_path))
+    assert (status, stdout) == (2, "") and not out.exists()
+    assert err == (
+        f"win4658: {out}: the output (-o) lies inside {tmp_path}, an input directory: the run (or a later one) "
+        "would read it back\n"
+    )
+
+
 @pytest.mark.parametrize("handle", ["WS02,0x1b30,0x2a4", "WS01.other.local,0x1b30,0x2a4", "WS01,0x1b31,0x2a4"])
 def test_trace_says_when_no_event_has_the_handle(capsys, handle):
     status, out, err = _run(capsys, "hunt", "--trace", handle)

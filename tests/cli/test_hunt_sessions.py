@@ -238,6 +238,20 @@ def test_the_overview_keeps_the_longest_first_ended_first_on_ties():
     assert SessionOverview(kept=0).longest() == []
 
 
+def test_the_overview_keeps_the_first_sessions_still_open_as_they_came():
+    sessions = SessionOverview(kept=2)
+    endings = ["open_at_end", "reused_before_close", "open_at_end", "close_without_open", "open_at_end"]
+    for index, ending in enumerate(endings):
+        sessions.add(_record(None, handle=hex(index), ending=ending), Origin("f", index))
+    sessions.add(_record(4, handle="0x9"), Origin("f", 9))
+    assert [(record["handle_id"], origin.record) for record, origin in sessions.still_open] == [("0x0", 0), ("0x2", 2)]
+    assert [origin.record for _record, origin in sessions.longest()] == [9]
+    assert sessions.endings["open_at_end"] == 3
+    none_kept = SessionOverview(kept=0)
+    none_kept.add(_record(None, ending="open_at_end"), Origin("f", 1))
+    assert none_kept.still_open == [] and none_kept.endings["open_at_end"] == 1
+
+
 def test_the_overview_folds_object_types_past_its_bound(monkeypatch):
     monkeypatch.setattr(overview, "MAX_OBJECT_TYPES", 2)
     sessions = SessionOverview(kept=1)

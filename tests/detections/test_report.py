@@ -14,6 +14,7 @@ import pytest
 from tests.support.converted import converted_sessions
 from tests.support.paths import corpus_path
 from win4658.cli import main
+from win4658.detections import report as report_module
 from win4658.examples import EXAMPLE_FILES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -172,6 +173,16 @@ def _longest_first(records):
     return sorted(closed, key=lambda record: -record["duration_ns"])  # sorted is stable
 
 
+def _listed(records):
+    """The sessions the report's table lists, as embedded: the longest closed, then the first still open."""
+    still_open = [record for record in records if record["ending"] == "open_at_end"]
+    return _longest_first(records)[:1000] + still_open[:1000]
+
+
+def _seconds(record):
+    return f"{record['duration_seconds']:,.3f}" if "duration_seconds" in record else "open"
+
+
 def _session_rows(dom):
     body = re.search(r'<table id="sessions-table">.*?<tbody>(.*?)</tbody>', dom).group(1)
     return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
@@ -190,13 +201,15 @@ def _check_sessions(dom, records, converted):
     }
     longest = _longest_first(records)
     listed = min(len(longest), 1000)
-    assert re.search(r'id="sessions-match-count" data-matches="(\d+)"', dom).group(1) == str(listed)
+    shown = _listed(records)
+    assert re.search(r'id="sessions-match-count" data-matches="(\d+)"', dom).group(1) == str(len(shown))
     rows = _session_rows(dom)
     assert [(row[0], row[1], row[2], row[6]) for row in rows] == [
-        (f"{record['duration_seconds']:,.3f}", record["start"], record["host"], record["handle_id"])
-        for record in longest[:100]
+        (_seconds(record), record.get("start", ""), record["host"], record["handle_id"]) for record in shown[:100]
     ]
-    assert re.findall(r'<td title="closed ([^"]+)">', dom) == [record["end"] for record in longest[:100]]
+    assert re.findall(r'<td title="closed ([^"]+)">', dom) == [
+        record["end"] for record in shown[:100] if "end" in record
+    ]
     more = re.search(r'id="sessions-more">([\d,]+) more sessions', dom)
     assert (more and int(more.group(1).replace(",", ""))) == (len(longest) - listed or None)
     return rows
@@ -267,6 +280,64 @@ def test_sessions_and_findings_tables_filter_and_sort(capsys, tmp_path):
     assert matches(dom, "sessions-") == 1
     dom = _interacted(report, tmp_path, 'document.querySelector("#sessions-table th").click();')  # seconds, rising
     assert [row[0] for row in _session_rows(dom)] == ["0.002", "0.002", "0.013", "9,161.578"]
+
+
+def _unclosed_examples(tmp_path):
+    """The examples without the closes of the lsass and SAM handles: both are still open at the end of the data."""
+    unclosed = tmp_path / "unclosed.xml"
+    with open(EXAMPLE_FILES[1], encoding="utf-8") as stream:
+        unclosed.write_text(
+            "".join(line for line in stream if not re.search(r"<EventRecordID>5001(08|10)<", line)), encoding="utf-8"
+        )
+    return str(unclosed)
+
+
+def test_the_report_counts_the_sessions_past_its_bounds(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "MAX_SESSIONS_EMBEDDED", 1)
+    report, _records = _hunt_sessions(capsys, tmp_path, _unclosed_examples(tmp_path))
+    text = report.read_text(encoding="utf-8")
+    assert "<h3>The 1 longest sessions, then 1 still open at the end of the data</h3>" in text
+    assert '<p class=warn id="sessions-more">1 more sessions with a duration are not shown' in text
+    assert (
+        '<p class=warn id="sessions-open-more">1 more sessions still open at the end of the data are not shown '
+        "(the report keeps the 1 opened first).</p>"
+    ) in text
+    rows = json.loads(re.search(r'id="data">(.*?)</script>', text).group(1))["sessions"]["rows"]
+    assert [(row[0], row[1]) for row in rows] == [
+        (9161.578, "2026-03-02T09:00:03.512000Z"),
+        (None, "2026-03-02T09:31:07.250118Z"),
+    ]
+
+
+@needs_chromium
+def test_handles_still_open_at_the_end_follow_the_longest_sessions(capsys, tmp_path):
+    report, records = _hunt_sessions(capsys, tmp_path, _unclosed_examples(tmp_path))
+    dom, console = _browser("--dump-dom", url=report.as_uri())
+    assert console == [] and 'data-ready="1"' in dom
+    assert [(row[0], row[1], row[6], row[8]) for row in _session_rows(dom)] == [
+        ("9,161.578", "2026-03-02T09:00:03.512000Z", "0x1a8c", r"C:\Users\alice\Documents\Q1-budget.xlsx"),
+        (
+            "0.002",
+            "2026-03-02T08:59:58.101234Z",
+            "0x2f4",
+            r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion",
+        ),
+        ("open", "2026-03-02T09:31:07.250118Z", "0x2a4", r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"),
+        ("open", "2026-03-02T09:42:55.610001Z", "0x1c4", r"C:\Windows\System32\config\SAM"),
+    ]
+    assert [(row[0], row[1], row[2], row[6]) for row in _session_rows(dom)] == [
+        (_seconds(record), record["start"], record["host"], record["handle_id"]) for record in _listed(records)
+    ]
+    assert re.findall(r'<td title="still open at the end of the data">([^<]+)</td>', dom) == [
+        "2026-03-02T09:31:07.250118Z",
+        "2026-03-02T09:42:55.610001Z",
+    ]
+    assert "<h3>The 2 longest sessions, then 2 still open at the end of the data</h3>" in dom
+    seconds = 'document.querySelector("#sessions-table th").click();'
+    dom = _interacted(report, tmp_path, seconds)  # rising: a handle still open has been open the longest
+    assert [row[0] for row in _session_rows(dom)] == ["0.002", "9,161.578", "open", "open"]
+    dom = _interacted(report, tmp_path, seconds * 2)
+    assert [row[0] for row in _session_rows(dom)] == ["open", "open", "9,161.578", "0.002"]
 
 
 @needs_chromium

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Iterator, List, Optional
+from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
 from ..readers import STDIN, input_files
@@ -164,3 +164,61 @@ def missing_paths(paths: List[str]) -> List[str]:
         if os.path.isdir(path) and next(input_files([path]), None) is None:
             print(f"win4658: {path}: the directory holds no files", file=sys.stderr)
     return missing
+
+
+def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[str]) -> List[str]:
+    """The outputs (path, what it is) a run may not write, each named on stderr with why: a usage error, for which
+    nothing is read or written. An output may not be an input, nor lie inside a directory given as an input (walked
+    while the run writes: the run, or a later one, would read it back), nor be another output. Devices (/dev/null,
+    /dev/stdout, a FIFO) and standard output ("-") hold nothing to lose: never refused, but for "-" given twice.
+    An output of None is not written."""
+    written = [(path, what) for path, what in outputs if path is not None]
+    problems = []
+    for index, (path, what) in enumerate(written):
+        problem = _input_problem(path, inputs) or next(
+            (f"cannot also be {other_what}" for other, other_what in written[index + 1 :] if _same_output(path, other)),
+            None,
+        )
+        if problem is not None:
+            problems.append(f"{path}: {what} {problem}")
+    for problem in problems:
+        print(f"win4658: {problem}", file=sys.stderr)
+    return problems
+
+
+STREAM_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")  # the run's own streams, wherever they go
+
+
+def _device(path: str) -> bool:
+    """Standard output, one of the run's streams, or a path that is no regular file to write."""
+    if path == "-" or os.path.abspath(path).startswith(STREAM_PATHS):
+        return True
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
+def _same_output(path: str, other: str) -> bool:
+    if path == "-" or other == "-":
+        return path == other
+    return not _device(path) and os.path.realpath(path) == os.path.realpath(other)
+
+
+def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
+    if _device(path):
+        return None
+    real_path = os.path.realpath(path)
+    for given in inputs:
+        if given == STDIN:
+            continue
+        real_input = os.path.realpath(given)
+        if real_path == real_input:
+            return "would overwrite an input"
+        if os.path.isdir(given) and _inside(real_path, real_input):
+            return f"lies inside {given}, an input directory: the run (or a later one) would read it back"
+    return None
+
+
+def _inside(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([path, directory]) == directory
+    except ValueError:  # on Windows, paths on two drives
+        return False

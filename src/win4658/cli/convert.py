@@ -12,7 +12,16 @@ from ..parallel import Written, convert_in_workers
 from ..sessions.enrich import read_enriched
 from ..sessions.fields import SESSION_SHAPES
 from ..sessions.stream import handle_sessions, session_hunt
-from .common import Progress, add_event_id_option, event_ids, missing_paths, ndjson_line, open_output, print_lines
+from .common import (
+    Progress,
+    add_event_id_option,
+    event_ids,
+    missing_paths,
+    ndjson_line,
+    open_output,
+    print_lines,
+    refused_outputs,
+)
 
 SESSIONS = "sessions"
 
@@ -55,7 +64,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         metavar="N",
         help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})",
     )
-    parser.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: stdout)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="output file (default: stdout); never an input nor inside an input directory",
+    )
     add_event_id_option(parser)
     parser.add_argument(
         "--workers",
@@ -75,7 +90,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if missing_paths(args.paths):
+    if missing_paths(args.paths) or refused_outputs([(args.output, "the output (-o)")], args.paths):
         return 2
     if args.workers > 1 and (args.to == SESSIONS or args.enrich):
         print("win4658: --workers pairs nothing: use one worker with --to sessions or --enrich", file=sys.stderr)

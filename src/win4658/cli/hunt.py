@@ -17,10 +17,9 @@ from ..detections.report import HtmlReport
 from ..detections.timeline import DEFAULT_WINDOW
 from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
-from ..readers import STDIN
 from ..sessions.stream import EndedSession
 from ..times import format_ns
-from .common import OUTPUT_BUFFER, Progress, missing_paths, ndjson_line, open_output, report_error
+from .common import OUTPUT_BUFFER, Progress, missing_paths, ndjson_line, open_output, refused_outputs, report_error
 from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
@@ -81,7 +80,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--sessions-out",
         metavar="FILE",
         help="write the handle sessions to this file (implies --sessions): CSV with --format csv or "
-        "table, the NDJSON of convert --to sessions with json or jsonl; never one of the inputs",
+        "table, the NDJSON of convert --to sessions with json or jsonl; like -o and --html, never an input, "
+        "a file inside an input directory or another output",
     )
     hunt.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     hunt.add_argument(
@@ -117,7 +117,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         metavar="HOST,PROCESSID,HANDLEID",
         help="instead of hunting, list every 4656, 4663 and 4658 of this handle, oldest first "
         "(e.g. WS01.contoso.local,0x1b30,0x2a4; the host with or without its domain, the process id "
-        "in hex or decimal (digits only are tried both ways), the handle id in hex)",
+        "in hex or decimal (digits only are tried both ways), the handle id in hex); the events only: "
+        "not with --sessions, --sessions-out or --html",
     )
     hunt.set_defaults(func=run_hunt)
 
@@ -187,7 +188,18 @@ def run_hunt(args: argparse.Namespace) -> int:
         return run_trace(args, paths)
     sessions = args.sessions or args.sessions_out is not None
     try:
-        sessions_path = _sessions_path(args, paths) if sessions else None
+        sessions_path = _sessions_path(args) if sessions else None
+    except ValueError as error:
+        print(f"win4658: {error}", file=sys.stderr)
+        return 2
+    outputs = [
+        (sessions_path, "the sessions file"),
+        (args.output, "the output (-o)"),
+        (args.html, "the HTML report (--html)"),
+    ]
+    if refused_outputs(outputs, paths):
+        return 2
+    try:
         hunt = Hunt(
             lists=_lists(args),
             long_handle_seconds=args.long_handle,
@@ -218,10 +230,10 @@ def run_hunt(args: argparse.Namespace) -> int:
     return 1 if hunt.summary.failed else 0
 
 
-def _sessions_path(args: argparse.Namespace, paths: List[str]) -> Optional[str]:
+def _sessions_path(args: argparse.Namespace) -> Optional[str]:
     """Where the sessions' own file goes: --sessions-out, else beside -o FILE for csv and jsonl (their timeline
-    holds findings only), else nowhere (json and the table show them). Raises ValueError for a file that would be
-    an input or another output, or csv/jsonl sessions with nowhere to go."""
+    holds findings only), else nowhere (json and the table show them). Raises ValueError for csv/jsonl sessions
+    with nowhere to go."""
     path = args.sessions_out
     if path is None and args.format in INLINE_SESSIONS:
         return None
@@ -232,21 +244,7 @@ def _sessions_path(args: argparse.Namespace, paths: List[str]) -> Optional[str]:
                 "give -o FILE (they go to FILE.sessions." + SESSION_FILES[args.format][0] + ") or --sessions-out FILE"
             )
         path = f"{os.path.splitext(args.output)[0]}.sessions.{SESSION_FILES[args.format][0]}"
-    for other, what in ((args.output, "the output (-o)"), (args.html, "the HTML report (--html)")):
-        if other is not None and _same_file(path, other):
-            raise ValueError(f"{path}: the sessions file cannot also be {what}")
-    if any(_same_file(path, input_path) for input_path in paths if input_path != STDIN):
-        raise ValueError(f"{path}: the sessions file would overwrite an input")
     return path
-
-
-def _same_file(path: str, other: str) -> bool:
-    """Whether writing ``path`` would overwrite ``other`` (a device such as /dev/null holds nothing to lose)."""
-    if path == "-" or other == "-":
-        return path == other
-    if os.path.exists(path) and not os.path.isfile(path):
-        return False
-    return os.path.realpath(path) == os.path.realpath(other)
 
 
 def _session_sink(
@@ -333,6 +331,15 @@ def _output(path: str, text: bool) -> ContextManager[IO]:
 
 
 def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
+    combined = [option for option, given in TRACE_EXCLUDES.items() if getattr(args, given) not in (None, False)]
+    if combined:
+        print(
+            f"win4658: --trace lists one handle's events; {' and '.join(combined)} cannot be combined with it",
+            file=sys.stderr,
+        )
+        return 2
+    if refused_outputs([(args.output, "the output (-o)")], paths):
+        return 2
     failed = False
     found = 0
     stats = ReadStats()
@@ -362,6 +369,7 @@ def run_trace(args: argparse.Namespace, paths: List[str]) -> int:
     return 1 if failed or not found else 0
 
 
+TRACE_EXCLUDES = {"--sessions": "sessions", "--sessions-out": "sessions_out", "--html": "html"}  # option → dest
 TRACE_COLUMNS = ("time", "event_id", "user", "process", "access_mask", "object_type", "object_name")
 
 

@@ -2,10 +2,10 @@
 
 The summary, the findings (sortable, filterable, paged by the inline script from an embedded JSON table), a
 timeline chart, the handle-lifetime view (histogram, longest handles, per-process statistics), with
-``hunt --sessions`` the handle sessions (counts by ending and object type, the longest sessions in a table like
-the findings') and the handle traces. Values come from event logs an attacker may write: text is escaped for
-HTML, the JSON is embedded with ``<``, ``>`` and ``&`` as \\u escapes and the script writes it with textContent
-only; a Content-Security-Policy forbids any load from the network.
+``hunt --sessions`` the handle sessions (counts by ending and object type, the longest sessions then the handles
+still open at the end of the data in a table like the findings') and the handle traces. Values come from event
+logs an attacker may write: text is escaped for HTML, the JSON is embedded with ``<``, ``>`` and ``&`` as \\u
+escapes and the script writes it with textContent only; a Content-Security-Policy forbids any load from the network.
 """
 
 import json
@@ -17,7 +17,7 @@ from ..sessions.overview import SessionOverview
 from ..times import time_ns
 from .definitions import SEVERITIES
 from .engine import Finding
-from .lifetime import CLOSED
+from .lifetime import CLOSED, OPEN_AT_END
 from .local_hunt import Hunt
 from .svg import gantt, histogram, timeline_chart
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..sessions.stream import EndedSession
 
 MAX_EMBEDDED = 200_000  # findings embedded in the file (the rest are counted): memory and file size stay bounded
-MAX_SESSIONS_EMBEDDED = 1000  # the longest handle sessions embedded (the rest are counted)
+MAX_SESSIONS_EMBEDDED = 1000  # the longest handle sessions embedded, and as many still open (the rest are counted)
 MAX_TRACES = 100
 TIMELINE_BINS = 60
 ROW_FIELDS = [
@@ -170,7 +170,10 @@ class HtmlReport:
                 "fields": SESSION_ROW_FIELDS,
                 "text_fields": SESSION_TEXT_FIELDS,
                 "shown": list(SESSION_COLUMNS),
-                "rows": [self._session_row(record, origin) for record, origin in self.sessions.longest()],
+                "rows": [
+                    self._session_row(record, origin)
+                    for record, origin in self.sessions.longest() + self.sessions.still_open
+                ],
             }
         stream.write(self._traces_section())
         data = {
@@ -297,6 +300,8 @@ class HtmlReport:
         ending_headings = "".join(f"<th>{ending.replace('_', ' ')}</th>" for ending, _count in sessions.ending_counts())
         listed = min(sessions.with_duration, sessions.kept)
         more = sessions.with_duration - listed
+        still_open = len(sessions.still_open)
+        open_more = sessions.endings[OPEN_AT_END] - still_open
         return (
             '<section id="sessions"><h2>Handle sessions</h2><p>One per handle, from its 4656 to its 4658 with the '
             "4663 accesses between, as <code>win4658 convert --to sessions</code> gives them; how each ended:</p>"
@@ -310,11 +315,19 @@ class HtmlReport:
             + '<h3>By object type</h3><table id="session-types" class="sortable"><thead><tr><th>object type</th>'
             f"<th>sessions</th>{ending_headings}<th>accesses</th><th>longest s</th></tr></thead>"
             f"<tbody>{type_rows}</tbody></table>"
-            f"<h3>The {listed:,} longest sessions</h3>"
+            f"<h3>The {listed:,} longest sessions"
+            + (f", then {still_open:,} still open at the end of the data" if still_open else "")
+            + "</h3>"
             + (
                 f'<p class=warn id="sessions-more">{more:,} more sessions with a duration are not shown (the report '
                 f"keeps the {sessions.kept:,} longest).</p>"
                 if more
+                else ""
+            )
+            + (
+                f'<p class=warn id="sessions-open-more">{open_more:,} more sessions still open at the end of the data '
+                f"are not shown (the report keeps the {sessions.kept:,} opened first).</p>"
+                if open_more
                 else ""
             )
             + '<div class="controls"><input id="sessions-filter" type="search" placeholder="filter: any text (host, '
@@ -338,7 +351,7 @@ class HtmlReport:
         }
         codes = {name: self._code(value) for name, value in texts.items()}
         return [
-            record["duration_seconds"],
+            record.get("duration_seconds"),  # none: still open at the end of the data
             record.get("start"),
             record.get("end"),
             codes["host"],
@@ -555,14 +568,19 @@ SCRIPT = r"""
             page: "sessions-page", previous: "sessions-previous", next: "sessions-next"},
       rows: sessions.rows, noun: "sessions", shown: sessions.shown,
       heading: name => name.replace(/_/g, " "),
-      value: (row, name) => name === "seconds" ? SECONDS.format(row[scol.seconds]) : session(row, name),
-      sortValue: session,
+      value: (row, name) => name !== "seconds" ? session(row, name)
+        : row[scol.seconds] === null ? "open" : SECONDS.format(row[scol.seconds]),
+      // a handle still open has been open the longest of all it was opened before: sorted as the longest
+      sortValue: (row, name) => name === "seconds" && row[scol.seconds] === null ? Infinity : session(row, name),
       selects: [[typeSelect, (row, v) => row[scol.object_type] === v]],
-      order: sessions.rows.map((_, i) => i),  // the longest first, as embedded
+      order: sessions.rows.map((_, i) => i),  // the longest first, then the still open, as embedded
       decorate: (td, name, row) => {
         if (name === "seconds" || name === "accesses") td.className = "num";
         if (name === "pid" || name === "handle") td.className = "nowrap";
-        if (name === "opened") td.title = "closed " + session(row, "closed");
+        if (name === "opened") {
+          const closed = row[scol.closed];
+          td.title = closed === null ? "still open at the end of the data" : "closed " + session(row, "closed");
+        }
         if (name === "file") { td.title = td.textContent; td.textContent = td.textContent.split(/[\\/!]/).pop(); }
       },
     });

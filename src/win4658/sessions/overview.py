@@ -1,5 +1,6 @@
 """The handle sessions at a glance, in bounded memory: counts by ending and by object type, and the longest
-sessions (those with a duration, so closed) with where each was read. What `hunt --sessions` shows in its table
+sessions (those with a duration, so closed) and the first handles still open at the end of the data (the oldest
+opened first), with where each was read. What `hunt --sessions` shows in its table
 and its HTML report; the sessions themselves stream to a file or a line each."""
 
 import heapq
@@ -33,7 +34,8 @@ class ObjectTypeCounts:
 
 class SessionOverview:
     """``add(record, origin)`` for every session (records of sessions.record); ``longest()`` gives the ``kept``
-    longest, the longest first (equal durations: the one that ended first first)."""
+    longest, the longest first (equal durations: the one that ended first first); ``still_open`` the first ``kept``
+    sessions still open at the end of the data, as they came (the hunt ends them in the order they opened)."""
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
@@ -41,6 +43,7 @@ class SessionOverview:
         self.object_types: Dict[str, ObjectTypeCounts] = {}
         self.with_duration = 0
         self._longest: List[Tuple[int, int, Dict[str, Any], Origin]] = []  # a min-heap: the shortest kept first
+        self.still_open: List[Tuple[Dict[str, Any], Origin]] = []
         self._order = count()
 
     @property
@@ -55,6 +58,8 @@ class SessionOverview:
         counts.accesses += record["access_count"]
         duration = record.get("duration_ns")
         if duration is None:
+            if ending == OPEN_AT_END and len(self.still_open) < self.kept:
+                self.still_open.append((record, origin))
             return
         self.with_duration += 1
         counts.longest_ns = max(counts.longest_ns, duration)
