@@ -12,7 +12,16 @@ from ..parallel import Written, convert_in_workers
 from ..sessions.enrich import read_enriched
 from ..sessions.fields import SESSION_SHAPES
 from ..sessions.stream import handle_sessions, session_hunt
-from .common import Progress, add_event_id_option, event_ids, missing_paths, ndjson_line, open_output, print_lines
+from .common import (
+    Progress,
+    add_event_id_option,
+    event_ids,
+    missing_paths,
+    ndjson_line,
+    open_output,
+    print_lines,
+    whole_number,
+)
 
 SESSIONS = "sessions"
 
@@ -43,14 +52,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument(
         "--reorder-window",
-        type=_positive,
+        type=whole_number(1),
         default=DEFAULT_WINDOW,
         metavar="EVENTS",
         help=f"--to sessions, --enrich: events held to restore the log's order (default {DEFAULT_WINDOW})",
     )
     parser.add_argument(
         "--max-open-handles",
-        type=_positive,
+        type=whole_number(1),
         default=DEFAULT_MAX_OPEN,
         metavar="N",
         help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})",
@@ -59,19 +68,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     add_event_id_option(parser)
     parser.add_argument(
         "--workers",
-        type=_positive,
+        type=whole_number(1),
         default=1,
         metavar="N",
         help="convert N files at a time in N processes (default 1); documents of different files "
         "then interleave, each file's in its own order (not with --to sessions or --enrich)",
     )
     parser.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
