@@ -140,4 +140,4 @@ def test_workers_must_be_positive():
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2 and "not a positive number: '0'" in result.stderr
+    assert result.returncode == 2 and "expected a whole number of at least 1, got '0'" in result.stderr

@@ -279,15 +279,15 @@ def _object_lines(local: str, prefix: Path, entries: List[Entry], names: _Names)
         leading.append(f"{parts[0].key!r}: {parts.pop(0).expression}")
     lines = [f"{local} = {{{', '.join(leading)}}}"]
     for part in parts:
-        if part.entries is not None:
+        if part.key is None:
+            lines += _stored(f"{local}.update({part.expression})", part.condition)
+        elif part.entries is None:
+            lines += _stored(f"{local}[{part.key!r}] = {part.expression}", part.condition)
+        else:
             child = names.next()
-            lines += _object_lines(child, prefix + (part.key,), part.entries, names)  # type: ignore[operator]
+            lines += _object_lines(child, prefix + (part.key,), part.entries, names)
             condition = None if any(entry.condition is None for entry in part.entries) else child
             lines += _stored(f"{local}[{part.key!r}] = {child}", condition)
-        elif part.key is None:
-            lines += _stored(f"{local}.update({part.expression})", part.condition)
-        else:
-            lines += _stored(f"{local}[{part.key!r}] = {part.expression}", part.condition)
     return lines
 
 
@@ -303,16 +303,18 @@ def _parts(prefix: Path, entries: List[Entry]) -> List[_Part]:
             parts[-1].entries.append(entry)
         else:
             parts.append(_Part(entry.path[depth], [entry]))
-    return [_nested(part, depth + 1) if part.entries is not None and len(part.entries) == 1 else part for part in parts]
+    return [
+        _nested(part.key, part.entries[0], depth + 1) if part.entries is not None and len(part.entries) == 1 else part
+        for part in parts
+    ]
 
 
-def _nested(part: _Part, depth: int) -> _Part:
+def _nested(key: Optional[str], entry: Entry, depth: int) -> _Part:
     """A child object of one entry as a value, e.g. {'thread': {'id': value_27}} under the entry's condition."""
-    (entry,) = part.entries  # type: ignore[misc]  # a part of one entry
     expression = entry.expression
-    for key in reversed(entry.path[depth:]):
-        expression = f"{{{key!r}: {expression}}}"
-    return _Part(part.key, None, expression, entry.condition)
+    for name in reversed(entry.path[depth:]):
+        expression = f"{{{name!r}: {expression}}}"
+    return _Part(key, None, expression, entry.condition)
 
 
 def _stored(line: str, condition: Optional[str]) -> List[str]:

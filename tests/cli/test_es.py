@@ -93,6 +93,11 @@ def test_hunt_without_the_rules_file_is_a_clear_error(tmp_path):
     assert "cannot read the Kibana rules" in result.stderr and "No such file or directory" in result.stderr
 
 
+def test_hunt_refuses_a_negative_hit_count():
+    result = run_cli("es", "hunt", "--max-hits", "-1", "--url", "http://127.0.0.1:9")
+    assert result.returncode == 2 and "expected a whole number of at least 0, got '-1'" in result.stderr
+
+
 def test_load_rules_keeps_rules_and_filters_by_name(tmp_path):
     path = tmp_path / "rules.ndjson"
     lines = [

@@ -170,13 +170,13 @@ def test_an_empty_directory_is_named(capsys, tmp_path):
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--limit", "-5", "must be at least 0"),
+        ("--limit", "-5", "expected a whole number of at least 0, got '-5'"),
         ("--long-handle", "nan", "must be 0 or more seconds"),
         ("--long-handle", "inf", "must be 0 or more seconds"),
         ("--long-handle", "-2", "must be 0 or more seconds"),
-        ("--reorder-window", "-1", "must be at least 1"),
-        ("--max-open-handles", "0", "must be at least 1"),
-        ("--limit", "ten", "not a whole number"),
+        ("--reorder-window", "-1", "expected a whole number of at least 1, got '-1'"),
+        ("--max-open-handles", "0", "expected a whole number of at least 1, got '0'"),
+        ("--limit", "ten", "expected a whole number of at least 0, got 'ten'"),
         ("--trace", "WS01,zz,0x2a4", "not a process id"),
         ("--trace", "WS01,0x1b30,handle", "not a handle id"),
         ("--trace", "WS01,0x1b30", "expected HOST,PROCESSID,HANDLEID"),

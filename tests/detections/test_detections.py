@@ -357,3 +357,13 @@ def test_detection_objects_expose_their_lists():
         }
     )
     assert detection.list.to_csv() == "substring\na\n"
+    condition, rows = detection.condition_and_list()
+    assert (condition.operator, rows) == ("contains_any", detection.list)
+    with pytest.raises(DefinitionError, match="the contains_any condition has no `by` field"):
+        condition.by_field()
+
+
+@pytest.mark.parametrize("kind", ["handle_trace", "handle_lifetime"])
+def test_a_stateful_detection_has_no_condition_to_compare(kind):
+    with pytest.raises(DefinitionError, match=f"{KINDS[kind].id}: the {kind} detection has no condition"):
+        KINDS[kind].condition_and_list()

@@ -45,6 +45,22 @@ from win4658.times import time_ns
 CIM, ECS = installed("cim"), installed("ecs")
 
 
+def _handle_row(code, time, handle, record, index_order):
+    """One event of handle ``handle`` of process 4 on host H as Splunk returns it (``_cd``: the index order)."""
+    return {
+        "EventCode": str(code),
+        "dest": "H",
+        "process_id": 4,
+        "HandleId": handle,
+        "action": "success",
+        "AccessMask": "0x1",
+        "_time": time,
+        "_raw": f"<EventRecordID>{record}</EventRecordID>",
+        "source": "s",
+        "_cd": f"0:{index_order}",
+    }
+
+
 def test_the_shipped_search_is_the_one_replayed():
     saved = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     saved.optionxform = str
@@ -58,37 +74,25 @@ def test_the_shipped_search_is_the_one_replayed():
 
 def test_the_replay_on_a_hand_made_sequence():
     """Open, access, close, a second close, open-close in one millisecond twice (the Exchange case), a reused open."""
-    rows = []
-    for record, (code, millis, handle) in enumerate(
-        [
-            (4658, 0, "0x1"),
-            (4656, 1, "0x1"),
-            (4663, 2, "0x1"),
-            (4658, 3, "0x1"),
-            (4658, 4, "0x1"),
-            (4656, 5, "0x2"),
-            (4658, 5, "0x2"),
-            (4656, 5, "0x2"),
-            (4658, 5, "0x2"),
-            (4656, 6, "0x3"),
-            (4656, 7, "0x3"),
-        ],
-        1,
-    ):
-        rows.append(
-            {
-                "EventCode": str(code),
-                "dest": "H",
-                "process_id": 4,
-                "HandleId": handle,
-                "action": "success",
-                "AccessMask": "0x1",
-                "_time": millis / 1000,
-                "_raw": f"<EventRecordID>{record}</EventRecordID>",
-                "source": "s",
-                "_cd": f"0:{100 - record}",
-            }
+    rows = [
+        _handle_row(code, millis / 1000, handle, record, index_order=100 - record)
+        for record, (code, millis, handle) in enumerate(
+            [
+                (4658, 0, "0x1"),
+                (4656, 1, "0x1"),
+                (4663, 2, "0x1"),
+                (4658, 3, "0x1"),
+                (4658, 4, "0x1"),
+                (4656, 5, "0x2"),
+                (4658, 5, "0x2"),
+                (4656, 5, "0x2"),
+                (4658, 5, "0x2"),
+                (4656, 6, "0x3"),
+                (4656, 7, "0x3"),
+            ],
+            1,
         )
+    ]
     replayed = sorted(
         (
             row["handle_id"],
@@ -128,18 +132,7 @@ def test_each_session_is_written_by_one_run():
         (4658, 3.0, "0xe"),
     ]  # a close without an open
     rows = [
-        {
-            "EventCode": str(code),
-            "dest": "H",
-            "process_id": 4,
-            "HandleId": handle,
-            "action": "success",
-            "AccessMask": "0x1",
-            "_time": 1_600_000_000 + hours * hour,
-            "source": "s",
-            "_raw": f"<EventRecordID>{record}</EventRecordID>",
-            "_cd": f"0:{record}",
-        }
+        _handle_row(code, 1_600_000_000 + hours * hour, handle, record, index_order=record)
         for record, (code, hours, handle) in enumerate(sorted(events, key=lambda event: event[1]), 1)
     ]
     by_record = {record: hours for record, (_code, hours, _handle) in enumerate(sorted(events, key=lambda e: e[1]), 1)}

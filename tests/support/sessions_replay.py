@@ -63,6 +63,18 @@ def _number(value):
         return None
 
 
+SUMS = {
+    "+": lambda a, b: _number(a) + _number(b),
+    "-": lambda a, b: _number(a) - _number(b),
+    ".": lambda a, b: f"{a}{b}",
+}
+PRODUCTS = {
+    "*": lambda a, b: _number(a) * _number(b),
+    "/": lambda a, b: _number(a) / _number(b),
+    "%": lambda a, b: _number(a) % _number(b),
+}
+
+
 def _comparable(a, b):
     """Splunk compares as numbers when both sides are numbers, else as text."""
     if _number(a) is not None and _number(b) is not None:
@@ -100,33 +112,17 @@ class Expression(SplExpression):
         return _binary(left, self._arithmetic(), lambda a, b: OPERATIONS[operator](*_comparable(a, b)))
 
     def _arithmetic(self):
-        left = self._product()
-        while self._peek()[1] in ("+", "-", "."):
-            operator = self._take()[1]
-            left = _binary(
-                left,
-                self._product(),
-                {
-                    "+": lambda a, b: _number(a) + _number(b),
-                    "-": lambda a, b: _number(a) - _number(b),
-                    ".": lambda a, b: f"{a}{b}",
-                }[operator],
-            )
-        return left
+        return self._left_associative(SUMS, self._product)
 
     def _product(self):
-        left = self._term()
-        while self._peek()[1] in ("*", "/", "%"):
-            operator = self._take()[1]
-            left = _binary(
-                left,
-                self._term(),
-                {
-                    "*": lambda a, b: _number(a) * _number(b),
-                    "/": lambda a, b: _number(a) / _number(b),
-                    "%": lambda a, b: _number(a) % _number(b),
-                }[operator],
-            )
+        return self._left_associative(PRODUCTS, self._term)
+
+    def _left_associative(self, operations, operand):
+        """operand (operator operand)*, evaluated left to right; ``operations``: operator → combine(a, b)."""
+        left = operand()
+        while self._peek()[1] in operations:
+            combine = operations[self._take()[1]]
+            left = _binary(left, operand(), combine)
         return left
 
     def _term(self):

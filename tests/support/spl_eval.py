@@ -59,18 +59,18 @@ class SplExpression:
         return token
 
     def _or(self):
-        parts = [self._and()]
-        while self._peek() == ("word", "OR"):
-            self._take()
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda fields: any(part(fields) for part in parts))
+        return self._joined("OR", self._and, any)
 
     def _and(self):
-        parts = [self._comparison()]
-        while self._peek() == ("word", "AND"):
+        return self._joined("AND", self._comparison, all)
+
+    def _joined(self, word, operand, combine):
+        """operand (word operand)*, the parts' values combined by any or all."""
+        parts = [operand()]
+        while self._peek() == ("word", word):
             self._take()
-            parts.append(self._comparison())
-        return parts[0] if len(parts) == 1 else (lambda fields: all(part(fields) for part in parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (lambda fields: combine(part(fields) for part in parts))
 
     def _comparison(self):
         left = self._term()

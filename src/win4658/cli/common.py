@@ -53,6 +53,22 @@ def _event_id(text: str) -> int:
     return value
 
 
+def whole_number(least: int) -> Callable[[str], int]:
+    """An option's parser for a count: a whole number of at least ``least``."""
+
+    def parse(text: str) -> int:
+        refused = argparse.ArgumentTypeError(f"expected a whole number of at least {least}, got {text!r}")
+        try:
+            value = int(text)
+        except ValueError:
+            raise refused from None
+        if value < least:
+            raise refused
+        return value
+
+    return parse
+
+
 OUTPUT_BUFFER = 1 << 20  # bytes: with the default 8 KiB, the write system calls took twice the kernel time
 
 

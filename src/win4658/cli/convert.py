@@ -21,6 +21,7 @@ from .common import (
     open_output,
     print_lines,
     refused_outputs,
+    whole_number,
 )
 
 SESSIONS = "sessions"
@@ -52,14 +53,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument(
         "--reorder-window",
-        type=_positive,
+        type=whole_number(1),
         default=DEFAULT_WINDOW,
         metavar="EVENTS",
         help=f"--to sessions, --enrich: events held to restore the log's order (default {DEFAULT_WINDOW})",
     )
     parser.add_argument(
         "--max-open-handles",
-        type=_positive,
+        type=whole_number(1),
         default=DEFAULT_MAX_OPEN,
         metavar="N",
         help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})",
@@ -74,19 +75,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     add_event_id_option(parser)
     parser.add_argument(
         "--workers",
-        type=_positive,
+        type=whole_number(1),
         default=1,
         metavar="N",
         help="convert N files at a time in N processes (default 1); documents of different files "
         "then interleave, each file's in its own order (not with --to sessions or --enrich)",
     )
     parser.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from ..elasticsearch.template import DEFAULT_INDEX, INDEX_PATTERN, TEMPLATE_NAME
 from ..event import RecordError
 from ..examples import EXAMPLES_DIR
 from ..readers import read_paths
-from .common import Progress, add_event_id_option, event_ids, missing_paths, print_lines, report_error
+from .common import Progress, add_event_id_option, event_ids, missing_paths, print_lines, report_error, whole_number
 
 if TYPE_CHECKING:
     from ..elasticsearch.client import Cluster
@@ -123,7 +123,9 @@ def _hunt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index", action="append", metavar="PATTERN", help="search these indices instead of each rule's"
     )
-    parser.add_argument("--max-hits", type=int, default=10, metavar="N", help="hits printed per rule (default: 10)")
+    parser.add_argument(
+        "--max-hits", type=whole_number(0), default=10, metavar="N", help="hits printed per rule (default: 10)"
+    )
 
 
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

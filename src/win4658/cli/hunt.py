@@ -19,7 +19,16 @@ from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
 from ..sessions.stream import EndedSession
 from ..times import format_ns
-from .common import OUTPUT_BUFFER, Progress, missing_paths, ndjson_line, open_output, refused_outputs, report_error
+from .common import (
+    OUTPUT_BUFFER,
+    Progress,
+    missing_paths,
+    ndjson_line,
+    open_output,
+    refused_outputs,
+    report_error,
+    whole_number,
+)
 from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
@@ -92,21 +101,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     hunt.add_argument(
         "--limit",
-        type=_count(0),
+        type=whole_number(0),
         default=10,
         metavar="N",
         help="findings shown per detection in the table (default 10)",
     )
     hunt.add_argument(
         "--reorder-window",
-        type=_count(1),
+        type=whole_number(1),
         default=DEFAULT_WINDOW,
         metavar="EVENTS",
         help=f"events held to restore time order (default {DEFAULT_WINDOW})",
     )
     hunt.add_argument(
         "--max-open-handles",
-        type=_count(1),
+        type=whole_number(1),
         default=DEFAULT_MAX_OPEN,
         metavar="N",
         help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})",
@@ -136,19 +145,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--per-host", action="store_true", help="one row per host and path (default: host * for every path)"
     )
     baseline.set_defaults(func=run_baseline)
-
-
-def _count(least: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}: {text!r}")
-        return value
-
-    return parse
 
 
 def _threshold(text: str) -> float:

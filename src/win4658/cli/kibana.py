@@ -73,5 +73,5 @@ def _run_with(args: argparse.Namespace, path: str) -> int:
         return 2
     for line in imported.errors:
         print(f"win4658 kibana: {line}", file=sys.stderr)
-    print(f"{args.kind}: {imported.succeeded} of {imported.count} imported")
-    return 0 if imported.succeeded == imported.count and not imported.errors else 1
+    print(f"{args.kind}: {imported.succeeded} of {imported.total} imported")
+    return 0 if imported.succeeded == imported.total and not imported.errors else 1

@@ -11,7 +11,7 @@ import io
 import json
 import os
 from importlib import resources
-from typing import Dict, Iterable, List, NamedTuple, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import yaml
 
@@ -87,6 +87,12 @@ class Condition(NamedTuple):
     negate: bool = False
     by: Optional[str] = None
 
+    def by_field(self) -> str:
+        """The field a path_in_for_host condition matches against the list's first column."""
+        if self.by is None:
+            raise DefinitionError(f"the {self.operator} condition has no `by` field")
+        return self.by
+
 
 def _condition(spec: dict) -> Optional[Condition]:
     if "condition" not in spec:
@@ -129,6 +135,12 @@ class Detection:
             if list_spec
             else None
         )
+
+    def condition_and_list(self) -> Tuple[Condition, DetectionList]:
+        """What a per-event detection compares: its condition and its list (a stateful detection has neither)."""
+        if self.condition is None or self.list is None:
+            raise DefinitionError(f"{self.id}: the {self.kind} detection has no condition")
+        return self.condition, self.list
 
     @property
     def parameters(self) -> dict:

@@ -161,25 +161,20 @@ class EventDetections:
 
     def __init__(self, detections: List[Detection], lists: Optional[Dict[str, DetectionList]] = None):
         lists = lists or {}
-        conditional = [detection for detection in detections if detection.condition is not None]
+        conditional = [
+            (detection, *detection.condition_and_list()) for detection in detections if detection.kind is None
+        ]
         self.fields = list(
             dict.fromkeys(
                 field
-                for detection in conditional
-                for field in (detection.condition.field, detection.condition.by)  # type: ignore[union-attr]
+                for _detection, condition, _rows in conditional
+                for field in (condition.field, condition.by)
                 if field
             )
         )
         self.verdicts = [
-            (
-                detection,
-                _verdict(
-                    detection.condition,  # type: ignore[arg-type]
-                    lists.get(detection.list.name, detection.list),  # type: ignore[union-attr, arg-type]
-                    self.fields,
-                ),
-            )
-            for detection in conditional
+            (detection, _verdict(condition, lists.get(rows.name, rows), self.fields))
+            for detection, condition, rows in conditional
         ]
         self.event_ids = frozenset().union(*(detection.event_ids for detection, _verdict in self.verdicts))
         self.values = values_reader(

@@ -34,24 +34,26 @@ def eql_list(texts: Iterable[str]) -> str:
 
 
 def _path_in(detection: Detection, field: str, _ecs: FieldNames) -> str:
-    return f"{field} regex~ {eql_list(map(pattern_regex, detection.list.compared))}"  # type: ignore[union-attr]
+    _condition, rows = detection.condition_and_list()
+    return f"{field} regex~ {eql_list(map(pattern_regex, rows.compared))}"
 
 
 def _path_in_for_host(detection: Detection, field: str, ecs: FieldNames) -> str:
-    rows, host_field = detection.list, ecs(detection.condition.by)  # type: ignore[union-attr, arg-type]
-    every_host = [path for host, path in rows.rows if host.strip() == "*"]  # type: ignore[union-attr]
+    condition, rows = detection.condition_and_list()
+    host_field = ecs(condition.by_field())
+    every_host = [path for host, path in rows.rows if host.strip() == "*"]
     allowed = [f"{field} regex~ {eql_list(map(pattern_regex, every_host))}"] if every_host else []
     allowed += [
         f"({host_field} regex~ {eql_string(wildcard_regex(host))} and {field} regex~ {eql_string(pattern_regex(path))})"
-        for host, path in rows.rows  # type: ignore[union-attr]
+        for host, path in rows.rows
         if host.strip() != "*"
     ]
     return f"({' or '.join(allowed) or 'false'})"
 
 
 def _contains_any(detection: Detection, field: str, _ecs: FieldNames) -> str:
-    substrings = detection.list.compared  # type: ignore[union-attr]
-    return f"{field} : ({', '.join(eql_string(f'*{substring}*') for substring in substrings)})"
+    _condition, rows = detection.condition_and_list()
+    return f"{field} : ({', '.join(eql_string(f'*{substring}*') for substring in rows.compared)})"
 
 
 # The EQL backend's token table: operator → (detection, the field's ECS name, the ECS names) → the test of the field
@@ -63,12 +65,12 @@ OPERATORS: Dict[str, Callable[[Detection, str, FieldNames], str]] = {
 
 
 def _condition_query(detection: Detection, ecs: FieldNames) -> str:
-    condition = detection.condition
-    field = ecs(condition.field)  # type: ignore[union-attr]
+    condition, _rows = detection.condition_and_list()
+    field = ecs(condition.field)
     codes = ", ".join(f'"{code}"' for code in sorted(detection.event_ids))
     event_codes = f"{ecs('System.EventID')} " + (f"== {codes}" if len(detection.event_ids) == 1 else f"in ({codes})")
-    test = OPERATORS[condition.operator](detection, field, ecs)  # type: ignore[union-attr]
-    return f"any where {event_codes} and {field} != null and {'not ' if condition.negate else ''}{test}"  # type: ignore[union-attr]
+    test = OPERATORS[condition.operator](detection, field, ecs)
+    return f"any where {event_codes} and {field} != null and {'not ' if condition.negate else ''}{test}"
 
 
 def _lifetime(_detection: Detection, ecs: FieldNames) -> str:
@@ -87,9 +89,9 @@ STATEFUL: Dict[str, Callable[[Detection, FieldNames], str]] = {"handle_lifetime"
 
 
 def query(detection: Detection, ecs: FieldNames) -> Optional[str]:
-    if detection.condition is not None:
+    if detection.kind is None:
         return _condition_query(detection, ecs)
-    build = STATEFUL.get(detection.kind)  # type: ignore[arg-type]
+    build = STATEFUL.get(detection.kind)
     return build(detection, ecs) if build else None
 
 

@@ -274,7 +274,7 @@ class HandleTracker:
     def _close(self, key: Optional[HandleKey], event: Event, time: Optional[int]) -> Optional[Lifetime]:
         self.closes += 1
         handle = self.open.get(key) if key is not None else None
-        if handle is None or (time is not None and handle.time is not None and time < handle.time):
+        if key is None or handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
             if self.ended is not None:
                 self.ended.append(
@@ -283,7 +283,7 @@ class HandleTracker:
                     else _no_handle(event)
                 )
             return None
-        del self.open[key]  # type: ignore[arg-type]
+        del self.open[key]
         self.paired += 1
         lifetime = new_lifetime(
             Lifetime,

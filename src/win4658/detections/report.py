@@ -106,7 +106,9 @@ class HtmlReport:
         self.sessions = SessionOverview(MAX_SESSIONS_EMBEDDED) if hunt.sessions else None
 
     def add_session(self, session: "EndedSession") -> None:
-        self.sessions.add(session.record, session.origin)  # type: ignore[union-attr]  # given sessions only when the hunt makes them
+        if self.sessions is None:
+            raise ValueError("a handle session given to the report of a hunt that makes none")
+        self.sessions.add(session.record, session.origin)
 
     def add(self, finding: Finding) -> None:
         detection = self.detections[finding.detection]

@@ -28,16 +28,18 @@ def sigma_value(pattern: str) -> str:
 
 
 def _path_in(detection: Detection, field: str) -> Dict[str, object]:
-    patterns = detection.list.compared  # type: ignore[union-attr]
-    return {field: [sigma_value(pattern) for pattern in patterns]}
+    _condition, rows = detection.condition_and_list()
+    return {field: [sigma_value(pattern) for pattern in rows.compared]}
 
 
 def _contains_any(detection: Detection, field: str) -> Dict[str, object]:
-    return {f"{field}|contains": detection.list.compared}  # type: ignore[union-attr]
+    _condition, rows = detection.condition_and_list()
+    return {f"{field}|contains": rows.compared}
 
 
 def _path_in_for_host(detection: Detection, field: str) -> Dict[str, object]:
-    return {f"{field}|expand": f"%{detection.list.name}%"}  # type: ignore[union-attr]
+    _condition, rows = detection.condition_and_list()
+    return {f"{field}|expand": f"%{rows.name}%"}
 
 
 # The Sigma backend's token table: operator → (detection, the Windows field name) → the selection
@@ -49,14 +51,14 @@ OPERATORS: Dict[str, Callable[[Detection, str], Dict[str, object]]] = {
 
 
 def _detection_section(detection: Detection) -> Dict[str, object]:
-    condition = detection.condition
+    condition, rows = detection.condition_and_list()
     event_ids = sorted(detection.event_ids)
     # the selection is named for the list, a filter when the condition is negated
-    name = ("filter_" if condition.negate else "") + detection.list.name.removeprefix("win4658_")  # type: ignore[union-attr]
+    name = ("filter_" if condition.negate else "") + rows.name.removeprefix("win4658_")
     return {
         "selection": {"EventID": event_ids[0] if len(event_ids) == 1 else event_ids},
-        name: OPERATORS[condition.operator](detection, windows_name(condition.field)),  # type: ignore[union-attr]
-        "condition": f"selection and {'not ' if condition.negate else ''}{name}",  # type: ignore[union-attr]
+        name: OPERATORS[condition.operator](detection, windows_name(condition.field)),
+        "condition": f"selection and {'not ' if condition.negate else ''}{name}",
     }
 
 

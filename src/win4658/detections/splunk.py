@@ -83,29 +83,29 @@ def _events_with(detection: Detection, field: str) -> str:
 
 def _path_lookup(detection: Detection, field: str, cim: FieldNames) -> str:
     """Look the normalised path up in the detection's WILDCARD lookup; keep the events it matches, or the others."""
-    condition, rows = detection.condition, detection.list
-    column = rows.columns[-1]  # type: ignore[union-attr]
+    condition, rows = detection.condition_and_list()
+    column = rows.columns[-1]
     inputs = f"{column} AS {PATH_FIELD}"
-    if condition.by:  # type: ignore[union-attr]
-        inputs = f"{rows.columns[0]} AS {cim(condition.by)} {inputs}"  # type: ignore[union-attr]
+    if condition.by:
+        inputs = f"{rows.columns[0]} AS {cim(condition.by)} {inputs}"
     matched = f"win4658_{column}"
-    keep_matched = not condition.negate  # type: ignore[union-attr]
+    keep_matched = not condition.negate
     where = f"isnotnull({matched})" if keep_matched else f"isnull({matched})"
     return (
-        f"{_events_with(detection, field)} | {_normalized_path(field)} | lookup {rows.name} {inputs} "  # type: ignore[union-attr]
+        f"{_events_with(detection, field)} | {_normalized_path(field)} | lookup {rows.name} {inputs} "
         f"OUTPUT {column} AS {matched} | where {where} | table {evidence(cim)}"
         + (f" {matched}" if keep_matched else "")
     )
 
 
 def _contains_any(detection: Detection, field: str, cim: FieldNames) -> str:
-    rows = detection.list
+    condition, rows = detection.condition_and_list()
     # the subsearch turns each substring into field="*substring*" (backslashes doubled for search)
     terms = (
-        f'[| inputlookup {rows.file_name} | eval {field}="*".replace({rows.columns[-1]}, '  # type: ignore[union-attr]
+        f'[| inputlookup {rows.file_name} | eval {field}="*".replace({rows.columns[-1]}, '
         f'{spl_string(chr(92) * 2)}, {spl_string(chr(92) * 4)})."*" | fields {field} | format]'
     )
-    negation = "NOT " if detection.condition.negate else ""  # type: ignore[union-attr]
+    negation = "NOT " if condition.negate else ""
     return f"{_events_with(detection, field)} {negation}{terms} | table {evidence(cim)}"
 
 
@@ -193,12 +193,11 @@ def stanza_name(detection: Detection) -> str:
 
 
 def search(detection: Detection, cim: FieldNames) -> str:
-    condition = detection.condition
-    body = (
-        OPERATORS[condition.operator](detection, cim(condition.field), cim)
-        if condition
-        else STATEFUL[detection.kind](detection, cim)  # type: ignore[index]
-    )
+    if detection.kind is None:
+        condition, _rows = detection.condition_and_list()
+        body = OPERATORS[condition.operator](detection, cim(condition.field), cim)
+    else:
+        body = STATEFUL[detection.kind](detection, cim)
     return f"{body} | `{detection.id}_filter`"
 
 

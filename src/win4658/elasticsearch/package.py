@@ -190,7 +190,7 @@ def field_files(mapping: Mapping) -> Dict[str, List[Dict[str, Any]]]:
 
 def security_rules(detections: List[Detection], ecs: FieldNames) -> Dict[str, Dict[str, Any]]:
     return {
-        rule["rule_id"]: {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}  # type: ignore[misc]
+        str(rule["rule_id"]): {"id": rule["rule_id"], "type": "security-rule", "attributes": rule}
         for rule in kibana_rules.rules(detections, ecs)
     }
 

@@ -25,7 +25,7 @@ EQL_RULES_SINCE = (7, 12)
 
 
 class Imported(NamedTuple):
-    count: int  # type: ignore[assignment]  # items in the file
+    total: int  # items in the file
     succeeded: int
     errors: List[str]  # one line per item Kibana did not import
 
