@@ -64,7 +64,7 @@ def macros_conf(sources: Sources) -> str:
 
 
 def props_conf(sources: Sources) -> str:
-    return _appended(knowledge.props_conf(sources.cim), session_searches.splunk_props())
+    return _appended(knowledge.props_conf(sources.cim), session_searches.splunk_props(cim_names(sources.session_spec)))
 
 
 def transforms_conf(sources: Sources) -> str:
