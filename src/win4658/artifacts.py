@@ -64,7 +64,7 @@ def macros_conf(sources: Sources) -> str:
 
 
 def props_conf(sources: Sources) -> str:
-    return _appended(knowledge.props_conf(sources.cim), session_searches.splunk_props())
+    return _appended(knowledge.props_conf(sources.cim), session_searches.splunk_props(cim_names(sources.session_spec)))
 
 
 def transforms_conf(sources: Sources) -> str:
@@ -84,7 +84,7 @@ def tags_conf(_sources: Sources) -> str:
 
 def savedsearches_conf(sources: Sources) -> str:
     return _appended(
-        detection_searches.savedsearches_conf(sources.detections, sources.cim_names, cim_names(sources.session_spec)),
+        detection_searches.savedsearches_conf(sources.detections, sources.cim_names, sources.session_spec),
         session_searches.splunk_saved_searches(sources.cim_names, sources.session_spec),
     )
 

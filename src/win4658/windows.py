@@ -38,6 +38,14 @@ SYSTEM_ATTRIBUTES: Dict[str, Tuple[Tuple[str, Optional[str], bool], ...]] = {
     )
     for element, attributes in _LAYER["system_attributes"].items()
 }
+# element → the attributes that hold a System field: (attribute, System field, whether it may be absent); both XML
+# readers read System by it (an attribute Windows always writes is read as None when missing, one it may leave out
+# as no key)
+SYSTEM_FIELD_ATTRIBUTES: Dict[str, Tuple[Tuple[str, str, bool], ...]] = {
+    element: tuple((attribute, field, may_be_absent) for attribute, field, may_be_absent in attributes if field)
+    for element, attributes in SYSTEM_ATTRIBUTES.items()
+    if any(field for _, field, _ in attributes)
+}
 # System fields whose value differs in every record
 UNIQUE_PER_RECORD: FrozenSet[str] = frozenset(_LAYER["unique_per_record"])
 # Winlogbeat 7+/8+ and Elastic Agent: System field → dotted path; the path read when that one is absent

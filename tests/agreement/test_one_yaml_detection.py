@@ -17,7 +17,6 @@ from win4658.artifacts import KIBANA_RULES, SIGMA_DIR, detection_lists, sigma_ru
 from win4658.detections import engine, kibana, sigma, splunk
 from win4658.detections.definitions import OPERATORS, DefinitionError, Detection, load_sources
 from win4658.event import Event, Origin
-from win4658.sessions.fields import cim_names
 from win4658.sources import Sources
 
 NEW_DETECTION = r"""
@@ -56,7 +55,7 @@ def generated(tmp_path_factory):
     sources = Sources(str(root))
     return {
         splunk.SAVEDSEARCHES_CONF: splunk.savedsearches_conf(
-            sources.detections, sources.cim_names, cim_names(sources.session_spec)
+            sources.detections, sources.cim_names, sources.session_spec
         ),
         KIBANA_RULES: kibana.rules_ndjson(sources.detections, sources.ecs_names),
         **sigma_rules(sources),

@@ -4,11 +4,13 @@ On a copy of the checkout's sources the target of EventData.ProcessName, the fie
 renamed in mappings/ecs.yml (process.executable → process.path, declared a keyword like the other fields outside
 ECS) and in mappings/cim.yml (process_path → process_file_path); EventData.HandleId, which ECS kept only among the
 raw winlog.event_data, gets a target of its own (win4658.handle_id); and in mappings/session.yml the session's
-handle id gets another ECS name. `win4658 generate --root COPY` then runs the copy's own package over it. Each
-artifact that carries the field must follow the edit: the detections, the trace and lifetime searches and the
-dashboards resolve their fields through the mappings of the checkout generated (Sources, detections/fields.py), and
-so do the handle sessions, whose process_executable carries EventData.ProcessName (mappings/session.yml): their
-template, documents, Kibana objects and Splunk search.
+handle id gets another ECS name, and its ending, duration in seconds, requested access names (a multivalue field)
+and host (a field of the handle's key, named by cim.yml until then) other CIM names. `win4658 generate --root COPY`
+then runs the copy's own package over it. Each artifact that carries the field must follow the edit: the detections,
+the trace and lifetime searches and the dashboards resolve their fields through the mappings of the checkout
+generated (Sources, detections/fields.py), and so do the handle sessions, whose process_executable carries
+EventData.ProcessName (mappings/session.yml): their template, documents, Kibana objects and Splunk search, detection
+and dashboard, which name every session field by its CIM name in session.yml.
 """
 
 import json
@@ -40,6 +42,13 @@ HANDLE_TARGET = "win4658.handle_id"
 SESSION_HANDLE = "ecs: win4658.handle.id,"
 SESSION_HANDLE_TARGET = "win4658.handle.value"
 ACCESS_RIGHT = '"0x0001": FILE_READ_DATA'
+# session.yml: (text, its edit) renaming CIM names of session fields
+SESSION_CIM_RENAMES = (
+    ("cim: handle_ending,", "cim: handle_end_state,"),
+    ("cim: duration,", "cim: handle_seconds,"),
+    ("cim: handle_access_requested,", "cim: handle_rights_requested,"),
+    ("event_field: System.Computer,", "event_field: System.Computer, cim: handle_host,"),
+)
 
 
 def _edit(path: str, old: str, new: str, appended: str = "") -> None:
@@ -77,6 +86,8 @@ def edited(tmp_path_factory) -> str:
         f"{HANDLE_RULE}\n  - {{target: {HANDLE_TARGET}, source: EventData.HandleId}}",
     )
     _edit(os.path.join(root, "mappings", "session.yml"), SESSION_HANDLE, f"ecs: {SESSION_HANDLE_TARGET},")
+    for old, new in SESSION_CIM_RENAMES:
+        _edit(os.path.join(root, "mappings", "session.yml"), old, new)
     _edit(os.path.join(root, "mappings", "access_rights.yml"), ACCESS_RIGHT, ACCESS_RIGHT + "_EDITED")
     _edit(os.path.join(root, "mappings", "cim.yml"), CIM_RULE, CIM_RULE.replace("process_path", "process_file_path"))
     _run_copy(root, "generate", "--root", root)
@@ -261,3 +272,47 @@ def test_the_kibana_dashboards_and_the_elastic_package_follow(edited):
     assert sum("process.path" in text for text in objects) == sum("process.executable" in text for text in committed)
     alerts = json.loads(_text(edited, "packages/win4658/kibana/search/win4658-detection-alerts.json"))
     assert alerts["attributes"]["columns"][-2:] == ["process.path", HANDLE_TARGET]
+
+
+# the session CIM names the edit replaced: no generated Splunk file may spell them any more
+RENAMED_SESSION_NAMES = re.compile(r"\b(handle_ending|handle_access_requested)\b")
+
+
+def test_the_splunk_session_search_writes_the_session_fields_by_their_renamed_cim_names(edited):
+    search = _stanza(_text(edited, "addon/default/savedsearches.conf"), "win4658_handle_sessions")
+    assert "| eval handle_end_state=case(win4658_opened==0, " in search
+    assert " handle_seconds=(win4658_end_us-win4658_start_us)/1000000, " in search
+    assert (
+        '| where (handle_end_state=="open_at_end" AND ' in search and '(handle_end_state!="open_at_end" AND ' in search
+    )
+    assert "`win4658_access_names(win4658_requested, handle_rights_requested)`" in search
+    assert "handle_rights_requested=mvjoin(handle_rights_requested, " in search
+    # the key's host (dest, as cim.yml names System.Computer) copied to the session's name, then dropped
+    assert (
+        "handle_host=dest, handle_id=HandleId, " in search and "| fields - dest HandleId win4658_* info_* |" in search
+    )
+    assert not RENAMED_SESSION_NAMES.search(search) and not re.search(r"\bduration=", search)
+    props = _stanza(_text(edited, "addon/default/props.conf"), "win4658:handle_session")
+    assert 'EVAL-handle_rights_requested = split(handle_rights_requested, " ")' in props
+    assert not RENAMED_SESSION_NAMES.search(props)
+
+
+def test_the_splunk_session_detection_and_dashboard_follow_the_renamed_cim_names(edited):
+    detection = _stanza(_text(edited, "addon/default/savedsearches.conf"), "win4658_handle_lifetime_sessions")
+    assert "eventtype=win4658_handle_session handle_end_state=closed | where handle_seconds > " in detection
+    assert "| table _time handle_host user " in detection and "handle_end handle_seconds |" in detection
+    view = _text(edited, "addon/default/data/ui/views/win4658_sessions.xml")
+    assert "timechart span=1h count BY handle_end_state" in view and "max(handle_seconds) AS max_seconds" in view
+    assert "BY handle_host process_file_path" in view
+    # Enterprise Security's risk object and message name the session's host
+    assert '[{"risk_object_field": "handle_host", "risk_object_type": "system", ' in detection
+    assert "(handle sessions): $process_file_path$ on $handle_host$ (user $user$)" in detection
+    assert not RENAMED_SESSION_NAMES.search(detection + view) and not re.search(
+        r"\b(duration|dest)\b", detection + view
+    )
+
+
+def test_the_session_documents_carry_the_renamed_cim_names(edited):
+    [cim] = map(json.loads, _run_copy(edited, "convert", "--to", "sessions", "--fields", "cim", SAMPLE).splitlines())
+    assert (cim["handle_end_state"], cim["handle_host"]) == ("close_without_open", "DC01.contoso.local")
+    assert not {"handle_ending", "dest"} & set(cim)

@@ -266,3 +266,41 @@ def test_the_plain_expression_is_built_from_the_windows_layer():
     assert tuple(event.system) == PLAIN_FIELDS
     declared = {field for declared in windows.SYSTEM_ATTRIBUTES.values() for _, field, _ in declared if field}
     assert set(PLAIN_FIELDS) == declared | (set(windows.SYSTEM_TEXT_ELEMENTS) & set(windows.SYSTEM_ELEMENTS))
+
+
+def _layer_system(leave_out_optional: bool) -> str:
+    """A System written from the Windows event layer alone: each element in its order with each declared attribute
+    (its value naming the attribute; those Windows may leave out left out when asked), each text element a number."""
+    from win4658 import windows
+
+    def element(name: str) -> str:
+        attributes = "".join(
+            f" {attribute}='{name}.{attribute}'"
+            for attribute, _, may_be_absent in windows.SYSTEM_ATTRIBUTES.get(name, ())
+            if not (leave_out_optional and may_be_absent)
+        )
+        return f"<{name}{attributes}>7</{name}>" if name in windows.SYSTEM_TEXT_ELEMENTS else f"<{name}{attributes}/>"
+
+    return "<System>" + "".join(element(name) for name in windows.SYSTEM_ELEMENTS) + "</System>"
+
+
+@pytest.mark.parametrize("leave_out_optional", [False, True], ids=["every attribute", "no optional attribute"])
+def test_both_xml_readers_read_system_by_the_same_table_of_the_layer(leave_out_optional):
+    """The XML parser's builder and the plain expression read the same System fields from the same attributes, in
+    the same order: a field the layer adds reaches both, and a reader that spells its own table fails here."""
+    from win4658 import windows
+    from win4658.readers.xml_plain import PLAIN_FIELDS
+
+    event = assert_same_as_expat(record("", system=_layer_system(leave_out_optional)))
+    expected = {
+        field: f"{element}.{attribute}"
+        for element, attributes in windows.SYSTEM_ATTRIBUTES.items()
+        for attribute, field, may_be_absent in attributes
+        if field and not (leave_out_optional and may_be_absent)
+    }
+    assert {field: event.system[field] for field in expected} == expected
+    assert tuple(event.system) == tuple(field for field in PLAIN_FIELDS if field in event.system)
+    optional = {
+        field for attributes in windows.SYSTEM_FIELD_ATTRIBUTES.values() for _, field, absent in attributes if absent
+    }
+    assert set(PLAIN_FIELDS) - set(event.system) == (optional if leave_out_optional else set())

@@ -31,7 +31,7 @@ from win4658.detections.timeline import TimeOrder
 from win4658.event import Event
 from win4658.readers import read_paths
 from win4658.sessions import splunk as session_splunk
-from win4658.sessions.fields import session_spec, to_cim
+from win4658.sessions.fields import cim_names, session_spec, to_cim
 from win4658.sessions.stream import handle_sessions, session_hunt
 from win4658.splunk.runtime.render import render_event_xml
 from win4658.times import time_ns
@@ -606,6 +606,7 @@ def expected_summary(record):
 
 
 NUMBERS = {field["cim"] for field in session_spec()["fields"] if field["type"] in ("long", "double")}
+MULTIVALUE = {cim_names(session_spec())[name] for name in session_splunk.MULTIVALUE_FIELDS}
 
 
 def comparable(document):
@@ -613,7 +614,7 @@ def comparable(document):
     value is a single value in Splunk), everything else as text; sorted so that sessions compare as a set."""
 
     def value(name, item):
-        if name in session_splunk.MULTIVALUE_FIELDS:
+        if name in MULTIVALUE:
             return tuple(str(part) for part in (item if isinstance(item, list) else [item]))
         return float(item) if name in NUMBERS else str(item)
 

@@ -18,10 +18,11 @@ Without ES these attributes are inert (docs/splunk.md).
 
 import json
 import re
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from ..quoting import spl_string
 from ..sessions import splunk as session_searches
+from ..sessions.fields import carried_names, cim_names
 from .definitions import Detection
 from .fields import FieldNames
 from .lifetime import CLOSED
@@ -261,9 +262,10 @@ def _alerting(detection: Detection, cron: str, window: Tuple[str, str], suppress
     ]
 
 
-def _sessions_stanza(detection: Detection, cim: FieldNames, session: Dict[str, str]) -> str:
-    """The lifetime detection again, over the handle sessions: enabled instead of the search-time one by those who
-    enable the session search."""
+def _sessions_stanza(detection: Detection, spec: Dict[str, Any]) -> str:
+    """The lifetime detection again, over the handle sessions (``spec``: session.yml, resolved): enabled instead of
+    the search-time one by those who enable the session search."""
+    session = cim_names(spec)
     title = f"{detection.title} (handle sessions)"
     description = (
         f"{detection.number}. {title}. Closed handle sessions (eventtype {session_searches.EVENTTYPE}) open "
@@ -278,13 +280,14 @@ def _sessions_stanza(detection: Detection, cim: FieldNames, session: Dict[str, s
             f"search = {session_search(detection, session)}",
             "disabled = 1",
             *_sessions_schedule(detection, session),
-            *_enterprise_security(detection, cim, title),
+            *_enterprise_security(detection, carried_names(spec).__getitem__, title),
             "",
         ]
     )
 
 
-def _enterprise_security(detection: Detection, cim: FieldNames, title: str = "") -> List[str]:
+def _enterprise_security(detection: Detection, names: Callable[[str], str], title: str = "") -> List[str]:
+    """``names``: the name of an event field in what the search finds (the events' CIM name, or the session's)."""
     title = title or detection.title
     annotations = json.dumps({"mitre_attack": attack_ids(detection)})
     lines = [f"action.correlationsearch.annotations = {annotations}"]
@@ -293,7 +296,7 @@ def _enterprise_security(detection: Detection, cim: FieldNames, title: str = "")
     score = detection.spec["risk_score"]
     risk = json.dumps(
         [
-            {"risk_object_field": cim(field), "risk_object_type": kind, "risk_score": score}
+            {"risk_object_field": names(field), "risk_object_type": kind, "risk_score": score}
             for field, kind in RISK_OBJECTS
         ]
     )
@@ -302,9 +305,9 @@ def _enterprise_security(detection: Detection, cim: FieldNames, title: str = "")
         f"action.correlationsearch.label = win4658 - {title} - Rule",
         "action.risk = 1",
         f"action.risk.param._risk = {risk}",
-        f"action.risk.param._risk_message = {title}: ${cim('EventData.ProcessName')}$ "
-        f"on ${cim('System.Computer')}$ "
-        f"(user ${cim('EventData.SubjectUserName')}$)",
+        f"action.risk.param._risk_message = {title}: ${names('EventData.ProcessName')}$ "
+        f"on ${names('System.Computer')}$ "
+        f"(user ${names('EventData.SubjectUserName')}$)",
         "action.risk.param._risk_score = 0",
         "action.risk.param.verbose = 0",
     ]
@@ -325,11 +328,11 @@ def _stanza(detection: Detection, cim: FieldNames) -> str:
     )
 
 
-def savedsearches_conf(detections: List[Detection], cim: FieldNames, session: Dict[str, str]) -> str:
-    """The saved searches; ``session``: the CIM name of each session field (the lifetime detection over sessions)."""
+def savedsearches_conf(detections: List[Detection], cim: FieldNames, session_spec: Dict[str, Any]) -> str:
+    """The saved searches; ``session_spec``: session.yml, resolved (the lifetime detection over sessions)."""
     stanzas = [_stanza(detection, cim) for detection in detections]
     stanzas += [
-        _sessions_stanza(detection, cim, session) for detection in detections if detection.kind == "handle_lifetime"
+        _sessions_stanza(detection, session_spec) for detection in detections if detection.kind == "handle_lifetime"
     ]
     return HEADER + "\n" + "\n".join(stanzas)
 

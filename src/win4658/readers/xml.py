@@ -20,7 +20,7 @@ from ..event import (
     event_id_of_text,
     parse_event_id,
 )
-from ..windows import SYSTEM_TEXT_ELEMENTS
+from ..windows import SYSTEM_FIELD_ATTRIBUTES, SYSTEM_TEXT_ELEMENTS
 from .scan import search_from
 from .xml_plain import PlainMatch, event_id_text, match_plain, parse_plain, plain_event, plain_text, record_span
 
@@ -57,26 +57,19 @@ class _EventBuilder:
         if name in ("System", "EventData", "UserData"):
             self.section = name
         elif self.section == "System":
-            self._system_attrs(name, attrs)
+            if name in SYSTEM_FIELD_ATTRIBUTES:  # the layer's table, as xml_plain's expression reads it
+                system = self.system
+                for attribute, field, may_be_absent in SYSTEM_FIELD_ATTRIBUTES[name]:
+                    if not may_be_absent:
+                        system[field] = attrs.get(attribute)
+                    elif attribute in attrs:
+                        system[field] = attrs[attribute]
+            if name in SYSTEM_TEXT_ELEMENTS:
+                self.field, self.text = name, []
         elif self.section == "EventData" and name == "Data":
             self.field = attrs.get("Name") or f"Data{len(self.data)}"
             self.text = []
         elif self.section == "UserData" and not attrs:
-            self.field, self.text = name, []
-
-    def _system_attrs(self, name: str, attrs: dict) -> None:
-        if name == "Provider":
-            self.system["Provider"] = attrs.get("Name")
-            if "Guid" in attrs:
-                self.system["ProviderGuid"] = attrs["Guid"]
-        elif name == "TimeCreated":
-            self.system["TimeCreated"] = attrs.get("SystemTime")
-        elif name == "Execution":
-            self.system["ProcessID"] = attrs.get("ProcessID")
-            self.system["ThreadID"] = attrs.get("ThreadID")
-        elif name == "Security" and "UserID" in attrs:
-            self.system["UserID"] = attrs["UserID"]
-        elif name in SYSTEM_TEXT_ELEMENTS:
             self.field, self.text = name, []
 
     def end(self, name: str) -> None:

@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..event import Event, Origin, event_id_of_text
-from ..windows import SYSTEM_ATTRIBUTES, SYSTEM_ELEMENTS, SYSTEM_TEXT_ELEMENTS
+from ..windows import SYSTEM_ATTRIBUTES, SYSTEM_ELEMENTS, SYSTEM_FIELD_ATTRIBUTES, SYSTEM_TEXT_ELEMENTS
 
 # Bytes whose record the XML parser must read: characters XML forbids, and the carriage return it normalises.
 _FORBIDDEN_BYTES = bytes(range(0x20)).translate(None, b"\t\n")
@@ -47,7 +47,7 @@ def _captured_fields() -> Tuple[str, ...]:
     """The System fields PLAIN_RECORD captures, in its groups' order (the XML parser's key order)."""
     fields: List[str] = []
     for name in SYSTEM_ELEMENTS:
-        fields += [field for _, field, _ in SYSTEM_ATTRIBUTES.get(name, ()) if field is not None]
+        fields += [field for _, field, _ in SYSTEM_FIELD_ATTRIBUTES.get(name, ())]
         if name in SYSTEM_TEXT_ELEMENTS:
             fields.append(name)
     return tuple(fields)
@@ -64,10 +64,7 @@ PLAIN_RECORD = re.compile(
 PLAIN_FIELDS = _captured_fields()
 # the captured attributes Windows may leave out: absent, they are no key (as the XML parser leaves them)
 _MAY_BE_ABSENT = tuple(
-    field
-    for attributes in SYSTEM_ATTRIBUTES.values()
-    for _, field, may_be_absent in attributes
-    if may_be_absent and field is not None
+    field for attributes in SYSTEM_FIELD_ATTRIBUTES.values() for _, field, may_be_absent in attributes if may_be_absent
 )
 # The Data elements and the record's end, matched apart (a repetition after PLAIN_RECORD's many groups would
 # make the regex engine save them all at each step): all alike, <Data Name='…'>…</Data> or <Data Name='…'/>.

@@ -60,6 +60,16 @@ def cim_names(spec: dict) -> Dict[str, str]:
     return {field["name"]: field["cim"] for field in spec["fields"]}
 
 
+def carried_names(spec: dict) -> Dict[str, str]:
+    """The CIM name of the session field of ``spec`` that carries each event field as written (``EventData.ProcessName``
+    → ``process_path``), the first where several do."""
+    names: Dict[str, str] = {}
+    for field in spec["fields"]:
+        if "event_field" in field:
+            names.setdefault(field["event_field"], field["cim"])
+    return names
+
+
 def _paths(schema: str) -> List[Tuple[str, Tuple[str, ...]]]:
     return [(field["name"], tuple(field[schema].split("."))) for field in session_spec()["fields"]]
 

@@ -26,7 +26,7 @@ from ..detections.fields import FieldNames, installed, parsed
 from ..detections.spl_order import Commands, handle_events, handle_key, log_order, opens, spl_pipeline
 from ..quoting import spl_string
 from .access import AccessRights, bit_names
-from .fields import session_spec
+from .fields import cim_names, session_spec
 
 SEARCH_NAME = "win4658_handle_sessions"
 SOURCETYPE = "win4658:handle_session"
@@ -61,12 +61,15 @@ SHOWN_FIELDS = (
     "end",
     "duration_seconds",
 )
-MULTIVALUE_FIELDS = ("handle_access_requested", "handle_access_used", "handle_privileges")
+# the session fields (session.yml) that hold several values
+MULTIVALUE_FIELDS = ("access_requested", "access_used", "privileges")
 MULTIVALUE_SEPARATOR = " "  # access names, hex bits and privilege names hold no space
 # session fields (session.yml) of who and which process, as the open shows them (the close, when there is no open)
 SUBJECT_FIELDS = ("user_name", "user_sid", "user_domain", "logon_id", "process_executable", "process_name")
 # session fields of the object, as the open's EventData names it (a 4658 names no object)
 OBJECT_FIELDS = ("object_server", "object_type", "object_name", "object_basename")
+# session fields of the handle's key, in the order of its event fields (spl_order.handle_key)
+KEY_FIELDS = ("host", "process_id", "handle_id")
 
 
 def _bit_is_set(mask: str, bit: int) -> str:
@@ -85,15 +88,18 @@ def _hex(field: str) -> str:
 USED_BITS = " ".join(f"max(eval({_bit_is_set('win4658_used', bit)})) AS win4658_used_{bit}" for bit in range(MASK_BITS))
 USED_MASK = "+".join(f"win4658_used_{bit}*{1 << bit}" for bit in range(MASK_BITS))
 
+
 # Each session is written by one run only: the run whose last period holds the time its ending became known (the
 # close; for a reused handle the next open), or, for a handle still open, the run whose first period holds its open
 # (the last run that sees it; its close, if any, comes after every later window begins: a close without an open).
 # Consecutive runs' time ranges (snapped to the period) move by one period, so their last periods tile the time.
-WRITTEN_THIS_RUN = (
-    f'(handle_ending=="open_at_end" AND win4658_start_us<(info_min_time+{PERIOD_SECONDS})*1000000) OR '
-    f'(handle_ending!="open_at_end" AND coalesce(win4658_end_us, win4658_next_start)'
-    f">=(info_max_time-{PERIOD_SECONDS})*1000000)"
-)
+def _written_this_run(ending: str) -> str:
+    """The sessions this run writes; ``ending``: the CIM name of the session's ending."""
+    return (
+        f'({ending}=="open_at_end" AND win4658_start_us<(info_min_time+{PERIOD_SECONDS})*1000000) OR '
+        f'({ending}!="open_at_end" AND coalesce(win4658_end_us, win4658_next_start)'
+        f">=(info_max_time-{PERIOD_SECONDS})*1000000)"
+    )
 
 
 def _event_name(cim: FieldNames, event_field: str, raw: bool = False) -> str:
@@ -109,9 +115,13 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
     """(command, arguments): the search, one command at a time, reading the events' fields by their names in ``cim``
     and writing the sessions' by their CIM names in ``spec`` (session.yml, resolved)."""
     fields = {field["name"]: field for field in spec["fields"]}
-    # the handle's key; its host and process fields name the session's too (session.yml takes them from cim.yml)
-    _host, process, handle = handle_key(cim)
-    key = " ".join(handle_key(cim))
+    session = cim_names(spec)
+    requested, used = session["access_requested"], session["access_used"]
+    event_keys = handle_key(cim)
+    _host, process, _handle = event_keys
+    key = " ".join(event_keys)
+    # the key's event fields the session names otherwise (session.yml): copied to the session's name, then dropped
+    renamed_keys = {session[name]: event for name, event in zip(KEY_FIELDS, event_keys) if session[name] != event}
     return [
         ("search", handle_events(cim)),
         *log_order(cim),
@@ -139,15 +149,15 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
             "max(win4658_open) AS win4658_opened "
             "max(eval(if(EventCode==4656, win4658_us, null()))) AS win4658_start_us "
             "max(eval(if(EventCode==4658, win4658_us, null()))) AS win4658_end_us "
-            "count(eval(EventCode==4663)) AS handle_access_count "
+            f"count(eval(EventCode==4663)) AS {session['access_count']} "
             "max(eval(if(EventCode==4656, win4658_mask, null()))) AS win4658_requested "
             f"{USED_BITS} "
             "first(eval(if(EventCode==4656, PrivilegeList, null()))) AS win4658_privileges "
-            "max(eval(if(EventCode==4656, win4658_record, null()))) AS handle_open_record_id "
-            "max(eval(if(EventCode==4658, win4658_record, null()))) AS handle_close_record_id "
+            f"max(eval(if(EventCode==4656, win4658_record, null()))) AS {session['open_record_id']} "
+            f"max(eval(if(EventCode==4658, win4658_record, null()))) AS {session['close_record_id']} "
             + " ".join(
                 "first(eval(if(EventCode==4656 OR win4658_unmatched==1, "
-                f"{_event_name(cim, fields[name]['event_field'])}, null()))) AS {fields[name]['cim']}"
+                f"{_event_name(cim, fields[name]['event_field'])}, null()))) AS {session[name]}"
                 for name in SUBJECT_FIELDS
             )
             + " "
@@ -155,7 +165,7 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
             + " ".join(
                 "first(eval(if(EventCode==4656, "
                 f"{_event_name(cim, fields[name]['event_field'], raw=True)}, null()))) "
-                f"AS {fields[name]['cim']}"
+                f"AS {session[name]}"
                 for name in OBJECT_FIELDS
             )
             + " "
@@ -166,33 +176,36 @@ def commands(cim: FieldNames, spec: Dict[str, Any]) -> Commands:
         ("streamstats", f"current=f last(win4658_start_us) AS win4658_next_start BY {key}"),
         (
             "eval",
-            'handle_ending=case(win4658_opened==0, "close_without_open", isnotnull(win4658_end_us), "closed", '
+            f'{session["ending"]}=case(win4658_opened==0, "close_without_open", isnotnull(win4658_end_us), "closed", '
             'isnotnull(win4658_next_start), "reused_before_close", true(), "open_at_end"), '
-            f"win4658_used=if(handle_access_count>0, coalesce({USED_MASK}, 0), null()), "
-            f"handle_access_requested_mask={_hex('win4658_requested')}, "
-            f"handle_access_used_mask={_hex('win4658_used')}, "
-            "handle_duration_ns=(win4658_end_us-win4658_start_us)*1000, "
-            "duration=(win4658_end_us-win4658_start_us)/1000000, "
-            f"`{ISO_TIME_MACRO}(win4658_start_us, handle_start)`, `{ISO_TIME_MACRO}(win4658_end_us, handle_end)`, "
+            f"win4658_used=if({session['access_count']}>0, coalesce({USED_MASK}, 0), null()), "
+            f"{session['access_requested_mask']}={_hex('win4658_requested')}, "
+            f"{session['access_used_mask']}={_hex('win4658_used')}, "
+            f"{session['duration_ns']}=(win4658_end_us-win4658_start_us)*1000, "
+            f"{session['duration_seconds']}=(win4658_end_us-win4658_start_us)/1000000, "
+            f"`{ISO_TIME_MACRO}(win4658_start_us, {session['start']})`, "
+            f"`{ISO_TIME_MACRO}(win4658_end_us, {session['end']})`, "
             # PrivilegeList: names separated by white space, "-" for none
             'win4658_privileges=trim(replace(win4658_privileges, "[[:space:]]+", " ")), '
-            'handle_privileges=if(win4658_privileges=="-" OR win4658_privileges=="", null(), '
+            f'{session["privileges"]}=if(win4658_privileges=="-" OR win4658_privileges=="", null(), '
             "win4658_privileges), "
-            f'handle_id={handle}, handle_process_id_hex=printf("0x%x", {process}), '
-            f'win4658_rights_type=coalesce(object_category, "-"), vendor_product="Microsoft Windows", '
-            "_time=coalesce(win4658_end_us, win4658_start_us)/1000000",
+            + "".join(f"{name}={event}, " for name, event in renamed_keys.items())
+            + f'{session["process_id_hex"]}=printf("0x%x", {process}), '
+            f'win4658_rights_type=coalesce({session["object_type"]}, "-"), '
+            + "".join(f"{name}={spl_string(value)}, " for name, value in spec["cim_constants"].items())
+            + "_time=coalesce(win4658_end_us, win4658_start_us)/1000000",
         ),
         ("addinfo", ""),
-        ("where", WRITTEN_THIS_RUN),
+        ("where", _written_this_run(session["ending"])),
         ("lookup", f"{ACCESS_RIGHTS_LOOKUP} object_type AS win4658_rights_type"),
         (
             "eval",
-            f"`{ACCESS_NAMES_MACRO}(win4658_requested, handle_access_requested)`, "
-            f"`{ACCESS_NAMES_MACRO}(win4658_used, handle_access_used)`, "
-            f"handle_access_requested=mvjoin(handle_access_requested, {spl_string(MULTIVALUE_SEPARATOR)}), "
-            f"handle_access_used=mvjoin(handle_access_used, {spl_string(MULTIVALUE_SEPARATOR)})",
+            f"`{ACCESS_NAMES_MACRO}(win4658_requested, {requested})`, "
+            f"`{ACCESS_NAMES_MACRO}(win4658_used, {used})`, "
+            f"{requested}=mvjoin({requested}, {spl_string(MULTIVALUE_SEPARATOR)}), "
+            f"{used}=mvjoin({used}, {spl_string(MULTIVALUE_SEPARATOR)})",
         ),
-        ("fields", f"- {handle} win4658_* info_*"),
+        ("fields", " ".join(["-", *renamed_keys.values(), "win4658_*", "info_*"])),
         ("collect", f"index=`{SUMMARY_INDEX_MACRO}` sourcetype={spl_string(SOURCETYPE)}"),
     ]
 
@@ -294,9 +307,11 @@ def splunk_saved_searches(cim: FieldNames, spec: Dict[str, Any]) -> List[str]:
     return [saved_search_stanza(session_search(commands(cim, spec)))]
 
 
-def splunk_props() -> List[str]:
+def splunk_props(session: Dict[str, str]) -> List[str]:
+    """``session``: the CIM name of each session field, as the summary events hold it."""
     splits = "".join(
-        f"EVAL-{field} = split({field}, {spl_string(MULTIVALUE_SEPARATOR)})\n" for field in MULTIVALUE_FIELDS
+        f"EVAL-{session[name]} = split({session[name]}, {spl_string(MULTIVALUE_SEPARATOR)})\n"
+        for name in MULTIVALUE_FIELDS
     )
     return [
         (
