@@ -95,9 +95,8 @@ def run(args: argparse.Namespace) -> int:
     with open_output(args.output) as output:
         write = output.write
         for item in _converted(args, summary):
-            if item.__class__ is dict:  # a document: checked first, as nearly every item is one
-                write(ndjson_line(item))
-                progress.tick()
+            if item.__class__ is dict:  # a document: checked first, as nearly every item is one (the progress
+                write(ndjson_line(item))  # line counts the records read, not documents)
             elif isinstance(item, RecordError):
                 progress.error(item)
             else:  # the workers wrote it (mypy does not narrow on __class__, the cheapest test for the dicts)
