@@ -93,11 +93,11 @@ def _minute(minute: int) -> bytes:
     return minute_text(minute).encode()
 
 
-def _time(nanoseconds: int) -> bytes:
-    """times.format_ns as bytes."""
+def _timed(label: bytes, nanoseconds: int) -> bytes:
+    """``label``, then times.format_ns's text as bytes, its closing quote and a comma."""
     seconds, remainder = divmod(nanoseconds, 1_000_000_000)
     minute, second = divmod(seconds, 60)
-    return b"%b:%02d.%06dZ" % (_minute(minute), second, remainder // 1000)
+    return b'%b%b:%02d.%06dZ",' % (label, _minute(minute), second, remainder // 1000)
 
 
 def _privilege_list(text: Optional[str]) -> bytes:
@@ -116,11 +116,11 @@ def _record_id(label: bytes, record_id: object) -> bytes:
 
 CLOSE_RECORD_ID = b',"close_record_id":'
 OPEN_RECORD_ID = b',"open_record_id":'
-# a close without an open: its host, process and handle ids, the close's subject and record id, after its time when
-# it has one (the templates' first piece)
-CLOSE_WITHOUT_OPEN_FIELDS = ENDINGS[CLOSE_WITHOUT_OPEN] + b'%b%b%b,"access_count":0%b%b%b%b%b%b}}\n'
-TIMED_CLOSE_WITHOUT_OPEN = b'{"session":{"end":"%b",' + CLOSE_WITHOUT_OPEN_FIELDS
-UNTIMED_CLOSE_WITHOUT_OPEN = b'{"session":{%b' + CLOSE_WITHOUT_OPEN_FIELDS
+SESSION_START = b'{"session":{'
+START, END = b'"start":"', b'"end":"'
+SESSION_START_END = SESSION_START + END  # a close without an open: its end comes first
+NO_ACCESS = b',"access_count":0'
+LINE_END = b"}}\n"
 
 
 def session_line(lifetime: Lifetime) -> bytes:
@@ -129,19 +129,15 @@ def session_line(lifetime: Lifetime) -> bytes:
     if opened is None:
         return _close_without_open(key, closed, closed_ns)
     host, process_number, handle_id = key
-    line = b'{"session":{'
-    if opened_ns is not None:
-        line += b'"start":"%b",' % _time(opened_ns)
-    if closed_ns is not None:
-        line += b'"end":"%b",' % _time(closed_ns)
-        if opened_ns is not None:
-            duration = closed_ns - opened_ns
-            line += b'"duration_ns":%b,"duration_seconds":%b,' % (dumps(duration), dumps(duration / 1e9))
     domain, name = user_parts(opened.user)
     object_type = opened.object_type
     return b"".join(
         (
-            line + ENDINGS[ending],
+            SESSION_START,
+            b"" if opened_ns is None else _timed(START, opened_ns),
+            b"" if closed_ns is None else _timed(END, closed_ns),
+            b"" if opened_ns is None or closed_ns is None else _duration(closed_ns - opened_ns),
+            ENDINGS[ending],
             HOSTS[host],
             PROCESS_IDS[process_number],
             HANDLE_IDS[handle_id],
@@ -159,24 +155,33 @@ def session_line(lifetime: Lifetime) -> bytes:
             PRIVILEGES[opened.privileges],
             _record_id(OPEN_RECORD_ID, opened.record_id),
             b"" if closed is None else _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
-            b"}}\n",
+            LINE_END,
         )
     )
+
+
+def _duration(nanoseconds: int) -> bytes:
+    return b'"duration_ns":%b,"duration_seconds":%b,' % (dumps(nanoseconds), dumps(nanoseconds / 1e9))
 
 
 def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int]) -> bytes:
     """Most sessions of a log that starts mid-way: the close's subject and nothing of an open."""
     host, process_number, handle_id = key
     value = closed.data.get
-    return (UNTIMED_CLOSE_WITHOUT_OPEN if closed_ns is None else TIMED_CLOSE_WITHOUT_OPEN) % (
-        b"" if closed_ns is None else _time(closed_ns),
-        HOSTS[host],
-        PROCESS_IDS[process_number],
-        HANDLE_IDS[handle_id],
-        SIDS[value("SubjectUserSid")],
-        NAMES[value("SubjectUserName")],
-        DOMAINS[value("SubjectDomainName")],
-        LOGONS[value("SubjectLogonId")],
-        PROCESSES[value("ProcessName")],
-        _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
+    return b"".join(
+        (
+            SESSION_START if closed_ns is None else _timed(SESSION_START_END, closed_ns),
+            ENDINGS[CLOSE_WITHOUT_OPEN],
+            HOSTS[host],
+            PROCESS_IDS[process_number],
+            HANDLE_IDS[handle_id],
+            NO_ACCESS,
+            SIDS[value("SubjectUserSid")],
+            NAMES[value("SubjectUserName")],
+            DOMAINS[value("SubjectDomainName")],
+            LOGONS[value("SubjectLogonId")],
+            PROCESSES[value("ProcessName")],
+            _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
+            LINE_END,
+        )
     )
