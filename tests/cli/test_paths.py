@@ -35,6 +35,7 @@ OUTPUTS = {  # what writes a file: its options (OUT is the file), what the error
     "hunt -o": (["hunt", "-o", "OUT"], "the output (-o)"),
     "hunt --html": (["hunt", "--html", "OUT"], "the HTML report (--html)"),
     "hunt --sessions-out": (["hunt", "--sessions-out", "OUT"], "the sessions file"),
+    "baseline -o": (["baseline", "-o", "OUT"], "the output (-o)"),
 }
 READ_BACK = "an input directory: the run (or a later one) would read it back"
 

@@ -387,7 +387,7 @@ def _trace_row(event: Event, time: Optional[str]) -> dict:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    if missing_paths(args.paths):
+    if missing_paths(args.paths) or refused_outputs([(args.output, "the output (-o)")], args.paths):
         return 2
     stats = ReadStats()
     failed = False
