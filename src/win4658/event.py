@@ -106,7 +106,9 @@ class TimedEvent(Event):
     __slots__ = ("nanoseconds",)
 
     def __init__(self, system: Dict[str, Any], data: Dict[str, str], origin: Origin, nanoseconds: int):
-        super().__init__(system, data, origin)
+        self.system = system  # as Event.__init__ sets them, without a second call: one TimedEvent per record
+        self.data = data
+        self.origin = origin
         self.nanoseconds = nanoseconds
 
     def time_ns(self) -> int:
