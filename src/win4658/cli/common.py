@@ -40,6 +40,30 @@ def add_event_id_option(parser: argparse.ArgumentParser, default: frozenset = DE
     parser.set_defaults(default_event_ids=default)
 
 
+def add_pairing_options(parser: argparse.ArgumentParser, used_with: str = "") -> None:
+    """The two bounds of handle pairing (the re-ordering window, the open-handle table), for every command that
+    pairs; ``used_with`` names the options that make it pair, when it does not always."""
+    from ..detections.lifetime import DEFAULT_MAX_OPEN  # here: the commands that never pair do not load pairing
+    from ..detections.timeline import DEFAULT_WINDOW
+
+    when = f"{used_with}: " if used_with else ""
+    parser.add_argument(
+        "--reorder-window",
+        type=whole_number(1),
+        default=DEFAULT_WINDOW,
+        metavar="EVENTS",
+        help=f"{when}events held to restore the log's order (default {DEFAULT_WINDOW})",
+    )
+    parser.add_argument(
+        "--max-open-handles",
+        type=whole_number(1),
+        default=DEFAULT_MAX_OPEN,
+        metavar="N",
+        help=f"{when}open handles remembered for pairing; past that the oldest is forgotten "
+        f"(default {DEFAULT_MAX_OPEN})",
+    )
+
+
 def event_ids(args: argparse.Namespace) -> frozenset:
     return frozenset(args.event_ids) if args.event_ids else args.default_event_ids
 

@@ -5,8 +5,6 @@ import sys
 from typing import Any, Dict, Iterator, Union, cast
 
 from ..convert import CONVERTERS, Summary, convert, convert_results
-from ..detections.lifetime import DEFAULT_MAX_OPEN
-from ..detections.timeline import DEFAULT_WINDOW
 from ..event import RecordError
 from ..parallel import Written, convert_in_workers
 from ..sessions.enrich import read_enriched
@@ -15,6 +13,7 @@ from ..sessions.stream import handle_sessions, session_hunt
 from .common import (
     Progress,
     add_event_id_option,
+    add_pairing_options,
     event_ids,
     missing_paths,
     ndjson_line,
@@ -51,20 +50,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="give each 4658 the ObjectServer, ObjectType and ObjectName of the 4656 that opened its "
         "handle (paired as hunt pairs; documents then come in the log's time order)",
     )
-    parser.add_argument(
-        "--reorder-window",
-        type=whole_number(1),
-        default=DEFAULT_WINDOW,
-        metavar="EVENTS",
-        help=f"--to sessions, --enrich: events held to restore the log's order (default {DEFAULT_WINDOW})",
-    )
-    parser.add_argument(
-        "--max-open-handles",
-        type=whole_number(1),
-        default=DEFAULT_MAX_OPEN,
-        metavar="N",
-        help=f"--to sessions, --enrich: open handles remembered (default {DEFAULT_MAX_OPEN})",
-    )
+    add_pairing_options(parser, "--to sessions, --enrich")
     parser.add_argument(
         "-o",
         "--output",

@@ -11,10 +11,9 @@ from typing import IO, Callable, ContextManager, Dict, Iterator, List, Optional
 from ..detections.baseline import learn_allowlist
 from ..detections.definitions import DefinitionError, DetectionList, load_bundle
 from ..detections.engine import event_process, event_user
-from ..detections.lifetime import DEFAULT_MAX_OPEN, Lifetime
+from ..detections.lifetime import Lifetime
 from ..detections.local_hunt import HandleQuery, Hunt, trace_handle
 from ..detections.report import HtmlReport
-from ..detections.timeline import DEFAULT_WINDOW
 from ..event import Event, ReadStats, RecordError
 from ..examples import EXAMPLE_FILES
 from ..sessions.stream import EndedSession
@@ -22,6 +21,7 @@ from ..times import format_ns
 from .common import (
     OUTPUT_BUFFER,
     Progress,
+    add_pairing_options,
     missing_paths,
     ndjson_line,
     open_output,
@@ -106,20 +106,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         metavar="N",
         help="findings shown per detection in the table (default 10)",
     )
-    hunt.add_argument(
-        "--reorder-window",
-        type=whole_number(1),
-        default=DEFAULT_WINDOW,
-        metavar="EVENTS",
-        help=f"events held to restore time order (default {DEFAULT_WINDOW})",
-    )
-    hunt.add_argument(
-        "--max-open-handles",
-        type=whole_number(1),
-        default=DEFAULT_MAX_OPEN,
-        metavar="N",
-        help=f"open handles remembered for pairing; past that the oldest is forgotten (default {DEFAULT_MAX_OPEN})",
-    )
+    add_pairing_options(hunt)
     hunt.add_argument(
         "--trace",
         type=_handle,
