@@ -17,6 +17,14 @@ VALUE_KEEPING = frozenset({None, "to_string", "to_int", "hex_to_int"})
 RAW_FIELDS = "all_fields"
 # a handle, as every platform keys it: its host, process and handle value
 HANDLE_KEY = ("System.Computer", "EventData.ProcessId", "EventData.HandleId")
+# the fields of a finding's event an analyst looks at first, in the order the SIEMs show them
+FINDING_FIELDS = (
+    "System.Computer",
+    "EventData.SubjectUserName",
+    "EventData.ProcessName",
+    "EventData.ProcessId",
+    "EventData.HandleId",
+)
 # a field of the Windows event as the sources write it, as it is or through a transform of the mappings:
 # System.EventID, basename(EventData.ProcessName)
 WINDOWS_FIELD = re.compile(r"\b(?:(\w+)\()?((?:System|EventData)\.[A-Za-z]+)(?(1)\))")

@@ -9,21 +9,14 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from ..quoting import eql_string
 from .definitions import Detection
-from .fields import HANDLE_KEY, FieldNames
+from .fields import FINDING_FIELDS, HANDLE_KEY, FieldNames
 from .lifetime import ZERO_HANDLES
 from .paths import pattern_regex, wildcard_regex
 
 INDEX_PATTERNS = ["winlogbeat-*", "logs-system.security-*", "logs-windows.*", "win4658-*"]
 ATTACK = "https://attack.mitre.org"
-# the fields an analyst investigates first, as the Windows event names them
-EVIDENCE_FIELDS = (
-    "System.Computer",
-    "EventData.SubjectUserName",
-    "EventData.ProcessName",
-    "EventData.ProcessId",
-    "EventData.HandleId",
-    "EventData.ObjectName",
-)
+# a rule's investigation fields: the finding's, and the object where the rule's event names one
+EVIDENCE_FIELDS = (*FINDING_FIELDS, "EventData.ObjectName")
 # the lifetime's tiebreaker: the record number as a long (event.sequence in ECS, where winlog.record_id is a keyword)
 LIFETIME_TIEBREAKER = "System.EventRecordID"
 

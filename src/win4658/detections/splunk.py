@@ -24,7 +24,7 @@ from ..quoting import spl_string
 from ..sessions import splunk as session_searches
 from ..sessions.fields import carried_names, cim_names
 from .definitions import Detection
-from .fields import FieldNames
+from .fields import FINDING_FIELDS, FieldNames
 from .lifetime import CLOSED
 from .paths import DEVICE_PREFIX_REGEX, SEPARATOR_REGEX
 from .spl_order import HANDLE_CODES, Commands, handle_events, handle_key, log_order, opens, spl_pipeline
@@ -39,14 +39,6 @@ INDEXING_LAG_MINUTES = 10
 RISK_OBJECTS = (("System.Computer", "system"), ("EventData.SubjectUserName", "user"))
 LONG_HANDLE_MACRO = "win4658_long_handle_seconds"
 TRACE_MACRO = "win4658_handle_trace"
-# the fields a finding shows, as the Windows event names them
-EVIDENCE_FIELDS = (
-    "System.Computer",
-    "EventData.SubjectUserName",
-    "EventData.ProcessName",
-    "EventData.ProcessId",
-    "EventData.HandleId",
-)
 # what the lifetime and the trace tell of the handle's object, from its 4656 (raw EventData, as Splunk keeps it)
 OBJECT_FIELDS = (
     ("EventData.ObjectType", "object_type"),
@@ -57,7 +49,7 @@ PATH_FIELD = "win4658_path"  # the normalised path the lookups compare (case is 
 
 
 def evidence(cim: FieldNames) -> str:
-    return " ".join(["_time", *map(cim, EVIDENCE_FIELDS)])
+    return " ".join(["_time", *map(cim, FINDING_FIELDS)])
 
 
 def lifetime_key(cim: FieldNames) -> List[str]:
@@ -339,7 +331,7 @@ def savedsearches_conf(detections: List[Detection], cim: FieldNames, session_spe
 
 def _trace_macro(cim: FieldNames) -> str:
     host, process, handle = handle_key(cim)
-    shown = [*map(cim, EVIDENCE_FIELDS), *(cim.raw(field) for field, _name in OBJECT_FIELDS)]
+    shown = [*map(cim, FINDING_FIELDS), *(cim.raw(field) for field, _name in OBJECT_FIELDS)]
     return (
         f"[{TRACE_MACRO}(3)]\nargs = dest, process_id, handle_id\n"
         f"definition = `win4658_events` {HANDLE_CODES} "
