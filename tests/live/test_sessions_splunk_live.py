@@ -86,11 +86,10 @@ def _moved(events, host):
 
 
 def local_sessions(events):
-    tracker, lifetimes = HandleTracker(keep_endings=True), []
+    lifetimes = []
+    tracker = HandleTracker(on_end=lifetimes.append)
     for event in events:
-        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
-        lifetimes += tracker.ended + ([lifetime] if lifetime is not None else [])
-        tracker.ended.clear()
+        tracker.observe(event, time_ns(event.system["TimeCreated"]))
     return [session_record(lifetime) for lifetime in lifetimes + list(tracker.still_open())]
 
 

@@ -12,8 +12,9 @@ from win4658.cli.common import ndjson_line
 from win4658.detections.lifetime import CLOSE_WITHOUT_OPEN, CLOSED, OPEN_AT_END, REUSED, HandleTracker, Lifetime
 from win4658.detections.local_hunt import Hunt
 from win4658.event import Event, Origin
-from win4658.sessions.line import session_line
+from win4658.sessions.line import _timed, session_line
 from win4658.sessions.record import session_record
+from win4658.times import format_ns
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import datagen  # noqa: E402
@@ -106,18 +107,26 @@ ODD_OPEN = {
     ],
 )
 def test_session_lines_equal_the_reference_on_edge_cases(opened, closed):
-    tracker = HandleTracker(keep_endings=True)
     sessions = []
+    tracker = HandleTracker(on_end=sessions.append)
     if opened is not None:
         tracker.observe(_event(4656, 1, **dict(opened)), 1_000_000_000)
         tracker.observe(_event(4663, 2, AccessMask="0x3"), 2_000_000_000)
         tracker.observe(_event(4656, 3, **dict(opened)), 3_000_000_000)  # reuses the handle: ends the first
-        sessions += [tracker.observe(_event(4658, 4, **dict(closed)), 4_500_000_000)]
+        tracker.observe(_event(4658, 4, **dict(closed)), 4_500_000_000)
         tracker.observe(_event(4656, 5, **dict(opened)), None)
         sessions += list(tracker.still_open())
     tracker.observe(_event(4658, 6, **dict(closed, HandleId="0x8")), None)  # no open of that handle
-    sessions += tracker.ended
     assert {lifetime.ending for lifetime in sessions} >= {CLOSE_WITHOUT_OPEN} | (
         {CLOSED, REUSED, OPEN_AT_END} if opened is not None else set()
     )
     _assert_lines_equal(sessions)
+
+
+@pytest.mark.parametrize(
+    "nanoseconds",
+    [0, 1, 999, 1_000, 999_999_999, 59_999_999_999, 60_000_000_000, -1, -1_000, -86_400_000_000_123]
+    + [1_764_547_207_123_456_789, 253_402_300_799_999_999_999],
+)
+def test_session_times_are_format_ns_texts(nanoseconds):
+    assert _timed(b"", nanoseconds) == format_ns(nanoseconds).encode() + b'",'

@@ -227,13 +227,11 @@ def _event(event_id, seconds, handle="0x10", record=0, **data):
 
 
 def _tracked(events, max_open=50_000):
-    tracker = HandleTracker(max_open, keep_endings=True)
-    records = []
+    lifetimes = []
+    tracker = HandleTracker(max_open, on_end=lifetimes.append)
     for event in events:
-        lifetime = tracker.observe(event, time_ns(event.system["TimeCreated"]))
-        records += [session_record(ended) for ended in tracker.ended + ([lifetime] if lifetime else [])]
-        tracker.ended.clear()
-    return records + [session_record(lifetime) for lifetime in tracker.still_open()]
+        tracker.observe(event, time_ns(event.system["TimeCreated"]))
+    return [session_record(lifetime) for lifetime in lifetimes + list(tracker.still_open())]
 
 
 def test_a_closed_session_holds_the_open_the_accesses_and_the_close():

@@ -29,7 +29,7 @@ from .common import (
     report_error,
     whole_number,
 )
-from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS
+from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS, SessionFileWriter
 
 LIST_OPTIONS = {  # option → list name, for the lists a user replaces with an edited copy
     "allowlist": "win4658_allowlist",
@@ -193,14 +193,18 @@ def run_hunt(args: argparse.Namespace) -> int:
     except (DefinitionError, ValueError) as error:
         print(f"win4658: {error}", file=sys.stderr)
         return 2
+    session_file: Optional[SessionFileWriter] = None
     try:
         with ExitStack() as files:
             output = files.enter_context(_output(args.output, args.format in TEXT_FORMATS))
             html = files.enter_context(open(args.html, "w", encoding="utf-8")) if args.html else None
             writer = WRITERS[args.format](output, hunt, args.limit)
             report = HtmlReport(hunt) if html is not None else None
-            add_session = _session_sink(args.format, writer, report, sessions_path, files) if sessions else None
-            written = _hunt_into(hunt, paths, writer, report, add_session)
+            if sessions_path is not None:
+                kind, file_writer = SESSION_FILES[args.format]
+                session_file = file_writer(files.enter_context(_output(sessions_path, kind == "csv")))
+            on_session = _session_sink(args.format, writer, report, session_file) if sessions else None
+            _hunt_into(hunt, paths, writer, report, on_session)
             if report is not None:
                 report.write(html)  # type: ignore[arg-type]  # html is set whenever report is
     except BrokenPipeError:
@@ -208,8 +212,8 @@ def run_hunt(args: argparse.Namespace) -> int:
     except OSError as error:  # an output that cannot be written, said before the hunt when it cannot be opened
         print(f"win4658: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
         return 2
-    if sessions_path not in (None, "-"):
-        print(f"win4658: {written:,} handle sessions written to {sessions_path}", file=sys.stderr)
+    if session_file is not None and sessions_path != "-":
+        print(f"win4658: {session_file.count:,} handle sessions written to {sessions_path}", file=sys.stderr)
     return 1 if hunt.summary.failed else 0
 
 
@@ -231,15 +235,14 @@ def _sessions_path(args: argparse.Namespace) -> Optional[str]:
 
 
 def _session_sink(
-    output_format: str, writer, report: Optional[HtmlReport], path: Optional[str], files: ExitStack
+    output_format: str, writer, report: Optional[HtmlReport], session_file: Optional[SessionFileWriter]
 ) -> Callable[[Lifetime], None]:
     """What takes each session as it ends: its own file, or the output that shows them; the HTML report. JSON lines
     alone are built from the lifetime itself (sessions/line.py); other takers share one EndedSession."""
     takers: List[Callable[[EndedSession], None]] = []
-    if path is not None:
-        kind, file_writer = SESSION_FILES[output_format]
-        takers.append(file_writer(files.enter_context(_output(path, kind == "csv"))).add_session)
-    if path is None or output_format == "table":  # json's lines move to the file, the table's overview stays
+    if session_file is not None:
+        takers.append(session_file.add_session)
+    if session_file is None or output_format == "table":  # json's lines move to the file, the table's overview stays
         if output_format == "json" and report is None:
             return writer.add_session_line
         takers.append(writer.add_session)
@@ -259,20 +262,15 @@ def _hunt_into(
     paths: List[str],
     writer,
     report: Optional[HtmlReport],
-    add_session: Optional[Callable[[Lifetime], None]],
-) -> int:
-    """Run the hunt into its outputs; the number of handle sessions."""
+    on_session: Optional[Callable[[Lifetime], None]],
+) -> None:
+    """Run the hunt into its outputs, each session to ``on_session`` as it ends."""
     progress = Progress("hunted", hunt.summary.stats)
-    sessions = 0
     try:
         with streaming_collector():
-            for item in hunt.run(paths):
-                kind = item.__class__  # the cheapest test, once per item (mypy does not narrow on it)
-                if kind is Lifetime:  # a handle session as it ended: only with --sessions, which sets add_session
-                    sessions += 1
-                    add_session(item)  # type: ignore[arg-type, misc]
-                elif kind is RecordError:
-                    progress.error(item)
+            for item in hunt.run(paths, on_session):
+                if item.__class__ is RecordError:
+                    progress.error(item)  # type: ignore[arg-type]
                 else:
                     writer.add(item)
                     if report is not None:
@@ -280,7 +278,6 @@ def _hunt_into(
     finally:
         progress.close()
     writer.close()
-    return sessions
 
 
 YOUNG_OBJECTS_COLLECTED = 50_000  # the collector's first threshold while hunting (Python's default: 700)

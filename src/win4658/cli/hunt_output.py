@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import sys
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, Union
 
 from ..detections.definitions import Detection, severity_rank
 from ..detections.engine import Finding
@@ -332,8 +332,10 @@ class SessionCsvWriter:
         self.lists = [(self.names.index(name), name) for name in SESSION_LIST_FIELDS]
         self.writerow = csv.writer(output, lineterminator="\n").writerow  # None is written as an empty cell
         self.writerow([field["ecs"] for field in fields] + SESSION_SOURCE_COLUMNS)
+        self.count = 0
 
     def add_session(self, session: EndedSession) -> None:
+        self.count += 1
         record, origin = session.record, session.origin
         row = list(map(record.get, self.names))
         for index, name in self.lists:
@@ -352,8 +354,10 @@ class SessionNdjsonWriter:
 
     def __init__(self, output: IO[bytes]):
         self.write = output.write
+        self.count = 0
 
     def add_session(self, session: EndedSession) -> None:
+        self.count += 1
         self.write(ndjson_line(to_ecs(session.record)))
 
 
@@ -442,6 +446,7 @@ def _fit(value: Optional[object], width: Optional[int], host: bool = False) -> s
 
 WRITERS = {"table": TableWriter, "json": JsonWriter, "jsonl": JsonLinesWriter, "csv": CsvWriter}
 TEXT_FORMATS = ("table", "csv")
+SessionFileWriter = Union[SessionCsvWriter, SessionNdjsonWriter]
 INLINE_SESSIONS = ("table", "json")  # the formats whose output shows the sessions (json: unless --sessions-out)
 # the form of the sessions' own file, by --format
 SESSION_FILES = {

@@ -17,7 +17,7 @@ Only the most recent open per key is kept, so memory is bounded by the number of
 from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin, RecordError
 from ..times import format_ns
@@ -198,15 +198,17 @@ class HandleTracker:
     """Feed events in time order with ``observe``; it returns the Lifetime a 4658 completes, if any.
 
     At most ``max_open`` handles are kept open: past that the oldest open is forgotten (and counted), so memory
-    stays bounded even over logs where opens pile up without closes. With ``keep_endings``, every other way a
-    handle's record ends (reused, forgotten, a close without an open) is appended to ``ended`` as a Lifetime for
-    the caller to take, and ``still_open()`` gives those open at the end of the data: the handle sessions (each open
-    then keeps the 4656 fields a session shows).
+    stays bounded even over logs where opens pile up without closes. With ``on_end``, every handle's record is
+    given to it as it ends, however it ends (closed, reused, forgotten, a close without an open), and
+    ``still_open()`` gives those open at the end of the data: the handle sessions (each open then keeps the 4656
+    fields a session shows). An event that names no handle then has no session: its RecordError is appended to
+    ``no_handle`` for the caller to take.
     """
 
-    def __init__(self, max_open: int = DEFAULT_MAX_OPEN, keep_endings: bool = False) -> None:
+    def __init__(self, max_open: int = DEFAULT_MAX_OPEN, on_end: Optional[Callable[[Lifetime], None]] = None) -> None:
         self.max_open = max(max_open, 1)
-        self.ended: Optional[List[Union[Lifetime, RecordError]]] = [] if keep_endings else None
+        self.on_end = on_end
+        self.no_handle: List[RecordError] = []
         # in the order the handles were opened: an OrderedDict forgets its oldest in constant time, where a dict
         # scans the slots its earlier deletions left (20 µs per open at 50,000 open handles)
         self.open: "OrderedDict[HandleKey, OpenHandle]" = OrderedDict()
@@ -226,8 +228,8 @@ class HandleTracker:
         if event_id == 4658:
             return self._close(key, event, time)
         if key is None:
-            if self.ended is not None:
-                self.ended.append(_no_handle(event))
+            if self.on_end is not None:
+                self.no_handle.append(_no_handle(event))
             return None
         if event_id == 4656:
             self._open(key, event, time)
@@ -248,11 +250,11 @@ class HandleTracker:
             forgotten_key, forgotten = self.open.popitem(last=False)
             self.forgotten_opens += 1
             self._end(forgotten_key, forgotten, FORGOTTEN)
-        self.open[key] = OpenHandle(time, event, self.ended is not None)
+        self.open[key] = OpenHandle(time, event, self.on_end is not None)
 
     def _end(self, key: HandleKey, handle: OpenHandle, ending: str) -> None:
-        if self.ended is not None:
-            self.ended.append(unclosed(key, handle, ending))
+        if self.on_end is not None:
+            self.on_end(unclosed(key, handle, ending))
 
     def _access(self, handle: OpenHandle, event: Event, time: Optional[int]) -> None:
         self.accesses += 1
@@ -276,12 +278,12 @@ class HandleTracker:
         handle = self.open.get(key) if key is not None else None
         if key is None or handle is None or (time is not None and handle.time is not None and time < handle.time):
             self.unmatched_closes += 1
-            if self.ended is not None:
-                self.ended.append(
-                    new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN))
-                    if key is not None
-                    else _no_handle(event)
-                )
+            if self.on_end is None:
+                return None
+            if key is None:
+                self.no_handle.append(_no_handle(event))
+            else:
+                self.on_end(new_lifetime(Lifetime, (key, None, event, None, time, [], 0, 0, CLOSE_WITHOUT_OPEN)))
             return None
         del self.open[key]
         self.paired += 1
@@ -301,6 +303,8 @@ class HandleTracker:
         )
         process = event_process(event) or handle.opened.process or "(unknown)"
         self.by_process.setdefault(process, ProcessStatistics()).add(lifetime.seconds)
+        if self.on_end is not None:
+            self.on_end(lifetime)
         return lifetime
 
     def still_open(self) -> Iterator[Lifetime]:

@@ -7,7 +7,7 @@ drill-down: its items are yielded as Findings but counted apart, never among the
 """
 
 from collections import Counter
-from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..convert import Summary
 from ..event import Event, ReadStats, RecordError
@@ -116,9 +116,16 @@ class Hunt:
         document.update(self.triage[finding.detection])
         return document
 
-    def run(self, paths: Iterable[str]) -> Iterator[Union[Finding, Lifetime, RecordError]]:
-        """Findings and RecordErrors; with ``sessions``, also every handle's Lifetime as it ends (sessions.record)."""
-        tracker = HandleTracker(self.max_open_handles, keep_endings=self.sessions)
+    def run(
+        self, paths: Iterable[str], on_session: Optional[Callable[[Lifetime], None]] = None
+    ) -> Iterator[Union[Finding, Lifetime, RecordError]]:
+        """Findings and RecordErrors; with ``sessions``, also every handle's Lifetime as it ends (sessions.record):
+        given to ``on_session`` when there is one (before the findings of the event that ended it), else yielded."""
+        pending: List[Lifetime] = []  # the sessions an event ended, yielded after its findings
+        if self.sessions:
+            tracker = HandleTracker(self.max_open_handles, on_end=on_session or pending.append)
+        else:
+            tracker = HandleTracker(self.max_open_handles)
         order = TimeOrder(self.window)
         for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
             if isinstance(result, RecordError):
@@ -130,14 +137,21 @@ class Hunt:
                 findings = self._examine(event, time, tracker)
                 if findings:
                     yield from findings
+                if pending:
+                    yield from pending
+                    pending.clear()
         for time, event in order.drain():
             yield from self._examine(event, time, tracker)
+            yield from pending
+            pending.clear()
         if self.sessions:
-            yield from tracker.still_open()
+            for lifetime in tracker.still_open():
+                tracker.on_end(lifetime)  # type: ignore[misc]  # set whenever sessions are
+            yield from pending
         self.summary.late_events = order.late
         self.summary.lifetime = tracker.summary()
 
-    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Union[Finding, Lifetime]]:
+    def _examine(self, event: Event, time: Optional[int], tracker: HandleTracker) -> List[Union[Finding, RecordError]]:
         """What one event triggers, counted (a list, not a generator: most events trigger nothing)."""
         summary = self.summary
         summary.hosts[event.system.get("Computer")] += 1  # HuntSummary.saw, inline: it runs for every event
@@ -153,18 +167,13 @@ class Hunt:
             findings += self._lifetime_findings(lifetime)
         for finding in findings:
             self.summary.count(finding)
-        ended = tracker.ended
-        if ended is None:
+        no_handle = tracker.no_handle
+        if not no_handle:
             return findings  # type: ignore[return-value]
-        if lifetime is not None:
-            ended.append(lifetime)
-        if not ended:
-            return findings  # type: ignore[return-value]
-        for item in ended:
-            if item.__class__ is RecordError:
-                summary.record_error(item)
-        findings += ended  # type: ignore[arg-type]
-        ended.clear()
+        for error in no_handle:
+            summary.record_error(error)
+        findings += no_handle  # type: ignore[arg-type]
+        no_handle.clear()
         return findings  # type: ignore[return-value]
 
     def _lifetime_findings(self, lifetime: Lifetime) -> List[Finding]:
