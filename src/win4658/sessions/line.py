@@ -65,6 +65,7 @@ SERVERS, TYPES = _piece("object_server"), _piece("object_type")
 PROCESSES = _based("process_executable", "process_name")
 OBJECT_NAMES = _based("object_name", "object_basename")
 HANDLE_IDS = Pieces(lambda handle_id: b',"handle_id":' + dumps(handle_id))
+ACCESS_COUNTS = Pieces(lambda count: b',"access_count":%d' % count)
 PROCESS_IDS = Pieces(lambda number: b',"process_id":%d,"process_id_hex":"%b"' % (number, hex(number).encode()))
 
 
@@ -88,24 +89,20 @@ def _used(object_type: Optional[str], used_mask: int) -> bytes:
     )
 
 
-@lru_cache(maxsize=PIECE_CACHE)
-def _minute(minute: int) -> bytes:
-    return minute_text(minute).encode()
-
-
+MINUTES = Pieces(lambda minute: minute_text(minute).encode())  # a minute since the epoch → 'YYYY-MM-DDThh:mm'
 SECONDS = tuple(b":%02d." % second for second in range(60))
 THREE_DIGITS = tuple(b"%03d" % number for number in range(1000))
 TIME_END = b'Z",'
 
 
-def _timed(label: bytes, nanoseconds: int) -> bytes:
-    """``label``, then times.format_ns's text as bytes, its closing quote and a comma (joined from tables: bytes
-    formatting of numbers costs more than the rest of a session's line)."""
+def _timed(label: bytes, nanoseconds: int, tail: bytes = TIME_END) -> bytes:
+    """``label``, then times.format_ns's text as bytes and ``tail`` (joined from tables: bytes formatting of numbers
+    costs more than the rest of a session's line)."""
     minute, microseconds = divmod(nanoseconds // 1000, 60_000_000)
     milliseconds, microseconds = divmod(microseconds, 1000)
     second, milliseconds = divmod(milliseconds, 1000)
     return b"".join(
-        (label, _minute(minute), SECONDS[second], THREE_DIGITS[milliseconds], THREE_DIGITS[microseconds], TIME_END)
+        (label, MINUTES[minute], SECONDS[second], THREE_DIGITS[milliseconds], THREE_DIGITS[microseconds], tail)
     )
 
 
@@ -117,10 +114,11 @@ def _privilege_list(text: Optional[str]) -> bytes:
 PRIVILEGES = Pieces(_privilege_list)
 
 
-def _record_id(label: bytes, record_id: object) -> bytes:
+def _record_id(label: bytes, record_id: object, tail: bytes = b"") -> bytes:
+    """``label`` and the record id as session_record writes it, or nothing without one; then ``tail``."""
     if record_id.__class__ is int:  # as the readers give it: written as str() writes it, with nothing to escape
-        return b'%b"%d"' % (label, record_id)
-    return label + dumps(str(record_id)) if record_id is not None and record_id != "" else b""
+        return b'%b"%d"%b' % (label, record_id, tail)
+    return (label + dumps(str(record_id)) if record_id is not None and record_id != "" else b"") + tail
 
 
 CLOSE_RECORD_ID = b',"close_record_id":'
@@ -128,7 +126,9 @@ OPEN_RECORD_ID = b',"open_record_id":'
 SESSION_START = b'{"session":{'
 START, END = b'"start":"', b'"end":"'
 SESSION_START_END = SESSION_START + END  # a close without an open: its end comes first
+CLOSE_WITHOUT_OPEN_TAIL = TIME_END + ENDINGS[CLOSE_WITHOUT_OPEN]
 NO_ACCESS = b',"access_count":0'
+UNTIMED_CLOSE = SESSION_START + ENDINGS[CLOSE_WITHOUT_OPEN]
 LINE_END = b"}}\n"
 
 
@@ -150,7 +150,7 @@ def session_line(lifetime: Lifetime) -> bytes:
             HOSTS[host],
             PROCESS_IDS[process_number],
             HANDLE_IDS[handle_id],
-            b',"access_count":%d' % access_count,
+            ACCESS_COUNTS[access_count],
             SIDS[opened.user_sid],
             NAMES[name],
             DOMAINS[domain],
@@ -163,8 +163,7 @@ def session_line(lifetime: Lifetime) -> bytes:
             _used(object_type, used_mask) if access_count else b"",
             PRIVILEGES[opened.privileges],
             _record_id(OPEN_RECORD_ID, opened.record_id),
-            b"" if closed is None else _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
-            LINE_END,
+            LINE_END if closed is None else _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID"), LINE_END),
         )
     )
 
@@ -179,8 +178,7 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
     value = closed.data.get
     return b"".join(
         (
-            SESSION_START if closed_ns is None else _timed(SESSION_START_END, closed_ns),
-            ENDINGS[CLOSE_WITHOUT_OPEN],
+            UNTIMED_CLOSE if closed_ns is None else _timed(SESSION_START_END, closed_ns, CLOSE_WITHOUT_OPEN_TAIL),
             HOSTS[host],
             PROCESS_IDS[process_number],
             HANDLE_IDS[handle_id],
@@ -190,7 +188,6 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
             DOMAINS[value("SubjectDomainName")],
             LOGONS[value("SubjectLogonId")],
             PROCESSES[value("ProcessName")],
-            _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID")),
-            LINE_END,
+            _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID"), LINE_END),
         )
     )
