@@ -90,7 +90,8 @@ def local_sessions(events):
     tracker = HandleTracker(on_end=lifetimes.append)
     for event in events:
         tracker.observe(event, time_ns(event.system["TimeCreated"]))
-    return [session_record(lifetime) for lifetime in lifetimes + list(tracker.still_open())]
+    tracker.end()
+    return [session_record(lifetime) for lifetime in lifetimes]
 
 
 def _count(service, search):

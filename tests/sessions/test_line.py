@@ -115,8 +115,8 @@ def test_session_lines_equal_the_reference_on_edge_cases(opened, closed):
         tracker.observe(_event(4656, 3, **dict(opened)), 3_000_000_000)  # reuses the handle: ends the first
         tracker.observe(_event(4658, 4, **dict(closed)), 4_500_000_000)
         tracker.observe(_event(4656, 5, **dict(opened)), None)
-        sessions += list(tracker.still_open())
     tracker.observe(_event(4658, 6, **dict(closed, HandleId="0x8")), None)  # no open of that handle
+    tracker.end()
     assert {lifetime.ending for lifetime in sessions} >= {CLOSE_WITHOUT_OPEN} | (
         {CLOSED, REUSED, OPEN_AT_END} if opened is not None else set()
     )

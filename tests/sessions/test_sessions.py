@@ -231,7 +231,8 @@ def _tracked(events, max_open=50_000):
     tracker = HandleTracker(max_open, on_end=lifetimes.append)
     for event in events:
         tracker.observe(event, time_ns(event.system["TimeCreated"]))
-    return [session_record(lifetime) for lifetime in lifetimes + list(tracker.still_open())]
+    tracker.end()
+    return [session_record(lifetime) for lifetime in lifetimes]
 
 
 def test_a_closed_session_holds_the_open_the_accesses_and_the_close():

@@ -270,7 +270,7 @@ def _hunt_into(
         with streaming_collector():
             for item in hunt.run(paths, on_session):
                 if item.__class__ is RecordError:
-                    progress.error(item)  # type: ignore[arg-type]
+                    progress.error(item)
                 else:
                     writer.add(item)
                     if report is not None:

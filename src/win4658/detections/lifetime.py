@@ -17,7 +17,7 @@ Only the most recent open per key is kept, so memory is bounded by the number of
 from collections import OrderedDict
 from functools import lru_cache
 from sys import intern
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..event import Event, Origin, RecordError
 from ..times import format_ns
@@ -200,7 +200,7 @@ class HandleTracker:
     At most ``max_open`` handles are kept open: past that the oldest open is forgotten (and counted), so memory
     stays bounded even over logs where opens pile up without closes. With ``on_end``, every handle's record is
     given to it as it ends, however it ends (closed, reused, forgotten, a close without an open), and
-    ``still_open()`` gives those open at the end of the data: the handle sessions (each open then keeps the 4656
+    ``end()`` gives it those open at the end of the data: the handle sessions (each open then keeps the 4656
     fields a session shows). An event that names no handle then has no session: its RecordError is appended to
     ``no_handle`` for the caller to take.
     """
@@ -307,10 +307,11 @@ class HandleTracker:
             self.on_end(lifetime)
         return lifetime
 
-    def still_open(self) -> Iterator[Lifetime]:
-        """The handles open at the end of the data, oldest open first."""
-        for key, handle in self.open.items():
-            yield unclosed(key, handle, OPEN_AT_END)
+    def end(self) -> None:
+        """The data has ended: each handle still open goes to ``on_end`` (OPEN_AT_END), oldest open first."""
+        if self.on_end is not None:
+            for key, handle in self.open.items():
+                self.on_end(unclosed(key, handle, OPEN_AT_END))
 
     def summary(self) -> dict:
         return {

@@ -144,10 +144,8 @@ class Hunt:
             yield from self._examine(event, time, tracker)
             yield from pending
             pending.clear()
-        if self.sessions:
-            for lifetime in tracker.still_open():
-                tracker.on_end(lifetime)  # type: ignore[misc]  # set whenever sessions are
-            yield from pending
+        tracker.end()
+        yield from pending
         self.summary.late_events = order.late
         self.summary.lifetime = tracker.summary()
 

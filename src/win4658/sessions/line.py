@@ -96,8 +96,8 @@ TIME_END = b'Z",'
 
 
 def _timed(label: bytes, nanoseconds: int, tail: bytes = TIME_END) -> bytes:
-    """``label``, then times.format_ns's text as bytes and ``tail`` (joined from tables: bytes formatting of numbers
-    costs more than the rest of a session's line)."""
+    """``label``, then times.format_ns's text as bytes (joined from tables: cheaper than formatting the numbers) and
+    ``tail``."""
     minute, microseconds = divmod(nanoseconds // 1000, 60_000_000)
     milliseconds, microseconds = divmod(microseconds, 1000)
     second, milliseconds = divmod(milliseconds, 1000)
