@@ -195,6 +195,10 @@ def test_where_the_sessions_cannot_go(capsys, tmp_path):
     assert status == 2 and "cannot also be the output (-o)" in err and not same.exists()
     status, _out, _err = _hunt(capsys, "--format", "csv", "-o", os.devnull, "--sessions-out", os.devnull, str(events))
     assert status == 0  # a device holds nothing to overwrite
+    for device in (os.devnull, "/dev/stdout"):  # no file to put the sessions' own file beside
+        status, _out, err = _hunt(capsys, "--format", "jsonl", "--sessions", "-o", device, str(events))
+        assert status == 2 and "give -o FILE (they go to FILE.sessions.jsonl) or --sessions-out FILE" in err
+    assert not os.path.exists(os.devnull + ".sessions.jsonl")
 
 
 def test_the_csv_joins_every_list_a_session_record_holds(tmp_path):

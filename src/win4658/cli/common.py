@@ -232,7 +232,7 @@ def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[s
 STREAM_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")  # the run's own streams, wherever they go
 
 
-def _device(path: str) -> bool:
+def stream_or_device(path: str) -> bool:
     """Standard output, one of the run's streams, or a path that is no regular file to write."""
     if path == "-" or os.path.abspath(path).startswith(STREAM_PATHS):
         return True
@@ -242,11 +242,11 @@ def _device(path: str) -> bool:
 def _same_output(path: str, other: str) -> bool:
     if path == "-" or other == "-":
         return path == other
-    return not _device(path) and os.path.realpath(path) == os.path.realpath(other)
+    return not stream_or_device(path) and os.path.realpath(path) == os.path.realpath(other)
 
 
 def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
-    if _device(path):
+    if stream_or_device(path):
         return None
     real_path = os.path.realpath(path)
     for given in inputs:

@@ -27,6 +27,7 @@ from .common import (
     open_output,
     refused_outputs,
     report_error,
+    stream_or_device,
     whole_number,
 )
 from .hunt_output import INLINE_SESSIONS, SESSION_FILES, TEXT_FORMATS, WRITERS, SessionFileWriter
@@ -225,9 +226,10 @@ def _sessions_path(args: argparse.Namespace) -> Optional[str]:
     if path is None and args.format in INLINE_SESSIONS:
         return None
     if path is None:
-        if args.output == "-":
+        if stream_or_device(args.output):  # standard output, /dev/null, a FIFO: no file to put them beside
+            given = "" if args.output == "-" else f" ({args.output} is no file to put them beside)"
             raise ValueError(
-                f"--sessions with --format {args.format} writes the sessions to a file of their own: "
+                f"--sessions with --format {args.format} writes the sessions to a file of their own{given}: "
                 "give -o FILE (they go to FILE.sessions." + SESSION_FILES[args.format][0] + ") or --sessions-out FILE"
             )
         path = f"{os.path.splitext(args.output)[0]}.sessions.{SESSION_FILES[args.format][0]}"
