@@ -122,10 +122,7 @@ class Hunt:
         """Findings and RecordErrors; with ``sessions``, also every handle's Lifetime as it ends (sessions.record):
         given to ``on_session`` when there is one (before the findings of the event that ended it), else yielded."""
         pending: List[Lifetime] = []  # the sessions an event ended, yielded after its findings
-        if self.sessions:
-            tracker = HandleTracker(self.max_open_handles, on_end=on_session or pending.append)
-        else:
-            tracker = HandleTracker(self.max_open_handles)
+        tracker = HandleTracker(self.max_open_handles, on_end=(on_session or pending.append) if self.sessions else None)
         order = TimeOrder(self.window)
         for result in read_paths(paths, HUNT_EVENT_IDS, self.summary.stats):
             if isinstance(result, RecordError):
