@@ -127,7 +127,7 @@ SESSION_START = b'{"session":{'
 START, END = b'"start":"', b'"end":"'
 SESSION_START_END = SESSION_START + END  # a close without an open: its end comes first
 CLOSE_WITHOUT_OPEN_TAIL = TIME_END + ENDINGS[CLOSE_WITHOUT_OPEN]
-NO_ACCESS = b',"access_count":0'
+NO_ACCESS = ACCESS_COUNTS[0]  # a close without an open used its handle no time
 UNTIMED_CLOSE = SESSION_START + ENDINGS[CLOSE_WITHOUT_OPEN]
 LINE_END = b"}}\n"
 
