@@ -104,3 +104,38 @@ def test_streams_and_devices_are_never_refused_but_standard_output_is_one_output
     assert refused_outputs([("-", "the output (-o)"), ("-", "the sessions file")], [str(events)]) == [
         "-: the output (-o) cannot also be the sessions file"
     ]
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
+def test_an_output_an_input_directory_links_to_is_refused(capsys, tmp_path, output):
+    """The walk lists a link to a file as a file: the output, reached through a link inside an input directory,
+    would be read back; so would a hard link to it, inside the directory or given as an input."""
+    argv, what = OUTPUTS[output]
+    events = _events_directory(tmp_path)
+    out = tmp_path / "elsewhere" / "out.txt"
+    out.parent.mkdir()
+    link = events / "deeper" / "link.txt"
+    link.parent.mkdir()
+    link.symlink_to(out)  # dangling: the run would write the file it points at
+    status, stdout, err = _main(capsys, [*argv, str(events)], out)
+    assert (status, stdout) == (2, "") and not out.exists()
+    assert err == f"win4658: {out}: {what} is also {link}, inside {events}, {READ_BACK}\n"
+    out.write_text("kept")
+    status, _stdout, err = _main(capsys, [*argv, str(events)], out)
+    assert status == 2 and err == f"win4658: {out}: {what} is also {link}, inside {events}, {READ_BACK}\n"
+    link.unlink()
+    hard_link = events / "hard.txt"
+    os.link(out, hard_link)
+    status, _stdout, err = _main(capsys, [*argv, str(events)], out)
+    assert status == 2 and err == f"win4658: {out}: {what} is also {hard_link}, inside {events}, {READ_BACK}\n"
+    status, _stdout, err = _main(capsys, [*argv, str(events / "sample.xml"), str(hard_link)], out)
+    assert status == 2 and err == f"win4658: {out}: {what} would overwrite an input\n"
+    assert out.read_text() == "kept"
+
+
+def test_a_link_inside_an_input_directory_to_another_file_does_not_refuse_the_output(capsys, tmp_path):
+    events = _events_directory(tmp_path)
+    (events / "link.xml").symlink_to(SAMPLE_XML)
+    out = tmp_path / "out.ndjson"
+    status, _stdout, _err = _main(capsys, ["convert", "-o", "OUT", str(events)], out)
+    assert status == 0 and out.stat().st_size > 0

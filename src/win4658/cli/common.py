@@ -212,9 +212,9 @@ def missing_paths(paths: List[str]) -> List[str]:
 def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[str]) -> List[str]:
     """The outputs (path, what it is) a run may not write, each named on stderr with why: a usage error, for which
     nothing is read or written. An output may not be an input, nor lie inside a directory given as an input (walked
-    while the run writes: the run, or a later one, would read it back), nor be another output. Devices (/dev/null,
-    /dev/stdout, a FIFO) and standard output ("-") hold nothing to lose: never refused, but for "-" given twice.
-    An output of None is not written."""
+    while the run writes: the run, or a later one, would read it back) or be listed there under another name (a
+    link to it), nor be another output. Devices (/dev/null, /dev/stdout, a FIFO) and standard output ("-") hold
+    nothing to lose: never refused, but for "-" given twice. An output of None is not written."""
     written = [(path, what) for path, what in outputs if path is not None]
     problems = []
     for index, (path, what) in enumerate(written):
@@ -248,15 +248,46 @@ def _same_output(path: str, other: str) -> bool:
 def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
     if stream_or_device(path):
         return None
-    real_path = os.path.realpath(path)
+    real_path, identity = os.path.realpath(path), _file_identity(path)
     for given in inputs:
         if given == STDIN:
             continue
         real_input = os.path.realpath(given)
-        if real_path == real_input:
+        if real_path == real_input or (identity is not None and _file_identity(given) == identity):
             return "would overwrite an input"
-        if os.path.isdir(given) and _inside(real_path, real_input):
-            return f"lies inside {given}, an input directory: the run (or a later one) would read it back"
+        if not os.path.isdir(given):
+            continue
+        if _inside(real_path, real_input):
+            return f"lies inside {given}, {READ_BACK}"
+        other_name = _other_name_inside(given, real_path, identity)
+        if other_name is not None:
+            return f"is also {other_name}, inside {given}, {READ_BACK}"
+    return None
+
+
+READ_BACK = "an input directory: the run (or a later one) would read it back"
+
+
+def _file_identity(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the file a path names, None when there is none yet."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _other_name_inside(directory: str, real_path: str, identity: Optional[Tuple[int, int]]) -> Optional[str]:
+    """A file the run reads in ``directory`` (input_files: what the walk lists) that is the output under another
+    name: a hard or symbolic link to it when it exists, a symbolic link that would reach it once written when not."""
+    for item in input_files([directory]):
+        if item.problem is not None:
+            continue
+        if identity is not None:
+            if _file_identity(item.path) == identity:
+                return item.path
+        elif os.path.islink(item.path) and os.path.realpath(item.path) == real_path:
+            return item.path
     return None
 
 
