@@ -11,7 +11,7 @@ from functools import partial
 from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
-from ..readers import STDIN, input_files
+from ..readers import STDIN, file_identity, input_files
 
 
 def _json_line(document: Any) -> bytes:
@@ -248,12 +248,12 @@ def _same_output(path: str, other: str) -> bool:
 def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
     if stream_or_device(path):
         return None
-    real_path, identity = os.path.realpath(path), _file_identity(path)
+    real_path, identity = os.path.realpath(path), file_identity(path)
     for given in inputs:
         if given == STDIN:
             continue
         real_input = os.path.realpath(given)
-        if real_path == real_input or (identity is not None and _file_identity(given) == identity):
+        if real_path == real_input or (identity is not None and file_identity(given) == identity):
             return "would overwrite an input"
         if not os.path.isdir(given):
             continue
@@ -268,23 +268,14 @@ def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
 READ_BACK = "an input directory: the run (or a later one) would read it back"
 
 
-def _file_identity(path: str) -> Optional[Tuple[int, int]]:
-    """(device, inode) of the file a path names, None when there is none yet."""
-    try:
-        status = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return status.st_dev, status.st_ino
-
-
-def _other_name_inside(directory: str, real_path: str, identity: Optional[Tuple[int, int]]) -> Optional[str]:
+def _other_name_inside(directory: str, real_path: str, identity: Optional[tuple]) -> Optional[str]:
     """A file the run reads in ``directory`` (input_files: what the walk lists) that is the output under another
     name: a hard or symbolic link to it when it exists, a symbolic link that would reach it once written when not."""
     for item in input_files([directory]):
         if item.problem is not None:
             continue
         if identity is not None:
-            if _file_identity(item.path) == identity:
+            if file_identity(item.path) == identity:
                 return item.path
         elif os.path.islink(item.path) and os.path.realpath(item.path) == real_path:
             return item.path

@@ -24,7 +24,17 @@ from .evtx import EvtxUnavailable, read_evtx
 from .jsonlines import read_jsonlines
 from .xml import read_xml
 
-__all__ = ["read_paths", "input_files", "InputFile", "read_file", "read_path", "read_stream", "sniff", "ReadStats"]
+__all__ = [
+    "read_paths",
+    "input_files",
+    "file_identity",
+    "InputFile",
+    "read_file",
+    "read_path",
+    "read_stream",
+    "sniff",
+    "ReadStats",
+]
 
 EVTX_MAGIC = b"ElfFile\x00"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -93,7 +103,7 @@ def input_files(paths: Iterable[str], recursive: bool = True) -> Iterator[InputF
     (a directory given twice, or a file also inside a directory given) is read once: again, it is counted."""
     first_paths: Dict[tuple, str] = {}
     for item in _given_files(paths, recursive):
-        identity = _identity(item.path) if item.problem is None else None
+        identity = file_identity(item.path) if item.problem is None else None
         if identity is None:
             yield item
         elif identity in first_paths:
@@ -113,7 +123,7 @@ def _given_files(paths: Iterable[str], recursive: bool) -> Iterator[InputFile]:
             yield InputFile(path, False)
 
 
-def _identity(path: str) -> Optional[tuple]:
+def file_identity(path: str) -> Optional[tuple]:
     """What makes two paths the same regular file (device and inode), None for anything else (a FIFO, stdin)."""
     try:
         status = os.stat(path)
