@@ -193,6 +193,13 @@ def test_where_the_sessions_cannot_go(capsys, tmp_path):
     same = tmp_path / "t.csv"
     status, _out, err = _hunt(capsys, "--format", "csv", "-o", str(same), "--sessions-out", str(same), str(events))
     assert status == 2 and "cannot also be the output (-o)" in err and not same.exists()
+    same.write_text("kept")
+    os.link(same, tmp_path / "hard.csv")  # one file under two names
+    status, _out, err = _hunt(
+        capsys, "--format", "csv", "-o", str(same), "--sessions-out", str(tmp_path / "hard.csv"), str(events)
+    )
+    assert status == 2 and f"{tmp_path / 'hard.csv'}: the sessions file cannot also be the output (-o)" in err
+    assert same.read_text() == "kept"
     status, _out, _err = _hunt(capsys, "--format", "csv", "-o", os.devnull, "--sessions-out", os.devnull, str(events))
     assert status == 0  # a device holds nothing to overwrite
     for device in (os.devnull, "/dev/stdout"):  # no file to put the sessions' own file beside

@@ -242,7 +242,12 @@ def stream_or_device(path: str) -> bool:
 def _same_output(path: str, other: str) -> bool:
     if path == "-" or other == "-":
         return path == other
-    return not stream_or_device(path) and os.path.realpath(path) == os.path.realpath(other)
+    if stream_or_device(path):
+        return False
+    identity = file_identity(path)  # two names of one existing file (a hard link): one output
+    return os.path.realpath(path) == os.path.realpath(other) or (
+        identity is not None and identity == file_identity(other)
+    )
 
 
 def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
