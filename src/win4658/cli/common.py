@@ -253,16 +253,15 @@ def _same_output(path: str, other: str) -> bool:
 def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
     if stream_or_device(path):
         return None
-    real_path, identity = os.path.realpath(path), file_identity(path)
+    real_path, identity = os.path.realpath(path), file_identity(path)  # no identity: not written yet
     for given in inputs:
         if given == STDIN:
             continue
-        real_input = os.path.realpath(given)
-        if real_path == real_input or (identity is not None and file_identity(given) == identity):
+        if identity is not None and file_identity(given) == identity:
             return "would overwrite an input"
         if not os.path.isdir(given):
             continue
-        if _inside(real_path, real_input):
+        if _inside(real_path, os.path.realpath(given)):
             return f"lies inside {given}, {READ_BACK}"
         other_name = _other_name_inside(given, real_path, identity)
         if other_name is not None:
