@@ -64,7 +64,7 @@ SIDS, NAMES, DOMAINS, LOGONS = _piece("user_sid"), _piece("user_name"), _piece("
 SERVERS, TYPES = _piece("object_server"), _piece("object_type")
 PROCESSES = _based("process_executable", "process_name")
 OBJECT_NAMES = _based("object_name", "object_basename")
-HANDLE_IDS = Pieces(lambda handle_id: b',"handle_id":' + dumps(handle_id))
+HANDLE_ID = b',"handle_id":'  # each handle's own: a table of them would miss as often as it hit
 ACCESS_COUNTS = Pieces(lambda count: b',"access_count":%d' % count)
 PROCESS_IDS = Pieces(lambda number: b',"process_id":%d,"process_id_hex":"%b"' % (number, hex(number).encode()))
 
@@ -138,8 +138,8 @@ def session_line(lifetime: Lifetime) -> bytes:
     if opened is None:
         return _close_without_open(key, closed, closed_ns)
     host, process_number, handle_id = key
-    domain, name = user_parts(opened.user)
-    object_type = opened.object_type
+    _origin, process, user, object_type, object_name, access_mask, server, sid, logon_id, privileges, record_id = opened
+    domain, name = user_parts(user)
     return b"".join(
         (
             SESSION_START,
@@ -149,20 +149,20 @@ def session_line(lifetime: Lifetime) -> bytes:
             ENDINGS[ending],
             HOSTS[host],
             PROCESS_IDS[process_number],
-            HANDLE_IDS[handle_id],
+            HANDLE_ID + dumps(handle_id),
             ACCESS_COUNTS[access_count],
-            SIDS[opened.user_sid],
+            SIDS[sid],
             NAMES[name],
             DOMAINS[domain],
-            LOGONS[opened.logon_id],
-            PROCESSES[opened.process],
-            SERVERS[opened.object_server],
+            LOGONS[logon_id],
+            PROCESSES[process],
+            SERVERS[server],
             TYPES[object_type],
-            OBJECT_NAMES[opened.object_name],
-            _requested(object_type, opened.access_mask),
+            OBJECT_NAMES[object_name],
+            _requested(object_type, access_mask),
             _used(object_type, used_mask) if access_count else b"",
-            PRIVILEGES[opened.privileges],
-            _record_id(OPEN_RECORD_ID, opened.record_id),
+            PRIVILEGES[privileges],
+            _record_id(OPEN_RECORD_ID, record_id),
             LINE_END if closed is None else _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID"), LINE_END),
         )
     )
@@ -181,7 +181,7 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
             UNTIMED_CLOSE if closed_ns is None else _timed(SESSION_START_END, closed_ns, CLOSE_WITHOUT_OPEN_TAIL),
             HOSTS[host],
             PROCESS_IDS[process_number],
-            HANDLE_IDS[handle_id],
+            HANDLE_ID + dumps(handle_id),
             NO_ACCESS,
             SIDS[value("SubjectUserSid")],
             NAMES[value("SubjectUserName")],
