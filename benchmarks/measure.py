@@ -1,4 +1,4 @@
-"""Run one command the way a user would and measure it: wall time and the peak RSS of that process alone."""
+"""Run one command the way a user would and measure it: wall time, CPU time and the peak RSS of that process alone."""
 
 import os
 import re
@@ -14,13 +14,14 @@ class Measurement(NamedTuple):
     seconds: float
     peak_rss_kib: int
     stderr: str
+    cpu_seconds: float  # user + system: what a machine shared with other work changes least
 
 
 def run_measured(
     argv: List[str], stdout_path: str = os.devnull, stdin_path: str = os.devnull, env: Optional[Dict[str, str]] = None
 ) -> Measurement:
-    """Spawn ``argv`` (stdin from ``stdin_path``, stdout to ``stdout_path``), wait, return its wall time and own peak
-    RSS.
+    """Spawn ``argv`` (stdin from ``stdin_path``, stdout to ``stdout_path``), wait, return its wall time, CPU time and
+    own peak RSS.
 
     The peak RSS comes from GNU time, a small process that forks the command: a child spawned straight from this
     (large) Python process would carry this process's RSS as its high-water mark.
@@ -35,12 +36,12 @@ def run_measured(
     ]
     started = time.perf_counter()
     pid = os.posix_spawn(GNU_TIME, command, env if env is not None else dict(os.environ), file_actions=actions)
-    _, status, _ = os.wait4(pid, 0)
+    _, status, usage = os.wait4(pid, 0)  # GNU time's usage includes the command's, which it waited for
     seconds = time.perf_counter() - started
     stderr, peak_rss = _read_and_remove(stderr_path), _read_and_remove(rss_path)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({os.waitstatus_to_exitcode(status)}): {stderr[-2000:]}")
-    return Measurement(seconds, int(peak_rss.split()[-1]), stderr)
+    return Measurement(seconds, int(peak_rss.split()[-1]), stderr, usage.ru_utime + usage.ru_stime)
 
 
 def _read_and_remove(path: str) -> str:

@@ -2,7 +2,9 @@
 
 Every contender of a benchmark runs on the same file in the same invocation, paired run by run (ours, then each
 peer), as a separate process whose own peak RSS is taken from wait4(). The table shows medians over the runs;
-"× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our seconds).
+"× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our seconds); the contenders' order
+alternates from run to run. "CPU s" is user + system time, which a machine shared with other work changes least; the
+cost of `hunt --sessions` over `hunt` is given in both.
 """
 
 import argparse
@@ -46,8 +48,11 @@ class Row(NamedTuple):
     records: int
     documents: Optional[int]
     seconds: float
+    cpu_seconds: float
     peak_rss_mib: float
-    ratios: Dict[str, float]
+    ratios: Dict[str, float]  # peer → median of the paired ratios of wall time
+    runs: List[Measurement]
+    cost: Optional[Tuple[float, float]] = None  # over another row, run by run: medians of the wall and CPU time ratios
 
 
 def win4658(*args: str) -> List[str]:
@@ -201,7 +206,7 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
     results: Dict[str, List[Measurement]] = {contender.name: [] for contender in contenders}
     counts: Dict[str, Tuple[Optional[int], Optional[int]]] = {}
     for run in range(runs):
-        for contender in contenders:
+        for contender in contenders if run % 2 == 0 else contenders[::-1]:
             if os.path.exists(output):  # truncating the last run's output is not part of this run
                 os.unlink(output)
             measured = run_measured(contender.argv(output), output, contender.stdin)
@@ -229,8 +234,10 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
                 records,
                 counts[contender.name][1],
                 statistics.median(m.seconds for m in measured),
+                statistics.median(m.cpu_seconds for m in measured),
                 max(m.peak_rss_kib for m in measured) / 1024,
                 ratios,
+                measured,
             )
         )
     return rows
@@ -245,16 +252,10 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         "json": lambda: run_benchmark("JSON-lines → ECS", [ours("convert", paths["json"], *ALL_EVENT_IDS)], args.runs),
         "workers": lambda: workers_benchmark(paths["parts"], args.runs),
         "hunt": lambda: run_benchmark("hunt, JSON-lines", [hunter(paths["hunt"])], args.runs),
-        # hunt's row: "× peer" is hunt --sessions' time over hunt's, paired run by run
+        # hunt --sessions' row: its cost over hunt, paired run by run
         "sessions": lambda: (
-            run_benchmark(
-                "hunt + sessions, JSON-lines", [hunter(paths["hunt"]), session_hunter(paths["hunt"])], args.runs
-            )
-            + run_benchmark(
-                "hunt + sessions, paired JSON-lines",
-                [hunter(paths["paired"]), session_hunter(paths["paired"])],
-                args.runs,
-            )
+            sessions_benchmark("hunt + sessions, JSON-lines", paths["hunt"], args.runs)
+            + sessions_benchmark("hunt + sessions, paired JSON-lines", paths["paired"], args.runs)
         ),
         "modinput": lambda: modinput_benchmark(paths, args.runs),
         "memory": lambda: run_benchmark(
@@ -265,6 +266,16 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
         if name in plan:
             rows.extend(plan[name]())
     return rows
+
+
+def sessions_benchmark(name: str, path: str, runs: int) -> List[Row]:
+    """hunt and hunt --sessions; the second row shows what the sessions cost, paired run by run."""
+    hunt, sessions = run_benchmark(name, [hunter(path), session_hunter(path)], runs)
+    cost = (
+        statistics.median(s.seconds / h.seconds for s, h in zip(sessions.runs, hunt.runs)),
+        statistics.median(s.cpu_seconds / h.cpu_seconds for s, h in zip(sessions.runs, hunt.runs)),
+    )
+    return [hunt._replace(ratios={}), sessions._replace(cost=cost)]
 
 
 def modinput_benchmark(paths: Dict[str, str], runs: int) -> List[Row]:
@@ -292,15 +303,17 @@ def _speedup(rows: List[Row]) -> float:
 
 def table(rows: List[Row]) -> str:
     lines = [
-        "| benchmark | tool | records | documents | seconds | records/s | peak RSS MiB | speed × peer |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| benchmark | tool | records | documents | seconds | CPU s | records/s | peak RSS MiB | speed × peer, cost |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        ratios = ", ".join(f"{ratio:.1f}× {peer}" for peer, ratio in row.ratios.items())
+        versus = ", ".join(f"{ratio:.1f}× {peer}" for peer, ratio in row.ratios.items())
+        if row.cost is not None:
+            versus = f"{(row.cost[0] - 1) * 100:+.1f} % wall, {(row.cost[1] - 1) * 100:+.1f} % CPU"
         documents = "" if row.documents is None else f"{row.documents:,}"
         lines.append(
             f"| {row.benchmark} | {row.tool} | {row.records:,} | {documents} | {row.seconds:.2f} | "
-            f"{row.records / row.seconds:,.0f} | {row.peak_rss_mib:.0f} | {ratios} |"
+            f"{row.cpu_seconds:.2f} | {row.records / row.seconds:,.0f} | {row.peak_rss_mib:.0f} | {versus} |"
         )
     return "\n".join(lines)
 
