@@ -8,8 +8,9 @@ import shutil
 import pytest
 
 from tests.support.paths import SAMPLE_XML
-from win4658.cli import main
+from win4658.cli import common, main
 from win4658.cli.common import refused_outputs
+from win4658.readers import input_files
 
 
 @pytest.mark.parametrize(
@@ -139,3 +140,19 @@ def test_a_link_inside_an_input_directory_to_another_file_does_not_refuse_the_ou
     out = tmp_path / "out.ndjson"
     status, _stdout, _err = _main(capsys, ["convert", "-o", "OUT", str(events)], out)
     assert status == 0 and out.stat().st_size > 0
+
+
+def test_every_output_is_checked_in_one_walk_of_each_input_directory(capsys, tmp_path, monkeypatch):
+    walks = []
+    monkeypatch.setattr(common, "input_files", lambda paths: walks.append(paths) or input_files(paths))
+    events = _events_directory(tmp_path)
+    outputs = [(str(tmp_path / name), f"output {name}") for name in ("a.json", "b.html", "c.csv")]
+    for path, _what in outputs[:2]:
+        (events / f"link-to-{os.path.basename(path)}").symlink_to(path)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert refused_outputs(outputs, [str(events), str(other)]) == [
+        f"{path}: {what} is also {events / f'link-to-{os.path.basename(path)}'}, inside {events}, {READ_BACK}"
+        for path, what in outputs[:2]
+    ]
+    assert walks == [[str(events)], [str(other)]]

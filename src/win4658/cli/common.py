@@ -8,7 +8,7 @@ import threading
 import time
 from contextlib import contextmanager
 from functools import partial
-from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..event import DEFAULT_EVENT_IDS, SUPPORTED_EVENT_IDS, ReadStats, RecordError
 from ..readers import STDIN, file_identity, input_files
@@ -216,9 +216,10 @@ def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[s
     link to it), nor be another output. Devices (/dev/null, /dev/stdout, a FIFO) and standard output ("-") hold
     nothing to lose: never refused, but for "-" given twice. An output of None is not written."""
     written = [(path, what) for path, what in outputs if path is not None]
+    files = OutputFiles([path for path, _what in written])
     problems = []
     for index, (path, what) in enumerate(written):
-        problem = _input_problem(path, inputs) or next(
+        problem = files.input_problem(index, inputs) or next(
             (f"cannot also be {other_what}" for other, other_what in written[index + 1 :] if _same_output(path, other)),
             None,
         )
@@ -250,40 +251,63 @@ def _same_output(path: str, other: str) -> bool:
     )
 
 
-def _input_problem(path: str, inputs: List[str]) -> Optional[str]:
-    if stream_or_device(path):
-        return None
-    real_path, identity = os.path.realpath(path), file_identity(path)  # no identity: not written yet
-    for given in inputs:
-        if given == STDIN:
-            continue
-        if identity is not None and file_identity(given) == identity:
-            return "would overwrite an input"
-        if not os.path.isdir(given):
-            continue
-        if _inside(real_path, os.path.realpath(given)):
-            return f"lies inside {given}, {READ_BACK}"
-        other_name = _other_name_inside(given, real_path, identity)
-        if other_name is not None:
-            return f"is also {other_name}, inside {given}, {READ_BACK}"
-    return None
-
-
 READ_BACK = "an input directory: the run (or a later one) would read it back"
 
 
-def _other_name_inside(directory: str, real_path: str, identity: Optional[tuple]) -> Optional[str]:
-    """A file the run reads in ``directory`` (input_files: what the walk lists) that is the output under another
-    name: a hard or symbolic link to it when it exists, a symbolic link that would reach it once written when not."""
-    for item in input_files([directory]):
-        if item.problem is not None:
-            continue
-        if identity is not None:
-            if file_identity(item.path) == identity:
-                return item.path
-        elif os.path.islink(item.path) and os.path.realpath(item.path) == real_path:
-            return item.path
-    return None
+class OutputFiles:
+    """The outputs that are files (not streams or devices), by their real path and, when they exist, their identity;
+    each input directory is walked once, for all of them."""
+
+    def __init__(self, paths: List[str]):
+        self.files = [
+            None if stream_or_device(path) else (os.path.realpath(path), file_identity(path))  # no identity: not yet
+            for path in paths
+        ]
+        self.other_names: Dict[str, List[Optional[str]]] = {}  # input directory → each output's other name in it
+
+    def input_problem(self, index: int, inputs: List[str]) -> Optional[str]:
+        output = self.files[index]
+        if output is None:
+            return None
+        real_path, identity = output
+        for given in inputs:
+            if given == STDIN:
+                continue
+            if identity is not None and file_identity(given) == identity:
+                return "would overwrite an input"
+            if not os.path.isdir(given):
+                continue
+            if _inside(real_path, os.path.realpath(given)):
+                return f"lies inside {given}, {READ_BACK}"
+            other_name = self._other_names_inside(given)[index]
+            if other_name is not None:
+                return f"is also {other_name}, inside {given}, {READ_BACK}"
+        return None
+
+    def _other_names_inside(self, directory: str) -> List[Optional[str]]:
+        """For each output, a file the run reads in ``directory`` (input_files: what the walk lists) that is the
+        output under another name: a hard or symbolic link to it when it exists, a symbolic link that would reach it
+        once written when not."""
+        if directory not in self.other_names:
+            found: List[Optional[str]] = [None] * len(self.files)
+            for item in input_files([directory]):
+                if item.problem is None:
+                    self._note_other_name(item.path, found)
+            self.other_names[directory] = found
+        return self.other_names[directory]
+
+    def _note_other_name(self, listed: str, found: List[Optional[str]]) -> None:
+        listed_identity = None
+        for index, output in enumerate(self.files):
+            if output is None or found[index] is not None:
+                continue
+            real_path, identity = output
+            if identity is not None:
+                listed_identity = listed_identity or file_identity(listed)
+                if listed_identity == identity:
+                    found[index] = listed
+            elif os.path.islink(listed) and os.path.realpath(listed) == real_path:
+                found[index] = listed
 
 
 def _inside(path: str, directory: str) -> bool:
