@@ -1,10 +1,10 @@
 """win4658 benchmarks: `python benchmarks/run.py` builds the inputs, installs the peers and prints one table.
 
 Every contender of a benchmark runs on the same file in the same invocation, paired run by run (ours, then each
-peer), as a separate process whose own peak RSS is taken from wait4(). The table shows medians over the runs;
-"× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our seconds); the contenders' order
-alternates from run to run. "CPU s" is user + system time, which a machine shared with other work changes least; the
-cost of `hunt --sessions` over `hunt` is given in both.
+peer, then the other way round), as a separate process whose own peak RSS and CPU time are taken from wait4(). The
+table shows medians over the runs; "× peer" is the median of the paired per-run speed ratios (peer seconds ÷ our
+seconds). "CPU s" is user + system time, which a machine shared with other work changes least; the cost of `hunt
+--sessions` over `hunt` is given in both.
 """
 
 import argparse
@@ -214,7 +214,6 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
             counts[contender.name] = contender.counts(output, measured)
             print(f"  {name} run {run + 1}/{runs}: {contender.name} {measured.seconds:.2f} s", file=sys.stderr)
     os.unlink(output)
-    ours_times = [m.seconds for m in results[contenders[0].name]]
     records = counts[contenders[0].name][0] or 0  # every contender reads the same records
     rows = []
     for contender in contenders:
@@ -223,7 +222,7 @@ def run_benchmark(name: str, contenders: List[Contender], runs: int) -> List[Row
             {}
             if contender is not contenders[0]
             else {
-                peer.name: statistics.median(p.seconds / o for p, o in zip(results[peer.name], ours_times))
+                peer.name: median_ratio(results[peer.name], results[contenders[0].name], "seconds")
                 for peer in contenders[1:]
             }
         )
@@ -271,11 +270,13 @@ def benchmarks(args: argparse.Namespace, paths: Dict[str, str]) -> List[Row]:
 def sessions_benchmark(name: str, path: str, runs: int) -> List[Row]:
     """hunt and hunt --sessions; the second row shows what the sessions cost, paired run by run."""
     hunt, sessions = run_benchmark(name, [hunter(path), session_hunter(path)], runs)
-    cost = (
-        statistics.median(s.seconds / h.seconds for s, h in zip(sessions.runs, hunt.runs)),
-        statistics.median(s.cpu_seconds / h.cpu_seconds for s, h in zip(sessions.runs, hunt.runs)),
-    )
+    cost = (median_ratio(sessions.runs, hunt.runs, "seconds"), median_ratio(sessions.runs, hunt.runs, "cpu_seconds"))
     return [hunt._replace(ratios={}), sessions._replace(cost=cost)]
+
+
+def median_ratio(runs: List[Measurement], others: List[Measurement], time: str) -> float:
+    """The median, over runs paired one by one, of a run's ``time`` (an attribute of Measurement) over its pair's."""
+    return statistics.median(getattr(run, time) / getattr(other, time) for run, other in zip(runs, others))
 
 
 def modinput_benchmark(paths: Dict[str, str], runs: int) -> List[Row]:
