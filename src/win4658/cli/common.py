@@ -220,7 +220,11 @@ def refused_outputs(outputs: Sequence[Tuple[Optional[str], str]], inputs: List[s
     problems = []
     for index, (path, what) in enumerate(written):
         problem = files.input_problem(index, inputs) or next(
-            (f"cannot also be {other_what}" for other, other_what in written[index + 1 :] if _same_output(path, other)),
+            (
+                f"cannot also be {written[other][1]}"
+                for other in range(index + 1, len(written))
+                if files.same_output(index, other)
+            ),
             None,
         )
         if problem is not None:
@@ -240,17 +244,6 @@ def stream_or_device(path: str) -> bool:
     return os.path.exists(path) and not os.path.isfile(path)
 
 
-def _same_output(path: str, other: str) -> bool:
-    if path == "-" or other == "-":
-        return path == other
-    if stream_or_device(path):
-        return False
-    identity = file_identity(path)  # two names of one existing file (a hard link): one output
-    return os.path.realpath(path) == os.path.realpath(other) or (
-        identity is not None and identity == file_identity(other)
-    )
-
-
 READ_BACK = "an input directory: the run (or a later one) would read it back"
 
 
@@ -259,11 +252,20 @@ class OutputFiles:
     each input directory is walked once, for all of them."""
 
     def __init__(self, paths: List[str]):
+        self.paths = paths
         self.files = [
             None if stream_or_device(path) else (os.path.realpath(path), file_identity(path))  # no identity: not yet
             for path in paths
         ]
         self.other_names: Dict[str, List[Optional[str]]] = {}  # input directory → each output's other name in it
+
+    def same_output(self, index: int, other: int) -> bool:
+        """Two outputs that are one file: one path, one real path, or two names of one existing file (a hard link);
+        standard output given twice too."""
+        output, other_output = self.files[index], self.files[other]
+        if output is None or other_output is None:
+            return self.paths[index] == "-" and self.paths[other] == "-"
+        return output[0] == other_output[0] or (output[1] is not None and output[1] == other_output[1])
 
     def input_problem(self, index: int, inputs: List[str]) -> Optional[str]:
         output = self.files[index]
