@@ -1,5 +1,6 @@
-"""hunt's session lines (sessions/line.py, built from JSON pieces) equal the reference, the session record written by
-orjson, byte for byte: on every corpus file (both ways round), on sampled JSON-lines and on edge cases."""
+"""hunt's session lines (sessions/line.py, built from JSON pieces, and C's where it is built) equal the reference, the
+session record written by orjson, byte for byte: on every corpus file (both ways round), on sampled JSON-lines and on
+edge cases."""
 
 import os
 import sys
@@ -12,7 +13,7 @@ from win4658.cli.common import ndjson_line
 from win4658.detections.lifetime import CLOSE_WITHOUT_OPEN, CLOSED, OPEN_AT_END, REUSED, HandleTracker, Lifetime
 from win4658.detections.local_hunt import Hunt
 from win4658.event import Event, Origin
-from win4658.sessions.line import _timed, session_line
+from win4658.sessions.line import _timed, python_session_line, session_line
 from win4658.sessions.record import session_record
 from win4658.times import format_ns
 
@@ -31,7 +32,9 @@ def _sessions(paths, **options):
 def _assert_lines_equal(sessions):
     assert sessions
     for lifetime in sessions:
-        assert session_line(lifetime) == _reference(lifetime)
+        expected = _reference(lifetime)
+        assert session_line(lifetime) == expected
+        assert python_session_line(lifetime) == expected
 
 
 def test_session_lines_equal_the_reference_on_the_corpus(tmp_path):

@@ -1,9 +1,13 @@
 """A handle session as hunt's JSON line, built from JSON pieces: the fast path of
 ``ndjson_line({"session": session_record(lifetime)})`` (record.py), which it equals byte for byte
 (tests/sessions/test_line.py). hunt writes one line per handle; the pieces a log repeats (hosts, users, processes,
-objects, access names, privileges) are encoded once per value, the rest by orjson as the reference does."""
+objects, access names, privileges) are encoded once per value, the rest by orjson as the reference does.
+
+``session_line`` is C's line (line_compiled.c, built where the package was installed with a C compiler) with
+``python_session_line`` answering each line C leaves to it; without the build, python_session_line alone."""
 
 from functools import lru_cache
+from types import ModuleType
 from typing import Any, Callable, Optional
 
 import orjson
@@ -132,7 +136,7 @@ UNTIMED_CLOSE = SESSION_START + ENDINGS[CLOSE_WITHOUT_OPEN]
 LINE_END = b"}}\n"
 
 
-def session_line(lifetime: Lifetime) -> bytes:
+def python_session_line(lifetime: Lifetime) -> bytes:
     """``{"session": {…}}`` and a newline: the fields of session_record, in its order."""
     key, opened, closed, opened_ns, closed_ns, _accesses, access_count, used_mask, ending = lifetime
     if opened is None:
@@ -191,3 +195,25 @@ def _close_without_open(key: HandleKey, closed: Event, closed_ns: Optional[int])
             _record_id(CLOSE_RECORD_ID, closed.system.get("EventRecordID"), LINE_END),
         )
     )
+
+
+def compiled_or_python(compiled: Optional[ModuleType]) -> Callable[[Lifetime], bytes]:
+    """The session line of ``compiled`` (line_compiled, given this module's pieces for what it leaves to them), or
+    python_session_line's where it declines a value; python_session_line alone without it."""
+    if compiled is None:
+        return python_session_line
+    compiled.configure(cached_basename, _requested, _used, PRIVILEGES, _duration, ENDINGS)
+    compiled_line = compiled.session_line
+
+    def session_line(lifetime: Lifetime) -> bytes:
+        return compiled_line(lifetime) or python_session_line(lifetime)
+
+    return session_line
+
+
+try:
+    import win4658.sessions.line_compiled as line_compiled
+except ImportError:  # installed where no C compiler was found
+    line_compiled = None  # type: ignore[assignment]
+
+session_line = compiled_or_python(line_compiled)
