@@ -50,7 +50,7 @@ def test_the_compiled_line_writes_every_session_of_the_corpus(tmp_path):
 # What a reader can give, and what it should not: escapes, non-ASCII, absent values, paths of every Windows form
 TEXTS = (
     ["", "-", "--", " ", "a", "é", "ü\u2028\u2029", "日本", "😀", '"', "\\", "/", "\x00", "\x01\x1f", "\x7f"]
-    + ["\b\f\n\r\t", "x\u0085y"]
+    + ["\b\f\n\r\t", "x\u0085y", "\x01" * 300, "C:\\" + "dir\\" * 400 + "f.txt"]  # longer than a line's first 1 KiB
     + ["C:", "C:x.exe", "c:\\", "C:\\Windows\\System32\\lsass.exe", "C:/Program Files/a b/x.exe", "x.exe\\", "a:b"]
     + ["\\\\server\\share", "\\\\server\\share\\dir\\f.txt", "\\\\?\\C:\\x\\y", "\\\\.\\pipe\\lsarpc", "//h/s/", "\\"]
     + ["\\Device\\HarddiskVolume2\\x\\", "\\REGISTRY\\MACHINE\\SAM", "CORP\\alice", "\\alice", "CORP\\", "a\\b\\c"]

@@ -41,34 +41,44 @@ static int put(Line *line, const char *text, Py_ssize_t length) {
 
 static const char HEX_DIGITS[] = "0123456789abcdef";
 
-/* A str as orjson writes it: '"', '\' and control characters escaped, the rest as UTF-8. */
+/* How many bytes an escaped byte adds: 1 for '"', '\' and the control characters with a letter (\b \t \n \f \r),
+ * 5 for the other control characters (\u00XX), 0 for the rest */
+static unsigned char ESCAPE_LENGTH[256];
+static const char ESCAPE_LETTER[32] = {['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
+
+static void fill_escape_lengths(void) {
+    for (int byte = 0; byte < 0x20; byte++) ESCAPE_LENGTH[byte] = ESCAPE_LETTER[byte] ? 1 : 5;
+    ESCAPE_LENGTH['"'] = ESCAPE_LENGTH['\\'] = 1;
+}
+
+/* A str as orjson writes it: '"', '\' and control characters escaped, the rest as UTF-8. Room for each escape is
+ * made as it comes: the line grows by what the string takes, not by six times its length. */
 static int put_string(Line *line, PyObject *value) {
     if (!PyUnicode_CheckExact(value)) return DECLINED;
     Py_ssize_t length;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(value, &length);
+    const unsigned char *utf8 = (const unsigned char *)PyUnicode_AsUTF8AndSize(value, &length);
     if (utf8 == NULL) { /* a lone surrogate: orjson's own error, from line.py */
         PyErr_Clear();
         return DECLINED;
     }
-    if (reserve(line, length * 6 + 2)) return -1;
+    if (reserve(line, length + 2)) return -1;
     char *out = line->text + line->length;
     *out++ = '"';
     for (Py_ssize_t index = 0; index < length; index++) {
-        unsigned char byte = (unsigned char)utf8[index];
-        if (byte >= 0x20 && byte != '"' && byte != '\\') {
+        unsigned char byte = utf8[index];
+        if (!ESCAPE_LENGTH[byte]) {
             *out++ = (char)byte;
             continue;
         }
+        line->length = out - line->text;
+        if (reserve(line, length - index + 1 + ESCAPE_LENGTH[byte])) return -1; /* the escape, the rest, the '"' */
+        out = line->text + line->length;
         *out++ = '\\';
-        switch (byte) {
-        case '"': *out++ = '"'; break;
-        case '\\': *out++ = '\\'; break;
-        case '\b': *out++ = 'b'; break;
-        case '\t': *out++ = 't'; break;
-        case '\n': *out++ = 'n'; break;
-        case '\f': *out++ = 'f'; break;
-        case '\r': *out++ = 'r'; break;
-        default:
+        if (byte >= 0x20) {
+            *out++ = (char)byte;
+        } else if (ESCAPE_LETTER[byte]) {
+            *out++ = ESCAPE_LETTER[byte];
+        } else {
             memcpy(out, "u00", 3);
             out[3] = HEX_DIGITS[byte >> 4];
             out[4] = HEX_DIGITS[byte & 15];
@@ -242,7 +252,6 @@ static int put_record_id(Line *line, const char *label, Py_ssize_t label_length,
 
 #define RECORD_ID(line, label, record_id) put_record_id(line, label, sizeof(label) - 1, record_id)
 
-
 static PyObject *SUBJECT_SID, *SUBJECT_NAME, *SUBJECT_DOMAIN, *SUBJECT_LOGON, *PROCESS_NAME, *RECORD_ID_NAME;
 static PyObject *DATA, *SYSTEM;
 
@@ -252,21 +261,6 @@ static PyObject *DATA, *SYSTEM;
         if (status_) return status_;   \
     } while (0)
 
-/* A dict the event holds (borrowed: the event outlives the line), or NULL with DECLINED in *status */
-static PyObject *event_dict(PyObject *event, PyObject *name, int *status) {
-    PyObject *dict = PyObject_GetAttr(event, name);
-    if (dict == NULL) {
-        *status = -1;
-        return NULL;
-    }
-    Py_DECREF(dict);
-    if (!PyDict_CheckExact(dict)) {
-        *status = DECLINED;
-        return NULL;
-    }
-    return dict;
-}
-
 /* An event's field, or NULL without it (*status -1 when reading it failed) */
 static PyObject *field(PyObject *dict, PyObject *name, int *status) {
     PyObject *value = PyDict_GetItemWithError(dict, name);
@@ -274,12 +268,23 @@ static PyObject *field(PyObject *dict, PyObject *name, int *status) {
     return value;
 }
 
-static int put_close_record_id(Line *line, PyObject *closed) {
+/* write(line, dict) of the event's dict ``name``, held while it is read; DECLINED if it is not a dict */
+static int with_event_dict(Line *line, PyObject *event, PyObject *name, int (*write)(Line *, PyObject *)) {
+    PyObject *dict = PyObject_GetAttr(event, name);
+    if (dict == NULL) return -1;
+    int status = PyDict_CheckExact(dict) ? write(line, dict) : DECLINED;
+    Py_DECREF(dict);
+    return status;
+}
+
+static int put_record_id_of(Line *line, PyObject *system) {
     int status = 0;
-    PyObject *system = event_dict(closed, SYSTEM, &status);
-    if (system == NULL) return status;
     PyObject *record_id = field(system, RECORD_ID_NAME, &status);
     return status ? status : RECORD_ID(line, ",\"close_record_id\":", record_id);
+}
+
+static int put_close_record_id(Line *line, PyObject *closed) {
+    return with_event_dict(line, closed, SYSTEM, put_record_id_of);
 }
 
 /* ',"host":…,"process_id":…,"process_id_hex":"0x…","handle_id":…' of the handle's key */
@@ -300,11 +305,22 @@ static int put_key(Line *line, PyObject *key) {
     return put_string(line, PyTuple_GET_ITEM(key, 2));
 }
 
+/* The close's subject: its user and process */
+static int put_subject(Line *line, PyObject *data) {
+    int status = 0;
+    PyObject *sid = field(data, SUBJECT_SID, &status), *name = field(data, SUBJECT_NAME, &status);
+    PyObject *domain = field(data, SUBJECT_DOMAIN, &status), *logon_id = field(data, SUBJECT_LOGON, &status);
+    PyObject *process = field(data, PROCESS_NAME, &status);
+    CHECK(status);
+    CHECK(FIELD(line, ",\"user_sid\":", sid));
+    CHECK(FIELD(line, ",\"user_name\":", name));
+    CHECK(FIELD(line, ",\"user_domain\":", domain));
+    CHECK(FIELD(line, ",\"logon_id\":", logon_id));
+    return PATH(line, ",\"process_executable\":", ",\"process_name\":", process);
+}
+
 /* A close without an open: its time, the key, the close's subject and record id, nothing of an open */
 static int close_without_open(Line *line, PyObject *key, PyObject *closed, PyObject *closed_ns) {
-    int status = 0;
-    PyObject *data = event_dict(closed, DATA, &status);
-    if (data == NULL) return status;
     if (closed_ns == Py_None) {
         CHECK(PUT(line, "{\"session\":{\"ending\":\"close_without_open\""));
     } else {
@@ -314,15 +330,7 @@ static int close_without_open(Line *line, PyObject *key, PyObject *closed, PyObj
     }
     CHECK(put_key(line, key));
     CHECK(PUT(line, ",\"access_count\":0"));
-    PyObject *sid = field(data, SUBJECT_SID, &status), *name = field(data, SUBJECT_NAME, &status);
-    PyObject *domain = field(data, SUBJECT_DOMAIN, &status), *logon_id = field(data, SUBJECT_LOGON, &status);
-    PyObject *process = field(data, PROCESS_NAME, &status);
-    CHECK(status);
-    CHECK(FIELD(line, ",\"user_sid\":", sid));
-    CHECK(FIELD(line, ",\"user_name\":", name));
-    CHECK(FIELD(line, ",\"user_domain\":", domain));
-    CHECK(FIELD(line, ",\"logon_id\":", logon_id));
-    CHECK(PATH(line, ",\"process_executable\":", ",\"process_name\":", process));
+    CHECK(with_event_dict(line, closed, DATA, put_subject));
     CHECK(put_close_record_id(line, closed));
     return PUT(line, "}}\n");
 }
@@ -462,5 +470,6 @@ PyMODINIT_FUNC PyInit_line_compiled(void) {
         || !interned("ProcessName", &PROCESS_NAME) || !interned("EventRecordID", &RECORD_ID_NAME)
         || !interned("data", &DATA) || !interned("system", &SYSTEM))
         return NULL;
+    fill_escape_lengths();
     return PyModule_Create(&MODULE);
 }
