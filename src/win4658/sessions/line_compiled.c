@@ -319,15 +319,29 @@ static int put_subject(Line *line, PyObject *data) {
     return PATH(line, ",\"process_executable\":", ",\"process_name\":", process);
 }
 
-/* A close without an open: its time, the key, the close's subject and record id, nothing of an open */
-static int close_without_open(Line *line, PyObject *key, PyObject *closed, PyObject *closed_ns) {
-    if (closed_ns == Py_None) {
-        CHECK(PUT(line, "{\"session\":{\"ending\":\"close_without_open\""));
-    } else {
-        CHECK(PUT(line, "{\"session\":{\"end\":\""));
-        CHECK(put_time(line, closed_ns));
-        CHECK(PUT(line, "\",\"ending\":\"close_without_open\""));
+static PyObject *ENDINGS; /* ending → '"ending":"…"' (line.py's) */
+
+/* '"start":…,"end":…,"duration_ns":…,"duration_seconds":…,"ending":…' as far as the handle has them */
+static int put_times_and_ending(Line *line, PyObject *opened_ns, PyObject *closed_ns, PyObject *ending) {
+    CHECK(TIMED(line, "\"start\":\"", opened_ns));
+    CHECK(TIMED(line, "\"end\":\"", closed_ns));
+    if (opened_ns != Py_None && closed_ns != Py_None) {
+        PyObject *duration = PyNumber_Subtract(closed_ns, opened_ns);
+        if (duration == NULL) return -1;
+        int status = put_piece(line, PyObject_CallOneArg(duration_piece, duration));
+        Py_DECREF(duration);
+        CHECK(status);
     }
+    PyObject *ending_piece = PyDict_GetItemWithError(ENDINGS, ending);
+    if (ending_piece == NULL) return PyErr_Occurred() ? -1 : DECLINED;
+    Py_INCREF(ending_piece);
+    return put_piece(line, ending_piece);
+}
+
+/* A close without an open: its time, the key, the close's subject and record id, nothing of an open */
+static int close_without_open(Line *line, PyObject *key, PyObject *closed, PyObject *closed_ns, PyObject *ending) {
+    CHECK(PUT(line, "{\"session\":{"));
+    CHECK(put_times_and_ending(line, Py_None, closed_ns, ending));
     CHECK(put_key(line, key));
     CHECK(PUT(line, ",\"access_count\":0"));
     CHECK(with_event_dict(line, closed, DATA, put_subject));
@@ -354,25 +368,6 @@ static int put_user(Line *line, PyObject *user) {
 static PyObject *call2(PyObject *callable, PyObject *first, PyObject *second) {
     PyObject *arguments[] = {first, second};
     return PyObject_Vectorcall(callable, arguments, 2, NULL);
-}
-
-static PyObject *ENDINGS; /* ending → '"ending":"…"' (line.py's) */
-
-/* '"start":…,"end":…,"duration_ns":…,"duration_seconds":…,"ending":…' as far as the handle has them */
-static int put_times_and_ending(Line *line, PyObject *opened_ns, PyObject *closed_ns, PyObject *ending) {
-    CHECK(TIMED(line, "\"start\":\"", opened_ns));
-    CHECK(TIMED(line, "\"end\":\"", closed_ns));
-    if (opened_ns != Py_None && closed_ns != Py_None) {
-        PyObject *duration = PyNumber_Subtract(closed_ns, opened_ns);
-        if (duration == NULL) return -1;
-        int status = put_piece(line, PyObject_CallOneArg(duration_piece, duration));
-        Py_DECREF(duration);
-        CHECK(status);
-    }
-    PyObject *ending_piece = PyDict_GetItemWithError(ENDINGS, ending);
-    if (ending_piece == NULL) return PyErr_Occurred() ? -1 : DECLINED;
-    Py_INCREF(ending_piece);
-    return put_piece(line, ending_piece);
 }
 
 enum { ORIGIN, PROCESS, USER, OBJECT_TYPE, OBJECT_NAME, ACCESS_MASK, OBJECT_SERVER, USER_SID, LOGON_ID, PRIVILEGES,
@@ -404,7 +399,8 @@ static int write_line(Line *line, PyObject *lifetime) {
     if (!PyTuple_Check(lifetime) || PyTuple_GET_SIZE(lifetime) != LIFETIME_FIELDS) return DECLINED;
     PyObject *opened = PyTuple_GET_ITEM(lifetime, OPENED), *closed = PyTuple_GET_ITEM(lifetime, CLOSED);
     if (opened == Py_None)
-        return close_without_open(line, PyTuple_GET_ITEM(lifetime, KEY), closed, PyTuple_GET_ITEM(lifetime, CLOSED_NS));
+        return close_without_open(line, PyTuple_GET_ITEM(lifetime, KEY), closed, PyTuple_GET_ITEM(lifetime, CLOSED_NS),
+                                  PyTuple_GET_ITEM(lifetime, ENDING));
     CHECK(PUT(line, "{\"session\":{"));
     CHECK(put_times_and_ending(line, PyTuple_GET_ITEM(lifetime, OPENED_NS), PyTuple_GET_ITEM(lifetime, CLOSED_NS),
                                PyTuple_GET_ITEM(lifetime, ENDING)));
