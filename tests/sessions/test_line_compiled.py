@@ -62,6 +62,8 @@ def _text(rng: random.Random, surrogates: bool):
     choice = rng.random()
     if choice < 0.15:
         return None
+    if choice < 0.17:
+        return 7  # not text: C declines it
     if choice < 0.6:
         return rng.choice(TEXTS)
     text = "".join(rng.choice(TEXTS) or "z" for _ in range(rng.randint(1, 4)))
