@@ -122,7 +122,6 @@ static int absent(PyObject *value) {
 /* ',"name":value', or nothing for an absent value */
 static int put_field(Line *line, const char *label, Py_ssize_t label_length, PyObject *value) {
     if (absent(value)) return 0;
-    if (!PyUnicode_CheckExact(value)) return DECLINED;
     if (put(line, label, label_length)) return -1;
     return put_string(line, value);
 }
@@ -212,9 +211,8 @@ static PyObject *path_basename(PyObject *path) {
 static int put_path(Line *line, const char *name, Py_ssize_t name_length, const char *base, Py_ssize_t base_length,
                     PyObject *path) {
     if (absent(path)) return 0;
-    if (!PyUnicode_CheckExact(path)) return DECLINED;
     if (put(line, name, name_length)) return -1;
-    int status = put_string(line, path);
+    int status = put_string(line, path); /* declines a path that is not a str, before its base name is read */
     if (status) return status;
     if (put(line, base, base_length)) return -1;
     PyObject *base_name = path_basename(path);
